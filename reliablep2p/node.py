@@ -1,0 +1,648 @@
+"""The trio node every role runs: listener, request handlers, the session with the database peer.
+
+A `Node` serves `get`, `map` and `disconnect` to anyone, keeps one long-lived *session* with the
+database peer (which pushes `update_peers` and new catalog entries over it, and detects our death
+when it drops), publishes its shared folder for backup, and fetches files with the search order of
+`search.SearchPlan`. Many nodes can run in one process: all state lives on the instance.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from . import events
+from .addressbook import AddressBook
+from .peerlist import PeerList
+from .protocol import (
+    CHUNK_SIZE,
+    Bye,
+    CatalogAdded,
+    Connect,
+    Disconnect,
+    ErrorCode,
+    File,
+    FileInfo,
+    Get,
+    Hello,
+    Map,
+    MapRequest,
+    Message,
+    Need,
+    PeerInfo,
+    Ping,
+    Pong,
+    ProtocolError,
+    Publish,
+    Rejected,
+    Stored,
+    UpdatePeers,
+    Upload,
+    Welcome,
+    check_file_info,
+    check_name,
+    check_version,
+)
+from .search import SearchPlan
+from .share import Download, SharedFolder
+from .wire import Channel, ConnectionLost, RemoteError, open_channel
+
+log = logging.getLogger("rp2p.node")
+
+PING_INTERVAL = 5.0
+"""A session side that has sent nothing for this long sends `Ping`."""
+SESSION_TIMEOUT = 20.0
+"""A session that hears nothing (not even `Pong`) for this long is dead."""
+BACKOFF_START, BACKOFF_CAP = 0.5, 15.0
+GOODBYE_TIMEOUT = 2.0
+MAX_CONNECTIONS = 512
+MAX_SERVING = 32
+"""Files served at once; one more request is answered `busy` and the asker tries another source."""
+
+Handler = Callable[[Channel, Hello, Any], Awaitable[None]]
+
+
+class GetError(Exception):
+    """A `get` that could not be satisfied; the message is one line for people."""
+
+
+@dataclass(frozen=True)
+class GetResult:
+    name: str
+    size: int
+    source: str
+    """Who served it: a player name, ``vault`` for the database peer, ``local`` if we had it."""
+    probes: int
+    from_vault: bool
+    path: Path
+
+
+class Node:
+    """A peer. Start it with ``await nursery.start(node.run)``; leave with ``await node.leave()``."""
+
+    role = "peer"
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        share_dir: Path | None = None,
+        database: tuple[str, int] | None = ("127.0.0.1", 9000),
+        rescan_interval: float = 2.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._name = name
+        self._share_dir = share_dir
+        self.share: SharedFolder | None = None
+        self.database = database
+        self.rescan_interval = rescan_interval
+        self.rng = rng or random.Random()
+        self.peers = PeerList()
+        self.catalog: dict[str, FileInfo] = {}
+        self.address_book = AddressBook()
+        self.ready = trio.Event()
+        """Set once the database peer welcomed us (we know the peers and the catalog)."""
+        self.me = PeerInfo(name=name or "", host=host, port=port)
+        self._subscribers: list[Callable[[events.Event], None]] = []
+        self._nursery: trio.Nursery | None = None
+        self._session: Channel | None = None
+        self._session_ended = trio.Event()
+        self._leaving = False
+        self._connections = 0
+        self._serving = 0
+        self._published: dict[str, bytes] = {}
+        self._fetch_locks: dict[bytes, trio.Lock] = {}
+        self._upload_limiter = trio.CapacityLimiter(2)
+
+    # ------------------------------------------------------------------------- identity
+
+    @property
+    def name(self) -> str:
+        return self.me.name
+
+    @property
+    def database_peer(self) -> PeerInfo | None:
+        if self.database is None:
+            return None
+        return PeerInfo(name="vault", host=self.database[0], port=self.database[1])
+
+    def subscribe(self, callback: Callable[[events.Event], None]) -> None:
+        self._subscribers.append(callback)
+
+    def emit(self, event: events.Event) -> None:
+        for callback in self._subscribers:
+            callback(event)
+
+    def notice(self, text: str, level: str = "info") -> None:
+        log.log(logging.WARNING if level == "error" else logging.INFO, "%s: %s", self.name, text)
+        self.emit(events.Notice(text=text, level=level))
+
+    # -------------------------------------------------------------------------- running
+
+    async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen, join the network and serve until cancelled or `leave()` is called."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            serve = functools.partial(
+                trio.serve_tcp, self._handle_stream, self.port, host=self.host
+            )
+            listeners = await nursery.start(serve)
+            self.port = listeners[0].socket.getsockname()[1]
+            advertised = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+            self.me = PeerInfo(
+                name=self._name or f"player-{self.port}", host=advertised, port=self.port
+            )
+            await self._prepare()
+            await self._start_background(nursery)
+            task_status.started(self)
+
+    async def _prepare(self) -> None:
+        share_dir = self._share_dir or Path(f"port_{self.port}")
+        self.share = SharedFolder(share_dir)
+        await trio.to_thread.run_sync(self.share.ensure)
+        await trio.to_thread.run_sync(self.share.scan)
+
+    async def _start_background(self, nursery: trio.Nursery) -> None:
+        nursery.start_soon(self._rescan_loop)
+        if self.database is not None:
+            nursery.start_soon(self._session_loop)
+
+    def stop(self) -> None:
+        """Stop at once, saying nothing (what a crash looks like to others)."""
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    async def leave(self) -> None:
+        """Say `disconnect` to every peer (a refusal is retried once), then the database peer."""
+        self._leaving = True
+        limiter = trio.CapacityLimiter(32)
+        async with trio.open_nursery() as nursery:
+            for peer in self.peers:
+                nursery.start_soon(self._say_goodbye, peer, limiter)
+        session = self._session
+        if session is not None:
+            with trio.move_on_after(GOODBYE_TIMEOUT):
+                try:
+                    await session.send(Disconnect())
+                    await self._session_ended.wait()
+                except ProtocolError:
+                    pass
+        self.notice("left the network")
+        self.stop()
+
+    async def _say_goodbye(self, peer: PeerInfo, limiter: trio.CapacityLimiter) -> None:
+        async with limiter:
+            for attempt in (1, 2):
+                try:
+                    with trio.fail_after(GOODBYE_TIMEOUT):
+                        channel = await self._open(peer)
+                        try:
+                            await channel.send(Disconnect())
+                            await channel.receive_message(Bye)
+                        finally:
+                            await channel.aclose()
+                    return
+                except (ProtocolError, trio.TooSlowError):
+                    if attempt == 1:
+                        await trio.sleep(0.2)
+            log.info("%s: %s did not hear our goodbye; skipped", self.name, peer.name)
+
+    async def _open(self, peer: PeerInfo) -> Channel:
+        return await open_channel(peer.host, peer.port, name=self.name, listen_port=self.port)
+
+    # ----------------------------------------------------------------- serving requests
+
+    def _handlers(self) -> dict[type, Handler]:
+        return {
+            Get: self._serve_get,
+            MapRequest: self._serve_map,
+            Disconnect: self._serve_disconnect,
+        }
+
+    async def _handle_stream(self, stream: trio.SocketStream) -> None:
+        channel = Channel(stream)
+        try:
+            if self._connections >= MAX_CONNECTIONS:
+                await channel.send_error(ErrorCode.BUSY, "too many connections; try again soon")
+                return
+            self._connections += 1
+            try:
+                hello = await channel.receive_message(Hello)
+                check_version(hello)
+                request = await channel.receive()
+                handler = self._handlers().get(type(request))
+                if handler is None:
+                    what = "file data" if isinstance(request, bytes) else type(request).__name__
+                    raise ProtocolError(ErrorCode.UNEXPECTED, f"{what} is not a request here")
+                await handler(channel, hello, request)
+            finally:
+                self._connections -= 1
+        except (ConnectionLost, RemoteError) as exc:
+            log.debug("%s: connection ended: %s", self.name, exc)
+        except ProtocolError as exc:
+            log.info("%s: refused a request from %s: %s", self.name, _remote(channel), exc.detail)
+            await channel.send_error(exc.code, exc.detail)
+        except Exception:
+            log.exception("%s: internal error while serving %s", self.name, _remote(channel))
+            await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
+        finally:
+            await channel.aclose()
+
+    def file_source(self, name: str) -> tuple[FileInfo, Path] | None:
+        """The trusted file we can serve under `name`, and where its bytes are."""
+        info = self.catalog.get(name)
+        if info is None or self.share is None:
+            return None
+        mine = self.share.get(name)
+        if mine is None or mine.hash != info.hash:
+            return None
+        return info, self.share.path_of(name)
+
+    async def _serve_get(self, channel: Channel, hello: Hello, request: Get) -> None:
+        check_name(request.name)
+        source = self.file_source(request.name)
+        if source is None:
+            await self._answer_not_held(channel, request.name)
+            return
+        info, path = source
+        if request.offset % CHUNK_SIZE or not 0 <= request.offset <= info.size:
+            raise ProtocolError(
+                ErrorCode.MALFORMED, f"offset {request.offset} is not a chunk start"
+            )
+        if self._serving >= MAX_SERVING:
+            raise ProtocolError(ErrorCode.BUSY, "serving too many files; try another source")
+        self._serving += 1
+        try:
+            await channel.send(File(info.name, info.size, info.hash, request.offset))
+            await send_file(channel, path, request.offset, info.size)
+        finally:
+            self._serving -= 1
+
+    async def _answer_not_held(self, channel: Channel, name: str) -> None:
+        """A peer that lacks a file answers with its map (so the asker learns)."""
+        await channel.send(Map(self.map_to_share()))
+
+    async def _serve_map(self, channel: Channel, hello: Hello, request: MapRequest) -> None:
+        await channel.send(Map(self.map_to_share()))
+
+    def map_to_share(self) -> dict[str, list[PeerInfo]]:
+        """Our address book plus ourselves as the holder of what we seed."""
+        holders = self.address_book.as_map()
+        if self.share is not None:
+            for name in self.share.files():
+                if self.file_source(name) is not None:
+                    holders.setdefault(name, []).append(self.me)
+        return holders
+
+    async def _serve_disconnect(self, channel: Channel, hello: Hello, request: Disconnect) -> None:
+        addr = (channel.remote_host, hello.port)
+        peer = self.peers.remove(addr)
+        self.address_book.forget_peer(addr)
+        await channel.send(Bye())
+        if peer is not None:
+            self.emit(events.PeersChanged(f"{peer.name} left", joined=(), left=(peer,)))
+            self.emit(
+                events.MapChanged(f"map size {len(self.address_book)}", len(self.address_book))
+            )
+
+    # ------------------------------------------------------- the database peer session
+
+    async def _session_loop(self) -> None:
+        """Stay joined: reconnect with capped exponential backoff and jitter when it drops."""
+        backoff = BACKOFF_START
+        while not self._leaving:
+            self._session_ended = trio.Event()
+            try:
+                await self._run_session()
+                backoff = BACKOFF_START
+            except ProtocolError as exc:
+                if not self._leaving:
+                    self.notice(f"database peer unreachable ({exc.detail}); retrying", "error")
+            finally:
+                self._session = None
+                self._session_ended.set()
+            if self._leaving:
+                return
+            await trio.sleep(backoff * self.rng.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, BACKOFF_CAP)
+
+    async def _run_session(self) -> None:
+        assert self.database is not None
+        channel = await open_channel(*self.database, name=self.name, listen_port=self.port)
+        try:
+            await channel.send(Connect())
+            welcome = await channel.receive_message(Welcome)
+            self._apply_welcome(welcome)
+            self._session = channel
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(keep_alive, channel)
+                self._published.clear()
+                await self._publish_changes()
+                await self._read_session(channel, nursery)
+                nursery.cancel_scope.cancel()
+        finally:
+            await channel.aclose()
+
+    def _apply_welcome(self, welcome: Welcome) -> None:
+        self.me = welcome.you
+        self.peers.me = welcome.you.addr
+        self.peers.reset(welcome.peers, welcome.peers_version)
+        self.catalog = {}
+        self._add_to_catalog(welcome.catalog)
+        first = not self.ready.is_set()
+        self.ready.set()
+        self.emit(
+            events.Joined(
+                f"joined as {self.name}: {len(self.peers)} peers online, "
+                f"{len(self.catalog)} files in the catalog" + ("" if first else " (reconnected)")
+            )
+        )
+
+    def _add_to_catalog(self, files: list[FileInfo]) -> list[FileInfo]:
+        added = []
+        for info in files:
+            try:
+                check_file_info(info)
+            except ProtocolError as exc:
+                self.notice(f"ignored a bad catalog entry: {exc.detail}", "error")
+                continue
+            self.catalog[info.name] = info
+            added.append(info)
+        return added
+
+    async def _read_session(self, channel: Channel, nursery: trio.Nursery) -> None:
+        while True:
+            message = await channel.receive_message(
+                UpdatePeers, CatalogAdded, Need, Rejected, Ping, Pong, Bye,
+                timeout=SESSION_TIMEOUT,
+            )  # fmt: skip
+            if isinstance(message, Bye):
+                return
+            self._on_session_message(channel, message, nursery)
+
+    def _on_session_message(
+        self, channel: Channel, message: Message, nursery: trio.Nursery
+    ) -> None:
+        if isinstance(message, UpdatePeers):
+            try:
+                joined, left = self.peers.apply(message)
+            except ValueError as exc:
+                raise ProtocolError(ErrorCode.UNEXPECTED, f"peer list out of step: {exc}") from None
+            for peer in left:
+                self.address_book.forget_peer(peer.addr)
+            for peer in joined:
+                self.address_book.rename_peer(peer)
+            if joined or left:
+                self.emit(
+                    events.PeersChanged(_describe_change(joined, left), tuple(joined), tuple(left))
+                )
+        elif isinstance(message, CatalogAdded):
+            added = self._add_to_catalog(message.files)
+            if added:
+                names = ", ".join(info.name for info in added[:3])
+                more = f" and {len(added) - 3} more" if len(added) > 3 else ""
+                self.emit(events.CatalogChanged(f"new in the catalog: {names}{more}", tuple(added)))
+        elif isinstance(message, Need):
+            for name in message.names:
+                nursery.start_soon(self._upload, name)
+        elif isinstance(message, Rejected):
+            for name, reason in zip(message.names, message.reasons, strict=False):
+                self.notice(f"database peer will not take {name}: {reason}", "error")
+        elif isinstance(message, Ping):
+            nursery.start_soon(channel.send, Pong())
+
+    async def _rescan_loop(self) -> None:
+        while True:
+            await trio.sleep(self.rescan_interval)
+            await self.rescan()
+
+    async def rescan(self) -> None:
+        """Look for new or changed files in the share, and publish them."""
+        assert self.share is not None
+        before = set(self.share.files())
+        files = await trio.to_thread.run_sync(self.share.scan)
+        if set(files) != before:
+            self.emit(events.SeedingChanged(f"seeding {len(files)} files", tuple(sorted(files))))
+        await self._publish_changes()
+
+    async def _publish_changes(self) -> None:
+        if self._session is None or self.share is None:
+            return
+        files = self.share.files()
+        fresh = [info for name, info in files.items() if self._published.get(name) != info.hash]
+        if fresh:
+            for info in fresh:
+                self._published[info.name] = info.hash
+            await self._session.send(Publish(fresh))
+
+    async def _upload(self, name: str) -> None:
+        """Send the database peer the bytes of a file it asked for."""
+        assert self.share is not None and self.database is not None
+        info = self.share.get(name)
+        if info is None:
+            return
+        async with self._upload_limiter:
+            try:
+                channel = await open_channel(*self.database, name=self.name, listen_port=self.port)
+                try:
+                    await channel.send(Upload(info))
+                    await send_file(channel, self.share.path_of(name), 0, info.size)
+                    await channel.receive_message(Stored)
+                    self.notice(f"backed up {name} in the vault")
+                finally:
+                    await channel.aclose()
+            except ProtocolError as exc:
+                self._published.pop(name, None)  # try again at the next rescan
+                self.notice(f"backup of {name} failed: {exc.detail}", "error")
+
+    # --------------------------------------------------------------------- fetching
+
+    async def get(self, name: str) -> GetResult:
+        """Fetch a trusted file: known holders first, then random peers, the vault last."""
+        info = self._catalog_entry(name)
+        assert self.share is not None
+        async with self._fetch_locks.setdefault(info.hash, trio.Lock()):
+            if (mine := self.share.get(name)) is not None and mine.hash == info.hash:
+                return GetResult(name, info.size, "local", 0, False, self.share.path_of(name))
+            return await self._search(info)
+
+    async def _search(self, info: FileInfo) -> GetResult:
+        name = info.name
+        plan = SearchPlan(
+            name,
+            self.address_book,
+            self.peers,
+            database=self.database_peer,
+            me=self.me.addr,
+            rng=self.rng,
+        )
+        failures = []
+        while (peer := plan.next()) is not None:
+            try:
+                result = await self._fetch_from(peer, info, plan.probes, plan.is_database(peer))
+            except ProtocolError as exc:
+                self.address_book.forget(name, peer.addr)
+                failures.append(f"{peer.name}: {exc.detail}")
+                continue
+            if result is not None:
+                return result
+        reason = "; ".join(failures[-3:]) or "nobody reachable"
+        self.emit(events.TransferFailed(f"could not get {name}: {reason}", name, reason))
+        raise GetError(f"{name}: no source could provide it ({reason})")
+
+    async def secure_get(self, name: str, host: str, port: int) -> GetResult:
+        """Fetch a trusted file from one named peer only."""
+        info = self._catalog_entry(name)
+        known = self.peers.peers.get((host, port))
+        peer = known or PeerInfo(name=f"{host}:{port}", host=host, port=port)
+        try:
+            async with self._fetch_locks.setdefault(info.hash, trio.Lock()):
+                result = await self._fetch_from(peer, info, 1, peer == self.database_peer)
+        except ProtocolError as exc:
+            raise GetError(f"{name}: {peer.name} failed: {exc.detail}") from None
+        if result is None:
+            raise GetError(f"{name}: {peer.name} does not have it")
+        return result
+
+    async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
+        """Ask a peer for its address book, and merge it into ours."""
+        channel = await open_channel(host, port, name=self.name, listen_port=self.port)
+        try:
+            await channel.send(MapRequest())
+            reply = await channel.receive_message(Map)
+        finally:
+            await channel.aclose()
+        self._merge_map(reply)
+        return reply.holders
+
+    def _catalog_entry(self, name: str) -> FileInfo:
+        try:
+            check_name(name)
+        except ProtocolError as exc:
+            raise GetError(exc.detail) from None
+        info = self.catalog.get(name)
+        if info is None:
+            if not self.ready.is_set():
+                raise GetError(f"{name}: not joined yet, the catalog is unknown")
+            raise GetError(f"{name}: not in the catalog")
+        return info
+
+    def _merge_map(self, reply: Map) -> None:
+        exclude = [self.me.addr]
+        if self.database is not None:
+            exclude.append(self.database)
+        if self.address_book.merge(reply.holders, exclude=exclude):
+            size = len(self.address_book)
+            self.emit(events.MapChanged(f"map size {size}", size))
+
+    async def _fetch_from(
+        self, peer: PeerInfo, info: FileInfo, probes: int, from_vault: bool
+    ) -> GetResult | None:
+        """Ask one peer; None if it does not hold the file (its map is merged)."""
+        assert self.share is not None
+        source = "vault" if from_vault else peer.name
+        channel = await self._open(peer)
+        try:
+            await channel.send(Get(info.name))
+            reply = await channel.receive_message(File, Map)
+            if isinstance(reply, Map):
+                self._merge_map(reply)
+                return None
+            assert isinstance(reply, File)
+            if (reply.hash, reply.size, reply.offset) != (info.hash, info.size, 0):
+                raise ProtocolError(
+                    ErrorCode.BAD_CONTENT, "offered a file that is not the catalog's"
+                )
+            download = await trio.to_thread.run_sync(self.share.start_download, info)
+            try:
+                await self._receive_into(channel, download, source)
+            except BaseException:
+                await trio.to_thread.run_sync(download.abandon)
+                raise
+        finally:
+            await channel.aclose()
+        self.share.add(info)
+        if not from_vault and self.address_book.add(info.name, peer):
+            self.emit(
+                events.MapChanged(f"map size {len(self.address_book)}", len(self.address_book))
+            )
+        self.emit(
+            events.TransferDone(
+                f"got {info.name} ({info.size:,} bytes) from {source} after {probes} probes",
+                info.name, source, info.size, probes,
+            )
+        )  # fmt: skip
+        self.emit(
+            events.SeedingChanged(f"now seeding {info.name}", tuple(sorted(self.share.files())))
+        )
+        path = self.share.path_of(info.name)
+        return GetResult(info.name, info.size, source, probes, from_vault, path)
+
+    async def _receive_into(self, channel: Channel, download: Download, source: str) -> None:
+        info = download.info
+        while not download.complete:
+            data = await channel.receive_data()
+            await trio.to_thread.run_sync(download.write_chunk, data)
+            self.emit(
+                events.TransferProgress(
+                    f"{info.name}: {download.received:,}/{info.size:,} from {source}",
+                    info.name, source, download.received, info.size,
+                )
+            )  # fmt: skip
+        await trio.to_thread.run_sync(download.finish)
+
+    # -------------------------------------------------------------------------- views
+
+    def seeding(self) -> list[FileInfo]:
+        if self.share is None:
+            return []
+        return sorted(self.share.files().values(), key=lambda info: info.name)
+
+
+async def keep_alive(channel: Channel) -> None:
+    """Send `Ping` whenever a session has been quiet for `PING_INTERVAL`."""
+    while True:
+        sent = channel.bytes_sent
+        await trio.sleep(PING_INTERVAL)
+        if channel.bytes_sent == sent:
+            await channel.send(Ping())
+
+
+async def send_file(channel: Channel, path: Path, offset: int, size: int) -> None:
+    """Stream `path` from `offset` to `size` in chunk-sized data frames."""
+    async with await trio.open_file(path, "rb") as f:
+        await f.seek(offset)
+        remaining = size - offset
+        while remaining:
+            piece = await f.read(min(CHUNK_SIZE, remaining))
+            if not piece:
+                raise ProtocolError(ErrorCode.INTERNAL, f"{path.name} shrank while being sent")
+            await channel.send_data(piece)
+            remaining -= len(piece)
+
+
+def _remote(channel: Channel) -> str:
+    try:
+        return channel.remote_host
+    except OSError:
+        return "a vanished peer"
+
+
+def _describe_change(joined: list[PeerInfo], left: list[PeerInfo]) -> str:
+    parts = []
+    if joined:
+        parts.append("joined: " + ", ".join(p.name for p in joined[:5]))
+    if left:
+        parts.append("left: " + ", ".join(p.name for p in left[:5]))
+    return "; ".join(parts)

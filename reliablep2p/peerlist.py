@@ -1,0 +1,102 @@
+"""The peer list on both ends of `update_peers`, without I/O.
+
+The database peer keeps a `PeerRegistry`: the live peers plus a log of joins and leaves, each
+bumping a version. Each session sends its peer only the net change since the version that peer
+has, so a burst of joins costs every peer one small message. A peer keeps a `PeerList` and
+patches it with those deltas.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+from .protocol import PeerInfo, UpdatePeers
+
+Addr = tuple[str, int]
+
+
+class PeerRegistry:
+    """The database peer's list of live peers, versioned so that deltas can be computed."""
+
+    def __init__(self) -> None:
+        self.peers: dict[Addr, PeerInfo] = {}
+        self.version = 0
+        self._log: deque[tuple[bool, PeerInfo]] = deque()
+        self._log_start = 0
+        """The version the first log entry starts from."""
+
+    def join(self, peer: PeerInfo) -> None:
+        self.peers[peer.addr] = peer
+        self._record(True, peer)
+
+    def leave(self, addr: Addr) -> PeerInfo | None:
+        peer = self.peers.pop(addr, None)
+        if peer is not None:
+            self._record(False, peer)
+        return peer
+
+    def _record(self, joined: bool, peer: PeerInfo) -> None:
+        self._log.append((joined, peer))
+        self.version += 1
+
+    def delta(self, since: int) -> UpdatePeers:
+        """The net change from version `since` to now (`since` must not be trimmed yet)."""
+        if since < self._log_start:
+            raise ValueError(f"version {since} is older than the log")
+        net: dict[Addr, tuple[bool, PeerInfo]] = {}
+        for index in range(since - self._log_start, len(self._log)):
+            joined, peer = self._log[index]
+            net[peer.addr] = (joined, peer)
+        return UpdatePeers(
+            base=since,
+            version=self.version,
+            joined=[peer for joined, peer in net.values() if joined],
+            left=[peer for joined, peer in net.values() if not joined],
+        )
+
+    def trim(self, oldest_needed: int) -> None:
+        """Forget log entries no session needs any more."""
+        while self._log and self._log_start < oldest_needed:
+            self._log.popleft()
+            self._log_start += 1
+
+
+class PeerList:
+    """A peer's view of who is online, kept in step by `Welcome` and `UpdatePeers`."""
+
+    def __init__(self, me: Addr | None = None) -> None:
+        self.me = me
+        self.peers: dict[Addr, PeerInfo] = {}
+        self.version = -1
+
+    def reset(self, peers: Iterable[PeerInfo], version: int) -> None:
+        self.peers = {p.addr: p for p in peers if p.addr != self.me}
+        self.version = version
+
+    def apply(self, update: UpdatePeers) -> tuple[list[PeerInfo], list[PeerInfo]]:
+        """Patch the list; returns who really joined and who really left.
+
+        Raises ValueError if the update does not start from our version (a gap).
+        """
+        if update.base != self.version:
+            raise ValueError(f"update from version {update.base}, we have {self.version}")
+        left = [p for p in update.left if self.peers.pop(p.addr, None) is not None]
+        joined = []
+        for peer in update.joined:
+            if peer.addr != self.me:
+                if self.peers.get(peer.addr) != peer:
+                    joined.append(peer)
+                self.peers[peer.addr] = peer
+        self.version = update.version
+        return joined, left
+
+    def remove(self, addr: Addr) -> PeerInfo | None:
+        """A peer said goodbye directly; the next update from the database peer agrees."""
+        return self.peers.pop(addr, None)
+
+    def __len__(self) -> int:
+        return len(self.peers)
+
+    def __iter__(self) -> Iterator[PeerInfo]:
+        return iter(list(self.peers.values()))

@@ -1,0 +1,68 @@
+"""The order in which a `get` asks peers, without I/O.
+
+Known holders first (in random order, so load spreads), then random peers not yet asked, and the
+database peer last, as the backup. Every map a non-holder answers with is merged into the address
+book before the next pick, so holders learned mid-search are tried before more random peers.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from .addressbook import Addr, AddressBook
+from .protocol import PeerInfo
+
+
+class SearchPlan:
+    """Picks the next peer to ask for one file; counts the probes."""
+
+    def __init__(
+        self,
+        name: str,
+        address_book: AddressBook,
+        peers: Iterable[PeerInfo],
+        *,
+        database: PeerInfo | None,
+        me: Addr | None,
+        rng: random.Random,
+    ) -> None:
+        self.name = name
+        self._book = address_book
+        self._rng = rng
+        self._database = database
+        self._asked: set[Addr] = set()
+        if me is not None:
+            self._asked.add(me)
+        skip = {database.addr} if database else set()
+        self._others = [p for p in peers if p.addr not in skip]
+        rng.shuffle(self._others)
+        self.probes = 0
+
+    def next(self) -> PeerInfo | None:
+        """The next peer to ask, or None when every option is used up."""
+        peer = self._pick()
+        if peer is not None:
+            self._asked.add(peer.addr)
+            self.probes += 1
+        return peer
+
+    def _pick(self) -> PeerInfo | None:
+        database = self._database.addr if self._database else None
+        holders = [
+            p
+            for p in self._book.holders(self.name)
+            if p.addr not in self._asked and p.addr != database
+        ]
+        if holders:
+            return self._rng.choice(holders)
+        while self._others:
+            peer = self._others.pop()
+            if peer.addr not in self._asked:
+                return peer
+        if self._database is not None and self._database.addr not in self._asked:
+            return self._database
+        return None
+
+    def is_database(self, peer: PeerInfo) -> bool:
+        return self._database is not None and peer.addr == self._database.addr

@@ -1,0 +1,157 @@
+"""A peer's shared folder: what it seeds, and how downloads land in it safely.
+
+Downloads are written to a hidden work folder inside the share (`.rp2p/`), verified chunk by
+chunk, flushed to disk and only then renamed into place, so a visible file is always complete
+and correct. Names are checked before any path is built from them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .protocol import (
+    CHUNK_SIZE,
+    ErrorCode,
+    FileInfo,
+    ProtocolError,
+    check_name,
+    chunk_count,
+    content_hash,
+    name_problem,
+)
+
+WORK_DIR = ".rp2p"
+
+
+def hash_file(path: Path, name: str) -> FileInfo:
+    """Describe a file on disk, reading it in chunks (memory stays flat)."""
+    chunks = []
+    size = 0
+    with path.open("rb") as f:
+        while piece := f.read(CHUNK_SIZE):
+            chunks.append(hashlib.sha256(piece).digest())
+            size += len(piece)
+    return FileInfo(name=name, size=size, hash=content_hash(chunks), chunks=chunks)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    info: FileInfo
+
+
+class SharedFolder:
+    """The files a peer seeds, rescanned from disk; hashes are cached by size and mtime."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: dict[str, _Seen] = {}
+
+    def ensure(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / WORK_DIR).mkdir(exist_ok=True)
+
+    def path_of(self, name: str) -> Path:
+        check_name(name)
+        return self.path / name
+
+    def scan(self) -> dict[str, FileInfo]:
+        """Rescan the folder (blocking: run it in a thread); returns every seedable file."""
+        found: dict[str, _Seen] = {}
+        with os.scandir(self.path) as entries:
+            for entry in entries:
+                if name_problem(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                    seen = self._seen.get(entry.name)
+                    if seen is None or (seen.size, seen.mtime_ns) != (
+                        stat.st_size,
+                        stat.st_mtime_ns,
+                    ):
+                        info = hash_file(Path(entry.path), entry.name)
+                        seen = _Seen(stat.st_size, stat.st_mtime_ns, info)
+                except OSError:
+                    continue  # vanished or unreadable while we looked: next scan will tell
+                found[entry.name] = seen
+        self._seen = found
+        return self.files()
+
+    def files(self) -> dict[str, FileInfo]:
+        return {name: seen.info for name, seen in self._seen.items()}
+
+    def get(self, name: str) -> FileInfo | None:
+        seen = self._seen.get(name)
+        return seen.info if seen else None
+
+    def start_download(self, info: FileInfo) -> Download:
+        """A `Download` into this folder (blocking)."""
+        part = self.path / WORK_DIR / f"{info.hash.hex()}.part"
+        return Download(info, part, self.path_of(info.name))
+
+    def add(self, info: FileInfo) -> None:
+        """Record a file we just wrote, so it is seeded without rehashing."""
+        stat = self.path_of(info.name).stat()
+        self._seen[info.name] = _Seen(stat.st_size, stat.st_mtime_ns, info)
+
+
+class Download:
+    """A file being received: verified chunk by chunk into `part_path`, renamed in when complete.
+
+    Used for downloads into a share and for uploads into the database peer's vault. Blocking
+    file methods: the node runs them in a worker thread.
+    """
+
+    def __init__(self, info: FileInfo, part_path: Path, final_path: Path) -> None:
+        self.info = info
+        self.final_path = final_path
+        self.part_path = part_path
+        self.received = 0
+        self._file = self.part_path.open("wb")
+
+    @property
+    def next_chunk(self) -> int:
+        return self.received // CHUNK_SIZE
+
+    def write_chunk(self, data: bytes) -> None:
+        """Verify and append the next chunk; a bad one raises `ProtocolError(BAD_CONTENT)`."""
+        index = self.next_chunk
+        if index >= chunk_count(self.info.size):
+            raise ProtocolError(ErrorCode.BAD_CONTENT, "more data than the file has")
+        expected = min(CHUNK_SIZE, self.info.size - self.received)
+        if len(data) != expected or hashlib.sha256(data).digest() != self.info.chunks[index]:
+            raise ProtocolError(ErrorCode.BAD_CONTENT, f"chunk {index} does not match the catalog")
+        self._file.write(data)
+        self.received += len(data)
+
+    @property
+    def complete(self) -> bool:
+        return self.received == self.info.size
+
+    def finish(self) -> None:
+        """Make the verified file durable and visible under its name."""
+        if not self.complete:
+            raise ProtocolError(ErrorCode.BAD_CONTENT, "transfer ended before the last chunk")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.part_path, self.final_path)
+        fsync_dir(self.final_path.parent)
+
+    def abandon(self) -> None:
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.part_path.unlink()

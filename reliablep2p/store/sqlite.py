@@ -1,0 +1,114 @@
+"""The database peer's durable state: the catalog in SQLite (WAL), blobs content-addressed on disk.
+
+A blob is written to `vault/tmp/`, verified, flushed and renamed to `vault/<ab>/<hash>`; only then
+is its catalog row committed. So after any crash a catalog entry always has its complete blob, and
+no half-written blob is ever visible under a content address. `open()` sweeps what a crash left.
+All methods block: the database peer calls them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from ..protocol import FileInfo
+from ..share import Download
+
+log = logging.getLogger("rp2p.store")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalog (
+    name TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    chunks BLOB NOT NULL,
+    added_at REAL NOT NULL
+);
+"""
+
+
+class SqliteStore:
+    """Catalog and vault under one data folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.vault = data_dir / "vault"
+        self._tmp = self.vault / "tmp"
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> list[FileInfo]:
+        """Open (creating if needed), repair after a crash, and return the catalog."""
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        for leftover in self._tmp.iterdir():
+            log.info("removing unfinished upload %s", leftover.name)
+            leftover.unlink()
+        db = sqlite3.connect(self.data_dir / "rp2p.sqlite3", check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(SCHEMA)
+        self._db = db
+        catalog = []
+        for info in self._load():
+            if self.has_blob(info.hash, info.size):
+                catalog.append(info)
+            else:
+                log.warning("dropping %s from the catalog: its backup is missing", info.name)
+                with self._lock, db:
+                    db.execute("DELETE FROM catalog WHERE name = ?", (info.name,))
+        return catalog
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    def _load(self) -> list[FileInfo]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, size, hash, chunks FROM catalog ORDER BY added_at, name"
+            ).fetchall()
+        return [
+            FileInfo(name=name, size=size, hash=digest, chunks=_unpack_chunks(chunks))
+            for name, size, digest, chunks in rows
+        ]
+
+    def blob_path(self, digest: bytes) -> Path:
+        hexdigest = digest.hex()
+        return self.vault / hexdigest[:2] / hexdigest
+
+    def has_blob(self, digest: bytes, size: int) -> bool:
+        try:
+            return self.blob_path(digest).stat().st_size == size
+        except FileNotFoundError:
+            return False
+
+    def start_blob(self, info: FileInfo) -> Download:
+        """A writer for `info`'s bytes; `Download.finish()` makes the blob visible."""
+        final = self.blob_path(info.hash)
+        final.parent.mkdir(exist_ok=True)
+        part = self._tmp / f"{info.hash.hex()}-{secrets.token_hex(4)}.part"
+        return Download(info, part, final)
+
+    def add_file(self, info: FileInfo) -> None:
+        """Catalog a file whose blob is already in the vault."""
+        with self._lock, self._conn as db:
+            db.execute(
+                "INSERT OR REPLACE INTO catalog (name, size, hash, chunks, added_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (info.name, info.size, info.hash, b"".join(info.chunks), time.time()),
+            )
+
+
+def _unpack_chunks(packed: bytes) -> list[bytes]:
+    return [packed[i : i + 32] for i in range(0, len(packed), 32)]

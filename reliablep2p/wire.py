@@ -1,0 +1,155 @@
+"""Frames over a trio Stream: every read under a timeout, every frame under a size cap.
+
+`Channel` is the only place that touches sockets for the protocol; it turns transport trouble
+(refused, reset, closed, too slow) into `ProtocolError` subclasses so callers catch one type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TypeVar, overload
+
+import trio
+
+from .protocol import (
+    PROTOCOL_VERSION,
+    ErrorCode,
+    FrameDecoder,
+    Hello,
+    Message,
+    ProtocolError,
+    data_frame_header,
+    decode_body,
+    encode_message,
+)
+from .protocol import Error as ErrorMessage
+
+READ_TIMEOUT = 15.0
+"""Seconds a frame may take to arrive, whole. A silent or slow (slowloris) sender is cut off."""
+
+CONNECT_TIMEOUT = 5.0
+RECEIVE_SIZE = 256 * 1024
+
+M = TypeVar("M")
+
+
+class RemoteError(ProtocolError):
+    """The other side answered with an `Error` message."""
+
+
+class ConnectionLost(ProtocolError):
+    """The connection was refused, reset, closed early or timed out."""
+
+
+class Channel:
+    """One framed conversation. Sends are serialized, so two tasks may share a channel."""
+
+    def __init__(self, stream: trio.abc.Stream, *, timeout: float = READ_TIMEOUT) -> None:
+        self.stream = stream
+        self.timeout = timeout
+        self._decoder = FrameDecoder()
+        self._send_lock = trio.Lock()
+        self.bytes_sent = 0
+
+    @property
+    def remote_host(self) -> str:
+        """The remote IP address, for naming peers by where they really are."""
+        socket = getattr(self.stream, "socket", None)
+        if socket is None:
+            return "127.0.0.1"
+        return str(socket.getpeername()[0])
+
+    async def send(self, message: Message) -> None:
+        await self._send_bytes(encode_message(message))
+
+    async def send_data(self, data: bytes | bytearray | memoryview) -> None:
+        """One data frame: at most one chunk of file bytes."""
+        header = data_frame_header(len(data))
+        async with self._send_lock:
+            try:
+                await self.stream.send_all(header)
+                await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {exc}") from None
+            self.bytes_sent += len(header) + len(data)
+
+    async def _send_bytes(self, frame: bytes) -> None:
+        async with self._send_lock:
+            try:
+                await self.stream.send_all(frame)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {exc}") from None
+            self.bytes_sent += len(frame)
+
+    async def receive(self, timeout: float | None = None) -> Message | bytes:
+        """The next message or data chunk; raises `ProtocolError` on anything else."""
+        limit = self.timeout if timeout is None else timeout
+        with trio.move_on_after(limit):
+            while (body := self._decoder.next_body()) is None:
+                try:
+                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                    raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {exc}") from None
+                if not data:
+                    raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
+                self._decoder.feed(data)
+            return decode_body(body)
+        raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
+
+    @overload
+    async def receive_message(self, expected: type[M], /, *, timeout: float | None = ...) -> M: ...
+    @overload
+    async def receive_message(
+        self, *expected: type[Message], timeout: float | None = ...
+    ) -> Message: ...
+    async def receive_message(self, *expected: type, timeout: float | None = None) -> object:
+        """The next frame, which must be a message of one of the `expected` types.
+
+        An `Error` message from the other side is raised as `RemoteError`.
+        """
+        frame = await self.receive(timeout)
+        if isinstance(frame, ErrorMessage) and ErrorMessage not in expected:
+            raise RemoteError(frame.code, frame.message)
+        if not isinstance(frame, expected):
+            what = "file data" if isinstance(frame, bytes) else type(frame).__name__
+            wanted = " or ".join(t.__name__ for t in expected)
+            raise ProtocolError(ErrorCode.UNEXPECTED, f"expected {wanted}, got {what}")
+        return frame
+
+    async def receive_data(self, timeout: float | None = None) -> bytes:
+        frame = await self.receive(timeout)
+        if isinstance(frame, ErrorMessage):
+            raise RemoteError(frame.code, frame.message)
+        if not isinstance(frame, bytes):
+            raise ProtocolError(ErrorCode.UNEXPECTED, f"expected file data, got {type(frame)}")
+        return frame
+
+    async def send_error(self, code: str, message: str) -> None:
+        """Best effort: tell the other side why we are hanging up, without waiting long."""
+        with trio.move_on_after(1), contextlib.suppress(ProtocolError):
+            await self.send(ErrorMessage(code=code, message=message))
+
+    async def aclose(self) -> None:
+        with trio.move_on_after(1):
+            await self.stream.aclose()
+
+
+async def open_channel(
+    host: str, port: int, *, name: str, listen_port: int, timeout: float = READ_TIMEOUT
+) -> Channel:
+    """Connect to a node and introduce ourselves with `Hello`."""
+    try:
+        with trio.fail_after(CONNECT_TIMEOUT):
+            stream = await trio.open_tcp_stream(host, port)
+    except trio.TooSlowError:
+        raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not answer") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConnectionLost(ErrorCode.INTERNAL, f"cannot reach {host}:{port}: {reason}") from None
+    channel = Channel(stream, timeout=timeout)
+    try:
+        await channel.send(Hello(version=PROTOCOL_VERSION, name=name, port=listen_port))
+    except BaseException:
+        await channel.aclose()
+        raise
+    return channel

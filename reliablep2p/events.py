@@ -69,3 +69,23 @@ class Notice(Event):
     """Anything else worth one line in a log or an event feed."""
 
     level: str = "info"
+
+
+@dataclass(frozen=True)
+class PlayerStats:
+    """One row of the scoreboard the database peer pushes."""
+
+    name: str
+    host: str
+    port: int
+    score: int
+    files_found: int
+    map_size: int
+    online: bool
+
+
+@dataclass(frozen=True)
+class Scoreboard(Event):
+    """The live scoreboard: every player the database peer knows, online or not."""
+
+    players: tuple[PlayerStats, ...]

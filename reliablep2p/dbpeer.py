@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -39,7 +40,7 @@ from .protocol import (
     check_file_info,
 )
 from .store.sqlite import SqliteStore
-from .wire import Channel
+from .wire import Channel, first_protocol_error
 
 log = logging.getLogger("rp2p.db")
 
@@ -63,8 +64,10 @@ class DatabasePeer(Node):
 
     role = "database"
 
-    def __init__(self, *, data_dir: Path, host: str = "127.0.0.1", port: int = 9000) -> None:
-        super().__init__(name="database", host=host, port=port, database=None)
+    def __init__(
+        self, *, data_dir: Path, host: str = "127.0.0.1", port: int = 9000, **options: Any
+    ) -> None:
+        super().__init__(name="database", host=host, port=port, database=None, **options)
         self.store = SqliteStore(data_dir)
         self.registry = PeerRegistry()
         self.sessions: dict[Addr, Session] = {}
@@ -126,7 +129,7 @@ class DatabasePeer(Node):
                     catalog=list(self.catalog.values()),
                 )
             )
-            with session.scope:
+            with session.scope, first_protocol_error():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._push_changes, session)
                     nursery.start_soon(keep_alive, channel)

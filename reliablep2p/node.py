@@ -52,7 +52,14 @@ from .protocol import (
 )
 from .search import SearchPlan
 from .share import Download, SharedFolder
-from .wire import Channel, ConnectionLost, RemoteError, open_channel
+from .wire import (
+    READ_TIMEOUT,
+    Channel,
+    ConnectionLost,
+    RemoteError,
+    first_protocol_error,
+    open_channel,
+)
 
 log = logging.getLogger("rp2p.node")
 
@@ -98,9 +105,11 @@ class Node:
         share_dir: Path | None = None,
         database: tuple[str, int] | None = ("127.0.0.1", 9000),
         rescan_interval: float = 2.0,
+        read_timeout: float = READ_TIMEOUT,
         rng: random.Random | None = None,
     ) -> None:
         self.host = host
+        self.read_timeout = read_timeout
         self.port = port
         self._name = name
         self._share_dir = share_dir
@@ -231,7 +240,7 @@ class Node:
         }
 
     async def _handle_stream(self, stream: trio.SocketStream) -> None:
-        channel = Channel(stream)
+        channel = Channel(stream, timeout=self.read_timeout)
         try:
             if self._connections >= MAX_CONNECTIONS:
                 await channel.send_error(ErrorCode.BUSY, "too many connections; try again soon")
@@ -345,12 +354,13 @@ class Node:
             welcome = await channel.receive_message(Welcome)
             self._apply_welcome(welcome)
             self._session = channel
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(keep_alive, channel)
-                self._published.clear()
-                await self._publish_changes()
-                await self._read_session(channel, nursery)
-                nursery.cancel_scope.cancel()
+            with first_protocol_error():
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(keep_alive, channel)
+                    self._published.clear()
+                    await self._publish_changes()
+                    await self._read_session(channel, nursery)
+                    nursery.cancel_scope.cancel()
         finally:
             await channel.aclose()
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import TypeVar, overload
 
 import trio
@@ -132,6 +133,32 @@ class Channel:
     async def aclose(self) -> None:
         with trio.move_on_after(1):
             await self.stream.aclose()
+
+
+@contextlib.contextmanager
+def first_protocol_error() -> Iterator[None]:
+    """Let a `ProtocolError` raised inside a nursery surface as itself, not in a group.
+
+    trio wraps task errors in `ExceptionGroup`s; for a conversation (a session with its reader
+    and keepalive tasks) the first protocol error is the whole story, and callers catch it by
+    type. Groups holding anything else are left alone.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        _, rest = group.split(trio.Cancelled)
+        leaves = list(_leaves(rest)) if rest is not None else []
+        if leaves and all(isinstance(leaf, ProtocolError) for leaf in leaves):
+            raise leaves[0] from None
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
 
 
 async def open_channel(

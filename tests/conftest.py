@@ -18,7 +18,7 @@ from reliablep2p.protocol import FileInfo
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     """Wait until `predicate()` is true; fail the test after `timeout` seconds."""
     with trio.fail_after(timeout):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - polling state owned by other tasks
             await trio.sleep(0.01)
 
 

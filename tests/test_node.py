@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import trio
 
@@ -89,7 +91,7 @@ async def test_a_burst_of_joins_costs_each_peer_one_small_delta(network: Network
         updates.append(update)
         seen |= {p.port for p in update.joined}
     assert updates[0].base == welcome.peers_version
-    assert all(u.base == prev.version for prev, u in zip(updates, updates[1:], strict=False))
+    assert all(u.base == prev.version for prev, u in itertools.pairwise(updates))
     assert len(updates) < 8, "joins were not coalesced"
     assert all(len(encode_message(u)) < 80 * 8 for u in updates)
 

@@ -31,12 +31,18 @@ class Network:
         self.db: DatabasePeer
         self.count = 0
 
-    async def start_db(self, port: int = 0) -> DatabasePeer:
-        self.db = DatabasePeer(data_dir=self.root / "db", port=port)
+    async def start_db(self, port: int = 0, **options: float) -> DatabasePeer:
+        self.db = DatabasePeer(data_dir=self.root / "db", port=port, **options)
         await self.nursery.start(self.db.run)
         return self.db
 
-    async def peer(self, files: dict[str, bytes] | None = None, **options: object) -> Node:
+    async def peer(
+        self,
+        files: dict[str, bytes] | None = None,
+        *,
+        rescan_interval: float = 0.1,
+        **options: float,
+    ) -> Node:
         """A joined peer seeding `files`, once the catalog has them all."""
         self.count += 1
         share = self.root / f"peer{self.count}"
@@ -46,9 +52,9 @@ class Network:
         node = Node(
             share_dir=share,
             database=("127.0.0.1", self.db.port),
-            rescan_interval=0.1,
+            rescan_interval=rescan_interval,
             rng=random.Random(self.count),
-            **options,  # type: ignore[arg-type]
+            **options,
         )
         await self.nursery.start(node.run)
         await until(lambda: node.ready.is_set() and all(n in node.catalog for n in files or {}))

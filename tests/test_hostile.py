@@ -1,0 +1,106 @@
+"""Hostile and broken input: the node answers or hangs up, and keeps serving everyone else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from reliablep2p.node import Node
+from reliablep2p.protocol import (
+    PROTOCOL_VERSION,
+    Error,
+    FrameDecoder,
+    Get,
+    Hello,
+    decode_body,
+    encode_message,
+)
+
+from .conftest import Network, until
+
+HOSTILE = {
+    "garbage": b"\x00\x00\x00\x10\xde\xad\xbe\xef not a frame at all, just noise",
+    "absurd length": b"\xff\xff\xff\xff" + b"x" * 64,
+    "http request": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n",
+    "silence": b"",
+}
+
+
+async def read_until_closed(stream: trio.SocketStream) -> bytes:
+    received = b""
+    with trio.fail_after(10):
+        while chunk := await stream.receive_some():
+            received += chunk
+    return received
+
+
+@pytest.fixture
+async def hostile_network(nursery: trio.Nursery, tmp_path: Path) -> Network:
+    net = Network(nursery, tmp_path)
+    await net.start_db(read_timeout=0.5)
+    return net
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE))
+@pytest.mark.parametrize("target", ["database peer", "peer"])
+async def test_hostile_input_is_cut_off_while_others_are_served(
+    hostile_network: Network, kind: str, target: str
+) -> None:
+    net = hostile_network
+    seeder = await net.peer({"safe.txt": b"still here"}, read_timeout=0.5)
+    port = net.db.port if target == "database peer" else seeder.port
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    if HOSTILE[kind]:
+        await stream.send_all(HOSTILE[kind])
+    # while the hostile connection is open, business goes on as usual
+    fetcher = await net.peer()
+    result = await fetcher.get("safe.txt")
+    assert result.path.read_bytes() == b"still here"
+    # and the hostile connection is answered with a typed error, or closed
+    reply = await read_until_closed(stream)
+    if reply:
+        decoder = FrameDecoder()
+        decoder.feed(reply)
+        body = decoder.next_body()
+        assert body is not None
+        message = decode_body(body)
+        assert isinstance(message, Error)
+        assert message.code in {"too-large", "malformed", "timeout"}
+    await stream.aclose()
+    late = await net.peer()
+    await until(lambda: late.me.addr in seeder.peers.peers)
+
+
+async def test_absurd_length_gets_a_too_large_error_at_once(network: Network) -> None:
+    stream = await trio.open_tcp_stream("127.0.0.1", network.db.port)
+    await stream.send_all(b"\xff\xff\xff\xff")
+    reply = await read_until_closed(stream)
+    decoder = FrameDecoder()
+    decoder.feed(reply)
+    body = decoder.next_body()
+    assert body is not None
+    message = decode_body(body)
+    assert isinstance(message, Error) and message.code == "too-large"
+
+
+async def test_a_silent_client_is_hung_up_on_after_the_read_timeout(
+    hostile_network: Network,
+) -> None:
+    stream = await trio.open_tcp_stream("127.0.0.1", hostile_network.db.port)
+    assert await read_until_closed(stream) == b""
+
+
+async def test_a_peer_survives_a_client_vanishing_mid_request(network: Network) -> None:
+    big = b"z" * (3 * 1024 * 1024)
+    seeder: Node = await network.peer({"big.bin": big})
+    for _ in range(5):
+        stream = await trio.open_tcp_stream("127.0.0.1", seeder.port)
+        await stream.send_all(encode_message(Hello(PROTOCOL_VERSION, "rude", 0)))
+        await stream.send_all(encode_message(Get("big.bin")))
+        await stream.receive_some(1000)
+        await stream.aclose()
+    fetcher = await network.peer()
+    result = await fetcher.get("big.bin")
+    assert result.path.read_bytes() == big

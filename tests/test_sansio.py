@@ -1,0 +1,156 @@
+"""The address book, the search order and the peer list, without sockets."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from reliablep2p.addressbook import AddressBook
+from reliablep2p.peerlist import PeerList, PeerRegistry
+from reliablep2p.protocol import PeerInfo
+from reliablep2p.search import SearchPlan
+
+
+def peer(port: int) -> PeerInfo:
+    return PeerInfo(f"p{port}", "127.0.0.1", port)
+
+
+DB = PeerInfo("vault", "127.0.0.1", 9000)
+
+
+# ------------------------------------------------------------------------ address book
+
+
+def test_address_book_merges_maps_and_counts_pairs() -> None:
+    book = AddressBook()
+    learned = book.merge({"a": [peer(1), peer(2)], "b": [peer(1)]}, exclude=[])
+    assert learned == 3 and len(book) == 3
+    assert book.merge({"a": [peer(1)]}, exclude=[]) == 0
+
+
+def test_address_book_merge_skips_ourselves_and_bad_names() -> None:
+    book = AddressBook()
+    book.merge(
+        {"a": [peer(1), peer(5)], "../x": [peer(2)], "": [peer(3)]}, exclude=[("127.0.0.1", 5)]
+    )
+    assert book.as_map() == {"a": [peer(1)]}
+
+
+def test_address_book_forgets_a_peer_everywhere() -> None:
+    book = AddressBook()
+    book.merge({"a": [peer(1), peer(2)], "b": [peer(1)]}, exclude=[])
+    book.forget_peer(peer(1).addr)
+    assert book.as_map() == {"a": [peer(2)]}
+    book.forget("a", peer(2).addr)
+    assert len(book) == 0 and book.as_map() == {}
+
+
+# ------------------------------------------------------------------------------ search
+
+
+def plan(book: AddressBook, peers: list[PeerInfo], seed: int = 0) -> SearchPlan:
+    return SearchPlan("f", book, peers, database=DB, me=("127.0.0.1", 1), rng=random.Random(seed))
+
+
+def test_search_asks_known_holders_first_then_random_peers_then_the_vault() -> None:
+    book = AddressBook()
+    book.add("f", peer(7))
+    book.add("f", peer(8))
+    search = plan(book, [peer(1), peer(2), peer(3), peer(7), peer(8)])
+    order = [search.next() for _ in range(6)]
+    assert {p.port for p in order[:2]} == {7, 8}  # type: ignore[union-attr]
+    assert {p.port for p in order[2:4]} == {2, 3}  # type: ignore[union-attr]  (1 is me)
+    assert order[4] == DB and order[5] is None
+    assert search.probes == 5
+
+
+def test_search_tries_holders_learned_mid_search_before_more_random_peers() -> None:
+    book = AddressBook()
+    peers = [peer(p) for p in range(2, 30)]
+    search = plan(book, peers)
+    first = search.next()
+    assert first is not None
+    book.merge({"f": [peer(29)] if first.port != 29 else [peer(28)]}, exclude=[])
+    second = search.next()
+    assert second is not None and second.port in (28, 29)
+
+
+def test_search_never_asks_the_same_peer_twice_and_the_vault_only_last() -> None:
+    book = AddressBook()
+    book.add("f", DB)  # even if a map claims the vault holds it, it stays the last resort
+    search = plan(book, [peer(2), peer(3), DB], seed=4)
+    asked = []
+    while (p := search.next()) is not None:
+        asked.append(p.port)
+    assert sorted(asked[:2]) == [2, 3] and asked[2:] == [9000]
+
+
+def test_search_visits_every_peer_once_in_an_order_that_varies() -> None:
+    peers = [peer(p) for p in range(2, 12)]
+    orders = set()
+    for seed in range(5):
+        search = plan(AddressBook(), peers, seed)
+        order = tuple(p.port for p in iter(search.next, None) if p)
+        assert sorted(order[:-1]) == list(range(2, 12)) and order[-1] == DB.port
+        orders.add(order)
+    assert len(orders) > 1
+
+
+def test_search_spreads_load_over_holders() -> None:
+    book = AddressBook()
+    for port in (5, 6, 7):
+        book.add("f", peer(port))
+    firsts = {plan(book, [], seed).next().port for seed in range(30)}  # type: ignore[union-attr]
+    assert firsts == {5, 6, 7}
+
+
+# ------------------------------------------------------------------------ peer list
+
+
+def test_registry_delta_is_the_net_change_since_a_version() -> None:
+    registry = PeerRegistry()
+    registry.join(peer(1))
+    start = registry.version
+    registry.join(peer(2))
+    registry.join(peer(3))
+    registry.leave(peer(2).addr)
+    registry.leave(peer(1).addr)
+    update = registry.delta(start)
+    assert update.base == start and update.version == registry.version
+    assert update.joined == [peer(3)]
+    assert update.left == [peer(2), peer(1)]
+
+
+def test_peer_list_follows_the_registry_through_deltas() -> None:
+    registry = PeerRegistry()
+    mine = PeerList(me=peer(1).addr)
+    registry.join(peer(1))
+    mine.reset([], registry.version)
+    for step in range(20):
+        if step % 3 == 2:
+            registry.leave(peer(step - 1).addr)
+        else:
+            registry.join(peer(step + 10))
+        mine.apply(registry.delta(mine.version))
+    assert set(mine.peers) == set(registry.peers) - {peer(1).addr}
+
+
+def test_peer_list_refuses_an_update_with_a_gap() -> None:
+    mine = PeerList()
+    mine.reset([], 3)
+    registry = PeerRegistry()
+    for port in range(6):
+        registry.join(peer(port))
+    with pytest.raises(ValueError, match="we have 3"):
+        mine.apply(registry.delta(4))
+
+
+def test_registry_log_trims_without_losing_needed_deltas() -> None:
+    registry = PeerRegistry()
+    for port in range(10):
+        registry.join(peer(port))
+    registry.trim(6)
+    assert registry.delta(6).joined == [peer(6), peer(7), peer(8), peer(9)]
+    with pytest.raises(ValueError):
+        registry.delta(5)

@@ -112,14 +112,14 @@ def peer_main(argv: Sequence[str] | None = None) -> None:
     _setup_logging(args.verbose)
     node = Node(name=args.name, host=args.host, port=args.port, share_dir=args.share,
                 database=args.db)  # fmt: skip
-    node.subscribe(_log_event)
+    node.subscribe(lambda event: _log_event(node, event))
     sys.exit(trio.run(_run_peer, node, args.get))
 
 
-def _log_event(event: events.Event) -> None:
+def _log_event(node: Node, event: events.Event) -> None:
     if isinstance(event, events.TransferProgress | events.MapChanged | events.Notice):
         return  # progress is too chatty for a log; notices are logged where they happen
-    logging.getLogger("rp2p.peer").info("%s", event.text)
+    logging.getLogger("rp2p.peer").info("%s: %s", node.name, event.text)
 
 
 async def _run_peer(node: Node, wanted: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""A one-command local game (`make demo`)."""

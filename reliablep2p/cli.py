@@ -12,7 +12,7 @@ from pathlib import Path
 import platformdirs
 import trio
 
-from . import commands, events
+from . import bot, commands, events
 from .dbpeer import DatabasePeer
 from .node import Node
 
@@ -71,10 +71,19 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         default=Path(platformdirs.user_data_dir("rp2p")) / "database",
         help="folder for the catalog and the vault (default: the user data dir)",
     )
+    parser.add_argument("--round-seconds", type=float, default=120.0, help="round length (120)")
+    parser.add_argument("--pause-seconds", type=float, default=15.0,
+                        help="pause between rounds (15)")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    database = DatabasePeer(data_dir=args.data, host=args.host, port=args.port)
+    database = DatabasePeer(
+        data_dir=args.data,
+        host=args.host,
+        port=args.port,
+        round_seconds=args.round_seconds,
+        pause_seconds=args.pause_seconds,
+    )
     sys.exit(trio.run(_serve_until_signal, database))
 
 
@@ -107,13 +116,17 @@ def peer_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--name", help="player name (player-PORT)")
     parser.add_argument("--get", action="append", metavar="NAME", default=[],
                         help="fetch NAME, then disconnect and exit (repeatable)")  # fmt: skip
+    parser.add_argument("--bot", action="store_true",
+                        help="play by itself: hunt every round's targets")  # fmt: skip
+    parser.add_argument("--pace", type=float, default=3.0,
+                        help="a bot's mean pause before each get, in seconds (3)")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     node = Node(name=args.name, host=args.host, port=args.port, share_dir=args.share,
                 database=args.db)  # fmt: skip
     node.subscribe(lambda event: _log_event(node, event))
-    sys.exit(trio.run(_run_peer, node, args.get))
+    sys.exit(trio.run(_run_peer, node, args.get, args.pace if args.bot else None))
 
 
 def _log_event(node: Node, event: events.Event) -> None:
@@ -122,7 +135,7 @@ def _log_event(node: Node, event: events.Event) -> None:
     logging.getLogger("rp2p.peer").info("%s: %s", node.name, event.text)
 
 
-async def _run_peer(node: Node, wanted: list[str]) -> int:
+async def _run_peer(node: Node, wanted: list[str], bot_pace: float | None) -> int:
     """Join, do the work (fetch or read commands) until done or signalled, then disconnect."""
     status = 0
     async with trio.open_nursery() as nursery:
@@ -141,6 +154,8 @@ async def _run_peer(node: Node, wanted: list[str]) -> int:
                 status = 1
             elif wanted:
                 status = await _fetch_all(node, wanted)
+            elif bot_pace is not None:
+                await bot.play(node, pace=bot_pace)
             else:
                 await _read_commands(node)
         await node.leave()

@@ -17,6 +17,7 @@ from typing import Any
 import trio
 
 from .addressbook import Addr
+from .hunt import HuntHost, Online
 from .node import SESSION_TIMEOUT, Handler, Node, keep_alive
 from .peerlist import PeerRegistry
 from .protocol import Bye as ByeMessage
@@ -26,14 +27,21 @@ from .protocol import (
     Disconnect,
     ErrorCode,
     FileInfo,
+    Found,
+    Get,
     Hello,
     Need,
     PeerInfo,
     Ping,
     Pong,
+    Proof,
     ProtocolError,
     Publish,
     Rejected,
+    Round,
+    Scoreboard,
+    Scored,
+    Stats,
     Stored,
     Upload,
     Welcome,
@@ -55,6 +63,9 @@ class Session:
     channel: Channel
     peers_version: int
     catalog_sent: int
+    hunt_version: int = -1
+    published: dict[str, bytes] = field(default_factory=dict)
+    map_size: int = 0
     wake: trio.Event = field(default_factory=trio.Event)
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
@@ -65,10 +76,26 @@ class DatabasePeer(Node):
     role = "database"
 
     def __init__(
-        self, *, data_dir: Path, host: str = "127.0.0.1", port: int = 9000, **options: Any
+        self,
+        *,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        round_seconds: float = 120.0,
+        pause_seconds: float = 15.0,
+        min_players: int = 2,
+        **options: Any,
     ) -> None:
         super().__init__(name="database", host=host, port=port, database=None, **options)
         self.store = SqliteStore(data_dir)
+        self.hunt = HuntHost(
+            self.store,
+            round_seconds=round_seconds,
+            pause_seconds=pause_seconds,
+            min_players=min_players,
+            rng=self.rng,
+            on_change=self._wake_all,
+        )
         self.registry = PeerRegistry()
         self.sessions: dict[Addr, Session] = {}
         self._catalog_log: list[FileInfo] = []
@@ -78,13 +105,27 @@ class DatabasePeer(Node):
         catalog = await trio.to_thread.run_sync(self.store.open)
         self.catalog = {info.name: info for info in catalog}
         self._catalog_log = list(catalog)
+        await self.hunt.load()
         log.info(
             "database peer listening on %s:%s with %d files in the catalog (data in %s)",
             self.host, self.port, len(self.catalog), self.store.data_dir,
         )  # fmt: skip
 
     async def _start_background(self, nursery: trio.Nursery) -> None:
+        nursery.start_soon(self.hunt.run, self.online_players, self.catalog.keys)
         self.ready.set()
+
+    def online_players(self) -> dict[str, Online]:
+        """Who plays right now, what each holds (of the catalog) and how big its map is."""
+        players = {}
+        for session in self.sessions.values():
+            holdings = frozenset(
+                name
+                for name, digest in session.published.items()
+                if name in self.catalog and self.catalog[name].hash == digest
+            )
+            players[session.peer.name] = Online(session.peer, holdings, session.map_size)
+        return players
 
     async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -104,12 +145,20 @@ class DatabasePeer(Node):
     async def _answer_not_held(self, channel: Channel, name: str) -> None:
         raise ProtocolError(ErrorCode.NOT_IN_CATALOG, f"{name} is not in the catalog")
 
+    async def _serve_get(self, channel: Channel, hello: Hello, request: Get) -> None:
+        await super()._serve_get(channel, hello, request)
+        self.hunt.served_from_vault(hello.name, request.name)
+
     # ------------------------------------------------------------------------ sessions
 
     async def _serve_session(self, channel: Channel, hello: Hello, request: Connect) -> None:
         if not 0 < hello.port < 65536:
             raise ProtocolError(ErrorCode.MALFORMED, "connect needs the port you listen on")
         peer = PeerInfo(name=hello.name, host=channel.remote_host, port=hello.port)
+        if any(
+            s.peer.name == peer.name and s.peer.addr != peer.addr for s in self.sessions.values()
+        ):
+            raise ProtocolError(ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online")
         old = self.sessions.pop(peer.addr, None)
         if old is not None:
             old.scope.cancel()  # the same address joined again: the old session is stale
@@ -118,7 +167,7 @@ class DatabasePeer(Node):
         self.registry.join(peer)
         session = Session(peer, channel, self.registry.version, len(self._catalog_log))
         self.sessions[peer.addr] = session
-        self._wake_all()
+        self.hunt.roster_changed(peer.name)
         log.info("%s joined from %s:%d (%d online)", peer.name, *peer.addr, len(self.sessions))
         try:
             await channel.send(
@@ -139,7 +188,7 @@ class DatabasePeer(Node):
             if self.sessions.get(peer.addr) is session:
                 del self.sessions[peer.addr]
                 self.registry.leave(peer.addr)
-                self._wake_all()
+                self.hunt.roster_changed(peer.name)
                 log.info("%s left (%d online)", peer.name, len(self.sessions))
 
     def _wake_all(self) -> None:
@@ -160,6 +209,11 @@ class DatabasePeer(Node):
                 added = self._catalog_log[session.catalog_sent :]
                 session.catalog_sent = len(self._catalog_log)
                 await session.channel.send(CatalogAdded(added))
+            if session.hunt_version != self.hunt.version:
+                session.hunt_version = self.hunt.version
+                if (state := self.hunt.round_state()) is not None:
+                    await session.channel.send(Round(state))
+                await session.channel.send(Scoreboard(self.hunt.scoreboard(self.online_players())))
 
     def _trim_log(self) -> None:
         oldest = min((s.peers_version for s in self.sessions.values()), default=0)
@@ -169,7 +223,7 @@ class DatabasePeer(Node):
         channel = session.channel
         while True:
             message = await channel.receive_message(
-                Publish, Ping, Pong, Disconnect, timeout=SESSION_TIMEOUT
+                Publish, Stats, Found, Proof, Ping, Pong, Disconnect, timeout=SESSION_TIMEOUT
             )
             if isinstance(message, Disconnect):
                 await channel.send(ByeMessage())
@@ -178,6 +232,20 @@ class DatabasePeer(Node):
                 await channel.send(Pong())
             elif isinstance(message, Publish):
                 await self._on_publish(session, message)
+            elif isinstance(message, Stats):
+                session.map_size = max(0, message.map_size)
+                self.hunt.roster_changed()
+            elif isinstance(message, Found):
+                await channel.send(self.hunt.claim(session.peer.name, message.name))
+            elif isinstance(message, Proof):
+                await channel.send(await self._check_proof(session, message))
+
+    async def _check_proof(self, session: Session, proof: Proof) -> Scored:
+        info = self.catalog.get(proof.name)
+        if info is None:
+            return Scored(proof.name, 0, f"{proof.name} is not in the catalog")
+        blob = self.store.blob_path(info.hash)
+        return await self.hunt.check_proof(session.peer.name, proof, blob)
 
     # ------------------------------------------------------------------------- backup
 
@@ -191,6 +259,7 @@ class DatabasePeer(Node):
             except ProtocolError as exc:
                 refused[info.name] = exc.detail
                 continue
+            session.published[info.name] = info.hash
             if info.name in self.catalog:
                 continue
             if await trio.to_thread.run_sync(self.store.has_blob, info.hash, info.size):
@@ -201,6 +270,7 @@ class DatabasePeer(Node):
             await session.channel.send(Need(needed))
         if refused:
             await session.channel.send(Rejected(list(refused), list(refused.values())))
+        self.hunt.poke()
 
     def _check_publishable(self, info: FileInfo) -> None:
         check_file_info(info)
@@ -233,4 +303,5 @@ class DatabasePeer(Node):
         self.catalog[info.name] = info
         self._catalog_log.append(info)
         self._wake_all()
+        self.hunt.poke()
         log.info("cataloged %s (%s bytes) from %s", info.name, f"{info.size:,}", publisher.name)

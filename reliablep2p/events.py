@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .protocol import FileInfo, PeerInfo
+from .protocol import FileInfo, PeerInfo, PlayerStats, RoundState
 
 
 @dataclass(frozen=True)
@@ -72,20 +72,22 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
-class PlayerStats:
-    """One row of the scoreboard the database peer pushes."""
-
-    name: str
-    host: str
-    port: int
-    score: int
-    files_found: int
-    map_size: int
-    online: bool
-
-
-@dataclass(frozen=True)
 class Scoreboard(Event):
     """The live scoreboard: every player the database peer knows, online or not."""
 
     players: tuple[PlayerStats, ...]
+
+
+@dataclass(frozen=True)
+class RoundChanged(Event):
+    """A round started, a target was found, or the round ended (then `round.winner` is set)."""
+
+    round: RoundState
+
+
+@dataclass(frozen=True)
+class FindScored(Event):
+    """The database peer's verdict on one of our finds."""
+
+    name: str
+    points: int

@@ -8,6 +8,7 @@ when it drops), publishes its shared folder for backup, and fetches files with t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
@@ -25,11 +26,13 @@ from .protocol import (
     CHUNK_SIZE,
     Bye,
     CatalogAdded,
+    Challenge,
     Connect,
     Disconnect,
     ErrorCode,
     File,
     FileInfo,
+    Found,
     Get,
     Hello,
     Map,
@@ -38,10 +41,17 @@ from .protocol import (
     Need,
     PeerInfo,
     Ping,
+    PlayerStats,
     Pong,
+    Proof,
     ProtocolError,
     Publish,
     Rejected,
+    Round,
+    RoundState,
+    Scoreboard,
+    Scored,
+    Stats,
     Stored,
     UpdatePeers,
     Upload,
@@ -51,7 +61,7 @@ from .protocol import (
     check_version,
 )
 from .search import SearchPlan
-from .share import Download, SharedFolder
+from .share import Download, SharedFolder, possession_proof
 from .wire import (
     READ_TIMEOUT,
     Channel,
@@ -133,6 +143,11 @@ class Node:
         self._published: dict[str, bytes] = {}
         self._fetch_locks: dict[bytes, trio.Lock] = {}
         self._upload_limiter = trio.CapacityLimiter(2)
+        self._map_event = trio.Event()
+        self.round: RoundState | None = None
+        """The database peer's current round, as last pushed (`round_deadline` for the clock)."""
+        self.round_deadline = 0.0
+        self.scoreboard: list[PlayerStats] = []
 
     # ------------------------------------------------------------------------- identity
 
@@ -321,9 +336,7 @@ class Node:
         await channel.send(Bye())
         if peer is not None:
             self.emit(events.PeersChanged(f"{peer.name} left", joined=(), left=(peer,)))
-            self.emit(
-                events.MapChanged(f"map size {len(self.address_book)}", len(self.address_book))
-            )
+            self._map_changed()
 
     # ------------------------------------------------------- the database peer session
 
@@ -357,6 +370,7 @@ class Node:
             with first_protocol_error():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(keep_alive, channel)
+                    nursery.start_soon(self._report_map_size, channel)
                     self._published.clear()
                     await self._publish_changes()
                     await self._read_session(channel, nursery)
@@ -391,10 +405,22 @@ class Node:
             added.append(info)
         return added
 
+    async def _report_map_size(self, channel: Channel) -> None:
+        """Keep the scoreboard's map size current, at most a few messages a second."""
+        reported = -1
+        while True:
+            if len(self.address_book) != reported:
+                reported = len(self.address_book)
+                await channel.send(Stats(map_size=reported))
+            await self._map_event.wait()
+            await trio.sleep(0.2)
+            self._map_event = trio.Event()
+
     async def _read_session(self, channel: Channel, nursery: trio.Nursery) -> None:
         while True:
             message = await channel.receive_message(
-                UpdatePeers, CatalogAdded, Need, Rejected, Ping, Pong, Bye,
+                UpdatePeers, CatalogAdded, Need, Rejected, Round, Scoreboard, Challenge, Scored,
+                Ping, Pong, Bye,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Bye):
@@ -429,8 +455,38 @@ class Node:
         elif isinstance(message, Rejected):
             for name, reason in zip(message.names, message.reasons, strict=False):
                 self.notice(f"database peer will not take {name}: {reason}", "error")
+        elif isinstance(message, Round):
+            self.round = message.state
+            self.round_deadline = trio.current_time() + message.state.seconds_left
+            self.emit(events.RoundChanged(_describe_round(message.state), message.state))
+        elif isinstance(message, Scoreboard):
+            self.scoreboard = message.players
+            leader = message.players[0] if message.players else None
+            text = f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
+            self.emit(events.Scoreboard(text, tuple(message.players)))
+        elif isinstance(message, Challenge):
+            nursery.start_soon(self._answer_challenge, channel, message)
+        elif isinstance(message, Scored):
+            self.emit(events.FindScored(message.message, message.name, message.points))
+            self.notice(message.message if message.points else f"no points: {message.message}")
         elif isinstance(message, Ping):
             nursery.start_soon(channel.send, Pong())
+
+    async def _answer_challenge(self, channel: Channel, challenge: Challenge) -> None:
+        """Prove we hold the bytes of a find we claimed."""
+        source = self.file_source(challenge.name)
+        if source is None:
+            return  # we no longer hold it: no proof, no points
+        digest = await trio.to_thread.run_sync(possession_proof, source[1], challenge.nonce)
+        await channel.send(Proof(challenge.name, challenge.nonce, digest))
+
+    async def _claim_find(self, name: str) -> None:
+        """Tell the database peer we found a target of the running round."""
+        state, session = self.round, self._session
+        if state is None or session is None or state.over or name not in state.targets:
+            return
+        with contextlib.suppress(ProtocolError):  # no session: we keep the file, not the points
+            await session.send(Found(name))
 
     async def _rescan_loop(self) -> None:
         while True:
@@ -506,6 +562,7 @@ class Node:
                 failures.append(f"{peer.name}: {exc.detail}")
                 continue
             if result is not None:
+                await self._claim_find(name)
                 return result
         reason = "; ".join(failures[-3:]) or "nobody reachable"
         self.emit(events.TransferFailed(f"could not get {name}: {reason}", name, reason))
@@ -523,6 +580,7 @@ class Node:
             raise GetError(f"{name}: {peer.name} failed: {exc.detail}") from None
         if result is None:
             raise GetError(f"{name}: {peer.name} does not have it")
+        await self._claim_find(name)
         return result
 
     async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
@@ -553,8 +611,12 @@ class Node:
         if self.database is not None:
             exclude.append(self.database)
         if self.address_book.merge(reply.holders, exclude=exclude):
-            size = len(self.address_book)
-            self.emit(events.MapChanged(f"map size {size}", size))
+            self._map_changed()
+
+    def _map_changed(self) -> None:
+        size = len(self.address_book)
+        self.emit(events.MapChanged(f"map size {size}", size))
+        self._map_event.set()
 
     async def _fetch_from(
         self, peer: PeerInfo, info: FileInfo, probes: int, from_vault: bool
@@ -584,9 +646,7 @@ class Node:
             await channel.aclose()
         self.share.add(info)
         if not from_vault and self.address_book.add(info.name, peer):
-            self.emit(
-                events.MapChanged(f"map size {len(self.address_book)}", len(self.address_book))
-            )
+            self._map_changed()
         self.emit(
             events.TransferDone(
                 f"got {info.name} ({info.size:,} bytes) from {source} after {probes} probes",
@@ -647,6 +707,17 @@ def _remote(channel: Channel) -> str:
         return channel.remote_host
     except OSError:
         return "a vanished peer"
+
+
+def _describe_round(state: RoundState) -> str:
+    if state.over:
+        winner = f"{state.winner} wins" if state.winner else "nobody found anything"
+        return f"round {state.number} is over: {winner}"
+    found = len({f.target for f in state.finds})
+    return (
+        f"round {state.number}: {found}/{len(state.targets)} targets found, "
+        f"{state.seconds_left:.0f} s left"
+    )
 
 
 def _describe_change(joined: list[PeerInfo], left: list[PeerInfo]) -> str:

@@ -202,6 +202,87 @@ class Map(msgspec.Struct, tag="map"):
     holders: dict[str, list[PeerInfo]]
 
 
+class PlayerStats(msgspec.Struct, frozen=True):
+    """One row of the scoreboard."""
+
+    name: str
+    host: str
+    port: int
+    score: int
+    files_found: int
+    map_size: int
+    online: bool
+    wins: int = 0
+
+
+class FoundBy(msgspec.Struct, frozen=True):
+    """A credited find in the current round."""
+
+    player: str
+    target: str
+    points: int
+    from_vault: bool
+    first: bool
+
+
+class RoundState(msgspec.Struct, frozen=True):
+    """The current (or just finished) round, pushed to every session when it changes."""
+
+    number: int
+    targets: list[str]
+    seconds_left: float
+    finds: list[FoundBy]
+    over: bool = False
+    winner: str = ""
+
+
+class Stats(msgspec.Struct, tag="stats"):
+    """A peer tells the database peer how big its map has grown (for the scoreboard)."""
+
+    map_size: int
+
+
+class Scoreboard(msgspec.Struct, tag="scoreboard"):
+    """Every player the database peer knows, pushed to every session when it changes."""
+
+    players: list[PlayerStats]
+
+
+class Round(msgspec.Struct, tag="round"):
+    """The round state, pushed to every session when it changes."""
+
+    state: RoundState
+
+
+class Found(msgspec.Struct, tag="found"):
+    """A player claims it fetched a round target; the database peer answers `Challenge`."""
+
+    name: str
+
+
+class Challenge(msgspec.Struct, tag="challenge"):
+    """Prove you hold `name`: answer SHA-256(nonce + the file's bytes)."""
+
+    name: str
+    nonce: bytes
+
+
+class Proof(msgspec.Struct, tag="proof"):
+    """Answer to `Challenge`."""
+
+    name: str
+    nonce: bytes
+    digest: bytes
+
+
+class Scored(msgspec.Struct, tag="scored"):
+    """The verdict on a claimed find: the points (0 if refused) and why."""
+
+    name: str
+    points: int
+    message: str
+
+
 class Error(msgspec.Struct, tag="error"):
     """A request failed: a machine-readable `code` and a sentence for people."""
 
@@ -228,6 +309,13 @@ Message = (
     | File
     | MapRequest
     | Map
+    | Stats
+    | Scoreboard
+    | Round
+    | Found
+    | Challenge
+    | Proof
+    | Scored
     | Error
 )
 

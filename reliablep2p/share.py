@@ -38,6 +38,15 @@ def hash_file(path: Path, name: str) -> FileInfo:
     return FileInfo(name=name, size=size, hash=content_hash(chunks), chunks=chunks)
 
 
+def possession_proof(path: Path, nonce: bytes) -> bytes:
+    """SHA-256 of `nonce` followed by the file's bytes: only a holder of the bytes can answer."""
+    digest = hashlib.sha256(nonce)
+    with path.open("rb") as f:
+        while piece := f.read(CHUNK_SIZE):
+            digest.update(piece)
+    return digest.digest()
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS catalog (
     chunks BLOB NOT NULL,
     added_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS players (
+    name TEXT PRIMARY KEY,
+    score INTEGER NOT NULL,
+    files_found INTEGER NOT NULL,
+    wins INTEGER NOT NULL
+);
 """
 
 
@@ -107,6 +113,19 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO catalog (name, size, hash, chunks, added_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (info.name, info.size, info.hash, b"".join(info.chunks), time.time()),
+            )
+
+    def load_players(self) -> dict[str, tuple[int, int, int]]:
+        """Every player's (score, files found, rounds won), kept across restarts."""
+        with self._lock:
+            rows = self._conn.execute("SELECT name, score, files_found, wins FROM players")
+            return {name: (score, found, wins) for name, score, found, wins in rows}
+
+    def save_player(self, name: str, score: int, files_found: int, wins: int) -> None:
+        with self._lock, self._conn as db:
+            db.execute(
+                "INSERT OR REPLACE INTO players (name, score, files_found, wins) VALUES (?, ?, ?, ?)",
+                (name, score, files_found, wins),
             )
 
 

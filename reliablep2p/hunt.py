@@ -1,0 +1,225 @@
+"""The database peer's side of the game: hosting rounds, checking claimed finds, the scoreboard.
+
+Rules come from `game.py`; this module adds time, proof of possession and persistence. A find is
+credited only after the player answers a fresh random nonce with SHA-256(nonce + file bytes),
+checked against the vault's copy. Whether the player fell back to the vault is not taken from the
+player: the database peer knows which files it served to whom during the round.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import random
+import secrets
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from . import game
+from .protocol import Challenge, FoundBy, PeerInfo, PlayerStats, Proof, RoundState, Scored
+from .share import possession_proof
+from .store.sqlite import SqliteStore
+
+log = logging.getLogger("rp2p.hunt")
+
+
+@dataclass
+class PlayerRecord:
+    score: int = 0
+    files_found: int = 0
+    wins: int = 0
+
+
+@dataclass(frozen=True)
+class Online:
+    """What the host needs to know of a player in the network right now."""
+
+    peer: PeerInfo
+    holdings: frozenset[str]
+    map_size: int
+
+
+class HuntHost:
+    """Runs rounds forever: waits for players, picks targets, credits proven finds."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        *,
+        round_seconds: float,
+        pause_seconds: float,
+        min_players: int = 2,
+        targets: int = game.TARGETS_PER_ROUND,
+        rng: random.Random | None = None,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.round_seconds = round_seconds
+        self.pause_seconds = pause_seconds
+        self.min_players = min_players
+        self.targets = targets
+        self.rng = rng or random.Random()
+        self.on_change = on_change
+        self.players: dict[str, PlayerRecord] = {}
+        self.round: game.Round | None = None
+        self.version = 0
+        """Bumped whenever the round or the scoreboard changes; sessions push on a change."""
+        self._wake = trio.Event()
+        self._vault_served: set[tuple[str, str]] = set()
+        self._nonces: dict[tuple[str, str], bytes] = {}
+
+    async def load(self) -> None:
+        saved = await trio.to_thread.run_sync(self.store.load_players)
+        self.players = {name: PlayerRecord(*row) for name, row in saved.items()}
+
+    def poke(self) -> None:
+        """Something changed (a join, a leave, a publish): maybe a round can start now."""
+        self._wake.set()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self.on_change()
+        self._wake.set()
+
+    async def _wait_for_change(self) -> None:
+        await self._wake.wait()
+        self._wake = trio.Event()
+
+    # ----------------------------------------------------------------------- rounds
+
+    async def run(
+        self,
+        online: Callable[[], Mapping[str, Online]],
+        catalog: Callable[[], Collection[str]],
+    ) -> None:
+        number = 0
+        while True:
+            players = online()
+            holdings = {name: p.holdings for name, p in players.items()}
+            targets = []
+            if len(players) >= self.min_players:
+                targets = game.pick_targets(holdings, catalog(), self.rng, self.targets)
+            if not targets:
+                await self._wait_for_change()
+                continue
+            number += 1
+            now = trio.current_time()
+            self.round = game.Round(
+                number, targets, now, now + self.round_seconds, held_at_start=holdings
+            )
+            self._vault_served.clear()
+            self._nonces.clear()
+            log.info("round %d started: %s (%g s)", number, ", ".join(targets), self.round_seconds)
+            self._changed()
+            await self._play(self.round)
+            await trio.sleep(self.pause_seconds)
+
+    async def _play(self, current: game.Round) -> None:
+        with trio.move_on_at(current.ends_at):
+            while not current.is_over(trio.current_time()):
+                await self._wait_for_change()
+        winner = current.winner()
+        if winner is not None:
+            self.players.setdefault(winner, PlayerRecord()).wins += 1
+            await self._save(winner)
+        log.info("round %d over: %s", current.number, f"{winner} wins" if winner else "no finds")
+        self._changed()
+
+    def round_state(self) -> RoundState | None:
+        current = self.round
+        if current is None:
+            return None
+        now = trio.current_time()
+        over = current.is_over(now)
+        return RoundState(
+            number=current.number,
+            targets=list(current.targets),
+            seconds_left=0.0 if over else current.time_left(now),
+            finds=[
+                FoundBy(f.player, f.target, f.points, f.from_vault, f.first) for f in current.finds
+            ],
+            over=over,
+            winner=(current.winner() or "") if over else "",
+        )
+
+    def scoreboard(self, online: Mapping[str, Online]) -> list[PlayerStats]:
+        rows = []
+        for name in sorted(set(self.players) | set(online)):
+            record = self.players.get(name, PlayerRecord())
+            here = online.get(name)
+            rows.append(
+                PlayerStats(
+                    name=name,
+                    host=here.peer.host if here else "",
+                    port=here.peer.port if here else 0,
+                    score=record.score,
+                    files_found=record.files_found,
+                    map_size=here.map_size if here else 0,
+                    online=here is not None,
+                    wins=record.wins,
+                )
+            )
+        return sorted(rows, key=lambda row: (-row.score, row.name))
+
+    def roster_changed(self, name: str | None = None) -> None:
+        """A player joined or left, or its map grew: the scoreboard changed."""
+        if name is not None:
+            self.players.setdefault(name, PlayerRecord())
+        self._changed()
+
+    # ------------------------------------------------------------------------ finds
+
+    def served_from_vault(self, player: str, name: str) -> None:
+        self._vault_served.add((player, name))
+
+    def claim(self, player: str, name: str) -> Challenge | Scored:
+        """A player says it found `name`: challenge it, or say why it cannot score."""
+        current = self.round
+        problem = (
+            current.claim_problem(player, name, trio.current_time())
+            if current
+            else "no round is running"
+        )
+        if problem:
+            log.info("claim by %s for %s refused: %s", player, name, problem)
+            return Scored(name, 0, problem)
+        nonce = secrets.token_bytes(32)
+        self._nonces[(player, name)] = nonce
+        return Challenge(name, nonce)
+
+    async def check_proof(self, player: str, proof: Proof, blob: Path) -> Scored:
+        """Credit the find if the proof matches the vault's copy for the nonce we sent."""
+        nonce = self._nonces.pop((player, proof.name), None)
+        current = self.round
+        if nonce is None or not hmac.compare_digest(nonce, proof.nonce) or current is None:
+            log.info("proof by %s for %s refused: no such challenge", player, proof.name)
+            return Scored(proof.name, 0, "no open challenge for that find")
+        expected = await trio.to_thread.run_sync(possession_proof, blob, nonce)
+        if not hmac.compare_digest(expected, proof.digest):
+            log.info("proof by %s for %s refused: wrong proof", player, proof.name)
+            return Scored(proof.name, 0, "the proof does not match the file")
+        now = trio.current_time()
+        problem = current.claim_problem(player, proof.name, now)
+        if problem:
+            return Scored(proof.name, 0, problem)
+        from_vault = (player, proof.name) in self._vault_served
+        find = current.credit(player, proof.name, from_vault=from_vault, now=now)
+        record = self.players.setdefault(player, PlayerRecord())
+        record.score += find.points
+        record.files_found += 1
+        await self._save(player)
+        log.info("%s found %s: +%d%s", player, find.target, find.points,
+                 " (first!)" if find.first else "")  # fmt: skip
+        self._changed()
+        how = "from the vault" if from_vault else "from a peer"
+        bonus = f", first-finder bonus {game.FIRST_BONUS}" if find.first else ""
+        return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
+
+    async def _save(self, name: str) -> None:
+        record = self.players[name]
+        await trio.to_thread.run_sync(
+            self.store.save_player, name, record.score, record.files_found, record.wins
+        )

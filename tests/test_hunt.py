@@ -1,0 +1,207 @@
+"""Rounds hosted by the database peer: bots play them, proofs guard the scores."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import trio
+
+from reliablep2p import bot, game
+from reliablep2p.dbpeer import DatabasePeer
+from reliablep2p.node import Node
+from reliablep2p.protocol import (
+    Challenge,
+    Connect,
+    Found,
+    Proof,
+    Round,
+    Scored,
+    Welcome,
+)
+from reliablep2p.wire import Channel, open_channel
+
+from .conftest import Network, until
+
+SETS = [
+    {f"scroll-{i}.txt": f"scroll {i}".encode() for i in range(3)},
+    {f"gem-{i}.bin": bytes([i]) * 2000 for i in range(3)},
+    {f"map-{i}.md": f"# map {i}".encode() for i in range(3)},
+]
+
+
+@pytest.fixture
+async def game_network(nursery: trio.Nursery, tmp_path: Path) -> Network:
+    net = Network(nursery, tmp_path)
+    await net.start_db(round_seconds=60, pause_seconds=600, min_players=2)
+    return net
+
+
+async def test_three_bots_play_a_whole_round_and_agree_on_the_result(
+    game_network: Network,
+) -> None:
+    net = game_network
+    bots: list[Node] = []
+    for index, files in enumerate(SETS):
+        node = await net.peer(files)
+        net.nursery.start_soon(lambda n=node, i=index: bot.play(n, pace=0.02, rng=random.Random(i)))
+        bots.append(node)
+    await until(lambda: all(b.round is not None and b.round.over for b in bots), timeout=30)
+    final = bots[0].round
+    assert final is not None and final.winner
+    assert all(b.round == final for b in bots)
+    # the winner is who the rules say: the most points, ties to whoever got there first
+    replay = game.Round(final.number, final.targets, 0, 60)
+    for step, find in enumerate(final.finds):
+        replay.credit(find.player, find.target, from_vault=find.from_vault, now=step)
+    assert replay.winner() == final.winner
+    assert replay.completed_by() is not None
+    # every player ends with the same scoreboard, and it adds up
+    await until(lambda: all(b.scoreboard == bots[0].scoreboard for b in bots))
+    board = {row.name: row for row in bots[0].scoreboard}
+    assert set(board) == {b.name for b in bots}
+    for name, row in board.items():
+        assert row.score == replay.points().get(name, 0)
+        assert row.files_found == len([f for f in final.finds if f.player == name])
+        assert row.online
+    assert board[final.winner].wins == 1
+    assert [r.score for r in bots[0].scoreboard] == sorted(
+        (r.score for r in board.values()), reverse=True
+    )
+    # what a bot found, it seeds
+    for b in bots:
+        for find in final.finds:
+            if find.player == b.name:
+                assert b.file_source(find.target) is not None
+
+
+async def test_scores_survive_a_restart_of_the_database_peer(
+    game_network: Network, nursery: trio.Nursery
+) -> None:
+    net = game_network
+    players = [await net.peer(SETS[0]), await net.peer(SETS[1])]
+    await until(lambda: all(p.round is not None for p in players))
+    finder, target = next(
+        (p, t)
+        for p in players
+        for t in p.round.targets
+        if p.file_source(t) is None  # type: ignore[union-attr]
+    )
+    await finder.get(target)
+    await until(lambda: any(r.name == finder.name and r.score > 0 for r in finder.scoreboard))
+    score = next(r.score for r in finder.scoreboard if r.name == finder.name)
+    port = net.db.port
+    net.db.stop()
+    restarted = DatabasePeer(data_dir=net.root / "db", port=port, min_players=5)
+    await nursery.start(restarted.run)
+    assert restarted.hunt.players[finder.name].score == score
+    await until(lambda: finder.me.addr in restarted.registry.peers, timeout=20)
+    await until(lambda: any(r.name == finder.name and r.online for r in finder.scoreboard))
+    assert next(r.score for r in finder.scoreboard if r.name == finder.name) == score
+
+
+async def test_a_vault_fallback_scores_less_than_a_find_from_a_peer(game_network: Network) -> None:
+    net = game_network
+    seeder = await net.peer(SETS[0])
+    hunter = await net.peer()
+    await until(lambda: hunter.round is not None)
+    assert hunter.round is not None
+    first, second = hunter.round.targets[:2]
+    scored: list[int] = []
+    hunter.subscribe(lambda e: scored.append(e.points) if hasattr(e, "points") else None)
+    await hunter.get(first)  # from the seeder
+    await until(lambda: len(scored) == 1)
+    await seeder.leave()
+    await until(lambda: not hunter.peers.peers)
+    result = await hunter.get(second)  # nobody else has it: the vault
+    assert result.from_vault
+    await until(lambda: len(scored) == 2)
+    assert scored == [game.PEER_POINTS + game.FIRST_BONUS, game.VAULT_POINTS + game.FIRST_BONUS]
+
+
+# ----------------------------------------------------------------------- faked finds
+
+
+async def cheater(net: Network) -> tuple[Channel, list[str]]:
+    """A hand-driven player that holds nothing, waiting for a round."""
+    channel = await open_channel("127.0.0.1", net.db.port, name="cheater", listen_port=40999)
+    await channel.send(Connect())
+    await channel.receive_message(Welcome)
+    while True:
+        message = await channel.receive()
+        if isinstance(message, Round) and not message.state.over:
+            return channel, message.state.targets
+
+
+M = TypeVar("M")
+
+
+async def next_of(channel: Channel, kind: type[M]) -> M:
+    """The next message of `kind`, skipping the pushes (scoreboard, round, ...) in between."""
+    while True:
+        message = await channel.receive()
+        if isinstance(message, kind):
+            return message
+
+
+async def verdict(channel: Channel) -> Scored:
+    return await next_of(channel, Scored)
+
+
+async def test_a_claim_without_a_proof_scores_nothing(game_network: Network) -> None:
+    await game_network.peer(SETS[0])
+    channel, targets = await cheater(game_network)
+    await channel.send(Found(targets[0]))
+    challenge = await next_of(channel, Challenge)
+    await channel.send(Found("not-a-target.txt"))
+    refused = await verdict(channel)
+    assert refused.points == 0 and "not a target" in refused.message
+    assert challenge.name == targets[0]
+    assert game_network.db.hunt.players["cheater"].score == 0
+
+
+async def test_a_wrong_proof_scores_nothing(game_network: Network) -> None:
+    await game_network.peer(SETS[0])
+    channel, targets = await cheater(game_network)
+    await channel.send(Found(targets[0]))
+    challenge = await next_of(channel, Challenge)
+    guess = hashlib.sha256(challenge.nonce + targets[0].encode()).digest()
+    await channel.send(Proof(targets[0], challenge.nonce, guess))
+    result = await verdict(channel)
+    assert result.points == 0 and "does not match" in result.message
+    assert game_network.db.hunt.players["cheater"].score == 0
+
+
+async def test_a_proof_for_another_nonce_scores_nothing(game_network: Network) -> None:
+    seeder = await game_network.peer(SETS[0])
+    channel, targets = await cheater(game_network)
+    await channel.send(Found(targets[0]))
+    await next_of(channel, Challenge)
+    stale = b"\x00" * 32  # a nonce we were not given, with a correct digest for it
+    path = seeder.share.path / targets[0]  # type: ignore[union-attr]
+    digest = hashlib.sha256(stale + path.read_bytes()).digest()
+    await channel.send(Proof(targets[0], stale, digest))
+    result = await verdict(channel)
+    assert result.points == 0 and "no open challenge" in result.message
+
+
+async def test_a_player_that_does_not_hold_the_file_cannot_prove_it(game_network: Network) -> None:
+    await game_network.peer(SETS[0])
+    liar = await game_network.peer()
+    await until(lambda: liar.round is not None)
+    assert liar.round is not None
+    target = liar.round.targets[0]
+    await liar.get(target)
+    await until(lambda: any(r.name == liar.name and r.score for r in liar.scoreboard))
+    (liar.share.path / target).unlink()  # type: ignore[union-attr]
+    await liar.rescan()
+    second = next(t for t in liar.round.targets if t != target)
+    (liar.share.path / second).write_bytes(b"not the real thing")  # type: ignore[union-attr]
+    await liar.rescan()
+    assert liar.file_source(second) is None
+    await liar._claim_find(second)  # claims it anyway
+    await trio.sleep(0.5)
+    assert game_network.db.hunt.players[liar.name].files_found == 1

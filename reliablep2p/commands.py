@@ -106,8 +106,15 @@ async def execute(node: Node, command: Command) -> list[str]:
         raise CommandError(exc.detail) from None
     if result.source == "local":
         return [f"already have {result.name}"]
-    return [f"got {result.name} ({result.size:,} bytes) from {result.source} "
-            f"after {result.probes} probe{'s' if result.probes != 1 else ''}"]  # fmt: skip
+    line = (
+        f"got {result.name} ({result.size:,} bytes) from {result.source} "
+        f"after {result.probes} probe{'s' if result.probes != 1 else ''}"
+    )
+    if len(result.sources) > 1:
+        line += " (" + ", then ".join(f"{n:,} B from {who}" for who, n in result.sources) + ")"
+    if result.resumed_at:
+        line += f", resumed at {result.resumed_at:,} bytes"
+    return [line]
 
 
 def view(node: Node, verb: str) -> list[str]:

@@ -292,7 +292,8 @@ class DatabasePeer(Node):
                     await trio.to_thread.run_sync(blob.write_chunk, data)
                 await trio.to_thread.run_sync(blob.finish)
             except BaseException:
-                await trio.to_thread.run_sync(blob.abandon)
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(blob.abandon)
                 raise
         if info.name not in self.catalog:
             await self._add_to_vault_catalog(info, uploader)

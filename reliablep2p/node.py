@@ -79,6 +79,8 @@ SESSION_TIMEOUT = 20.0
 """A session that hears nothing (not even `Pong`) for this long is dead."""
 BACKOFF_START, BACKOFF_CAP = 0.5, 15.0
 GOODBYE_TIMEOUT = 2.0
+STALL_TIMEOUT = 5.0
+"""A source that sends no chunk for this long is dropped; the next source continues the file."""
 MAX_CONNECTIONS = 512
 MAX_SERVING = 32
 """Files served at once; one more request is answered `busy` and the asker tries another source."""
@@ -99,6 +101,15 @@ class GetResult:
     probes: int
     from_vault: bool
     path: Path
+    resumed_at: int = 0
+    """Bytes already verified on disk from an earlier, interrupted get."""
+    sources: tuple[tuple[str, int], ...] = ()
+    """Who sent how many bytes, in order (a failed source's verified chunks are kept)."""
+
+    @property
+    def fetched(self) -> int:
+        """Bytes received over the network for this get."""
+        return sum(count for _, count in self.sources)
 
 
 class Node:
@@ -116,10 +127,12 @@ class Node:
         database: tuple[str, int] | None = ("127.0.0.1", 9000),
         rescan_interval: float = 2.0,
         read_timeout: float = READ_TIMEOUT,
+        stall_timeout: float = STALL_TIMEOUT,
         rng: random.Random | None = None,
     ) -> None:
         self.host = host
         self.read_timeout = read_timeout
+        self.stall_timeout = stall_timeout
         self.port = port
         self._name = name
         self._share_dir = share_dir
@@ -535,16 +548,12 @@ class Node:
     # --------------------------------------------------------------------- fetching
 
     async def get(self, name: str) -> GetResult:
-        """Fetch a trusted file: known holders first, then random peers, the vault last."""
-        info = self._catalog_entry(name)
-        assert self.share is not None
-        async with self._fetch_locks.setdefault(info.hash, trio.Lock()):
-            if (mine := self.share.get(name)) is not None and mine.hash == info.hash:
-                return GetResult(name, info.size, "local", 0, False, self.share.path_of(name))
-            return await self._search(info)
+        """Fetch a trusted file: known holders first, then random peers, the vault last.
 
-    async def _search(self, info: FileInfo) -> GetResult:
-        name = info.name
+        A source that fails, stalls or sends a bad chunk is dropped and the next one continues
+        from the last verified chunk; an earlier partial download of the same content resumes.
+        """
+        info = self._catalog_entry(name)
         plan = SearchPlan(
             name,
             self.address_book,
@@ -553,35 +562,75 @@ class Node:
             me=self.me.addr,
             rng=self.rng,
         )
-        failures = []
-        while (peer := plan.next()) is not None:
-            try:
-                result = await self._fetch_from(peer, info, plan.probes, plan.is_database(peer))
-            except ProtocolError as exc:
-                self.address_book.forget(name, peer.addr)
-                failures.append(f"{peer.name}: {exc.detail}")
-                continue
-            if result is not None:
-                await self._claim_find(name)
-                return result
-        reason = "; ".join(failures[-3:]) or "nobody reachable"
-        self.emit(events.TransferFailed(f"could not get {name}: {reason}", name, reason))
-        raise GetError(f"{name}: no source could provide it ({reason})")
+        return await self._fetch(info, plan.next, plan.is_database, lambda: plan.probes)
 
     async def secure_get(self, name: str, host: str, port: int) -> GetResult:
         """Fetch a trusted file from one named peer only."""
         info = self._catalog_entry(name)
         known = self.peers.peers.get((host, port))
         peer = known or PeerInfo(name=f"{host}:{port}", host=host, port=port)
-        try:
-            async with self._fetch_locks.setdefault(info.hash, trio.Lock()):
-                result = await self._fetch_from(peer, info, 1, peer == self.database_peer)
-        except ProtocolError as exc:
-            raise GetError(f"{name}: {peer.name} failed: {exc.detail}") from None
-        if result is None:
-            raise GetError(f"{name}: {peer.name} does not have it")
-        await self._claim_find(name)
-        return result
+        sources = iter([peer])
+        return await self._fetch(
+            info, lambda: next(sources, None), lambda p: p.addr == self.database, lambda: 1
+        )
+
+    async def _fetch(
+        self,
+        info: FileInfo,
+        next_source: Callable[[], PeerInfo | None],
+        is_database: Callable[[PeerInfo], bool],
+        probes: Callable[[], int],
+    ) -> GetResult:
+        assert self.share is not None
+        path = self.share.path_of(info.name)
+        async with self._fetch_locks.setdefault(info.hash, trio.Lock()):
+            if (mine := self.share.get(info.name)) is not None and mine.hash == info.hash:
+                return GetResult(info.name, info.size, "local", 0, False, path)
+            download = await trio.to_thread.run_sync(self.share.start_download, info)
+            failures: list[str] = []
+            sources: list[tuple[str, int]] = []
+            try:
+                while (peer := next_source()) is not None:
+                    source = "vault" if is_database(peer) else peer.name
+                    before = download.received
+                    try:
+                        if await self._fetch_from(peer, download, source):
+                            break
+                        failures.append(f"{peer.name} does not have it")
+                    except ProtocolError as exc:
+                        self.address_book.forget(info.name, peer.addr)
+                        failures.append(f"{source}: {exc.detail}")
+                    finally:
+                        if download.received > before:
+                            sources.append((source, download.received - before))
+                else:
+                    reason = "; ".join(failures[-3:]) or "nobody reachable"
+                    self.emit(events.TransferFailed(f"could not get {info.name}: {reason}",
+                                                    info.name, reason))  # fmt: skip
+                    raise GetError(f"{info.name}: no source could provide it ({reason})")
+            finally:
+                with trio.CancelScope(shield=True):  # keep what we verified, even when cancelled
+                    await trio.to_thread.run_sync(download.put_aside)
+        self.share.add(info)
+        from_vault = is_database(peer)
+        if not from_vault and self.address_book.add(info.name, peer):
+            self._map_changed()
+        resumed = f", resumed at {download.resumed_at:,} bytes" if download.resumed_at else ""
+        self.emit(
+            events.TransferDone(
+                f"got {info.name} ({info.size:,} bytes) from {source} after {probes()} probes"
+                + resumed,
+                info.name, source, info.size, probes(),
+            )
+        )  # fmt: skip
+        self.emit(
+            events.SeedingChanged(f"now seeding {info.name}", tuple(sorted(self.share.files())))
+        )
+        await self._claim_find(info.name)
+        return GetResult(
+            info.name, info.size, source, probes(), from_vault, path,
+            resumed_at=download.resumed_at, sources=tuple(sources),
+        )  # fmt: skip
 
     async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
         """Ask a peer for its address book, and merge it into ours."""
@@ -618,51 +667,28 @@ class Node:
         self.emit(events.MapChanged(f"map size {size}", size))
         self._map_event.set()
 
-    async def _fetch_from(
-        self, peer: PeerInfo, info: FileInfo, probes: int, from_vault: bool
-    ) -> GetResult | None:
-        """Ask one peer; None if it does not hold the file (its map is merged)."""
-        assert self.share is not None
-        source = "vault" if from_vault else peer.name
+    async def _fetch_from(self, peer: PeerInfo, download: Download, source: str) -> bool:
+        """Continue `download` from one peer; False if it does not hold the file (map merged)."""
+        info = download.info
         channel = await self._open(peer)
         try:
-            await channel.send(Get(info.name))
+            await channel.send(Get(info.name, offset=download.received))
             reply = await channel.receive_message(File, Map)
             if isinstance(reply, Map):
                 self._merge_map(reply)
-                return None
+                return False
             assert isinstance(reply, File)
-            if (reply.hash, reply.size, reply.offset) != (info.hash, info.size, 0):
-                raise ProtocolError(
-                    ErrorCode.BAD_CONTENT, "offered a file that is not the catalog's"
-                )
-            download = await trio.to_thread.run_sync(self.share.start_download, info)
-            try:
-                await self._receive_into(channel, download, source)
-            except BaseException:
-                await trio.to_thread.run_sync(download.abandon)
-                raise
+            if (reply.hash, reply.size, reply.offset) != (info.hash, info.size, download.received):
+                raise ProtocolError(ErrorCode.BAD_CONTENT, "offered other content than asked for")
+            await self._receive_into(channel, download, source)
         finally:
             await channel.aclose()
-        self.share.add(info)
-        if not from_vault and self.address_book.add(info.name, peer):
-            self._map_changed()
-        self.emit(
-            events.TransferDone(
-                f"got {info.name} ({info.size:,} bytes) from {source} after {probes} probes",
-                info.name, source, info.size, probes,
-            )
-        )  # fmt: skip
-        self.emit(
-            events.SeedingChanged(f"now seeding {info.name}", tuple(sorted(self.share.files())))
-        )
-        path = self.share.path_of(info.name)
-        return GetResult(info.name, info.size, source, probes, from_vault, path)
+        return True
 
     async def _receive_into(self, channel: Channel, download: Download, source: str) -> None:
         info = download.info
         while not download.complete:
-            data = await channel.receive_data()
+            data = await channel.receive_data(timeout=self.stall_timeout)
             await trio.to_thread.run_sync(download.write_chunk, data)
             self.emit(
                 events.TransferProgress(

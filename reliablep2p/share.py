@@ -107,9 +107,11 @@ class SharedFolder:
         return seen.info if seen else None
 
     def start_download(self, info: FileInfo) -> Download:
-        """A `Download` into this folder (blocking)."""
-        part = self.path / WORK_DIR / f"{info.hash.hex()}.part"
-        return Download(info, part, self.path_of(info.name))
+        """A resumable `Download` into this folder (blocking): continues any earlier partial."""
+        work = self.path / WORK_DIR / info.hash.hex()
+        return Download(
+            info, work.with_suffix(".part"), self.path_of(info.name), work.with_suffix(".chunks")
+        )
 
     def add(self, info: FileInfo) -> None:
         """Record a file we just wrote, so it is seeded without rehashing."""
@@ -120,16 +122,43 @@ class SharedFolder:
 class Download:
     """A file being received: verified chunk by chunk into `part_path`, renamed in when complete.
 
-    Used for downloads into a share and for uploads into the database peer's vault. Blocking
-    file methods: the node runs them in a worker thread.
+    With a `record_path`, the download is resumable: the number of verified chunks is recorded
+    beside the partial file every `RECORD_EVERY` chunks and when the download is put aside, so a
+    later download of the same content continues from there instead of starting over (only the
+    last recorded chunk is re-checked, never the whole file). Used for downloads into a share and,
+    without a record, for uploads into the vault. Blocking methods: run them in a worker thread.
     """
 
-    def __init__(self, info: FileInfo, part_path: Path, final_path: Path) -> None:
+    RECORD_EVERY = 8
+
+    def __init__(
+        self, info: FileInfo, part_path: Path, final_path: Path, record_path: Path | None = None
+    ) -> None:
         self.info = info
         self.final_path = final_path
         self.part_path = part_path
-        self.received = 0
-        self._file = self.part_path.open("wb")
+        self.record_path = record_path
+        self.received = self._verified_prefix()
+        self.resumed_at = self.received
+        self._file = self.part_path.open("r+b" if self.received else "wb")
+        self._file.truncate(self.received)
+        self._file.seek(self.received)
+
+    def _verified_prefix(self) -> int:
+        """Bytes of an earlier partial download we can keep (0 if none or in doubt)."""
+        if self.record_path is None:
+            return 0
+        try:
+            chunks = int(self.record_path.read_text())
+            with self.part_path.open("rb") as part:
+                if chunks > 0:
+                    part.seek((chunks - 1) * CHUNK_SIZE)
+                    last = part.read(CHUNK_SIZE)
+                    if hashlib.sha256(last).digest() != self.info.chunks[chunks - 1]:
+                        return 0
+        except (OSError, ValueError, IndexError):
+            return 0
+        return min(chunks * CHUNK_SIZE, self.info.size)
 
     @property
     def next_chunk(self) -> int:
@@ -145,6 +174,16 @@ class Download:
             raise ProtocolError(ErrorCode.BAD_CONTENT, f"chunk {index} does not match the catalog")
         self._file.write(data)
         self.received += len(data)
+        if (index + 1) % self.RECORD_EVERY == 0:
+            self._record()
+
+    def _record(self) -> None:
+        if self.record_path is None:
+            return
+        self._file.flush()
+        tmp = self.record_path.with_suffix(".tmp")
+        tmp.write_text(str(self.next_chunk))
+        os.replace(tmp, self.record_path)
 
     @property
     def complete(self) -> bool:
@@ -158,9 +197,24 @@ class Download:
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self.part_path, self.final_path)
+        if self.record_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.record_path.unlink()
         fsync_dir(self.final_path.parent)
+
+    def put_aside(self) -> None:
+        """Stop for now, keeping the verified chunks for a later resume."""
+        if self._file.closed:
+            return
+        if self.record_path is None:
+            self.abandon()
+            return
+        self._record()
+        self._file.close()
 
     def abandon(self) -> None:
         self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.part_path.unlink()
+        for path in (self.part_path, self.record_path):
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()

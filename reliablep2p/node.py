@@ -8,11 +8,12 @@ when it drops), publishes its shared folder for backup, and fetches files with t
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ from .protocol import (
     check_name,
     check_version,
 )
-from .search import SearchPlan
+from .search import OneSource, SearchPlan
 from .share import Download, SharedFolder, possession_proof
 from .wire import (
     READ_TIMEOUT,
@@ -82,6 +83,10 @@ GOODBYE_TIMEOUT = 2.0
 STALL_TIMEOUT = 5.0
 """A source that sends no chunk for this long is dropped; the next source continues the file."""
 MAX_CONNECTIONS = 512
+BUSY_RETRIES, BUSY_BACKOFF = 6, 0.5
+"""A `get` that found only busy sources asks again this many times, backing off from 0.5 s."""
+MAX_PER_HOST = 128
+"""Connections one address may hold open at once (long-lived sessions are not counted)."""
 MAX_SERVING = 32
 """Files served at once; one more request is answered `busy` and the asker tries another source."""
 
@@ -90,6 +95,10 @@ Handler = Callable[[Channel, Hello, Any], Awaitable[None]]
 
 class GetError(Exception):
     """A `get` that could not be satisfied; the message is one line for people."""
+
+
+class SourcesBusy(GetError):
+    """Every source that holds the file was too busy to serve it; worth asking again soon."""
 
 
 @dataclass(frozen=True)
@@ -128,11 +137,13 @@ class Node:
         rescan_interval: float = 2.0,
         read_timeout: float = READ_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
+        max_serving: int = MAX_SERVING,
         rng: random.Random | None = None,
     ) -> None:
         self.host = host
         self.read_timeout = read_timeout
         self.stall_timeout = stall_timeout
+        self.max_serving = max_serving
         self.port = port
         self._name = name
         self._share_dir = share_dir
@@ -152,6 +163,7 @@ class Node:
         self._session_ended = trio.Event()
         self._leaving = False
         self._connections = 0
+        self._per_host: collections.Counter[str] = collections.Counter()
         self._serving = 0
         self._published: dict[str, bytes] = {}
         self._fetch_locks: dict[bytes, trio.Lock] = {}
@@ -269,12 +281,12 @@ class Node:
 
     async def _handle_stream(self, stream: trio.SocketStream) -> None:
         channel = Channel(stream, timeout=self.read_timeout)
+        host = _remote(channel)
         try:
-            if self._connections >= MAX_CONNECTIONS:
+            if self._connections >= MAX_CONNECTIONS or self._per_host[host] >= MAX_PER_HOST:
                 await channel.send_error(ErrorCode.BUSY, "too many connections; try again soon")
                 return
-            self._connections += 1
-            try:
+            with self._counted(host) as release:
                 hello = await channel.receive_message(Hello)
                 check_version(hello)
                 request = await channel.receive()
@@ -282,9 +294,9 @@ class Node:
                 if handler is None:
                     what = "file data" if isinstance(request, bytes) else type(request).__name__
                     raise ProtocolError(ErrorCode.UNEXPECTED, f"{what} is not a request here")
+                if isinstance(request, Connect):
+                    release()  # a session lives long; the peer registry, not this cap, bounds it
                 await handler(channel, hello, request)
-            finally:
-                self._connections -= 1
         except (ConnectionLost, RemoteError) as exc:
             log.debug("%s: connection ended: %s", self.name, exc)
         except ProtocolError as exc:
@@ -295,6 +307,27 @@ class Node:
             await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
         finally:
             await channel.aclose()
+
+    @contextlib.contextmanager
+    def _counted(self, host: str) -> Iterator[Callable[[], None]]:
+        """Count a connection against the caps until it ends (or `release()` is called)."""
+        self._connections += 1
+        self._per_host[host] += 1
+        counted = True
+
+        def release() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._connections -= 1
+                self._per_host[host] -= 1
+                if not self._per_host[host]:
+                    del self._per_host[host]
+
+        try:
+            yield release
+        finally:
+            release()
 
     def file_source(self, name: str) -> tuple[FileInfo, Path] | None:
         """The trusted file we can serve under `name`, and where its bytes are."""
@@ -317,7 +350,7 @@ class Node:
             raise ProtocolError(
                 ErrorCode.MALFORMED, f"offset {request.offset} is not a chunk start"
             )
-        if self._serving >= MAX_SERVING:
+        if self._serving >= self.max_serving:
             raise ProtocolError(ErrorCode.BUSY, "serving too many files; try another source")
         self._serving += 1
         try:
@@ -554,33 +587,36 @@ class Node:
         from the last verified chunk; an earlier partial download of the same content resumes.
         """
         info = self._catalog_entry(name)
-        plan = SearchPlan(
-            name,
-            self.address_book,
-            self.peers,
-            database=self.database_peer,
-            me=self.me.addr,
-            rng=self.rng,
-        )
-        return await self._fetch(info, plan.next, plan.is_database, lambda: plan.probes)
+        probes = 0
+        delay = BUSY_BACKOFF
+        for attempt in range(BUSY_RETRIES + 1):
+            plan = SearchPlan(
+                name,
+                self.address_book,
+                self.peers,
+                database=self.database_peer,
+                me=self.me.addr,
+                rng=self.rng,
+                probes=probes,
+            )
+            try:
+                return await self._fetch(info, plan)
+            except SourcesBusy:
+                if attempt == BUSY_RETRIES:
+                    raise
+            probes = plan.probes
+            await trio.sleep(delay * self.rng.uniform(0.5, 1.5))
+            delay = min(delay * 2, BACKOFF_CAP)
+        raise AssertionError("unreachable")
 
     async def secure_get(self, name: str, host: str, port: int) -> GetResult:
         """Fetch a trusted file from one named peer only."""
         info = self._catalog_entry(name)
         known = self.peers.peers.get((host, port))
         peer = known or PeerInfo(name=f"{host}:{port}", host=host, port=port)
-        sources = iter([peer])
-        return await self._fetch(
-            info, lambda: next(sources, None), lambda p: p.addr == self.database, lambda: 1
-        )
+        return await self._fetch(info, OneSource(peer, database=self.database))
 
-    async def _fetch(
-        self,
-        info: FileInfo,
-        next_source: Callable[[], PeerInfo | None],
-        is_database: Callable[[PeerInfo], bool],
-        probes: Callable[[], int],
-    ) -> GetResult:
+    async def _fetch(self, info: FileInfo, plan: SearchPlan | OneSource) -> GetResult:
         assert self.share is not None
         path = self.share.path_of(info.name)
         async with self._fetch_locks.setdefault(info.hash, trio.Lock()):
@@ -589,22 +625,28 @@ class Node:
             download = await trio.to_thread.run_sync(self.share.start_download, info)
             failures: list[str] = []
             sources: list[tuple[str, int]] = []
+            busy = False
             try:
-                while (peer := next_source()) is not None:
-                    source = "vault" if is_database(peer) else peer.name
+                while (peer := plan.next()) is not None:
+                    source = "vault" if plan.is_database(peer) else peer.name
                     before = download.received
                     try:
                         if await self._fetch_from(peer, download, source):
                             break
                         failures.append(f"{peer.name} does not have it")
                     except ProtocolError as exc:
-                        self.address_book.forget(info.name, peer.addr)
+                        if exc.code == ErrorCode.BUSY:
+                            busy = True  # it holds the file, it is just full: ask again later
+                        else:
+                            self.address_book.forget(info.name, peer.addr)
                         failures.append(f"{source}: {exc.detail}")
                     finally:
                         if download.received > before:
                             sources.append((source, download.received - before))
                 else:
                     reason = "; ".join(failures[-3:]) or "nobody reachable"
+                    if busy:
+                        raise SourcesBusy(f"{info.name}: every source is busy ({reason})")
                     self.emit(events.TransferFailed(f"could not get {info.name}: {reason}",
                                                     info.name, reason))  # fmt: skip
                     raise GetError(f"{info.name}: no source could provide it ({reason})")
@@ -612,15 +654,15 @@ class Node:
                 with trio.CancelScope(shield=True):  # keep what we verified, even when cancelled
                     await trio.to_thread.run_sync(download.put_aside)
         self.share.add(info)
-        from_vault = is_database(peer)
+        from_vault = plan.is_database(peer)
         if not from_vault and self.address_book.add(info.name, peer):
             self._map_changed()
         resumed = f", resumed at {download.resumed_at:,} bytes" if download.resumed_at else ""
         self.emit(
             events.TransferDone(
-                f"got {info.name} ({info.size:,} bytes) from {source} after {probes()} probes"
+                f"got {info.name} ({info.size:,} bytes) from {source} after {plan.probes} probes"
                 + resumed,
-                info.name, source, info.size, probes(),
+                info.name, source, info.size, plan.probes,
             )
         )  # fmt: skip
         self.emit(
@@ -628,7 +670,7 @@ class Node:
         )
         await self._claim_find(info.name)
         return GetResult(
-            info.name, info.size, source, probes(), from_vault, path,
+            info.name, info.size, source, plan.probes, from_vault, path,
             resumed_at=download.resumed_at, sources=tuple(sources),
         )  # fmt: skip
 

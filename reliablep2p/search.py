@@ -26,6 +26,7 @@ class SearchPlan:
         database: PeerInfo | None,
         me: Addr | None,
         rng: random.Random,
+        probes: int = 0,
     ) -> None:
         self.name = name
         self._book = address_book
@@ -37,7 +38,8 @@ class SearchPlan:
         skip = {database.addr} if database else set()
         self._others = [p for p in peers if p.addr not in skip]
         rng.shuffle(self._others)
-        self.probes = 0
+        self.probes = probes
+        """Peers asked so far (a retried search carries its earlier count over)."""
 
     def next(self) -> PeerInfo | None:
         """The next peer to ask, or None when every option is used up."""
@@ -66,3 +68,20 @@ class SearchPlan:
 
     def is_database(self, peer: PeerInfo) -> bool:
         return self._database is not None and peer.addr == self._database.addr
+
+
+class OneSource:
+    """The plan of a `secure-get`: one named peer, asked once."""
+
+    def __init__(self, peer: PeerInfo, *, database: Addr | None) -> None:
+        self._peer: PeerInfo | None = peer
+        self._database = database
+        self.probes = 0
+
+    def next(self) -> PeerInfo | None:
+        peer, self._peer = self._peer, None
+        self.probes += peer is not None
+        return peer
+
+    def is_database(self, peer: PeerInfo) -> bool:
+        return peer.addr == self._database

@@ -104,3 +104,39 @@ async def test_a_peer_survives_a_client_vanishing_mid_request(network: Network) 
     fetcher = await network.peer()
     result = await fetcher.get("big.bin")
     assert result.path.read_bytes() == big
+
+
+async def test_hundreds_of_idle_connections_do_not_stop_service(network: Network) -> None:
+    seeder = await network.peer({"safe.txt": b"still here"})
+    idle = []
+    for _ in range(500):
+        idle.append(await trio.open_tcp_stream("127.0.0.1", seeder.port, local_address="127.0.0.2"))
+    refused = 0
+    for stream in idle[-50:]:
+        with trio.move_on_after(5):
+            refused += bool(await stream.receive_some())
+    assert refused == 50, "connections over the per-address cap were not refused at once"
+    fetcher = await network.peer()
+    result = await fetcher.get("safe.txt")
+    assert result.path.read_bytes() == b"still here"
+    for stream in idle:
+        await stream.aclose()
+
+
+async def test_a_busy_holder_answers_busy_and_the_asker_uses_another_source(
+    network: Network,
+) -> None:
+    data = b"q" * (4 * 1024 * 1024)
+    seeder = await network.peer({"popular.bin": data}, max_serving=1)
+    hog = await trio.open_tcp_stream("127.0.0.1", seeder.port)
+    await hog.send_all(encode_message(Hello(PROTOCOL_VERSION, "hog", 0)))
+    await hog.send_all(encode_message(Get("popular.bin")))  # and never reads: holds the slot
+    await hog.receive_some(10)
+    fetcher = await network.peer()
+    await fetcher.request_map("127.0.0.1", seeder.port)
+    result = await fetcher.get("popular.bin")
+    assert result.from_vault and result.probes == 2
+    assert result.path.read_bytes() == data
+    # busy is not "does not have it": the holder stays in the address book
+    assert [p.port for p in fetcher.address_book.holders("popular.bin")] == [seeder.port]
+    await hog.aclose()

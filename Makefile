@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint format demo clean
+.PHONY: setup test lint format demo fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is needed")'
@@ -29,6 +29,13 @@ test: lint
 
 demo: $(STAMP)
 	$(PY) -m demo
+
+# Coverage-guided fuzzing by hand (not in CI): FUZZ_SECONDS=600 make fuzz
+FUZZ_SECONDS ?= 120
+fuzz: $(STAMP)
+	$(PY) -m pip install --quiet atheris
+	mkdir -p fuzz/corpus
+	$(PY) fuzz/fuzz_wire.py fuzz/corpus -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) demo/.run .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,9 +8,6 @@ internal error) or hang.
 from __future__ import annotations
 
 import logging
-import tempfile
-from pathlib import Path
-
 import msgspec
 import pytest
 import trio
@@ -76,8 +73,8 @@ class InternalErrors(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def nodes() -> tuple[Node, DatabasePeer]:
-    root = Path(tempfile.mkdtemp(prefix="rp2p-fuzz-"))
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Node, DatabasePeer]:
+    root = tmp_path_factory.mktemp("fuzz")
     database = DatabasePeer(data_dir=root / "db", port=0, read_timeout=1)
     database.catalog = {info.name: info for info in database.store.open() + CATALOG}
     peer = Node(share_dir=root / "share", database=None, read_timeout=1)

@@ -8,6 +8,7 @@ internal error) or hang.
 from __future__ import annotations
 
 import logging
+
 import msgspec
 import pytest
 import trio

@@ -9,6 +9,7 @@ coalesces bursts: a join costs every peer one small message.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import trio
 
 from .addressbook import Addr
+from .enroll import Grant, serve_enrollment
 from .hunt import HuntHost, Online
 from .node import SESSION_TIMEOUT, Handler, Node, keep_alive
 from .peerlist import PeerRegistry
@@ -25,11 +27,13 @@ from .protocol import (
     CatalogAdded,
     Connect,
     Disconnect,
+    Enroll,
     ErrorCode,
     FileInfo,
     Found,
     Get,
     Hello,
+    Kick,
     Need,
     PeerInfo,
     Ping,
@@ -38,6 +42,7 @@ from .protocol import (
     ProtocolError,
     Publish,
     Rejected,
+    Revoked,
     Round,
     Scoreboard,
     Scored,
@@ -46,9 +51,12 @@ from .protocol import (
     Upload,
     Welcome,
     check_file_info,
+    check_version,
+    name_problem,
 )
+from .security import ADMIN_NAME, DATABASE_NAME, NetworkAuthority, SecurityError
 from .store.sqlite import SqliteStore
-from .wire import Channel, first_protocol_error
+from .wire import Channel, ConnectionLost, RemoteError, first_protocol_error
 
 log = logging.getLogger("rp2p.db")
 
@@ -64,6 +72,7 @@ class Session:
     peers_version: int
     catalog_sent: int
     hunt_version: int = -1
+    revoked_sent: int = 0
     published: dict[str, bytes] = field(default_factory=dict)
     map_size: int = 0
     wake: trio.Event = field(default_factory=trio.Event)
@@ -84,9 +93,21 @@ class DatabasePeer(Node):
         round_seconds: float = 120.0,
         pause_seconds: float = 15.0,
         min_players: int = 2,
+        secure: bool = False,
+        enroll_port: int = 0,
         **options: Any,
     ) -> None:
-        super().__init__(name="database", host=host, port=port, database=None, **options)
+        self.authority = NetworkAuthority.load_or_create(data_dir) if secure else None
+        identity = (
+            self.authority.identity(DATABASE_NAME, data_dir / "identity")
+            if self.authority
+            else None
+        )
+        super().__init__(
+            name=DATABASE_NAME, host=host, port=port, database=None, identity=identity, **options
+        )
+        self.enroll_port = enroll_port
+        """Where players join with a code (TLS mode only); 0 picks a free port."""
         self.store = SqliteStore(data_dir)
         self.hunt = HuntHost(
             self.store,
@@ -99,12 +120,14 @@ class DatabasePeer(Node):
         self.registry = PeerRegistry()
         self.sessions: dict[Addr, Session] = {}
         self._catalog_log: list[FileInfo] = []
+        self._revoked_log: list[str] = []
         self._upload_slots = trio.CapacityLimiter(MAX_UPLOADS)
 
     async def _prepare(self) -> None:
         catalog = await trio.to_thread.run_sync(self.store.open)
         self.catalog = {info.name: info for info in catalog}
         self._catalog_log = list(catalog)
+        self.revoked = await trio.to_thread.run_sync(self.store.revoked)
         await self.hunt.load()
         log.info(
             "database peer listening on %s:%s with %d files in the catalog (data in %s)",
@@ -113,6 +136,13 @@ class DatabasePeer(Node):
 
     async def _start_background(self, nursery: trio.Nursery) -> None:
         nursery.start_soon(self.hunt.run, self.online_players, self.catalog.keys)
+        if self.authority is not None:
+            serve = functools.partial(
+                trio.serve_tcp, self._handle_enrollment, self.enroll_port, host=self.host
+            )
+            listeners = await nursery.start(serve)
+            self.enroll_port = listeners[0].socket.getsockname()[1]
+            log.info("players join with a code on port %d", self.enroll_port)
         self.ready.set()
 
     def online_players(self) -> dict[str, Online]:
@@ -134,7 +164,68 @@ class DatabasePeer(Node):
             self.store.close()
 
     def _handlers(self) -> dict[type, Handler]:
-        return {**super()._handlers(), Connect: self._serve_session, Upload: self._serve_upload}
+        return {
+            **super()._handlers(),
+            Connect: self._serve_session,
+            Upload: self._serve_upload,
+            Kick: self._serve_kick,
+        }
+
+    # ------------------------------------------------------------------- membership
+
+    async def _handle_enrollment(self, stream: trio.SocketStream) -> None:
+        """A new player joins with a code (see `enroll.py`); one short conversation."""
+        channel = Channel(stream, timeout=self.read_timeout)
+        try:
+            hello = await channel.receive_message(Hello)
+            check_version(hello)
+            request = await channel.receive_message(Enroll)
+            name = await serve_enrollment(
+                channel, request, self._invite_password, self._invite_failed,
+                functools.partial(self._grant, request.number),
+            )  # fmt: skip
+            log.info("%s joined the network with a code", name)
+        except (ConnectionLost, RemoteError) as exc:
+            log.info("enrollment from %s ended: %s", channel.remote_host, exc.detail)
+        except ProtocolError as exc:
+            log.info("enrollment from %s refused: %s", channel.remote_host, exc.detail)
+            await channel.send_error(exc.code, exc.detail)
+        finally:
+            await channel.aclose()
+
+    async def _invite_password(self, number: int) -> bytes | None:
+        return await trio.to_thread.run_sync(self.store.invite_password, number)
+
+    async def _invite_failed(self, number: int) -> None:
+        await trio.to_thread.run_sync(self.store.invite_failed, number)
+
+    async def _grant(self, number: int, name: str, public_key: bytes) -> Grant:
+        assert self.authority is not None
+        if problem := name_problem(name):
+            raise ProtocolError(ErrorCode.BAD_NAME, f"player name {name!r} {problem}")
+        if name in (DATABASE_NAME, ADMIN_NAME):
+            raise ProtocolError(ErrorCode.NAME_TAKEN, f"{name} is reserved")
+        if not await trio.to_thread.run_sync(self.store.enroll_member, name, number):
+            raise ProtocolError(ErrorCode.NAME_TAKEN, f"player name {name} is taken")
+        try:
+            certificate = self.authority.issue(name, public_key)
+        except (SecurityError, ValueError) as exc:
+            raise ProtocolError(ErrorCode.MALFORMED, f"bad public key: {exc}") from None
+        return Grant(certificate, self.authority.ca_pem)
+
+    async def _serve_kick(self, channel: Channel, hello: Hello, request: Kick) -> None:
+        """Revoke a player at once: refuse its certificate and end its session everywhere."""
+        if self.authority is None or hello.name != ADMIN_NAME:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "only the host's admin tool may kick")
+        await trio.to_thread.run_sync(self.store.revoke, request.name)
+        self.revoked.add(request.name)
+        self._revoked_log.append(request.name)
+        for session in list(self.sessions.values()):
+            if session.peer.name == request.name:
+                session.scope.cancel()
+        self._wake_all()
+        log.info("%s was kicked out of the network", request.name)
+        await channel.send(Revoked([request.name]))
 
     def file_source(self, name: str) -> tuple[FileInfo, Path] | None:
         info = self.catalog.get(name)
@@ -165,7 +256,10 @@ class DatabasePeer(Node):
             self.registry.leave(peer.addr)
         others = list(self.registry.peers.values())
         self.registry.join(peer)
-        session = Session(peer, channel, self.registry.version, len(self._catalog_log))
+        session = Session(
+            peer, channel, self.registry.version, len(self._catalog_log),
+            revoked_sent=len(self._revoked_log),
+        )  # fmt: skip
         self.sessions[peer.addr] = session
         self.hunt.roster_changed(peer.name)
         log.info("%s joined from %s:%d (%d online)", peer.name, *peer.addr, len(self.sessions))
@@ -209,6 +303,10 @@ class DatabasePeer(Node):
                 added = self._catalog_log[session.catalog_sent :]
                 session.catalog_sent = len(self._catalog_log)
                 await session.channel.send(CatalogAdded(added))
+            if session.revoked_sent < len(self._revoked_log):
+                names = self._revoked_log[session.revoked_sent :]
+                session.revoked_sent = len(self._revoked_log)
+                await session.channel.send(Revoked(names))
             if session.hunt_version != self.hunt.version:
                 session.hunt_version = self.hunt.version
                 if (state := self.hunt.round_state()) is not None:

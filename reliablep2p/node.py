@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import trio
 
 from . import events
@@ -48,6 +49,7 @@ from .protocol import (
     ProtocolError,
     Publish,
     Rejected,
+    Revoked,
     Round,
     RoundState,
     Scoreboard,
@@ -62,14 +64,17 @@ from .protocol import (
     check_version,
 )
 from .search import OneSource, SearchPlan
+from .security import DATABASE_NAME, Identity, SecurityError
 from .share import Download, SharedFolder, possession_proof
 from .wire import (
     READ_TIMEOUT,
     Channel,
     ConnectionLost,
     RemoteError,
+    certificate_name,
     first_protocol_error,
     open_channel,
+    secure,
 )
 
 log = logging.getLogger("rp2p.node")
@@ -138,6 +143,7 @@ class Node:
         read_timeout: float = READ_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
         max_serving: int = MAX_SERVING,
+        identity: Identity | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.host = host
@@ -145,7 +151,16 @@ class Node:
         self.stall_timeout = stall_timeout
         self.max_serving = max_serving
         self.port = port
+        if identity is not None:
+            if name is not None and name != identity.name:
+                raise SecurityError(f"this profile belongs to {identity.name}, not {name}")
+            name = identity.name
         self._name = name
+        self.identity = identity
+        self._tls_server = identity.server_context() if identity else None
+        self._tls_client = identity.client_context() if identity else None
+        self.revoked: set[str] = set()
+        """Players kicked out of the network: their certificates are refused."""
         self._share_dir = share_dir
         self.share: SharedFolder | None = None
         self.database = database
@@ -268,7 +283,24 @@ class Node:
             log.info("%s: %s did not hear our goodbye; skipped", self.name, peer.name)
 
     async def _open(self, peer: PeerInfo) -> Channel:
-        return await open_channel(peer.host, peer.port, name=self.name, listen_port=self.port)
+        """Connect to a peer; over TLS its certificate must name it, if we know its name."""
+        known = self.peers.peers.get(peer.addr)
+        return await self._connect(peer.host, peer.port, known.name if known else None)
+
+    async def _open_database(self) -> Channel:
+        assert self.database is not None
+        return await self._connect(*self.database, DATABASE_NAME)
+
+    async def _connect(self, host: str, port: int, expect: str | None) -> Channel:
+        channel = await open_channel(
+            host, port, name=self.name, listen_port=self.port, tls=self._tls_client, expect=expect
+        )
+        if isinstance(channel.stream, trio.SSLStream):
+            who = certificate_name(channel.stream)
+            if who in self.revoked:
+                await channel.aclose()
+                raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out of the network")
+        return channel
 
     # ----------------------------------------------------------------- serving requests
 
@@ -284,11 +316,16 @@ class Node:
         host = _remote(channel)
         try:
             if self._connections >= MAX_CONNECTIONS or self._per_host[host] >= MAX_PER_HOST:
-                await channel.send_error(ErrorCode.BUSY, "too many connections; try again soon")
+                with trio.move_on_after(2):
+                    await self._authenticate(channel)  # busy is said inside TLS, if TLS is on
+                    await channel.send_error(ErrorCode.BUSY, "too many connections; try again")
                 return
             with self._counted(host) as release:
+                who = await self._authenticate(channel)
                 hello = await channel.receive_message(Hello)
                 check_version(hello)
+                if who is not None:
+                    hello = msgspec.structs.replace(hello, name=who)
                 request = await channel.receive()
                 handler = self._handlers().get(type(request))
                 if handler is None:
@@ -298,7 +335,8 @@ class Node:
                     release()  # a session lives long; the peer registry, not this cap, bounds it
                 await handler(channel, hello, request)
         except (ConnectionLost, RemoteError) as exc:
-            log.debug("%s: connection ended: %s", self.name, exc)
+            level = logging.INFO if exc.code == ErrorCode.FORBIDDEN else logging.DEBUG
+            log.log(level, "%s: connection from %s ended: %s", self.name, host, exc.detail)
         except ProtocolError as exc:
             log.info("%s: refused a request from %s: %s", self.name, _remote(channel), exc.detail)
             await channel.send_error(exc.code, exc.detail)
@@ -307,6 +345,21 @@ class Node:
             await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
         finally:
             await channel.aclose()
+
+    async def _authenticate(self, channel: Channel) -> str | None:
+        """With TLS on, the verified name of who is calling; before any message is read."""
+        if self._tls_server is None:
+            return None
+        assert isinstance(channel.stream, trio.SocketStream)
+        with trio.move_on_after(self.read_timeout) as scope:
+            channel.stream = await secure(channel.stream, self._tls_server, server_side=True)
+        if scope.cancelled_caught:
+            raise ConnectionLost(ErrorCode.FORBIDDEN, "TLS handshake timed out")
+        assert isinstance(channel.stream, trio.SSLStream)
+        who = certificate_name(channel.stream)
+        if who in self.revoked:
+            raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out of the network")
+        return who
 
     @contextlib.contextmanager
     def _counted(self, host: str) -> Iterator[Callable[[], None]]:
@@ -407,7 +460,7 @@ class Node:
 
     async def _run_session(self) -> None:
         assert self.database is not None
-        channel = await open_channel(*self.database, name=self.name, listen_port=self.port)
+        channel = await self._open_database()
         try:
             await channel.send(Connect())
             welcome = await channel.receive_message(Welcome)
@@ -466,7 +519,7 @@ class Node:
         while True:
             message = await channel.receive_message(
                 UpdatePeers, CatalogAdded, Need, Rejected, Round, Scoreboard, Challenge, Scored,
-                Ping, Pong, Bye,
+                Revoked, Ping, Pong, Bye,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Bye):
@@ -510,6 +563,12 @@ class Node:
             leader = message.players[0] if message.players else None
             text = f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
             self.emit(events.Scoreboard(text, tuple(message.players)))
+        elif isinstance(message, Revoked):
+            self.revoked.update(message.names)
+            for peer in [p for p in self.peers if p.name in self.revoked]:
+                self.peers.remove(peer.addr)
+                self.address_book.forget_peer(peer.addr)
+            self.notice("kicked out by the host: " + ", ".join(message.names))
         elif isinstance(message, Challenge):
             nursery.start_soon(self._answer_challenge, channel, message)
         elif isinstance(message, Scored):
@@ -566,7 +625,7 @@ class Node:
             return
         async with self._upload_limiter:
             try:
-                channel = await open_channel(*self.database, name=self.name, listen_port=self.port)
+                channel = await self._open_database()
                 try:
                     await channel.send(Upload(info))
                     await send_file(channel, self.share.path_of(name), 0, info.size)
@@ -676,7 +735,8 @@ class Node:
 
     async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
         """Ask a peer for its address book, and merge it into ours."""
-        channel = await open_channel(host, port, name=self.name, listen_port=self.port)
+        known = self.peers.peers.get((host, port))
+        channel = await self._connect(host, port, known.name if known else None)
         try:
             await channel.send(MapRequest())
             reply = await channel.receive_message(Map)

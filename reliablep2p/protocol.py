@@ -57,6 +57,8 @@ class ErrorCode:
     BUSY = "busy"
     TIMEOUT = "timeout"
     NOT_DATABASE = "not-database"
+    WRONG_CODE = "wrong-code"
+    FORBIDDEN = "forbidden"
     INTERNAL = "internal"
 
 
@@ -283,6 +285,38 @@ class Scored(msgspec.Struct, tag="scored"):
     message: str
 
 
+class Revoked(msgspec.Struct, tag="revoked"):
+    """Players kicked out of the network: refuse their certificates from now on."""
+
+    names: list[str]
+
+
+class Kick(msgspec.Struct, tag="kick"):
+    """From the host's admin tool to the running database peer: revoke a player at once."""
+
+    name: str
+
+
+class Enroll(msgspec.Struct, tag="enroll"):
+    """Join with a code: the invite's number and our SPAKE2 message for the code."""
+
+    number: int
+    spake: bytes
+
+
+class EnrollChallenge(msgspec.Struct, tag="enroll_challenge"):
+    """The database peer's SPAKE2 message for the same code."""
+
+    spake: bytes
+
+
+class Sealed(msgspec.Struct, tag="sealed"):
+    """A payload encrypted and authenticated with the key both sides derived from the code."""
+
+    nonce: bytes
+    box: bytes
+
+
 class Error(msgspec.Struct, tag="error"):
     """A request failed: a machine-readable `code` and a sentence for people."""
 
@@ -316,6 +350,11 @@ Message = (
     | Challenge
     | Proof
     | Scored
+    | Revoked
+    | Kick
+    | Enroll
+    | EnrollChallenge
+    | Sealed
     | Error
 )
 

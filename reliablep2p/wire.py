@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Iterator
 from typing import TypeVar, overload
 
 import trio
+from cryptography import x509
 
 from .protocol import (
     PROTOCOL_VERSION,
@@ -24,6 +26,7 @@ from .protocol import (
     encode_message,
 )
 from .protocol import Error as ErrorMessage
+from .security import common_name
 
 READ_TIMEOUT = 15.0
 """Seconds a frame may take to arrive, whole. A silent or slow (slowloris) sender is cut off."""
@@ -32,6 +35,10 @@ CONNECT_TIMEOUT = 5.0
 RECEIVE_SIZE = 256 * 1024
 
 M = TypeVar("M")
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) or str(exc.__cause__ or "") or type(exc).__name__
 
 
 class RemoteError(ProtocolError):
@@ -55,7 +62,10 @@ class Channel:
     @property
     def remote_host(self) -> str:
         """The remote IP address, for naming peers by where they really are."""
-        socket = getattr(self.stream, "socket", None)
+        stream = self.stream
+        if isinstance(stream, trio.SSLStream):
+            stream = stream.transport_stream
+        socket = getattr(stream, "socket", None)
         if socket is None:
             return "127.0.0.1"
         return str(socket.getpeername()[0])
@@ -71,7 +81,7 @@ class Channel:
                 await self.stream.send_all(header)
                 await self.stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {exc}") from None
+                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
             self.bytes_sent += len(header) + len(data)
 
     async def _send_bytes(self, frame: bytes) -> None:
@@ -79,7 +89,7 @@ class Channel:
             try:
                 await self.stream.send_all(frame)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {exc}") from None
+                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
             self.bytes_sent += len(frame)
 
     async def receive(self, timeout: float | None = None) -> Message | bytes:
@@ -90,7 +100,7 @@ class Channel:
                 try:
                     data = await self.stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                    raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {exc}") from None
+                    raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
                 if not data:
                     raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
                 self._decoder.feed(data)
@@ -135,6 +145,29 @@ class Channel:
             await self.stream.aclose()
 
 
+async def secure(
+    stream: trio.SocketStream, context: ssl.SSLContext, *, server_side: bool
+) -> trio.SSLStream[trio.SocketStream]:
+    """TLS over `stream`, handshake done; a failed handshake is `ConnectionLost(FORBIDDEN)`."""
+    tls = trio.SSLStream(stream, context, server_side=server_side)
+    try:
+        await tls.do_handshake()
+    except (trio.BrokenResourceError, ssl.SSLError) as exc:
+        await stream.aclose()
+        cause = exc.__cause__ or exc
+        reason = getattr(cause, "reason", None) or str(cause) or "handshake failed"
+        raise ConnectionLost(ErrorCode.FORBIDDEN, f"TLS refused: {reason}") from None
+    return tls
+
+
+def certificate_name(stream: trio.SSLStream[trio.SocketStream]) -> str:
+    """The verified name in the other end's certificate."""
+    der = stream.getpeercert(binary_form=True)
+    if not der:
+        raise ConnectionLost(ErrorCode.FORBIDDEN, "the other end has no certificate")
+    return common_name(x509.load_der_x509_certificate(der).subject)
+
+
 @contextlib.contextmanager
 def first_protocol_error() -> Iterator[None]:
     """Let a `ProtocolError` raised inside a nursery surface as itself, not in a group.
@@ -162,17 +195,38 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]
 
 
 async def open_channel(
-    host: str, port: int, *, name: str, listen_port: int, timeout: float = READ_TIMEOUT
+    host: str,
+    port: int,
+    *,
+    name: str,
+    listen_port: int,
+    timeout: float = READ_TIMEOUT,
+    tls: ssl.SSLContext | None = None,
+    expect: str | None = None,
 ) -> Channel:
-    """Connect to a node and introduce ourselves with `Hello`."""
+    """Connect to a node and introduce ourselves with `Hello`.
+
+    With `tls`, the link is TLS with certificates checked on both ends, and the other end's
+    certificate must name `expect` (if given): nobody can pose as another player.
+    """
+    stream: trio.abc.Stream
     try:
         with trio.fail_after(CONNECT_TIMEOUT):
             stream = await trio.open_tcp_stream(host, port)
+            if tls is not None:
+                stream = await secure(stream, tls, server_side=False)
     except trio.TooSlowError:
         raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not answer") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConnectionLost(ErrorCode.INTERNAL, f"cannot reach {host}:{port}: {reason}") from None
+    if expect is not None and isinstance(stream, trio.SSLStream):
+        who = certificate_name(stream)
+        if who != expect:
+            await stream.aclose()
+            raise ConnectionLost(
+                ErrorCode.FORBIDDEN, f"{host}:{port} is {who}, not {expect} as expected"
+            )
     channel = Channel(stream, timeout=timeout)
     try:
         await channel.send(Hello(version=PROTOCOL_VERSION, name=name, port=listen_port))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
+import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import trio
 from reliablep2p.dbpeer import DatabasePeer
 from reliablep2p.node import Node
 from reliablep2p.protocol import FileInfo
+from reliablep2p.security import Identity
+from reliablep2p.wire import Channel, open_channel, secure
 
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
@@ -23,18 +26,54 @@ async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
 
 
 class Network:
-    """A database peer and any number of peers, all in this process."""
+    """A database peer and any number of peers, all in this process.
 
-    def __init__(self, nursery: trio.Nursery, root: Path) -> None:
+    Secure by default, as the product is: every link is mutual TLS against the network's CA,
+    and every peer holds a certificate the CA issued (enrollment by code is tested on its own).
+    """
+
+    def __init__(self, nursery: trio.Nursery, root: Path, *, secure: bool = True) -> None:
         self.nursery = nursery
         self.root = root
+        self.secure = secure
         self.db: DatabasePeer
         self.count = 0
 
     async def start_db(self, port: int = 0, **options: float) -> DatabasePeer:
-        self.db = DatabasePeer(data_dir=self.root / "db", port=port, **options)
+        self.db = DatabasePeer(data_dir=self.root / "db", port=port, secure=self.secure, **options)
         await self.nursery.start(self.db.run)
         return self.db
+
+    def identity(self, name: str) -> Identity | None:
+        """A certificate for `name` from the network's CA (None on an insecure network)."""
+        if self.db.authority is None:
+            return None
+        return self.db.authority.identity(name, self.root / "profiles" / name)
+
+    def tls(self, name: str) -> ssl.SSLContext | None:
+        """A client TLS context for a hand-driven connection as player `name`."""
+        identity = self.identity(name)
+        return identity.client_context() if identity else None
+
+    async def connect(self, port: int, *, name: str = "tester", listen_port: int = 0) -> Channel:
+        """A hand-driven connection to a node of this network, introduced by `Hello`."""
+        return await open_channel(
+            "127.0.0.1", port, name=name, listen_port=listen_port, tls=self.tls(name)
+        )
+
+    async def serve(self, handler: Callable[[Channel], Awaitable[None]], *, name: str) -> int:
+        """A hand-written peer listening on a free port (TLS as player `name` when secure)."""
+        identity = self.identity(name)
+
+        async def accept(stream: trio.SocketStream) -> None:
+            wrapped: trio.abc.Stream = stream
+            if identity is not None:
+                wrapped = await secure(stream, identity.server_context(), server_side=True)
+            await handler(Channel(wrapped))
+
+        listeners = await self.nursery.start(trio.serve_tcp, accept, 0)
+        port: int = listeners[0].socket.getsockname()[1]
+        return port
 
     async def peer(
         self,
@@ -50,6 +89,8 @@ class Network:
         for name, data in (files or {}).items():
             (share / name).write_bytes(data)
         node = Node(
+            name=f"player{self.count}",
+            identity=self.identity(f"player{self.count}"),
             share_dir=share,
             database=("127.0.0.1", self.db.port),
             rescan_interval=rescan_interval,
@@ -67,6 +108,14 @@ class Network:
 @pytest.fixture
 async def network(nursery: trio.Nursery, tmp_path: Path) -> Network:
     net = Network(nursery, tmp_path)
+    await net.start_db()
+    return net
+
+
+@pytest.fixture
+async def plain_network(nursery: trio.Nursery, tmp_path: Path) -> Network:
+    """The documented --insecure-lan mode: plain TCP, for tests of the raw wire."""
+    net = Network(nursery, tmp_path, secure=False)
     await net.start_db()
     return net
 

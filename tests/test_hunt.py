@@ -22,7 +22,7 @@ from reliablep2p.protocol import (
     Scored,
     Welcome,
 )
-from reliablep2p.wire import Channel, open_channel
+from reliablep2p.wire import Channel
 
 from .conftest import Network, until
 
@@ -95,7 +95,7 @@ async def test_scores_survive_a_restart_of_the_database_peer(
     score = next(r.score for r in finder.scoreboard if r.name == finder.name)
     port = net.db.port
     net.db.stop()
-    restarted = DatabasePeer(data_dir=net.root / "db", port=port, min_players=5)
+    restarted = DatabasePeer(data_dir=net.root / "db", port=port, min_players=5, secure=True)
     await nursery.start(restarted.run)
     assert restarted.hunt.players[finder.name].score == score
     await until(lambda: finder.me.addr in restarted.registry.peers, timeout=20)
@@ -127,7 +127,7 @@ async def test_a_vault_fallback_scores_less_than_a_find_from_a_peer(game_network
 
 async def cheater(net: Network) -> tuple[Channel, list[str]]:
     """A hand-driven player that holds nothing, waiting for a round."""
-    channel = await open_channel("127.0.0.1", net.db.port, name="cheater", listen_port=40999)
+    channel = await net.connect(net.db.port, name="cheater", listen_port=40999)
     await channel.send(Connect())
     await channel.receive_message(Welcome)
     while True:

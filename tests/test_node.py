@@ -28,14 +28,14 @@ from reliablep2p.protocol import (
     describe_bytes,
     encode_message,
 )
-from reliablep2p.wire import Channel, open_channel
+from reliablep2p.wire import Channel, secure
 
 from .conftest import Network, random_bytes, until
 
 
-async def raw_session(port: int, *, db_port: int) -> Channel:
+async def raw_session(net: Network, port: int, name: str | None = None) -> Channel:
     """A hand-driven session with the database peer, as a peer listening on `port`."""
-    channel = await open_channel("127.0.0.1", db_port, name=f"raw-{port}", listen_port=port)
+    channel = await net.connect(net.db.port, name=name or f"raw-{port}", listen_port=port)
     await channel.send(Connect())
     return channel
 
@@ -45,7 +45,7 @@ async def raw_session(port: int, *, db_port: int) -> Channel:
 
 async def test_connect_welcomes_with_peer_list_and_catalog(network: Network) -> None:
     seeder = await network.peer({"maze.txt": b"a maze"})
-    channel = await raw_session(40001, db_port=network.db.port)
+    channel = await raw_session(network, 40001)
     welcome = await channel.receive_message(Welcome)
     assert [p.port for p in welcome.peers] == [seeder.port]
     assert [f.name for f in welcome.catalog] == ["maze.txt"]
@@ -79,7 +79,7 @@ async def test_update_peers_tells_everyone_about_joins_and_leaves(network: Netwo
 
 
 async def test_a_burst_of_joins_costs_each_peer_one_small_delta(network: Network) -> None:
-    watcher = await raw_session(40002, db_port=network.db.port)
+    watcher = await raw_session(network, 40002)
     welcome = await watcher.receive_message(Welcome)
     async with trio.open_nursery() as nursery:
         for _ in range(8):
@@ -116,14 +116,13 @@ async def test_disconnect_removes_the_node_from_peer_lists_and_address_books(
 async def test_disconnect_tries_a_failing_peer_once_more_then_skips_it(network: Network) -> None:
     attempts = 0
 
-    async def hang_up(stream: trio.SocketStream) -> None:
+    async def hang_up(channel: Channel) -> None:
         nonlocal attempts
         attempts += 1
-        await stream.aclose()
+        await channel.aclose()
 
-    listeners = await network.nursery.start(trio.serve_tcp, hang_up, 0)
-    rude_port = listeners[0].socket.getsockname()[1]
-    rude = await raw_session(rude_port, db_port=network.db.port)
+    rude_port = await network.serve(hang_up, name="rude")
+    rude = await raw_session(network, rude_port, "rude")
     await rude.receive_message(Welcome)
     leaver = await network.peer()
     polite = await network.peer()
@@ -162,7 +161,7 @@ async def test_a_non_holder_answers_get_with_its_map(network: Network) -> None:
     learner = await network.peer()
     await learner.request_map("127.0.0.1", seeder.port)
     assert [p.port for p in learner.address_book.holders("clue.txt")] == [seeder.port]
-    channel = await open_channel("127.0.0.1", learner.port, name="asker", listen_port=0)
+    channel = await network.connect(learner.port, name="asker")
     await channel.send(Get("clue.txt"))
     reply = await channel.receive_message(Map)
     assert [p.port for p in reply.holders["clue.txt"]] == [seeder.port]
@@ -211,7 +210,7 @@ async def test_get_refuses_a_name_outside_the_catalog(network: Network) -> None:
 
 async def test_a_peer_answers_a_path_trick_with_a_bad_name_error(network: Network) -> None:
     seeder = await network.peer({"ok.txt": b"ok"})
-    channel = await open_channel("127.0.0.1", seeder.port, name="trickster", listen_port=0)
+    channel = await network.connect(seeder.port, name="trickster")
     await channel.send(Get("../../etc/passwd"))
     reply = await channel.receive_message(Error)
     assert reply.code == "bad-name"
@@ -223,17 +222,15 @@ async def test_a_source_serving_bad_bytes_is_dropped_and_the_vault_used(network:
     honest.stop()
     info = network.catalog_entry("real.bin")
 
-    async def liar(stream: trio.SocketStream) -> None:
-        channel = Channel(stream)
+    async def liar(channel: Channel) -> None:
         await channel.receive_message(Hello)
         request = await channel.receive_message(Get)
         await channel.send(File(request.name, info.size, info.hash))
         await channel.send_data(b"\x00" * CHUNK_SIZE)
         await trio.sleep(5)
 
-    listeners = await network.nursery.start(trio.serve_tcp, liar, 0)
-    liar_port = listeners[0].socket.getsockname()[1]
-    session = await raw_session(liar_port, db_port=network.db.port)
+    liar_port = await network.serve(liar, name="liar")
+    session = await raw_session(network, liar_port, "liar")
     await session.receive_message(Welcome)
     fetcher = await network.peer()
     await until(lambda: [p.port for p in fetcher.peers] == [liar_port])
@@ -322,7 +319,7 @@ async def test_database_peer_restart_keeps_the_catalog_and_peers_rejoin(
     port = network.db.port
     network.db.stop()
     await until(lambda: fetcher._session is None)
-    restarted = DatabasePeer(data_dir=network.root / "db", port=port)
+    restarted = DatabasePeer(data_dir=network.root / "db", port=port, secure=network.secure)
     await nursery.start(restarted.run)
     assert list(restarted.catalog) == ["keep.bin"]
     await until(lambda: fetcher.me.addr in restarted.registry.peers, timeout=20)
@@ -347,7 +344,7 @@ async def test_a_name_taken_by_other_content_is_rejected(network: Network) -> No
 
 
 async def test_an_unknown_request_gets_a_typed_error(network: Network) -> None:
-    channel = await open_channel("127.0.0.1", network.db.port, name="x", listen_port=0)
+    channel = await network.connect(network.db.port)
     await channel.send(Bye())
     reply = await channel.receive_message(Error)
     assert reply.code == "unexpected"
@@ -355,7 +352,9 @@ async def test_an_unknown_request_gets_a_typed_error(network: Network) -> None:
 
 async def test_a_wrong_protocol_version_is_refused(network: Network) -> None:
     stream = await trio.open_tcp_stream("127.0.0.1", network.db.port)
-    channel = Channel(stream)
+    tls = network.tls("future")
+    assert tls is not None
+    channel = Channel(await secure(stream, tls, server_side=False))
     await channel.send(Hello(version=PROTOCOL_VERSION + 1, name="future", port=0))
     await channel.send(MapRequest())
     reply = await channel.receive_message(Error)
@@ -364,6 +363,6 @@ async def test_a_wrong_protocol_version_is_refused(network: Network) -> None:
 
 async def test_a_peer_acknowledges_disconnect_with_bye(network: Network) -> None:
     peer = await network.peer()
-    channel = await open_channel("127.0.0.1", peer.port, name="x", listen_port=1)
+    channel = await network.connect(peer.port, listen_port=1)
     await channel.send(Disconnect())
     await channel.receive_message(Bye)

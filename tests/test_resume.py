@@ -8,7 +8,7 @@ import pytest
 import trio
 
 from reliablep2p.protocol import CHUNK_SIZE, Connect, File, Get, Hello, Welcome
-from reliablep2p.wire import Channel, open_channel
+from reliablep2p.wire import Channel
 
 from .conftest import Network, random_bytes, until
 
@@ -35,8 +35,7 @@ async def bad_source(net: Network, data: bytes, misbehave: Misbehaviour) -> int:
     """A peer that joins, serves the first chunks of `data` honestly, then misbehaves."""
     info = net.catalog_entry("big.bin")
 
-    async def serve(stream: trio.SocketStream) -> None:
-        channel = Channel(stream)
+    async def serve(channel: Channel) -> None:
         await channel.receive_message(Hello)
         request = await channel.receive_message(Get)
         await channel.send(File(request.name, info.size, info.hash, request.offset))
@@ -44,9 +43,8 @@ async def bad_source(net: Network, data: bytes, misbehave: Misbehaviour) -> int:
             await channel.send_data(data[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE])
         await misbehave(channel)
 
-    listeners = await net.nursery.start(trio.serve_tcp, serve, 0)
-    port: int = listeners[0].socket.getsockname()[1]
-    session = await open_channel("127.0.0.1", net.db.port, name="flaky", listen_port=port)
+    port = await net.serve(serve, name="flaky")
+    session = await net.connect(net.db.port, name="flaky", listen_port=port)
     await session.send(Connect())
     await session.receive_message(Welcome)
     net.nursery.start_soon(keep_quiet_session, session)

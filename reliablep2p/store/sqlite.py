@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..protocol import FileInfo
+from ..security import new_join_code
 from ..share import Download
 
 log = logging.getLogger("rp2p.store")
@@ -27,6 +28,18 @@ CREATE TABLE IF NOT EXISTS catalog (
     hash BLOB NOT NULL,
     chunks BLOB NOT NULL,
     added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invites (
+    number INTEGER PRIMARY KEY,
+    code TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    uses_left INTEGER NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS members (
+    name TEXT PRIMARY KEY,
+    enrolled_at REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS players (
     name TEXT PRIMARY KEY,
@@ -127,6 +140,62 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO players (name, score, files_found, wins) VALUES (?, ?, ?, ?)",
                 (name, score, files_found, wins),
             )
+
+    # ------------------------------------------------------------------ invites, members
+
+    MAX_FAILURES = 3
+    """Wrong guesses an invite survives; then it is gone, so codes cannot be brute-forced."""
+
+    def new_invite(self, *, uses: int, seconds: float) -> str:
+        """Mint a join code, good for `uses` enrollments within `seconds`."""
+        now = time.time()
+        with self._lock, self._conn as db:
+            db.execute("DELETE FROM invites WHERE expires_at < ? OR uses_left <= 0", (now,))
+            taken = {n for (n,) in db.execute("SELECT number FROM invites")}
+            free = [n for n in range(1, 1000) if n not in taken]
+            if not free:
+                raise RuntimeError("999 join codes are live already")
+            code = new_join_code(secrets.choice(free))
+            db.execute(
+                "INSERT INTO invites (number, code, expires_at, uses_left) VALUES (?, ?, ?, ?)",
+                (int(code.split("-")[0]), code, now + seconds, uses),
+            )
+        return code
+
+    def invite_password(self, number: int) -> bytes | None:
+        """The code of a live invite, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT code FROM invites WHERE number = ? AND expires_at >= ? AND uses_left > 0",
+                (number, time.time()),
+            ).fetchone()
+        return row[0].encode() if row else None
+
+    def invite_failed(self, number: int) -> None:
+        with self._lock, self._conn as db:
+            db.execute("UPDATE invites SET failures = failures + 1 WHERE number = ?", (number,))
+            db.execute("DELETE FROM invites WHERE failures >= ?", (self.MAX_FAILURES,))
+
+    def enroll_member(self, name: str, number: int) -> bool:
+        """Record a new member and use up one enrollment of the invite; False if name taken."""
+        with self._lock, self._conn as db:
+            if db.execute("SELECT 1 FROM members WHERE name = ?", (name,)).fetchone():
+                return False
+            db.execute("INSERT INTO members (name, enrolled_at) VALUES (?, ?)", (name, time.time()))
+            db.execute("UPDATE invites SET uses_left = uses_left - 1 WHERE number = ?", (number,))
+        return True
+
+    def revoke(self, name: str) -> None:
+        with self._lock, self._conn as db:
+            db.execute(
+                "INSERT INTO members (name, enrolled_at, revoked) VALUES (?, ?, 1)"
+                " ON CONFLICT(name) DO UPDATE SET revoked = 1",
+                (name, time.time()),
+            )
+
+    def revoked(self) -> set[str]:
+        with self._lock:
+            return {n for (n,) in self._conn.execute("SELECT name FROM members WHERE revoked")}
 
 
 def _unpack_chunks(packed: bytes) -> list[bytes]:

@@ -268,7 +268,8 @@ class NetworkAuthority:
         public_key = serialization.load_pem_public_key(public_key_pem)
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             raise SecurityError("only EC public keys are accepted")
-        start = _now() - datetime.timedelta(minutes=5)
+        end = _now() + datetime.timedelta(days=days)
+        start = min(_now() - datetime.timedelta(minutes=5), end - datetime.timedelta(days=1))
         certificate = (
             x509.CertificateBuilder()
             .subject_name(_name(name))
@@ -276,7 +277,7 @@ class NetworkAuthority:
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
-            .not_valid_after(start + datetime.timedelta(days=days))
+            .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage(

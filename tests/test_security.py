@@ -1,0 +1,207 @@
+"""A private game network: only invited players get in, every link is authenticated and private."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+import trio
+
+from reliablep2p.enroll import enroll
+from reliablep2p.node import GetError, Node
+from reliablep2p.protocol import Get, Kick, MapRequest, Revoked
+from reliablep2p.security import ADMIN_NAME, NetworkAuthority, SecurityError
+from reliablep2p.wire import ConnectionLost, open_channel
+
+from .conftest import Network, until
+
+MARKER = b"THE-TREASURE-IS-UNDER-THE-OAK-" * 1000
+
+
+async def refused(port: int, tls: ssl.SSLContext | None) -> str:
+    """Try a request with these credentials; the reason it was refused (TLS 1.3 checks the
+    client's certificate after the client thinks the handshake is done, so the refusal may
+    show as a broken connection at the first read or write)."""
+    with pytest.raises(ConnectionLost) as caught:
+        channel = await open_channel("127.0.0.1", port, name="intruder", listen_port=0, tls=tls)
+        await channel.send(MapRequest())
+        await channel.receive()
+    return caught.value.detail
+
+
+def foreign_context(root: Path, *, days: float = 365) -> ssl.SSLContext:
+    """A certificate from another network (or an expired one from ours, with days < 0)."""
+    other = NetworkAuthority.load_or_create(root / "other-ca")
+    return other.identity("intruder", root / "intruder", days=days).client_context()
+
+
+async def test_a_client_without_a_certificate_is_refused(network: Network, tmp_path: Path) -> None:
+    seeder = await network.peer({"secret.txt": b"x"})
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    for port in (seeder.port, network.db.port):
+        assert await refused(port, context)
+
+
+async def test_a_plain_client_is_refused_before_any_message_is_read(network: Network) -> None:
+    seeder = await network.peer({"secret.txt": b"x"})
+    for port in (seeder.port, network.db.port):
+        channel = await open_channel("127.0.0.1", port, name="plain", listen_port=0)
+        await channel.send(Get("secret.txt"))
+        with pytest.raises(ConnectionLost):
+            await channel.receive()
+
+
+async def test_a_certificate_from_another_network_is_refused(
+    network: Network, tmp_path: Path
+) -> None:
+    seeder = await network.peer({"secret.txt": b"x"})
+    assert "TLS refused" in await refused(seeder.port, foreign_context(tmp_path))
+    assert await refused(network.db.port, foreign_context(tmp_path))
+
+
+async def test_an_expired_certificate_is_refused(network: Network, tmp_path: Path) -> None:
+    seeder = await network.peer({"secret.txt": b"x"})
+    assert network.db.authority is not None
+    expired = network.db.authority.identity("old-timer", tmp_path / "old", days=-1)
+    assert await refused(seeder.port, expired.client_context())
+
+
+async def test_a_peer_cannot_pose_as_another_player(network: Network) -> None:
+    victim = await network.peer()
+    impostor = await network.peer()
+    # the impostor listens on its own port but claims the victim's name in its Hello
+    channel = await open_channel(
+        "127.0.0.1", network.db.port, name=victim.name, listen_port=impostor.port,
+        tls=impostor._tls_client,
+    )  # fmt: skip
+    await channel.aclose()
+    # everyone still sees each player under the name in its certificate
+    await until(lambda: len(victim.peers) == 1 and len(impostor.peers) == 1)
+    assert [p.name for p in victim.peers] == [impostor.name]
+    # and a connection to an address that is not who we expect is refused
+    with pytest.raises(ConnectionLost, match="not"):
+        await open_channel("127.0.0.1", impostor.port, name="x", listen_port=0,
+                           tls=victim._tls_client, expect=victim.name)  # fmt: skip
+
+
+async def test_a_kicked_player_is_refused_everywhere_at_once(network: Network) -> None:
+    seeder = await network.peer({"loot.txt": b"gold"})
+    rogue = await network.peer()
+    await until(lambda: len(seeder.peers) == 1)
+    admin = await network.connect(network.db.port, name=ADMIN_NAME)
+    await admin.send(Kick(rogue.name))
+    assert await admin.receive_message(Revoked) == Revoked([rogue.name])
+    await until(lambda: rogue.name in seeder.revoked and not seeder.peers.peers)
+    # the rogue's certificate no longer opens any door
+    assert rogue.name in network.db.revoked
+    with pytest.raises(GetError):
+        await rogue.secure_get("loot.txt", "127.0.0.1", seeder.port)
+    with pytest.raises(ConnectionLost):
+        channel = await open_channel("127.0.0.1", network.db.port, name=rogue.name,
+                                     listen_port=0, tls=rogue._tls_client)  # fmt: skip
+        await channel.send(MapRequest())
+        await channel.receive()
+
+
+async def test_only_the_admin_may_kick(network: Network) -> None:
+    player = await network.peer()
+    channel = await network.connect(network.db.port, name="sneaky")
+    await channel.send(Kick(player.name))
+    reply = await channel.receive()
+    assert getattr(reply, "code", "") == "forbidden"
+    assert player.name not in network.db.revoked
+
+
+# ---------------------------------------------------------------------------- join codes
+
+
+async def test_the_right_code_enrolls_and_the_player_joins(
+    network: Network, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=1, seconds=60))
+    identity = await enroll("127.0.0.1", network.db.enroll_port, code, "newbie", tmp_path / "me")
+    assert identity.name == "newbie"
+    assert (identity.key_path.stat().st_mode & 0o777) == 0o600
+    node = Node(
+        identity=identity, share_dir=tmp_path / "share", database=("127.0.0.1", network.db.port)
+    )
+    await nursery.start(node.run)
+    await until(lambda: node.ready.is_set())
+    assert "newbie" in {p.name for s in [network.db.registry.peers.values()] for p in s}
+
+
+async def test_a_wrong_code_is_refused_and_teaches_nothing(
+    network: Network, tmp_path: Path
+) -> None:
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=5, seconds=60))
+    number = code.split("-")[0]
+    with pytest.raises(SecurityError, match="wrong join code"):
+        await enroll(
+            "127.0.0.1", network.db.enroll_port, f"{number}-wrong-guess", "eve", tmp_path / "eve"
+        )
+    assert not (tmp_path / "eve").exists()
+
+
+async def test_a_code_dies_after_three_wrong_guesses(network: Network, tmp_path: Path) -> None:
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=5, seconds=60))
+    number = code.split("-")[0]
+    for guess in range(3):
+        with pytest.raises(SecurityError):
+            await enroll(
+                "127.0.0.1", network.db.enroll_port, f"{number}-no-{guess}", "eve", tmp_path / "eve"
+            )
+    with pytest.raises(SecurityError, match="no such join code"):
+        await enroll("127.0.0.1", network.db.enroll_port, code, "eve", tmp_path / "eve")
+
+
+async def test_a_single_use_code_works_once_and_names_stay_unique(
+    network: Network, tmp_path: Path
+) -> None:
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=1, seconds=60))
+    await enroll("127.0.0.1", network.db.enroll_port, code, "first", tmp_path / "a")
+    with pytest.raises(SecurityError, match="no such join code"):
+        await enroll("127.0.0.1", network.db.enroll_port, code, "second", tmp_path / "b")
+    again = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=2, seconds=60))
+    with pytest.raises(SecurityError, match="taken"):
+        await enroll("127.0.0.1", network.db.enroll_port, again, "first", tmp_path / "c")
+
+
+async def test_an_expired_code_is_refused(network: Network, tmp_path: Path) -> None:
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=5, seconds=-1))
+    with pytest.raises(SecurityError, match="no such join code"):
+        await enroll("127.0.0.1", network.db.enroll_port, code, "late", tmp_path / "late")
+
+
+# --------------------------------------------------------------------- what is on the wire
+
+
+async def test_file_bytes_never_cross_the_wire_in_clear(network: Network) -> None:
+    seeder = await network.peer({"treasure.txt": MARKER})
+    captured = bytearray()
+
+    async def relay(source: trio.SocketStream, sink: trio.SocketStream) -> None:
+        try:
+            while data := await source.receive_some():
+                captured.extend(data)
+                await sink.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            await sink.aclose()
+
+    async def proxy(client: trio.SocketStream) -> None:
+        upstream = await trio.open_tcp_stream("127.0.0.1", seeder.port)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(relay, client, upstream)
+            nursery.start_soon(relay, upstream, client)
+
+    listeners = await network.nursery.start(trio.serve_tcp, proxy, 0)
+    proxy_port = listeners[0].socket.getsockname()[1]
+    fetcher = await network.peer()
+    result = await fetcher.secure_get("treasure.txt", "127.0.0.1", proxy_port)
+    assert result.path.read_bytes() == MARKER
+    assert len(captured) > len(MARKER)
+    assert b"THE-TREASURE" not in captured and b"treasure.txt" not in captured

@@ -5,16 +5,25 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
+import ssl
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import trio
 
 from . import bot, commands, events
 from .dbpeer import DatabasePeer
+from .enroll import enroll
 from .node import Node
+from .protocol import Kick, ProtocolError, Revoked
+from .security import ADMIN_NAME, DATABASE_NAME, Identity, NetworkAuthority, SecurityError
+from .store.sqlite import SqliteStore
+from .wire import open_channel
 
 JOIN_TIMEOUT = 15.0
 
@@ -58,22 +67,33 @@ async def _until_signal(cancel_scope: trio.CancelScope) -> None:
 
 # ------------------------------------------------------------------------------ rp2p-db
 
+DEFAULT_DATA = Path(platformdirs.user_data_dir("rp2p")) / "database"
+STARTUP_CODE_USES, STARTUP_CODE_HOURS = 50, 24
+
 
 def db_main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "invite":
+        sys.exit(_invite(argv[1:]))
+    if argv and argv[0] == "kick":
+        sys.exit(_kick(argv[1:]))
     parser = argparse.ArgumentParser(
-        prog="rp2p-db", description="The headless database peer: peer list, catalog and backup."
+        prog="rp2p-db",
+        description="The headless database peer: peer list, catalog, backup and game host. "
+        "Also: 'rp2p-db invite' mints a join code, 'rp2p-db kick NAME' revokes a player.",
     )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
     parser.add_argument("--port", type=_port, default=9000, help="port to listen on (9000)")
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(platformdirs.user_data_dir("rp2p")) / "database",
-        help="folder for the catalog and the vault (default: the user data dir)",
-    )
+    parser.add_argument("--enroll-port", type=_port,
+                        help="port where players join with a code (PORT+1)")  # fmt: skip
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="folder for the catalog, the vault and the network's keys")  # fmt: skip
     parser.add_argument("--round-seconds", type=float, default=120.0, help="round length (120)")
     parser.add_argument("--pause-seconds", type=float, default=15.0,
                         help="pause between rounds (15)")  # fmt: skip
+    parser.add_argument("--insecure-lan", action="store_true",
+                        help="NO encryption, NO authentication: anyone on the LAN can join, "
+                        "read every file and pose as any player; for quick local tests only")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
@@ -83,24 +103,144 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         port=args.port,
         round_seconds=args.round_seconds,
         pause_seconds=args.pause_seconds,
+        secure=not args.insecure_lan,
+        enroll_port=args.enroll_port if args.enroll_port is not None else args.port + 1,
     )
     sys.exit(trio.run(_serve_until_signal, database))
 
 
-async def _serve_until_signal(node: Node) -> int:
+async def _serve_until_signal(database: DatabasePeer) -> int:
     async with trio.open_nursery() as nursery:
         try:
-            await nursery.start(node.run)
+            await nursery.start(database.run)
         except OSError as exc:
-            print(f"{sys.argv[0]}: cannot listen on {node.host}:{node.port}: {exc.strerror}",
+            print(f"rp2p-db: cannot listen on {database.host}:{database.port}: {exc.strerror}",
                   file=sys.stderr)  # fmt: skip
             return 2
+        if database.authority is None:
+            logging.getLogger("rp2p").warning(
+                "INSECURE LAN MODE: no encryption, anyone can join and pose as anyone"
+            )
+        else:
+            code = await trio.to_thread.run_sync(
+                lambda: database.store.new_invite(
+                    uses=STARTUP_CODE_USES, seconds=STARTUP_CODE_HOURS * 3600
+                )
+            )
+            print(f"join code: {code}  (for {STARTUP_CODE_USES} players, {STARTUP_CODE_HOURS} h;"
+                  " more with 'rp2p-db invite')", flush=True)  # fmt: skip
         await _until_signal(nursery.cancel_scope)
     logging.getLogger("rp2p").info("stopped")
     return 0
 
 
+def _invite(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="rp2p-db invite", description="Mint a join code.")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
+    parser.add_argument("--uses", type=int, default=1, help="how many players may use it (1)")
+    parser.add_argument("--hours", type=float, default=24.0, help="how long it is good for (24)")
+    args = parser.parse_args(argv)
+    store = SqliteStore(args.data)
+    store.open()
+    try:
+        print(store.new_invite(uses=args.uses, seconds=args.hours * 3600))
+    finally:
+        store.close()
+    return 0
+
+
+def _kick(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="rp2p-db kick", description="Revoke a player at once.")
+    parser.add_argument("name", help="the player to revoke")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
+    parser.add_argument("--host", default="127.0.0.1", help="the running database peer's address")
+    parser.add_argument("--port", type=_port, default=9000, help="its port (9000)")
+    args = parser.parse_args(argv)
+    store = SqliteStore(args.data)
+    store.open()
+    try:
+        store.revoke(args.name)
+    finally:
+        store.close()
+    authority = NetworkAuthority.load_or_create(args.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
+        try:
+            trio.run(_tell_running_database, args.host, args.port, admin.client_context(),
+                     args.name)  # fmt: skip
+        except ProtocolError as exc:
+            print(f"{args.name} is revoked; the database peer will refuse it when it next starts "
+                  f"({exc.detail})")  # fmt: skip
+            return 0
+    print(f"{args.name} is kicked out of the network")
+    return 0
+
+
+async def _tell_running_database(host: str, port: int, tls: ssl.SSLContext, name: str) -> None:
+    channel = await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
+                                 expect=DATABASE_NAME)  # fmt: skip
+    try:
+        await channel.send(Kick(name))
+        await channel.receive_message(Revoked)
+    finally:
+        await channel.aclose()
+
+
 # ---------------------------------------------------------------------------- rp2p-peer
+
+
+def add_player_options(parser: argparse.ArgumentParser) -> None:
+    """The options every player program takes (`rp2p-peer`, `rp2p-tui`)."""
+    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default: any)")
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument("--db", type=_address, default=("127.0.0.1", 9000),
+                        help="the database peer, HOST:PORT (127.0.0.1:9000)")  # fmt: skip
+    parser.add_argument("--share", type=Path, help="folder to seed and save into (./port_PORT)")
+    parser.add_argument("--name", help="player name (player-PORT)")
+    parser.add_argument("--code", help="join code from the host, needed once (7-purple-sausage)")
+    parser.add_argument("--profile", type=Path,
+                        help="folder for this player's key and certificate "
+                        "(default: the user data dir, per name)")  # fmt: skip
+    parser.add_argument("--enroll-port", type=_port,
+                        help="the database peer's port for join codes (its PORT+1)")  # fmt: skip
+    parser.add_argument("--insecure-lan", action="store_true",
+                        help="plain TCP with no authentication, to join an --insecure-lan host")  # fmt: skip
+
+
+def make_player(args: argparse.Namespace, **options: Any) -> Node:
+    """The node for a player program: joins the network with its identity, or with a code.
+
+    Exits with a one-line message when the player has no identity and no code, or the code
+    is refused.
+    """
+    port = args.port or _free_port(args.host)
+    name = args.name or f"player-{port}"
+    identity = None
+    if not args.insecure_lan:
+        profile = args.profile or Path(platformdirs.user_data_dir("rp2p")) / "players" / name
+        identity = Identity.load(profile)
+        if identity is None:
+            if not args.code:
+                sys.exit(f"{name} has not joined this network yet: ask the host for a join code "
+                         "(rp2p-db prints one) and run again with --code CODE")  # fmt: skip
+            host, db_port = args.db
+            enroll_port = args.enroll_port or db_port + 1
+            try:
+                identity = trio.run(enroll, host, enroll_port, args.code, name, profile)
+            except (SecurityError, ProtocolError) as exc:
+                sys.exit(f"cannot join with code {args.code}: {exc}")
+        if identity.name != name:
+            sys.exit(f"the profile in {profile} belongs to {identity.name}, not {name}")
+    return Node(name=name, host=args.host, port=port, share_dir=args.share, database=args.db,
+                identity=identity, **options)  # fmt: skip
+
+
+def _free_port(host: str) -> int:
+    """A port nobody listens on now; a player's name and profile are tied to its port."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def peer_main(argv: Sequence[str] | None = None) -> None:
@@ -108,12 +248,7 @@ def peer_main(argv: Sequence[str] | None = None) -> None:
         prog="rp2p-peer",
         description="A headless peer: seeds a folder, fetches files, reads commands from stdin.",
     )
-    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default: any)")
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
-    parser.add_argument("--db", type=_address, default=("127.0.0.1", 9000),
-                        help="the database peer, HOST:PORT (127.0.0.1:9000)")  # fmt: skip
-    parser.add_argument("--share", type=Path, help="folder to seed and save into (./port_PORT)")
-    parser.add_argument("--name", help="player name (player-PORT)")
+    add_player_options(parser)
     parser.add_argument("--get", action="append", metavar="NAME", default=[],
                         help="fetch NAME, then disconnect and exit (repeatable)")  # fmt: skip
     parser.add_argument("--bot", action="store_true",
@@ -123,8 +258,7 @@ def peer_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    node = Node(name=args.name, host=args.host, port=args.port, share_dir=args.share,
-                database=args.db)  # fmt: skip
+    node = make_player(args)
     node.subscribe(lambda event: _log_event(node, event))
     sys.exit(trio.run(_run_peer, node, args.get, args.pace if args.bot else None))
 

@@ -9,6 +9,7 @@ coalesces bursts: a join costs every peer one small message.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
@@ -222,6 +223,8 @@ class DatabasePeer(Node):
         self._revoked_log.append(request.name)
         for session in list(self.sessions.values()):
             if session.peer.name == request.name:
+                with trio.move_on_after(1), contextlib.suppress(ProtocolError):
+                    await session.channel.send(Revoked([request.name]))  # tell it why
                 session.scope.cancel()
         self._wake_all()
         log.info("%s was kicked out of the network", request.name)

@@ -564,6 +564,10 @@ class Node:
             text = f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
             self.emit(events.Scoreboard(text, tuple(message.players)))
         elif isinstance(message, Revoked):
+            if self.name in message.names:
+                self._leaving = True  # no point knocking again: our certificate is refused
+                self.notice("the host kicked you out of the network", "error")
+                raise ProtocolError(ErrorCode.FORBIDDEN, "kicked out of the network")
             self.revoked.update(message.names)
             for peer in [p for p in self.peers if p.name in self.revoked]:
                 self.peers.remove(peer.addr)

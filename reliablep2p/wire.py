@@ -100,7 +100,9 @@ class Channel:
                 try:
                     data = await self.stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                    raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
+                    raise ConnectionLost(
+                        ErrorCode.INTERNAL, f"connection lost: {_why(exc)}"
+                    ) from None
                 if not data:
                     raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
                 self._decoder.feed(data)

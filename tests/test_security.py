@@ -90,11 +90,14 @@ async def test_a_peer_cannot_pose_as_another_player(network: Network) -> None:
 async def test_a_kicked_player_is_refused_everywhere_at_once(network: Network) -> None:
     seeder = await network.peer({"loot.txt": b"gold"})
     rogue = await network.peer()
+    told: list[str] = []
+    rogue.subscribe(lambda event: told.append(event.text))
     await until(lambda: len(seeder.peers) == 1)
     admin = await network.connect(network.db.port, name=ADMIN_NAME)
     await admin.send(Kick(rogue.name))
     assert await admin.receive_message(Revoked) == Revoked([rogue.name])
     await until(lambda: rogue.name in seeder.revoked and not seeder.peers.peers)
+    await until(lambda: "the host kicked you out of the network" in told)
     # the rogue's certificate no longer opens any door
     assert rogue.name in network.db.revoked
     with pytest.raises(GetError):

@@ -1,102 +1,126 @@
-"""`make demo`: a database peer and two seeding peers on loopback, in the foreground.
+"""`make demo`: a complete local game on 127.0.0.1, and you in it.
 
-Everything lives in `demo/.run/` (made fresh each time); Ctrl-C stops every process it started.
+Starts a database peer (secure, as in real use), three bots that each seed their own set of sample
+files and hunt every round's targets, then opens `rp2p-tui` for you. Everything lives in
+`demo/.run/`, made fresh each time. Quitting the TUI stops every process the demo started.
 """
 
 from __future__ import annotations
 
-import random
+import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
+
+from . import samples
 
 RUN = Path(__file__).parent / ".run"
-DB_PORT = 9000
-SEEDERS = {
-    8101: {
-        "riddles.txt": "\n".join(
-            f"Riddle {n}: what has {n} keys but opens no locks? A piano with {n} keys."
-            for n in range(1, 40)
-        ).encode(),
-        "treasure-map.md": b"# Treasure map\n\nTen paces north of the oak, dig under the flat stone.\n",
-    },
-    8102: {
-        "adventure.txt": b"You are standing in an open field west of a white house.\n" * 50,
-        "big-archive.bin": random.Random(20).randbytes(20 * 1024 * 1024),
-    },
-}
+BIN = Path(sys.executable).parent
+ROUND_SECONDS, PAUSE_SECONDS = 120, 10
+BOTS = {"ada": 6.0, "brick": 9.0, "cosmo": 12.0}
+"""The opponents and their mean pause before each get, in seconds."""
+
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            found: int = probe.getsockname()[1]
+            return found
+    raise RuntimeError("no free port")
+
+
+def start_database(port: int, log: IO[str]) -> tuple[subprocess.Popen[str], str]:
+    """The database peer, and the join code it prints."""
+    process = subprocess.Popen(
+        [BIN / "rp2p-db", "--host", "127.0.0.1", "--port", str(port),
+         "--enroll-port", str(free_port(0)), "--data", RUN / "db",
+         "--round-seconds", str(ROUND_SECONDS), "--pause-seconds", str(PAUSE_SECONDS)],
+        stdout=subprocess.PIPE, stderr=log, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if match := re.search(r"join code: (\S+)", line):
+            return process, match.group(1)
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise SystemExit(f"the database peer did not start; see {RUN / 'db.log'}")
+
+
+def enroll_port_of(database: subprocess.Popen[str]) -> str:
+    args = [str(a) for a in database.args]  # type: ignore[union-attr]
+    return args[args.index("--enroll-port") + 1]
+
+
+def player_args(name: str, port: int, db_port: int, enroll: str, code: str) -> list[str]:
+    return [
+        "--host", "127.0.0.1", "--port", str(port), "--name", name,
+        "--db", f"127.0.0.1:{db_port}", "--enroll-port", enroll, "--code", code,
+        "--share", str(RUN / f"share-{name}"), "--profile", str(RUN / "profiles" / name),
+    ]  # fmt: skip
 
 
 def main() -> int:
     shutil.rmtree(RUN, ignore_errors=True)
     RUN.mkdir(parents=True)
-    bin_dir = Path(sys.executable).parent
-    processes = [
-        subprocess.Popen(
-            [
-                bin_dir / "rp2p-db",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(DB_PORT),
-                "--data",
-                RUN / "db",
-            ]
-        )
-    ]
-    time.sleep(0.5)
-    for port, files in SEEDERS.items():
-        share = RUN / f"port_{port}"
+    print("Preparing sample files ...", flush=True)
+    for name, files in zip(BOTS, samples.sets(), strict=True):
+        share = RUN / f"share-{name}"
         share.mkdir()
-        for name, data in files.items():
-            (share / name).write_bytes(data)
-        processes.append(
-            subprocess.Popen(
-                [
-                    bin_dir / "rp2p-peer",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--db",
-                    f"127.0.0.1:{DB_PORT}",
-                    "--share",
-                    share,
-                ],
-                stdin=subprocess.PIPE,
-            )
-        )
-    print(
-        f"\nA database peer on 127.0.0.1:{DB_PORT} and seeders on {', '.join(map(str, SEEDERS))}.\n"
-        f"Join from another terminal:\n  .venv/bin/rp2p-peer --port 8103 --db 127.0.0.1:{DB_PORT}\n"
-        "then type: list, get riddles.txt, peers, address-book, disconnect.\n"
-        "Ctrl-C here stops the demo.\n",
-        flush=True,
-    )
+        for filename, data in files.items():
+            (share / filename).write_bytes(data)
+    logs = contextlib.ExitStack()
+    db_port = free_port(9000)
+    database, code = start_database(db_port, logs.enter_context(open(RUN / "db.log", "w")))
+    enroll = enroll_port_of(database)
+    processes: list[subprocess.Popen[str]] = [database]
     try:
-        while all(process.poll() is None for process in processes):
-            time.sleep(0.5)
-        print("a demo process ended by itself; stopping the demo", file=sys.stderr)
+        for name, pace in BOTS.items():
+            log = logs.enter_context(open(RUN / f"{name}.log", "w"))
+            args = player_args(name, free_port(0), db_port, enroll, code)
+            command = [BIN / "rp2p-peer", *args, "--bot", "--pace", str(pace)]
+            processes.append(
+                subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, text=True
+                )
+            )
+        you = os.environ.get("USER") or "you"
+        tui = BIN / "rp2p-tui"
+        print(f"Database peer on 127.0.0.1:{db_port}, join code {code}; bots: {', '.join(BOTS)}.")
+        if not tui.exists():
+            print("rp2p-tui is not installed; watching the bots (Ctrl-C stops the demo).")
+            while all(p.poll() is None for p in processes):
+                time.sleep(0.5)
+            return 1
+        player = subprocess.run(
+            [tui, *player_args(you, free_port(8001), db_port, enroll, code)], check=False
+        )
+        return player.returncode
     except KeyboardInterrupt:
-        pass
+        return 130
     finally:
         for process in reversed(processes):
-            process.terminate()
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-    return 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+        logs.close()
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)
     sys.exit(main())

@@ -94,6 +94,7 @@ class DatabasePeer(Node):
         round_seconds: float = 120.0,
         pause_seconds: float = 15.0,
         min_players: int = 2,
+        lobby_seconds: float = 3.0,
         secure: bool = False,
         enroll_port: int = 0,
         **options: Any,
@@ -115,6 +116,7 @@ class DatabasePeer(Node):
             round_seconds=round_seconds,
             pause_seconds=pause_seconds,
             min_players=min_players,
+            lobby_seconds=lobby_seconds,
             rng=self.rng,
             on_change=self._wake_all,
         )

@@ -52,6 +52,7 @@ class HuntHost:
         round_seconds: float,
         pause_seconds: float,
         min_players: int = 2,
+        lobby_seconds: float = 3.0,
         targets: int = game.TARGETS_PER_ROUND,
         rng: random.Random | None = None,
         on_change: Callable[[], None] = lambda: None,
@@ -60,6 +61,8 @@ class HuntHost:
         self.round_seconds = round_seconds
         self.pause_seconds = pause_seconds
         self.min_players = min_players
+        self.lobby_seconds = lobby_seconds
+        """Once a round could start, wait this long so that players joining together all play."""
         self.targets = targets
         self.rng = rng or random.Random()
         self.on_change = on_change
@@ -97,14 +100,15 @@ class HuntHost:
     ) -> None:
         number = 0
         while True:
-            players = online()
-            holdings = {name: p.holdings for name, p in players.items()}
-            targets = []
-            if len(players) >= self.min_players:
-                targets = game.pick_targets(holdings, catalog(), self.rng, self.targets)
+            holdings, targets = self._candidates(online(), catalog())
             if not targets:
                 await self._wait_for_change()
                 continue
+            if self.lobby_seconds:
+                await trio.sleep(self.lobby_seconds)
+                holdings, targets = self._candidates(online(), catalog())
+                if not targets:
+                    continue
             number += 1
             now = trio.current_time()
             self.round = game.Round(
@@ -116,6 +120,15 @@ class HuntHost:
             self._changed()
             await self._play(self.round)
             await trio.sleep(self.pause_seconds)
+
+    def _candidates(
+        self, players: Mapping[str, Online], catalog: Collection[str]
+    ) -> tuple[dict[str, frozenset[str]], list[str]]:
+        """What each player holds and what they would hunt if a round started now (none: wait)."""
+        holdings = {name: p.holdings for name, p in players.items()}
+        if len(players) < self.min_players:
+            return holdings, []
+        return holdings, game.pick_targets(holdings, catalog, self.rng, self.targets)
 
     async def _play(self, current: game.Round) -> None:
         with trio.move_on_at(current.ends_at):

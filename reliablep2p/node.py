@@ -555,10 +555,14 @@ class Node:
             for name, reason in zip(message.names, message.reasons, strict=False):
                 self.notice(f"database peer will not take {name}: {reason}", "error")
         elif isinstance(message, Round):
-            self.round = message.state
             self.round_deadline = trio.current_time() + message.state.seconds_left
+            if _same_round(self.round, message.state):
+                return
+            self.round = message.state
             self.emit(events.RoundChanged(_describe_round(message.state), message.state))
         elif isinstance(message, Scoreboard):
+            if message.players == self.scoreboard:
+                return
             self.scoreboard = message.players
             leader = message.players[0] if message.players else None
             text = f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
@@ -576,8 +580,10 @@ class Node:
         elif isinstance(message, Challenge):
             nursery.start_soon(self._answer_challenge, channel, message)
         elif isinstance(message, Scored):
-            self.emit(events.FindScored(message.message, message.name, message.points))
-            self.notice(message.message if message.points else f"no points: {message.message}")
+            if message.points:
+                self.emit(events.FindScored(message.message, message.name, message.points))
+            else:
+                self.notice(f"no points for {message.name}: {message.message}", "error")
         elif isinstance(message, Ping):
             nursery.start_soon(channel.send, Pong())
 
@@ -839,6 +845,11 @@ def _remote(channel: Channel) -> str:
         return channel.remote_host
     except OSError:
         return "a vanished peer"
+
+
+def _same_round(old: RoundState | None, new: RoundState) -> bool:
+    """The same news (the clock alone moved on)."""
+    return old is not None and msgspec.structs.replace(old, seconds_left=new.seconds_left) == new
 
 
 def _describe_round(state: RoundState) -> str:

@@ -36,7 +36,7 @@ SETS = [
 @pytest.fixture
 async def game_network(nursery: trio.Nursery, tmp_path: Path) -> Network:
     net = Network(nursery, tmp_path)
-    await net.start_db(round_seconds=60, pause_seconds=600, min_players=2)
+    await net.start_db(round_seconds=60, pause_seconds=600, min_players=2, lobby_seconds=0)
     return net
 
 

@@ -7,6 +7,7 @@ files and hunt every round's targets, then opens `rp2p-tui` for you. Everything 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -81,45 +82,53 @@ def main() -> int:
         share.mkdir()
         for filename, data in files.items():
             (share / filename).write_bytes(data)
-    logs = contextlib.ExitStack()
+    processes: list[subprocess.Popen[str]] = []
+    with contextlib.ExitStack() as logs:
+        try:
+            return play(processes, logs)
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            stop(processes)
+
+
+def play(processes: list[subprocess.Popen[str]], logs: contextlib.ExitStack) -> int:
+    """Start the database peer and the bots, then let the person at the keyboard play."""
     db_port = free_port(9000)
-    database, code = start_database(db_port, logs.enter_context(open(RUN / "db.log", "w")))
+    db_log = logs.enter_context(open(RUN / "db.log", "w"))  # noqa: SIM115 - closed by the stack
+    database, code = start_database(db_port, db_log)
+    processes.append(database)
     enroll = enroll_port_of(database)
-    processes: list[subprocess.Popen[str]] = [database]
-    try:
-        for name, pace in BOTS.items():
-            log = logs.enter_context(open(RUN / f"{name}.log", "w"))
-            args = player_args(name, free_port(0), db_port, enroll, code)
-            command = [BIN / "rp2p-peer", *args, "--bot", "--pace", str(pace)]
-            processes.append(
-                subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, text=True
-                )
-            )
-        you = os.environ.get("USER") or "you"
-        tui = BIN / "rp2p-tui"
-        print(f"Database peer on 127.0.0.1:{db_port}, join code {code}; bots: {', '.join(BOTS)}.")
-        if not tui.exists():
-            print("rp2p-tui is not installed; watching the bots (Ctrl-C stops the demo).")
-            while all(p.poll() is None for p in processes):
-                time.sleep(0.5)
-            return 1
-        player = subprocess.run(
-            [tui, *player_args(you, free_port(8001), db_port, enroll, code)], check=False
+    for name, pace in BOTS.items():
+        log = logs.enter_context(open(RUN / f"{name}.log", "w"))  # noqa: SIM115 - as above
+        args = player_args(name, free_port(0), db_port, enroll, code)
+        command = [BIN / "rp2p-peer", *args, "--bot", "--pace", str(pace)]
+        processes.append(
+            subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, text=True)
         )
-        return player.returncode
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        logs.close()
+    print(f"Database peer on 127.0.0.1:{db_port}, join code {code}; bots: {', '.join(BOTS)}.")
+    tui = BIN / "rp2p-tui"
+    if not tui.exists():
+        print("rp2p-tui is not installed; watching the bots (Ctrl-C stops the demo).")
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        return 1
+    you = os.environ.get("USER") or "you"
+    command = [tui, *player_args(you, free_port(8001), db_port, enroll, code)]
+    return subprocess.run(command, check=False).returncode
+
+
+def stop(processes: list[subprocess.Popen[str]]) -> None:
+    """Stop everything the demo started: nothing is left running or listening."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 if __name__ == "__main__":

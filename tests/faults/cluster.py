@@ -1,0 +1,143 @@
+"""Real `rp2p-db` and `rp2p-peer` processes on loopback, for the fault-injection suite.
+
+Every process is started by a `Cluster`, which kills whatever is still running when the test ends.
+Every wait has a deadline, so a hang fails the test instead of freezing CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.002)
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The peak resident memory of a running process (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+class Cluster:
+    """A database peer and the peers around it, as processes; `close()` kills what is left."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.processes: list[subprocess.Popen[str]] = []
+        self.db_port = free_port()
+        self.enroll_port = free_port()
+        self.code = ""
+        self.db: subprocess.Popen[str] | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.root / "db"
+
+    def start_db(self) -> subprocess.Popen[str]:
+        """Start (or restart) the database peer on the same port and data folder."""
+        log = (self.root / "db.log").open("a")
+        self.db = self._spawn(
+            [BIN / "rp2p-db", "--host", "127.0.0.1", "--port", str(self.db_port),
+             "--enroll-port", str(self.enroll_port), "--data", str(self.data),
+             "--pause-seconds", "3600"],
+            stdout=subprocess.PIPE, stderr=log,
+        )  # fmt: skip
+        assert self.db.stdout is not None
+        line = self.db.stdout.readline()
+        match = re.search(r"join code: (\S+)", line)
+        assert match, f"rp2p-db printed {line!r}"
+        self.code = self.code or match.group(1)
+        return self.db
+
+    def db_log(self) -> str:
+        return (self.root / "db.log").read_text()
+
+    def peer_args(self, name: str, port: int | None = None) -> list[str]:
+        return [
+            "--host", "127.0.0.1", "--port", str(port or free_port()), "--name", name,
+            "--db", f"127.0.0.1:{self.db_port}", "--enroll-port", str(self.enroll_port),
+            "--code", self.code, "--profile", str(self.root / "profiles" / name),
+            "--share", str(self.root / f"share-{name}"),
+        ]  # fmt: skip
+
+    def share(self, name: str) -> Path:
+        path = self.root / f"share-{name}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def seeder(self, name: str, files: dict[str, bytes] | None = None) -> subprocess.Popen[str]:
+        """A peer seeding `files`, reading commands from a pipe we keep open."""
+        for filename, data in (files or {}).items():
+            (self.share(name) / filename).write_bytes(data)
+        log = (self.root / f"{name}.log").open("a")
+        return self._spawn(
+            [BIN / "rp2p-peer", *self.peer_args(name)],
+            stdin=subprocess.PIPE, stdout=log, stderr=log,
+        )  # fmt: skip
+
+    def fetcher(self, name: str, *files: str) -> subprocess.Popen[str]:
+        """`rp2p-peer --get` for `files`; its stdout says where each came from."""
+        gets = [arg for f in files for arg in ("--get", f)]
+        log = (self.root / f"{name}.log").open("a")
+        return self._spawn(
+            [BIN / "rp2p-peer", *self.peer_args(name), *gets],
+            stdout=subprocess.PIPE, stderr=log,
+        )  # fmt: skip
+
+    def fetch(self, name: str, *files: str, timeout: float = 60) -> str:
+        """Run a fetcher to the end; its standard output (it must exit 0)."""
+        process = self.fetcher(name, *files)
+        out, _ = process.communicate(timeout=timeout)
+        assert process.returncode == 0, f"{name} exited {process.returncode}: {out}"
+        return out
+
+    def wait_cataloged(self, *names: str, timeout: float = 60) -> None:
+        wait_for(
+            lambda: all(f"cataloged {n} " in self.db_log() for n in names),
+            timeout, f"the database peer to back up {names}",
+        )  # fmt: skip
+
+    def _spawn(self, command: list[object], **options: object) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [str(c) for c in command], text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            **options,  # type: ignore[call-overload]
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
+        process.send_signal(sig)
+        process.wait(timeout=20)
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=20)
+            for stream in (process.stdin, process.stdout):
+                if stream is not None:
+                    stream.close()

@@ -831,13 +831,8 @@ async def send_file(channel: Channel, path: Path, offset: int, size: int) -> Non
     """Stream `path` from `offset` to `size` in chunk-sized data frames."""
     async with await trio.open_file(path, "rb") as f:
         await f.seek(offset)
-        remaining = size - offset
-        while remaining:
-            piece = await f.read(min(CHUNK_SIZE, remaining))
-            if not piece:
-                raise ProtocolError(ErrorCode.INTERNAL, f"{path.name} shrank while being sent")
-            await channel.send_data(piece)
-            remaining -= len(piece)
+        for start in range(offset, size, CHUNK_SIZE):
+            await channel.send_data_from(min(CHUNK_SIZE, size - start), f.read)
 
 
 def _remote(channel: Channel) -> str:

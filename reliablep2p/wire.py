@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar, overload
 
 import trio
@@ -32,6 +32,8 @@ READ_TIMEOUT = 15.0
 """Seconds a frame may take to arrive, whole. A silent or slow (slowloris) sender is cut off."""
 
 CONNECT_TIMEOUT = 5.0
+SEND_PIECE = 128 * 1024
+"""File bytes are read and sent in pieces of this size (frames stay one chunk long)."""
 RECEIVE_SIZE = 256 * 1024
 
 M = TypeVar("M")
@@ -75,14 +77,38 @@ class Channel:
 
     async def send_data(self, data: bytes | bytearray | memoryview) -> None:
         """One data frame: at most one chunk of file bytes."""
-        header = data_frame_header(len(data))
+        view = memoryview(data)
+        position = 0
+
+        async def next_piece(size: int) -> memoryview:
+            nonlocal position
+            position += size
+            return view[position - size : position]
+
+        await self.send_data_from(len(view), next_piece)
+
+    async def send_data_from(
+        self, length: int, read: Callable[[int], Awaitable[bytes | memoryview]]
+    ) -> None:
+        """One data frame of `length` bytes, taken from `read(n)` a piece at a time.
+
+        A chunk is never whole in memory, nor (with TLS) encrypted whole: a peer serving many
+        transfers at once stays small.
+        """
+        header = data_frame_header(length)
         async with self._send_lock:
             try:
                 await self.stream.send_all(header)
-                await self.stream.send_all(data)
+                left = length
+                while left:
+                    piece = await read(min(SEND_PIECE, left))
+                    if not piece:
+                        raise ProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
+                    await self.stream.send_all(piece)
+                    left -= len(piece)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
-            self.bytes_sent += len(header) + len(data)
+            self.bytes_sent += len(header) + length
 
     async def _send_bytes(self, frame: bytes) -> None:
         async with self._send_lock:

@@ -47,6 +47,7 @@ class Cluster:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.processes: list[subprocess.Popen[str]] = []
         self.db_port = free_port()
         self.enroll_port = free_port()

@@ -798,16 +798,37 @@ class Node:
         return True
 
     async def _receive_into(self, channel: Channel, download: Download, source: str) -> None:
+        """Receive the rest of the file; chunk N is verified and written in a worker thread
+        while chunk N+1 arrives, so hashing and the network overlap."""
         info = download.info
-        while not download.complete:
-            data = await channel.receive_data(timeout=self.stall_timeout)
-            await trio.to_thread.run_sync(download.write_chunk, data)
-            self.emit(
-                events.TransferProgress(
-                    f"{info.name}: {download.received:,}/{info.size:,} from {source}",
-                    info.name, source, download.received, info.size,
-                )
-            )  # fmt: skip
+        send, receive = trio.open_memory_channel[bytes](1)
+
+        async def verify_and_write() -> None:
+            async with receive:
+                async for chunk in receive:
+                    await trio.to_thread.run_sync(download.write_chunk, chunk)
+                    self.emit(
+                        events.TransferProgress(
+                            f"{info.name}: {download.received:,}/{info.size:,} from {source}",
+                            info.name, source, download.received, info.size,
+                        )
+                    )  # fmt: skip
+
+        lost: ProtocolError | None = None
+        with first_protocol_error():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(verify_and_write)
+                async with send:
+                    expected = info.size - download.received
+                    try:
+                        while expected > 0:
+                            chunk = await channel.receive_data(timeout=self.stall_timeout)
+                            expected -= len(chunk)
+                            await send.send(chunk)
+                    except ProtocolError as exc:
+                        lost = exc  # keep the chunks already received: let the writer drain
+        if lost is not None:
+            raise lost
         await trio.to_thread.run_sync(download.finish)
 
     # -------------------------------------------------------------------------- views
@@ -832,7 +853,11 @@ async def send_file(channel: Channel, path: Path, offset: int, size: int) -> Non
     async with await trio.open_file(path, "rb") as f:
         await f.seek(offset)
         for start in range(offset, size, CHUNK_SIZE):
-            await channel.send_data_from(min(CHUNK_SIZE, size - start), f.read)
+            length = min(CHUNK_SIZE, size - start)
+            if isinstance(channel.stream, trio.SocketStream):
+                await channel.send_data_sendfile(f.fileno(), start, length)
+            else:
+                await channel.send_data_from(length, f.read)
 
 
 def _remote(channel: Channel) -> str:

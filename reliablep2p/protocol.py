@@ -389,8 +389,12 @@ def decode_body(body: bytes | bytearray | memoryview) -> Message | bytes:
         return bytes(body[1:])
     if kind != KIND_MESSAGE:
         raise ProtocolError(ErrorCode.MALFORMED, f"unknown frame kind {kind!r}")
+    return _decode_message(memoryview(body)[1:])
+
+
+def _decode_message(payload: bytes | memoryview) -> Message:
     try:
-        message: Message = _decoder.decode(memoryview(body)[1:])
+        message: Message = _decoder.decode(payload)
     except msgspec.ValidationError as exc:
         raise ProtocolError(ErrorCode.MALFORMED, f"invalid message: {exc}") from None
     except msgspec.DecodeError as exc:
@@ -411,12 +415,8 @@ class FrameDecoder:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         self._buffer += data
 
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
-
-    def next_body(self) -> bytearray | None:
-        """The next complete frame body, or None if more bytes are needed."""
+    def _frame_end(self) -> int | None:
+        """Where the frame at the head of the buffer ends, once it is all here; checks caps."""
         if len(self._buffer) < _LENGTH.size:
             return None
         (length,) = _LENGTH.unpack_from(self._buffer)
@@ -434,18 +434,27 @@ class FrameDecoder:
         if kind not in (KIND_DATA, KIND_MESSAGE):
             raise ProtocolError(ErrorCode.MALFORMED, f"unknown frame kind {bytes(kind)!r}")
         end = _LENGTH.size + length
-        if len(self._buffer) < end:
+        return end if len(self._buffer) >= end else None
+
+    def next_body(self) -> bytearray | None:
+        """The next complete frame body, or None if more bytes are needed."""
+        end = self._frame_end()
+        if end is None:
             return None
         body = self._buffer[_LENGTH.size : end]
         del self._buffer[:end]
         return body
 
-    def bytes_wanted(self) -> int:
-        """How many more bytes complete the frame being received (at least 1)."""
-        if len(self._buffer) < _LENGTH.size + 1:
-            return _LENGTH.size + 1 - len(self._buffer)
-        (length,) = _LENGTH.unpack_from(self._buffer)
-        return max(1, _LENGTH.size + length - len(self._buffer))
+    def next_frame(self) -> Message | bytes | None:
+        """The next complete frame, decoded (`decode_body` of `next_body`, with fewer copies)."""
+        end = self._frame_end()
+        if end is None:
+            return None
+        data = self._buffer[_LENGTH.size] == KIND_DATA[0]
+        with memoryview(self._buffer) as view, view[_LENGTH.size + 1 : end] as payload:
+            frame = bytes(payload) if data else _decode_message(payload)
+        del self._buffer[:end]
+        return frame
 
 
 # ------------------------------------------------------------------------------ validation

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar, overload
@@ -22,7 +23,6 @@ from .protocol import (
     Message,
     ProtocolError,
     data_frame_header,
-    decode_body,
     encode_message,
 )
 from .protocol import Error as ErrorMessage
@@ -110,6 +110,29 @@ class Channel:
                 raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
             self.bytes_sent += len(header) + length
 
+    async def send_data_sendfile(self, fd: int, offset: int, length: int) -> None:
+        """One data frame straight from a file to a plain TCP socket with `os.sendfile`:
+        the bytes never pass through Python (over TLS, use `send_data_from`)."""
+        assert isinstance(self.stream, trio.SocketStream)
+        header = data_frame_header(length)
+        socket = self.stream.socket
+        async with self._send_lock:
+            try:
+                await self.stream.send_all(header)
+                sent = 0
+                while sent < length:
+                    await trio.lowlevel.wait_writable(socket)
+                    try:
+                        count = os.sendfile(socket.fileno(), fd, offset + sent, length - sent)
+                    except BlockingIOError:
+                        continue
+                    if count == 0:
+                        raise ProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
+                    sent += count
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
+            self.bytes_sent += len(header) + length
+
     async def _send_bytes(self, frame: bytes) -> None:
         async with self._send_lock:
             try:
@@ -122,7 +145,7 @@ class Channel:
         """The next message or data chunk; raises `ProtocolError` on anything else."""
         limit = self.timeout if timeout is None else timeout
         with trio.move_on_after(limit):
-            while (body := self._decoder.next_body()) is None:
+            while (frame := self._decoder.next_frame()) is None:
                 try:
                     data = await self.stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -132,7 +155,7 @@ class Channel:
                 if not data:
                     raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
                 self._decoder.feed(data)
-            return decode_body(body)
+            return frame
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 
     @overload

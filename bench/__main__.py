@@ -1,0 +1,116 @@
+"""`make bench`: every scenario of issue 6 on loopback, side by side with its references.
+
+Prints the tables and writes them, with the machine's description, to bench/RESULTS.md.
+Sizes come from environment variables (see bench/README.md); defaults follow the issue.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+from . import joinstorm, learning, transfer, vault
+from .common import BENCH, MIB, env_int, env_list, log, machine_description, raise_fd_limit
+from .report import Section, Target, targets_table
+
+SCENARIOS = ("transfer", "join", "search", "vault", "tui")
+
+
+def main() -> int:
+    started = time.monotonic()
+    raise_fd_limit()
+    only = [s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()]
+    chosen = [s for s in SCENARIOS if not only or s in only]
+    rounds = env_int("BENCH_ROUNDS", 3)
+    sections: list[Section] = []
+    raw_limit = float("nan")
+
+    failed = False
+
+    def attempt(name: str, title: str, scenario: Callable[[], list[Section]]) -> list[Section]:
+        """Run one scenario; a failure is reported in its section and the others still run."""
+        nonlocal failed
+        try:
+            return scenario()
+        except Exception as exc:
+            failed = True
+            log(f"{name} failed:\n{traceback.format_exc()}")
+            section = Section(title)
+            section.note(f"**Failed in this run:** {type(exc).__name__}: {exc}")
+            return [section]
+
+    if "transfer" in chosen:
+        size = env_int("BENCH_TRANSFER_MIB", 512) * MIB
+        small = env_int("BENCH_SMALL_MIB", 64) * MIB
+        found = attempt(
+            "transfer", "1. Transfer throughput", lambda: list(transfer.run(rounds, size, small))
+        )
+        raw_limit = found[0].facts.get("raw_mib_s", raw_limit)
+        sections += found
+    if "join" in chosen:
+        sizes = env_list("BENCH_JOIN_SIZES", [50, 200, 500])
+        join_rounds = env_int("BENCH_JOIN_ROUNDS", rounds)
+        sections += attempt("join", "3. Join storm", lambda: [joinstorm.run(sizes, join_rounds)])
+    if "search" in chosen:
+        peers = env_int("BENCH_SEARCH_PEERS", 100)
+        files = env_int("BENCH_SEARCH_FILES", 1000)
+        gets = env_int("BENCH_SEARCH_GETS", 50)
+        sections += attempt(
+            "search", "4. Search learning", lambda: [learning.run(peers, files, gets)]
+        )
+    if "vault" in chosen:
+        fetchers = env_int("BENCH_VAULT_FETCHERS", 100)
+        size = env_int("BENCH_VAULT_MIB", 8) * MIB
+        sections += attempt(
+            "vault", "5. Vault under load", lambda: [vault.run(fetchers, size, rounds, raw_limit)]
+        )
+    if "tui" in chosen:
+        tui = Section("6. TUI")
+        tui.table(
+            ["measure", "value"],
+            [["time to render an update of 100 players and a running transfer", "not yet measured"],
+             ["CPU while idle", "not yet measured"]],
+        )  # fmt: skip
+        tui.note("The TUI is being built in another issue; this row stays empty until it lands.")
+        tui.targets.append(Target("TUI render and idle CPU", "—", None))
+        sections.append(tui)
+
+    elapsed = time.monotonic() - started
+    text = _document(sections, elapsed, rounds, chosen)
+    print(text)
+    if only:
+        log("BENCH_ONLY is set: bench/RESULTS.md is left as it was (a partial run)")
+    else:
+        (BENCH / "RESULTS.md").write_text(text)
+        log(f"wrote bench/RESULTS.md ({elapsed:.0f} s of benchmarks)")
+    return 1 if failed else 0
+
+
+def _document(sections: list[Section], elapsed: float, rounds: int, chosen: list[str]) -> str:
+    machine = "\n".join(f"| {k} | {v} |" for k, v in machine_description())
+    settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("BENCH_")}
+    parts = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (bench/__main__.py) from one real run; do not edit by hand.",
+        "",
+        "| machine | |",
+        "|---|---|",
+        machine,
+        "",
+        f"Run on {time.strftime('%Y-%m-%d %H:%M %Z')}, {rounds} rounds per scenario, "
+        f"benchmarks took {elapsed:.0f} s; settings: "
+        + (", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults")
+        + ". Everything runs on 127.0.0.1.",
+        "",
+    ]
+    parts += [s.markdown() for s in sections]
+    parts.append(targets_table(sections))
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

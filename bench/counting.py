@@ -1,0 +1,100 @@
+"""Traffic counters for in-process networks, patched in from outside the core.
+
+The core counts only `Channel.bytes_sent` per channel, and nothing per message type, so the
+benchmark wraps three functions for the duration of a scenario: `Channel.send` (messages by type),
+`Channel._send_bytes` / `Channel.send_data` (frame bytes), `trio.SocketStream.send_all` (bytes on
+the wire, TLS records included) and `trio.open_tcp_stream` (connections opened). A counter the core
+could keep itself: per-node totals of frames and bytes sent and received by message type, and of
+connections opened and accepted (cheap, and a TUI could show them too).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from reliablep2p import wire
+from reliablep2p.protocol import Error
+
+
+@dataclass
+class Traffic:
+    messages: collections.Counter[str] = field(default_factory=collections.Counter)
+    message_bytes: collections.Counter[str] = field(default_factory=collections.Counter)
+    frame_bytes: int = 0
+    data_frames: int = 0
+    wire_bytes: int = 0
+    connections: int = 0
+
+    def reset(self) -> None:
+        self.messages.clear()
+        self.message_bytes.clear()
+        self.frame_bytes = self.data_frames = self.wire_bytes = self.connections = 0
+
+    def snapshot(self) -> Traffic:
+        return Traffic(
+            collections.Counter(self.messages), collections.Counter(self.message_bytes),
+            self.frame_bytes, self.data_frames, self.wire_bytes, self.connections,
+        )  # fmt: skip
+
+    @property
+    def total_messages(self) -> int:
+        return sum(self.messages.values())
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Traffic]:
+    traffic = Traffic()
+    originals: list[tuple[Any, str, Any]] = [
+        (wire.Channel, "send", wire.Channel.send),
+        (wire.Channel, "_send_bytes", wire.Channel._send_bytes),
+        (wire.Channel, "send_data", wire.Channel.send_data),
+        (trio.SocketStream, "send_all", trio.SocketStream.send_all),
+        (trio, "open_tcp_stream", trio.open_tcp_stream),
+    ]
+    send, send_bytes, send_data, send_all, open_tcp_stream = (o[2] for o in originals)
+
+    async def counted_send(self: wire.Channel, message: Any) -> None:
+        kind = type(message).__name__
+        if isinstance(message, Error):
+            kind = f"Error({message.code})"
+        traffic.messages[kind] += 1
+        before = self.bytes_sent
+        try:
+            await send(self, message)
+        finally:
+            traffic.message_bytes[kind] += self.bytes_sent - before
+
+    async def counted_send_bytes(self: wire.Channel, frame: bytes) -> None:
+        await send_bytes(self, frame)
+        traffic.frame_bytes += len(frame)
+
+    async def counted_send_data(self: wire.Channel, data: Any) -> None:
+        before = self.bytes_sent
+        await send_data(self, data)
+        traffic.data_frames += 1
+        traffic.frame_bytes += self.bytes_sent - before
+
+    async def counted_send_all(self: trio.SocketStream, data: Any) -> None:
+        await send_all(self, data)
+        traffic.wire_bytes += len(data)
+
+    async def counted_open(*args: Any, **kwargs: Any) -> trio.SocketStream:
+        stream = await open_tcp_stream(*args, **kwargs)
+        traffic.connections += 1
+        return stream
+
+    replacements = [counted_send, counted_send_bytes, counted_send_data, counted_send_all,
+                    counted_open]  # fmt: skip
+    for (owner, name, _), replacement in zip(originals, replacements, strict=True):
+        setattr(owner, name, replacement)
+    try:
+        yield traffic
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)

@@ -327,6 +327,24 @@ async def test_database_peer_restart_keeps_the_catalog_and_peers_rejoin(
     assert result.from_vault and result.path.read_bytes() == data
 
 
+async def test_peers_keep_sharing_while_the_database_peer_is_down_and_rejoin_by_themselves(
+    network: Network, nursery: trio.Nursery
+) -> None:
+    data = random_bytes(CHUNK_SIZE + 7, seed=5)
+    seeder = await network.peer({"shared.bin": data})
+    fetcher = await network.peer()
+    port = network.db.port
+    network.db.stop()
+    await until(lambda: fetcher._session is None and seeder._session is None)
+    result = await fetcher.get("shared.bin")
+    assert result.source == seeder.name and result.path.read_bytes() == data
+    restarted = DatabasePeer(data_dir=network.root / "db", port=port, secure=network.secure)
+    await nursery.start(restarted.run)
+    await until(
+        lambda: {fetcher.me.addr, seeder.me.addr} <= set(restarted.registry.peers), timeout=20
+    )
+
+
 async def test_same_content_under_two_names_is_stored_once(network: Network) -> None:
     await network.peer({"one.txt": b"same bytes", "two.txt": b"same bytes"})
     blobs = [p for p in network.db.store.vault.rglob("*") if p.is_file()]

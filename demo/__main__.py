@@ -21,7 +21,8 @@ from typing import IO
 
 from . import samples
 
-RUN = Path(__file__).parent / ".run"
+RUN = Path(os.environ.get("RP2P_DEMO_DIR") or Path(__file__).parent / ".run")
+"""Where the demo's game lives; tests point it elsewhere so they never touch a player's game."""
 BIN = Path(sys.executable).parent
 ROUND_SECONDS, PAUSE_SECONDS = 120, 10
 BOTS = {"ada": 6.0, "brick": 9.0, "cosmo": 12.0}

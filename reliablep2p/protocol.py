@@ -399,6 +399,8 @@ def _decode_message(payload: bytes | memoryview) -> Message:
         raise ProtocolError(ErrorCode.MALFORMED, f"invalid message: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ProtocolError(ErrorCode.MALFORMED, f"undecodable message: {exc}") from None
+    except UnicodeDecodeError:  # msgspec raises it for a string that is not UTF-8
+        raise ProtocolError(ErrorCode.MALFORMED, "a string in the message is not UTF-8") from None
     return message
 
 

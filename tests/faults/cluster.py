@@ -100,18 +100,20 @@ class Cluster:
             stdin=subprocess.PIPE, stdout=log, stderr=log,
         )  # fmt: skip
 
-    def fetcher(self, name: str, *files: str) -> subprocess.Popen[str]:
-        """`rp2p-peer --get` for `files`; its stdout says where each came from."""
+    def fetcher(self, name: str, *files: str, share: Path | None = None) -> subprocess.Popen[str]:
+        """`rp2p-peer --get` for `files` (into `share` if given); its stdout says where each
+        came from."""
         gets = [arg for f in files for arg in ("--get", f)]
+        folder = ["--share", str(share)] if share else []
         log = (self.root / f"{name}.log").open("a")
         return self._spawn(
-            [BIN / "rp2p-peer", *self.peer_args(name), *gets],
+            [BIN / "rp2p-peer", *self.peer_args(name), *folder, *gets],
             stdout=subprocess.PIPE, stderr=log,
         )  # fmt: skip
 
-    def fetch(self, name: str, *files: str, timeout: float = 60) -> str:
+    def fetch(self, name: str, *files: str, timeout: float = 60, share: Path | None = None) -> str:
         """Run a fetcher to the end; its standard output (it must exit 0)."""
-        process = self.fetcher(name, *files)
+        process = self.fetcher(name, *files, share=share)
         out, _ = process.communicate(timeout=timeout)
         assert process.returncode == 0, f"{name} exited {process.returncode}: {out}"
         return out

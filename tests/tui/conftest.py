@@ -1,0 +1,145 @@
+"""Helpers for the TUI tests.
+
+The TUI tests are plain sync tests that run the app with `asyncio.run` (the app's node is a trio
+guest on textual's loop). The rest of the network — a database peer and other players — runs in
+a trio run of its own in a background thread, built with the same `Network` helper as the core
+tests, and talks to the app's node over loopback as separate processes would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import trio
+
+from reliablep2p.node import Node
+from tests.conftest import Network
+from tui.app import GameApp
+
+T = TypeVar("T")
+
+QUIET_DB = {"min_players": 99}
+"""Database peer options for tests that want no rounds."""
+
+
+class BackgroundNetwork:
+    """A `Network` (database peer + peers) running in its own trio run in a thread."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.net: Network
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._cancel: trio.CancelScope | None = None
+        self._started = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, **db_options: float) -> BackgroundNetwork:
+        self._thread = threading.Thread(target=self._run, args=(db_options,), daemon=True)
+        self._thread.start()
+        if not self._started.wait(20):
+            raise AssertionError("the background network did not start")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _run(self, db_options: dict[str, float]) -> None:
+        try:
+            trio.run(self._main, db_options)
+        except BaseException as exc:
+            self._error = exc
+            self._started.set()
+
+    async def _main(self, db_options: dict[str, float]) -> None:
+        async with trio.open_nursery() as nursery:
+            self._cancel = nursery.cancel_scope
+            self.net = Network(nursery, self.root)
+            await self.net.start_db(**db_options)
+            self._token = trio.lowlevel.current_trio_token()
+            self._started.set()
+            await trio.sleep_forever()
+
+    @property
+    def db_port(self) -> int:
+        return self.net.db.port
+
+    def call(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run an async function in the network's trio run (from a plain thread)."""
+        return trio.from_thread.run(function, *args, trio_token=self._token)
+
+    def call_sync(self, function: Callable[..., T], *args: Any) -> T:
+        return trio.from_thread.run_sync(function, *args, trio_token=self._token)
+
+    async def acall(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """`call`, from asyncio code (the app's loop keeps running meanwhile)."""
+        return await asyncio.to_thread(self.call, function, *args)
+
+    async def peer(self, files: dict[str, bytes] | None = None) -> Node:
+        return await self.acall(self.net.peer, files)
+
+    def player(self, name: str = "me", port: int = 0) -> Node:
+        """The node for the app: not started (the app runs it), with a certificate."""
+        share = self.root / f"share-{name}"
+        share.mkdir(parents=True, exist_ok=True)
+        return Node(
+            name=name,
+            identity=self.call_sync(self.net.identity, name),
+            port=port,
+            share_dir=share,
+            database=("127.0.0.1", self.db_port),
+            rescan_interval=0.2,
+            rng=random.Random(7),
+        )
+
+    def close(self) -> None:
+        if self._token is not None and self._cancel is not None:
+            with contextlib.suppress(trio.RunFinishedError):
+                trio.from_thread.run_sync(self._cancel.cancel, trio_token=self._token)
+        if self._thread is not None:
+            self._thread.join(20)
+
+
+@pytest.fixture
+def background_network(tmp_path: Path) -> Iterator[BackgroundNetwork]:
+    network = BackgroundNetwork(tmp_path).start(**QUIET_DB)
+    try:
+        yield network
+    finally:
+        network.close()
+
+
+@pytest.fixture
+def hunt_network(tmp_path: Path) -> Iterator[BackgroundNetwork]:
+    """A network whose host starts a round as soon as two players are online."""
+    network = BackgroundNetwork(tmp_path).start(
+        min_players=2, lobby_seconds=0, round_seconds=300, pause_seconds=600
+    )
+    try:
+        yield network
+    finally:
+        network.close()
+
+
+async def wait_until(
+    predicate: Callable[[], object], timeout: float = 15.0, what: str = "the condition"
+) -> None:
+    """Wait (letting the app and its trio guest run) until `predicate()` is true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def screen_text(app: GameApp, selector: str) -> str:
+    """The text a widget shows now (its last rendered lines, joined)."""
+    widget = app.query_one(selector)
+    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))

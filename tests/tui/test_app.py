@@ -1,0 +1,166 @@
+"""The game client driven by Pilot against real nodes on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.pilot import Pilot
+
+from tests.conftest import random_bytes
+from tui.app import GameApp
+from tui.widgets.catalog import CatalogTable
+from tui.widgets.command_line import CommandLine, suggest
+from tui.widgets.players import PlayersTable
+
+from .conftest import BackgroundNetwork, screen_text, wait_until
+
+SIZE = (160, 45)
+
+
+def player_names(app: GameApp) -> list[str]:
+    table = app.query_one(PlayersTable)
+    return [str(row.key.value) for row in table.ordered_rows]
+
+
+def notices(app: GameApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def type_command(pilot: Pilot[int], line: str) -> None:
+    """Open the command line with `:`, type `line` and press Enter."""
+    await pilot.press("colon")
+    command = pilot.app.query_one(CommandLine)
+    assert command.has_focus
+    command.value = line
+    await pilot.press("enter")
+
+
+async def started(app: GameApp) -> None:
+    await wait_until(lambda: app.connection == "joined", what="the app's node to join")
+
+
+def test_players_table_fills_and_updates_when_peers_join_and_leave(
+    background_network: BackgroundNetwork,
+) -> None:
+    net = background_network
+
+    async def scenario() -> None:
+        first = await net.peer({"alpha.txt": b"alpha"})
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            await wait_until(lambda: "player1" in player_names(app), what="player1 listed")
+            assert player_names(app)[0] == "vault"  # the host on top
+            second = await net.peer()
+            await wait_until(lambda: "player2" in player_names(app), what="player2 to join")
+            row = app.query_one(PlayersTable).get_row("player2")
+            assert "on" in str(row[-1])
+            await net.acall(second.leave)
+
+            def gone() -> bool:
+                table = app.query_one(PlayersTable)
+                return "player2" not in player_names(app) or "off" in str(
+                    table.get_row("player2")[-1]
+                )
+
+            await wait_until(gone, what="player2 shown as gone")
+            await pilot.pause()
+            feed = screen_text(app, "#feed")
+            assert "player2" in feed
+            me = app.query_one(PlayersTable).get_row("me")
+            assert "(you)" in str(me[0])
+            await net.acall(first.leave)
+
+    asyncio.run(scenario())
+
+
+def test_get_command_fetches_a_target_and_score_and_map_size_grow(
+    hunt_network: BackgroundNetwork,
+) -> None:
+    net = hunt_network
+    files = {f"file{i}.bin": random_bytes(50_000, seed=i) for i in range(3)}
+
+    async def scenario() -> None:
+        seeder = await net.peer(files)
+        player = net.player("me")
+        app = GameApp(player)
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            await wait_until(lambda: player.round is not None, what="a round to start")
+            assert player.round is not None
+            target = player.round.targets[0]
+            await wait_until(
+                lambda: (
+                    target in [str(r.key.value) for r in app.query_one(CatalogTable).ordered_rows]
+                ),
+                what="the catalog row",
+            )
+            await type_command(pilot, f"get {target}")
+            path = player.share.path_of(target) if player.share else None
+            assert path is not None
+            await wait_until(lambda: path.exists(), what=f"{target} on disk")
+            assert path.read_bytes() == files[target]
+            await wait_until(lambda: app.query_one(PlayersTable).get_row("me")[1].plain != "0",
+                             what="a score")  # fmt: skip
+            me = app.query_one(PlayersTable).get_row("me")
+            assert int(me[3].plain) >= 1  # map size: we learned that player1 holds it
+            status = screen_text(app, "#status")
+            assert "score 0" not in status and "map 0" not in status, status
+            await wait_until(lambda: "✓" in screen_text(app, "#hunt"), what="the find in the hunt")
+            assert "you +" in screen_text(app, "#hunt")
+            assert "✓" in str(app.query_one(CatalogTable).get_row(target)[3])
+            await net.acall(seeder.leave)
+
+    asyncio.run(scenario())
+
+
+def test_bad_commands_show_one_line_errors(background_network: BackgroundNetwork) -> None:
+    net = background_network
+
+    async def scenario() -> None:
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            await type_command(pilot, "frobnicate now")
+            await wait_until(lambda: any("unknown command" in n for n in notices(app)))
+            await type_command(pilot, "get no-such-file.txt")
+            await wait_until(lambda: any("not in the catalog" in n for n in notices(app)))
+            await type_command(pilot, "secure-get x.txt notaport")
+            await wait_until(lambda: any("not a port" in n for n in notices(app)))
+            assert all("Traceback" not in n and "\n" not in n for n in notices(app))
+            assert app.return_code is None  # still running
+
+    asyncio.run(scenario())
+
+
+def test_quitting_disconnects_and_the_others_see_the_player_leave(
+    background_network: BackgroundNetwork,
+) -> None:
+    net = background_network
+
+    async def scenario() -> None:
+        other = await net.peer()
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            await wait_until(lambda: any(p.name == "me" for p in other.peers), what="other sees me")
+            await pilot.press("ctrl+q")
+            await wait_until(lambda: app.return_code is not None, what="the app to exit")
+            assert app.return_code == 0
+            assert app.connection == "left"
+            await wait_until(lambda: not any(p.name == "me" for p in other.peers),
+                             what="the other player to see me leave")  # fmt: skip
+            await wait_until(lambda: "me" not in net.net.db.online_players(),
+                             what="the database peer to see me leave")  # fmt: skip
+
+    asyncio.run(scenario())
+
+
+def test_command_line_completes_file_names_from_the_catalog() -> None:
+    names = ["alpha.txt", "beta.bin", "Alps.jpg"]
+    assert suggest("g", names) == "get"
+    assert suggest("se", names) == "secure-get"
+    assert suggest("get be", names) == "get beta.bin"
+    assert suggest("get alps", names) == "get Alps.jpg"
+    assert suggest("get zeta", names) is None
+    assert suggest("", names) is None

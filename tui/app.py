@@ -1,0 +1,314 @@
+"""`rp2p-tui`: the game client. One screen: players, hunt, transfers, catalog, map and events."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input
+
+from reliablep2p import commands, events
+from reliablep2p.cli import add_player_options, make_player
+from reliablep2p.node import Node
+from reliablep2p.protocol import PlayerStats, RoundState
+
+from . import model
+from .bridge import CoreBridge
+from .messages import (
+    CommandDone,
+    CommandFailed,
+    CoreEvents,
+    CoreFailed,
+    CoreStarted,
+    CoreStopped,
+    FetchRequested,
+)
+from .screens.help import HelpScreen
+from .screens.round_over import RoundOverScreen
+from .widgets.addressbook import AddressBookTable
+from .widgets.catalog import CatalogTable
+from .widgets.command_line import CommandLine
+from .widgets.feed import Feed
+from .widgets.hunt import HuntPanel
+from .widgets.players import PlayersTable
+from .widgets.status import StatusBar
+from .widgets.transfers import TransfersPanel
+
+FETCHES = ("get", "secure-get")
+
+
+class GameApp(App[int]):
+    """The game client for one player's `node`; the node runs inside, as a trio guest."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ReliableP2P"
+    BINDINGS = [
+        Binding("colon", "command_line", "Command", key_display=":"),
+        Binding("s", "scoreboard", "Scores"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+
+    def __init__(self, node: Node, *, batch_seconds: float = 0.05) -> None:
+        super().__init__()
+        self.node = node
+        self.bridge = CoreBridge(self, node, batch_seconds=batch_seconds)
+        self.connection = "starting"
+        self.finished_round: tuple[RoundState, list[PlayerStats]] | None = None
+        self.quitting = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Grid(id="board"):
+            yield PlayersTable(id="players")
+            yield HuntPanel(id="hunt")
+            yield TransfersPanel(id="transfers")
+            yield CatalogTable(id="catalog")
+            yield AddressBookTable(id="addressbook")
+            yield Feed(id="feed")
+        yield CommandLine(lambda: self.node.catalog.keys(), id="command")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.node.name or "starting"
+        self.query_one(CommandLine).display = False
+        self.query_one(CatalogTable).focus()
+        self.feed("starting: press : for the command line, ? for help")
+        self.bridge.start()
+        self.set_interval(1.0, self.query_one(HuntPanel).tick)
+        self.refresh_views(players=True, catalog=True, book=True, hunt=True)
+
+    # ------------------------------------------------------------------- from the core
+
+    def on_core_started(self, message: CoreStarted) -> None:
+        me = self.node.me
+        self.sub_title = f"{me.name} · {me.host}:{me.port}"
+        self.connection = "joining"
+        where = "{}:{}".format(*self.node.database) if self.node.database else "nowhere"
+        self.feed(f"listening on port {me.port}; joining the database peer at {where}")
+        self.refresh_views(players=True)
+
+    def on_core_events(self, message: CoreEvents) -> None:
+        changed: set[str] = set()
+        transfers = self.query_one(TransfersPanel)
+        for event in message.events:
+            if isinstance(event, events.TransferProgress):
+                transfers.progress(event.name, event.source, event.done, event.total)
+                continue
+            if isinstance(event, events.TransferDone):
+                transfers.done(event.name, event.source, event.size)
+                self.feed(event.text, "got")
+                changed |= {"catalog", "book", "hunt"}
+            elif isinstance(event, events.TransferFailed):
+                transfers.failed(event.name, event.reason)
+                self.feed(event.text, "error")
+            elif isinstance(event, events.Joined):
+                self.connection = "joined"
+                self.sub_title = f"{self.node.name} · {self.node.me.host}:{self.node.me.port}"
+                self.feed(event.text, "join")
+                changed |= {"players", "catalog", "book", "hunt"}
+            elif isinstance(event, events.PeersChanged):
+                self.feed(event.text, "join" if event.joined else "leave")
+                changed |= {"players", "book", "catalog"}
+            elif isinstance(event, events.CatalogChanged):
+                self.feed(event.text)
+                changed.add("catalog")
+            elif isinstance(event, events.MapChanged):
+                changed |= {"book", "catalog", "players"}
+            elif isinstance(event, events.SeedingChanged):
+                changed |= {"catalog", "hunt"}
+            elif isinstance(event, events.Scoreboard):
+                changed.add("players")
+            elif isinstance(event, events.RoundChanged):
+                self.on_round(event)
+                changed |= {"hunt", "catalog"}
+            elif isinstance(event, events.FindScored):
+                self.feed(f"★ {event.text}", "find")
+                self.notify(f"+{event.points} for {event.name}", title="Found!")
+            elif isinstance(event, events.Notice):
+                if event.text == "left the network":
+                    self.connection = "left"
+                self.feed(event.text, "error" if event.level == "error" else "info")
+            else:
+                self.feed(event.text)
+        self.refresh_views(
+            players="players" in changed,
+            catalog="catalog" in changed,
+            book="book" in changed,
+            hunt="hunt" in changed,
+        )
+
+    def on_round(self, event: events.RoundChanged) -> None:
+        state = event.round
+        self.feed(event.text, "find" if state.finds and not state.over else "round")
+        if state.over:
+            self.finished_round = (state, list(self.node.scoreboard))
+            if not isinstance(self.screen, RoundOverScreen | HelpScreen):
+                self.push_screen(RoundOverScreen(state, list(self.node.scoreboard), self.node.name))
+
+    def on_command_done(self, message: CommandDone) -> None:
+        verb = message.line.split(" ", 1)[0]
+        for line in message.lines:
+            self.feed(line, "got" if verb in FETCHES else "command")
+
+    def on_command_failed(self, message: CommandFailed) -> None:
+        self.notify(message.error, title=message.line, severity="error")
+        self.feed(f"{message.line}: {message.error}", "error")
+        verb, _, rest = message.line.partition(" ")
+        if verb in FETCHES:
+            try:
+                name = commands.parse(message.line).name
+            except commands.CommandError:
+                name = rest
+            self.query_one(TransfersPanel).failed(name, message.error)
+
+    def on_core_failed(self, message: CoreFailed) -> None:
+        self.connection = "stopped"
+        self.notify(f"{message.error}\nCtrl+Q quits.", title="The network core stopped",
+                    severity="error", timeout=120)  # fmt: skip
+        self.feed(f"the network core stopped: {message.error}", "error")
+        self.refresh_views(players=True)
+
+    def on_core_stopped(self, message: CoreStopped) -> None:
+        if self.connection not in ("stopped", "left"):
+            self.connection = "left"
+        self.refresh_views(players=True)
+
+    # ---------------------------------------------------------------- views
+
+    def refresh_views(
+        self, *, players: bool = False, catalog: bool = False, book: bool = False,
+        hunt: bool = False,
+    ) -> None:  # fmt: skip
+        node = self.node
+        if players or book:
+            rows = model.players(node)
+            self.query_one(PlayersTable).show(rows)
+            me = next(p for p in rows if p.me)
+            online = sum(1 for p in rows if p.online and not p.host)
+            self.query_one(StatusBar).show(me, online, self.connection)
+        if catalog:
+            self.query_one(CatalogTable).show(model.catalog(node))
+        if book:
+            self.query_one(AddressBookTable).show(model.address_book(node))
+        if hunt:
+            have = {info.name for info in node.seeding()}
+            self.query_one(HuntPanel).show(node.round, node.name, have)
+
+    def feed(self, text: str, kind: str = "info") -> None:
+        self.query_one(Feed).add(text, kind)
+
+    # ------------------------------------------------------------- player actions
+
+    def run_line(self, line: str) -> None:
+        """Run one typed command: errors are one line, never a traceback."""
+        line = line.strip()
+        if not line:
+            return
+        try:
+            command = commands.parse(line)
+        except commands.CommandError as exc:
+            self.notify(str(exc), title=line, severity="error")
+            return
+        self.feed(f"> {line}", "command")
+        if command.verb == "disconnect":
+            self.action_quit_now()
+            return
+        if command.verb == "help":
+            self.action_help()
+        if command.verb in FETCHES:
+            self.query_one(TransfersPanel).searching(command.name)
+        self.bridge.submit(line, command)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        line = event.value
+        command_line = self.query_one(CommandLine)
+        command_line.action_close()
+        self.run_line(line)
+
+    def on_fetch_requested(self, message: FetchRequested) -> None:
+        self.run_line(f"get {message.name}")
+
+    def action_command_line(self) -> None:
+        self.query_one(CommandLine).open()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_scoreboard(self) -> None:
+        if self.finished_round is None:
+            self.notify("no round has finished yet; the players panel has the live scores")
+            return
+        state, board = self.finished_round
+        self.push_screen(RoundOverScreen(state, board, self.node.name))
+
+    async def action_quit(self) -> None:
+        self.action_quit_now()
+
+    def action_quit_now(self) -> None:
+        """Say `disconnect` to everyone, stop the core, then exit (1 if the core had failed)."""
+        if self.quitting:
+            return
+        self.quitting = True
+        self.connection = "leaving"
+        self.notify("saying goodbye to everyone…", timeout=10)
+        self.refresh_views(players=True)
+        self.run_worker(self._leave_and_exit(), exclusive=True, group="quit")
+
+    async def on_unmount(self) -> None:
+        """However the app ends, the core disconnects and finishes first."""
+        await self.bridge.stop()
+
+    async def _leave_and_exit(self) -> None:
+        await self.bridge.stop()
+        self.exit(1 if self.bridge.error is not None else 0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Command line", "Type a command: get, secure-get, list, peers…",
+                            self.action_command_line)  # fmt: skip
+        yield SystemCommand("Help", "Keys and commands", self.action_help)
+        yield SystemCommand("Quit", "Disconnect from everyone and quit", self.action_quit_now)
+        for name in sorted(self.node.catalog):
+            yield SystemCommand(f"Get {name}", "fetch it from the network",
+                                functools.partial(self.run_line, f"get {name}"))  # fmt: skip
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Quit")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="rp2p-tui",
+        description="The game client: join the network, hunt for the round's files, share yours.",
+    )
+    add_player_options(parser)
+    parser.add_argument("--log", metavar="FILE", help="write the log here (the screen has none)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
+    args = parser.parse_args(argv)
+    if args.log:
+        logging.basicConfig(
+            filename=args.log,
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(name)s %(message)s",
+        )
+    else:  # the screen is the log: nothing may write over it
+        logging.getLogger().addHandler(logging.NullHandler())
+        logging.lastResort = None
+    node = make_player(args)
+    app = GameApp(node)
+    app.run()
+    sys.exit(app.return_code or 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The textual messages that carry the trio core's news to the widgets."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from reliablep2p.events import Event
+
+
+class CoreStarted(Message):
+    """The node listens (its port is known); joining the network has begun."""
+
+
+class CoreEvents(Message):
+    """A batch of core events, in the order the node emitted them."""
+
+    def __init__(self, events: tuple[Event, ...]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class CommandDone(Message):
+    """A command finished; `lines` is what it has to say."""
+
+    def __init__(self, line: str, lines: list[str]) -> None:
+        super().__init__()
+        self.line = line
+        self.lines = lines
+
+
+class CommandFailed(Message):
+    """A command could not run; `error` is one line for the player."""
+
+    def __init__(self, line: str, error: str) -> None:
+        super().__init__()
+        self.line = line
+        self.error = error
+
+
+class CoreFailed(Message):
+    """The trio core stopped with an error; `error` is one line, `details` the whole story."""
+
+    def __init__(self, error: str, details: str) -> None:
+        super().__init__()
+        self.error = error
+        self.details = details
+
+
+class CoreStopped(Message):
+    """The trio core has finished (after `disconnect`, or after an error)."""
+
+
+class FetchRequested(Message):
+    """The player picked a file to get (a catalog row, a hunt target)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name

@@ -1,0 +1,114 @@
+"""What the screen shows, derived from the node's public state: plain values, no widgets.
+
+Pure functions, so the widgets stay dumb and this is easy to test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reliablep2p.node import Node
+
+VAULT = "vault"
+
+
+@dataclass(frozen=True)
+class Player:
+    """One row of the players table."""
+
+    name: str
+    score: int = 0
+    files_found: int = 0
+    map_size: int = 0
+    online: bool = True
+    me: bool = False
+    host: bool = False
+    wins: int = 0
+
+
+def players(node: Node) -> list[Player]:
+    """Every player the scoreboard or the peer list knows: the host first, then by score."""
+    online = {peer.name for peer in node.peers}
+    rows: dict[str, Player] = {}
+    for stats in node.scoreboard:
+        rows[stats.name] = Player(
+            stats.name, stats.score, stats.files_found, stats.map_size,
+            online=stats.name in online, wins=stats.wins,
+        )  # fmt: skip
+    for name in online - rows.keys():
+        rows[name] = Player(name)
+    mine = rows.get(node.name, Player(node.name))
+    rows[node.name] = Player(
+        node.name, mine.score, mine.files_found, len(node.address_book),
+        online=True, me=True, wins=mine.wins,
+    )  # fmt: skip
+    ranked = sorted(rows.values(), key=lambda p: (-p.score, -p.files_found, p.name))
+    if node.database_peer is not None:
+        ranked.insert(0, Player(VAULT, online=node.ready.is_set(), host=True))
+    return ranked
+
+
+def me(node: Node) -> Player:
+    return next(p for p in players(node) if p.me)
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    name: str
+    size: int
+    holders: tuple[str, ...]
+    have: bool
+    target: bool
+
+
+def catalog(node: Node) -> list[CatalogRow]:
+    """The trusted files, by name, with who is known to hold each and whether we have it."""
+    mine = {info.name for info in node.seeding()}
+    targets = set(node.round.targets) if node.round and not node.round.over else set()
+    return [
+        CatalogRow(
+            info.name,
+            info.size,
+            tuple(sorted(p.name for p in node.address_book.holders(info.name))),
+            have=info.name in mine,
+            target=info.name in targets,
+        )
+        for info in sorted(node.catalog.values(), key=lambda i: i.name)
+    ]
+
+
+def address_book(node: Node) -> dict[str, tuple[str, ...]]:
+    """Our map: file → the players known to hold it."""
+    return {
+        name: tuple(sorted(p.name for p in peers))
+        for name, peers in sorted(node.address_book.as_map().items())
+    }
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def size(count: float) -> str:
+    """Bytes for people: 512 B, 1.5 KiB, 12.0 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def rate(bytes_per_second: float) -> str:
+    return size(bytes_per_second) + "/s"
+
+
+def clock(seconds: float) -> str:
+    """Time left as m:ss."""
+    whole = max(0, int(seconds + 0.5))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def holders(names: tuple[str, ...], most: int = 3) -> str:
+    if not names:
+        return "—"
+    shown = ", ".join(names[:most])
+    return shown + (f" +{len(names) - most}" if len(names) > most else "")

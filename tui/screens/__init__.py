@@ -1,0 +1,1 @@
+"""The screens shown over the game: help, end of round, errors."""

@@ -1,0 +1,46 @@
+"""Catalog: the trusted files; Enter on a row gets the file."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from .. import model
+from ..messages import FetchRequested
+from ..model import CatalogRow
+from .table import Cell, SyncedTable
+
+
+class CatalogTable(SyncedTable):
+    BORDER_TITLE = "Catalog"
+    BINDINGS = [Binding("enter", "select_cursor", "Get file", show=True)]
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_column("file", key="file")
+        self.add_column("size", key="size")
+        self.add_column("held by", key="holders")
+        self.add_column("have", key="have")
+
+    def show(self, rows: list[CatalogRow]) -> None:
+        self.sync({row.name: _cells(row) for row in rows})
+        have = sum(1 for row in rows if row.have)
+        self.border_subtitle = f"{len(rows)} files · you have {have}"
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(FetchRequested(event.row_key.value))
+
+
+def _cells(row: CatalogRow) -> list[Cell]:
+    name = Text(row.name, style="bold yellow" if row.target and not row.have else "")
+    if row.target:
+        name.append(" ◎", style="yellow")
+    return [
+        name,
+        Text(model.size(row.size), justify="right"),
+        model.holders(row.holders),
+        Text("✓", style="green") if row.have else "",
+    ]

@@ -1,0 +1,47 @@
+"""Players: everyone in the game, you highlighted, the database peer as host, by score."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ..model import Player
+from .table import Cell, SyncedTable
+
+
+class PlayersTable(SyncedTable):
+    BORDER_TITLE = "Players"
+
+    def on_mount(self) -> None:
+        self.cursor_type = "none"
+        self.zebra_stripes = False
+        self.add_column("player", key="player")
+        self.add_column("score", key="score")
+        self.add_column("found", key="found")
+        self.add_column("map", key="map")
+        self.add_column("", key="online")
+
+    def show(self, players: list[Player]) -> None:
+        self.sync({p.name: _cells(p) for p in players})
+        online = sum(1 for p in players if p.online and not p.host)
+        self.border_subtitle = f"{online} online"
+
+
+def _cells(player: Player) -> list[Cell]:
+    if player.host:
+        return [Text("⌂ vault (host)", style="bold cyan"), "", "", "",
+                _online(player.online)]  # fmt: skip
+    style = "bold reverse" if player.me else ("" if player.online else "dim")
+    label = ("▶ " if player.me else "  ") + player.name + (" (you)" if player.me else "")
+    if player.wins:
+        label += f" ♛{player.wins}"
+    return [
+        Text(label, style=style),
+        Text(str(player.score), style=style, justify="right"),
+        Text(str(player.files_found), style=style, justify="right"),
+        Text(str(player.map_size), style=style, justify="right"),
+        _online(player.online),
+    ]
+
+
+def _online(online: bool) -> Text:
+    return Text("● on", style="green") if online else Text("○ off", style="dim")

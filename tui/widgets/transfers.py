@@ -1,0 +1,107 @@
+"""Transfers: a progress bar per running get (rate, source), then how it ended."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Label, ProgressBar
+
+from .. import model
+
+KEEP_FINISHED = 8
+"""Finished and failed entries kept below the running ones."""
+
+
+class Transfer(Widget):
+    """One get: a line that says what happens, and a bar while bytes move."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(classes="running")
+        self.file = name
+        self.source = ""
+        self.started = time.monotonic()
+        self._first: tuple[float, int] | None = None
+        self.label = Label(f"{name}  searching…", classes="transfer-label", markup=False)
+        self.bar = ProgressBar(show_eta=True)
+
+    def compose(self) -> ComposeResult:
+        yield self.label
+        yield self.bar
+
+    def progress(self, source: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self._first is None or source != self.source:
+            self._first = (now, done)
+        self.source = source
+        first_time, first_done = self._first
+        speed = (done - first_done) / (now - first_time) if now > first_time else 0.0
+        self.bar.update(total=total, progress=done)
+        where = "the vault" if source == "vault" else source
+        self.label.update(f"{self.file}  ← {where}  {model.size(done)}/{model.size(total)}"
+                          f"  {model.rate(speed) if speed else ''}")  # fmt: skip
+
+    def finish(self, source: str, size: int) -> None:
+        seconds = time.monotonic() - self.started
+        self.bar.update(total=max(size, 1), progress=max(size, 1))
+        where = "the vault" if source == "vault" else source
+        line = f"✓ {self.file}  {model.size(size)} from {where} in {seconds:.1f} s"
+        if seconds > 0 and size:
+            line += f" ({model.rate(size / seconds)})"
+        self.label.update(line)
+        self.set_classes("done")
+
+    def fail(self, reason: str) -> None:
+        self.label.update(f"✗ {self.file}: {reason}")
+        self.set_classes("failed")
+
+
+class TransfersPanel(VerticalScroll):
+    BORDER_TITLE = "Transfers"
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.running: dict[str, Transfer] = {}
+        self.can_focus = False
+
+    def _entry(self, name: str) -> Transfer:
+        entry = self.running.get(name)
+        if entry is None:
+            entry = self.running[name] = Transfer(name)
+            self.mount(entry, before=0)
+            self._trim()
+        return entry
+
+    def searching(self, name: str) -> None:
+        """We asked for `name`; nothing has arrived yet."""
+        self._entry(name)
+        self._subtitle()
+
+    def progress(self, name: str, source: str, done: int, total: int) -> None:
+        self._entry(name).progress(source, done, total)
+
+    def done(self, name: str, source: str, size: int) -> None:
+        entry = self.running.pop(name, None) or Transfer(name)
+        if not entry.is_attached:
+            self.mount(entry, before=0)
+        entry.finish(source, size)
+        self._trim()
+        self._subtitle()
+
+    def failed(self, name: str, reason: str) -> None:
+        entry = self.running.pop(name, None)
+        if entry is None:
+            return  # told already (a failed get reports as an event and as a command error)
+        entry.fail(reason)
+        self._subtitle()
+
+    def _trim(self) -> None:
+        finished = [w for w in self.query(Transfer) if w.file not in self.running or
+                    self.running[w.file] is not w]  # fmt: skip
+        for widget in finished[KEEP_FINISHED:]:
+            widget.remove()
+
+    def _subtitle(self) -> None:
+        self.border_subtitle = f"{len(self.running)} running" if self.running else "idle"

@@ -64,6 +64,7 @@ class GameApp(App[int]):
         self.bridge = CoreBridge(self, node, batch_seconds=batch_seconds)
         self.connection = "starting"
         self.finished_round: tuple[RoundState, list[PlayerStats]] | None = None
+        self.round_seen: RoundState | None = None
         self.quitting = False
 
     def compose(self) -> ComposeResult:
@@ -83,7 +84,7 @@ class GameApp(App[int]):
         self.sub_title = self.node.name or "starting"
         self.query_one(CommandLine).display = False
         self.query_one(CatalogTable).focus()
-        self.feed("starting: press : for the command line, ? for help")
+        self.feed("press : for commands, ? for help")
         self.bridge.start()
         self.set_interval(1.0, self.query_one(HuntPanel).tick)
         self.refresh_views(players=True, catalog=True, book=True, hunt=True)
@@ -129,11 +130,17 @@ class GameApp(App[int]):
                 changed |= {"catalog", "hunt"}
             elif isinstance(event, events.Scoreboard):
                 changed.add("players")
+                if self.finished_round is not None:
+                    state, _ = self.finished_round
+                    if self.round_seen is not None and self.round_seen.number == state.number:
+                        self.finished_round = (state, list(event.players))
+                        for screen in self.screen_stack:
+                            if isinstance(screen, RoundOverScreen):
+                                screen.show_scoreboard(list(event.players))
             elif isinstance(event, events.RoundChanged):
                 self.on_round(event)
                 changed |= {"hunt", "catalog"}
             elif isinstance(event, events.FindScored):
-                self.feed(f"★ {event.text}", "find")
                 self.notify(f"+{event.points} for {event.name}", title="Found!")
             elif isinstance(event, events.Notice):
                 if event.text == "left the network":
@@ -149,17 +156,36 @@ class GameApp(App[int]):
         )
 
     def on_round(self, event: events.RoundChanged) -> None:
-        state = event.round
-        self.feed(event.text, "find" if state.finds and not state.over else "round")
-        if state.over:
+        """One feed line per news: a round starts, a target is found, the round ends."""
+        state, before = event.round, self.round_seen
+        self.round_seen = state
+        if before is None or before.number != state.number:
+            targets = ", ".join(state.targets)
+            self.feed(f"round {state.number} started ({model.clock(state.seconds_left)}): "
+                      f"find {targets}", "round")  # fmt: skip
+            before = None
+        known = {(f.player, f.target) for f in before.finds} if before else set()
+        for find in state.finds:
+            if (find.player, find.target) not in known:
+                who = "you" if find.player == self.node.name else find.player
+                extra = (" first!" if find.first else "") + (
+                    " from the vault" if find.from_vault else ""
+                )
+                self.feed(f"★ {who} found {find.target} +{find.points}{extra}", "find")
+        if state.over and not (before and before.over):
+            self.feed(f"round {state.number} over: winner {state.winner or 'nobody'}", "round")
             self.finished_round = (state, list(self.node.scoreboard))
             if not isinstance(self.screen, RoundOverScreen | HelpScreen):
                 self.push_screen(RoundOverScreen(state, list(self.node.scoreboard), self.node.name))
 
     def on_command_done(self, message: CommandDone) -> None:
         verb = message.line.split(" ", 1)[0]
+        if verb in FETCHES:
+            name = commands.parse(message.line).name
+            self.query_one(TransfersPanel).answered(name, " ".join(message.lines))
+            return  # the feed has the transfer's own line already
         for line in message.lines:
-            self.feed(line, "got" if verb in FETCHES else "command")
+            self.feed(line, "command")
 
     def on_command_failed(self, message: CommandFailed) -> None:
         self.notify(message.error, title=message.line, severity="error")

@@ -143,15 +143,16 @@ class CoreBridge:
         self._nursery.cancel_scope.cancel()
 
     async def _execute(self, line: str, command: commands.Command) -> None:
+        answer: CommandDone | CommandFailed
         try:
-            lines = await commands.execute(self.node, command)
+            answer = CommandDone(line, await commands.execute(self.node, command))
         except commands.CommandError as exc:
-            self.app.post_message(CommandFailed(line, str(exc)))
+            answer = CommandFailed(line, str(exc))
         except Exception as exc:  # a bug or a surprise: one line for the player, details in the log
             log.exception("command %r failed", line)
-            self.app.post_message(CommandFailed(line, describe(exc)))
-        else:
-            self.app.post_message(CommandDone(line, lines))
+            answer = CommandFailed(line, describe(exc))
+        self._flush()  # the events the command caused come before its answer
+        self.app.post_message(answer)
 
     def _on_event(self, event: Event) -> None:
         """Called by the node, in trio: collect, and wake the pump for the first of a burst."""

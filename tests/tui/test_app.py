@@ -54,12 +54,12 @@ def test_players_table_fills_and_updates_when_peers_join_and_leave(
             second = await net.peer()
             await wait_until(lambda: "player2" in player_names(app), what="player2 to join")
             row = app.query_one(PlayersTable).get_row("player2")
-            assert "on" in str(row[-1])
+            assert str(row[-1]) == "●"
             await net.acall(second.leave)
 
             def gone() -> bool:
                 table = app.query_one(PlayersTable)
-                return "player2" not in player_names(app) or "off" in str(
+                return "player2" not in player_names(app) or "○" in str(
                     table.get_row("player2")[-1]
                 )
 
@@ -108,7 +108,7 @@ def test_get_command_fetches_a_target_and_score_and_map_size_grow(
             assert "score 0" not in status and "map 0" not in status, status
             await wait_until(lambda: "✓" in screen_text(app, "#hunt"), what="the find in the hunt")
             assert "you +" in screen_text(app, "#hunt")
-            assert "✓" in str(app.query_one(CatalogTable).get_row(target)[3])
+            assert "✓" in str(app.query_one(CatalogTable).get_row(target)[2])
             await net.acall(seeder.leave)
 
     asyncio.run(scenario())

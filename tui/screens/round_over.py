@@ -22,12 +22,13 @@ class RoundOverScreen(ModalScreen[None]):
         self.scoreboard = scoreboard
         self.me = me
 
-    def compose(self) -> ComposeResult:
-        state = self.state
-        winner = state.winner or "nobody"
-        title = Text(f"Round {state.number} is over\n", style="bold")
-        title.append("You win!" if winner == self.me else f"Winner: {winner}",
-                     style="bold magenta")  # fmt: skip
+    def show_scoreboard(self, scoreboard: list[PlayerStats]) -> None:
+        """The scores pushed after the round's last news."""
+        self.scoreboard = scoreboard
+        if self.is_mounted:
+            self.query_one("#final-scores", Static).update(self._board())
+
+    def _board(self) -> Table:
         board = Table(expand=True, box=None, header_style="bold")
         for column in ("#", "player", "score", "found", "map", "wins"):
             board.add_column(column, justify="left" if column == "player" else "right")
@@ -35,6 +36,14 @@ class RoundOverScreen(ModalScreen[None]):
             style = "bold reverse" if player.name == self.me else ""
             board.add_row(str(rank), player.name, str(player.score), str(player.files_found),
                           str(player.map_size), str(player.wins), style=style)  # fmt: skip
+        return board
+
+    def compose(self) -> ComposeResult:
+        state = self.state
+        winner = state.winner or "nobody"
+        title = Text(f"Round {state.number} is over\n", style="bold")
+        title.append("You win!" if winner == self.me else f"Winner: {winner}",
+                     style="bold magenta")  # fmt: skip
         finds = Text()
         for find in state.finds:
             finds.append(f"\n{find.player} found {find.target} +{find.points}"
@@ -42,7 +51,7 @@ class RoundOverScreen(ModalScreen[None]):
                          + (" from the vault" if find.from_vault else ""))  # fmt: skip
         with Vertical(id="round-over"):
             yield Static(title)
-            yield Static(board)
+            yield Static(self._board(), id="final-scores")
             if state.finds:
                 yield Static(finds)
             yield Static(Text("\nEnter or Esc closes; the next round starts soon.", style="dim"))

@@ -17,4 +17,4 @@ class AddressBookTable(SyncedTable):
     def show(self, book: dict[str, tuple[str, ...]]) -> None:
         self.sync({name: [name, model.holders(peers, most=4)] for name, peers in book.items()})
         entries = sum(len(peers) for peers in book.values())
-        self.border_subtitle = f"map size {entries}"
+        self.border_subtitle = f"map size {entries}" + ("" if entries else " · grows as you search")

@@ -20,8 +20,8 @@ class CatalogTable(SyncedTable):
         self.cursor_type = "row"
         self.add_column("file", key="file")
         self.add_column("size", key="size")
-        self.add_column("held by", key="holders")
         self.add_column("have", key="have")
+        self.add_column("held by", key="holders")
 
     def show(self, rows: list[CatalogRow]) -> None:
         self.sync({row.name: _cells(row) for row in rows})
@@ -41,6 +41,6 @@ def _cells(row: CatalogRow) -> list[Cell]:
     return [
         name,
         Text(model.size(row.size), justify="right"),
+        Text(" ✓", style="green") if row.have else "",
         model.holders(row.holders),
-        Text("✓", style="green") if row.have else "",
     ]

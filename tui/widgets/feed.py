@@ -23,7 +23,7 @@ class Feed(RichLog):
     BORDER_TITLE = "Events"
 
     def __init__(self, id: str | None = None) -> None:
-        super().__init__(max_lines=500, wrap=True, markup=False, id=id)
+        super().__init__(max_lines=500, min_width=20, wrap=True, markup=False, id=id)
         self.can_focus = False
 
     def add(self, text: str, kind: str = "info") -> None:

@@ -44,4 +44,4 @@ def _cells(player: Player) -> list[Cell]:
 
 
 def _online(online: bool) -> Text:
-    return Text("● on", style="green") if online else Text("○ off", style="dim")
+    return Text("●", style="green") if online else Text("○", style="dim")

@@ -66,12 +66,17 @@ class TransfersPanel(VerticalScroll):
         self.running: dict[str, Transfer] = {}
         self.can_focus = False
 
+    def compose(self) -> ComposeResult:
+        yield Label("No transfers yet: pick a catalog file and press Enter, or type :get NAME",
+                    id="no-transfers")  # fmt: skip
+
     def _entry(self, name: str) -> Transfer:
         entry = self.running.get(name)
         if entry is None:
             entry = self.running[name] = Transfer(name)
             self.mount(entry, before=0)
             self._trim()
+            self._subtitle()
         return entry
 
     def searching(self, name: str) -> None:
@@ -97,6 +102,14 @@ class TransfersPanel(VerticalScroll):
         entry.fail(reason)
         self._subtitle()
 
+    def answered(self, name: str, text: str) -> None:
+        """The get finished without transfer events (we had the file already)."""
+        entry = self.running.pop(name, None)
+        if entry is not None:
+            entry.label.update(f"✓ {text}")
+            entry.set_classes("done")
+            self._subtitle()
+
     def _trim(self) -> None:
         finished = [w for w in self.query(Transfer) if w.file not in self.running or
                     self.running[w.file] is not w]  # fmt: skip
@@ -104,4 +117,5 @@ class TransfersPanel(VerticalScroll):
             widget.remove()
 
     def _subtitle(self) -> None:
+        self.query_one("#no-transfers").display = False
         self.border_subtitle = f"{len(self.running)} running" if self.running else "idle"

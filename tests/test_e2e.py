@@ -7,8 +7,6 @@ file still comes from the database peer's vault, and still does after that peer 
 
 from __future__ import annotations
 
-import os
-import random
 import signal
 import socket
 import subprocess
@@ -16,16 +14,21 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import random_bytes
 from .faults.cluster import Cluster, wait_for
 
 pytestmark = pytest.mark.slow
 
-FILES = {
-    "alice": {"empty.txt": b""},
-    "bob": {"notes.txt": random.Random(1).randbytes(5 * 1024 + 3)},
-    "carol": {"film.bin": os.urandom(50 * 1024 * 1024 + 12345)},
-}
-EVERY_FILE = {name: data for files in FILES.values() for name, data in files.items()}
+SIZES = {"alice": {"empty.txt": 0}, "bob": {"notes.txt": 5 * 1024 + 3},
+         "carol": {"film.bin": 50 * 1024 * 1024 + 12345}}  # fmt: skip
+EVERY_NAME = [name for files in SIZES.values() for name in files]
+
+
+@pytest.fixture
+def files() -> dict[str, dict[str, bytes]]:
+    """Each seeder's files, made when the test runs (not when pytest collects it)."""
+    return {peer: {n: random_bytes(size, seed=size) for n, size in named.items()}
+            for peer, named in SIZES.items()}  # fmt: skip
 
 
 def listening(port: int) -> bool:
@@ -38,12 +41,12 @@ def port_of(process: subprocess.Popen[str]) -> int:
     return int(args[args.index("--port") + 1])
 
 
-def assert_share_holds_every_file(share: Path) -> None:
-    """Every file is in the share byte for byte, and nothing else: no partial or temporary file."""
-    for name, data in EVERY_FILE.items():
+def assert_share_holds(share: Path, expected: dict[str, bytes]) -> None:
+    """Each file is in the share byte for byte, and nothing else: no partial or temporary file."""
+    for name, data in expected.items():
         assert (share / name).read_bytes() == data, f"{name} differs in {share}"
     present = {str(p.relative_to(share)) for p in share.rglob("*") if p.is_file()}
-    assert present == set(EVERY_FILE), f"left behind: {present - set(EVERY_FILE)}"
+    assert present == set(expected), f"left behind: {present - set(expected)}"
 
 
 def assert_got(output: str, names: list[str], *, source: str | None = None) -> None:
@@ -56,27 +59,28 @@ def assert_got(output: str, names: list[str], *, source: str | None = None) -> N
 
 
 def test_three_peers_share_then_the_vault_serves_everything_even_after_a_restart(
-    tmp_path: Path,
+    tmp_path: Path, files: dict[str, dict[str, bytes]]
 ) -> None:
+    every_file = {name: data for named in files.values() for name, data in named.items()}
     cluster = Cluster(tmp_path)
     try:
         database = cluster.start_db()
         assert cluster.code, "rp2p-db printed no join code"
-        seeders = {name: cluster.seeder(name, files) for name, files in FILES.items()}
+        seeders = {name: cluster.seeder(name, named) for name, named in files.items()}
         joined = [f"{name} joined from" for name in seeders]
         wait_for(lambda: all(j in cluster.db_log() for j in joined), 30, "the seeders to join")
-        cluster.wait_cataloged(*EVERY_FILE, timeout=30)
+        cluster.wait_cataloged(*EVERY_NAME, timeout=30)
 
         # each peer fetches the others' files into its own share, from the peers themselves
-        for name in FILES:
-            others = [f for other, files in FILES.items() if other != name for f in files]
+        for name in files:
+            others = [f for other, named in files.items() if other != name for f in named]
             share = cluster.share(name)
             out = cluster.fetch(f"{name}-get", *others, share=share)
             assert_got(out, others)
             assert "from vault" not in out, (
                 f"{name} used the vault while the seeders were up: {out}"
             )
-            assert_share_holds_every_file(share)
+            assert_share_holds(share, every_file)
 
         # every seeder goes: one is killed outright, the others leave as they should
         seeder_ports = [port_of(p) for p in seeders.values()]
@@ -86,18 +90,31 @@ def test_three_peers_share_then_the_vault_serves_everything_even_after_a_restart
             assert seeders[name].wait(timeout=20) == 0, f"{name} did not exit 0 on SIGTERM"
         assert not any(listening(port) for port in seeder_ports)
 
-        out = cluster.fetch("dave", *EVERY_FILE)
-        assert_got(out, list(EVERY_FILE), source="vault")
-        assert_share_holds_every_file(cluster.share("dave"))
+        out = cluster.fetch("dave", *EVERY_NAME)
+        assert_got(out, EVERY_NAME, source="vault")
+        assert_share_holds(cluster.share("dave"), every_file)
 
         # the database peer stops cleanly and comes back with its vault and its join code
         database.send_signal(signal.SIGTERM)
         assert database.wait(timeout=20) == 0, "rp2p-db did not exit 0 on SIGTERM"
         assert not listening(cluster.db_port)
         cluster.start_db()
-        out = cluster.fetch("erin", *EVERY_FILE)  # erin enrolls with the first code
-        assert_got(out, list(EVERY_FILE), source="vault")
-        assert_share_holds_every_file(cluster.share("erin"))
+        out = cluster.fetch("erin", *EVERY_NAME)  # erin enrolls with the first code
+        assert_got(out, EVERY_NAME, source="vault")
+        assert_share_holds(cluster.share("erin"), every_file)
+
+        # what cannot be fetched gets one line of reason each, and the exit status says so
+        process = cluster.fetcher("frank", "nowhere.txt", "../escape", "notes.txt")
+        out, _ = process.communicate(timeout=60)
+        reasons = [
+            ln
+            for ln in (tmp_path / "frank.log").read_text().splitlines()
+            if ln.startswith("rp2p-peer:")
+        ]
+        assert process.returncode == 1, out
+        assert len(reasons) == 2, reasons
+        assert "nowhere.txt" in reasons[0] and "refused file name" in reasons[1], reasons
+        assert_got(out, ["notes.txt"])
     finally:
         cluster.close()
     assert not listening(cluster.db_port) and not listening(cluster.enroll_port)

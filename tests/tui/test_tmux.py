@@ -1,0 +1,91 @@
+"""`rp2p-tui` in a real terminal (tmux), against real `rp2p-db` and `rp2p-peer` processes."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import random_bytes
+from tests.faults.cluster import BIN, Cluster, wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Tmux:
+    """A private tmux server (its own socket), so nothing else running in tmux is touched."""
+
+    def __init__(self, name: str) -> None:
+        self.socket = f"rp2p-test-{os.getpid()}-{name}"
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    def start(self, command: str, width: int, height: int) -> None:
+        self.run("new-session", "-d", "-s", "game", "-x", str(width), "-y", str(height), command)
+
+    def screen(self) -> str:
+        try:
+            return self.run("capture-pane", "-p", "-t", "game")
+        except subprocess.CalledProcessError:
+            return ""  # the session has ended
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", "game", "-l", text)
+
+    def key(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "game", *keys)
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "game"],
+                              capture_output=True).returncode == 0  # fmt: skip
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.mark.slow
+def test_rp2p_tui_in_tmux_gets_a_file_from_a_real_peer_and_quits_cleanly(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path / "game")
+    tmux = Tmux("get")
+    data = random_bytes(300_000, seed=5)
+    try:
+        cluster.start_db()
+        cluster.seeder("ada", {"treasure.bin": data, "notes.txt": b"look under the rug\n"})
+        cluster.wait_cataloged("treasure.bin", "notes.txt")
+        exit_file = tmp_path / "exit-status"
+        tui = [str(BIN / "rp2p-tui"), *cluster.peer_args("me"), "--log", str(tmp_path / "tui.log")]
+        tmux.start(f"{shlex.join(tui)}; echo $? > {exit_file}", 160, 45)
+
+        def shows(*texts: str) -> bool:
+            screen = tmux.screen()
+            return all(text in screen for text in texts)
+
+        wait_for(lambda: shows("Players", "ada", "me (you)", "vault", "treasure.bin", "notes.txt"),
+                 20, "the players and the catalog on screen")  # fmt: skip
+        tmux.type(":")
+        wait_for(lambda: shows("command: get NAME"), 10, "the command line")
+        tmux.type("get treas")
+        wait_for(lambda: shows("get treasure.bin"), 10, "the completion")
+        tmux.key("Tab", "Enter")
+        landed = cluster.root / "share-me" / "treasure.bin"
+        wait_for(lambda: landed.exists() and landed.read_bytes() == data, 30, "the file on disk")
+        wait_for(lambda: shows("✓ treasure.bin", "from ada"), 10, "the finished transfer")
+        assert "you have 1" in tmux.screen()
+        tmux.key("C-q")
+        wait_for(
+            lambda: exit_file.exists() and exit_file.read_text().strip(), 20, "rp2p-tui to exit"
+        )
+        assert exit_file.read_text().strip() == "0"
+        wait_for(lambda: "me left" in (cluster.root / "ada.log").read_text()
+                 or "left: me" in (cluster.root / "ada.log").read_text(),
+                 20, "ada to see me leave")  # fmt: skip
+    finally:
+        tmux.kill()
+        cluster.close()

@@ -3,8 +3,10 @@
 It is a `Node` like any other (it serves `get` from its vault, last in every search) with two more
 requests: `connect`, which opens a peer's long-lived session, and `upload`, which brings a
 published file's bytes into the vault. Each session has a pusher task that sends its peer the net
-change of the peer list and the new catalog entries since the last push, after a short pause that
-coalesces bursts: a join costs every peer one small message.
+change of the peer list, the new catalog entries and the changed scoreboard rows since its last
+push. One announcer decides when all of them push: once changes pause for a moment, so a burst of
+joins costs every peer about one small message, and the database peer O(N) work per push rather
+than per change (a storm of N joins was N^2 scoreboards).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import trio
 
 from .addressbook import Addr
 from .enroll import Grant, serve_enrollment
-from .hunt import HuntHost, Online
+from .hunt import BoardLog, HuntHost, Online
 from .node import SESSION_TIMEOUT, Handler, Node, keep_alive
 from .peerlist import PeerRegistry
 from .protocol import Bye as ByeMessage
@@ -45,10 +47,10 @@ from .protocol import (
     Rejected,
     Revoked,
     Round,
-    Scoreboard,
     Scored,
     Stats,
     Stored,
+    UpdatePeers,
     Upload,
     Welcome,
     check_file_info,
@@ -62,7 +64,9 @@ from .wire import Channel, ConnectionLost, RemoteError, first_protocol_error
 log = logging.getLogger("rp2p.db")
 
 COALESCE_SECONDS = 0.05
-"""How long a pusher waits after a change, so a burst of joins becomes one update."""
+"""Sessions push once changes have paused this long, so a burst of joins becomes one update."""
+COALESCE_LIMIT = 2.0
+"""...but a steady stream of changes (a long join storm) is still pushed this often."""
 MAX_UPLOADS = 4
 
 
@@ -72,11 +76,13 @@ class Session:
     channel: Channel
     peers_version: int
     catalog_sent: int
-    hunt_version: int = -1
+    pushes_seen: int
+    """The announcer's push count when this session last pushed."""
+    round_version: int = -1
+    board_tick: int = -1
     revoked_sent: int = 0
     published: dict[str, bytes] = field(default_factory=dict)
     map_size: int = 0
-    wake: trio.Event = field(default_factory=trio.Event)
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
 
@@ -118,10 +124,17 @@ class DatabasePeer(Node):
             min_players=min_players,
             lobby_seconds=lobby_seconds,
             rng=self.rng,
-            on_change=self._wake_all,
+            on_change=self._hunt_changed,
         )
         self.registry = PeerRegistry()
         self.sessions: dict[Addr, Session] = {}
+        self.board = BoardLog()
+        self._board_stale = False
+        self._news = trio.Event()
+        self._news_at = 0.0
+        self._pushes = 0
+        self._pushed = trio.Event()
+        self._peer_deltas: dict[int, UpdatePeers] = {}
         self._catalog_log: list[FileInfo] = []
         self._revoked_log: list[str] = []
         self._upload_slots = trio.CapacityLimiter(MAX_UPLOADS)
@@ -139,6 +152,7 @@ class DatabasePeer(Node):
 
     async def _start_background(self, nursery: trio.Nursery) -> None:
         nursery.start_soon(self.hunt.run, self.online_players, self.catalog.keys)
+        nursery.start_soon(self._announce)
         if self.authority is not None:
             serve = functools.partial(
                 trio.serve_tcp, self._handle_enrollment, self.enroll_port, host=self.host
@@ -228,7 +242,7 @@ class DatabasePeer(Node):
                 with trio.move_on_after(1), contextlib.suppress(ProtocolError):
                     await session.channel.send(Revoked([request.name]))  # tell it why
                 session.scope.cancel()
-        self._wake_all()
+        self._note_news()
         log.info("%s was kicked out of the network", request.name)
         await channel.send(Revoked([request.name]))
 
@@ -262,10 +276,11 @@ class DatabasePeer(Node):
         others = list(self.registry.peers.values())
         self.registry.join(peer)
         session = Session(
-            peer, channel, self.registry.version, len(self._catalog_log),
+            peer, channel, self.registry.version, len(self._catalog_log), self._pushes,
             revoked_sent=len(self._revoked_log),
         )  # fmt: skip
         self.sessions[peer.addr] = session
+        self._note_news()
         self.hunt.roster_changed(peer.name)
         log.info("%s joined from %s:%d (%d online)", peer.name, *peer.addr, len(self.sessions))
         try:
@@ -287,36 +302,85 @@ class DatabasePeer(Node):
             if self.sessions.get(peer.addr) is session:
                 del self.sessions[peer.addr]
                 self.registry.leave(peer.addr)
+                self._note_news()
                 self.hunt.roster_changed(peer.name)
                 log.info("%s left (%d online)", peer.name, len(self.sessions))
 
-    def _wake_all(self) -> None:
-        for session in self.sessions.values():
-            session.wake.set()
+    # ------------------------------------------------------------------------- pushes
+
+    def _note_news(self) -> None:
+        """Something sessions push changed (peer list, catalog, revocations, round, board)."""
+        self._news_at = trio.current_time()
+        self._news.set()
+
+    def _hunt_changed(self) -> None:
+        """The round or the scoreboard changed; the board is rebuilt once, at the next push."""
+        self._board_stale = True
+        self._note_news()
+
+    async def _announce(self) -> None:
+        """Tell every pusher to push, once news has paused for COALESCE_SECONDS.
+
+        One task waits out the burst, not one per session: a change costs O(1) here, and each
+        push round O(N), however many joins it covers.
+        """
+        while True:
+            await self._news.wait()
+            first = trio.current_time()
+            while (due := self._push_due(first)) > trio.current_time():  # noqa: ASYNC110
+                await trio.sleep_until(due)  # news may keep coming: the deadline moves
+            self._news = trio.Event()
+            if self._board_stale:
+                self._board_stale = False
+                self.board.update(self.hunt.scoreboard(self.online_players()))
+            self._trim_log()
+            self._pushes += 1
+            self._pushed.set()
+            self._pushed = trio.Event()
+
+    def _push_due(self, first: float) -> float:
+        return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
 
     async def _push_changes(self, session: Session) -> None:
         while True:
-            await session.wake.wait()
-            await trio.sleep(COALESCE_SECONDS)
-            session.wake = trio.Event()
-            if session.peers_version != self.registry.version:
-                update = self.registry.delta(session.peers_version)
-                session.peers_version = update.version
-                await session.channel.send(update)
-                self._trim_log()
-            if session.catalog_sent < len(self._catalog_log):
-                added = self._catalog_log[session.catalog_sent :]
-                session.catalog_sent = len(self._catalog_log)
-                await session.channel.send(CatalogAdded(added))
-            if session.revoked_sent < len(self._revoked_log):
-                names = self._revoked_log[session.revoked_sent :]
-                session.revoked_sent = len(self._revoked_log)
-                await session.channel.send(Revoked(names))
-            if session.hunt_version != self.hunt.version:
-                session.hunt_version = self.hunt.version
-                if (state := self.hunt.round_state()) is not None:
-                    await session.channel.send(Round(state))
-                await session.channel.send(Scoreboard(self.hunt.scoreboard(self.online_players())))
+            if session.pushes_seen == self._pushes:
+                await self._pushed.wait()
+            session.pushes_seen = self._pushes
+            await self._push(session)
+
+    async def _push(self, session: Session) -> None:
+        """Send one session everything that changed since its last push."""
+        channel = session.channel
+        if session.peers_version != self.registry.version:
+            update = self._peers_delta(session.peers_version)
+            session.peers_version = update.version
+            await channel.send(update)
+        if session.catalog_sent < len(self._catalog_log):
+            added = self._catalog_log[session.catalog_sent :]
+            session.catalog_sent = len(self._catalog_log)
+            await channel.send(CatalogAdded(added))
+        if session.revoked_sent < len(self._revoked_log):
+            names = self._revoked_log[session.revoked_sent :]
+            session.revoked_sent = len(self._revoked_log)
+            await channel.send(Revoked(names))
+        if session.round_version != self.hunt.round_version:
+            session.round_version = self.hunt.round_version
+            if (state := self.hunt.round_state()) is not None:
+                await channel.send(Round(state))
+        if (board := self.board.since(session.board_tick)) is not None:
+            session.board_tick = self.board.tick
+            await channel.send(board)
+
+    def _peers_delta(self, since: int) -> UpdatePeers:
+        """The peer-list delta from `since`, computed once for all sessions at that version."""
+        if self._peer_deltas and next(iter(self._peer_deltas.values())).version != (
+            self.registry.version
+        ):
+            self._peer_deltas.clear()
+        update = self._peer_deltas.get(since)
+        if update is None:
+            update = self._peer_deltas[since] = self.registry.delta(since)
+        return update
 
     def _trim_log(self) -> None:
         oldest = min((s.peers_version for s in self.sessions.values()), default=0)
@@ -406,6 +470,6 @@ class DatabasePeer(Node):
         await trio.to_thread.run_sync(self.store.add_file, info)
         self.catalog[info.name] = info
         self._catalog_log.append(info)
-        self._wake_all()
+        self._note_news()
         self.hunt.poke()
         log.info("cataloged %s (%s bytes) from %s", info.name, f"{info.size:,}", publisher.name)

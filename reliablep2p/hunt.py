@@ -12,14 +12,26 @@ import hmac
 import logging
 import random
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
 from . import game
-from .protocol import Challenge, FoundBy, PeerInfo, PlayerStats, Proof, RoundState, Scored
+from .protocol import (
+    Challenge,
+    FoundBy,
+    PeerInfo,
+    PlayerStats,
+    Proof,
+    RoundState,
+    Scoreboard,
+    ScoreboardChanged,
+    Scored,
+    ranked,
+)
 from .share import possession_proof
 from .store.sqlite import SqliteStore
 
@@ -68,8 +80,10 @@ class HuntHost:
         self.on_change = on_change
         self.players: dict[str, PlayerRecord] = {}
         self.round: game.Round | None = None
-        self.version = 0
-        """Bumped whenever the round or the scoreboard changes; sessions push on a change."""
+        self.board_version = 0
+        """Bumped whenever the scoreboard may have changed (the database peer rebuilds it)."""
+        self.round_version = 0
+        """Bumped whenever the round changes; sessions push the new `RoundState`."""
         self._wake = trio.Event()
         self._vault_served: set[tuple[str, str]] = set()
         self._nonces: dict[tuple[str, str], bytes] = {}
@@ -82,8 +96,10 @@ class HuntHost:
         """Something changed (a join, a leave, a publish): maybe a round can start now."""
         self._wake.set()
 
-    def _changed(self) -> None:
-        self.version += 1
+    def _changed(self, *, round_changed: bool) -> None:
+        self.board_version += 1
+        if round_changed:
+            self.round_version += 1
         self.on_change()
         self._wake.set()
 
@@ -100,13 +116,13 @@ class HuntHost:
     ) -> None:
         number = 0
         while True:
-            holdings, targets = self._candidates(online(), catalog())
+            holdings, targets = self._candidates(online, catalog)
             if not targets:
                 await self._wait_for_change()
                 continue
             if self.lobby_seconds:
                 await trio.sleep(self.lobby_seconds)
-                holdings, targets = self._candidates(online(), catalog())
+                holdings, targets = self._candidates(online, catalog)
                 if not targets:
                     continue
             number += 1
@@ -117,18 +133,28 @@ class HuntHost:
             self._vault_served.clear()
             self._nonces.clear()
             log.info("round %d started: %s (%g s)", number, ", ".join(targets), self.round_seconds)
-            self._changed()
+            self._changed(round_changed=True)
             await self._play(self.round)
             await trio.sleep(self.pause_seconds)
 
     def _candidates(
-        self, players: Mapping[str, Online], catalog: Collection[str]
+        self,
+        online: Callable[[], Mapping[str, Online]],
+        catalog: Callable[[], Collection[str]],
     ) -> tuple[dict[str, frozenset[str]], list[str]]:
-        """What each player holds and what they would hunt if a round started now (none: wait)."""
+        """What each player holds and what they would hunt if a round started now (none: wait).
+
+        Called on every join while no round runs: with an empty catalog it skips `online()`,
+        which costs O(players), so a join storm into a new network stays O(N).
+        """
+        files = catalog()
+        if not files:
+            return {}, []
+        players = online()
         holdings = {name: p.holdings for name, p in players.items()}
         if len(players) < self.min_players:
             return holdings, []
-        return holdings, game.pick_targets(holdings, catalog, self.rng, self.targets)
+        return holdings, game.pick_targets(holdings, files, self.rng, self.targets)
 
     async def _play(self, current: game.Round) -> None:
         with trio.move_on_at(current.ends_at):
@@ -139,7 +165,7 @@ class HuntHost:
             self.players.setdefault(winner, PlayerRecord()).wins += 1
             await self._save(winner)
         log.info("round %d over: %s", current.number, f"{winner} wins" if winner else "no finds")
-        self._changed()
+        self._changed(round_changed=True)
 
     def round_state(self) -> RoundState | None:
         current = self.round
@@ -175,13 +201,13 @@ class HuntHost:
                     wins=record.wins,
                 )
             )
-        return sorted(rows, key=lambda row: (-row.score, row.name))
+        return ranked(rows)
 
     def roster_changed(self, name: str | None = None) -> None:
         """A player joined or left, or its map grew: the scoreboard changed."""
         if name is not None:
             self.players.setdefault(name, PlayerRecord())
-        self._changed()
+        self._changed(round_changed=False)
 
     # ------------------------------------------------------------------------ finds
 
@@ -226,7 +252,7 @@ class HuntHost:
         await self._save(player)
         log.info("%s found %s: +%d%s", player, find.target, find.points,
                  " (first!)" if find.first else "")  # fmt: skip
-        self._changed()
+        self._changed(round_changed=True)
         how = "from the vault" if from_vault else "from a peer"
         bonus = f", first-finder bonus {game.FIRST_BONUS}" if find.first else ""
         return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
@@ -236,3 +262,53 @@ class HuntHost:
         await trio.to_thread.run_sync(
             self.store.save_player, name, record.score, record.files_found, record.wins
         )
+
+
+class BoardLog:
+    """The scoreboard as last built, numbered by `tick`, with the rows each recent tick changed.
+
+    A session that saw an earlier tick is sent only the rows changed since (`ScoreboardChanged`);
+    a new session, or one further behind than the log reaches, gets the whole board. Messages are
+    built once per tick and shared by every session at the same tick.
+    """
+
+    KEEP = 16
+
+    def __init__(self) -> None:
+        self.rows: dict[str, PlayerStats] = {}
+        self.tick = 0
+        self._changes: deque[dict[str, PlayerStats | None]] = deque(maxlen=self.KEEP)
+        self._messages: dict[int, Scoreboard | ScoreboardChanged] = {}
+
+    def update(self, board: Iterable[PlayerStats]) -> bool:
+        """Take a freshly built board; False if no row changed."""
+        rows = {row.name: row for row in board}
+        change: dict[str, PlayerStats | None] = {
+            name: row for name, row in rows.items() if self.rows.get(name) != row
+        }
+        change.update(dict.fromkeys(self.rows.keys() - rows.keys()))
+        if not change:
+            return False
+        self.rows = rows
+        self.tick += 1
+        self._changes.append(change)
+        self._messages.clear()
+        return True
+
+    def since(self, tick: int) -> Scoreboard | ScoreboardChanged | None:
+        """What a session that has seen `tick` (-1: nothing yet) needs; None if it is current."""
+        if tick == self.tick:
+            return None
+        message = self._messages.get(tick)
+        if message is None:
+            behind = self.tick - tick
+            if tick < 0 or behind > len(self._changes):
+                message = Scoreboard(ranked(self.rows.values()))
+            else:
+                merged: dict[str, PlayerStats | None] = {}
+                for change in list(self._changes)[-behind:]:
+                    merged.update(change)
+                changed = ranked(row for row in merged.values() if row is not None)
+                message = ScoreboardChanged(changed, [n for n, r in merged.items() if r is None])
+            self._messages[tick] = message
+        return message

@@ -53,12 +53,14 @@ from .protocol import (
     Round,
     RoundState,
     Scoreboard,
+    ScoreboardChanged,
     Scored,
     Stats,
     Stored,
     UpdatePeers,
     Upload,
     Welcome,
+    apply_scoreboard,
     check_file_info,
     check_name,
     check_version,
@@ -518,8 +520,8 @@ class Node:
     async def _read_session(self, channel: Channel, nursery: trio.Nursery) -> None:
         while True:
             message = await channel.receive_message(
-                UpdatePeers, CatalogAdded, Need, Rejected, Round, Scoreboard, Challenge, Scored,
-                Revoked, Ping, Pong, Bye,
+                UpdatePeers, CatalogAdded, Need, Rejected, Round, Scoreboard, ScoreboardChanged,
+                Challenge, Scored, Revoked, Ping, Pong, Bye,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Bye):
@@ -560,13 +562,8 @@ class Node:
                 return
             self.round = message.state
             self.emit(events.RoundChanged(_describe_round(message.state), message.state))
-        elif isinstance(message, Scoreboard):
-            if message.players == self.scoreboard:
-                return
-            self.scoreboard = message.players
-            leader = message.players[0] if message.players else None
-            text = f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
-            self.emit(events.Scoreboard(text, tuple(message.players)))
+        elif isinstance(message, Scoreboard | ScoreboardChanged):
+            self._update_scoreboard(message)
         elif isinstance(message, Revoked):
             if self.name in message.names:
                 self._leaving = True  # no point knocking again: our certificate is refused
@@ -586,6 +583,15 @@ class Node:
                 self.notice(f"no points for {message.name}: {message.message}", "error")
         elif isinstance(message, Ping):
             nursery.start_soon(channel.send, Pong())
+
+    def _update_scoreboard(self, message: Scoreboard | ScoreboardChanged) -> None:
+        board = apply_scoreboard(self.scoreboard, message)
+        if board == self.scoreboard:
+            return
+        self.scoreboard = board
+        leader = board[0] if board else None
+        text = f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
+        self.emit(events.Scoreboard(text, tuple(board)))
 
     async def _answer_challenge(self, channel: Channel, challenge: Challenge) -> None:
         """Prove we hold the bytes of a find we claimed."""

@@ -65,8 +65,12 @@ class ErrorCode:
 # ---------------------------------------------------------------------------------- values
 
 
-class PeerInfo(msgspec.Struct, frozen=True):
-    """A live node as the peer list knows it: where to reach it and what to call it."""
+class PeerInfo(msgspec.Struct, frozen=True, gc=False):
+    """A live node as the peer list knows it: where to reach it and what to call it.
+
+    `gc=False` (here and in `PlayerStats`): only strings and ints, so no cycles; a join storm
+    decodes N^2 of these and the cycle collector need not scan them.
+    """
 
     name: str
     host: str
@@ -204,7 +208,7 @@ class Map(msgspec.Struct, tag="map"):
     holders: dict[str, list[PeerInfo]]
 
 
-class PlayerStats(msgspec.Struct, frozen=True):
+class PlayerStats(msgspec.Struct, frozen=True, gc=False):
     """One row of the scoreboard."""
 
     name: str
@@ -245,9 +249,37 @@ class Stats(msgspec.Struct, tag="stats"):
 
 
 class Scoreboard(msgspec.Struct, tag="scoreboard"):
-    """Every player the database peer knows, pushed to every session when it changes."""
+    """Every player the database peer knows: a session's first scoreboard push."""
 
     players: list[PlayerStats]
+
+
+class ScoreboardChanged(msgspec.Struct, tag="scoreboard_changed"):
+    """The rows that changed since the last push (merge by name; `gone` rows are removed).
+
+    Later pushes carry only these, so a join costs each of N players one row, not N rows.
+    """
+
+    players: list[PlayerStats]
+    gone: list[str] = []
+
+
+def ranked(rows: Iterable[PlayerStats]) -> list[PlayerStats]:
+    """The scoreboard's order: most points first, then by name."""
+    return sorted(rows, key=lambda row: (-row.score, row.name))
+
+
+def apply_scoreboard(
+    board: list[PlayerStats], push: Scoreboard | ScoreboardChanged
+) -> list[PlayerStats]:
+    """The scoreboard after a push: a whole `Scoreboard`, or changed rows merged by name."""
+    if isinstance(push, Scoreboard):
+        return push.players
+    rows = {row.name: row for row in board}
+    rows.update((row.name, row) for row in push.players)
+    for name in push.gone:
+        rows.pop(name, None)
+    return ranked(rows.values())
 
 
 class Round(msgspec.Struct, tag="round"):
@@ -345,6 +377,7 @@ Message = (
     | Map
     | Stats
     | Scoreboard
+    | ScoreboardChanged
     | Round
     | Found
     | Challenge

@@ -32,6 +32,10 @@ READ_TIMEOUT = 15.0
 """Seconds a frame may take to arrive, whole. A silent or slow (slowloris) sender is cut off."""
 
 CONNECT_TIMEOUT = 5.0
+"""Seconds a TCP connection may take to open."""
+HANDSHAKE_TIMEOUT = 10.0
+"""Seconds the TLS handshake may take after that: a busy host (hundreds of peers joining at
+once) finishes handshakes late, and one cut off would start over from nothing."""
 SEND_PIECE = 128 * 1024
 """File bytes are read and sent in pieces of this size (frames stay one chunk long)."""
 RECEIVE_SIZE = 256 * 1024
@@ -264,13 +268,18 @@ async def open_channel(
     try:
         with trio.fail_after(CONNECT_TIMEOUT):
             stream = await trio.open_tcp_stream(host, port)
-            if tls is not None:
-                stream = await secure(stream, tls, server_side=False)
     except trio.TooSlowError:
         raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not answer") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConnectionLost(ErrorCode.INTERNAL, f"cannot reach {host}:{port}: {reason}") from None
+    if tls is not None:
+        tcp = stream
+        with trio.move_on_after(HANDSHAKE_TIMEOUT):
+            stream = await secure(tcp, tls, server_side=False)
+        if stream is tcp:
+            await tcp.aclose()
+            raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not finish the handshake")
     if expect is not None and isinstance(stream, trio.SSLStream):
         who = certificate_name(stream)
         if who != expect:

@@ -1,14 +1,22 @@
-"""The address book, the search order and the peer list, without sockets."""
+"""The address book, the search order, the peer list and the scoreboard log, without sockets."""
 
 from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from reliablep2p.addressbook import AddressBook
+from reliablep2p.hunt import BoardLog
 from reliablep2p.peerlist import PeerList, PeerRegistry
-from reliablep2p.protocol import PeerInfo
+from reliablep2p.protocol import (
+    PeerInfo,
+    PlayerStats,
+    ScoreboardChanged,
+    apply_scoreboard,
+    ranked,
+)
 from reliablep2p.search import SearchPlan
 
 
@@ -154,3 +162,32 @@ def test_registry_log_trims_without_losing_needed_deltas() -> None:
     assert registry.delta(6).joined == [peer(6), peer(7), peer(8), peer(9)]
     with pytest.raises(ValueError):
         registry.delta(5)
+
+
+# ------------------------------------------------------------------------ scoreboard
+
+
+def test_board_log_brings_sessions_at_any_tick_to_the_same_scoreboard() -> None:
+    rng = random.Random(6)
+    log = BoardLog()
+    rows = {f"p{i}": PlayerStats(f"p{i}", "127.0.0.1", i, 0, 0, 0, True) for i in range(30)}
+    sessions: dict[int, tuple[int, list[PlayerStats]]] = {}  # id -> (tick seen, board)
+    for step in range(60):
+        for name in rng.sample(sorted(rows), 3):
+            rows[name] = msgspec.structs.replace(rows[name], score=rng.randrange(50))
+        if step % 7 == 3:
+            rows.pop(rng.choice(sorted(rows)))
+        assert log.update(ranked(rows.values()))
+        assert not log.update(ranked(rows.values())), "an unchanged board is no news"
+        sessions[step] = (-1, [])
+        for key, (tick, board) in list(sessions.items()):
+            if rng.random() < 0.3:
+                continue  # this session is slow: it catches up later, maybe past the log
+            push = log.since(tick)
+            assert push is not None
+            if tick >= 0 and log.tick - tick <= BoardLog.KEEP:
+                assert isinstance(push, ScoreboardChanged)
+                assert len(push.players) < len(rows), "a delta carries only changed rows"
+            sessions[key] = (log.tick, apply_scoreboard(board, push))
+            assert sessions[key][1] == ranked(rows.values())
+            assert log.since(log.tick) is None

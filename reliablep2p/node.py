@@ -728,7 +728,6 @@ class Node:
             finally:
                 with trio.CancelScope(shield=True):  # keep what we verified, even when cancelled
                     await trio.to_thread.run_sync(download.put_aside)
-        self.share.add(info)
         from_vault = plan.is_database(peer)
         if not from_vault and self.address_book.add(info.name, peer):
             self._map_changed()
@@ -835,7 +834,8 @@ class Node:
                         lost = exc  # keep the chunks already received: let the writer drain
         if lost is not None:
             raise lost
-        await trio.to_thread.run_sync(download.finish)
+        assert self.share is not None
+        await trio.to_thread.run_sync(self.share.finish, download)
 
     # -------------------------------------------------------------------------- views
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,11 +64,17 @@ class _Seen:
 
 
 class SharedFolder:
-    """The files a peer seeds, rescanned from disk; hashes are cached by size and mtime."""
+    """The files a peer seeds, rescanned from disk; hashes are cached by size and mtime.
+
+    `scan` and `finish` run in worker threads while the trio thread reads `files()`: the table
+    of seen files is replaced whole, never changed in place, and `_lock` makes a finished
+    download's rename and its entry in the table one step, so a rescan never hashes it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._seen: dict[str, _Seen] = {}
+        self._lock = threading.Lock()
 
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -79,6 +86,7 @@ class SharedFolder:
 
     def scan(self) -> dict[str, FileInfo]:
         """Rescan the folder (blocking: run it in a thread); returns every seedable file."""
+        known = self._seen
         found: dict[str, _Seen] = {}
         with os.scandir(self.path) as entries:
             for entry in entries:
@@ -86,17 +94,22 @@ class SharedFolder:
                     continue
                 try:
                     stat = entry.stat(follow_symlinks=False)
-                    seen = self._seen.get(entry.name)
-                    if seen is None or (seen.size, seen.mtime_ns) != (
-                        stat.st_size,
-                        stat.st_mtime_ns,
-                    ):
-                        info = hash_file(Path(entry.path), entry.name)
-                        seen = _Seen(stat.st_size, stat.st_mtime_ns, info)
+                    seen = known.get(entry.name)
+                    if not _matches(seen, stat):
+                        with self._lock:  # a download may be placing it right now: wait
+                            seen = self._seen.get(entry.name)
+                        if not _matches(seen, stat):
+                            info = hash_file(Path(entry.path), entry.name)
+                            seen = _Seen(stat.st_size, stat.st_mtime_ns, info)
                 except OSError:
                     continue  # vanished or unreadable while we looked: next scan will tell
+                assert seen is not None
                 found[entry.name] = seen
-        self._seen = found
+        with self._lock:  # keep what downloads placed while we were listing
+            for name, seen in self._seen.items():
+                if name not in found and seen is not known.get(name):
+                    found[name] = seen
+            self._seen = found
         return self.files()
 
     def files(self) -> dict[str, FileInfo]:
@@ -113,10 +126,23 @@ class SharedFolder:
             info, work.with_suffix(".part"), self.path_of(info.name), work.with_suffix(".chunks")
         )
 
-    def add(self, info: FileInfo) -> None:
-        """Record a file we just wrote, so it is seeded without rehashing."""
-        stat = self.path_of(info.name).stat()
-        self._seen[info.name] = _Seen(stat.st_size, stat.st_mtime_ns, info)
+    def finish(self, download: Download) -> None:
+        """Make a verified download durable, visible and seeded (blocking: run it in a thread).
+
+        The rename and the entry in the table happen under the lock, so a rescan sees the
+        file either already recorded (no hashing) or not at all.
+        """
+        download.seal()
+        with self._lock:
+            download.place()
+            stat = download.final_path.stat()
+            seen = _Seen(stat.st_size, stat.st_mtime_ns, download.info)
+            self._seen = {**self._seen, download.info.name: seen}
+        fsync_dir(self.path)
+
+
+def _matches(seen: _Seen | None, stat: os.stat_result) -> bool:
+    return seen is not None and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
 class Download:
@@ -191,16 +217,24 @@ class Download:
 
     def finish(self) -> None:
         """Make the verified file durable and visible under its name."""
+        self.seal()
+        self.place()
+        fsync_dir(self.final_path.parent)
+
+    def seal(self) -> None:
+        """Check the file is complete and make its bytes durable (`finish`, first half)."""
         if not self.complete:
             raise ProtocolError(ErrorCode.BAD_CONTENT, "transfer ended before the last chunk")
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
+
+    def place(self) -> None:
+        """Rename the sealed file into place (`finish`, second half; fsync the folder after)."""
         os.replace(self.part_path, self.final_path)
         if self.record_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.record_path.unlink()
-        fsync_dir(self.final_path.parent)
 
     def put_aside(self) -> None:
         """Stop for now, keeping the verified chunks for a later resume."""

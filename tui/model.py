@@ -97,6 +97,14 @@ def size(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def fraction(done: int, total: int) -> str:
+    """Progress in bytes, the unit said once when both share it: 7.0/20.0 MiB."""
+    left, right = size(done), size(total)
+    if left.split()[-1] == right.split()[-1]:
+        return f"{left.split()[0]}/{right}"
+    return f"{left}/{right}"
+
+
 def rate(bytes_per_second: float) -> str:
     return size(bytes_per_second) + "/s"
 

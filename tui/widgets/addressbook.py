@@ -9,8 +9,8 @@ from .table import SyncedTable
 class AddressBookTable(SyncedTable):
     BORDER_TITLE = "Address book"
 
-    def on_mount(self) -> None:
-        self.cursor_type = "none"
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="none")
         self.add_column("file", key="file")
         self.add_column("holders", key="holders")
 

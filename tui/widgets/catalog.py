@@ -16,8 +16,8 @@ class CatalogTable(SyncedTable):
     BORDER_TITLE = "Catalog"
     BINDINGS = [Binding("enter", "select_cursor", "Get file", show=True)]
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row")
         self.add_column("file", key="file")
         self.add_column("size", key="size")
         self.add_column("have", key="have")

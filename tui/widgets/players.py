@@ -11,9 +11,8 @@ from .table import Cell, SyncedTable
 class PlayersTable(SyncedTable):
     BORDER_TITLE = "Players"
 
-    def on_mount(self) -> None:
-        self.cursor_type = "none"
-        self.zebra_stripes = False
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="none")
         self.add_column("player", key="player")
         self.add_column("score", key="score")
         self.add_column("found", key="found")

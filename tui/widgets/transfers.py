@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import time
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
@@ -13,49 +14,62 @@ from .. import model
 
 KEEP_FINISHED = 8
 """Finished and failed entries kept below the running ones."""
+RATE_WINDOW = 3.0
+"""Seconds of progress the rate is measured over."""
 
 
 class Transfer(Widget):
-    """One get: a line that says what happens, and a bar while bytes move."""
+    """One get: what and from whom, then a bar with the rate and the time left while bytes move."""
 
     def __init__(self, name: str) -> None:
         super().__init__(classes="running")
         self.file = name
         self.source = ""
         self.started = time.monotonic()
-        self._first: tuple[float, int] | None = None
+        self.samples: collections.deque[tuple[float, int]] = collections.deque()
         self.label = Label(f"{name}  searching…", classes="transfer-label", markup=False)
-        self.bar = ProgressBar(show_eta=True)
+        self.bar = ProgressBar(show_eta=False)
+        self.stats = Label("", classes="transfer-stats", markup=False)
 
     def compose(self) -> ComposeResult:
         yield self.label
-        yield self.bar
+        with Horizontal(classes="transfer-bar"):
+            yield self.bar
+            yield self.stats
 
     def progress(self, source: str, done: int, total: int) -> None:
+        """A batch of progress: the rate is measured between batches, over the last seconds."""
         now = time.monotonic()
-        if self._first is None or source != self.source:
-            self._first = (now, done)
+        if source != self.source:
+            self.samples.clear()
+            self.label.update(f"{self.file}  ← {_where(source)}")
         self.source = source
-        first_time, first_done = self._first
-        speed = (done - first_done) / (now - first_time) if now > first_time else 0.0
+        self.samples.append((now, done))
+        while len(self.samples) > 2 and now - self.samples[0][0] > RATE_WINDOW:
+            self.samples.popleft()
+        first_time, first_done = self.samples[0]
+        if now - first_time >= 0.2:
+            speed = (done - first_done) / (now - first_time)
+        else:  # too soon to measure between batches: since we asked
+            speed = done / max(now - self.started, 0.05)
         self.bar.update(total=total, progress=done)
-        where = "the vault" if source == "vault" else source
-        self.label.update(f"{self.file}  ← {where}  {model.size(done)}/{model.size(total)}"
-                          f"  {model.rate(speed) if speed else ''}")  # fmt: skip
+        left = f" · {model.clock((total - done) / speed)}" if speed > 0 else ""
+        self.stats.update(f"{model.fraction(done, total)} · {model.rate(speed)}{left}")
 
     def finish(self, source: str, size: int) -> None:
         seconds = time.monotonic() - self.started
         self.bar.update(total=max(size, 1), progress=max(size, 1))
-        where = "the vault" if source == "vault" else source
-        line = f"✓ {self.file}  {model.size(size)} from {where} in {seconds:.1f} s"
-        if seconds > 0 and size:
-            line += f" ({model.rate(size / seconds)})"
+        line = f"✓ {self.file}  ← {_where(source)}  {model.size(size)} in {seconds:.1f} s"
         self.label.update(line)
         self.set_classes("done")
 
     def fail(self, reason: str) -> None:
         self.label.update(f"✗ {self.file}: {reason}")
         self.set_classes("failed")
+
+
+def _where(source: str) -> str:
+    return "the vault" if source == "vault" else source
 
 
 class TransfersPanel(VerticalScroll):

@@ -141,5 +141,5 @@ async def wait_until(
 
 def screen_text(app: GameApp, selector: str) -> str:
     """The text a widget shows now (its last rendered lines, joined)."""
-    widget = app.query_one(selector)
+    widget = app.screen.query_one(selector)
     return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))

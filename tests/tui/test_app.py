@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from textual.pilot import Pilot
 
 from tests.conftest import random_bytes
 from tui.app import GameApp
+from tui.screens.help import HelpScreen
+from tui.screens.round_over import RoundOverScreen
 from tui.widgets.catalog import CatalogTable
 from tui.widgets.command_line import CommandLine, suggest
 from tui.widgets.players import PlayersTable
@@ -164,3 +167,36 @@ def test_command_line_completes_file_names_from_the_catalog() -> None:
     assert suggest("get alps", names) == "get Alps.jpg"
     assert suggest("get zeta", names) is None
     assert suggest("", names) is None
+
+
+def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
+    net = BackgroundNetwork(tmp_path).start(
+        min_players=2, lobby_seconds=0, round_seconds=1.5, pause_seconds=600
+    )
+
+    async def scenario() -> None:
+        await net.peer({"only.txt": b"the one target"})
+        player = net.player("me")
+        app = GameApp(player)
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+            await wait_until(lambda: player.round is not None, what="a round")
+            await type_command(pilot, "get only.txt")
+            await wait_until(
+                lambda: isinstance(app.screen, RoundOverScreen), what="the round's end"
+            )
+            await wait_until(lambda: "me" in screen_text(app, "#final-scores"), what="the scores")
+            assert "You win!" in screen_text(app, "#round-title")
+            await pilot.press("escape")
+            assert not isinstance(app.screen, RoundOverScreen)
+            await pilot.press("s")
+            assert isinstance(app.screen, RoundOverScreen)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        net.close()

@@ -25,8 +25,8 @@ class RoundOverScreen(ModalScreen[None]):
     def show_scoreboard(self, scoreboard: list[PlayerStats]) -> None:
         """The scores pushed after the round's last news."""
         self.scoreboard = scoreboard
-        if self.is_mounted:
-            self.query_one("#final-scores", Static).update(self._board())
+        for board in self.query("#final-scores").results(Static):  # none until composed
+            board.update(self._board())
 
     def _board(self) -> Table:
         board = Table(expand=True, box=None, header_style="bold")
@@ -50,7 +50,7 @@ class RoundOverScreen(ModalScreen[None]):
                          + (" (first)" if find.first else "")
                          + (" from the vault" if find.from_vault else ""))  # fmt: skip
         with Vertical(id="round-over"):
-            yield Static(title)
+            yield Static(title, id="round-title")
             yield Static(self._board(), id="final-scores")
             if state.finds:
                 yield Static(finds)

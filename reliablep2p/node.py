@@ -64,6 +64,7 @@ from .protocol import (
     check_file_info,
     check_name,
     check_version,
+    chunk_count,
 )
 from .search import OneSource, SearchPlan
 from .security import DATABASE_NAME, Identity, SecurityError
@@ -96,6 +97,9 @@ MAX_PER_HOST = 128
 """Connections one address may hold open at once (long-lived sessions are not counted)."""
 MAX_SERVING = 32
 """Files served at once; one more request is answered `busy` and the asker tries another source."""
+RECEIVE_BUFFERS, STORE_THREADS = 4, 2
+"""A download holds this many chunk buffers (one arriving, the rest being stored) and verifies
+and writes them in up to this many worker threads: hashing one overlaps writing another."""
 
 Handler = Callable[[Channel, Hello, Any], Awaitable[None]]
 
@@ -803,35 +807,40 @@ class Node:
         return True
 
     async def _receive_into(self, channel: Channel, download: Download, source: str) -> None:
-        """Receive the rest of the file; chunk N is verified and written in a worker thread
-        while chunk N+1 arrives, so hashing and the network overlap."""
-        info = download.info
-        send, receive = trio.open_memory_channel[bytes](1)
+        """Receive the rest of the file while worker threads verify and write what arrived.
 
-        async def verify_and_write() -> None:
-            async with receive:
-                async for chunk in receive:
-                    await trio.to_thread.run_sync(download.write_chunk, chunk)
-                    self.emit(
-                        events.TransferProgress(
-                            f"{info.name}: {download.received:,}/{info.size:,} from {source}",
-                            info.name, source, download.received, info.size,
-                        )
-                    )  # fmt: skip
+        Each chunk goes from the socket straight into one of `RECEIVE_BUFFERS` reused buffers;
+        up to `STORE_THREADS` workers verify and write chunks at their offsets, so hashing one
+        chunk, writing another and receiving the next all overlap. A lost source still keeps
+        every chunk that arrived: the workers finish before the error is raised.
+        """
+        info = download.info
+        free_buffers, take_buffer = trio.open_memory_channel[bytearray](RECEIVE_BUFFERS)
+        for _ in range(RECEIVE_BUFFERS):
+            free_buffers.send_nowait(bytearray(CHUNK_SIZE))
+        workers = trio.CapacityLimiter(STORE_THREADS)
+
+        async def store(index: int, buffer: bytearray, length: int) -> None:
+            chunk = memoryview(buffer)[:length]
+            await trio.to_thread.run_sync(download.store_chunk, index, chunk, limiter=workers)
+            free_buffers.send_nowait(buffer)
+            self.emit(
+                events.TransferProgress(
+                    f"{info.name}: {download.received:,}/{info.size:,} from {source}",
+                    info.name, source, download.received, info.size,
+                )
+            )  # fmt: skip
 
         lost: ProtocolError | None = None
         with first_protocol_error():
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(verify_and_write)
-                async with send:
-                    expected = info.size - download.received
-                    try:
-                        while expected > 0:
-                            chunk = await channel.receive_data(timeout=self.stall_timeout)
-                            expected -= len(chunk)
-                            await send.send(chunk)
-                    except ProtocolError as exc:
-                        lost = exc  # keep the chunks already received: let the writer drain
+                try:
+                    for index in range(download.next_chunk, chunk_count(info.size)):
+                        buffer = await take_buffer.receive()
+                        length = await channel.receive_data_into(buffer, timeout=self.stall_timeout)
+                        nursery.start_soon(store, index, buffer, length)
+                except ProtocolError as exc:
+                    lost = exc  # keep the chunks already received: let the workers finish
         if lost is not None:
             raise lost
         assert self.share is not None

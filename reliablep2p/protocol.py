@@ -471,6 +471,27 @@ class FrameDecoder:
         end = _LENGTH.size + length
         return end if len(self._buffer) >= end else None
 
+    def data_length(self) -> int | None:
+        """The payload size of the data frame at the head, -1 if a message is at the head, or
+        None while its length and kind are not all here yet (caps are checked as for frames)."""
+        self._frame_end()
+        if len(self._buffer) < _LENGTH.size + 1:
+            return None
+        if self._buffer[_LENGTH.size] != KIND_DATA[0]:
+            return -1
+        length: int = _LENGTH.unpack_from(self._buffer)[0]
+        return length - 1
+
+    def take_data(self, into: memoryview) -> int:
+        """Begin the data frame at the head: drop its header and move the payload bytes already
+        buffered (at most ``len(into)``) into `into`; returns how many. The caller reads the
+        rest of the payload from the stream itself, straight into its own buffer."""
+        start = _LENGTH.size + 1
+        count = min(len(self._buffer) - start, len(into))
+        into[:count] = self._buffer[start : start + count]
+        del self._buffer[: start + count]
+        return count
+
     def next_body(self) -> bytearray | None:
         """The next complete frame body, or None if more bytes are needed."""
         end = self._frame_end()

@@ -148,6 +148,10 @@ def _matches(seen: _Seen | None, stat: os.stat_result) -> bool:
 class Download:
     """A file being received: verified chunk by chunk into `part_path`, renamed in when complete.
 
+    Chunks are written at their own offsets, so several worker threads may verify and store
+    chunks at once, in any order (`store_chunk`); `received` counts the contiguous prefix of
+    stored chunks, and only that prefix is ever recorded or trusted.
+
     With a `record_path`, the download is resumable: the number of verified chunks is recorded
     beside the partial file every `RECORD_EVERY` chunks and when the download is put aside, so a
     later download of the same content continues from there instead of starting over (only the
@@ -166,9 +170,11 @@ class Download:
         self.record_path = record_path
         self.received = self._verified_prefix()
         self.resumed_at = self.received
-        self._file = self.part_path.open("r+b" if self.received else "wb")
+        self._file = self.part_path.open("r+b" if self.received else "wb", buffering=0)
         self._file.truncate(self.received)
-        self._file.seek(self.received)
+        self._lock = threading.Lock()
+        self._stored: set[int] = set()
+        """Chunks stored beyond the prefix (a worker finished before the one before it)."""
 
     def _verified_prefix(self) -> int:
         """Bytes of an earlier partial download we can keep (0 if none or in doubt)."""
@@ -190,23 +196,39 @@ class Download:
     def next_chunk(self) -> int:
         return self.received // CHUNK_SIZE
 
-    def write_chunk(self, data: bytes) -> None:
+    def write_chunk(self, data: bytes | memoryview) -> None:
         """Verify and append the next chunk; a bad one raises `ProtocolError(BAD_CONTENT)`."""
-        index = self.next_chunk
-        if index >= chunk_count(self.info.size):
+        self.store_chunk(self.next_chunk, data)
+
+    def store_chunk(self, index: int, data: bytes | memoryview) -> None:
+        """Verify chunk `index` against the catalog and write it at its offset (thread-safe).
+
+        A bad chunk raises `ProtocolError(BAD_CONTENT)` and is not written. hashlib and the
+        write release the GIL, so workers hash and write while the event loop receives.
+        """
+        if not 0 <= index < chunk_count(self.info.size):
             raise ProtocolError(ErrorCode.BAD_CONTENT, "more data than the file has")
-        expected = min(CHUNK_SIZE, self.info.size - self.received)
+        expected = min(CHUNK_SIZE, self.info.size - index * CHUNK_SIZE)
         if len(data) != expected or hashlib.sha256(data).digest() != self.info.chunks[index]:
             raise ProtocolError(ErrorCode.BAD_CONTENT, f"chunk {index} does not match the catalog")
-        self._file.write(data)
-        self.received += len(data)
-        if (index + 1) % self.RECORD_EVERY == 0:
-            self._record()
+        with memoryview(data) as view:
+            written = 0
+            while written < len(view):
+                written += os.pwrite(
+                    self._file.fileno(), view[written:], index * CHUNK_SIZE + written
+                )
+        with self._lock:
+            self._stored.add(index)
+            before = self.next_chunk
+            while self.next_chunk in self._stored and not self.complete:
+                self._stored.remove(self.next_chunk)
+                self.received = min(self.received + CHUNK_SIZE, self.info.size)
+            if self.next_chunk // self.RECORD_EVERY > before // self.RECORD_EVERY:
+                self._record()
 
     def _record(self) -> None:
         if self.record_path is None:
             return
-        self._file.flush()
         tmp = self.record_path.with_suffix(".tmp")
         tmp.write_text(str(self.next_chunk))
         os.replace(tmp, self.record_path)
@@ -225,7 +247,6 @@ class Download:
         """Check the file is complete and make its bytes durable (`finish`, first half)."""
         if not self.complete:
             raise ProtocolError(ErrorCode.BAD_CONTENT, "transfer ended before the last chunk")
-        self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
 

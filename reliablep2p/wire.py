@@ -39,6 +39,8 @@ once) finishes handshakes late, and one cut off would start over from nothing.""
 SEND_PIECE = 128 * 1024
 """File bytes are read and sent in pieces of this size (frames stay one chunk long)."""
 RECEIVE_SIZE = 256 * 1024
+DATA_HEADER = 5
+"""Bytes before a data frame's payload (length and kind): read alone, so the payload is not."""
 
 M = TypeVar("M")
 
@@ -150,17 +152,58 @@ class Channel:
         limit = self.timeout if timeout is None else timeout
         with trio.move_on_after(limit):
             while (frame := self._decoder.next_frame()) is None:
-                try:
-                    data = await self.stream.receive_some(RECEIVE_SIZE)
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                    raise ConnectionLost(
-                        ErrorCode.INTERNAL, f"connection lost: {_why(exc)}"
-                    ) from None
-                if not data:
-                    raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
-                self._decoder.feed(data)
+                await self._fill(RECEIVE_SIZE)
             return frame
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
+
+    async def receive_data_into(self, buffer: bytearray, timeout: float | None = None) -> int:
+        """The next frame, which must be file data, written into `buffer`; returns its length.
+
+        The payload goes from the socket straight into `buffer` (`recv_into` on plain TCP),
+        not through the frame decoder: no copies and no allocation per chunk. A message
+        instead (an `Error` included) raises as `receive_data` does.
+        """
+        limit = self.timeout if timeout is None else timeout
+        with trio.move_on_after(limit):
+            while (length := self._decoder.data_length()) is None:
+                await self._fill(DATA_HEADER)  # no more: the payload is read into `buffer`
+            if length < 0:
+                await self.receive_data(timeout)  # a message: raises what it says
+                raise AssertionError("receive_data returned a message")
+            if length > len(buffer):
+                raise ProtocolError(ErrorCode.TOO_LARGE, f"data frame of {length} bytes")
+            view = memoryview(buffer)
+            got = self._decoder.take_data(view[:length])
+            while got < length:
+                got += await self._read_into(view[got:length])
+            return length
+        raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
+
+    async def _fill(self, max_bytes: int) -> None:
+        """Feed the decoder what the stream has (at most `max_bytes`)."""
+        try:
+            data = await self.stream.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
+        if not data:
+            raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
+        self._decoder.feed(data)
+
+    async def _read_into(self, view: memoryview) -> int:
+        """Read what the stream has (at most ``len(view)`` bytes) into `view`."""
+        stream = self.stream
+        try:
+            if isinstance(stream, trio.SocketStream):
+                count = await stream.socket.recv_into(view)
+            else:
+                data = await stream.receive_some(len(view))
+                count = len(data)
+                view[:count] = data
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
+        if not count:
+            raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
+        return count
 
     @overload
     async def receive_message(self, expected: type[M], /, *, timeout: float | None = ...) -> M: ...

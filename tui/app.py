@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Iterable, Sequence
 
+from textual import events as textual_events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Grid
@@ -42,6 +43,25 @@ from .widgets.status import StatusBar
 from .widgets.transfers import TransfersPanel
 
 FETCHES = ("get", "secure-get")
+NARROW = 120
+"""Below this width the board has two columns (HORIZONTAL_BREAKPOINTS says the same)."""
+
+
+class Board(Grid):
+    """The panels. Narrow, the catalog comes right after players and hunt to span the width."""
+
+    WIDE_ORDER = ("players", "hunt", "transfers", "catalog", "addressbook", "feed")
+    NARROW_ORDER = ("players", "hunt", "catalog", "addressbook", "transfers", "feed")
+
+    def on_resize(self, event: textual_events.Resize) -> None:
+        self.order_panels()
+
+    def order_panels(self) -> None:
+        order = self.NARROW_ORDER if self.screen.size.width < NARROW else self.WIDE_ORDER
+        if [child.id for child in self.children] != list(order):
+            for name in reversed(order):
+                self.move_child(self.get_child_by_id(name), before=0)
+            self.app.refresh_bindings()  # "m Map" only where it does something
 
 
 class GameApp(App[int]):
@@ -52,10 +72,11 @@ class GameApp(App[int]):
     BINDINGS = [
         Binding("colon", "command_line", "Command", key_display=":"),
         Binding("s", "scoreboard", "Scores"),
+        Binding("m", "map", "Map"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     def __init__(self, node: Node, *, batch_seconds: float = 0.05) -> None:
@@ -69,7 +90,7 @@ class GameApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Grid(id="board"):
+        with Board(id="board"):
             yield PlayersTable(id="players")
             yield HuntPanel(id="hunt")
             yield TransfersPanel(id="transfers")
@@ -268,6 +289,18 @@ class GameApp(App[int]):
 
     def action_command_line(self) -> None:
         self.query_one(CommandLine).open()
+
+    def action_map(self) -> None:
+        """Narrow: the address book and the catalog take turns in the catalog's place."""
+        board = self.query_one(Board)
+        board.toggle_class("-map")
+        shown = AddressBookTable if board.has_class("-map") else CatalogTable
+        self.query_one(shown).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "map":  # wide, both are on the board already
+            return self.screen.size.width < NARROW
+        return True
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reliablep2p.node import Node
+from reliablep2p.protocol import FoundBy, RoundState
 
 VAULT = "vault"
 
@@ -83,6 +84,31 @@ def address_book(node: Node) -> dict[str, tuple[str, ...]]:
         name: tuple(sorted(p.name for p in peers))
         for name, peers in sorted(node.address_book.as_map().items())
     }
+
+
+@dataclass(frozen=True)
+class Target:
+    """One line of the hunt: who found it first, how many others did, whether you did."""
+
+    name: str
+    first: FoundBy | None = None
+    mine: FoundBy | None = None
+    others: int = 0
+    """Finders besides the first one and you."""
+    have: bool = False
+    """You hold the file (maybe not credited yet)."""
+
+
+def hunt(state: RoundState, me: str, have: set[str]) -> list[Target]:
+    """The round's targets in their order, each with its finds."""
+    rows = []
+    for target in state.targets:
+        finds = [find for find in state.finds if find.target == target]
+        first = next((find for find in finds if find.first), finds[0] if finds else None)
+        mine = next((find for find in finds if find.player == me), None)
+        others = len({f.player for f in finds} - {me} - ({first.player} if first else set()))
+        rows.append(Target(target, first, mine, others, have=target in have))
+    return rows
 
 
 # ---------------------------------------------------------------------------- formatting

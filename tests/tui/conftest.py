@@ -143,3 +143,13 @@ def screen_text(app: GameApp, selector: str) -> str:
     """The text a widget shows now (its last rendered lines, joined)."""
     widget = app.screen.query_one(selector)
     return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+
+
+def shown_text(app: GameApp, selector: str) -> str:
+    """What the screen shows where a widget is, children included (a container's own lines
+    hold only its border)."""
+    region = app.screen.query_one(selector).region
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(
+        strip.crop(region.x, region.right).text for strip in strips[region.y : region.bottom]
+    )

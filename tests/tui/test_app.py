@@ -109,8 +109,8 @@ def test_get_command_fetches_a_target_and_score_and_map_size_grow(
             assert int(me[3].plain) >= 1  # map size: we learned that player1 holds it
             status = screen_text(app, "#status")
             assert "score 0" not in status and "map 0" not in status, status
-            await wait_until(lambda: "✓" in screen_text(app, "#hunt"), what="the find in the hunt")
-            assert "you +" in screen_text(app, "#hunt")
+            await wait_until(lambda: "★" in screen_text(app, "#hunt"), what="the find in the hunt")
+            assert f"{target}  you +" in screen_text(app, "#hunt")
             assert "✓" in str(app.query_one(CatalogTable).get_row(target)[2])
             await net.acall(seeder.leave)
 

@@ -16,6 +16,7 @@ KEYS = {
     ":": "open the command line (Tab or → completes file names, Esc closes it)",
     "Enter": "on a catalog row: get that file",
     "Tab / Shift+Tab": "move between the panels",
+    "m": "on a narrow screen: swap the catalog and the address book (your map)",
     "s": "show the scoreboard of the last finished round",
     "?": "this help",
     "Ctrl+P": "command palette",

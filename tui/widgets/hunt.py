@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
@@ -24,6 +25,9 @@ class HuntPanel(Static):
 
     def on_mount(self) -> None:
         self._render_state()
+
+    def on_resize(self) -> None:
+        self._render_state()  # the names get what the details leave of the width
 
     def show(self, state: RoundState | None, me: str, have: set[str]) -> None:
         if state is not None and state != self.state:
@@ -50,31 +54,48 @@ class HuntPanel(Static):
             self.border_subtitle = f"round {state.number} over"
         else:
             self.border_subtitle = f"round {state.number} · {model.clock(self.seconds_left())} left"
-        found = {find.target: find for find in state.finds}
-        text = Text()
+        rows = model.hunt(state, self.me, self.mine)
+        width = self.content_size.width or 80
+        lines = [_line(row, self.me) for row in rows]
+        names = max((name.cell_len for name, _ in lines), default=0)
+        details = max((detail.cell_len for _, detail in lines), default=0)
+        name_width = max(min(names, width - details - 2), min(names, 12))
+        table = Text("\n").join(
+            Text.assemble(_fit(name, name_width), "  ", detail) if detail else name
+            for name, detail in lines
+        )
+        table.no_wrap, table.overflow = True, "ellipsis"
         if state.over:
             winner = state.winner or "nobody"
-            text.append(f"Round {state.number} over: winner {winner}\n", style="bold magenta")
-        for target in state.targets:
-            find = found.get(target)
-            if find is not None:
-                who = "you" if find.player == self.me else find.player
-                text.append("✓ ", style="green")
-                text.append(target, style="strike" if find.player != self.me else "bold green")
-                text.append(f"  {who} +{find.points}", style="green")
-                if find.first:
-                    text.append(" first", style="magenta")
-                if find.from_vault:
-                    text.append(" (vault)", style="dim")
-            elif target in self.mine:
-                text.append("◆ ", style="cyan")
-                text.append(target, style="cyan")
-                text.append("  you have it", style="dim")
-            else:
-                text.append("○ ", style="yellow")
-                text.append(target, style="bold yellow")
-            text.append("\n")
-        if not state.over:
-            left = sum(1 for t in state.targets if t not in found)
-            text.append(f"{left} of {len(state.targets)} still to find", style="dim")
-        self.update(text)
+            head = Text(f"Round {state.number} over: winner {winner}", style="bold magenta")
+            self.update(Group(head, table))
+        else:
+            left = sum(1 for row in rows if row.first is None)
+            self.update(Group(table, Text(f"{left} of {len(rows)} still to find", style="dim")))
+
+
+def _fit(text: Text, width: int) -> Text:
+    """`text` in exactly `width` cells: cut with … or padded."""
+    text = text.copy()
+    text.truncate(width, overflow="ellipsis", pad=True)
+    return text
+
+
+def _line(row: model.Target, me: str) -> tuple[Text, Text]:
+    """`★ name   ada +15 first · you · 2 more`: ★ when you found it, ✓ when only others did."""
+    first = row.first
+    if first is None:
+        if row.have:
+            return Text.assemble(("◆ ", "cyan"), (row.name, "cyan")), Text("you have it", "dim")
+        return Text.assemble(("○ ", "yellow"), (row.name, "bold yellow")), Text("")
+    name = Text.assemble(("★ ", "bold green"), (row.name, "bold green")) if row.mine else (
+        Text.assemble(("✓ ", "green"), row.name))  # fmt: skip
+    who = "you" if first.player == me else first.player
+    detail = Text.assemble((f"{who} +{first.points}", "bold green" if who == "you" else "green"),
+                           (" first", "magenta"))  # fmt: skip
+    if row.mine is not None and row.mine != first:
+        detail.append(" · ", "dim")
+        detail.append("you", "bold green")
+    if row.others:
+        detail.append(f" · {row.others} more", "dim")
+    return name, detail

@@ -22,6 +22,11 @@ class Joined(Event):
 
 
 @dataclass(frozen=True)
+class SessionLost(Event):
+    """The session with the database peer dropped; the node reconnects by itself (then `Joined`)."""
+
+
+@dataclass(frozen=True)
 class PeersChanged(Event):
     joined: tuple[PeerInfo, ...]
     left: tuple[PeerInfo, ...]

@@ -458,6 +458,8 @@ class Node:
                 if not self._leaving:
                     self.notice(f"database peer unreachable ({exc.detail}); retrying", "error")
             finally:
+                if self._session is not None and not self._leaving:
+                    self.emit(events.SessionLost("lost the database peer; reconnecting…"))
                 self._session = None
                 self._session_ended.set()
             if self._leaving:
@@ -739,7 +741,8 @@ class Node:
         resumed = f", resumed at {download.resumed_at:,} bytes" if download.resumed_at else ""
         self.emit(
             events.TransferDone(
-                f"got {info.name} ({info.size:,} bytes) from {source} after {plan.probes} probes"
+                f"got {info.name} ({info.size:,} bytes) from {source} after "
+                f"{plan.probes} probe{'' if plan.probes == 1 else 's'}"
                 + resumed,
                 info.name, source, info.size, plan.probes,
             )

@@ -304,7 +304,7 @@ async def test_events_report_joins_finds_and_map_growth(network: Network) -> Non
     kinds = [type(e) for e in seen]
     assert events.PeersChanged in kinds and events.CatalogChanged in kinds
     done = [e for e in seen if isinstance(e, events.TransferDone)]
-    assert done[0].text == f"got x.txt (1 bytes) from {seeder.name} after 1 probes"
+    assert done[0].text == f"got x.txt (1 bytes) from {seeder.name} after 1 probe"
     assert any(isinstance(e, events.MapChanged) and e.size == 1 for e in seen)
 
 
@@ -335,9 +335,14 @@ async def test_peers_keep_sharing_while_the_database_peer_is_down_and_rejoin_by_
     data = random_bytes(CHUNK_SIZE + 7, seed=5)
     seeder = await network.peer({"shared.bin": data})
     fetcher = await network.peer()
+    seen: list[events.Event] = []
+    fetcher.subscribe(seen.append)
     port = network.db.port
     network.db.stop()
     await until(lambda: fetcher._session is None and seeder._session is None)
+    assert [type(e) for e in seen if isinstance(e, events.SessionLost | events.Joined)] == [
+        events.SessionLost
+    ]
     result = await fetcher.get("shared.bin")
     assert result.source == seeder.name and result.path.read_bytes() == data
     restarted = DatabasePeer(data_dir=network.root / "db", port=port, secure=network.secure)
@@ -345,6 +350,9 @@ async def test_peers_keep_sharing_while_the_database_peer_is_down_and_rejoin_by_
     await until(
         lambda: {fetcher.me.addr, seeder.me.addr} <= set(restarted.registry.peers), timeout=20
     )
+    await until(lambda: any(isinstance(e, events.Joined) for e in seen), timeout=20)
+    lost_then_joined = [type(e) for e in seen if isinstance(e, events.SessionLost | events.Joined)]
+    assert lost_then_joined == [events.SessionLost, events.Joined]
 
 
 async def test_same_content_under_two_names_is_stored_once(network: Network) -> None:

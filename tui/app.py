@@ -139,6 +139,10 @@ class GameApp(App[int]):
                 self.sub_title = f"{self.node.name} · {self.node.me.host}:{self.node.me.port}"
                 self.feed(event.text, "join")
                 changed |= {"players", "catalog", "book", "hunt"}
+            elif isinstance(event, events.SessionLost):
+                self.connection = "reconnecting…"
+                self.feed(event.text, "error")
+                changed.add("players")
             elif isinstance(event, events.PeersChanged):
                 self.feed(event.text, "join" if event.joined else "leave")
                 changed |= {"players", "book", "catalog"}
@@ -239,7 +243,7 @@ class GameApp(App[int]):
     ) -> None:  # fmt: skip
         node = self.node
         if players or book:
-            rows = model.players(node)
+            rows = model.players(node, host_online=self.connection == "joined")
             self.query_one(PlayersTable).show(rows)
             me = next(p for p in rows if p.me)
             online = sum(1 for p in rows if p.online and not p.host)

@@ -27,8 +27,11 @@ class Player:
     wins: int = 0
 
 
-def players(node: Node) -> list[Player]:
-    """Every player the scoreboard or the peer list knows: the host first, then by score."""
+def players(node: Node, *, host_online: bool | None = None) -> list[Player]:
+    """Every player the scoreboard or the peer list knows: the host first, then by score.
+
+    The host is online once we joined, unless `host_online` (our session with it) says otherwise.
+    """
     online = {peer.name for peer in node.peers}
     rows: dict[str, Player] = {}
     for stats in node.scoreboard:
@@ -45,7 +48,8 @@ def players(node: Node) -> list[Player]:
     )  # fmt: skip
     ranked = sorted(rows.values(), key=lambda p: (-p.score, -p.files_found, p.name))
     if node.database_peer is not None:
-        ranked.insert(0, Player(VAULT, online=node.ready.is_set(), host=True))
+        online_host = node.ready.is_set() if host_online is None else host_online
+        ranked.insert(0, Player(VAULT, online=online_host, host=True))
     return ranked
 
 

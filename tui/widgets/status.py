@@ -8,6 +8,14 @@ from textual.widgets import Static
 from ..model import Player
 
 
+CONNECTION_STYLES = {
+    "joined": "green",
+    "starting": "yellow",
+    "joining": "yellow",
+    "reconnecting…": "bold yellow",
+}
+
+
 class StatusBar(Static):
     def __init__(self, id: str | None = None) -> None:
         super().__init__("", id=id)
@@ -21,8 +29,6 @@ class StatusBar(Static):
         if me.wins:
             text.append(f"  ·  wins {me.wins}")
         text.append(f"  ·  {online} online  ·  ")
-        style = {"joined": "green", "starting": "yellow", "joining": "yellow"}.get(
-            connection, "red"
-        )
+        style = CONNECTION_STYLES.get(connection, "red")
         text.append(connection, style=style)
         self.update(text)

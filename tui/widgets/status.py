@@ -7,7 +7,6 @@ from textual.widgets import Static
 
 from ..model import Player
 
-
 CONNECTION_STYLES = {
     "joined": "green",
     "starting": "yellow",

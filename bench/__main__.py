@@ -12,9 +12,9 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import joinstorm, learning, transfer, vault
+from . import joinstorm, learning, transfer, tui, vault
 from .common import BENCH, MIB, env_int, env_list, log, machine_description, raise_fd_limit
-from .report import Section, Target, targets_table
+from .report import Section, targets_table
 
 SCENARIOS = ("transfer", "join", "search", "vault", "tui")
 
@@ -68,15 +68,7 @@ def main() -> int:
             "vault", "5. Vault under load", lambda: [vault.run(fetchers, size, rounds, raw_limit)]
         )
     if "tui" in chosen:
-        tui = Section("6. TUI")
-        tui.table(
-            ["measure", "value"],
-            [["time to render an update of 100 players and a running transfer", "not yet measured"],
-             ["CPU while idle", "not yet measured"]],
-        )  # fmt: skip
-        tui.note("The TUI is being built in another issue; this row stays empty until it lands.")
-        tui.targets.append(Target("TUI render and idle CPU", "—", None))
-        sections.append(tui)
+        sections += attempt("tui", "6. TUI", lambda: [tui.run()])
 
     elapsed = time.monotonic() - started
     text = _document(sections, elapsed, rounds, chosen)

@@ -8,9 +8,12 @@ and correct. Names are checked before any path is built from them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +49,36 @@ def possession_proof(path: Path, nonce: bytes) -> bytes:
         while piece := f.read(CHUNK_SIZE):
             digest.update(piece)
     return digest.digest()
+
+
+SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's `sync_file_range(2)` through ctypes (Python has no wrapper), or None."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (AttributeError, OSError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the kernel start writing these bytes to disk now, without waiting for it.
+
+    Not durability (the `fsync` before the rename is): a big download written with no
+    write-behind piles up dirty pages until the kernel throttles the writer to the disk's pace
+    (a 512 MiB get spent 1-2 s in `pwrite` on a machine whose page cache was already dirty),
+    and the final `fsync` then has the whole file still to write. Started chunk by chunk, the
+    writes stay at page-cache speed and the `fsync` finds almost nothing left to do. A no-op
+    where `sync_file_range` is missing; errors are ignored (the `fsync` reports real ones).
+    """
+    call = _sync_file_range()
+    if call is not None:
+        call(fd, offset, length, SYNC_FILE_RANGE_WRITE)  # ctypes releases the GIL
 
 
 def fsync_dir(path: Path) -> None:
@@ -204,7 +237,8 @@ class Download:
         """Verify chunk `index` against the catalog and write it at its offset (thread-safe).
 
         A bad chunk raises `ProtocolError(BAD_CONTENT)` and is not written. hashlib and the
-        write release the GIL, so workers hash and write while the event loop receives.
+        write release the GIL, so workers hash and write while the event loop receives. The
+        chunk's write-back to disk is started at once (`start_writeback`).
         """
         if not 0 <= index < chunk_count(self.info.size):
             raise ProtocolError(ErrorCode.BAD_CONTENT, "more data than the file has")
@@ -217,6 +251,7 @@ class Download:
                 written += os.pwrite(
                     self._file.fileno(), view[written:], index * CHUNK_SIZE + written
                 )
+        start_writeback(self._file.fileno(), index * CHUNK_SIZE, len(data))
         with self._lock:
             self._stored.add(index)
             before = self.next_chunk

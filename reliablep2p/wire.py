@@ -10,6 +10,7 @@ import contextlib
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import TypeVar, cast, overload
 
 import trio
@@ -196,8 +197,8 @@ class Channel:
         try:
             if isinstance(stream, trio.SocketStream):
                 count = await stream.socket.recv_into(view)
-            elif isinstance(stream, trio.SSLStream) and hasattr(stream, "_ssl_object"):
-                count = await _decrypt_into(stream, view)
+            elif (parts := _fast_tls(stream)) is not None:
+                count = await _decrypt_into(parts, view)
             else:
                 data = await stream.receive_some(len(view))
                 count = len(data)
@@ -248,32 +249,97 @@ class Channel:
             await self.stream.aclose()
 
 
-async def _decrypt_into(stream: trio.SSLStream[trio.SocketStream], view: memoryview) -> int:
+TLS_FAST_PATH = True
+"""Decrypt file bytes with `_decrypt_into` (trio internals) when the stream allows it; if False,
+or if trio's internals are not what `_fast_tls` expects, `SSLStream.receive_some` is used."""
+
+
+@dataclass(frozen=True)
+class _TLSParts:
+    """The parts of a trio `SSLStream` that `_decrypt_into` works with."""
+
+    stream: trio.SSLStream[trio.SocketStream]
+    tls: ssl.SSLObject
+    incoming: ssl.MemoryBIO
+    outgoing: ssl.MemoryBIO
+    send_lock: trio.StrictFIFOLock
+    receiving: contextlib.AbstractContextManager[object]
+    check_status: Callable[[], None]
+
+
+def _fast_tls(stream: trio.abc.Stream) -> _TLSParts | None:
+    """`stream`'s TLS internals, if `_decrypt_into` may use them now; None: use the public API.
+
+    Checked with trio 0.35.0 (the attributes are the same from 0.22 on). Any attribute that is
+    missing or of another type, or a server's session tickets still held back (trio's
+    `_delayed_outgoing`, sent with the first write), means the public path.
+    """
+    if not TLS_FAST_PATH or not isinstance(stream, trio.SSLStream):
+        return None
+    if not isinstance(stream.transport_stream, trio.SocketStream):
+        return None
+    state = vars(stream)
+    tls, incoming, outgoing = (
+        state.get("_ssl_object"),
+        state.get("_incoming"),
+        state.get("_outgoing"),
+    )
+    send_lock, receiving = state.get("_inner_send_lock"), state.get("_outer_recv_conflict_detector")
+    check_status = getattr(stream, "_check_status", None)
+    if not (
+        isinstance(tls, ssl.SSLObject)
+        and isinstance(incoming, ssl.MemoryBIO)
+        and isinstance(outgoing, ssl.MemoryBIO)
+        and isinstance(send_lock, trio.StrictFIFOLock)
+        and hasattr(receiving, "__enter__")
+        and hasattr(receiving, "__exit__")
+        and callable(check_status)
+        and state.get("_delayed_outgoing") is None
+    ):
+        return None
+    receiving = cast(contextlib.AbstractContextManager[object], receiving)
+    return _TLSParts(stream, tls, incoming, outgoing, send_lock, receiving, check_status)
+
+
+async def _decrypt_into(parts: _TLSParts, view: memoryview) -> int:
     """Decrypt file bytes into `view` with the stream's own `SSLObject` (trio internals).
 
     `SSLStream.receive_some` passes through the scheduler once per 16 KiB TLS record and reads
     the socket 64 KiB at a time, which held TLS downloads to about 200 MiB/s. Here every record
-    already buffered is decrypted in one go and the socket is read a chunk at a time. Only for
-    the data phase of a conversation, when no other task reads or writes the stream.
+    already buffered is decrypted in one go and the socket is read a megabyte at a time.
+
+    It keeps trio's rules (`SSLStream._retry`): the stream's receive conflict detector is held
+    (a second reader raises `BusyResourceError`, as with `receive_some`); bytes TLS itself must
+    send (a TLS 1.3 key update, an alert) are taken from the outgoing BIO and then sent under
+    the stream's strict-FIFO send lock, so they reach the wire in order with a concurrent
+    `send_all`. TLS 1.3 (the only version our contexts allow) never needs to read in order to
+    write, so no sender competes for the socket's receive side. Returns 0 on the other side's
+    close_notify or at end of stream (the caller's `ConnectionLost`); an `ssl.SSLError` (a
+    corrupt record) and trio's errors for a closed or broken stream propagate as from
+    `receive_some`.
     """
-    tls, incoming, outgoing = stream._ssl_object, stream._incoming, stream._outgoing
-    while True:
-        count, ended = 0, False
-        with contextlib.suppress(ssl.SSLWantReadError):
-            while count < len(view):
-                read = cast(int, tls.read(len(view) - count, view[count:]))  # int with a buffer
-                if not read:
-                    ended = True  # the other side closed the TLS session
-                    break
-                count += read
-        if outgoing.pending:  # TLS may need to answer something (a key update)
-            await stream.transport_stream.send_all(outgoing.read())
-        if count or ended:
-            return count
-        data = await stream.transport_stream.receive_some(TLS_RECEIVE_SIZE)
-        if not data:
-            return 0
-        incoming.write(data)
+    tls, stream = parts.tls, parts.stream
+    with parts.receiving:
+        parts.check_status()
+        while True:
+            count, ended = 0, False
+            with contextlib.suppress(ssl.SSLWantReadError):
+                while count < len(view):
+                    read = cast(int, tls.read(len(view) - count, view[count:]))  # int with a buffer
+                    if not read:
+                        ended = True  # the other side closed the TLS session (close_notify)
+                        break
+                    count += read
+            if parts.outgoing.pending:  # TLS must answer something: in line with any sender
+                to_send = parts.outgoing.read()
+                async with parts.send_lock:
+                    await stream.transport_stream.send_all(to_send)
+            if count or ended:
+                return count
+            data = await stream.transport_stream.receive_some(TLS_RECEIVE_SIZE)
+            if not data:
+                return 0  # the socket closed without close_notify: truncated, never a whole file
+            parts.incoming.write(data)
 
 
 async def secure(

@@ -2,10 +2,12 @@
 
 python bench/rawcopy.py send FILE      # prints the port, serves FILE to one client, exits
 python bench/rawcopy.py recv PORT OUT  # connects, writes everything it receives to OUT
+python bench/rawcopy.py recv PORT OUT --fsync  # the same, made durable before exit, as rp2p does
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 
@@ -20,16 +22,19 @@ def send(path: str) -> None:
             conn.sendfile(f)
 
 
-def receive(port: int, path: str) -> None:
+def receive(port: int, path: str, durable: bool) -> None:
     buffer = bytearray(BUFFER)
     view = memoryview(buffer)
     with socket.create_connection(("127.0.0.1", port)) as conn, open(path, "wb") as out:
         while count := conn.recv_into(buffer):
             out.write(view[:count])
+        if durable:
+            out.flush()
+            os.fsync(out.fileno())
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "send":
         send(sys.argv[2])
     else:
-        receive(int(sys.argv[2]), sys.argv[3])
+        receive(int(sys.argv[2]), sys.argv[3], "--fsync" in sys.argv[4:])

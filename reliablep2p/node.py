@@ -12,6 +12,7 @@ import collections
 import contextlib
 import functools
 import logging
+import mmap
 import os
 import random
 from collections.abc import Awaitable, Callable, Iterator
@@ -819,13 +820,13 @@ class Node:
         every chunk that arrived: the workers finish before the error is raised.
         """
         info = download.info
-        free_buffers, take_buffer = trio.open_memory_channel[bytearray](RECEIVE_BUFFERS)
-        for _ in range(RECEIVE_BUFFERS):
-            free_buffers.send_nowait(bytearray(CHUNK_SIZE))
+        free_buffers, take_buffer = trio.open_memory_channel[memoryview](RECEIVE_BUFFERS)
+        for _ in range(RECEIVE_BUFFERS):  # page-aligned, so whole chunks are written O_DIRECT
+            free_buffers.send_nowait(memoryview(mmap.mmap(-1, CHUNK_SIZE)))
         workers = trio.CapacityLimiter(STORE_THREADS)
 
-        async def store(index: int, buffer: bytearray, length: int) -> None:
-            chunk = memoryview(buffer)[:length]
+        async def store(index: int, buffer: memoryview, length: int) -> None:
+            chunk = buffer[:length]
             await trio.to_thread.run_sync(download.store_chunk, index, chunk, limiter=workers)
             free_buffers.send_nowait(buffer)
             self.emit(

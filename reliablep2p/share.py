@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import hashlib
 import os
@@ -79,6 +80,21 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     call = _sync_file_range()
     if call is not None:
         call(fd, offset, length, SYNC_FILE_RANGE_WRITE)  # ctypes releases the GIL
+
+
+DIRECT_WRITES = True
+"""Write whole, page-aligned chunks of a download with `O_DIRECT` where the file system allows
+it (`Download._write`); if False, every chunk goes through the page cache."""
+DIRECT_ALIGN = 4096
+
+
+def _aligned(data: bytes | memoryview) -> bool:
+    """True if `data` starts on a `DIRECT_ALIGN` boundary (a writable buffer only: an `mmap`)."""
+    try:
+        address = ctypes.addressof(ctypes.c_char.from_buffer(data))
+    except (TypeError, ValueError, BufferError):
+        return False  # bytes, read-only or non-contiguous: use the page cache
+    return address % DIRECT_ALIGN == 0
 
 
 def fsync_dir(path: Path) -> None:
@@ -206,6 +222,10 @@ class Download:
         self._file = self.part_path.open("r+b" if self.received else "wb", buffering=0)
         self._file.truncate(self.received)
         self._lock = threading.Lock()
+        self._direct: int | None = None
+        """A second descriptor of the partial file, opened with `O_DIRECT` on first use."""
+        self._direct_tried = not (DIRECT_WRITES and hasattr(os, "O_DIRECT"))
+        self._direct_ok = True
         self._stored: set[int] = set()
         """Chunks stored beyond the prefix (a worker finished before the one before it)."""
 
@@ -245,13 +265,7 @@ class Download:
         expected = min(CHUNK_SIZE, self.info.size - index * CHUNK_SIZE)
         if len(data) != expected or hashlib.sha256(data).digest() != self.info.chunks[index]:
             raise ProtocolError(ErrorCode.BAD_CONTENT, f"chunk {index} does not match the catalog")
-        with memoryview(data) as view:
-            written = 0
-            while written < len(view):
-                written += os.pwrite(
-                    self._file.fileno(), view[written:], index * CHUNK_SIZE + written
-                )
-        start_writeback(self._file.fileno(), index * CHUNK_SIZE, len(data))
+        self._write(index * CHUNK_SIZE, data)
         with self._lock:
             self._stored.add(index)
             before = self.next_chunk
@@ -260,6 +274,54 @@ class Download:
                 self.received = min(self.received + CHUNK_SIZE, self.info.size)
             if self.next_chunk // self.RECORD_EVERY > before // self.RECORD_EVERY:
                 self._record()
+
+    def _write(self, offset: int, data: bytes | memoryview) -> None:
+        """Write `data` at `offset`: straight to the disk where possible, else via the cache.
+
+        A whole chunk in a page-aligned buffer (the receive path's `mmap` buffers) is written
+        with `O_DIRECT`, skipping the page cache: the file is fsynced before anyone reads it, so
+        caching it bought nothing, and on the 2-core VM copying 512 MiB into fresh page-cache
+        pages cost 0.3-2.2 s of system time (perf: `copy_folio_from_iter_atomic`, and the
+        second writer spinning on the inode lock), where 512 direct 1 MiB writes take ~0.2 s
+        of wall and ~0.04 s of CPU. The `fsync` before the rename stays: it makes the block
+        allocation durable and flushes the disk's cache. Anything else (the last, short chunk; `bytes` from the vault's
+        uploads; a file system that refuses `O_DIRECT`) goes through the page cache, its
+        write-back started at once (`start_writeback`).
+        """
+        length = len(data)
+        if length % DIRECT_ALIGN == 0 and (fd := self._direct_fd()) is not None and _aligned(data):
+            try:
+                with memoryview(data) as view:
+                    written = 0
+                    while written < length:
+                        written += os.pwrite(fd, view[written:], offset + written)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                self._direct_ok = False  # refused after all: the page cache from now on
+        with memoryview(data) as view:
+            written = 0
+            while written < length:
+                written += os.pwrite(self._file.fileno(), view[written:], offset + written)
+        start_writeback(self._file.fileno(), offset, length)
+
+    def _direct_fd(self) -> int | None:
+        if not self._direct_tried:
+            with self._lock:
+                if not self._direct_tried:
+                    try:
+                        self._direct = os.open(self.part_path, os.O_WRONLY | os.O_DIRECT)
+                    except OSError:
+                        self._direct = None  # not on this file system
+                    self._direct_tried = True
+        return self._direct if DIRECT_WRITES and self._direct_ok else None
+
+    def _close(self) -> None:
+        if self._direct is not None:
+            os.close(self._direct)
+            self._direct = None
+        self._file.close()
 
     def _record(self) -> None:
         if self.record_path is None:
@@ -283,7 +345,7 @@ class Download:
         if not self.complete:
             raise ProtocolError(ErrorCode.BAD_CONTENT, "transfer ended before the last chunk")
         os.fsync(self._file.fileno())
-        self._file.close()
+        self._close()
 
     def place(self) -> None:
         """Rename the sealed file into place (`finish`, second half; fsync the folder after)."""
@@ -300,10 +362,10 @@ class Download:
             self.abandon()
             return
         self._record()
-        self._file.close()
+        self._close()
 
     def abandon(self) -> None:
-        self._file.close()
+        self._close()
         for path in (self.part_path, self.record_path):
             if path is not None:
                 with contextlib.suppress(FileNotFoundError):

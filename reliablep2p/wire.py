@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import ssl
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar, cast, overload
@@ -158,7 +160,9 @@ class Channel:
             return frame
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 
-    async def receive_data_into(self, buffer: bytearray, timeout: float | None = None) -> int:
+    async def receive_data_into(
+        self, buffer: bytearray | memoryview, timeout: float | None = None
+    ) -> int:
         """The next frame, which must be file data, written into `buffer`; returns its length.
 
         The payload goes from the socket straight into `buffer` (`recv_into` on plain TCP),
@@ -336,10 +340,35 @@ async def _decrypt_into(parts: _TLSParts, view: memoryview) -> int:
                     await stream.transport_stream.send_all(to_send)
             if count or ended:
                 return count
-            data = await stream.transport_stream.receive_some(TLS_RECEIVE_SIZE)
-            if not data:
+            received = await _receive_records(stream)
+            if not received:
                 return 0  # the socket closed without close_notify: truncated, never a whole file
-            parts.incoming.write(data)
+            parts.incoming.write(received)
+
+
+_record_buffers: weakref.WeakKeyDictionary[trio.SSLStream[trio.SocketStream], bytearray] = (
+    weakref.WeakKeyDictionary()
+)
+"""One reused `TLS_RECEIVE_SIZE` buffer per stream that `_decrypt_into` reads records into."""
+
+
+async def _receive_records(stream: trio.SSLStream[trio.SocketStream]) -> memoryview:
+    """What the socket has (up to `TLS_RECEIVE_SIZE`), read into the stream's reused buffer.
+
+    `SocketStream.receive_some` would allocate a new megabyte `bytes` per read (and copy it
+    again when shrinking it to what arrived). Errors are trio's, as `receive_some` raises them.
+    Only `_decrypt_into` calls it, inside the stream's receive conflict detector: one reader.
+    """
+    buffer = _record_buffers.get(stream)
+    if buffer is None:
+        buffer = _record_buffers[stream] = bytearray(TLS_RECEIVE_SIZE)
+    try:
+        count = await stream.transport_stream.socket.recv_into(buffer)
+    except OSError as exc:
+        if exc.errno in (errno.EBADF, errno.ENOTSOCK):
+            raise trio.ClosedResourceError("this socket was already closed") from None
+        raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
+    return memoryview(buffer)[:count]
 
 
 async def secure(

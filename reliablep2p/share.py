@@ -284,9 +284,9 @@ class Download:
         pages cost 0.3-2.2 s of system time (perf: `copy_folio_from_iter_atomic`, and the
         second writer spinning on the inode lock), where 512 direct 1 MiB writes take ~0.2 s
         of wall and ~0.04 s of CPU. The `fsync` before the rename stays: it makes the block
-        allocation durable and flushes the disk's cache. Anything else (the last, short chunk; `bytes` from the vault's
-        uploads; a file system that refuses `O_DIRECT`) goes through the page cache, its
-        write-back started at once (`start_writeback`).
+        allocation durable and flushes the disk's cache. Anything else (the last, short chunk;
+        `bytes` from the vault's uploads; a file system that refuses `O_DIRECT`) goes through
+        the page cache, its write-back started at once (`start_writeback`).
         """
         length = len(data)
         if length % DIRECT_ALIGN == 0 and (fd := self._direct_fd()) is not None and _aligned(data):

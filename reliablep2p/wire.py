@@ -107,7 +107,7 @@ class Channel:
         """
         header = data_frame_header(length)
         async with self._send_lock:
-            try:
+            with _connection_errors():
                 await self.stream.send_all(header)
                 left = length
                 while left:
@@ -116,8 +116,6 @@ class Channel:
                         raise ProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
                     await self.stream.send_all(piece)
                     left -= len(piece)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
             self.bytes_sent += len(header) + length
 
     async def send_data_sendfile(self, fd: int, offset: int, length: int) -> None:
@@ -127,7 +125,7 @@ class Channel:
         header = data_frame_header(length)
         socket = self.stream.socket
         async with self._send_lock:
-            try:
+            with _connection_errors():
                 await self.stream.send_all(header)
                 sent = 0
                 while sent < length:
@@ -139,16 +137,12 @@ class Channel:
                     if count == 0:
                         raise ProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
                     sent += count
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
             self.bytes_sent += len(header) + length
 
     async def _send_bytes(self, frame: bytes) -> None:
         async with self._send_lock:
-            try:
+            with _connection_errors():
                 await self.stream.send_all(frame)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
             self.bytes_sent += len(frame)
 
     async def receive(self, timeout: float | None = None) -> Message | bytes:
@@ -187,10 +181,8 @@ class Channel:
 
     async def _fill(self, max_bytes: int) -> None:
         """Feed the decoder what the stream has (at most `max_bytes`)."""
-        try:
+        with _connection_errors():
             data = await self.stream.receive_some(max_bytes)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
         if not data:
             raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
         self._decoder.feed(data)
@@ -198,7 +190,7 @@ class Channel:
     async def _read_into(self, view: memoryview) -> int:
         """Read what the stream has (at most ``len(view)`` bytes) into `view`."""
         stream = self.stream
-        try:
+        with _connection_errors(tls_failure="TLS failed"):
             if isinstance(stream, trio.SocketStream):
                 count = await stream.socket.recv_into(view)
             elif (parts := _fast_tls(stream)) is not None:
@@ -207,10 +199,6 @@ class Channel:
                 data = await stream.receive_some(len(view))
                 count = len(data)
                 view[:count] = data
-        except ssl.SSLError as exc:
-            raise ConnectionLost(ErrorCode.INTERNAL, f"TLS failed: {_why(exc)}") from None
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
         if not count:
             raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
         return count
@@ -392,6 +380,20 @@ def certificate_name(stream: trio.SSLStream[trio.SocketStream]) -> str:
     if not der:
         raise ConnectionLost(ErrorCode.FORBIDDEN, "the other end has no certificate")
     return common_name(x509.load_der_x509_certificate(der).subject)
+
+
+@contextlib.contextmanager
+def _connection_errors(*, tls_failure: str = "connection lost") -> Iterator[None]:
+    """Turn the ways a stream breaks (trio's errors, `OSError`) into one `ConnectionLost`.
+
+    `tls_failure` names an `ssl.SSLError` (a corrupt record) where telling it apart helps.
+    """
+    try:
+        yield
+    except ssl.SSLError as exc:
+        raise ConnectionLost(ErrorCode.INTERNAL, f"{tls_failure}: {_why(exc)}") from None
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+        raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
 
 
 @contextlib.contextmanager

@@ -97,6 +97,14 @@ def _aligned(data: bytes | memoryview) -> bool:
     return address % DIRECT_ALIGN == 0
 
 
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """Write all of `data` at `offset` (`pwrite` may write less than asked)."""
+    with memoryview(data) as view:
+        written = 0
+        while written < len(view):
+            written += os.pwrite(fd, view[written:], offset + written)
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -291,19 +299,13 @@ class Download:
         length = len(data)
         if length % DIRECT_ALIGN == 0 and (fd := self._direct_fd()) is not None and _aligned(data):
             try:
-                with memoryview(data) as view:
-                    written = 0
-                    while written < length:
-                        written += os.pwrite(fd, view[written:], offset + written)
+                _pwrite_all(fd, data, offset)
                 return
             except OSError as exc:
                 if exc.errno != errno.EINVAL:
                     raise
                 self._direct_ok = False  # refused after all: the page cache from now on
-        with memoryview(data) as view:
-            written = 0
-            while written < length:
-                written += os.pwrite(self._file.fileno(), view[written:], offset + written)
+        _pwrite_all(self._file.fileno(), data, offset)
         start_writeback(self._file.fileno(), offset, length)
 
     def _direct_fd(self) -> int | None:

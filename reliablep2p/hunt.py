@@ -80,8 +80,6 @@ class HuntHost:
         self.on_change = on_change
         self.players: dict[str, PlayerRecord] = {}
         self.round: game.Round | None = None
-        self.board_version = 0
-        """Bumped whenever the scoreboard may have changed (the database peer rebuilds it)."""
         self.round_version = 0
         """Bumped whenever the round changes; sessions push the new `RoundState`."""
         self._wake = trio.Event()
@@ -97,7 +95,8 @@ class HuntHost:
         self._wake.set()
 
     def _changed(self, *, round_changed: bool) -> None:
-        self.board_version += 1
+        """The scoreboard may have changed (`on_change`: the database peer rebuilds it), and
+        with `round_changed` the round too."""
         if round_changed:
             self.round_version += 1
         self.on_change()

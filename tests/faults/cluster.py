@@ -26,12 +26,15 @@ def free_port() -> int:
     return port
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
+def wait_for(
+    predicate: Callable[[], object], timeout: float, what: str, *, interval: float = 0.002
+) -> None:
+    """Poll `predicate` every `interval` seconds (longer where each check starts a process)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.002)
+        time.sleep(interval)
 
 
 def peak_rss_kib(pid: int) -> int:

@@ -22,7 +22,8 @@ from reliablep2p.node import Node
 from reliablep2p.protocol import data_frame_header, describe_bytes, encode_message
 
 int64 = st.integers(-(2**63), 2**63 - 1)
-CATALOG = [describe_bytes(b"x" * n, f"file{n}.txt") for n in (0, 5, 70)]
+CONTENTS = {f"file{n}.txt": b"x" * n for n in (0, 5, 70)}
+CATALOG = [describe_bytes(data, name) for name, data in CONTENTS.items()]
 names = st.sampled_from([info.name for info in CATALOG] + ["../x", "", ".h", "nope", "a/b"])
 peers = st.builds(
     protocol.PeerInfo, st.text(max_size=8), st.just("127.0.0.1"), st.integers(0, 70000)
@@ -77,7 +78,14 @@ class InternalErrors(logging.Handler):
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Node, DatabasePeer]:
     root = tmp_path_factory.mktemp("fuzz")
     database = DatabasePeer(data_dir=root / "db", port=0, read_timeout=1)
-    database.catalog = {info.name: info for info in database.store.open() + CATALOG}
+    database.store.open()
+    for info in CATALOG:  # as uploads leave them: every catalog entry has its blob in the vault
+        blob = database.store.start_blob(info)
+        if info.size:
+            blob.write_chunk(CONTENTS[info.name])
+        blob.finish()
+        database.store.add_file(info)
+    database.catalog = {info.name: info for info in CATALOG}
     peer = Node(share_dir=root / "share", database=None, read_timeout=1)
     peer.catalog = {info.name: info for info in CATALOG}
     return peer, database

@@ -18,8 +18,8 @@ from typing import Any
 
 import trio
 
-from reliablep2p import wire
-from reliablep2p.protocol import Error
+from reliablep2p.net import channel as wire
+from reliablep2p.proto import Error
 
 
 @dataclass

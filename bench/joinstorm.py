@@ -13,9 +13,9 @@ from pathlib import Path
 
 import trio
 
-from reliablep2p import events
-from reliablep2p.dbpeer import DatabasePeer
-from reliablep2p.node import Node
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.peer import events
+from reliablep2p.peer.node import Node
 
 from .common import fmt, log, median, scratch_dir
 from .counting import Traffic, counting

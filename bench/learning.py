@@ -28,9 +28,9 @@ from pathlib import Path
 
 import trio
 
-from reliablep2p import events
-from reliablep2p.dbpeer import DatabasePeer
-from reliablep2p.node import Node
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.peer import events
+from reliablep2p.peer.node import Node
 
 from .common import fmt, log, scratch_dir
 from .report import Section, Target

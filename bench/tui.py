@@ -32,10 +32,10 @@ import trio
 from textual._compositor import CompositorUpdate
 from textual.screen import Screen
 
-from reliablep2p import events
-from reliablep2p.dbpeer import DatabasePeer
-from reliablep2p.node import Node
-from reliablep2p.protocol import PlayerStats
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.peer import events
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import PlayerStats
 from tui.app import GameApp
 from tui.messages import CoreEvents
 

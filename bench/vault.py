@@ -16,8 +16,10 @@ from pathlib import Path
 
 import trio
 
-from reliablep2p.node import BACKOFF_CAP, BUSY_BACKOFF, MAX_SERVING, Node, SourcesBusy
-from reliablep2p.security import NetworkAuthority
+from reliablep2p.database.authority import NetworkAuthority
+from reliablep2p.peer.fetch import BACKOFF_CAP, BUSY_BACKOFF, SourcesBusy
+from reliablep2p.peer.node import Node
+from reliablep2p.peer.serving import MAX_SERVING
 
 from .common import (
     MIB,

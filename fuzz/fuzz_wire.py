@@ -18,9 +18,9 @@ with atheris.instrument_imports():
     import trio
     import trio.testing
 
-    from reliablep2p import protocol
-    from reliablep2p.dbpeer import DatabasePeer
-    from reliablep2p.node import Node
+    from reliablep2p import proto as protocol
+    from reliablep2p.database.peer import DatabasePeer
+    from reliablep2p.peer.node import Node
 
 
 class Crash(Exception):
@@ -34,7 +34,7 @@ class FailOnError(logging.Handler):
 
 ROOT = Path(tempfile.mkdtemp(prefix="rp2p-atheris-"))
 DATABASE = DatabasePeer(data_dir=ROOT / "db", port=0, read_timeout=0.2)
-DATABASE.catalog = {info.name: info for info in DATABASE.store.open()}
+DATABASE.catalog.update({info.name: info for info in DATABASE.store.open()})
 PEER = Node(share_dir=ROOT / "share", database=None, read_timeout=0.2)
 HELLO = protocol.encode_message(protocol.Hello(protocol.PROTOCOL_VERSION, "fuzz", 40123))
 
@@ -53,7 +53,7 @@ async def converse(node: Node, data: bytes) -> None:
     client, server = trio.testing.memory_stream_pair()
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(node._handle_stream, server)
+            nursery.start_soon(node.server.serve, server)
             try:
                 await client.send_all(data)
                 await client.send_eof()

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import trio
 
-from reliablep2p.dbpeer import DatabasePeer
-from reliablep2p.node import Node
-from reliablep2p.protocol import FileInfo
-from reliablep2p.security import Identity
-from reliablep2p.wire import Channel, open_channel, secure
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.net.channel import Channel, open_channel, secure
+from reliablep2p.net.identity import Identity
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import FileInfo
 
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:

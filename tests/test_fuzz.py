@@ -16,10 +16,10 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reliablep2p import protocol
-from reliablep2p.dbpeer import DatabasePeer
-from reliablep2p.node import Node
-from reliablep2p.protocol import data_frame_header, describe_bytes, encode_message
+from reliablep2p import proto as protocol
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import data_frame_header, describe_bytes, encode_message
 
 int64 = st.integers(-(2**63), 2**63 - 1)
 CONTENTS = {f"file{n}.txt": b"x" * n for n in (0, 5, 70)}
@@ -85,9 +85,9 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Node, DatabasePeer]
             blob.write_chunk(CONTENTS[info.name])
         blob.finish()
         database.store.add_file(info)
-    database.catalog = {info.name: info for info in CATALOG}
+    database.catalog.update({info.name: info for info in CATALOG})
     peer = Node(share_dir=root / "share", database=None, read_timeout=1)
-    peer.catalog = {info.name: info for info in CATALOG}
+    peer.catalog.update({info.name: info for info in CATALOG})
     return peer, database
 
 
@@ -95,7 +95,7 @@ async def converse(node: Node, first: bytes, rest: list[bytes]) -> None:
     client, server = trio.testing.memory_stream_pair()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(node._handle_stream, server)
+            nursery.start_soon(node.server.serve, server)
             try:
                 for frame in [first, *rest]:
                     await client.send_all(frame)
@@ -132,7 +132,7 @@ def test_strategies_reach_the_handlers(nodes: tuple[Node, DatabasePeer]) -> None
     async def run() -> None:
         client, server = trio.testing.memory_stream_pair()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(nodes[1]._handle_stream, server)
+            nursery.start_soon(nodes[1].server.serve, server)
             await client.send_all(first + request)
             while data := await client.receive_some():
                 answer.append(data)

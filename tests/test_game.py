@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from reliablep2p.game import FIRST_BONUS, PEER_POINTS, VAULT_POINTS, Round, pick_targets
+from reliablep2p.game.rules import FIRST_BONUS, PEER_POINTS, VAULT_POINTS, Round, pick_targets
 
 
 def new_round(targets: list[str], **held: frozenset[str]) -> Round:

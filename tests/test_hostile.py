@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from reliablep2p.node import Node
-from reliablep2p.protocol import (
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import (
     Error,
     FrameDecoder,
     Get,

@@ -10,10 +10,12 @@ from typing import TypeVar
 import pytest
 import trio
 
-from reliablep2p import bot, game
-from reliablep2p.dbpeer import DatabasePeer
-from reliablep2p.node import Node
-from reliablep2p.protocol import (
+from reliablep2p.app import bot
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.game import rules as game
+from reliablep2p.net.channel import Channel
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import (
     Challenge,
     Connect,
     Found,
@@ -22,7 +24,6 @@ from reliablep2p.protocol import (
     Scored,
     Welcome,
 )
-from reliablep2p.wire import Channel
 
 from .conftest import Network, until
 
@@ -75,7 +76,7 @@ async def test_three_bots_play_a_whole_round_and_agree_on_the_result(
     for b in bots:
         for find in final.finds:
             if find.player == b.name:
-                assert b.file_source(find.target) is not None
+                assert b.view.file_source(find.target) is not None
 
 
 async def test_scores_survive_a_restart_of_the_database_peer(
@@ -88,7 +89,7 @@ async def test_scores_survive_a_restart_of_the_database_peer(
         (p, t)
         for p in players
         for t in p.round.targets
-        if p.file_source(t) is None  # type: ignore[union-attr]
+        if p.view.file_source(t) is None  # type: ignore[union-attr]
     )
     await finder.get(target)
     await until(lambda: any(r.name == finder.name and r.score > 0 for r in finder.scoreboard))
@@ -201,7 +202,7 @@ async def test_a_player_that_does_not_hold_the_file_cannot_prove_it(game_network
     second = next(t for t in liar.round.targets if t != target)
     (liar.share.path / second).write_bytes(b"not the real thing")  # type: ignore[union-attr]
     await liar.rescan()
-    assert liar.file_source(second) is None
-    await liar._claim_find(second)  # claims it anyway
+    assert liar.view.file_source(second) is None
+    await liar.session.claim(second)  # claims it anyway
     await trio.sleep(0.5)
     assert game_network.db.hunt.players[liar.name].files_found == 1

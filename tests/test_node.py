@@ -7,10 +7,12 @@ import itertools
 import pytest
 import trio
 
-from reliablep2p import commands, events
-from reliablep2p.dbpeer import DatabasePeer
-from reliablep2p.node import GetError
-from reliablep2p.protocol import (
+from reliablep2p.app import commands, words
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.net.channel import Channel, secure
+from reliablep2p.peer import events
+from reliablep2p.peer.fetch import GetError
+from reliablep2p.proto import (
     CHUNK_SIZE,
     PROTOCOL_VERSION,
     Bye,
@@ -28,7 +30,6 @@ from reliablep2p.protocol import (
     describe_bytes,
     encode_message,
 )
-from reliablep2p.wire import Channel, secure
 
 from .conftest import Network, random_bytes, until
 
@@ -271,23 +272,26 @@ async def test_secure_get_fails_when_the_named_peer_lacks_the_file(network: Netw
 async def test_views_show_catalog_address_book_seeding_and_peers(network: Network) -> None:
     seeder = await network.peer({"a.txt": b"aaa", "b.txt": b"bb"})
     me = await network.peer()
-    lines = await commands.execute(me, commands.parse(f"secure-get a.txt {seeder.port}"))
+    result = await commands.execute(me, commands.parse(f"secure-get a.txt {seeder.port}"))
+    lines = words.result_lines(result)
     assert lines == [f"got a.txt (3 bytes) from {seeder.name} after 1 probe"]
-    catalog = commands.view(me, "list")
+    catalog = words.result_lines(commands.view(me, "list"))
     assert catalog[0].startswith("a.txt  3 B") and catalog[0].endswith("(have)")
     assert catalog[1].startswith("b.txt  2 B") and "(have)" not in catalog[1]
-    assert commands.view(me, "address-book") == [
+    assert words.result_lines(commands.view(me, "address-book")) == [
         f"a.txt: {seeder.name} (127.0.0.1:{seeder.port})",
         "map size 1",
     ]
-    assert commands.view(me, "seeding") == ["a.txt  3 B"]
-    assert commands.view(me, "peers") == [f"{seeder.name}  127.0.0.1:{seeder.port}"]
+    assert words.result_lines(commands.view(me, "seeding")) == ["a.txt  3 B"]
+    assert words.result_lines(commands.view(me, "peers")) == [
+        f"{seeder.name}  127.0.0.1:{seeder.port}"
+    ]
 
 
 async def test_map_command_merges_a_peers_address_book(network: Network) -> None:
     seeder = await network.peer({"a.txt": b"aaa"})
     me = await network.peer()
-    lines = await commands.execute(me, commands.parse(f"map {seeder.port}"))
+    lines = words.result_lines(await commands.execute(me, commands.parse(f"map {seeder.port}")))
     assert lines == [f"map from port {seeder.port}: 1 entries; ours now has 1"]
 
 
@@ -304,7 +308,7 @@ async def test_events_report_joins_finds_and_map_growth(network: Network) -> Non
     kinds = [type(e) for e in seen]
     assert events.PeersChanged in kinds and events.CatalogChanged in kinds
     done = [e for e in seen if isinstance(e, events.TransferDone)]
-    assert done[0].text == f"got x.txt (1 bytes) from {seeder.name} after 1 probe"
+    assert words.describe(done[0]) == f"got x.txt (1 bytes) from {seeder.name} after 1 probe"
     assert any(isinstance(e, events.MapChanged) and e.size == 1 for e in seen)
 
 
@@ -320,7 +324,7 @@ async def test_database_peer_restart_keeps_the_catalog_and_peers_rejoin(
     seeder.stop()
     port = network.db.port
     network.db.stop()
-    await until(lambda: fetcher._session is None)
+    await until(lambda: fetcher.session.channel is None)
     restarted = DatabasePeer(data_dir=network.root / "db", port=port, secure=network.secure)
     await nursery.start(restarted.run)
     assert list(restarted.catalog) == ["keep.bin"]
@@ -339,7 +343,7 @@ async def test_peers_keep_sharing_while_the_database_peer_is_down_and_rejoin_by_
     fetcher.subscribe(seen.append)
     port = network.db.port
     network.db.stop()
-    await until(lambda: fetcher._session is None and seeder._session is None)
+    await until(lambda: fetcher.session.channel is None and seeder.session.channel is None)
     assert [type(e) for e in seen if isinstance(e, events.SessionLost | events.Joined)] == [
         events.SessionLost
     ]
@@ -365,7 +369,7 @@ async def test_a_name_taken_by_other_content_is_rejected(network: Network) -> No
     await network.peer({"clash.txt": b"first"})
     notices: list[str] = []
     late = await network.peer()
-    late.subscribe(lambda e: notices.append(e.text))
+    late.subscribe(lambda e: notices.append(words.describe(e)))
     (late.share.path / "clash.txt").write_bytes(b"second")  # type: ignore[union-attr]
     await until(lambda: any("will not take clash.txt" in n for n in notices))
     assert network.db.catalog["clash.txt"] == describe_bytes(b"first", "clash.txt")

@@ -16,8 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reliablep2p import protocol
-from reliablep2p.protocol import (
+from reliablep2p.proto import (
     MAX_DATA_BODY,
     MAX_MESSAGE_BODY,
     MAX_NAME_BYTES,
@@ -33,6 +32,7 @@ from reliablep2p.protocol import (
     decode_body,
     encode_message,
 )
+from reliablep2p.proto.frames import KIND_DATA, KIND_MESSAGE
 
 Frame = Message | bytes
 
@@ -146,7 +146,7 @@ def test_a_truncated_stream_yields_the_whole_frames_and_waits_for_the_rest(
 
 def message_frame(payload: bytes) -> bytes:
     """A well-formed frame around an arbitrary MessagePack payload."""
-    body = protocol.KIND_MESSAGE + payload
+    body = KIND_MESSAGE + payload
     return struct.pack(">I", len(body)) + body
 
 
@@ -234,7 +234,7 @@ def test_an_absurd_length_is_refused_from_its_four_bytes_alone(length: int) -> N
 @given(length=st.integers(MAX_DATA_BODY + 1, MAX_MESSAGE_BODY))
 def test_a_data_frame_longer_than_a_chunk_is_refused_before_its_body(length: int) -> None:
     decoder = FrameDecoder()
-    decoder.feed(struct.pack(">I", length) + protocol.KIND_DATA)
+    decoder.feed(struct.pack(">I", length) + KIND_DATA)
     with pytest.raises(ProtocolError) as caught:
         decoder.next_frame()
     assert caught.value.code == ErrorCode.TOO_LARGE

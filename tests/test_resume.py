@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trio
 
-from reliablep2p.protocol import CHUNK_SIZE, Connect, File, Get, Hello, Welcome
-from reliablep2p.wire import Channel
+from reliablep2p.net.channel import Channel
+from reliablep2p.proto import CHUNK_SIZE, Connect, File, Get, Hello, Welcome
 
 from .conftest import Network, random_bytes, until
 
@@ -90,7 +90,7 @@ async def test_an_interrupted_get_resumes_where_it_stopped(network: Network) -> 
             await until(lambda: max(progress, default=0) >= GOOD_CHUNKS * CHUNK_SIZE)
             nursery.cancel_scope.cancel()  # the player gives up (or the process is stopped)
     assert not (fetcher.share.path / "big.bin").exists()  # type: ignore[union-attr]
-    fetcher.stall_timeout = 0.5
+    fetcher.fetcher.stall_timeout = 0.5
     result = await fetcher.get("big.bin")
     assert result.resumed_at == GOOD_CHUNKS * CHUNK_SIZE
     assert result.fetched == SIZE - GOOD_CHUNKS * CHUNK_SIZE

@@ -7,17 +7,11 @@ import random
 import msgspec
 import pytest
 
-from reliablep2p.addressbook import AddressBook
-from reliablep2p.hunt import BoardLog
-from reliablep2p.peerlist import PeerList, PeerRegistry
-from reliablep2p.protocol import (
-    PeerInfo,
-    PlayerStats,
-    ScoreboardChanged,
-    apply_scoreboard,
-    ranked,
-)
-from reliablep2p.search import SearchPlan
+from reliablep2p.game.board import BoardLog, apply_scoreboard, ranked
+from reliablep2p.peer.addressbook import AddressBook
+from reliablep2p.peer.peerlist import PeerList, PeerRegistry
+from reliablep2p.peer.search import SearchPlan
+from reliablep2p.proto import PeerInfo, PlayerStats, ScoreboardChanged
 
 
 def peer(port: int) -> PeerInfo:

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 import trio
 
-from reliablep2p.enroll import enroll
-from reliablep2p.node import GetError, Node
-from reliablep2p.protocol import Get, Kick, MapRequest, Revoked
-from reliablep2p.security import ADMIN_NAME, NetworkAuthority, SecurityError
-from reliablep2p.wire import ConnectionLost, open_channel
+from reliablep2p.app import words
+from reliablep2p.database.authority import NetworkAuthority
+from reliablep2p.net.channel import ConnectionLost, open_channel
+from reliablep2p.net.enroll import enroll
+from reliablep2p.net.identity import ADMIN_NAME, SecurityError
+from reliablep2p.peer.fetch import GetError
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import Get, Kick, MapRequest, Revoked
 
 from .conftest import Network, until
 
@@ -75,7 +78,7 @@ async def test_a_peer_cannot_pose_as_another_player(network: Network) -> None:
     # the impostor listens on its own port but claims the victim's name in its Hello
     channel = await open_channel(
         "127.0.0.1", network.db.port, name=victim.name, listen_port=impostor.port,
-        tls=impostor._tls_client,
+        tls=impostor.dialer.tls,
     )  # fmt: skip
     await channel.aclose()
     # everyone still sees each player under the name in its certificate
@@ -84,14 +87,14 @@ async def test_a_peer_cannot_pose_as_another_player(network: Network) -> None:
     # and a connection to an address that is not who we expect is refused
     with pytest.raises(ConnectionLost, match="not"):
         await open_channel("127.0.0.1", impostor.port, name="x", listen_port=0,
-                           tls=victim._tls_client, expect=victim.name)  # fmt: skip
+                           tls=victim.dialer.tls, expect=victim.name)  # fmt: skip
 
 
 async def test_a_kicked_player_is_refused_everywhere_at_once(network: Network) -> None:
     seeder = await network.peer({"loot.txt": b"gold"})
     rogue = await network.peer()
     told: list[str] = []
-    rogue.subscribe(lambda event: told.append(event.text))
+    rogue.subscribe(lambda event: told.append(words.describe(event)))
     await until(lambda: len(seeder.peers) == 1)
     admin = await network.connect(network.db.port, name=ADMIN_NAME)
     await admin.send(Kick(rogue.name))
@@ -104,7 +107,7 @@ async def test_a_kicked_player_is_refused_everywhere_at_once(network: Network) -
         await rogue.secure_get("loot.txt", "127.0.0.1", seeder.port)
     with pytest.raises(ConnectionLost):
         channel = await open_channel("127.0.0.1", network.db.port, name=rogue.name,
-                                     listen_port=0, tls=rogue._tls_client)  # fmt: skip
+                                     listen_port=0, tls=rogue.dialer.tls)  # fmt: skip
         await channel.send(MapRequest())
         await channel.receive()
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reliablep2p import share
-from reliablep2p.protocol import CHUNK_SIZE, describe_bytes
-from reliablep2p.share import Download, SharedFolder
+from reliablep2p.proto import CHUNK_SIZE, describe_bytes
+from reliablep2p.storage import partial, share
+from reliablep2p.storage.partial import Download
+from reliablep2p.storage.share import SharedFolder
 from tests.conftest import random_bytes
 
 
@@ -113,7 +114,7 @@ def test_aligned_chunks_in_any_order_land_whole_and_resume(
 ) -> None:
     """Whole chunks in aligned buffers go `O_DIRECT` (where the file system takes it), the short
     last one through the page cache; out of order, put aside and resumed, the file is whole."""
-    monkeypatch.setattr(share, "DIRECT_WRITES", direct)
+    monkeypatch.setattr(partial, "DIRECT_WRITES", direct)
     monkeypatch.setattr(Download, "RECORD_EVERY", 1)
     folder = SharedFolder(tmp_path / "share")
     folder.ensure()

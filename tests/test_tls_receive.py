@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trio
 
-from reliablep2p import wire
-from reliablep2p.protocol import CHUNK_SIZE, data_frame_header
-from reliablep2p.wire import Channel, ConnectionLost
+from reliablep2p.net import channel as wire
+from reliablep2p.net.channel import Channel, ConnectionLost
+from reliablep2p.proto import CHUNK_SIZE, data_frame_header
 
 from .conftest import Network, random_bytes
 

@@ -15,10 +15,11 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from reliablep2p import commands, events
-from reliablep2p.cli import add_player_options, make_player
-from reliablep2p.node import Node
-from reliablep2p.protocol import PlayerStats, RoundState
+from reliablep2p.app import commands, words
+from reliablep2p.app.options import add_player_options, make_player
+from reliablep2p.peer import events
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import PlayerStats, RoundState
 
 from . import model
 from .bridge import CoreBridge
@@ -42,7 +43,7 @@ from .widgets.players import PlayersTable
 from .widgets.status import StatusBar
 from .widgets.transfers import TransfersPanel
 
-FETCHES = ("get", "secure-get")
+FETCHES = commands.FETCHES
 NARROW = 120
 """Below this width the board has two columns (HORIZONTAL_BREAKPOINTS says the same)."""
 
@@ -127,27 +128,28 @@ class GameApp(App[int]):
             if isinstance(event, events.TransferProgress):
                 transfers.progress(event.name, event.source, event.done, event.total)
                 continue
+            text = words.describe(event)
             if isinstance(event, events.TransferDone):
                 transfers.done(event.name, event.source, event.size)
-                self.feed(event.text, "got")
+                self.feed(text, "got")
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.TransferFailed):
                 transfers.failed(event.name, event.reason)
-                self.feed(event.text, "error")
+                self.feed(text, "error")
             elif isinstance(event, events.Joined):
                 self.connection = "joined"
                 self.sub_title = f"{self.node.name} · {self.node.me.host}:{self.node.me.port}"
-                self.feed(event.text, "join")
+                self.feed(text, "join")
                 changed |= {"players", "catalog", "book", "hunt"}
             elif isinstance(event, events.SessionLost):
                 self.connection = "reconnecting…"
-                self.feed(event.text, "error")
+                self.feed(text, "error")
                 changed.add("players")
             elif isinstance(event, events.PeersChanged):
-                self.feed(event.text, "join" if event.joined else "leave")
+                self.feed(text, "join" if event.joined else "leave")
                 changed |= {"players", "book", "catalog"}
             elif isinstance(event, events.CatalogChanged):
-                self.feed(event.text)
+                self.feed(text)
                 changed.add("catalog")
             elif isinstance(event, events.MapChanged):
                 changed |= {"book", "catalog", "players"}
@@ -167,12 +169,10 @@ class GameApp(App[int]):
                 changed |= {"hunt", "catalog"}
             elif isinstance(event, events.FindScored):
                 self.notify(f"+{event.points} for {event.name}", title="Found!")
-            elif isinstance(event, events.Notice):
-                if event.text == "left the network":
-                    self.connection = "left"
-                self.feed(event.text, "error" if event.level == "error" else "info")
             else:
-                self.feed(event.text)
+                if isinstance(event, events.Left):
+                    self.connection = "left"
+                self.feed(text, "error" if words.is_trouble(event) else "info")
         self.refresh_views(
             players="players" in changed,
             catalog="catalog" in changed,
@@ -204,24 +204,18 @@ class GameApp(App[int]):
                 self.push_screen(RoundOverScreen(state, list(self.node.scoreboard), self.node.name))
 
     def on_command_done(self, message: CommandDone) -> None:
-        verb = message.line.split(" ", 1)[0]
-        if verb in FETCHES:
-            name = commands.parse(message.line).name
-            self.query_one(TransfersPanel).answered(name, " ".join(message.lines))
+        lines = words.result_lines(message.result)
+        if message.command.verb in FETCHES:
+            self.query_one(TransfersPanel).answered(message.command.name, " ".join(lines))
             return  # the feed has the transfer's own line already
-        for line in message.lines:
+        for line in lines:
             self.feed(line, "command")
 
     def on_command_failed(self, message: CommandFailed) -> None:
         self.notify(message.error, title=message.line, severity="error")
         self.feed(f"{message.line}: {message.error}", "error")
-        verb, _, rest = message.line.partition(" ")
-        if verb in FETCHES:
-            try:
-                name = commands.parse(message.line).name
-            except commands.CommandError:
-                name = rest
-            self.query_one(TransfersPanel).failed(name, message.error)
+        if message.command.verb in FETCHES:
+            self.query_one(TransfersPanel).failed(message.command.name, message.error)
 
     def on_core_failed(self, message: CoreFailed) -> None:
         self.connection = "stopped"

@@ -21,9 +21,9 @@ import outcome
 import trio
 from textual.app import App
 
-from reliablep2p import commands
-from reliablep2p.events import Event
-from reliablep2p.node import Node
+from reliablep2p.app import commands
+from reliablep2p.peer.events import Event
+from reliablep2p.peer.node import Node
 
 from .messages import CommandDone, CommandFailed, CoreEvents, CoreFailed, CoreStarted, CoreStopped
 
@@ -93,7 +93,9 @@ class CoreBridge:
     def submit(self, line: str, command: commands.Command) -> None:
         """Run a parsed command in the core; the answer comes back as a message."""
         if self.finished or self._leaving:
-            self.app.post_message(CommandFailed(line, "not connected: the core has stopped"))
+            self.app.post_message(
+                CommandFailed(line, command, "not connected: the core has stopped")
+            )
         elif self._token is None or self._send is None:
             self._early.append((line, command))
         else:
@@ -145,12 +147,12 @@ class CoreBridge:
     async def _execute(self, line: str, command: commands.Command) -> None:
         answer: CommandDone | CommandFailed
         try:
-            answer = CommandDone(line, await commands.execute(self.node, command))
+            answer = CommandDone(line, command, await commands.execute(self.node, command))
         except commands.CommandError as exc:
-            answer = CommandFailed(line, str(exc))
+            answer = CommandFailed(line, command, str(exc))
         except Exception as exc:  # a bug or a surprise: one line for the player, details in the log
             log.exception("command %r failed", line)
-            answer = CommandFailed(line, describe(exc))
+            answer = CommandFailed(line, command, describe(exc))
         self._flush()  # the events the command caused come before its answer
         self.app.post_message(answer)
 

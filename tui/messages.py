@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from reliablep2p.events import Event
+from reliablep2p.app.commands import Command, Result
+from reliablep2p.peer.events import Event
 
 
 class CoreStarted(Message):
@@ -20,20 +21,22 @@ class CoreEvents(Message):
 
 
 class CommandDone(Message):
-    """A command finished; `lines` is what it has to say."""
+    """A command finished; `result` is its answer, as data."""
 
-    def __init__(self, line: str, lines: list[str]) -> None:
+    def __init__(self, line: str, command: Command, result: Result) -> None:
         super().__init__()
         self.line = line
-        self.lines = lines
+        self.command = command
+        self.result = result
 
 
 class CommandFailed(Message):
     """A command could not run; `error` is one line for the player."""
 
-    def __init__(self, line: str, error: str) -> None:
+    def __init__(self, line: str, command: Command, error: str) -> None:
         super().__init__()
         self.line = line
+        self.command = command
         self.error = error
 
 

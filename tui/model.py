@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reliablep2p.node import Node
-from reliablep2p.protocol import FoundBy, RoundState
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import FoundBy, RoundState
 
 VAULT = "vault"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from reliablep2p.protocol import CHUNK_SIZE, describe_bytes
-from reliablep2p.share import hash_file
+from reliablep2p.proto import CHUNK_SIZE, describe_bytes
+from reliablep2p.storage.share import hash_file
 
 from .cluster import Cluster, wait_for
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from reliablep2p.node import Node
-from reliablep2p.security import NetworkAuthority
+from reliablep2p.database.authority import NetworkAuthority
+from reliablep2p.peer.node import Node
 
 from .cluster import Cluster, peak_rss_kib
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 import trio
 
-from reliablep2p.node import Node
+from reliablep2p.peer.node import Node
 from tests.conftest import Network
 from tui.app import GameApp
 

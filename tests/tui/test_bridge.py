@@ -8,8 +8,9 @@ from typing import Any
 
 from textual.app import App
 
-from reliablep2p import commands, events
-from reliablep2p.node import Node
+from reliablep2p.app import commands, words
+from reliablep2p.peer import events
+from reliablep2p.peer.node import Node
 from tui.bridge import CoreBridge, describe
 from tui.messages import (
     CommandDone,
@@ -94,7 +95,8 @@ def test_bridge_runs_commands_in_trio_and_answers_with_messages(
             await wait_until(lambda: len(app.of(CommandDone)) == 2, what="the get's answer")
             await wait_until(lambda: app.of(CommandFailed), what="the failed get's answer")
             done = app.of(CommandDone)[1]
-            assert done.line == "get data.bin" and "got data.bin" in done.lines[0]
+            assert done.line == "get data.bin"
+            assert "got data.bin" in words.result_lines(done.result)[0]
             # the transfer's own events arrive before the command's answer
             assert app.received.index(app.of(events.TransferDone)[0]) < app.received.index(done)
             failed = app.of(CommandFailed)[0]
@@ -140,9 +142,7 @@ def test_bridge_stop_says_disconnect_to_everyone_then_finishes(
             await app.bridge.stop()
             assert app.bridge.finished and app.bridge.error is None
             await wait_until(lambda: app.of(CoreStopped), what="CoreStopped")
-            assert any(
-                isinstance(e, events.Notice) and e.text == "left the network" for e in app.received
-            )
+            assert any(isinstance(e, events.Left) for e in app.received)
             await wait_until(lambda: not any(p.name == "me" for p in other.peers),
                              what="the other player to drop me")  # fmt: skip
 

@@ -6,7 +6,7 @@ import asyncio
 
 from textual.app import App, ComposeResult
 
-from reliablep2p.protocol import FoundBy, RoundState
+from reliablep2p.proto import FoundBy, RoundState
 from tui import model
 from tui.widgets.hunt import HuntPanel
 

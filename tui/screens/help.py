@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from reliablep2p import commands
+from reliablep2p.app import commands
 
 KEYS = {
     ":": "open the command line (Tab or → completes file names, Esc closes it)",

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from reliablep2p.protocol import PlayerStats, RoundState
+from reliablep2p.proto import PlayerStats, RoundState
 
 
 class RoundOverScreen(ModalScreen[None]):

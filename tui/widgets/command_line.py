@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from reliablep2p import commands
+from reliablep2p.app import commands
 
 
 class CommandSuggester(Suggester):

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from reliablep2p.protocol import RoundState
+from reliablep2p.proto import RoundState
 
 from .. import model
 

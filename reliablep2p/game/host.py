@@ -1,6 +1,6 @@
 """The database peer's side of the game: hosting rounds, checking claimed finds, the scoreboard.
 
-Rules come from `game.py`; this module adds time, proof of possession and persistence. A find is
+Rules come from `rules.py`; this module adds time, proof of possession and persistence. A find is
 credited only after the player answers a fresh random nonce with SHA-256(nonce + file bytes),
 checked against the vault's copy. Whether the player fell back to the vault is not taken from the
 player: the database peer knows which files it served to whom during the round.
@@ -12,28 +12,25 @@ import hmac
 import logging
 import random
 import secrets
-from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
-from . import game
-from .protocol import (
+from ..proto import (
     Challenge,
     FoundBy,
     PeerInfo,
     PlayerStats,
     Proof,
     RoundState,
-    Scoreboard,
-    ScoreboardChanged,
     Scored,
-    ranked,
 )
-from .share import possession_proof
-from .store.sqlite import SqliteStore
+from ..storage.share import possession_proof
+from ..storage.sqlite import SqliteStore
+from . import rules
+from .board import ranked
 
 log = logging.getLogger("rp2p.hunt")
 
@@ -65,7 +62,7 @@ class HuntHost:
         pause_seconds: float,
         min_players: int = 2,
         lobby_seconds: float = 3.0,
-        targets: int = game.TARGETS_PER_ROUND,
+        targets: int = rules.TARGETS_PER_ROUND,
         rng: random.Random | None = None,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
@@ -79,7 +76,7 @@ class HuntHost:
         self.rng = rng or random.Random()
         self.on_change = on_change
         self.players: dict[str, PlayerRecord] = {}
-        self.round: game.Round | None = None
+        self.round: rules.Round | None = None
         self.round_version = 0
         """Bumped whenever the round changes; sessions push the new `RoundState`."""
         self._wake = trio.Event()
@@ -126,7 +123,7 @@ class HuntHost:
                     continue
             number += 1
             now = trio.current_time()
-            self.round = game.Round(
+            self.round = rules.Round(
                 number, targets, now, now + self.round_seconds, held_at_start=holdings
             )
             self._vault_served.clear()
@@ -153,9 +150,9 @@ class HuntHost:
         holdings = {name: p.holdings for name, p in players.items()}
         if len(players) < self.min_players:
             return holdings, []
-        return holdings, game.pick_targets(holdings, files, self.rng, self.targets)
+        return holdings, rules.pick_targets(holdings, files, self.rng, self.targets)
 
-    async def _play(self, current: game.Round) -> None:
+    async def _play(self, current: rules.Round) -> None:
         with trio.move_on_at(current.ends_at):
             while not current.is_over(trio.current_time()):
                 await self._wait_for_change()
@@ -253,7 +250,7 @@ class HuntHost:
                  " (first!)" if find.first else "")  # fmt: skip
         self._changed(round_changed=True)
         how = "from the vault" if from_vault else "from a peer"
-        bonus = f", first-finder bonus {game.FIRST_BONUS}" if find.first else ""
+        bonus = f", first-finder bonus {rules.FIRST_BONUS}" if find.first else ""
         return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
 
     async def _save(self, name: str) -> None:
@@ -261,53 +258,3 @@ class HuntHost:
         await trio.to_thread.run_sync(
             self.store.save_player, name, record.score, record.files_found, record.wins
         )
-
-
-class BoardLog:
-    """The scoreboard as last built, numbered by `tick`, with the rows each recent tick changed.
-
-    A session that saw an earlier tick is sent only the rows changed since (`ScoreboardChanged`);
-    a new session, or one further behind than the log reaches, gets the whole board. Messages are
-    built once per tick and shared by every session at the same tick.
-    """
-
-    KEEP = 16
-
-    def __init__(self) -> None:
-        self.rows: dict[str, PlayerStats] = {}
-        self.tick = 0
-        self._changes: deque[dict[str, PlayerStats | None]] = deque(maxlen=self.KEEP)
-        self._messages: dict[int, Scoreboard | ScoreboardChanged] = {}
-
-    def update(self, board: Iterable[PlayerStats]) -> bool:
-        """Take a freshly built board; False if no row changed."""
-        rows = {row.name: row for row in board}
-        change: dict[str, PlayerStats | None] = {
-            name: row for name, row in rows.items() if self.rows.get(name) != row
-        }
-        change.update(dict.fromkeys(self.rows.keys() - rows.keys()))
-        if not change:
-            return False
-        self.rows = rows
-        self.tick += 1
-        self._changes.append(change)
-        self._messages.clear()
-        return True
-
-    def since(self, tick: int) -> Scoreboard | ScoreboardChanged | None:
-        """What a session that has seen `tick` (-1: nothing yet) needs; None if it is current."""
-        if tick == self.tick:
-            return None
-        message = self._messages.get(tick)
-        if message is None:
-            behind = self.tick - tick
-            if tick < 0 or behind > len(self._changes):
-                message = Scoreboard(ranked(self.rows.values()))
-            else:
-                merged: dict[str, PlayerStats | None] = {}
-                for change in list(self._changes)[-behind:]:
-                    merged.update(change)
-                changed = ranked(row for row in merged.values() if row is not None)
-                message = ScoreboardChanged(changed, [n for n, r in merged.items() if r is None])
-            self._messages[tick] = message
-        return message

@@ -15,9 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from ..protocol import FileInfo
-from ..security import new_join_code
-from ..share import Download
+from ..proto import FileInfo
+from ..proto.codes import new_join_code
+from .partial import Download
 
 log = logging.getLogger("rp2p.store")
 

@@ -1,4 +1,4 @@
-"""The `rp2p-db` and `rp2p-peer` entry points."""
+"""The `rp2p-db` and `rp2p-peer` entry points: options in, one line per outcome out."""
 
 from __future__ import annotations
 
@@ -6,51 +6,31 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import ssl
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import platformdirs
 import trio
 
-from . import bot, commands, events
-from .node import Node
-from .protocol import Kick, ProtocolError, Revoked
-from .security import ADMIN_NAME, DATABASE_NAME, Identity, NetworkAuthority, SecurityError
-from .wire import open_channel
+from ..net.channel import open_channel
+from ..net.identity import ADMIN_NAME, DATABASE_NAME
+from ..peer import events
+from ..peer.node import Node
+from ..proto import Kick, ProtocolError, Revoked
+from . import bot, commands, words
+from .options import add_player_options, add_version_option, make_player, port_option
 
 if TYPE_CHECKING:
-    from .dbpeer import DatabasePeer
+    from ..database.peer import DatabasePeer
 
 # The database peer's modules (its store, the hunt) and enrollment (spake2) are imported where
 # they are used: a player started with an identity, e.g. `rp2p-peer --get`, starts ~40 ms sooner.
 
 JOIN_TIMEOUT = 15.0
-
-
-def _address(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    try:
-        number = int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT") from None
-    if not 0 < number < 65536:
-        raise argparse.ArgumentTypeError(f"port {number} is out of range")
-    return host or "127.0.0.1", number
-
-
-def _port(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= number < 65536:
-        raise argparse.ArgumentTypeError(f"port {number} is out of range")
-    return number
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -86,9 +66,10 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         description="The headless database peer: peer list, catalog, backup and game host. "
         "Also: 'rp2p-db invite' mints a join code, 'rp2p-db kick NAME' revokes a player.",
     )
+    add_version_option(parser)
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
-    parser.add_argument("--port", type=_port, default=9000, help="port to listen on (9000)")
-    parser.add_argument("--enroll-port", type=_port,
+    parser.add_argument("--port", type=port_option, default=9000, help="port to listen on (9000)")
+    parser.add_argument("--enroll-port", type=port_option,
                         help="port where players join with a code (PORT+1)")  # fmt: skip
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="folder for the catalog, the vault and the network's keys")  # fmt: skip
@@ -101,7 +82,7 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    from .dbpeer import DatabasePeer
+    from ..database.peer import DatabasePeer
 
     database = DatabasePeer(
         data_dir=args.data,
@@ -146,7 +127,7 @@ def _invite(argv: list[str]) -> int:
     parser.add_argument("--uses", type=int, default=1, help="how many players may use it (1)")
     parser.add_argument("--hours", type=float, default=24.0, help="how long it is good for (24)")
     args = parser.parse_args(argv)
-    from .store.sqlite import SqliteStore
+    from ..storage.sqlite import SqliteStore
 
     store = SqliteStore(args.data)
     store.open()
@@ -162,9 +143,9 @@ def _kick(argv: list[str]) -> int:
     parser.add_argument("name", help="the player to revoke")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
     parser.add_argument("--host", default="127.0.0.1", help="the running database peer's address")
-    parser.add_argument("--port", type=_port, default=9000, help="its port (9000)")
+    parser.add_argument("--port", type=port_option, default=9000, help="its port (9000)")
     args = parser.parse_args(argv)
-    from .store.sqlite import SqliteStore
+    from ..storage.sqlite import SqliteStore
 
     store = SqliteStore(args.data)
     store.open()
@@ -172,6 +153,8 @@ def _kick(argv: list[str]) -> int:
         store.revoke(args.name)
     finally:
         store.close()
+    from ..database.authority import NetworkAuthority
+
     authority = NetworkAuthority.load_or_create(args.data)
     with tempfile.TemporaryDirectory() as tmp:
         admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
@@ -187,72 +170,13 @@ def _kick(argv: list[str]) -> int:
 
 
 async def _tell_running_database(host: str, port: int, tls: ssl.SSLContext, name: str) -> None:
-    channel = await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
-                                 expect=DATABASE_NAME)  # fmt: skip
-    try:
+    async with await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
+                                  expect=DATABASE_NAME) as channel:  # fmt: skip
         await channel.send(Kick(name))
         await channel.receive_message(Revoked)
-    finally:
-        await channel.aclose()
 
 
 # ---------------------------------------------------------------------------- rp2p-peer
-
-
-def add_player_options(parser: argparse.ArgumentParser) -> None:
-    """The options every player program takes (`rp2p-peer`, `rp2p-tui`)."""
-    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default: any)")
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
-    parser.add_argument("--db", type=_address, default=("127.0.0.1", 9000),
-                        help="the database peer, HOST:PORT (127.0.0.1:9000)")  # fmt: skip
-    parser.add_argument("--share", type=Path, help="folder to seed and save into (./port_PORT)")
-    parser.add_argument("--name", help="player name (player-PORT)")
-    parser.add_argument("--code", help="join code from the host, needed once (7-purple-sausage)")
-    parser.add_argument("--profile", type=Path,
-                        help="folder for this player's key and certificate "
-                        "(default: the user data dir, per name)")  # fmt: skip
-    parser.add_argument("--enroll-port", type=_port,
-                        help="the database peer's port for join codes (its PORT+1)")  # fmt: skip
-    parser.add_argument("--insecure-lan", action="store_true",
-                        help="plain TCP with no authentication, to join an --insecure-lan host")  # fmt: skip
-
-
-def make_player(args: argparse.Namespace, **options: Any) -> Node:
-    """The node for a player program: joins the network with its identity, or with a code.
-
-    Exits with a one-line message when the player has no identity and no code, or the code
-    is refused.
-    """
-    port = args.port or _free_port(args.host)
-    name = args.name or f"player-{port}"
-    identity = None
-    if not args.insecure_lan:
-        profile = args.profile or Path(platformdirs.user_data_dir("rp2p")) / "players" / name
-        identity = Identity.load(profile)
-        if identity is None:
-            if not args.code:
-                sys.exit(f"{name} has not joined this network yet: ask the host for a join code "
-                         "(rp2p-db prints one) and run again with --code CODE")  # fmt: skip
-            from .enroll import enroll
-
-            host, db_port = args.db
-            enroll_port = args.enroll_port or db_port + 1
-            try:
-                identity = trio.run(enroll, host, enroll_port, args.code, name, profile)
-            except (SecurityError, ProtocolError) as exc:
-                sys.exit(f"cannot join with code {args.code}: {exc}")
-        if identity.name != name:
-            sys.exit(f"the profile in {profile} belongs to {identity.name}, not {name}")
-    return Node(name=name, host=args.host, port=port, share_dir=args.share, database=args.db,
-                identity=identity, **options)  # fmt: skip
-
-
-def _free_port(host: str) -> int:
-    """A port nobody listens on now; a player's name and profile are tied to its port."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def peer_main(argv: Sequence[str] | None = None) -> None:
@@ -271,7 +195,7 @@ def peer_main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     node = make_player(args)
-    node.subscribe(lambda event: _log_event(node, event))
+    node.subscribe(lambda event: _log_event(node, event, bot=args.bot))
     status = trio.run(_run_peer, node, args.get, args.pace if args.bot else None)
     if argv is None:  # a process of its own (not a test calling in): exit without tidying up
         _exit_now(status)
@@ -294,10 +218,17 @@ def _exit_now(status: int) -> None:
     os._exit(status)
 
 
-def _log_event(node: Node, event: events.Event) -> None:
-    if isinstance(event, events.TransferProgress | events.MapChanged | events.Notice):
-        return  # progress is too chatty for a log; notices are logged where they happen
-    logging.getLogger("rp2p.peer").info("%s: %s", node.name, event.text)
+QUIET = (events.TransferProgress, events.MapChanged)
+"""Too chatty for a log."""
+ANSWERED = (events.TransferDone, events.TransferFailed)
+"""Told by the command's own answer (printed), unless a bot fetched it."""
+
+
+def _log_event(node: Node, event: events.Event, *, bot: bool) -> None:
+    if isinstance(event, QUIET) or (isinstance(event, ANSWERED) and not bot):
+        return
+    level = logging.WARNING if words.is_trouble(event) else logging.INFO
+    logging.getLogger("rp2p.peer").log(level, "%s: %s", node.name, words.describe(event))
 
 
 async def _run_peer(node: Node, wanted: list[str], bot_pace: float | None) -> int:
@@ -332,8 +263,8 @@ async def _fetch_all(node: Node, wanted: list[str]) -> int:
     status = 0
     for name in wanted:
         try:
-            for line in await commands.execute(node, commands.Command("get", name=name)):
-                print(line, flush=True)
+            result = await commands.execute(node, commands.Command("get", name=name))
+            print("\n".join(words.result_lines(result)), flush=True)
         except commands.CommandError as exc:
             print(f"rp2p-peer: {exc}", file=sys.stderr, flush=True)
             status = 1
@@ -352,7 +283,7 @@ async def _read_commands(node: Node) -> None:
             command = commands.parse(line)
             if command.verb == "disconnect":
                 return
-            output = await commands.execute(node, command)
+            output = words.result_lines(await commands.execute(node, command))
         except commands.CommandError as exc:
             output = [f"error: {exc}"]
         print("\n".join(output), flush=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
+from ..proto import PeerInfo
 from .addressbook import Addr, AddressBook
-from .protocol import PeerInfo
 
 
 class SearchPlan:

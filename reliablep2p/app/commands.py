@@ -1,14 +1,17 @@
 """The player commands (`get`, `secure-get`, `map`, `list`, ...), shared by `rp2p-peer` and the TUI.
 
-`parse` is pure; `execute` runs a parsed command on a node and returns the lines to show.
+`parse` is pure; `execute` runs a parsed command on a node and returns its result as data
+(`words.result_lines` puts it into words for a terminal).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .node import GetError, Node
-from .protocol import ProtocolError, short_hash
+from ..peer.fetch import GetError, GetResult
+from ..peer.node import Node
+from ..proto import FileInfo, PeerInfo, ProtocolError
+from .options import parse_address
 
 HELP = {
     "get NAME": "fetch a file from the network (holders first, the vault last)",
@@ -22,6 +25,7 @@ HELP = {
     "help": "this list",
 }
 VERBS = tuple(usage.split()[0] for usage in HELP)
+FETCHES = ("get", "secure-get")
 
 
 class CommandError(Exception):
@@ -34,6 +38,59 @@ class Command:
     name: str = ""
     host: str = ""
     port: int = 0
+
+
+@dataclass(frozen=True)
+class MapMerged:
+    """`map PORT`: what a peer's map held, and how big ours is now."""
+
+    port: int
+    entries: int
+    map_size: int
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    info: FileInfo
+    holders: int
+    have: bool
+
+
+@dataclass(frozen=True)
+class CatalogListing:
+    rows: tuple[CatalogRow, ...]
+
+
+@dataclass(frozen=True)
+class AddressBookListing:
+    holders: tuple[tuple[str, tuple[PeerInfo, ...]], ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class SeedingListing:
+    files: tuple[FileInfo, ...]
+
+
+@dataclass(frozen=True)
+class PeerListing:
+    peers: tuple[PeerInfo, ...]
+
+
+@dataclass(frozen=True)
+class HelpListing:
+    entries: tuple[tuple[str, str], ...]
+
+
+Result = (
+    GetResult
+    | MapMerged
+    | CatalogListing
+    | AddressBookListing
+    | SeedingListing
+    | PeerListing
+    | HelpListing
+)
 
 
 def parse(line: str) -> Command:
@@ -52,25 +109,21 @@ def parse(line: str) -> Command:
         name, _, where = rest.rpartition(" ")
         if not name.strip():
             raise CommandError("usage: secure-get NAME PORT")
-        host, port = _parse_address(where)
+        host, port = _address(where)
         return Command(verb, name=name.strip(), host=host, port=port)
     if verb == "map":
-        host, port = _parse_address(rest)
+        host, port = _address(rest)
         return Command(verb, host=host, port=port)
     if rest:
         raise CommandError(f"{verb} takes no arguments")
     return Command(verb)
 
 
-def _parse_address(text: str) -> tuple[str, int]:
-    host, _, port_text = text.rpartition(":")
+def _address(text: str) -> tuple[str, int]:
     try:
-        port = int(port_text)
-    except ValueError:
-        raise CommandError(f"{text!r} is not a port or HOST:PORT") from None
-    if not 0 < port < 65536:
-        raise CommandError(f"port {port} is out of range")
-    return host, port
+        return parse_address(text)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _resolve_host(node: Node, command: Command) -> str:
@@ -85,63 +138,44 @@ def _resolve_host(node: Node, command: Command) -> str:
     return "127.0.0.1"
 
 
-async def execute(node: Node, command: Command) -> list[str]:
+async def execute(node: Node, command: Command) -> Result:
     """Run `command`; raises `CommandError` with one line for the player."""
     try:
         if command.verb == "get":
-            result = await node.get(command.name)
-        elif command.verb == "secure-get":
-            host = _resolve_host(node, command)
-            result = await node.secure_get(command.name, host, command.port)
-        elif command.verb == "map":
+            return await node.get(command.name)
+        if command.verb == "secure-get":
+            return await node.secure_get(command.name, _resolve_host(node, command), command.port)
+        if command.verb == "map":
             holders = await node.request_map(_resolve_host(node, command), command.port)
-            pairs = sum(len(peers) for peers in holders.values())
-            return [f"map from port {command.port}: {pairs} entries; ours now has "
-                    f"{len(node.address_book)}"]  # fmt: skip
-        else:
-            return view(node, command.verb)
+            entries = sum(len(peers) for peers in holders.values())
+            return MapMerged(command.port, entries, len(node.address_book))
     except GetError as exc:
         raise CommandError(str(exc)) from None
     except ProtocolError as exc:
         raise CommandError(exc.detail) from None
-    if result.source == "local":
-        return [f"already have {result.name}"]
-    line = (
-        f"got {result.name} ({result.size:,} bytes) from {result.source} "
-        f"after {result.probes} probe{'s' if result.probes != 1 else ''}"
-    )
-    if len(result.sources) > 1:
-        line += " (" + ", then ".join(f"{n:,} B from {who}" for who, n in result.sources) + ")"
-    if result.resumed_at:
-        line += f", resumed at {result.resumed_at:,} bytes"
-    return [line]
+    return view(node, command.verb)
 
 
-def view(node: Node, verb: str) -> list[str]:
-    """The local views, as lines of text."""
+def view(node: Node, verb: str) -> Result:
+    """The local views, as data."""
     if verb == "help":
-        return [f"{usage:<22} {text}" for usage, text in HELP.items()]
+        return HelpListing(tuple(HELP.items()))
     if verb == "list":
         mine = {info.name for info in node.seeding()}
-        lines = [
-            f"{info.name}  {info.size:,} B  {short_hash(info.hash)}"
-            f"  holders {len(node.address_book.holders(info.name))}"
-            + ("  (have)" if info.name in mine else "")
-            for info in sorted(node.catalog.values(), key=lambda i: i.name)
-        ]
-        return lines or ["the catalog is empty"]
+        return CatalogListing(
+            tuple(
+                CatalogRow(info, len(node.address_book.holders(info.name)), info.name in mine)
+                for info in sorted(node.catalog.values(), key=lambda i: i.name)
+            )
+        )
     if verb == "address-book":
         book = node.address_book.as_map()
-        lines = [
-            f"{name}: " + ", ".join(f"{p.name} ({p.host}:{p.port})" for p in peers)
-            for name, peers in sorted(book.items())
-        ]
-        return [*lines, f"map size {len(node.address_book)}"]
+        return AddressBookListing(
+            tuple((name, tuple(peers)) for name, peers in sorted(book.items())),
+            len(node.address_book),
+        )
     if verb == "seeding":
-        files = node.seeding()
-        return [f"{info.name}  {info.size:,} B" for info in files] or ["seeding nothing"]
+        return SeedingListing(tuple(node.seeding()))
     if verb == "peers":
-        peers = sorted(node.peers, key=lambda p: p.name)
-        lines = [f"{p.name}  {p.host}:{p.port}" for p in peers]
-        return lines or ["no other peers online"]
+        return PeerListing(tuple(sorted(node.peers, key=lambda p: p.name)))
     raise CommandError(f"{verb} is not a view")

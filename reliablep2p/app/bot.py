@@ -10,8 +10,9 @@ import random
 
 import trio
 
-from . import events
-from .node import GetError, Node
+from ..peer import events
+from ..peer.fetch import GetError
+from ..peer.node import Node
 
 log = logging.getLogger("rp2p.bot")
 
@@ -50,4 +51,4 @@ def _targets_to_hunt(node: Node) -> list[str]:
     state = node.round
     if state is None or state.over or trio.current_time() >= node.round_deadline:
         return []
-    return [t for t in state.targets if t in node.catalog and node.file_source(t) is None]
+    return [t for t in state.targets if t in node.catalog and node.view.file_source(t) is None]

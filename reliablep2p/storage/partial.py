@@ -1,8 +1,8 @@
-"""A peer's shared folder: what it seeds, and how downloads land in it safely.
+"""A file being received, kept safe on disk: verified chunk by chunk, resumable, renamed in whole.
 
-Downloads are written to a hidden work folder inside the share (`.rp2p/`), verified chunk by
-chunk, flushed to disk and only then renamed into place, so a visible file is always complete
-and correct. Names are checked before any path is built from them.
+Whole chunks are written `O_DIRECT` from page-aligned buffers where the system allows it, and
+each chunk's write-back starts at once (`sync_file_range`, Linux); elsewhere both fall back to
+ordinary writes, so this runs on any POSIX system.
 """
 
 from __future__ import annotations
@@ -15,42 +15,9 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from .protocol import (
-    CHUNK_SIZE,
-    ErrorCode,
-    FileInfo,
-    ProtocolError,
-    check_name,
-    chunk_count,
-    content_hash,
-    name_problem,
-)
-
-WORK_DIR = ".rp2p"
-
-
-def hash_file(path: Path, name: str) -> FileInfo:
-    """Describe a file on disk, reading it in chunks (memory stays flat)."""
-    chunks = []
-    size = 0
-    with path.open("rb") as f:
-        while piece := f.read(CHUNK_SIZE):
-            chunks.append(hashlib.sha256(piece).digest())
-            size += len(piece)
-    return FileInfo(name=name, size=size, hash=content_hash(chunks), chunks=chunks)
-
-
-def possession_proof(path: Path, nonce: bytes) -> bytes:
-    """SHA-256 of `nonce` followed by the file's bytes: only a holder of the bytes can answer."""
-    digest = hashlib.sha256(nonce)
-    with path.open("rb") as f:
-        while piece := f.read(CHUNK_SIZE):
-            digest.update(piece)
-    return digest.digest()
-
+from ..proto import CHUNK_SIZE, ErrorCode, FileInfo, RemoteProtocolError, chunk_count
 
 SYNC_FILE_RANGE_WRITE = 2
 
@@ -113,95 +80,6 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-@dataclass
-class _Seen:
-    size: int
-    mtime_ns: int
-    info: FileInfo
-
-
-class SharedFolder:
-    """The files a peer seeds, rescanned from disk; hashes are cached by size and mtime.
-
-    `scan` and `finish` run in worker threads while the trio thread reads `files()`: the table
-    of seen files is replaced whole, never changed in place, and `_lock` makes a finished
-    download's rename and its entry in the table one step, so a rescan never hashes it.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._seen: dict[str, _Seen] = {}
-        self._lock = threading.Lock()
-
-    def ensure(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / WORK_DIR).mkdir(exist_ok=True)
-
-    def path_of(self, name: str) -> Path:
-        check_name(name)
-        return self.path / name
-
-    def scan(self) -> dict[str, FileInfo]:
-        """Rescan the folder (blocking: run it in a thread); returns every seedable file."""
-        known = self._seen
-        found: dict[str, _Seen] = {}
-        with os.scandir(self.path) as entries:
-            for entry in entries:
-                if name_problem(entry.name) or not entry.is_file(follow_symlinks=False):
-                    continue
-                try:
-                    stat = entry.stat(follow_symlinks=False)
-                    seen = known.get(entry.name)
-                    if not _matches(seen, stat):
-                        with self._lock:  # a download may be placing it right now: wait
-                            seen = self._seen.get(entry.name)
-                        if not _matches(seen, stat):
-                            info = hash_file(Path(entry.path), entry.name)
-                            seen = _Seen(stat.st_size, stat.st_mtime_ns, info)
-                except OSError:
-                    continue  # vanished or unreadable while we looked: next scan will tell
-                assert seen is not None
-                found[entry.name] = seen
-        with self._lock:  # keep what downloads placed while we were listing
-            for name, seen in self._seen.items():
-                if name not in found and seen is not known.get(name):
-                    found[name] = seen
-            self._seen = found
-        return self.files()
-
-    def files(self) -> dict[str, FileInfo]:
-        return {name: seen.info for name, seen in self._seen.items()}
-
-    def get(self, name: str) -> FileInfo | None:
-        seen = self._seen.get(name)
-        return seen.info if seen else None
-
-    def start_download(self, info: FileInfo) -> Download:
-        """A resumable `Download` into this folder (blocking): continues any earlier partial."""
-        work = self.path / WORK_DIR / info.hash.hex()
-        return Download(
-            info, work.with_suffix(".part"), self.path_of(info.name), work.with_suffix(".chunks")
-        )
-
-    def finish(self, download: Download) -> None:
-        """Make a verified download durable, visible and seeded (blocking: run it in a thread).
-
-        The rename and the entry in the table happen under the lock, so a rescan sees the
-        file either already recorded (no hashing) or not at all.
-        """
-        download.seal()
-        with self._lock:
-            download.place()
-            stat = download.final_path.stat()
-            seen = _Seen(stat.st_size, stat.st_mtime_ns, download.info)
-            self._seen = {**self._seen, download.info.name: seen}
-        fsync_dir(self.path)
-
-
-def _matches(seen: _Seen | None, stat: os.stat_result) -> bool:
-    return seen is not None and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-
-
 class Download:
     """A file being received: verified chunk by chunk into `part_path`, renamed in when complete.
 
@@ -258,21 +136,23 @@ class Download:
         return self.received // CHUNK_SIZE
 
     def write_chunk(self, data: bytes | memoryview) -> None:
-        """Verify and append the next chunk; a bad one raises `ProtocolError(BAD_CONTENT)`."""
+        """Verify and append the next chunk; a bad one raises `RemoteProtocolError(BAD_CONTENT)`."""
         self.store_chunk(self.next_chunk, data)
 
     def store_chunk(self, index: int, data: bytes | memoryview) -> None:
         """Verify chunk `index` against the catalog and write it at its offset (thread-safe).
 
-        A bad chunk raises `ProtocolError(BAD_CONTENT)` and is not written. hashlib and the
+        A bad chunk raises `RemoteProtocolError(BAD_CONTENT)` and is not written. hashlib and the
         write release the GIL, so workers hash and write while the event loop receives. The
         chunk's write-back to disk is started at once (`start_writeback`).
         """
         if not 0 <= index < chunk_count(self.info.size):
-            raise ProtocolError(ErrorCode.BAD_CONTENT, "more data than the file has")
+            raise RemoteProtocolError(ErrorCode.BAD_CONTENT, "more data than the file has")
         expected = min(CHUNK_SIZE, self.info.size - index * CHUNK_SIZE)
         if len(data) != expected or hashlib.sha256(data).digest() != self.info.chunks[index]:
-            raise ProtocolError(ErrorCode.BAD_CONTENT, f"chunk {index} does not match the catalog")
+            raise RemoteProtocolError(
+                ErrorCode.BAD_CONTENT, f"chunk {index} does not match the catalog"
+            )
         self._write(index * CHUNK_SIZE, data)
         with self._lock:
             self._stored.add(index)
@@ -345,7 +225,7 @@ class Download:
     def seal(self) -> None:
         """Check the file is complete and make its bytes durable (`finish`, first half)."""
         if not self.complete:
-            raise ProtocolError(ErrorCode.BAD_CONTENT, "transfer ended before the last chunk")
+            raise RemoteProtocolError(ErrorCode.BAD_CONTENT, "transfer ended before the last chunk")
         os.fsync(self._file.fileno())
         self._close()
 

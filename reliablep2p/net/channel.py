@@ -2,34 +2,37 @@
 
 `Channel` is the only place that touches sockets for the protocol; it turns transport trouble
 (refused, reset, closed, too slow) into `ProtocolError` subclasses so callers catch one type.
+A channel is an async context manager: ``async with await open_channel(...) as channel:``
+closes it however the conversation ends.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import ssl
-import weakref
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from typing import TypeVar, cast, overload
+from types import TracebackType
+from typing import Self, TypeVar, overload
 
 import trio
 from cryptography import x509
 
-from .protocol import (
+from ..proto import (
     PROTOCOL_VERSION,
     ErrorCode,
     FrameDecoder,
     Hello,
+    LocalProtocolError,
     Message,
+    Ping,
     ProtocolError,
+    RemoteProtocolError,
     data_frame_header,
     encode_message,
 )
-from .protocol import Error as ErrorMessage
-from .security import common_name
+from ..proto import Error as ErrorMessage
+from .identity import common_name
 
 READ_TIMEOUT = 15.0
 """Seconds a frame may take to arrive, whole. A silent or slow (slowloris) sender is cut off."""
@@ -42,7 +45,10 @@ once) finishes handshakes late, and one cut off would start over from nothing.""
 SEND_PIECE = 128 * 1024
 """File bytes are read and sent in pieces of this size (frames stay one chunk long)."""
 RECEIVE_SIZE = 256 * 1024
-TLS_RECEIVE_SIZE = 1024 * 1024
+PING_INTERVAL = 5.0
+"""A session side that has sent nothing for this long sends `Ping`."""
+SESSION_TIMEOUT = 20.0
+"""A session that hears nothing (not even `Pong`) for this long is dead."""
 DATA_HEADER = 5
 """Bytes before a data frame's payload (length and kind): read alone, so the payload is not."""
 
@@ -53,7 +59,7 @@ def _why(exc: BaseException) -> str:
     return str(exc) or str(exc.__cause__ or "") or type(exc).__name__
 
 
-class RemoteError(ProtocolError):
+class RemoteError(RemoteProtocolError):
     """The other side answered with an `Error` message."""
 
 
@@ -70,6 +76,17 @@ class Channel:
         self._decoder = FrameDecoder()
         self._send_lock = trio.Lock()
         self.bytes_sent = 0
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     @property
     def remote_host(self) -> str:
@@ -113,7 +130,9 @@ class Channel:
                 while left:
                     piece = await read(min(SEND_PIECE, left))
                     if not piece:
-                        raise ProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
+                        raise LocalProtocolError(
+                            ErrorCode.INTERNAL, "the file shrank while being sent"
+                        )
                     await self.stream.send_all(piece)
                     left -= len(piece)
             self.bytes_sent += len(header) + length
@@ -135,7 +154,9 @@ class Channel:
                     except BlockingIOError:
                         continue
                     if count == 0:
-                        raise ProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
+                        raise LocalProtocolError(
+                            ErrorCode.INTERNAL, "the file shrank while being sent"
+                        )
                     sent += count
             self.bytes_sent += len(header) + length
 
@@ -171,7 +192,7 @@ class Channel:
                 await self.receive_data(timeout)  # a message: raises what it says
                 raise AssertionError("receive_data returned a message")
             if length > len(buffer):
-                raise ProtocolError(ErrorCode.TOO_LARGE, f"data frame of {length} bytes")
+                raise RemoteProtocolError(ErrorCode.TOO_LARGE, f"data frame of {length} bytes")
             view = memoryview(buffer)
             got = self._decoder.take_data(view[:length])
             while got < length:
@@ -193,8 +214,6 @@ class Channel:
         with _connection_errors(tls_failure="TLS failed"):
             if isinstance(stream, trio.SocketStream):
                 count = await stream.socket.recv_into(view)
-            elif (parts := _fast_tls(stream)) is not None:
-                count = await _decrypt_into(parts, view)
             else:
                 data = await stream.receive_some(len(view))
                 count = len(data)
@@ -220,7 +239,7 @@ class Channel:
         if not isinstance(frame, expected):
             what = "file data" if isinstance(frame, bytes) else type(frame).__name__
             wanted = " or ".join(t.__name__ for t in expected)
-            raise ProtocolError(ErrorCode.UNEXPECTED, f"expected {wanted}, got {what}")
+            raise RemoteProtocolError(ErrorCode.UNEXPECTED, f"expected {wanted}, got {what}")
         return frame
 
     async def receive_data(self, timeout: float | None = None) -> bytes:
@@ -228,7 +247,9 @@ class Channel:
         if isinstance(frame, ErrorMessage):
             raise RemoteError(frame.code, frame.message)
         if not isinstance(frame, bytes):
-            raise ProtocolError(ErrorCode.UNEXPECTED, f"expected file data, got {type(frame)}")
+            raise RemoteProtocolError(
+                ErrorCode.UNEXPECTED, f"expected file data, got {type(frame)}"
+            )
         return frame
 
     async def send_error(self, code: str, message: str) -> None:
@@ -239,124 +260,6 @@ class Channel:
     async def aclose(self) -> None:
         with trio.move_on_after(1):
             await self.stream.aclose()
-
-
-TLS_FAST_PATH = True
-"""Decrypt file bytes with `_decrypt_into` (trio internals) when the stream allows it; if False,
-or if trio's internals are not what `_fast_tls` expects, `SSLStream.receive_some` is used."""
-
-
-@dataclass(frozen=True)
-class _TLSParts:
-    """The parts of a trio `SSLStream` that `_decrypt_into` works with."""
-
-    stream: trio.SSLStream[trio.SocketStream]
-    tls: ssl.SSLObject
-    incoming: ssl.MemoryBIO
-    outgoing: ssl.MemoryBIO
-    send_lock: trio.StrictFIFOLock
-    receiving: contextlib.AbstractContextManager[object]
-    check_status: Callable[[], None]
-
-
-def _fast_tls(stream: trio.abc.Stream) -> _TLSParts | None:
-    """`stream`'s TLS internals, if `_decrypt_into` may use them now; None: use the public API.
-
-    Checked with trio 0.35.0 (the attributes are the same from 0.22 on). Any attribute that is
-    missing or of another type, or a server's session tickets still held back (trio's
-    `_delayed_outgoing`, sent with the first write), means the public path.
-    """
-    if not TLS_FAST_PATH or not isinstance(stream, trio.SSLStream):
-        return None
-    if not isinstance(stream.transport_stream, trio.SocketStream):
-        return None
-    state = vars(stream)
-    tls, incoming, outgoing = (
-        state.get("_ssl_object"),
-        state.get("_incoming"),
-        state.get("_outgoing"),
-    )
-    send_lock, receiving = state.get("_inner_send_lock"), state.get("_outer_recv_conflict_detector")
-    check_status = getattr(stream, "_check_status", None)
-    if not (
-        isinstance(tls, ssl.SSLObject)
-        and isinstance(incoming, ssl.MemoryBIO)
-        and isinstance(outgoing, ssl.MemoryBIO)
-        and isinstance(send_lock, trio.StrictFIFOLock)
-        and hasattr(receiving, "__enter__")
-        and hasattr(receiving, "__exit__")
-        and callable(check_status)
-        and state.get("_delayed_outgoing") is None
-    ):
-        return None
-    receiving = cast(contextlib.AbstractContextManager[object], receiving)
-    return _TLSParts(stream, tls, incoming, outgoing, send_lock, receiving, check_status)
-
-
-async def _decrypt_into(parts: _TLSParts, view: memoryview) -> int:
-    """Decrypt file bytes into `view` with the stream's own `SSLObject` (trio internals).
-
-    `SSLStream.receive_some` passes through the scheduler once per 16 KiB TLS record and reads
-    the socket 64 KiB at a time, which held TLS downloads to about 200 MiB/s. Here every record
-    already buffered is decrypted in one go and the socket is read a megabyte at a time.
-
-    It keeps trio's rules (`SSLStream._retry`): the stream's receive conflict detector is held
-    (a second reader raises `BusyResourceError`, as with `receive_some`); bytes TLS itself must
-    send (a TLS 1.3 key update, an alert) are taken from the outgoing BIO and then sent under
-    the stream's strict-FIFO send lock, so they reach the wire in order with a concurrent
-    `send_all`. TLS 1.3 (the only version our contexts allow) never needs to read in order to
-    write, so no sender competes for the socket's receive side. Returns 0 on the other side's
-    close_notify or at end of stream (the caller's `ConnectionLost`); an `ssl.SSLError` (a
-    corrupt record) and trio's errors for a closed or broken stream propagate as from
-    `receive_some`.
-    """
-    tls, stream = parts.tls, parts.stream
-    with parts.receiving:
-        parts.check_status()
-        while True:
-            count, ended = 0, False
-            with contextlib.suppress(ssl.SSLWantReadError):
-                while count < len(view):
-                    read = cast(int, tls.read(len(view) - count, view[count:]))  # int with a buffer
-                    if not read:
-                        ended = True  # the other side closed the TLS session (close_notify)
-                        break
-                    count += read
-            if parts.outgoing.pending:  # TLS must answer something: in line with any sender
-                to_send = parts.outgoing.read()
-                async with parts.send_lock:
-                    await stream.transport_stream.send_all(to_send)
-            if count or ended:
-                return count
-            received = await _receive_records(stream)
-            if not received:
-                return 0  # the socket closed without close_notify: truncated, never a whole file
-            parts.incoming.write(received)
-
-
-_record_buffers: weakref.WeakKeyDictionary[trio.SSLStream[trio.SocketStream], bytearray] = (
-    weakref.WeakKeyDictionary()
-)
-"""One reused `TLS_RECEIVE_SIZE` buffer per stream that `_decrypt_into` reads records into."""
-
-
-async def _receive_records(stream: trio.SSLStream[trio.SocketStream]) -> memoryview:
-    """What the socket has (up to `TLS_RECEIVE_SIZE`), read into the stream's reused buffer.
-
-    `SocketStream.receive_some` would allocate a new megabyte `bytes` per read (and copy it
-    again when shrinking it to what arrived). Errors are trio's, as `receive_some` raises them.
-    Only `_decrypt_into` calls it, inside the stream's receive conflict detector: one reader.
-    """
-    buffer = _record_buffers.get(stream)
-    if buffer is None:
-        buffer = _record_buffers[stream] = bytearray(TLS_RECEIVE_SIZE)
-    try:
-        count = await stream.transport_stream.socket.recv_into(buffer)
-    except OSError as exc:
-        if exc.errno in (errno.EBADF, errno.ENOTSOCK):
-            raise trio.ClosedResourceError("this socket was already closed") from None
-        raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
-    return memoryview(buffer)[:count]
 
 
 async def secure(
@@ -374,9 +277,9 @@ async def secure(
     return tls
 
 
-def certificate_name(stream: trio.SSLStream[trio.SocketStream]) -> str:
+def certificate_name(stream: trio.abc.Stream) -> str:
     """The verified name in the other end's certificate."""
-    der = stream.getpeercert(binary_form=True)
+    der = stream.getpeercert(binary_form=True) if isinstance(stream, trio.SSLStream) else None
     if not der:
         raise ConnectionLost(ErrorCode.FORBIDDEN, "the other end has no certificate")
     return common_name(x509.load_der_x509_certificate(der).subject)
@@ -467,3 +370,12 @@ async def open_channel(
         await channel.aclose()
         raise
     return channel
+
+
+async def keep_alive(channel: Channel) -> None:
+    """Send `Ping` whenever a session has been quiet for `PING_INTERVAL`."""
+    while True:
+        sent = channel.bytes_sent
+        await trio.sleep(PING_INTERVAL)
+        if channel.bytes_sent == sent:
+            await channel.send(Ping())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .protocol import PeerInfo, name_problem
+from ..proto import PeerInfo, name_problem
 
 Addr = tuple[str, int]
 

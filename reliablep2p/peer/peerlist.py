@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from .protocol import PeerInfo, UpdatePeers
+from ..proto import PeerInfo, UpdatePeers
 
 Addr = tuple[str, int]
 

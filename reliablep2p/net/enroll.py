@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from spake2 import SPAKE2_A, SPAKE2_B  # type: ignore[import-untyped]
 
-from .protocol import Enroll, EnrollChallenge, ErrorCode, ProtocolError, Sealed
-from .security import Identity, SecurityError, key_pem, new_key, public_pem
-from .wire import Channel, RemoteError, open_channel
+from ..proto import Enroll, EnrollChallenge, ErrorCode, ProtocolError, Sealed
+from ..proto.codes import parse_code
+from .channel import Channel, RemoteError, open_channel
+from .identity import Identity, SecurityError, key_pem, new_key, public_pem
 
 PLAYER_SIDE, DATABASE_SIDE = b"rp2p player", b"rp2p database"
 
@@ -39,14 +40,6 @@ class Request(msgspec.Struct):
 class Grant(msgspec.Struct):
     certificate: bytes
     ca: bytes
-
-
-def parse_code(code: str) -> tuple[int, bytes]:
-    """The invite number and the password of a join code."""
-    number, _, words = code.strip().partition("-")
-    if not number.isdigit() or not words:
-        raise SecurityError(f"{code!r} is not a join code (it looks like 7-purple-sausage)")
-    return int(number), code.strip().lower().encode()
 
 
 def _key(shared: bytes, direction: bytes) -> AESGCM:

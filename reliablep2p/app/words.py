@@ -1,0 +1,216 @@
+"""Events and command results in words: the one place the core's data becomes sentences.
+
+`rp2p-peer` logs and prints these; the TUI shows them in its feed. Nothing in the core reads
+them back.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from ..peer import events
+from ..peer.fetch import GetResult
+from ..proto import PeerInfo, RoundState, short_hash
+from . import commands
+
+TROUBLE = (
+    events.DatabaseUnreachable,
+    events.Kicked,
+    events.CatalogEntryIgnored,
+    events.BackupFailed,
+    events.PublishRefused,
+    events.FindRefused,
+    events.TransferFailed,
+)
+"""Events that tell of something that went wrong (a warning in a log, red in the feed)."""
+
+
+def is_trouble(event: events.Event) -> bool:
+    return isinstance(event, TROUBLE)
+
+
+def probes(count: int) -> str:
+    return f"{count} probe{'' if count == 1 else 's'}"
+
+
+@singledispatch
+def describe(event: events.Event) -> str:
+    """One line for people about `event`."""
+    return type(event).__name__
+
+
+@describe.register
+def _(event: events.Joined) -> str:
+    again = " (reconnected)" if event.again else ""
+    return (f"joined as {event.name}: {event.peers} peers online, "
+            f"{event.files} files in the catalog{again}")  # fmt: skip
+
+
+@describe.register
+def _(event: events.SessionLost) -> str:
+    return "lost the database peer; reconnecting…"
+
+
+@describe.register
+def _(event: events.DatabaseUnreachable) -> str:
+    return f"database peer unreachable ({event.reason}); retrying"
+
+
+@describe.register
+def _(event: events.Left) -> str:
+    return "left the network"
+
+
+@describe.register
+def _(event: events.Kicked) -> str:
+    return "the host kicked you out of the network"
+
+
+@describe.register
+def _(event: events.OthersKicked) -> str:
+    return "kicked out by the host: " + ", ".join(event.names)
+
+
+@describe.register
+def _(event: events.PeersChanged) -> str:
+    parts = []
+    if event.joined:
+        parts.append("joined: " + _names(event.joined))
+    if event.left:
+        parts.append("left: " + _names(event.left))
+    return "; ".join(parts)
+
+
+def _names(peers: tuple[PeerInfo, ...]) -> str:
+    return ", ".join(p.name for p in peers[:5])
+
+
+@describe.register
+def _(event: events.CatalogChanged) -> str:
+    names = ", ".join(info.name for info in event.added[:3])
+    more = f" and {len(event.added) - 3} more" if len(event.added) > 3 else ""
+    return f"new in the catalog: {names}{more}"
+
+
+@describe.register
+def _(event: events.CatalogEntryIgnored) -> str:
+    return f"ignored a bad catalog entry: {event.reason}"
+
+
+@describe.register
+def _(event: events.MapChanged) -> str:
+    return f"map size {event.size}"
+
+
+@describe.register
+def _(event: events.SeedingChanged) -> str:
+    if event.fetched is not None:
+        return f"now seeding {event.fetched}"
+    return f"seeding {len(event.names)} files"
+
+
+@describe.register
+def _(event: events.TransferProgress) -> str:
+    return f"{event.name}: {event.done:,}/{event.total:,} from {event.source}"
+
+
+@describe.register
+def _(event: events.TransferDone) -> str:
+    resumed = f", resumed at {event.resumed_at:,} bytes" if event.resumed_at else ""
+    return (f"got {event.name} ({event.size:,} bytes) from {event.source} "
+            f"after {probes(event.probes)}{resumed}")  # fmt: skip
+
+
+@describe.register
+def _(event: events.TransferFailed) -> str:
+    return f"could not get {event.name}: {event.reason}"
+
+
+@describe.register
+def _(event: events.BackedUp) -> str:
+    return f"backed up {event.name} in the vault"
+
+
+@describe.register
+def _(event: events.BackupFailed) -> str:
+    return f"backup of {event.name} failed: {event.reason}"
+
+
+@describe.register
+def _(event: events.PublishRefused) -> str:
+    return f"database peer will not take {event.name}: {event.reason}"
+
+
+@describe.register
+def _(event: events.Scoreboard) -> str:
+    leader = event.players[0] if event.players else None
+    return f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
+
+
+@describe.register
+def _(event: events.RoundChanged) -> str:
+    return describe_round(event.round)
+
+
+@describe.register
+def _(event: events.FindScored) -> str:
+    return event.verdict
+
+
+@describe.register
+def _(event: events.FindRefused) -> str:
+    return f"no points for {event.name}: {event.reason}"
+
+
+def describe_round(state: RoundState) -> str:
+    if state.over:
+        winner = f"{state.winner} wins" if state.winner else "nobody found anything"
+        return f"round {state.number} is over: {winner}"
+    found = len({f.target for f in state.finds})
+    return (
+        f"round {state.number}: {found}/{len(state.targets)} targets found, "
+        f"{state.seconds_left:.0f} s left"
+    )
+
+
+# ----------------------------------------------------------------------- command results
+
+
+def result_lines(result: commands.Result) -> list[str]:
+    """A command's result as lines for a terminal."""
+    if isinstance(result, GetResult):
+        return [fetched(result)]
+    if isinstance(result, commands.MapMerged):
+        return [f"map from port {result.port}: {result.entries} entries; "
+                f"ours now has {result.map_size}"]  # fmt: skip
+    if isinstance(result, commands.HelpListing):
+        return [f"{usage:<22} {text}" for usage, text in result.entries]
+    if isinstance(result, commands.CatalogListing):
+        lines = [
+            f"{row.info.name}  {row.info.size:,} B  {short_hash(row.info.hash)}"
+            f"  holders {row.holders}" + ("  (have)" if row.have else "")
+            for row in result.rows
+        ]
+        return lines or ["the catalog is empty"]
+    if isinstance(result, commands.AddressBookListing):
+        lines = [
+            f"{name}: " + ", ".join(f"{p.name} ({p.host}:{p.port})" for p in peers)
+            for name, peers in result.holders
+        ]
+        return [*lines, f"map size {result.size}"]
+    if isinstance(result, commands.SeedingListing):
+        return [f"{info.name}  {info.size:,} B" for info in result.files] or ["seeding nothing"]
+    lines = [f"{p.name}  {p.host}:{p.port}" for p in result.peers]
+    return lines or ["no other peers online"]
+
+
+def fetched(result: GetResult) -> str:
+    """One line for a finished `get`: from whom, after how many probes, from where resumed."""
+    if result.source == "local":
+        return f"already have {result.name}"
+    line = f"got {result.name} ({result.size:,} bytes) from {result.source} after {probes(result.probes)}"
+    if len(result.sources) > 1:
+        line += " (" + ", then ".join(f"{n:,} B from {who}" for who, n in result.sources) + ")"
+    if result.resumed_at:
+        line += f", resumed at {result.resumed_at:,} bytes"
+    return line

@@ -1,0 +1,111 @@
+"""The database peer's side of the backup: catalog what is published, store the bytes it lacks.
+
+A published file is cataloged at once when the vault already holds its content (deduplicated by
+hash); otherwise the publisher is asked for the bytes (`need`), which arrive over an `upload`
+connection, are verified chunk by chunk and become a blob before the catalog entry is added.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import trio
+
+from ..game.host import HuntHost
+from ..net.channel import Channel
+from ..proto import (
+    ErrorCode,
+    FileInfo,
+    Hello,
+    Need,
+    PeerInfo,
+    ProtocolError,
+    Publish,
+    Rejected,
+    RemoteProtocolError,
+    Stored,
+    Upload,
+    check_file_info,
+)
+from ..storage.sqlite import SqliteStore
+from .pushes import Session
+
+log = logging.getLogger("rp2p.db")
+
+MAX_UPLOADS = 4
+
+
+class Backup:
+    """Keeps the catalog and the vault in step with what players publish."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        catalog: dict[str, FileInfo],
+        hunt: HuntHost,
+        cataloged: Callable[[FileInfo], None],
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.hunt = hunt
+        self.cataloged = cataloged
+        """Hears every file added to the catalog (the pushes announce it)."""
+        self._upload_slots = trio.CapacityLimiter(MAX_UPLOADS)
+
+    async def on_publish(self, session: Session, publish: Publish) -> None:
+        """Catalog what we already hold, ask for the bytes we lack, refuse conflicts."""
+        needed: list[str] = []
+        refused: dict[str, str] = {}
+        for info in publish.files:
+            try:
+                self._check_publishable(info)
+            except ProtocolError as exc:
+                refused[info.name] = exc.detail
+                continue
+            session.published[info.name] = info.hash
+            if info.name in self.catalog:
+                continue
+            if await trio.to_thread.run_sync(self.store.has_blob, info.hash, info.size):
+                await self._add(info, session.peer)
+            else:
+                needed.append(info.name)
+        if needed:
+            await session.channel.send(Need(needed))
+        if refused:
+            await session.channel.send(Rejected(list(refused), list(refused.values())))
+        self.hunt.poke()
+
+    def _check_publishable(self, info: FileInfo) -> None:
+        check_file_info(info)
+        known = self.catalog.get(info.name)
+        if known is not None and known.hash != info.hash:
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, "another file with different content already has this name"
+            )
+
+    async def serve_upload(self, channel: Channel, hello: Hello, request: Upload) -> None:
+        info = request.file
+        self._check_publishable(info)
+        uploader = PeerInfo(name=hello.name, host=channel.remote_host, port=hello.port)
+        async with self._upload_slots:
+            blob = await trio.to_thread.run_sync(self.store.start_blob, info)
+            try:
+                while not blob.complete:
+                    data = await channel.receive_data()
+                    await trio.to_thread.run_sync(blob.write_chunk, data)
+                await trio.to_thread.run_sync(blob.finish)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(blob.abandon)
+                raise
+        if info.name not in self.catalog:
+            await self._add(info, uploader)
+        await channel.send(Stored(info.name))
+
+    async def _add(self, info: FileInfo, publisher: PeerInfo) -> None:
+        await trio.to_thread.run_sync(self.store.add_file, info)
+        self.catalog[info.name] = info
+        self.cataloged(info)
+        self.hunt.poke()
+        log.info("cataloged %s (%s bytes) from %s", info.name, f"{info.size:,}", publisher.name)

@@ -1,0 +1,164 @@
+"""What the database peer pushes down every session, and when.
+
+Each session has a pusher task that sends its peer the net change of the peer list, the new
+catalog entries, revocations, the round and the changed scoreboard rows since its last push. One
+announcer decides when all of them push: once changes pause for a moment, so a burst of joins
+costs every peer about one small message, and the database peer O(N) work per push rather than
+per change (a storm of N joins was N^2 scoreboards).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import trio
+
+from ..game.board import BoardLog
+from ..game.host import HuntHost
+from ..net.channel import Channel
+from ..peer.peerlist import Addr, PeerRegistry
+from ..proto import CatalogAdded, FileInfo, PeerInfo, PlayerStats, Revoked, Round, UpdatePeers
+
+COALESCE_SECONDS = 0.05
+"""Sessions push once changes have paused this long, so a burst of joins becomes one update."""
+COALESCE_LIMIT = 2.0
+"""...but a steady stream of changes (a long join storm) is still pushed this often."""
+
+
+@dataclass(eq=False)
+class Session:
+    """One player's session, as the database peer keeps it."""
+
+    peer: PeerInfo
+    channel: Channel
+    peers_version: int
+    catalog_sent: int
+    pushes_seen: int
+    """The announcer's push count when this session last pushed."""
+    round_version: int = -1
+    board_tick: int = -1
+    revoked_sent: int = 0
+    published: dict[str, bytes] = field(default_factory=dict)
+    map_size: int = 0
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+
+
+class Announcer:
+    """Logs what changed and has every session's pusher send it, in coalesced bursts."""
+
+    def __init__(
+        self,
+        registry: PeerRegistry,
+        hunt: HuntHost,
+        sessions: Mapping[Addr, Session],
+        scoreboard: Callable[[], Iterable[PlayerStats]],
+    ) -> None:
+        self.registry = registry
+        self.hunt = hunt
+        self.sessions = sessions
+        self.scoreboard = scoreboard
+        """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
+        self.board = BoardLog()
+        self.catalog_log: list[FileInfo] = []
+        self.revoked_log: list[str] = []
+        self._board_stale = False
+        self._news = trio.Event()
+        self._news_at = 0.0
+        self.pushes = 0
+        self._pushed = trio.Event()
+        self._peer_deltas: dict[int, UpdatePeers] = {}
+
+    def new_session(self, peer: PeerInfo, channel: Channel) -> Session:
+        """A session that starts from now: it was welcomed with everything up to here."""
+        return Session(
+            peer, channel, self.registry.version, len(self.catalog_log), self.pushes,
+            revoked_sent=len(self.revoked_log),
+        )  # fmt: skip
+
+    def note_news(self) -> None:
+        """Something sessions push changed (peer list, catalog, revocations, round, board)."""
+        self._news_at = trio.current_time()
+        self._news.set()
+
+    def cataloged(self, info: FileInfo) -> None:
+        self.catalog_log.append(info)
+        self.note_news()
+
+    def revoked(self, name: str) -> None:
+        self.revoked_log.append(name)
+        self.note_news()
+
+    def hunt_changed(self) -> None:
+        """The round or the scoreboard changed; the board is rebuilt once, at the next push."""
+        self._board_stale = True
+        self.note_news()
+
+    async def run(self) -> None:
+        """Tell every pusher to push, once news has paused for COALESCE_SECONDS.
+
+        One task waits out the burst, not one per session: a change costs O(1) here, and each
+        push round O(N), however many joins it covers.
+        """
+        while True:
+            await self._news.wait()
+            first = trio.current_time()
+            while (due := self._push_due(first)) > trio.current_time():  # noqa: ASYNC110
+                await trio.sleep_until(due)  # news may keep coming: the deadline moves
+            self._news = trio.Event()
+            if self._board_stale:
+                self._board_stale = False
+                self.board.update(self.scoreboard())
+            self._trim_log()
+            self.pushes += 1
+            self._pushed.set()
+            self._pushed = trio.Event()
+
+    def _push_due(self, first: float) -> float:
+        return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
+
+    async def push_changes(self, session: Session) -> None:
+        """A session's pusher: runs as long as the session."""
+        while True:
+            if session.pushes_seen == self.pushes:
+                await self._pushed.wait()
+            session.pushes_seen = self.pushes
+            await self._push(session)
+
+    async def _push(self, session: Session) -> None:
+        """Send one session everything that changed since its last push."""
+        channel = session.channel
+        if session.peers_version != self.registry.version:
+            update = self._peers_delta(session.peers_version)
+            session.peers_version = update.version
+            await channel.send(update)
+        if session.catalog_sent < len(self.catalog_log):
+            added = self.catalog_log[session.catalog_sent :]
+            session.catalog_sent = len(self.catalog_log)
+            await channel.send(CatalogAdded(added))
+        if session.revoked_sent < len(self.revoked_log):
+            names = self.revoked_log[session.revoked_sent :]
+            session.revoked_sent = len(self.revoked_log)
+            await channel.send(Revoked(names))
+        if session.round_version != self.hunt.round_version:
+            session.round_version = self.hunt.round_version
+            if (state := self.hunt.round_state()) is not None:
+                await channel.send(Round(state))
+        if (board := self.board.since(session.board_tick)) is not None:
+            session.board_tick = self.board.tick
+            await channel.send(board)
+
+    def _peers_delta(self, since: int) -> UpdatePeers:
+        """The peer-list delta from `since`, computed once for all sessions at that version."""
+        if self._peer_deltas and next(iter(self._peer_deltas.values())).version != (
+            self.registry.version
+        ):
+            self._peer_deltas.clear()
+        update = self._peer_deltas.get(since)
+        if update is None:
+            update = self._peer_deltas[since] = self.registry.delta(since)
+        return update
+
+    def _trim_log(self) -> None:
+        oldest = min((s.peers_version for s in self.sessions.values()), default=0)
+        self.registry.trim(min(oldest, self.registry.version))

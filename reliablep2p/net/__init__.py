@@ -1,0 +1,1 @@
+"""Moving frames over sockets: the channel, TLS, identities, the listener and enrollment."""

@@ -1,0 +1,216 @@
+"""The `get` engine: ask sources in the search order until one delivers the file, verified.
+
+A source that fails, stalls or sends a bad chunk is dropped and the next one continues from the
+last verified chunk; an earlier partial download of the same content resumes; sources that are
+only busy are asked again after a backoff.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from ..proto import (
+    ErrorCode,
+    File,
+    FileInfo,
+    Get,
+    Map,
+    MapRequest,
+    PeerInfo,
+    ProtocolError,
+    RemoteProtocolError,
+    check_name,
+)
+from ..storage.partial import Download
+from . import events
+from .dialer import Dialer
+from .search import OneSource, SearchPlan
+from .transfer import receive_file
+from .view import NetworkView
+
+STALL_TIMEOUT = 5.0
+"""A source that sends no chunk for this long is dropped; the next source continues the file."""
+BUSY_RETRIES, BUSY_BACKOFF, BACKOFF_CAP = 6, 0.5, 15.0
+"""A `get` that found only busy sources asks again this many times, backing off from 0.5 s."""
+
+
+class GetError(Exception):
+    """A `get` that could not be satisfied; the message is one line for people."""
+
+
+class SourcesBusy(GetError):
+    """Every source that holds the file was too busy to serve it; worth asking again soon."""
+
+
+@dataclass(frozen=True)
+class GetResult:
+    name: str
+    size: int
+    source: str
+    """Who served it: a player name, ``vault`` for the database peer, ``local`` if we had it."""
+    probes: int
+    from_vault: bool
+    path: Path
+    resumed_at: int = 0
+    """Bytes already verified on disk from an earlier, interrupted get."""
+    sources: tuple[tuple[str, int], ...] = ()
+    """Who sent how many bytes, in order (a failed source's verified chunks are kept)."""
+
+    @property
+    def fetched(self) -> int:
+        """Bytes received over the network for this get."""
+        return sum(count for _, count in self.sources)
+
+
+class Fetcher:
+    """Fetches catalog files into the share; `found` hears every file it placed."""
+
+    def __init__(
+        self,
+        view: NetworkView,
+        dialer: Dialer,
+        *,
+        ready: trio.Event,
+        found: Callable[[str], Awaitable[None]],
+        rng: random.Random,
+        stall_timeout: float = STALL_TIMEOUT,
+    ) -> None:
+        self.view = view
+        self.dialer = dialer
+        self.ready = ready
+        self.found = found
+        self.rng = rng
+        self.stall_timeout = stall_timeout
+        self._locks: dict[bytes, trio.Lock] = {}
+
+    async def get(self, name: str) -> GetResult:
+        """Fetch a trusted file: known holders first, then random peers, the vault last."""
+        info = self.catalog_entry(name)
+        probes = 0
+        delay = BUSY_BACKOFF
+        for attempt in range(BUSY_RETRIES + 1):
+            plan = SearchPlan(
+                name,
+                self.view.address_book,
+                self.view.peers,
+                database=self.view.database_peer,
+                me=self.view.me.addr,
+                rng=self.rng,
+                probes=probes,
+            )
+            try:
+                return await self._fetch(info, plan)
+            except SourcesBusy:
+                if attempt == BUSY_RETRIES:
+                    raise
+            probes = plan.probes
+            await trio.sleep(delay * self.rng.uniform(0.5, 1.5))
+            delay = min(delay * 2, BACKOFF_CAP)
+        raise AssertionError("unreachable")
+
+    async def secure_get(self, name: str, host: str, port: int) -> GetResult:
+        """Fetch a trusted file from one named peer only."""
+        info = self.catalog_entry(name)
+        known = self.view.peers.peers.get((host, port))
+        peer = known or PeerInfo(name=f"{host}:{port}", host=host, port=port)
+        return await self._fetch(info, OneSource(peer, database=self.view.database))
+
+    async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
+        """Ask a peer for its address book, and merge it into ours."""
+        async with await self.dialer.open_address(host, port) as channel:
+            await channel.send(MapRequest())
+            reply = await channel.receive_message(Map)
+        self.view.merge_map(reply.holders)
+        return reply.holders
+
+    def catalog_entry(self, name: str) -> FileInfo:
+        try:
+            check_name(name)
+        except ProtocolError as exc:
+            raise GetError(exc.detail) from None
+        info = self.view.catalog.get(name)
+        if info is None:
+            if not self.ready.is_set():
+                raise GetError(f"{name}: not joined yet, the catalog is unknown")
+            raise GetError(f"{name}: not in the catalog")
+        return info
+
+    async def _fetch(self, info: FileInfo, plan: SearchPlan | OneSource) -> GetResult:
+        share = self.view.share
+        assert share is not None
+        path = share.path_of(info.name)
+        async with self._locks.setdefault(info.hash, trio.Lock()):
+            if (mine := share.get(info.name)) is not None and mine.hash == info.hash:
+                return GetResult(info.name, info.size, "local", 0, False, path)
+            download = await trio.to_thread.run_sync(share.start_download, info)
+            failures: list[str] = []
+            sources: list[tuple[str, int]] = []
+            busy = False
+            try:
+                while (peer := plan.next()) is not None:
+                    source = "vault" if plan.is_database(peer) else peer.name
+                    before = download.received
+                    try:
+                        if await self._fetch_from(peer, download, source):
+                            break
+                        failures.append(f"{peer.name} does not have it")
+                    except ProtocolError as exc:
+                        if exc.code == ErrorCode.BUSY:
+                            busy = True  # it holds the file, it is just full: ask again later
+                        else:
+                            self.view.address_book.forget(info.name, peer.addr)
+                        failures.append(f"{source}: {exc.detail}")
+                    finally:
+                        if download.received > before:
+                            sources.append((source, download.received - before))
+                else:
+                    reason = "; ".join(failures[-3:]) or "nobody reachable"
+                    if busy:
+                        raise SourcesBusy(f"{info.name}: every source is busy ({reason})")
+                    self.view.bus.emit(events.TransferFailed(info.name, reason))
+                    raise GetError(f"{info.name}: no source could provide it ({reason})")
+            finally:
+                with trio.CancelScope(shield=True):  # keep what we verified, even when cancelled
+                    await trio.to_thread.run_sync(download.put_aside)
+        from_vault = plan.is_database(peer)
+        if not from_vault:
+            self.view.learned(info.name, peer)
+        bus = self.view.bus
+        bus.emit(events.TransferDone(info.name, source, info.size, plan.probes,
+                                     download.resumed_at))  # fmt: skip
+        bus.emit(events.SeedingChanged(tuple(sorted(share.files())), fetched=info.name))
+        await self.found(info.name)
+        return GetResult(
+            info.name, info.size, source, plan.probes, from_vault, path,
+            resumed_at=download.resumed_at, sources=tuple(sources),
+        )  # fmt: skip
+
+    async def _fetch_from(self, peer: PeerInfo, download: Download, source: str) -> bool:
+        """Continue `download` from one peer; False if it does not hold the file (map merged)."""
+        info = download.info
+        async with await self.dialer.open(peer) as channel:
+            await channel.send(Get(info.name, offset=download.received))
+            reply = await channel.receive_message(File, Map)
+            if isinstance(reply, Map):
+                self.view.merge_map(reply.holders)
+                return False
+            assert isinstance(reply, File)
+            if (reply.hash, reply.size, reply.offset) != (info.hash, info.size, download.received):
+                raise RemoteProtocolError(
+                    ErrorCode.BAD_CONTENT, "offered other content than asked for"
+                )
+
+            def progress(done: int) -> None:
+                self.view.bus.emit(events.TransferProgress(info.name, source, done, info.size))
+
+            await receive_file(
+                channel, download, stall_timeout=self.stall_timeout, progress=progress
+            )
+        assert self.view.share is not None
+        await trio.to_thread.run_sync(self.view.share.finish, download)
+        return True

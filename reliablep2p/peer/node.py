@@ -1,0 +1,238 @@
+"""A player's node: the composition root that hands each part what it works on.
+
+A `Node` serves `get`, `map` and `disconnect` to anyone (`FileService` behind a `Server`), keeps
+one long-lived session with the database peer (`DatabaseSession`, which pushes `update_peers`
+and new catalog entries over it and notices our death when it drops), publishes its shared
+folder for backup (`Publisher`), and fetches files in the search order of `search.SearchPlan`
+(`Fetcher`). Many nodes can run in one process: all state lives on the instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+
+from ..net.channel import READ_TIMEOUT
+from ..net.identity import Identity, SecurityError
+from ..net.server import Server
+from ..proto import Bye, Disconnect, FileInfo, PeerInfo, PlayerStats, ProtocolError, RoundState
+from ..storage.share import SharedFolder
+from . import events
+from .addressbook import AddressBook
+from .backup import Publisher
+from .dialer import Dialer
+from .fetch import STALL_TIMEOUT, Fetcher, GetResult
+from .peerlist import Addr, PeerList
+from .serving import MAX_SERVING, FileService
+from .session import GOODBYE_TIMEOUT, DatabaseSession
+from .view import NetworkView
+
+log = logging.getLogger("rp2p.node")
+
+GOODBYES_AT_ONCE = 32
+
+
+class Node:
+    """A peer. Start it with ``await nursery.start(node.run)``; leave with ``await node.leave()``."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        share_dir: Path | None = None,
+        database: Addr | None = ("127.0.0.1", 9000),
+        rescan_interval: float = 2.0,
+        read_timeout: float = READ_TIMEOUT,
+        stall_timeout: float = STALL_TIMEOUT,
+        max_serving: int = MAX_SERVING,
+        identity: Identity | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if identity is not None:
+            if name is not None and name != identity.name:
+                raise SecurityError(f"this profile belongs to {identity.name}, not {name}")
+            name = identity.name
+        self._name = name
+        self.host = host
+        self.port = port
+        self.identity = identity
+        self.rescan_interval = rescan_interval
+        self._share_dir = share_dir
+        self.rng = rng or random.Random()
+        self.view = NetworkView(me=PeerInfo(name=name or "", host=host, port=port),
+                                database=database)  # fmt: skip
+        self.dialer = Dialer(
+            name=name or "",
+            port=port,
+            tls=identity.client_context() if identity else None,
+            peers=self.view.peers,
+            revoked=self.view.revoked,
+            database=database,
+        )
+        self.files = FileService(self.view, lookup=self.view.file_source, max_serving=max_serving)
+        self.server = Server(
+            self.files.handlers(),
+            tls=identity.server_context() if identity else None,
+            revoked=self.view.revoked,
+            read_timeout=read_timeout,
+        )
+        self.publisher = Publisher(self.view, self.dialer)
+        self.session = DatabaseSession(self.view, self.dialer, self.publisher, rng=self.rng)
+        self.fetcher = Fetcher(
+            self.view,
+            self.dialer,
+            ready=self.session.ready,
+            found=self.session.claim,
+            rng=self.rng,
+            stall_timeout=stall_timeout,
+        )
+        self._nursery: trio.Nursery | None = None
+
+    # ------------------------------------------------------------------- what we know
+
+    @property
+    def name(self) -> str:
+        return self.view.me.name
+
+    @property
+    def me(self) -> PeerInfo:
+        return self.view.me
+
+    @property
+    def database(self) -> Addr | None:
+        return self.view.database
+
+    @property
+    def database_peer(self) -> PeerInfo | None:
+        return self.view.database_peer
+
+    @property
+    def peers(self) -> PeerList:
+        return self.view.peers
+
+    @property
+    def catalog(self) -> dict[str, FileInfo]:
+        return self.view.catalog
+
+    @property
+    def address_book(self) -> AddressBook:
+        return self.view.address_book
+
+    @property
+    def revoked(self) -> set[str]:
+        return self.view.revoked
+
+    @property
+    def share(self) -> SharedFolder | None:
+        return self.view.share
+
+    @property
+    def ready(self) -> trio.Event:
+        """Set once the database peer welcomed us (we know the peers and the catalog)."""
+        return self.session.ready
+
+    @property
+    def round(self) -> RoundState | None:
+        """The database peer's current round, as last pushed (`round_deadline` for the clock)."""
+        return self.session.round
+
+    @property
+    def round_deadline(self) -> float:
+        return self.session.round_deadline
+
+    @property
+    def scoreboard(self) -> list[PlayerStats]:
+        return self.session.scoreboard
+
+    def seeding(self) -> list[FileInfo]:
+        if self.view.share is None:
+            return []
+        return sorted(self.view.share.files().values(), key=lambda info: info.name)
+
+    def subscribe(self, callback: Callable[[events.Event], None]) -> None:
+        self.view.bus.subscribe(callback)
+
+    # -------------------------------------------------------------------------- running
+
+    async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen, join the network and serve until cancelled or `leave()` is called."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.port = await self.server.listen(nursery, self.host, self.port)
+            advertised = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+            name = self._name or f"player-{self.port}"
+            self.view.me = PeerInfo(name=name, host=advertised, port=self.port)
+            self.dialer.name, self.dialer.port, self.server.name = name, self.port, name
+            share = SharedFolder(self._share_dir or Path(f"port_{self.port}"))
+            await trio.to_thread.run_sync(share.ensure)
+            await trio.to_thread.run_sync(share.scan)
+            self.view.share = share
+            nursery.start_soon(self._rescan_loop)
+            if self.view.database is not None:
+                nursery.start_soon(self.session.run)
+            task_status.started(self)
+
+    def stop(self) -> None:
+        """Stop at once, saying nothing (what a crash looks like to others)."""
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    async def leave(self) -> None:
+        """Say `disconnect` to every peer (a refusal is retried once), then the database peer."""
+        self.session.leaving = True
+        limiter = trio.CapacityLimiter(GOODBYES_AT_ONCE)
+        async with trio.open_nursery() as nursery:
+            for peer in self.view.peers:
+                nursery.start_soon(self._say_goodbye, peer, limiter)
+        await self.session.leave()
+        self.view.bus.emit(events.Left())
+        self.stop()
+
+    async def _say_goodbye(self, peer: PeerInfo, limiter: trio.CapacityLimiter) -> None:
+        async with limiter:
+            for attempt in (1, 2):
+                try:
+                    with trio.fail_after(GOODBYE_TIMEOUT):
+                        async with await self.dialer.open(peer) as channel:
+                            await channel.send(Disconnect())
+                            await channel.receive_message(Bye)
+                    return
+                except (ProtocolError, trio.TooSlowError):
+                    if attempt == 1:
+                        await trio.sleep(0.2)
+            log.info("%s: %s did not hear our goodbye; skipped", self.name, peer.name)
+
+    async def _rescan_loop(self) -> None:
+        while True:
+            await trio.sleep(self.rescan_interval)
+            await self.rescan()
+
+    async def rescan(self) -> None:
+        """Look for new or changed files in the share, and publish them."""
+        share = self.view.share
+        assert share is not None
+        before = set(share.files())
+        files = await trio.to_thread.run_sync(share.scan)
+        if set(files) != before:
+            self.view.bus.emit(events.SeedingChanged(tuple(sorted(files))))
+        await self.session.publish_changes()
+
+    # --------------------------------------------------------------------- fetching
+
+    async def get(self, name: str) -> GetResult:
+        """Fetch a trusted file: known holders first, then random peers, the vault last."""
+        return await self.fetcher.get(name)
+
+    async def secure_get(self, name: str, host: str, port: int) -> GetResult:
+        """Fetch a trusted file from one named peer only."""
+        return await self.fetcher.secure_get(name, host, port)
+
+    async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
+        """Ask a peer for its address book, and merge it into ours."""
+        return await self.fetcher.request_map(host, port)

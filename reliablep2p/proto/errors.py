@@ -1,0 +1,49 @@
+"""Errors of the protocol, told apart by who broke it (as h11 does).
+
+`RemoteProtocolError`: the other side sent something we refuse (a bad frame, an unexpected
+message, a bad name). `LocalProtocolError`: we cannot do what was asked (our own limits, a file
+that shrank under us). Both carry an `ErrorCode` value and one line for people; callers that do
+not care who failed catch `ProtocolError`.
+"""
+
+from __future__ import annotations
+
+
+class ProtocolError(Exception):
+    """The remote side broke the protocol; `code` is one of the `ErrorCode` values."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class ErrorCode:
+    """The `code` values an `Error` message carries; docs/protocol.md describes each."""
+
+    MALFORMED = "malformed"
+    TOO_LARGE = "too-large"
+    VERSION = "version"
+    UNEXPECTED = "unexpected"
+    BAD_NAME = "bad-name"
+    NOT_IN_CATALOG = "not-in-catalog"
+    NAME_TAKEN = "name-taken"
+    BAD_CONTENT = "bad-content"
+    BUSY = "busy"
+    TIMEOUT = "timeout"
+    NOT_DATABASE = "not-database"
+    WRONG_CODE = "wrong-code"
+    FORBIDDEN = "forbidden"
+    INTERNAL = "internal"
+
+
+class RemoteProtocolError(ProtocolError):
+    """The other side broke the protocol or asked for something it may not have."""
+
+
+class LocalProtocolError(ProtocolError):
+    """We failed or hit our own limit; the other side did nothing wrong."""
+
+
+class SecurityError(Exception):
+    """A certificate, key or join code problem; the message is one line for people."""

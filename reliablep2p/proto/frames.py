@@ -1,0 +1,149 @@
+"""Frames, without I/O: a length prefix, then a body that says its kind.
+
+Frame layout: 4-byte big-endian body length, then the body. The body's first byte says its kind:
+``M`` (a MessagePack `Message`) or ``D`` (raw file bytes, at most one chunk). `FrameDecoder` turns
+any byte stream into frames and any malformed input into a single `RemoteProtocolError`; nothing
+here touches a socket, so all of it is tested by feeding bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import msgspec
+
+from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
+from .messages import MAX_DATA_BODY, MAX_MESSAGE_BODY, Message
+
+_LENGTH = struct.Struct(">I")
+KIND_MESSAGE = b"M"
+KIND_DATA = b"D"
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
+
+
+# ---------------------------------------------------------------------------------- frames
+
+
+def encode_message(message: Message) -> bytes:
+    """One complete frame carrying `message`."""
+    body = KIND_MESSAGE + _encoder.encode(message)
+    if len(body) > MAX_MESSAGE_BODY:
+        raise LocalProtocolError(
+            ErrorCode.TOO_LARGE, f"message of {len(body)} bytes exceeds the frame cap"
+        )
+    return _LENGTH.pack(len(body)) + body
+
+
+def data_frame_header(length: int) -> bytes:
+    """The bytes that go before `length` bytes of file data (send the data right after)."""
+    if not 0 <= length < MAX_DATA_BODY:
+        raise LocalProtocolError(
+            ErrorCode.TOO_LARGE, f"data frame of {length} bytes exceeds one chunk"
+        )
+    return _LENGTH.pack(length + 1) + KIND_DATA
+
+
+def decode_body(body: bytes | bytearray | memoryview) -> Message | bytes:
+    """A frame body as a `Message`, or as raw `bytes` for a data frame."""
+    if not body:
+        raise RemoteProtocolError(ErrorCode.MALFORMED, "empty frame")
+    kind = bytes(body[:1])
+    if kind == KIND_DATA:
+        return bytes(body[1:])
+    if kind != KIND_MESSAGE:
+        raise RemoteProtocolError(ErrorCode.MALFORMED, f"unknown frame kind {kind!r}")
+    return _decode_message(memoryview(body)[1:])
+
+
+def _decode_message(payload: bytes | memoryview) -> Message:
+    try:
+        message: Message = _decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        raise RemoteProtocolError(ErrorCode.MALFORMED, f"invalid message: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise RemoteProtocolError(ErrorCode.MALFORMED, f"undecodable message: {exc}") from None
+    except UnicodeDecodeError:  # msgspec raises it for a string that is not UTF-8
+        raise RemoteProtocolError(
+            ErrorCode.MALFORMED, "a string in the message is not UTF-8"
+        ) from None
+    return message
+
+
+class FrameDecoder:
+    """Accumulates received bytes and yields complete frame bodies.
+
+    Rejects a length prefix over the caps as soon as the 4 prefix bytes arrive, so an absurd
+    length costs nothing. `data_allowed` is False until the conversation expects file bytes.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        self._buffer += data
+
+    def _frame_end(self) -> int | None:
+        """Where the frame at the head of the buffer ends, once it is all here; checks caps."""
+        if len(self._buffer) < _LENGTH.size:
+            return None
+        (length,) = _LENGTH.unpack_from(self._buffer)
+        if length == 0:
+            raise RemoteProtocolError(ErrorCode.MALFORMED, "empty frame")
+        if length > max(MAX_MESSAGE_BODY, MAX_DATA_BODY):
+            raise RemoteProtocolError(
+                ErrorCode.TOO_LARGE, f"frame of {length} bytes is over the cap"
+            )
+        if len(self._buffer) < _LENGTH.size + 1:
+            return None
+        kind = self._buffer[_LENGTH.size : _LENGTH.size + 1]
+        if kind == KIND_DATA and length > MAX_DATA_BODY:
+            raise RemoteProtocolError(
+                ErrorCode.TOO_LARGE, f"data frame of {length} bytes is over a chunk"
+            )
+        if kind not in (KIND_DATA, KIND_MESSAGE):
+            raise RemoteProtocolError(ErrorCode.MALFORMED, f"unknown frame kind {bytes(kind)!r}")
+        end = _LENGTH.size + length
+        return end if len(self._buffer) >= end else None
+
+    def data_length(self) -> int | None:
+        """The payload size of the data frame at the head, -1 if a message is at the head, or
+        None while its length and kind are not all here yet (caps are checked as for frames)."""
+        self._frame_end()
+        if len(self._buffer) < _LENGTH.size + 1:
+            return None
+        if self._buffer[_LENGTH.size] != KIND_DATA[0]:
+            return -1
+        length: int = _LENGTH.unpack_from(self._buffer)[0]
+        return length - 1
+
+    def take_data(self, into: memoryview) -> int:
+        """Begin the data frame at the head: drop its header and move the payload bytes already
+        buffered (at most ``len(into)``) into `into`; returns how many. The caller reads the
+        rest of the payload from the stream itself, straight into its own buffer."""
+        start = _LENGTH.size + 1
+        count = min(len(self._buffer) - start, len(into))
+        into[:count] = self._buffer[start : start + count]
+        del self._buffer[: start + count]
+        return count
+
+    def next_body(self) -> bytearray | None:
+        """The next complete frame body, or None if more bytes are needed."""
+        end = self._frame_end()
+        if end is None:
+            return None
+        body = self._buffer[_LENGTH.size : end]
+        del self._buffer[:end]
+        return body
+
+    def next_frame(self) -> Message | bytes | None:
+        """The next complete frame, decoded (`decode_body` of `next_body`, with fewer copies)."""
+        end = self._frame_end()
+        if end is None:
+            return None
+        data = self._buffer[_LENGTH.size] == KIND_DATA[0]
+        with memoryview(self._buffer) as view, view[_LENGTH.size + 1 : end] as payload:
+            frame = bytes(payload) if data else _decode_message(payload)
+        del self._buffer[:end]
+        return frame

@@ -1,0 +1,332 @@
+"""The messages of the wire protocol: plain msgspec Structs, one per message type.
+
+Everything a node says or hears is one of the `Message` structs below, encoded as MessagePack
+inside a frame (`frames.py`). File bytes travel in data frames of at most one chunk each.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+CHUNK_SIZE = 1024 * 1024
+"""Files are hashed, verified and sent in chunks of 1 MiB (the last one may be shorter)."""
+
+MAX_MESSAGE_BODY = 16 * 1024 * 1024
+"""Cap on a message frame: a catalog of ~500,000 chunk hashes fits, an absurd length does not."""
+
+MAX_DATA_BODY = CHUNK_SIZE + 1
+MAX_NAME_BYTES = 255
+HASH_BYTES = 32
+
+
+# ---------------------------------------------------------------------------------- values
+
+
+class PeerInfo(msgspec.Struct, frozen=True, gc=False):
+    """A live node as the peer list knows it: where to reach it and what to call it.
+
+    `gc=False` (here and in `PlayerStats`): only strings and ints, so no cycles; a join storm
+    decodes N^2 of these and the cycle collector need not scan them.
+    """
+
+    name: str
+    host: str
+    port: int
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+
+class FileInfo(msgspec.Struct, frozen=True):
+    """A catalog entry: a file's name, size and content identity.
+
+    `chunks` holds the SHA-256 of every `CHUNK_SIZE` piece; `hash` is the SHA-256 of those chunk
+    hashes concatenated (the scheme Dropbox's content hash uses), so it is cheap to derive and a
+    receiver can check each chunk on arrival and the whole file at the end.
+    """
+
+    name: str
+    size: int
+    hash: bytes
+    chunks: list[bytes]
+
+
+# -------------------------------------------------------------------------------- messages
+
+
+class Hello(msgspec.Struct, tag="hello"):
+    """First frame of every connection, from the side that opened it."""
+
+    version: int
+    name: str
+    port: int
+    """The port the sender listens on (0 if it does not listen)."""
+
+
+class Connect(msgspec.Struct, tag="connect"):
+    """Join the network: sent to the database peer, keeps the connection open as a session."""
+
+
+class Welcome(msgspec.Struct, tag="welcome"):
+    """The database peer's answer to `Connect`: who is online and which files are trusted."""
+
+    you: PeerInfo
+    peers: list[PeerInfo]
+    peers_version: int
+    catalog: list[FileInfo]
+
+
+class UpdatePeers(msgspec.Struct, tag="update_peers"):
+    """What changed in the peer list since version `base`; applying it gives version `version`."""
+
+    base: int
+    version: int
+    joined: list[PeerInfo] = []
+    left: list[PeerInfo] = []
+
+
+class CatalogAdded(msgspec.Struct, tag="catalog_added"):
+    """New trusted files, pushed by the database peer to every session."""
+
+    files: list[FileInfo]
+
+
+class Publish(msgspec.Struct, tag="publish"):
+    """A peer announces files it seeds, so the database peer can back them up and trust them."""
+
+    files: list[FileInfo]
+
+
+class Need(msgspec.Struct, tag="need"):
+    """The database peer's answer to `Publish`: the names whose bytes it lacks."""
+
+    names: list[str]
+
+
+class Rejected(msgspec.Struct, tag="rejected"):
+    """Published files the database peer will not catalog, with the reason for each."""
+
+    names: list[str]
+    reasons: list[str]
+
+
+class Upload(msgspec.Struct, tag="upload"):
+    """Opens a backup upload: data frames with every chunk of `file` follow, then `Stored`."""
+
+    file: FileInfo
+
+
+class Stored(msgspec.Struct, tag="stored"):
+    """The database peer holds the bytes durably and has cataloged the file."""
+
+    name: str
+
+
+class Ping(msgspec.Struct, tag="ping"):
+    """Keeps an idle session alive; the other side answers `Pong`."""
+
+
+class Pong(msgspec.Struct, tag="pong"):
+    """Answer to `Ping`."""
+
+
+class Disconnect(msgspec.Struct, tag="disconnect"):
+    """The sender is leaving the network; drop it from the peer list and the address book."""
+
+
+class Bye(msgspec.Struct, tag="bye"):
+    """Acknowledges a `Disconnect`."""
+
+
+class Get(msgspec.Struct, tag="get"):
+    """Ask for a file, from byte `offset` (a multiple of `CHUNK_SIZE`) on."""
+
+    name: str
+    offset: int = 0
+
+
+class File(msgspec.Struct, tag="file"):
+    """Answer to `Get` from a holder: data frames with the bytes from `offset` to `size` follow."""
+
+    name: str
+    size: int
+    hash: bytes
+    offset: int = 0
+
+
+class MapRequest(msgspec.Struct, tag="map_request"):
+    """Ask a peer for its address book alone."""
+
+
+class Map(msgspec.Struct, tag="map"):
+    """An address book: for each file name, the peers known to hold it."""
+
+    holders: dict[str, list[PeerInfo]]
+
+
+class PlayerStats(msgspec.Struct, frozen=True, gc=False):
+    """One row of the scoreboard."""
+
+    name: str
+    host: str
+    port: int
+    score: int
+    files_found: int
+    map_size: int
+    online: bool
+    wins: int = 0
+
+
+class FoundBy(msgspec.Struct, frozen=True):
+    """A credited find in the current round."""
+
+    player: str
+    target: str
+    points: int
+    from_vault: bool
+    first: bool
+
+
+class RoundState(msgspec.Struct, frozen=True):
+    """The current (or just finished) round, pushed to every session when it changes."""
+
+    number: int
+    targets: list[str]
+    seconds_left: float
+    finds: list[FoundBy]
+    over: bool = False
+    winner: str = ""
+
+
+class Stats(msgspec.Struct, tag="stats"):
+    """A peer tells the database peer how big its map has grown (for the scoreboard)."""
+
+    map_size: int
+
+
+class Scoreboard(msgspec.Struct, tag="scoreboard"):
+    """Every player the database peer knows: a session's first scoreboard push."""
+
+    players: list[PlayerStats]
+
+
+class ScoreboardChanged(msgspec.Struct, tag="scoreboard_changed"):
+    """The rows that changed since the last push (merge by name; `gone` rows are removed).
+
+    Later pushes carry only these, so a join costs each of N players one row, not N rows.
+    """
+
+    players: list[PlayerStats]
+    gone: list[str] = []
+
+
+class Round(msgspec.Struct, tag="round"):
+    """The round state, pushed to every session when it changes."""
+
+    state: RoundState
+
+
+class Found(msgspec.Struct, tag="found"):
+    """A player claims it fetched a round target; the database peer answers `Challenge`."""
+
+    name: str
+
+
+class Challenge(msgspec.Struct, tag="challenge"):
+    """Prove you hold `name`: answer SHA-256(nonce + the file's bytes)."""
+
+    name: str
+    nonce: bytes
+
+
+class Proof(msgspec.Struct, tag="proof"):
+    """Answer to `Challenge`."""
+
+    name: str
+    nonce: bytes
+    digest: bytes
+
+
+class Scored(msgspec.Struct, tag="scored"):
+    """The verdict on a claimed find: the points (0 if refused) and why."""
+
+    name: str
+    points: int
+    message: str
+
+
+class Revoked(msgspec.Struct, tag="revoked"):
+    """Players kicked out of the network: refuse their certificates from now on."""
+
+    names: list[str]
+
+
+class Kick(msgspec.Struct, tag="kick"):
+    """From the host's admin tool to the running database peer: revoke a player at once."""
+
+    name: str
+
+
+class Enroll(msgspec.Struct, tag="enroll"):
+    """Join with a code: the invite's number and our SPAKE2 message for the code."""
+
+    number: int
+    spake: bytes
+
+
+class EnrollChallenge(msgspec.Struct, tag="enroll_challenge"):
+    """The database peer's SPAKE2 message for the same code."""
+
+    spake: bytes
+
+
+class Sealed(msgspec.Struct, tag="sealed"):
+    """A payload encrypted and authenticated with the key both sides derived from the code."""
+
+    nonce: bytes
+    box: bytes
+
+
+class Error(msgspec.Struct, tag="error"):
+    """A request failed: a machine-readable `code` and a sentence for people."""
+
+    code: str
+    message: str
+
+
+Message = (
+    Hello
+    | Connect
+    | Welcome
+    | UpdatePeers
+    | CatalogAdded
+    | Publish
+    | Need
+    | Rejected
+    | Upload
+    | Stored
+    | Ping
+    | Pong
+    | Disconnect
+    | Bye
+    | Get
+    | File
+    | MapRequest
+    | Map
+    | Stats
+    | Scoreboard
+    | ScoreboardChanged
+    | Round
+    | Found
+    | Challenge
+    | Proof
+    | Scored
+    | Revoked
+    | Kick
+    | Enroll
+    | EnrollChallenge
+    | Sealed
+    | Error
+)

@@ -1,0 +1,128 @@
+"""A peer's shared folder: what it seeds, and where downloads land in it safely.
+
+Downloads are written to a hidden work folder inside the share (`.rp2p/`), verified chunk by
+chunk, flushed to disk and only then renamed into place, so a visible file is always complete
+and correct. Names are checked before any path is built from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..proto import CHUNK_SIZE, FileInfo, check_name, content_hash, name_problem
+from .partial import Download, fsync_dir
+
+WORK_DIR = ".rp2p"
+
+
+def hash_file(path: Path, name: str) -> FileInfo:
+    """Describe a file on disk, reading it in chunks (memory stays flat)."""
+    chunks = []
+    size = 0
+    with path.open("rb") as f:
+        while piece := f.read(CHUNK_SIZE):
+            chunks.append(hashlib.sha256(piece).digest())
+            size += len(piece)
+    return FileInfo(name=name, size=size, hash=content_hash(chunks), chunks=chunks)
+
+
+def possession_proof(path: Path, nonce: bytes) -> bytes:
+    """SHA-256 of `nonce` followed by the file's bytes: only a holder of the bytes can answer."""
+    digest = hashlib.sha256(nonce)
+    with path.open("rb") as f:
+        while piece := f.read(CHUNK_SIZE):
+            digest.update(piece)
+    return digest.digest()
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    info: FileInfo
+
+
+class SharedFolder:
+    """The files a peer seeds, rescanned from disk; hashes are cached by size and mtime.
+
+    `scan` and `finish` run in worker threads while the trio thread reads `files()`: the table
+    of seen files is replaced whole, never changed in place, and `_lock` makes a finished
+    download's rename and its entry in the table one step, so a rescan never hashes it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: dict[str, _Seen] = {}
+        self._lock = threading.Lock()
+
+    def ensure(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / WORK_DIR).mkdir(exist_ok=True)
+
+    def path_of(self, name: str) -> Path:
+        check_name(name)
+        return self.path / name
+
+    def scan(self) -> dict[str, FileInfo]:
+        """Rescan the folder (blocking: run it in a thread); returns every seedable file."""
+        known = self._seen
+        found: dict[str, _Seen] = {}
+        with os.scandir(self.path) as entries:
+            for entry in entries:
+                if name_problem(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                    seen = known.get(entry.name)
+                    if not _matches(seen, stat):
+                        with self._lock:  # a download may be placing it right now: wait
+                            seen = self._seen.get(entry.name)
+                        if not _matches(seen, stat):
+                            info = hash_file(Path(entry.path), entry.name)
+                            seen = _Seen(stat.st_size, stat.st_mtime_ns, info)
+                except OSError:
+                    continue  # vanished or unreadable while we looked: next scan will tell
+                assert seen is not None
+                found[entry.name] = seen
+        with self._lock:  # keep what downloads placed while we were listing
+            for name, seen in self._seen.items():
+                if name not in found and seen is not known.get(name):
+                    found[name] = seen
+            self._seen = found
+        return self.files()
+
+    def files(self) -> dict[str, FileInfo]:
+        return {name: seen.info for name, seen in self._seen.items()}
+
+    def get(self, name: str) -> FileInfo | None:
+        seen = self._seen.get(name)
+        return seen.info if seen else None
+
+    def start_download(self, info: FileInfo) -> Download:
+        """A resumable `Download` into this folder (blocking): continues any earlier partial."""
+        work = self.path / WORK_DIR / info.hash.hex()
+        return Download(
+            info, work.with_suffix(".part"), self.path_of(info.name), work.with_suffix(".chunks")
+        )
+
+    def finish(self, download: Download) -> None:
+        """Make a verified download durable, visible and seeded (blocking: run it in a thread).
+
+        The rename and the entry in the table happen under the lock, so a rescan sees the
+        file either already recorded (no hashing) or not at all.
+        """
+        download.seal()
+        with self._lock:
+            download.place()
+            stat = download.final_path.stat()
+            seen = _Seen(stat.st_size, stat.st_mtime_ns, download.info)
+            self._seen = {**self._seen, download.info.name: seen}
+        fsync_dir(self.path)
+
+
+def _matches(seen: _Seen | None, stat: os.stat_result) -> bool:
+    return seen is not None and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns)

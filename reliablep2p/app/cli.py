@@ -83,23 +83,37 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     from ..database.peer import DatabasePeer
+    from ..storage.sqlite import StoreError
 
-    database = DatabasePeer(
-        data_dir=args.data,
-        host=args.host,
-        port=args.port,
-        round_seconds=args.round_seconds,
-        pause_seconds=args.pause_seconds,
-        secure=not args.insecure_lan,
-        enroll_port=args.enroll_port if args.enroll_port is not None else args.port + 1,
-    )
-    sys.exit(trio.run(_serve_until_signal, database))
+    try:
+        database = DatabasePeer(
+            data_dir=args.data,
+            host=args.host,
+            port=args.port,
+            round_seconds=args.round_seconds,
+            pause_seconds=args.pause_seconds,
+            secure=not args.insecure_lan,
+            enroll_port=args.enroll_port if args.enroll_port is not None else args.port + 1,
+        )
+        sys.exit(trio.run(_serve_until_signal, database))
+    except StoreError as exc:
+        sys.exit(_refused(exc))
+
+
+def _refused(exc: Exception) -> int:
+    """One line on standard error for a data folder we cannot use; the exit status."""
+    print(f"rp2p-db: {exc}", file=sys.stderr)
+    return 2
 
 
 async def _serve_until_signal(database: DatabasePeer) -> int:
+    from ..storage.sqlite import StoreError
+
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(database.run)
+        except StoreError as exc:
+            return _refused(exc)
         except OSError as exc:
             print(f"rp2p-db: cannot listen on {database.host}:{database.port}: {exc.strerror}",
                   file=sys.stderr)  # fmt: skip
@@ -127,10 +141,13 @@ def _invite(argv: list[str]) -> int:
     parser.add_argument("--uses", type=int, default=1, help="how many players may use it (1)")
     parser.add_argument("--hours", type=float, default=24.0, help="how long it is good for (24)")
     args = parser.parse_args(argv)
-    from ..storage.sqlite import SqliteStore
+    from ..storage.sqlite import SqliteStore, StoreError
 
     store = SqliteStore(args.data)
-    store.open()
+    try:
+        store.open()
+    except StoreError as exc:
+        return _refused(exc)
     try:
         print(store.new_invite(uses=args.uses, seconds=args.hours * 3600))
     finally:
@@ -145,10 +162,13 @@ def _kick(argv: list[str]) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="the running database peer's address")
     parser.add_argument("--port", type=port_option, default=9000, help="its port (9000)")
     args = parser.parse_args(argv)
-    from ..storage.sqlite import SqliteStore
+    from ..storage.sqlite import SqliteStore, StoreError
 
     store = SqliteStore(args.data)
-    store.open()
+    try:
+        store.open()
+    except StoreError as exc:
+        return _refused(exc)
     try:
         store.revoke(args.name)
     finally:

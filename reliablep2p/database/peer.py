@@ -76,6 +76,8 @@ class DatabasePeer:
         """Where players join with a code (TLS mode only); 0 picks a free port."""
         self.read_timeout = read_timeout
         self.rng = rng or random.Random()
+        self.store = SqliteStore(data_dir)
+        self.store.prepare()  # before the keys are made: a lost database is refused, not renewed
         self.authority = NetworkAuthority.load_or_create(data_dir) if secure else None
         identity = (
             self.authority.identity(DATABASE_NAME, data_dir / "identity")
@@ -83,7 +85,6 @@ class DatabasePeer:
             else None
         )
         self.view = NetworkView(PeerInfo(DATABASE_NAME, host, port), database=None)
-        self.store = SqliteStore(data_dir)
         self.hunt = HuntHost(
             self.store,
             round_seconds=round_seconds,
@@ -144,15 +145,15 @@ class DatabasePeer:
     ) -> None:
         """Listen and serve until cancelled (or `stop()`)."""
         try:
+            catalog = await trio.to_thread.run_sync(self.store.open)  # StoreError: damaged
+            self.view.catalog.update((info.name, info) for info in catalog)
+            self.pushes.catalog_log.extend(catalog)
+            self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
+            await self.hunt.load()
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self.port = await self.server.listen(nursery, self.host, self.port)
                 self.view.me = PeerInfo(DATABASE_NAME, self.host, self.port)
-                catalog = await trio.to_thread.run_sync(self.store.open)
-                self.view.catalog.update((info.name, info) for info in catalog)
-                self.pushes.catalog_log.extend(catalog)
-                self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
-                await self.hunt.load()
                 log.info(
                     "database peer listening on %s:%s with %d files in the catalog (data in %s)",
                     self.host, self.port, len(self.catalog), self.store.data_dir,

@@ -21,6 +21,7 @@ from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..peer import events
 from ..peer.node import Node
 from ..proto import Kick, ProtocolError, Revoked
+from ..storage.share import ShareUnusable
 from . import bot, commands, words
 from .options import add_player_options, add_version_option, make_player, port_option
 
@@ -257,6 +258,9 @@ async def _run_peer(node: Node, wanted: list[str], bot_pace: float | None) -> in
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(node.run)
+        except ShareUnusable as exc:
+            print(f"rp2p-peer: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
             print(f"rp2p-peer: cannot listen on port {node.port}: {exc.strerror}", file=sys.stderr)
             return 2

@@ -122,8 +122,12 @@ class Cluster:
         assert process.returncode == 0, f"{name} exited {process.returncode}: {out}"
         return out
 
-    def player(self, name: str, *, share: Path | None = None) -> Player:
-        """A peer that reads commands from us and whose answers we read, line by line."""
+    def player(
+        self, name: str, files: dict[str, bytes] | None = None, *, share: Path | None = None
+    ) -> Player:
+        """A peer seeding `files`, that reads commands from us and whose answers we read."""
+        for filename, data in (files or {}).items():
+            (share or self.share(name)).joinpath(filename).write_bytes(data)
         folder = ["--share", str(share)] if share else []
         log = (self.root / f"{name}.log").open("a")
         process = self._spawn(

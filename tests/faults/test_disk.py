@@ -100,9 +100,8 @@ def test_a_share_belongs_to_one_peer_and_a_second_is_refused(tmp_path: Path) -> 
     cluster = Cluster(tmp_path)
     try:
         cluster.start_db()
+        first = cluster.player("first", {"tune.ogg": FILES["song0.ogg"]})
         share = cluster.share("first")
-        (share / "tune.ogg").write_bytes(FILES["song0.ogg"])
-        first = cluster.player("first", share=share)
         cluster.wait_cataloged("tune.ogg")
         second = cluster.run(
             "rp2p-peer", *cluster.peer_args("second"), "--share", share, "--get", "tune.ogg"

@@ -23,6 +23,8 @@ class Publisher:
         self._published: dict[str, bytes] = {}
         """What this session was told: name -> content hash."""
         self._limiter = trio.CapacityLimiter(UPLOADS_AT_ONCE)
+        self.rounds = 0
+        """How many times we looked for something to publish (once per rescan)."""
 
     def forget_published(self) -> None:
         """A new session knows nothing we published over the last one."""
@@ -32,6 +34,7 @@ class Publisher:
         share = self.view.share
         if share is None:
             return
+        self.rounds += 1
         files = share.files()
         fresh = [info for name, info in files.items() if self._published.get(name) != info.hash]
         if fresh:

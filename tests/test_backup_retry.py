@@ -64,5 +64,7 @@ async def test_a_refused_backup_backs_off_and_is_told_once_per_streak(
     await until(lambda: "big.bin" in network.db.catalog, timeout=30)
     await until(lambda: isinstance(told[-1], events.BackedUp))
     assert [type(e) for e in told] == [events.BackupFailed, events.BackedUp], told
+    assert told[-1] == events.BackedUp("big.bin", failed_tries=refused_uploads(caplog))
+    print(f"{attempts} uploads in {WINDOW} rescans; backed up after {refused_uploads(caplog)}")
     network.db.stop()
     node.stop()

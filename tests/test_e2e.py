@@ -76,7 +76,7 @@ def test_three_peers_share_then_the_vault_serves_everything_even_after_a_restart
         # each peer fetches the others' files into its own share, from the peers themselves
         for name, player in players.items():
             others = [f for other, named in files.items() if other != name for f in named]
-            out = "\n".join(player.ask(f"get {other}") for other in others)
+            out = "\n".join(player.get(other) for other in others)
             assert_got(out, others)
             assert "from vault" not in out, (
                 f"{name} used the vault while the seeders were up: {out}"

@@ -220,3 +220,12 @@ class Player:
                         f"the peer exited ({self.process.returncode}) instead of answering {command!r}"
                     ) from None
         raise AssertionError(f"no answer to {command!r} after {timeout:g} s")
+
+    def get(self, name: str, timeout: float = 60) -> str:
+        """`get name`, asked again while the catalog pushed to this peer lacks it; the answer."""
+        deadline = time.monotonic() + timeout
+        while (answer := self.ask(f"get {name}", timeout)).endswith(": not in the catalog"):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return answer

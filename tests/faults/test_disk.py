@@ -139,7 +139,7 @@ def test_a_full_disk_fails_the_get_with_one_line_and_the_next_get_resumes(
         player = cluster.player("tight", share=share)
         wait_for(lambda: "tight joined from" in cluster.db_log(), 30, "tight to join")
 
-        answer = player.ask("get big.bin")
+        answer = player.get("big.bin")
         assert answer.startswith(f"error: no space left on the disk of {share}: "), answer
         assert player.process.poll() is None, "the peer died of a full disk"
         assert sorted(p.name for p in share.iterdir()) == [".rp2p", "mine.txt"]
@@ -149,7 +149,7 @@ def test_a_full_disk_fails_the_get_with_one_line_and_the_next_get_resumes(
         assert kept >= CHUNK_SIZE and kept % CHUNK_SIZE == 0, f"{kept} bytes kept"
 
         (disk / "someone-elses.bin").unlink()  # room again
-        answer = player.ask("get big.bin")
+        answer = player.get("big.bin")
         assert answer.startswith("got big.bin") and f"resumed at {kept:,} bytes" in answer, answer
         assert (share / "big.bin").read_bytes() == big
         assert "Traceback" not in (cluster.root / "tight.log").read_text()

@@ -11,14 +11,15 @@ STAMP := $(VENV)/.installed
 .PHONY: setup test lint format demo fuzz bench lock clean
 
 # requirements/build.txt pins pip and the build backend, so the project itself installs with
-# --no-build-isolation and fetches nothing unpinned. setuptools calls its note on flat layouts
-# ("Editable installation.") information only, so it is not shown.
+# --no-build-isolation and fetches nothing unpinned. setuptools' note on flat layouts, which pip
+# shows as a banner, is information only (its category says so): it is filtered here.
+$(RUNTIME_STAMP): export PYTHONWARNINGS := ignore:Editable installation
 $(RUNTIME_STAMP): pyproject.toml requirements/build.txt requirements/runtime.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --require-hashes -r requirements/build.txt
 	$(PIP_INSTALL) --require-hashes -r requirements/runtime.txt
-	PYTHONWARNINGS='ignore:Editable installation' $(PIP_INSTALL) --no-deps --no-build-isolation -e .
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	@touch $@
 
 $(STAMP): $(RUNTIME_STAMP) requirements/dev.txt

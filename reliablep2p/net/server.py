@@ -69,7 +69,7 @@ class Server:
         bound: int = listeners[0].socket.getsockname()[1]
         return bound
 
-    async def serve(self, stream: trio.SocketStream) -> None:
+    async def serve(self, stream: trio.abc.Stream) -> None:
         channel = Channel(stream, timeout=self.read_timeout)
         host = remote(channel)
         try:

@@ -153,8 +153,9 @@ def _kick(argv: list[str]) -> int:
     if not 0 <= args.wait <= KICK_WAIT_LIMIT:
         parser.error(f"--wait must be 0 to {KICK_WAIT_LIMIT:g} seconds")
     if not (args.data / "ca.key").exists():
-        print(f"rp2p-db kick: {args.data} holds no network (no ca.key); "
-              "give the database peer's --data", file=sys.stderr)  # fmt: skip
+        print(f"rp2p-db kick: no network keys in {args.data} (no ca.key): give the database "
+              "peer's --data (an --insecure-lan network has no certificates to revoke)",
+              file=sys.stderr)  # fmt: skip
         return 1
     from ..database.authority import NetworkAuthority
 

@@ -15,7 +15,7 @@ from reliablep2p.net.enroll import enroll
 from reliablep2p.net.identity import ADMIN_NAME, SecurityError
 from reliablep2p.peer.fetch import GetError
 from reliablep2p.peer.node import Node
-from reliablep2p.proto import Get, Kick, MapRequest, Revoked
+from reliablep2p.proto import Get, Kick, KickReport, MapRequest
 
 from .conftest import Network, until
 
@@ -98,8 +98,9 @@ async def test_a_kicked_player_is_refused_everywhere_at_once(network: Network) -
     await until(lambda: len(seeder.peers) == 1)
     admin = await network.connect(network.db.port, name=ADMIN_NAME)
     await admin.send(Kick(rogue.name))
-    assert await admin.receive_message(Revoked) == Revoked([rogue.name])
-    await until(lambda: rogue.name in seeder.revoked and not seeder.peers.peers)
+    # the answer comes once every other online peer refuses the name
+    assert await admin.receive_message(KickReport) == KickReport(rogue.name, [seeder.name], [])
+    assert rogue.name in seeder.revoked and not seeder.peers.peers
     await until(lambda: "the host kicked you out of the network" in told)
     # the rogue's certificate no longer opens any door
     assert rogue.name in network.db.revoked
@@ -110,6 +111,19 @@ async def test_a_kicked_player_is_refused_everywhere_at_once(network: Network) -
                                      listen_port=0, tls=rogue.dialer.tls)  # fmt: skip
         await channel.send(MapRequest())
         await channel.receive()
+
+
+async def test_a_connection_opened_before_the_kick_cannot_ask_after_it(network: Network) -> None:
+    seeder = await network.peer({"loot.txt": b"gold"})
+    rogue = await network.peer()
+    early = await open_channel("127.0.0.1", seeder.port, name=rogue.name, listen_port=0,
+                               tls=rogue.dialer.tls)  # fmt: skip
+    admin = await network.connect(network.db.port, name=ADMIN_NAME)
+    await admin.send(Kick(rogue.name))
+    await admin.receive_message(KickReport)
+    with pytest.raises(ConnectionLost):
+        await early.send(Get("loot.txt"))
+        await early.receive()
 
 
 async def test_only_the_admin_may_kick(network: Network) -> None:

@@ -17,6 +17,7 @@ from ..proto import (
     ErrorCode,
     Hello,
     Kick,
+    KickReport,
     ProtocolError,
     RemoteProtocolError,
     Revoked,
@@ -28,6 +29,9 @@ from .authority import NetworkAuthority
 from .pushes import Session
 
 log = logging.getLogger("rp2p.db")
+
+KICK_WAIT_LIMIT = 60.0
+"""The longest a kick waits for the online peers to say they refuse the kicked name."""
 
 
 class Membership:
@@ -89,16 +93,38 @@ class Membership:
         return Grant(certificate, self.authority.ca_pem)
 
     async def serve_kick(self, channel: Channel, hello: Hello, request: Kick) -> None:
-        """Revoke a player at once: refuse its certificate and end its session everywhere."""
+        """Revoke a player at once, and answer only once every other online peer said it
+        refuses the name too (or `request.wait` is over: the report names who did not say so).
+
+        The revocation is stored first, so it holds across restarts; a peer that joins later
+        hears it in its `welcome`.
+        """
         if self.authority is None or hello.name != ADMIN_NAME:
             raise RemoteProtocolError(ErrorCode.FORBIDDEN, "only the host's admin tool may kick")
-        await trio.to_thread.run_sync(self.store.revoke, request.name)
-        self.revoked.add(request.name)
-        for session in list(self.sessions()):
-            if session.peer.name == request.name:
+        if not 0 <= request.wait <= KICK_WAIT_LIMIT:
+            raise RemoteProtocolError(
+                ErrorCode.MALFORMED, f"a kick waits 0 to {KICK_WAIT_LIMIT:g} s for the peers"
+            )
+        name = request.name
+        if not await trio.to_thread.run_sync(self.store.revoke, name):
+            raise RemoteProtocolError(
+                ErrorCode.NOT_A_MEMBER, f"nobody called {name!r} is a member of this network"
+            )
+        self.revoked.add(name)
+        self.announce_revoked(name)  # every other session's pusher sends `revoked`
+        sessions = list(self.sessions())
+        others = [s for s in sessions if s.peer.name != name]
+        for session in sessions:
+            if session.peer.name == name:
                 with trio.move_on_after(1), contextlib.suppress(ProtocolError):
-                    await session.channel.send(Revoked([request.name]))  # tell it why
+                    await session.channel.send(Revoked([name]))  # tell it why
                 session.scope.cancel()
-        self.announce_revoked(request.name)
-        log.info("%s was kicked out of the network", request.name)
-        await channel.send(Revoked([request.name]))
+        with trio.move_on_after(request.wait):
+            async with trio.open_nursery() as nursery:
+                for session in others:
+                    nursery.start_soon(session.refuses, name)
+        told = sorted(s.peer.name for s in others if name in s.refusing)
+        not_told = sorted(s.peer.name for s in others if name not in s.refusing)
+        log.info("%s was kicked out of the network; %d online peers refuse it now%s", name,
+                 len(told), f", not told: {', '.join(not_told)}" if not_told else "")  # fmt: skip
+        await channel.send(KickReport(name, told, not_told))

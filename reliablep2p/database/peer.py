@@ -36,6 +36,7 @@ from ..proto import (
     Pong,
     Proof,
     Publish,
+    Refusing,
     RemoteProtocolError,
     Scored,
     Stats,
@@ -146,13 +147,14 @@ class DatabasePeer:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                self.port = await self.server.listen(nursery, self.host, self.port)
-                self.view.me = PeerInfo(DATABASE_NAME, self.host, self.port)
+                # what we know before we listen: a kicked player must not slip in meanwhile
                 catalog = await trio.to_thread.run_sync(self.store.open)
                 self.view.catalog.update((info.name, info) for info in catalog)
                 self.pushes.catalog_log.extend(catalog)
                 self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
                 await self.hunt.load()
+                self.port = await self.server.listen(nursery, self.host, self.port)
+                self.view.me = PeerInfo(DATABASE_NAME, self.host, self.port)
                 log.info(
                     "database peer listening on %s:%s with %d files in the catalog (data in %s)",
                     self.host, self.port, len(self.catalog), self.store.data_dir,
@@ -211,16 +213,7 @@ class DatabasePeer:
         if not 0 < hello.port < 65536:
             raise RemoteProtocolError(ErrorCode.MALFORMED, "connect needs the port you listen on")
         peer = PeerInfo(name=hello.name, host=channel.remote_host, port=hello.port)
-        if any(
-            s.peer.name == peer.name and s.peer.addr != peer.addr for s in self.sessions.values()
-        ):
-            raise RemoteProtocolError(
-                ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online"
-            )
-        old = self.sessions.pop(peer.addr, None)
-        if old is not None:
-            old.scope.cancel()  # the same address joined again: the old session is stale
-            self.registry.leave(peer.addr)
+        self._admit(peer)
         others = list(self.registry.peers.values())
         self.registry.join(peer)
         session = self.pushes.new_session(peer, channel)
@@ -235,6 +228,7 @@ class DatabasePeer:
                     peers=others,
                     peers_version=session.peers_version,
                     catalog=list(self.catalog.values()),
+                    revoked=sorted(self.revoked),
                 )
             )
             with session.scope, first_protocol_error():
@@ -244,6 +238,7 @@ class DatabasePeer:
                     await self._read_session(session)
                     nursery.cancel_scope.cancel()
         finally:
+            session.end()
             if self.sessions.get(peer.addr) is session:
                 del self.sessions[peer.addr]
                 self.registry.leave(peer.addr)
@@ -251,17 +246,44 @@ class DatabasePeer:
                 self.hunt.roster_changed(peer.name)
                 log.info("%s left (%d online)", peer.name, len(self.sessions))
 
+    def _admit(self, peer: PeerInfo) -> None:
+        """Refuse a kicked name, a name online elsewhere and another player's address (the
+        address is tied to the name: nobody displaces someone else's session); a player that
+        joins again from its own address ends its stale session."""
+        if peer.name in self.revoked:  # kicked while its connection was being set up
+            raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{peer.name} was kicked out")
+        if any(
+            s.peer.name == peer.name and s.peer.addr != peer.addr for s in self.sessions.values()
+        ):
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online"
+            )
+        old = self.sessions.get(peer.addr)
+        if old is None:
+            return
+        if old.peer.name != peer.name:
+            raise RemoteProtocolError(
+                ErrorCode.ADDRESS_TAKEN,
+                f"{peer.host}:{peer.port} is {old.peer.name}'s address; connect with your own port",
+            )
+        del self.sessions[peer.addr]
+        old.scope.cancel()
+        self.registry.leave(peer.addr)
+
     async def _read_session(self, session: Session) -> None:
         channel = session.channel
         while True:
             message = await channel.receive_message(
-                Publish, Stats, Found, Proof, Ping, Pong, Disconnect, timeout=SESSION_TIMEOUT
-            )
+                Publish, Stats, Found, Proof, Refusing, Ping, Pong, Disconnect,
+                timeout=SESSION_TIMEOUT,
+            )  # fmt: skip
             if isinstance(message, Disconnect):
                 await channel.send(Bye())
                 return
             if isinstance(message, Ping):
                 await channel.send(Pong())
+            elif isinstance(message, Refusing):
+                session.heard(message.names)
             elif isinstance(message, Publish):
                 await self.backup.on_publish(session, message)
             elif isinstance(message, Stats):

@@ -87,6 +87,8 @@ class Server:
                 if who is not None:
                     hello = msgspec.structs.replace(hello, name=who)
                 request = await channel.receive()
+                if who is not None and who in self.revoked:  # kicked since its handshake
+                    raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out")
                 handler = self.handlers.get(type(request))
                 if handler is None:
                     what = "file data" if isinstance(request, bytes) else type(request).__name__

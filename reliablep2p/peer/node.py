@@ -27,6 +27,7 @@ from .backup import Publisher
 from .dialer import Dialer
 from .fetch import STALL_TIMEOUT, Fetcher, GetResult
 from .peerlist import Addr, PeerList
+from .revocations import RevocationFile
 from .serving import MAX_SERVING, FileService
 from .session import GOODBYE_TIMEOUT, DatabaseSession
 from .view import NetworkView
@@ -67,6 +68,8 @@ class Node:
         self.rng = rng or random.Random()
         self.view = NetworkView(me=PeerInfo(name=name or "", host=host, port=port),
                                 database=database)  # fmt: skip
+        self.revocations = RevocationFile.in_profile(identity.folder if identity else None)
+        self.view.revoked.update(self.revocations.load())  # refused from the first connection
         self.dialer = Dialer(
             name=name or "",
             port=port,
@@ -83,7 +86,9 @@ class Node:
             read_timeout=read_timeout,
         )
         self.publisher = Publisher(self.view, self.dialer)
-        self.session = DatabaseSession(self.view, self.dialer, self.publisher, rng=self.rng)
+        self.session = DatabaseSession(
+            self.view, self.dialer, self.publisher, rng=self.rng, revocations=self.revocations
+        )
         self.fetcher = Fetcher(
             self.view,
             self.dialer,

@@ -76,6 +76,8 @@ class Welcome(msgspec.Struct, tag="welcome"):
     peers: list[PeerInfo]
     peers_version: int
     catalog: list[FileInfo]
+    revoked: list[str] = []
+    """Every player the host ever kicked out: a peer that joins late refuses them too."""
 
 
 class UpdatePeers(msgspec.Struct, tag="update_peers"):
@@ -263,10 +265,27 @@ class Revoked(msgspec.Struct, tag="revoked"):
     names: list[str]
 
 
+class Refusing(msgspec.Struct, tag="refusing"):
+    """A peer's answer to `Revoked` on its session: it refuses these certificates now."""
+
+    names: list[str]
+
+
 class Kick(msgspec.Struct, tag="kick"):
     """From the host's admin tool to the running database peer: revoke a player at once."""
 
     name: str
+    wait: float = 5.0
+    """How long to wait for the online peers to answer `refusing` before reporting."""
+
+
+class KickReport(msgspec.Struct, tag="kick_report"):
+    """The database peer's answer to `Kick`: which online peers refuse the name now, which did
+    not answer in time (they learn it when they next join)."""
+
+    name: str
+    told: list[str]
+    not_told: list[str]
 
 
 class Enroll(msgspec.Struct, tag="enroll"):
@@ -324,7 +343,9 @@ Message = (
     | Proof
     | Scored
     | Revoked
+    | Refusing
     | Kick
+    | KickReport
     | Enroll
     | EnrollChallenge
     | Sealed

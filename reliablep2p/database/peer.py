@@ -43,6 +43,7 @@ from ..proto import (
     Upload,
     Welcome,
 )
+from ..proto.lookalike import load_table
 from ..storage.sqlite import SqliteStore
 from .authority import NetworkAuthority
 from .backup import Backup
@@ -149,6 +150,7 @@ class DatabasePeer:
                 self._nursery = nursery
                 # what we know before we listen: a kicked player must not slip in meanwhile
                 catalog = await trio.to_thread.run_sync(self.store.open)
+                await trio.to_thread.run_sync(load_table)  # for the look-alike checks
                 self.view.catalog.update((info.name, info) for info in catalog)
                 self.pushes.catalog_log.extend(catalog)
                 self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))

@@ -8,6 +8,7 @@ only busy are asked again after a backoff.
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,7 @@ class Fetcher:
         delay = BUSY_BACKOFF
         for attempt in range(BUSY_RETRIES + 1):
             plan = SearchPlan(
-                name,
+                info.name,
                 self.view.address_book,
                 self.view.peers,
                 database=self.view.database_peer,
@@ -129,6 +130,7 @@ class Fetcher:
         return reply.holders
 
     def catalog_entry(self, name: str) -> FileInfo:
+        name = unicodedata.normalize("NFC", name)  # as typed on macOS, say: the catalog is NFC
         try:
             check_name(name)
         except ProtocolError as exc:

@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..proto import FileInfo
+from ..proto import FileInfo, taken_by
 from ..proto.codes import new_join_code
 from .partial import Download
 
@@ -176,14 +176,16 @@ class SqliteStore:
             db.execute("UPDATE invites SET failures = failures + 1 WHERE number = ?", (number,))
             db.execute("DELETE FROM invites WHERE failures >= ?", (self.MAX_FAILURES,))
 
-    def enroll_member(self, name: str, number: int) -> bool:
-        """Record a new member and use up one enrollment of the invite; False if name taken."""
+    def enroll_member(self, name: str, number: int) -> str | None:
+        """Record a new member and use up one enrollment of the invite; or, recording nothing,
+        the member (kicked ones too) whose name `name` is or looks like."""
         with self._lock, self._conn as db:
-            if db.execute("SELECT 1 FROM members WHERE name = ?", (name,)).fetchone():
-                return False
+            members = [n for (n,) in db.execute("SELECT name FROM members")]
+            if (taken := taken_by(name, members)) is not None:
+                return taken
             db.execute("INSERT INTO members (name, enrolled_at) VALUES (?, ?)", (name, time.time()))
             db.execute("UPDATE invites SET uses_left = uses_left - 1 WHERE number = ?", (number,))
-        return True
+        return None
 
     def revoke(self, name: str) -> bool:
         """Mark a member revoked, for good; False if no member has this name (nothing changes,

@@ -74,16 +74,16 @@ class Player:
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
 
-    def wait_output(self, pattern: str, timeout: float = 20) -> re.Match[str]:
-        """The first match of the regular expression `pattern` in what it printed."""
-        found: list[re.Match[str]] = []
+    def wait_output(self, pattern: str, timeout: float = 20, *, count: int = 1) -> re.Match[str]:
+        """The first match of the regular expression `pattern` in what it printed (once there
+        are `count` matches)."""
 
-        def seen() -> bool:
-            match = re.search(pattern, self.output(), re.MULTILINE)
-            return bool(match and not found.append(match))
+        def search() -> list[re.Match[str]]:
+            return list(re.finditer(pattern, self.output(), re.MULTILINE))
 
-        wait_for(seen, timeout, f"{self.name} to print {pattern!r}", interval=0.02)
-        return found[0]
+        wait_for(lambda: len(search()) >= count, timeout,
+                 f"{self.name} to print {pattern!r}", interval=0.02)  # fmt: skip
+        return search()[0]
 
 
 def player_args(name: str, database: Database, root: Path, *extra: str | Path) -> list[str | Path]:

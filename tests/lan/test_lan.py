@@ -1,0 +1,60 @@
+"""The game across machines: `rp2p-db` on one host, players on others, found with `--db`.
+
+Each player is a real `rp2p-peer` in its own network namespace, enrolled with the join code the
+host printed (on the database peer's PORT+1), and fetches from the other players' hosts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.conftest import random_bytes
+
+from .hosts import Lan
+from .players import PLAYER_PORT, fetch, start_database, start_player
+
+
+def peer_line(name: str) -> str:
+    """A line of the `peers` command: NAME  HOST:PORT, and what else it says."""
+    return rf"^{name}  (\S+):(\d+)(.*)$"
+
+
+def test_two_players_on_two_hosts_fetch_each_others_files_from_each_other(
+    lan: Lan, tmp_path: Path
+) -> None:
+    db_host, alice_host, bob_host = (lan.host(n, rate="200mbit") for n in ("db", "alice", "bob"))
+    database = start_database(db_host, tmp_path)
+    maze, notes = random_bytes(3_000_000, seed=1), random_bytes(20_000, seed=2)
+    alice = start_player(alice_host, database, tmp_path, "alice", {"maze.bin": maze})
+    bob = start_player(bob_host, database, tmp_path, "bob", {"notes.txt": notes})
+    database.wait_cataloged("maze.bin", "notes.txt")
+    alice.wait_output(r"joined: bob|new in the catalog: notes\.txt", count=2)
+
+    alice.say("peers")
+    listed = alice.wait_output(peer_line("bob"))
+    assert listed.groups()[:2] == (bob_host.address, str(PLAYER_PORT))
+
+    alice.say("get notes.txt")
+    got = alice.wait_output(r"^got notes\.txt .*$").group(0)
+    assert " from bob after" in got, got
+    bob.say("get maze.bin")
+    got = bob.wait_output(r"^got maze\.bin .*$").group(0)
+    assert " from alice after" in got, got
+    assert (bob.share / "maze.bin").read_bytes() == maze
+    assert (alice.share / "notes.txt").read_bytes() == notes
+    assert f"alice joined from {alice_host.address}:{PLAYER_PORT}" in database.log_text()
+
+
+def test_a_player_behind_a_router_reaches_the_host_with_db(lan: Lan, tmp_path: Path) -> None:
+    office, lab = lan.subnet(), lan.subnet()
+    lan.router("router", office, lab)
+    database = start_database(lan.host("db", subnets=[office]), tmp_path)
+    start_player(lan.host("alice", subnets=[office]), database, tmp_path, "alice",
+                 {"maze.txt": b"the way out is left"})  # fmt: skip
+    database.wait_cataloged("maze.txt")
+    far = lan.host("dave", subnets=[lab])
+    assert far.address.startswith("10.77.2.")  # no broadcast of the office reaches it
+    out = fetch(far, database, tmp_path, "dave", "maze.txt")
+    assert re.search(r"^got maze\.txt .* from alice after", out, re.MULTILINE), out
+    assert f"dave joined from {far.address}:{PLAYER_PORT}" in database.log_text()

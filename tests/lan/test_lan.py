@@ -58,3 +58,48 @@ def test_a_player_behind_a_router_reaches_the_host_with_db(lan: Lan, tmp_path: P
     out = fetch(far, database, tmp_path, "dave", "maze.txt")
     assert re.search(r"^got maze\.txt .* from alice after", out, re.MULTILINE), out
     assert f"dave joined from {far.address}:{PLAYER_PORT}" in database.log_text()
+
+
+def test_a_player_listening_on_one_of_two_interfaces_is_listed_at_that_address(
+    lan: Lan, tmp_path: Path
+) -> None:
+    office, lab = lan.subnet(), lan.subnet()
+    lan.router("router", office, lab)
+    database = start_database(lan.host("db", subnets=[office]), tmp_path)
+    alice = start_player(lan.host("alice", subnets=[office]), database, tmp_path, "alice")
+    both = lan.host("carol", subnets=[office, lab])  # calls the host from its office address
+    listens = both.addresses[1]
+    start_player(both, database, tmp_path, "carol", {"map.txt": b"X marks the spot"},
+                 "--host", listens)  # fmt: skip
+    database.wait_cataloged("map.txt")
+    alice.wait_output(r"new in the catalog: map\.txt")
+
+    alice.say("peers")
+    listed = alice.wait_output(peer_line("carol"))
+    assert listed.groups() == (listens, str(PLAYER_PORT), ""), listed.group(0)
+    alice.say("get map.txt")
+    got = alice.wait_output(r"^got map\.txt .*$").group(0)
+    assert " from carol after 1 probe" in got, got
+
+
+def test_a_player_nobody_can_reach_back_is_listed_so_and_a_fetch_says_why(
+    lan: Lan, tmp_path: Path
+) -> None:
+    database = start_database(lan.host("db"), tmp_path)
+    alice = start_player(lan.host("alice"), database, tmp_path, "alice")
+    # listens on its own loopback only: it reaches the host, nobody reaches it
+    hermit = start_player(lan.host("hermit"), database, tmp_path, "hermit",
+                          {"diary.txt": b"nobody visits"}, "--host", "127.0.0.1")  # fmt: skip
+    database.wait_cataloged("diary.txt")
+    hermit.wait_output(r"cannot reach you .*127\.0\.0\.1:7000")
+    assert re.search(r"hermit joined from 127\.0\.0\.1:7000 .*cannot reach it",
+                     database.log_text()), database.log_text()  # fmt: skip
+    alice.wait_output(r"new in the catalog: diary\.txt")
+
+    alice.say("peers")
+    listed = alice.wait_output(peer_line("hermit"))
+    assert listed.group(0).endswith("(unreachable)"), listed.group(0)
+    alice.say("get diary.txt")
+    got = alice.wait_output(r"^got diary\.txt .*$").group(0)
+    assert " from vault after 1 probe" in got, got
+    assert "skipped hermit (unreachable)" in got, got

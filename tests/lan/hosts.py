@@ -183,6 +183,12 @@ class HostTmux(Tmux):
         _check(self.host.command(["tmux", "-L", self.socket, "new-session", "-d", "-s", "game",
                                   "-x", str(width), "-y", str(height), command]))  # fmt: skip
 
+    def kill(self) -> None:
+        """Stop the server, and remove its socket (a server whose last program ended leaves it)."""
+        super().kill()
+        folder = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.geteuid()}"
+        (folder / self.socket).unlink(missing_ok=True)
+
 
 class Lan:
     """Hosts, subnets and routers in namespaces of this test process; `close()` removes them.

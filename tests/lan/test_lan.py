@@ -7,12 +7,17 @@ host printed (on the database peer's PORT+1), and fetches from the other players
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import random_bytes
+from tests.faults.cluster import wait_for
 
 from .hosts import Lan
-from .players import PLAYER_PORT, fetch, start_database, start_player
+from .players import BIN, PLAYER_PORT, fetch, player_args, start_database, start_player
 
 
 def peer_line(name: str) -> str:
@@ -105,3 +110,45 @@ def test_a_player_nobody_can_reach_back_is_listed_so_and_a_fetch_says_why(
     got = alice.wait_output(r"^got diary\.txt .*$").group(0)
     assert " from vault after 1 probe" in got, got
     assert "skipped hermit (unreachable)" in got, got
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_rp2p_tui_on_its_own_host_shows_where_the_others_see_it_and_gets_a_file(
+    lan: Lan, tmp_path: Path
+) -> None:
+    database = start_database(lan.host("db"), tmp_path)
+    start_player(lan.host("ada"), database, tmp_path, "ada", {"treasure.txt": b"gold\n" * 99})
+    database.wait_cataloged("treasure.txt")
+    mine = lan.host("me")
+    tmux = mine.tmux("tui")
+    exit_file = tmp_path / "exit-status"
+    tui = [
+        BIN / "rp2p-tui",
+        *player_args("me", database, tmp_path)[1:],
+        "--log",
+        tmp_path / "tui.log",
+    ]
+    tmux.start(f"{shlex.join(str(a) for a in tui)}; echo $? > {exit_file}", 160, 45)
+
+    def shows(*texts: str) -> bool:
+        screen = tmux.screen()
+        return all(text in screen for text in texts)
+
+    def wait_shows(*texts: str, what: str, timeout: float = 20) -> None:
+        try:
+            wait_for(lambda: shows(*texts), timeout, what, interval=0.05)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the screen:\n{tmux.screen()}") from None
+
+    here = f"me · {mine.address}:{PLAYER_PORT}"
+    wait_shows(here, "ada", "treasure.txt", what="the TUI joined")
+    tmux.type(":")
+    wait_shows("command: get NAME", what="the command line")
+    tmux.type("get treasure.txt")
+    tmux.key("Enter")
+    wait_shows("✓ treasure.txt  ← ada", what="the transfer from ada")
+    assert (tmp_path / "share-me" / "treasure.txt").read_bytes() == b"gold\n" * 99
+    tmux.key("C-q")
+    wait_for(lambda: exit_file.exists() and exit_file.read_text().strip(), 20,
+             "rp2p-tui to exit", interval=0.1)  # fmt: skip
+    assert exit_file.read_text().strip() == "0"

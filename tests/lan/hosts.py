@@ -207,8 +207,12 @@ class Lan:
         self._links = 0
         self.switch = f"{self.tag}-switch"
         self._made: list[str] = []
-        self._add_namespace(self.switch)
-        ip("-n", self.switch, "link", "set", "lo", "up")
+        try:
+            self._add_namespace(self.switch)
+            ip("-n", self.switch, "link", "set", "lo", "up")
+        except BaseException:
+            self.close()
+            raise
 
     def _add_namespace(self, namespace: str) -> None:
         if namespace in namespaces():  # left by an earlier test of this process that failed

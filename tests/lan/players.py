@@ -85,6 +85,13 @@ class Player:
                  f"{self.name} to print {pattern!r}", interval=0.02)  # fmt: skip
         return search()[0]
 
+    def get(self, name: str, timeout: float = 20) -> str:
+        """Type `get NAME`; the line it answers (a `got` line, or fails with its error)."""
+        self.say(f"get {name}")
+        line = self.wait_output(rf"^(got {re.escape(name)} |error: ).*$", timeout).group(0)
+        assert line.startswith("got "), f"{self.name}: {line}"
+        return line
+
 
 def player_args(name: str, database: Database, root: Path, *extra: str | Path) -> list[str | Path]:
     return [BIN / "rp2p-peer", "--name", name, "--port", str(PLAYER_PORT),

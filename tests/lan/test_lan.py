@@ -40,11 +40,9 @@ def test_two_players_on_two_hosts_fetch_each_others_files_from_each_other(
     listed = alice.wait_output(peer_line("bob"))
     assert listed.groups()[:2] == (bob_host.address, str(PLAYER_PORT))
 
-    alice.say("get notes.txt")
-    got = alice.wait_output(r"^got notes\.txt .*$").group(0)
+    got = alice.get("notes.txt")
     assert " from bob after" in got, got
-    bob.say("get maze.bin")
-    got = bob.wait_output(r"^got maze\.bin .*$").group(0)
+    got = bob.get("maze.bin")
     assert " from alice after" in got, got
     assert (bob.share / "maze.bin").read_bytes() == maze
     assert (alice.share / "notes.txt").read_bytes() == notes
@@ -82,8 +80,7 @@ def test_a_player_listening_on_one_of_two_interfaces_is_listed_at_that_address(
     alice.say("peers")
     listed = alice.wait_output(peer_line("carol"))
     assert listed.groups() == (listens, str(PLAYER_PORT), ""), listed.group(0)
-    alice.say("get map.txt")
-    got = alice.wait_output(r"^got map\.txt .*$").group(0)
+    got = alice.get("map.txt")
     assert " from carol after 1 probe" in got, got
 
 
@@ -106,8 +103,7 @@ def test_a_player_nobody_can_reach_back_is_listed_so_and_a_fetch_says_why(
     alice.say("peers")
     listed = alice.wait_output(peer_line("hermit"))
     assert listed.group(0).endswith("(unreachable)"), listed.group(0)
-    alice.say("get diary.txt")
-    got = alice.wait_output(r"^got diary\.txt .*$").group(0)
+    got = alice.get("diary.txt")
     assert " from vault after 1 probe" in got, got
     assert "skipped hermit (unreachable)" in got, got
 

@@ -49,6 +49,7 @@ from .authority import NetworkAuthority
 from .backup import Backup
 from .membership import Membership
 from .pushes import Announcer, Session
+from .reach import ReachBack, listen_address
 
 log = logging.getLogger("rp2p.db")
 
@@ -126,6 +127,7 @@ class DatabasePeer:
             read_timeout=read_timeout,
         )
         self.server.name = DATABASE_NAME
+        self.reach_back = ReachBack(identity.client_context() if identity else None)
         self.ready = trio.Event()
         self._nursery: trio.Nursery | None = None
 
@@ -214,7 +216,14 @@ class DatabasePeer:
     async def _serve_session(self, channel: Channel, hello: Hello, request: Connect) -> None:
         if not 0 < hello.port < 65536:
             raise RemoteProtocolError(ErrorCode.MALFORMED, "connect needs the port you listen on")
-        peer = PeerInfo(name=hello.name, host=channel.remote_host, port=hello.port)
+        seen = channel.remote_host
+        host = listen_address(request.host, seen)
+        listens = PeerInfo(name=hello.name, host=host, port=hello.port)
+        problem = await self.reach_back.problem(listens, seen)
+        if problem is None:
+            peer = listens
+        else:  # listed where we see it (so no one else's address), and marked: nobody asks it
+            peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
         self._admit(peer)
         others = list(self.registry.peers.values())
         self.registry.join(peer)
@@ -222,7 +231,8 @@ class DatabasePeer:
         self.sessions[peer.addr] = session
         self.pushes.note_news()
         self.hunt.roster_changed(peer.name)
-        log.info("%s joined from %s:%d (%d online)", peer.name, *peer.addr, len(self.sessions))
+        log.info("%s joined from %s:%d (%d online)%s", peer.name, *peer.addr, len(self.sessions),
+                 f"; cannot reach it back: {problem}" if problem else "")  # fmt: skip
         try:
             await channel.send(
                 Welcome(

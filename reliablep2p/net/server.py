@@ -59,6 +59,8 @@ class Server:
         self.max_per_host = max_per_host
         self.name = ""
         """Who we are, for the log."""
+        self.address = ("", 0)
+        """Where we listen (host and port as bound), once `listen` has run."""
         self._connections = 0
         self._per_host: collections.Counter[str] = collections.Counter()
 
@@ -66,8 +68,9 @@ class Server:
         """Start serving on `host:port`; returns the port (the one picked, for port 0)."""
         serve = functools.partial(trio.serve_tcp, self.serve, port, host=host)
         listeners = await nursery.start(serve)
-        bound: int = listeners[0].socket.getsockname()[1]
-        return bound
+        host, bound = listeners[0].socket.getsockname()[:2]
+        self.address = (host, bound)
+        return int(bound)
 
     async def serve(self, stream: trio.abc.Stream) -> None:
         channel = Channel(stream, timeout=self.read_timeout)

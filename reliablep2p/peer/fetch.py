@@ -61,6 +61,8 @@ class GetResult:
     """Bytes already verified on disk from an earlier, interrupted get."""
     sources: tuple[tuple[str, int], ...] = ()
     """Who sent how many bytes, in order (a failed source's verified chunks are kept)."""
+    skipped: tuple[str, ...] = ()
+    """Peers not asked because the database peer cannot reach them (they might have had it)."""
 
     @property
     def fetched(self) -> int:
@@ -172,6 +174,8 @@ class Fetcher:
                             sources.append((source, download.received - before))
                 else:
                     reason = "; ".join(failures[-3:]) or "nobody reachable"
+                    if plan.skipped:
+                        reason += "; skipped " + unreachable(plan.skipped)
                     if busy:
                         raise SourcesBusy(f"{info.name}: every source is busy ({reason})")
                     self.view.bus.emit(events.TransferFailed(info.name, reason))
@@ -190,6 +194,7 @@ class Fetcher:
         return GetResult(
             info.name, info.size, source, plan.probes, from_vault, path,
             resumed_at=download.resumed_at, sources=tuple(sources),
+            skipped=tuple(p.name for p in plan.skipped),
         )  # fmt: skip
 
     async def _fetch_from(self, peer: PeerInfo, download: Download, source: str) -> bool:
@@ -216,3 +221,8 @@ class Fetcher:
         assert self.view.share is not None
         await trio.to_thread.run_sync(self.view.share.finish, download)
         return True
+
+
+def unreachable(peers: list[PeerInfo]) -> str:
+    """The peers a search skipped, in words: ``a, b (unreachable)``."""
+    return ", ".join(p.name for p in peers) + " (unreachable)"

@@ -9,6 +9,7 @@ folder for backup (`Publisher`), and fetches files in the search order of `searc
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
 from collections.abc import Callable
@@ -170,9 +171,13 @@ class Node:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self.port = await self.server.listen(nursery, self.host, self.port)
-            advertised = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+            # On every interface, the database peer lists us where it sees us call from;
+            # on one address, there (it is where we listen, whichever way we call out).
+            bound = self.server.address[0]
+            listens_on = "" if ipaddress.ip_address(bound).is_unspecified else bound
+            self.session.listens_on = listens_on
             name = self._name or f"player-{self.port}"
-            self.view.me = PeerInfo(name=name, host=advertised, port=self.port)
+            self.view.me = PeerInfo(name=name, host=listens_on or "127.0.0.1", port=self.port)
             self.dialer.name, self.dialer.port, self.server.name = name, self.port, name
             share = SharedFolder(self._share_dir or Path(f"port_{self.port}"))
             await trio.to_thread.run_sync(share.ensure)

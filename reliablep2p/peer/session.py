@@ -86,6 +86,8 @@ class DatabaseSession:
         self.round_deadline = 0.0
         self.scoreboard: list[PlayerStats] = []
         self.leaving = False
+        self.listens_on = ""
+        """The one address we listen on, told in `connect` ("" when we listen on all)."""
         self._ended = trio.Event()
         self._map_news = trio.Event()
         view.bus.subscribe(self._on_event)
@@ -138,7 +140,7 @@ class DatabaseSession:
 
     async def _run_once(self) -> None:
         async with await self.dialer.open_database() as channel:
-            await channel.send(Connect())
+            await channel.send(Connect(host=self.listens_on))
             self._welcome(await channel.receive_message(Welcome))
             await self.revocations.keep(self.view.revoked)
             self.channel = channel
@@ -162,6 +164,8 @@ class DatabaseSession:
         again = self.ready.is_set()
         self.ready.set()
         view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again))
+        if not welcome.you.reachable:
+            view.bus.emit(events.NotReachable(self.listens_on or view.me.host, view.me.port))
 
     def _add_to_catalog(self, files: list[FileInfo]) -> list[FileInfo]:
         added = []

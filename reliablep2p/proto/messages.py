@@ -23,16 +23,19 @@ HASH_BYTES = 32
 # ---------------------------------------------------------------------------------- values
 
 
-class PeerInfo(msgspec.Struct, frozen=True, gc=False):
+class PeerInfo(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     """A live node as the peer list knows it: where to reach it and what to call it.
 
-    `gc=False` (here and in `PlayerStats`): only strings and ints, so no cycles; a join storm
-    decodes N^2 of these and the cycle collector need not scan them.
+    `gc=False` (here and in `PlayerStats`): only strings, ints and bools, so no cycles; a join
+    storm decodes N^2 of these and the cycle collector need not scan them. `omit_defaults`: a
+    reachable peer is encoded as before `reachable` existed, and an older node decodes it.
     """
 
     name: str
     host: str
     port: int
+    reachable: bool = True
+    """False when the database peer could not call it back where it listens: nobody asks it."""
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -67,6 +70,9 @@ class Hello(msgspec.Struct, tag="hello"):
 
 class Connect(msgspec.Struct, tag="connect"):
     """Join the network: sent to the database peer, keeps the connection open as a session."""
+
+    host: str = ""
+    """The address we listen on, when it is one address; empty: the one you see us call from."""
 
 
 class Welcome(msgspec.Struct, tag="welcome"):

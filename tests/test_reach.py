@@ -64,8 +64,8 @@ async def test_nobody_takes_over_a_live_players_address(network: Network) -> Non
     session = await network.connect(network.db.port, name="mallory", listen_port=alice.port)
     await session.send(Connect(host="127.0.0.1"))
     refused = await session.receive_message(Error)
-    assert refused.code == "name-taken"
-    assert f"{alice.name} is online at 127.0.0.1:{alice.port}" in refused.message
+    assert refused.code == "address-taken"
+    assert f"127.0.0.1:{alice.port} is {alice.name}'s address" in refused.message
     assert network.db.sessions[alice.me.addr].peer.name == alice.name
     assert not lost
 

@@ -1,0 +1,61 @@
+"""Strangers on the LAN against a real `rp2p-db`: guessing join codes, hogging connections.
+
+Each attack comes from addresses of its own (127.0.0.2 and up); the rightful player comes from
+127.0.0.1 and must get in all the same. docs/security.md lists what each test proves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from ..strangers import guess
+from .cluster import Cluster, wait_for
+
+pytestmark = pytest.mark.slow
+
+LOOT = b"the rightful player gets this" * 100
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A database peer with `loot.txt` in its catalog, seeded by a player who stays."""
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        cluster.start_db()
+        cluster.seeder("seeder", {"loot.txt": LOOT})
+        cluster.wait_cataloged("loot.txt")
+        yield cluster
+    finally:
+        cluster.close()
+
+
+async def test_a_flood_of_wrong_guesses_is_slowed_and_leaves_the_code_to_its_holder(
+    cluster: Cluster,
+) -> None:
+    number = cluster.code.split("-")[0]
+    wrong = f"{number}-not-the-right-words"
+    told: list[str] = []
+
+    async def try_once() -> None:
+        told.append(await guess(cluster.enroll_port, wrong, source="127.0.0.2"))
+
+    async with trio.open_nursery() as nursery:  # all at once...
+        for _ in range(20):
+            nursery.start_soon(try_once)
+    for _ in range(5):  # ...and one after another
+        await try_once()
+    wrong_guesses = [t for t in told if t == "wrong-code: wrong join code"]
+    slowed = [t for t in told if re.fullmatch(r"busy: .*wait \d+ s.*", t)]
+    assert 1 <= len(wrong_guesses) <= 4 and len(slowed) == len(told) - len(wrong_guesses), told
+    # the code is untouched: its holder, at another address, joins with it at once
+    holder = cluster.seeder("holder")
+    wait_for(
+        lambda: "holder joined from" in cluster.db_log() or holder.poll() is not None,
+        30, "the holder to join",
+    )  # fmt: skip
+    assert holder.poll() is None, (cluster.root / "holder.log").read_text()

@@ -7,13 +7,15 @@ Each attack comes from addresses of its own (127.0.0.2 and up); the rightful pla
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import trio
 
-from ..strangers import guess
+from ..strangers import guess, hold_idle
 from .cluster import Cluster, wait_for
 
 pytestmark = pytest.mark.slow
@@ -59,3 +61,36 @@ async def test_a_flood_of_wrong_guesses_is_slowed_and_leaves_the_code_to_its_hol
         30, "the holder to join",
     )  # fmt: skip
     assert holder.poll() is None, (cluster.root / "holder.log").read_text()
+
+
+def strangers_held(pid: int, port: int) -> int:
+    """Connections the database peer holds on `port` from addresses other than 127.0.0.1."""
+    return sum(
+        1
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.raddr and c.raddr.ip != "127.0.0.1"
+    )
+
+
+async def test_idle_strangers_filling_the_connection_cap_do_not_keep_a_player_out(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    assert cluster.db is not None
+    idle: list[trio.SocketStream] = []
+    try:
+        for last in range(2, 7):  # 5 addresses x 103 = 515 idle connections, over the cap of 512
+            idle += await hold_idle(cluster.db_port, 103, source=f"127.0.0.{last}")
+        wait_for(lambda: strangers_held(cluster.db.pid, cluster.db_port) >= 512, 10,
+                 "the database peer to hold 512 idle connections")  # fmt: skip
+        player = cluster.fetcher("player", "loot.txt", share=tmp_path / "player")
+        try:
+            out, _ = player.communicate(timeout=10)  # the strangers' handshakes last 15 s
+        except subprocess.TimeoutExpired:
+            player.kill()
+            out, _ = player.communicate()
+            raise AssertionError(f"the player was kept out: {out}") from None
+        assert player.returncode == 0, out
+        assert (tmp_path / "player" / "loot.txt").read_bytes() == LOOT
+    finally:
+        for stream in idle:
+            await stream.aclose()

@@ -1,5 +1,5 @@
 """Join codes and the limits on strangers, without sockets: the code's words, the growing wait
-between tries from one address."""
+between tries from one address, and which connection makes room when the listener is full."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from reliablep2p.app.cli import db_main
 from reliablep2p.database.guesses import GuessLimiter, source_of
+from reliablep2p.net.server import ConnectionCaps, Slot
 from reliablep2p.proto.codes import CODE_BITS, WORDS, new_join_code, parse_code
 from reliablep2p.proto.errors import SecurityError
 from reliablep2p.storage.sqlite import SqliteStore
@@ -96,3 +97,43 @@ def test_codes_of_the_old_short_kind_stop_working(tmp_path: Path) -> None:
     assert store.invite_password(998) is None
     assert store.invite_password(parse_code(fresh)[0]) == fresh.encode()
     store.close()
+
+
+def admit(caps: ConnectionCaps, host: str, hung_up: list[str]) -> Slot | None:
+    return caps.admit(host, lambda: hung_up.append(host))
+
+
+def test_a_full_listener_sheds_the_oldest_silent_connection_of_the_most_crowded_address() -> None:
+    caps = ConnectionCaps(max_connections=6, max_per_host=4)
+    hung_up: list[str] = []
+    first = [admit(caps, "10.0.0.66", hung_up) for _ in range(4)]
+    admit(caps, "10.0.0.67", hung_up)
+    player = admit(caps, "10.0.0.5", hung_up)
+    assert caps.count == 6 and player is not None
+    newcomer = admit(caps, "10.0.0.6", hung_up)  # full: the crowd's oldest makes room
+    assert newcomer is not None and hung_up == ["10.0.0.66"] and first[0] and first[0].shed
+    assert caps.count == 6 and caps.per_host["10.0.0.66"] == 3
+    caps.release(first[0])  # its task ends later: counted once only
+    assert caps.count == 6
+    assert admit(caps, "10.0.0.66", hung_up) is not None  # room again under its own cap
+    assert hung_up == ["10.0.0.66", "10.0.0.66"] and not player.shed
+
+
+def test_callers_past_hello_are_never_shed_and_then_a_newcomer_is_told_busy() -> None:
+    caps = ConnectionCaps(max_connections=3, max_per_host=3)
+    hung_up: list[str] = []
+    slots = [admit(caps, f"10.0.0.{n}", hung_up) for n in range(3)]
+    for slot in slots:
+        assert slot is not None
+        caps.introduced(slot)
+    assert admit(caps, "10.0.0.9", hung_up) is None and not hung_up
+    assert slots[0] is not None
+    caps.release(slots[0])
+    assert admit(caps, "10.0.0.9", hung_up) is not None
+
+
+def test_one_address_over_its_own_cap_is_told_busy_and_sheds_nobody() -> None:
+    caps = ConnectionCaps(max_connections=10, max_per_host=2)
+    hung_up: list[str] = []
+    assert all(admit(caps, "10.0.0.66", hung_up) for _ in range(2))
+    assert admit(caps, "10.0.0.66", hung_up) is None and not hung_up

@@ -19,7 +19,7 @@ from reliablep2p.proto import Get, Kick, MapRequest, Revoked
 from reliablep2p.proto.codes import WORDS
 
 from .conftest import Network, until
-from .strangers import guess
+from .strangers import guess, hold_idle
 
 MARKER = b"THE-TREASURE-IS-UNDER-THE-OAK-" * 1000
 
@@ -180,6 +180,41 @@ async def test_a_misspelt_code_is_caught_before_it_costs_a_try(
     spoken = " ".join([number, first.upper(), *rest])  # typed as heard: spaces, any case
     identity = await enroll("127.0.0.1", network.db.enroll_port, spoken, "typo", tmp_path / "me")
     assert identity.name == "typo"
+
+
+async def test_players_on_one_machine_joining_at_once_take_turns_and_all_get_in(
+    network: Network, tmp_path: Path
+) -> None:
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=8, seconds=60))
+    joined: list[str] = []
+
+    async def join(name: str) -> None:
+        identity = await enroll("127.0.0.1", network.db.enroll_port, code, name, tmp_path / name)
+        joined.append(identity.name)
+
+    async with trio.open_nursery() as nursery:
+        for index in range(8):
+            nursery.start_soon(join, f"bot{index}")
+    assert sorted(joined) == [f"bot{index}" for index in range(8)]
+
+
+async def test_one_address_may_hold_only_a_few_join_conversations_open(
+    network: Network, tmp_path: Path
+) -> None:
+    idle = await hold_idle(network.db.enroll_port, 20, source="127.0.0.2")
+    try:
+        with trio.fail_after(5):  # the 4 over the cap of 16 are hung up on at once, not in 15 s
+            for stream in idle[16:]:
+                while await stream.receive_some():
+                    pass
+        code = await trio.to_thread.run_sync(
+            lambda: network.db.store.new_invite(uses=1, seconds=60)
+        )
+        identity = await enroll("127.0.0.1", network.db.enroll_port, code, "late", tmp_path / "me")
+        assert identity.name == "late"
+    finally:
+        for stream in idle:
+            await stream.aclose()
 
 
 async def test_a_single_use_code_works_once_and_names_stay_unique(

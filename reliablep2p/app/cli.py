@@ -125,7 +125,8 @@ def _invite(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rp2p-db invite", description="Mint a join code.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
     parser.add_argument("--uses", type=int, default=1, help="how many players may use it (1)")
-    parser.add_argument("--hours", type=float, default=24.0, help="how long it is good for (24)")
+    parser.add_argument("--hours", type=_code_hours, default=24.0,
+                        help="how long it is good for (24, at most 168: a week)")  # fmt: skip
     args = parser.parse_args(argv)
     from ..storage.sqlite import SqliteStore
 
@@ -136,6 +137,21 @@ def _invite(argv: list[str]) -> int:
     finally:
         store.close()
     return 0
+
+
+def _code_hours(text: str) -> float:
+    from ..proto.codes import MAX_CODE_HOURS
+
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not 0 < hours <= MAX_CODE_HOURS:
+        raise argparse.ArgumentTypeError(
+            f"a join code lives more than 0 and at most {MAX_CODE_HOURS} hours (a week): "
+            "the longer one lives, the more guesses it must withstand"
+        )
+    return hours
 
 
 def _kick(argv: list[str]) -> int:

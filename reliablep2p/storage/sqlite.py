@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..proto import FileInfo, taken_by
-from ..proto.codes import new_join_code
+from ..proto.codes import MAX_CODE_HOURS, MAX_NUMBER, is_current, new_join_code
 from .partial import Download
 
 log = logging.getLogger("rp2p.store")
@@ -33,8 +33,7 @@ CREATE TABLE IF NOT EXISTS invites (
     number INTEGER PRIMARY KEY,
     code TEXT NOT NULL,
     expires_at REAL NOT NULL,
-    uses_left INTEGER NOT NULL,
-    failures INTEGER NOT NULL DEFAULT 0
+    uses_left INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS members (
     name TEXT PRIMARY KEY,
@@ -71,6 +70,7 @@ class SqliteStore:
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
         self._db = db
+        self._drop_weak_invites()
         catalog = []
         for info in self._load():
             if self.has_blob(info.hash, info.size):
@@ -143,18 +143,20 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ invites, members
 
-    MAX_FAILURES = 3
-    """Wrong guesses an invite survives; then it is gone, so codes cannot be brute-forced."""
-
     def new_invite(self, *, uses: int, seconds: float) -> str:
-        """Mint a join code, good for `uses` enrollments within `seconds`."""
+        """Mint a join code, good for `uses` enrollments within `seconds` (a week at most).
+
+        Wrong guesses never use it up (see `database/guesses.py` for what limits them).
+        """
+        if seconds > MAX_CODE_HOURS * 3600:
+            raise ValueError(f"a join code lives {MAX_CODE_HOURS} hours at most")
         now = time.time()
         with self._lock, self._conn as db:
             db.execute("DELETE FROM invites WHERE expires_at < ? OR uses_left <= 0", (now,))
             taken = {n for (n,) in db.execute("SELECT number FROM invites")}
-            free = [n for n in range(1, 1000) if n not in taken]
+            free = [n for n in range(1, MAX_NUMBER + 1) if n not in taken]
             if not free:
-                raise RuntimeError("999 join codes are live already")
+                raise RuntimeError(f"{MAX_NUMBER} join codes are live already")
             code = new_join_code(secrets.choice(free))
             db.execute(
                 "INSERT INTO invites (number, code, expires_at, uses_left) VALUES (?, ?, ?, ?)",
@@ -171,10 +173,14 @@ class SqliteStore:
             ).fetchone()
         return row[0].encode() if row else None
 
-    def invite_failed(self, number: int) -> None:
+    def _drop_weak_invites(self) -> None:
+        """Codes minted before codes had four words of a 2048-word list were guessable."""
         with self._lock, self._conn as db:
-            db.execute("UPDATE invites SET failures = failures + 1 WHERE number = ?", (number,))
-            db.execute("DELETE FROM invites WHERE failures >= ?", (self.MAX_FAILURES,))
+            weak = [n for n, code in db.execute("SELECT number, code FROM invites")
+                    if not is_current(code)]  # fmt: skip
+            if weak:
+                log.warning("dropping %d join codes of the old, short kind", len(weak))
+                db.executemany("DELETE FROM invites WHERE number = ?", [(n,) for n in weak])
 
     def enroll_member(self, name: str, number: int) -> str | None:
         """Record a new member and use up one enrollment of the invite; or, recording nothing,

@@ -2,16 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Installs only what a lock file pins, each file checked against its hashes.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+# `make demo` needs the runtime dependencies only; `make test` adds the dev tools on top.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint format demo fuzz bench clean
+.PHONY: setup test lint format demo fuzz bench lock clean
 
-$(STAMP): pyproject.toml
+# requirements/build.txt pins pip and the build backend, so the project itself installs with
+# --no-build-isolation and fetches nothing unpinned. setuptools' note on flat layouts, which pip
+# shows as a banner, is information only (its category says so): it is filtered here.
+$(RUNTIME_STAMP): export PYTHONWARNINGS := ignore:Editable installation
+$(RUNTIME_STAMP): pyproject.toml requirements/build.txt requirements/runtime.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is needed")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	$(PIP_INSTALL) --require-hashes -r requirements/build.txt
+	$(PIP_INSTALL) --require-hashes -r requirements/runtime.txt
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(STAMP): $(RUNTIME_STAMP) requirements/dev.txt
+	$(PIP_INSTALL) --require-hashes -r requirements/dev.txt
+	@touch $@
 
 setup: $(STAMP)
 
@@ -27,7 +40,7 @@ format: $(STAMP)
 test: lint
 	$(PY) -m pytest
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(PY) -m demo
 
 # Coverage-guided fuzzing by hand (not in CI): FUZZ_SECONDS=600 make fuzz
@@ -44,7 +57,8 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 
 $(BENCH_STAMP): bench/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
-	@if $(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt; then touch $@; \
+	@if $(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		--require-hashes -r bench/requirements.txt; then touch $@; \
 	else echo "bench: magic-wormhole could not be installed; its row will say so"; fi
 
 bench: $(STAMP) $(BENCH_STAMP)
@@ -52,5 +66,31 @@ bench: $(STAMP) $(BENCH_STAMP)
 		apt-get update -qq && apt-get install -y -qq curl; } || echo "bench: no curl; its row will say so"
 	$(PY) -m bench
 
+# The lock files: requirements/dev.txt (pyproject's dependencies and its `dev` extra),
+# requirements/runtime.txt (the same pins without the dev tools), requirements/build.txt (pip and
+# pyproject's build-system requires) and bench/requirements.txt (from bench/requirements.in).
+# Exact versions with their hashes, one universal resolution for Linux, macOS and Python 3.11+.
+# `make lock` brings them in line with pyproject.toml and bench/requirements.in and keeps every
+# pin it can; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest releases, and
+# LOCK_FLAGS='--upgrade-package trio' just one package. uv, pinned here, runs from .venv-lock.
+UV_VERSION := 0.13.9
+LOCK_VENV := .venv-lock
+UV_STAMP := $(LOCK_VENV)/.uv-$(UV_VERSION)
+LOCK_FLAGS ?=
+COMPILE = $(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' $(LOCK_FLAGS)
+
+$(UV_STAMP):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $@
+
+lock: $(UV_STAMP)
+	$(COMPILE) pyproject.toml --extra dev -o requirements/dev.txt
+	$(COMPILE) pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt
+	{ echo pip; $(LOCK_VENV)/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'; } \
+		| $(COMPILE) - -o requirements/build.txt
+	$(COMPILE) bench/requirements.in -o bench/requirements.txt
+
 clean:
-	rm -rf $(VENV) demo/.run .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) demo/.run .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+import unicodedata
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def make_player(args: argparse.Namespace, **options: Any) -> Node:
     is refused.
     """
     port = args.port or free_port(args.host)
-    name = args.name or f"player-{port}"
+    name = unicodedata.normalize("NFC", args.name or f"player-{port}")  # as the network has it
     identity = None
     if not args.insecure_lan:
         profile = args.profile or Path(platformdirs.user_data_dir("rp2p")) / "players" / name

@@ -80,14 +80,18 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--insecure-lan", action="store_true",
                         help="NO encryption, NO authentication: anyone on the LAN can join, "
                         "read every file and pose as any player; for quick local tests only")  # fmt: skip
+    from .storeoptions import add_store_options, stores_from
+
+    add_store_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     from ..database.peer import DatabasePeer
-    from ..storage.sqlite import StoreError
+    from ..storage.interfaces import StoreError
 
     try:
         database = DatabasePeer(
+            stores=stores_from(args, args.data),
             data_dir=args.data,
             host=args.host,
             port=args.port,
@@ -108,7 +112,7 @@ def _refused(exc: Exception) -> int:
 
 
 async def _serve_until_signal(database: DatabasePeer) -> int:
-    from ..storage.sqlite import StoreError
+    from ..storage.interfaces import StoreError
 
     async with trio.open_nursery() as nursery:
         try:
@@ -142,11 +146,15 @@ def _invite(argv: list[str]) -> int:
     parser.add_argument("--uses", type=int, default=1, help="how many players may use it (1)")
     parser.add_argument("--hours", type=_code_hours, default=24.0,
                         help="how long it is good for (24, at most 168: a week)")  # fmt: skip
-    args = parser.parse_args(argv)
-    from ..storage.sqlite import SqliteStore, StoreError
+    from .storeoptions import add_store_option
 
-    store = SqliteStore(args.data)
+    add_store_option(parser)
+    args = parser.parse_args(argv)
+    from ..storage.interfaces import StoreError
+    from ..storage.stores import metadata_store
+
     try:
+        store = metadata_store(args.data, args.store)
         store.open()
     except StoreError as exc:
         return _refused(exc)
@@ -183,6 +191,9 @@ def _kick(argv: list[str]) -> int:
     parser.add_argument("--port", type=port_option, default=9000, help="its port (9000)")
     parser.add_argument("--wait", type=float, default=5.0,
                         help="seconds to wait for the online peers to confirm (5)")  # fmt: skip
+    from .storeoptions import add_store_option
+
+    add_store_option(parser)
     args = parser.parse_args(argv)
     if not 0 <= args.wait <= KICK_WAIT_LIMIT:
         parser.error(f"--wait must be 0 to {KICK_WAIT_LIMIT:g} seconds")
@@ -203,7 +214,7 @@ def _kick(argv: list[str]) -> int:
             print(f"rp2p-db kick: {exc.detail}", file=sys.stderr)
             return 1
         except ProtocolError as exc:
-            return _kick_offline(args.data, args.name, exc.detail)
+            return _kick_offline(args.data, args.store, args.name, exc.detail)
     print(f"{args.name} is kicked out of the network; " + _kick_outcome(report, args.wait))
     return 0
 
@@ -218,12 +229,13 @@ def _kick_outcome(report: KickReport, wait: float) -> str:
     return outcome
 
 
-def _kick_offline(data: Path, name: str, why: str) -> int:
+def _kick_offline(data: Path, store_url: str | None, name: str, why: str) -> int:
     """The database peer is not running (or not there): revoke in its store directly."""
-    from ..storage.sqlite import SqliteStore, StoreError
+    from ..storage.interfaces import StoreError
+    from ..storage.stores import metadata_store
 
-    store = SqliteStore(data)
     try:
+        store = metadata_store(data, store_url)
         store.open()
     except StoreError as exc:
         return _refused(exc)

@@ -32,7 +32,7 @@ from ..proto import (
     name_problem,
     taken_by,
 )
-from ..storage.sqlite import SqliteStore
+from ..storage.interfaces import MetadataStore
 from .authority import NetworkAuthority
 from .guesses import GuessLimiter, source_of
 from .pushes import Session
@@ -59,7 +59,7 @@ class Membership:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: MetadataStore,
         authority: NetworkAuthority | None,
         revoked: set[str],
         sessions: Callable[[], Iterable[Session]],

@@ -20,7 +20,7 @@ from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel, first_protocol
 from ..net.identity import DATABASE_NAME
 from ..net.server import Server
 from ..peer.peerlist import Addr, PeerRegistry
-from ..peer.serving import MAX_SERVING, FileService
+from ..peer.serving import MAX_SERVING, FileService, Source
 from ..peer.view import NetworkView
 from ..proto import (
     Bye,
@@ -44,7 +44,8 @@ from ..proto import (
     Welcome,
 )
 from ..proto.lookalike import load_table
-from ..storage.sqlite import SqliteStore
+from ..storage.interfaces import StoreUnavailable
+from ..storage.stores import Stores, embedded
 from .authority import NetworkAuthority
 from .backup import Backup
 from .membership import Membership
@@ -72,6 +73,7 @@ class DatabasePeer:
         read_timeout: float = READ_TIMEOUT,
         max_serving: int = MAX_SERVING,
         rng: random.Random | None = None,
+        stores: Stores | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -79,8 +81,10 @@ class DatabasePeer:
         """Where players join with a code (TLS mode only); 0 picks a free port."""
         self.read_timeout = read_timeout
         self.rng = rng or random.Random()
-        self.store = SqliteStore(data_dir)
-        self.store.prepare()  # before the keys are made: a lost database is refused, not renewed
+        self.stores = stores or embedded(data_dir)
+        self.store = self.stores.metadata
+        self.vault = self.stores.vault
+        self.stores.prepare()  # before the keys are made: a lost database is refused, not renewed
         self.authority = NetworkAuthority.load_or_create(data_dir) if secure else None
         identity = (
             self.authority.identity(DATABASE_NAME, data_dir / "identity")
@@ -103,7 +107,9 @@ class DatabasePeer:
             self.registry, self.hunt, self.sessions,
             lambda: self.hunt.scoreboard(self.online_players()),
         )  # fmt: skip
-        self.backup = Backup(self.store, self.view.catalog, self.hunt, self.pushes.cataloged)
+        self.backup = Backup(
+            self.store, self.vault, self.view.catalog, self.hunt, self.pushes.cataloged
+        )
         self.membership = Membership(
             self.store, self.authority, self.view.revoked, self.sessions.values,
             self.pushes.revoked, read_timeout=read_timeout,
@@ -150,7 +156,7 @@ class DatabasePeer:
         """Listen and serve until cancelled (or `stop()`)."""
         try:
             # what we know before we listen: a kicked player must not slip in meanwhile
-            catalog = await trio.to_thread.run_sync(self.store.open)  # StoreError: damaged
+            catalog = await trio.to_thread.run_sync(self.stores.open)  # StoreError: damaged
             await trio.to_thread.run_sync(load_table)  # for the look-alike checks
             self.view.catalog.update((info.name, info) for info in catalog)
             self.pushes.catalog_log.extend(catalog)
@@ -161,8 +167,8 @@ class DatabasePeer:
                 self.port = await self.server.listen(nursery, self.host, self.port)
                 self.view.me = PeerInfo(DATABASE_NAME, self.host, self.port)
                 log.info(
-                    "database peer listening on %s:%s with %d files in the catalog (data in %s)",
-                    self.host, self.port, len(self.catalog), self.store.data_dir,
+                    "database peer listening on %s:%s with %d files in the catalog (%s)",
+                    self.host, self.port, len(self.catalog), self.stores.where,
                 )  # fmt: skip
                 nursery.start_soon(self.hunt.run, self.online_players, self.catalog.keys)
                 nursery.start_soon(self.pushes.run)
@@ -179,7 +185,7 @@ class DatabasePeer:
                 self.ready.set()
                 task_status.started(self)
         finally:
-            self.store.close()
+            self.stores.close()
 
     def stop(self) -> None:
         """Stop at once (what a crash looks like to the players)."""
@@ -203,11 +209,11 @@ class DatabasePeer:
 
     # --------------------------------------------------------------------- the vault
 
-    def _vault_source(self, name: str) -> tuple[FileInfo, Path] | None:
+    def _vault_source(self, name: str) -> tuple[FileInfo, Source] | None:
         info = self.catalog.get(name)
         if info is None:
             return None
-        return info, self.store.blob_path(info.hash)
+        return info, self.vault.source(info)
 
     async def _not_in_catalog(self, channel: Channel, name: str) -> None:
         raise RemoteProtocolError(ErrorCode.NOT_IN_CATALOG, f"{name} is not in the catalog")
@@ -311,5 +317,9 @@ class DatabasePeer:
         info = self.catalog.get(proof.name)
         if info is None:
             return Scored(proof.name, 0, f"{proof.name} is not in the catalog")
-        blob = self.store.blob_path(info.hash)
-        return await self.hunt.check_proof(session.peer.name, proof, blob)
+        try:
+            return await self.hunt.check_proof(
+                session.peer.name, proof, functools.partial(self.vault.possession_proof, info)
+            )
+        except StoreUnavailable as exc:  # the claim stands: the player proves it again later
+            return Scored(proof.name, 0, f"cannot check the proof now: {exc.detail}")

@@ -14,7 +14,6 @@ import random
 import secrets
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import trio
 
@@ -27,8 +26,7 @@ from ..proto import (
     RoundState,
     Scored,
 )
-from ..storage.share import possession_proof
-from ..storage.sqlite import SqliteStore
+from ..storage.interfaces import MetadataStore, StoreUnavailable
 from . import rules
 from .board import ranked
 
@@ -56,7 +54,7 @@ class HuntHost:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: MetadataStore,
         *,
         round_seconds: float,
         pause_seconds: float,
@@ -82,6 +80,8 @@ class HuntHost:
         self._wake = trio.Event()
         self._vault_served: set[tuple[str, str]] = set()
         self._nonces: dict[tuple[str, str], bytes] = {}
+        self._unsaved: set[str] = set()
+        """Players whose record could not be written (the store was down): written next time."""
 
     async def load(self) -> None:
         saved = await trio.to_thread.run_sync(self.store.load_players)
@@ -225,14 +225,17 @@ class HuntHost:
         self._nonces[(player, name)] = nonce
         return Challenge(name, nonce)
 
-    async def check_proof(self, player: str, proof: Proof, blob: Path) -> Scored:
-        """Credit the find if the proof matches the vault's copy for the nonce we sent."""
+    async def check_proof(
+        self, player: str, proof: Proof, prove: Callable[[bytes], bytes]
+    ) -> Scored:
+        """Credit the find if the proof matches the vault's copy for the nonce we sent
+        (`prove`: the vault's proof for a nonce, blocking)."""
         nonce = self._nonces.pop((player, proof.name), None)
         current = self.round
         if nonce is None or not hmac.compare_digest(nonce, proof.nonce) or current is None:
             log.info("proof by %s for %s refused: no such challenge", player, proof.name)
             return Scored(proof.name, 0, "no open challenge for that find")
-        expected = await trio.to_thread.run_sync(possession_proof, blob, nonce)
+        expected = await trio.to_thread.run_sync(prove, nonce)
         if not hmac.compare_digest(expected, proof.digest):
             log.info("proof by %s for %s refused: wrong proof", player, proof.name)
             return Scored(proof.name, 0, "the proof does not match the file")
@@ -254,7 +257,16 @@ class HuntHost:
         return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
 
     async def _save(self, name: str) -> None:
-        record = self.players[name]
-        await trio.to_thread.run_sync(
-            self.store.save_player, name, record.score, record.files_found, record.wins
-        )
+        """Write the player's record, and any an outage kept from being written; a store that
+        is down now loses nothing (the records stay here, written when it answers again)."""
+        self._unsaved.add(name)
+        for player in sorted(self._unsaved):
+            record = self.players[player]
+            try:
+                await trio.to_thread.run_sync(
+                    self.store.save_player, player, record.score, record.files_found, record.wins
+                )
+            except StoreUnavailable as exc:
+                log.warning("scores not saved yet (%d players): %s", len(self._unsaved), exc)
+                return
+            self._unsaved.discard(player)

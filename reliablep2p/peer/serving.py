@@ -21,14 +21,17 @@ from ..proto import (
     RemoteProtocolError,
     check_name,
 )
+from ..storage.interfaces import ReadChunk
 from . import events
-from .transfer import send_file
+from .transfer import send_chunks, send_file
 from .view import NetworkView
 
 MAX_SERVING = 32
 """Files served at once; one more request is answered `busy` and the asker tries another source."""
 
-Lookup = Callable[[str], tuple[FileInfo, Path] | None]
+Source = Path | ReadChunk
+"""A file on disk (sent by the kernel where it can) or a reader of its chunks (an object store)."""
+Lookup = Callable[[str], tuple[FileInfo, Source] | None]
 Missing = Callable[[Channel, str], Awaitable[None]]
 
 
@@ -66,7 +69,7 @@ class FileService:
         if source is None:
             await self.missing(channel, request.name)
             return
-        info, path = source
+        info, where = source
         if request.offset % CHUNK_SIZE or not 0 <= request.offset <= info.size:
             raise RemoteProtocolError(
                 ErrorCode.MALFORMED, f"offset {request.offset} is not a chunk start"
@@ -76,7 +79,10 @@ class FileService:
         self._serving += 1
         try:
             await channel.send(File(info.name, info.size, info.hash, request.offset))
-            await send_file(channel, path, request.offset, info.size)
+            if isinstance(where, Path):
+                await send_file(channel, where, request.offset, info.size)
+            else:
+                await send_chunks(channel, where, request.offset, info.size)
         finally:
             self._serving -= 1
         if self.served is not None:

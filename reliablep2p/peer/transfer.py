@@ -11,6 +11,7 @@ import trio
 
 from ..net.channel import Channel, first_protocol_error
 from ..proto import CHUNK_SIZE, ErrorCode, LocalProtocolError, ProtocolError, chunk_count
+from ..storage.interfaces import ReadChunk
 from ..storage.partial import Download
 
 RECEIVE_BUFFERS, STORE_THREADS = 4, 2
@@ -38,6 +39,24 @@ async def send_file(channel: Channel, path: Path, offset: int, size: int) -> Non
             if read != length:
                 raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
             await channel.send_data(chunk)
+
+
+async def send_chunks(channel: Channel, read_chunk: ReadChunk, offset: int, size: int) -> None:
+    """Stream a file that `read_chunk` reads chunk by chunk (an object store's vault), from
+    `offset`, reading the next chunk in a worker thread while this one is sent."""
+    send_ahead, chunks = trio.open_memory_channel[bytes](1)
+
+    async def read_ahead() -> None:
+        async with send_ahead:
+            for index in range(offset // CHUNK_SIZE, chunk_count(size)):
+                await send_ahead.send(await trio.to_thread.run_sync(read_chunk, index))
+
+    with first_protocol_error():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_ahead)
+            async with chunks:
+                async for data in chunks:
+                    await channel.send_data(data)
 
 
 async def receive_file(

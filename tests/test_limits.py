@@ -74,7 +74,9 @@ def test_an_ipv6_host_counts_as_its_whole_64() -> None:
 
 
 def test_a_code_lives_a_week_at_most(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    SqliteMetadata(tmp_path).prepare()  # the database peer's data folder, as its first start made it
+    SqliteMetadata(
+        tmp_path
+    ).prepare()  # the database peer's data folder, as its first start made it
     with pytest.raises(SystemExit) as exited:
         db_main(["invite", "--data", str(tmp_path), "--hours", "200"])
     assert exited.value.code == 2

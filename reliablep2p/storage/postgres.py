@@ -50,9 +50,10 @@ class PostgresMetadata(SqlMetadata):
 
     DIALECT = {"BLOB": "BYTEA", "REAL": "DOUBLE PRECISION"}
 
-    def __init__(self, url: str, data_dir: Path) -> None:
+    def __init__(self, url: str, data_dir: Path, *, wait_seconds: float = WAIT_SECONDS) -> None:
         self.url = url
         self.data_dir = data_dir
+        self.wait_seconds = wait_seconds
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         try:
             parts = conninfo_to_dict(url)
@@ -102,7 +103,7 @@ class PostgresMetadata(SqlMetadata):
             self.url,
             min_size=1,
             max_size=POOL_SIZE,
-            timeout=WAIT_SECONDS,
+            timeout=self.wait_seconds,
             kwargs={"connect_timeout": CONNECT_SECONDS},
             check=ConnectionPool.check_connection,
             name="rp2p-metadata",

@@ -187,12 +187,14 @@ def test_scores_are_kept(backend: Backend) -> None:
 
 def test_look_alike_names_enrolling_at_once_admit_exactly_one(backend: Backend) -> None:
     stores, _ = backend.opened()
+    look_alikes = ["carol", "c\u0430rol", "caro1", "\u0441arol", "c\u0430ro1", "\u0441aro1"]
+    enroll: Callable[[str], str | None] = lambda name: stores.metadata.enroll_member(name, 0)  # noqa: E731
     try:
-        names = ["carol", "c\u0430rol", "caro1", "\u0441arol", "c\u0430ro1", "\u0441aro1"]
-        enroll: Callable[[str], str | None] = lambda name: stores.metadata.enroll_member(name, 0)  # noqa: E731
-        with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
-            outcomes = list(pool.map(enroll, names))
-        assert outcomes.count(None) == 1, outcomes
-        assert len({o for o in outcomes if o is not None}) == 1, outcomes
+        with concurrent.futures.ThreadPoolExecutor(len(look_alikes)) as pool:
+            for round_ in range(12):  # the race is narrow: run it again and again
+                names = [f"r{round_}-{name}" for name in look_alikes]
+                outcomes = list(pool.map(enroll, names))
+                assert outcomes.count(None) == 1, outcomes
+                assert len({o for o in outcomes if o is not None}) == 1, outcomes
     finally:
         stores.close()

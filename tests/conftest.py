@@ -17,6 +17,8 @@ from reliablep2p.net.identity import DATABASE_NAME, Identity
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import FileInfo
 
+from .servers import postgres, scaled, seaweed  # noqa: F401 - real servers, once per session
+
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     """Wait until `predicate()` is true; fail the test after `timeout` seconds."""

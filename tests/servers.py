@@ -27,6 +27,9 @@ from pathlib import Path
 
 import pytest
 
+from reliablep2p.proto import FileInfo
+from reliablep2p.storage.stores import Stores, open_stores
+
 S3_KEY, S3_SECRET = "rp2p-test", "rp2p-test-secret"
 S3_ENV = {"AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
 BUCKET = "rp2p-test"
@@ -195,7 +198,8 @@ def seaweed() -> Iterator[Seaweed]:
         [weed, "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
          "-master.volumeSizeLimitMB=64", "-volume.max=8",
-         "-s3", f"-s3.port={s3}", f"-s3.config={config}"],
+         "-s3", f"-s3.port={s3}", f"-s3.config={config}",
+         "-s3.port.iceberg=0", "-s3.port.lance=0"],  # their fixed ports: another server's
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     server = Seaweed(f"http://127.0.0.1:{s3}", f"127.0.0.1:{master}", process)
@@ -233,3 +237,40 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
+
+
+# -------------------------------------------------------------- stores on them
+
+
+@dataclass
+class Backend:
+    """Where one test's stores live; `stores()` makes them anew, as a restart does."""
+
+    data_dir: Path
+    store: str | None = None
+    vault: str | None = None
+    endpoint: str | None = None
+
+    def stores(self, **options: int) -> Stores:
+        made = open_stores(self.data_dir, store=self.store, vault=self.vault,
+                           s3_endpoint=self.endpoint, **options)  # fmt: skip
+        made.prepare()
+        return made
+
+    def opened(self, **options: int) -> tuple[Stores, list[FileInfo]]:
+        made = self.stores(**options)
+        return made, made.open()
+
+
+def scaled_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    postgres: Postgres = request.getfixturevalue("postgres")
+    seaweed: Seaweed = request.getfixturevalue("seaweed")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    for name, value in S3_ENV.items():  # the credentials come as users give them
+        monkeypatch.setenv(name, value)
+    return Backend(tmp_path / "db", postgres.new_database(), seaweed.new_vault(), seaweed.endpoint)
+
+
+@pytest.fixture
+def scaled(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return scaled_backend(request, tmp_path)

@@ -16,10 +16,8 @@ from obstore.store import S3Store
 
 from .conftest import random_bytes
 from .faults.cluster import Cluster
-from .servers import BUCKET, S3_ENV, S3_KEY, S3_SECRET, Postgres, Seaweed, postgres, seaweed
+from .servers import BUCKET, S3_ENV, S3_KEY, S3_SECRET, Postgres, Seaweed
 from .test_e2e import assert_got
-
-__all__ = ["postgres", "seaweed"]
 
 pytestmark = pytest.mark.slow
 

@@ -22,10 +22,8 @@ from reliablep2p.storage.postgres import PostgresMetadata
 from reliablep2p.storage.s3 import S3Vault
 
 from .conftest import Network, random_bytes, until
-from .servers import Postgres, Seaweed, free_port, postgres, seaweed
-from .test_stores import Backend, read_blob, scaled, store_blob
-
-__all__ = ["postgres", "scaled", "seaweed"]
+from .servers import Backend, Postgres, Seaweed, free_port
+from .test_stores import read_blob, store_blob
 
 RP2P_DB = Path(sys.executable).parent / "rp2p-db"
 

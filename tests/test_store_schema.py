@@ -16,9 +16,7 @@ from reliablep2p.storage.postgres import PostgresMetadata
 from reliablep2p.storage.sqlite import SqliteMetadata
 from reliablep2p.storage.stores import embedded
 
-from .servers import Postgres, postgres
-
-__all__ = ["postgres"]
+from .servers import Postgres
 
 OLD_FOLDER = Path(__file__).parent / "data" / "datafolder-v0"
 """As `SqliteStore` of rp2p 0.1.0 (commit 5d22929) left it: see that commit's message."""

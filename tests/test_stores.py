@@ -6,7 +6,6 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,54 +14,17 @@ from reliablep2p.proto import CHUNK_SIZE, ErrorCode, FileInfo, RemoteProtocolErr
 from reliablep2p.proto.codes import parse_code
 from reliablep2p.proto.content import describe_bytes
 from reliablep2p.storage.interfaces import Vault
-from reliablep2p.storage.stores import Stores, open_stores
 
 from .conftest import random_bytes
-from .servers import S3_ENV, Postgres, Seaweed, postgres, seaweed
-
-__all__ = ["postgres", "seaweed"]  # the session's servers, as fixtures here
+from .servers import Backend, scaled_backend
 
 BACKENDS = ["sqlite+folder", "postgresql+s3"]
-
-
-@dataclass
-class Backend:
-    """Where one test's stores live; `stores()` makes them anew, as a restart does."""
-
-    data_dir: Path
-    store: str | None = None
-    vault: str | None = None
-    endpoint: str | None = None
-
-    def stores(self, **options: int) -> Stores:
-        made = open_stores(self.data_dir, store=self.store, vault=self.vault,
-                           s3_endpoint=self.endpoint, **options)  # fmt: skip
-        made.prepare()
-        return made
-
-    def opened(self, **options: int) -> tuple[Stores, list[FileInfo]]:
-        made = self.stores(**options)
-        return made, made.open()
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite+folder":
         return Backend(tmp_path / "db")
-    return scaled_backend(request, tmp_path)
-
-
-def scaled_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    postgres: Postgres = request.getfixturevalue("postgres")
-    seaweed: Seaweed = request.getfixturevalue("seaweed")
-    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
-    for name, value in S3_ENV.items():  # the credentials come as users give them
-        monkeypatch.setenv(name, value)
-    return Backend(tmp_path / "db", postgres.new_database(), seaweed.new_vault(), seaweed.endpoint)
-
-
-@pytest.fixture
-def scaled(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return scaled_backend(request, tmp_path)
 
 

@@ -1,7 +1,8 @@
 """End to end on the scaled stores: `rp2p-db --store postgresql://... --vault s3://...` with real
 `rp2p-peer` processes. A file is published and backed up, its seeder is killed, the vault
 serves it; the database peer restarts (its chunk cache wiped) and the vault serves it again,
-to a player who joins with the first join code (kept in PostgreSQL)."""
+to a player who joins with the first join code (kept in PostgreSQL). `rp2p-db invite` and
+`kick` then work on the same database."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import obstore
 import psycopg
 import pytest
 from obstore.store import S3Store
+
+from reliablep2p.proto.codes import parse_code
 
 from .conftest import random_bytes
 from .faults.cluster import Cluster
@@ -58,14 +61,21 @@ def test_the_vault_in_s3_and_the_catalog_in_postgresql_survive_the_seeder_and_a_
         out = cluster.fetch("carol", NAME)  # carol joins with the first code: kept in PostgreSQL
         assert_got(out, [NAME], source="vault")
         assert (cluster.share("carol") / NAME).read_bytes() == data
+        # the host's commands work on the same database, with the database peer stopped
+        cluster.kill(cluster.db, signal.SIGTERM)
+        invite = cluster.run("rp2p-db", "invite", "--data", cluster.data, "--store", store)
+        assert invite.returncode == 0 and parse_code(invite.stdout.strip()), invite
+        kick = cluster.run("rp2p-db", "kick", "bob", "--data", cluster.data, "--store", store,
+                           "--port", cluster.db_port)  # fmt: skip
+        assert kick.returncode == 0 and "bob is revoked" in kick.stdout, kick
     finally:
         cluster.close()
 
     # where each thing is: the catalog in PostgreSQL, the bytes in S3, neither in the folder
     with psycopg.connect(store) as db:
         assert db.execute("SELECT name, size FROM catalog").fetchall() == [(NAME, len(data))]
-        members = {name for (name,) in db.execute("SELECT name FROM members")}
-        assert {"alice", "bob", "carol"} <= members
+        members = dict(db.execute("SELECT name, revoked FROM members").fetchall())
+        assert members == {"alice": 0, "bob": 1, "carol": 0}
     bucket = S3Store(BUCKET, prefix=vault.removeprefix(f"s3://{BUCKET}/"), region="us-east-1",
                      endpoint=seaweed.endpoint, access_key_id=S3_KEY,
                      secret_access_key=S3_SECRET, client_options={"allow_http": True})  # fmt: skip

@@ -11,11 +11,12 @@ import trio
 from reliablep2p.app import words
 from reliablep2p.database.authority import NetworkAuthority
 from reliablep2p.net.channel import ConnectionLost, open_channel
+from reliablep2p.net.discovery import ask_network
 from reliablep2p.net.enroll import enroll
 from reliablep2p.net.identity import ADMIN_NAME, SecurityError
 from reliablep2p.peer.fetch import GetError
 from reliablep2p.peer.node import Node
-from reliablep2p.proto import Get, Kick, MapRequest, Revoked
+from reliablep2p.proto import Connect, Error, Get, Kick, MapRequest, Revoked
 
 from .conftest import Network, until
 
@@ -50,11 +51,28 @@ async def test_a_client_without_a_certificate_is_refused(network: Network, tmp_p
 
 async def test_a_plain_client_is_refused_before_any_message_is_read(network: Network) -> None:
     seeder = await network.peer({"secret.txt": b"x"})
-    for port in (seeder.port, network.db.port):
-        channel = await open_channel("127.0.0.1", port, name="plain", listen_port=0)
-        await channel.send(Get("secret.txt"))
-        with pytest.raises(ConnectionLost):
-            await channel.receive()
+    channel = await open_channel("127.0.0.1", seeder.port, name="plain", listen_port=0)
+    await channel.send(Get("secret.txt"))
+    with pytest.raises(ConnectionLost):
+        await channel.receive()
+
+
+async def test_in_plaintext_the_database_peer_only_tells_its_network_and_enrolls(
+    network: Network,
+) -> None:
+    """Enrollment shares the database peer's port; a caller without TLS reaches nothing else."""
+    await network.peer({"secret.txt": b"x"})
+    for request in (Get("secret.txt"), MapRequest(), Connect(), Kick("player1")):
+        async with await open_channel(
+            "127.0.0.1", network.db.port, name=ADMIN_NAME, listen_port=1
+        ) as channel:
+            await channel.send(request)
+            reply = await channel.receive()
+            assert isinstance(reply, Error) and reply.code == "unexpected", (request, reply)
+    assert "player1" not in network.db.revoked
+    assert network.db.authority is not None
+    info = await ask_network("127.0.0.1", network.db.port, name="newbie")
+    assert info.tag == network.db.authority.tag and info.name == network.db.network_name
 
 
 async def test_a_certificate_from_another_network_is_refused(

@@ -9,18 +9,20 @@ from collections.abc import Callable, Iterable
 
 import trio
 
-from ..net.channel import Channel, ConnectionLost, RemoteError
+from ..net.channel import Channel
 from ..net.enroll import Grant, serve_enrollment
 from ..net.identity import ADMIN_NAME, DATABASE_NAME, SecurityError
+from ..net.server import Handler
 from ..proto import (
+    AskNetwork,
     Enroll,
     ErrorCode,
     Hello,
     Kick,
+    NetworkInfo,
     ProtocolError,
     RemoteProtocolError,
     Revoked,
-    check_version,
     name_problem,
 )
 from ..storage.sqlite import SqliteStore
@@ -41,32 +43,38 @@ class Membership:
         sessions: Callable[[], Iterable[Session]],
         announce_revoked: Callable[[str], None],
         *,
-        read_timeout: float,
+        network_name: str,
     ) -> None:
         self.store = store
         self.authority = authority
         self.revoked = revoked
         self.sessions = sessions
         self.announce_revoked = announce_revoked
-        self.read_timeout = read_timeout
+        self.network_name = network_name
+        """What the network is called in announcements and answers (the host's machine name)."""
 
-    async def serve_enrollment(self, stream: trio.SocketStream) -> None:
+    def plaintext_handlers(self) -> dict[type, Handler]:
+        """What a caller with no certificate may ask, in plaintext: which network, and to join."""
+        if self.authority is None:
+            return {}
+        return {AskNetwork: self.serve_ask_network, Enroll: self.serve_enrollment}
+
+    async def serve_ask_network(self, channel: Channel, hello: Hello, request: AskNetwork) -> None:
+        """Say which network this is, so a code is never tried on another network's host."""
+        assert self.authority is not None
+        await channel.send(NetworkInfo(self.authority.tag, self.network_name))
+
+    async def serve_enrollment(self, channel: Channel, hello: Hello, request: Enroll) -> None:
         """A new player joins with a code (see `net/enroll.py`); one short conversation."""
-        async with Channel(stream, timeout=self.read_timeout) as channel:
-            try:
-                hello = await channel.receive_message(Hello)
-                check_version(hello)
-                request = await channel.receive_message(Enroll)
-                name = await serve_enrollment(
-                    channel, request, self._invite_password, self._invite_failed,
-                    functools.partial(self._grant, request.number),
-                )  # fmt: skip
-                log.info("%s joined the network with a code", name)
-            except (ConnectionLost, RemoteError) as exc:
-                log.info("enrollment from %s ended: %s", channel.remote_host, exc.detail)
-            except ProtocolError as exc:
-                log.info("enrollment from %s refused: %s", channel.remote_host, exc.detail)
-                await channel.send_error(exc.code, exc.detail)
+        try:
+            name = await serve_enrollment(
+                channel, request, self._invite_password, self._invite_failed,
+                functools.partial(self._grant, request.number),
+            )  # fmt: skip
+        except ProtocolError as exc:
+            log.info("enrollment from %s refused: %s", channel.remote_host, exc.detail)
+            raise
+        log.info("%s joined the network with a code", name)
 
     async def _invite_password(self, number: int) -> bytes | None:
         return await trio.to_thread.run_sync(self.store.invite_password, number)

@@ -5,6 +5,12 @@ is told `busy` (inside TLS, when TLS is on) and closed. With TLS the caller's ce
 it, and a revoked name is refused before any message is read. Then `Hello` and one request,
 which the handler table maps to the code that serves it; the node owning the server decides
 what is in the table.
+
+A TLS server may also serve a few requests in plaintext on the same port (the database peer's
+enrollment: a newcomer has no certificate yet). The first byte decides: a TLS ClientHello starts
+with 0x16 (a handshake record), a frame with its 4-byte length, whose first byte is 0 or 1 under
+the 16 MiB cap. It is peeked, not read, so TLS starts on an untouched stream; a plaintext
+connection reaches only the `plaintext` table, never a handler that trusts a certificate.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import collections
 import contextlib
 import functools
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from typing import Any
@@ -28,6 +35,8 @@ log = logging.getLogger("rp2p.node")
 MAX_CONNECTIONS = 512
 MAX_PER_HOST = 128
 """Connections one address may hold open at once (long-lived sessions are not counted)."""
+TLS_HANDSHAKE = 0x16
+"""The first byte of a TLS connection: the record type of its ClientHello."""
 
 Handler = Callable[[Channel, Hello, Any], Awaitable[None]]
 """Serves one request: the channel, the caller's `Hello` (its name verified under TLS), the
@@ -44,6 +53,7 @@ class Server:
         tls: ssl.SSLContext | None,
         revoked: Collection[str],
         long_lived: Collection[type] = (),
+        plaintext: Mapping[type, Handler] | None = None,
         read_timeout: float = READ_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
         max_per_host: int = MAX_PER_HOST,
@@ -54,6 +64,8 @@ class Server:
         """Names whose certificates are refused (a live view: the owner adds to it)."""
         self.long_lived = long_lived
         """Requests that open a session: not counted against the caps once they start."""
+        self.plaintext = plaintext or {}
+        """Requests served without TLS on a TLS server (the caller has no certificate yet)."""
         self.read_timeout = read_timeout
         self.max_connections = max_connections
         self.max_per_host = max_per_host
@@ -77,17 +89,19 @@ class Server:
                 self.max_per_host
             ):
                 with trio.move_on_after(2):
-                    await self.authenticate(channel)  # busy is said inside TLS, if TLS is on
+                    if not await self.speaks_plaintext(channel):
+                        await self.authenticate(channel)  # busy is said inside TLS, if TLS is on
                     await channel.send_error(ErrorCode.BUSY, "too many connections; try again")
                 return
             with self._counted(host) as release:
-                who = await self.authenticate(channel)
+                plaintext = await self.speaks_plaintext(channel)
+                who = None if plaintext else await self.authenticate(channel)
                 hello = await channel.receive_message(Hello)
                 check_version(hello)
                 if who is not None:
                     hello = msgspec.structs.replace(hello, name=who)
                 request = await channel.receive()
-                handler = self.handlers.get(type(request))
+                handler = (self.plaintext if plaintext else self.handlers).get(type(request))
                 if handler is None:
                     what = "file data" if isinstance(request, bytes) else type(request).__name__
                     raise RemoteProtocolError(ErrorCode.UNEXPECTED, f"{what} is not a request here")
@@ -105,6 +119,19 @@ class Server:
             await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
         finally:
             await channel.aclose()
+
+    async def speaks_plaintext(self, channel: Channel) -> bool:
+        """On a TLS server with plaintext requests: does this caller start without TLS?"""
+        if self.tls is None or not self.plaintext:
+            return False
+        assert isinstance(channel.stream, trio.SocketStream)
+        with trio.move_on_after(self.read_timeout):
+            try:
+                first = await channel.stream.socket.recv(1, socket.MSG_PEEK)
+            except OSError as exc:
+                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {exc}") from None
+            return bool(first) and first[0] != TLS_HANDSHAKE
+        raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {self.read_timeout:g} s")
 
     async def authenticate(self, channel: Channel) -> str | None:
         """With TLS on, the verified name of who is calling; before any message is read."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from .errors import SecurityError
+from .tags import split_code
 
 WORDS = [
     "acorn",
@@ -156,7 +157,9 @@ def new_join_code(number: int, rng: secrets.SystemRandom | None = None) -> str:
 
 
 def parse_code(code: str) -> tuple[int, bytes]:
-    """The invite number and the password of a join code."""
+    """The invite number and the password of a join code (its network's tag words, if any,
+    are not part of the password: see `tags.py`)."""
+    code = split_code(code).invite
     number, _, words = code.strip().partition("-")
     if not number.isdigit() or not words:
         raise SecurityError(f"{code!r} is not a join code (it looks like 7-purple-sausage)")

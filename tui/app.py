@@ -23,6 +23,7 @@ from reliablep2p.proto import PlayerStats, RoundState
 
 from . import model
 from .bridge import CoreBridge
+from .join import ScreenChooser
 from .messages import (
     CommandDone,
     CommandFailed,
@@ -361,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:  # the screen is the log: nothing may write over it
         logging.getLogger().addHandler(logging.NullHandler())
         logging.lastResort = None
-    node = make_player(args)
+    node = make_player(args, ScreenChooser())
     app = GameApp(node)
     app.run()
     sys.exit(app.return_code or 0)

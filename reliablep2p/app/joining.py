@@ -55,8 +55,7 @@ class NobodyToAsk:
     """`rp2p-peer`: no screen to ask on; say what to add to the command line instead."""
 
     def pick(self, hosts: Sequence[Host]) -> Host | None:
-        lines = [f"{len(hosts)} hosts answered on this LAN; choose one with its code "
-                 "(it names the network) or with --db HOST:PORT:"]  # fmt: skip
+        lines = [f"{len(hosts)} hosts answered on this LAN; choose one with --db HOST:PORT:"]
         lines += [f"  {describe(host)}" for host in hosts]
         raise JoinFailed("\n".join(lines))
 

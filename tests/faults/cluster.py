@@ -54,6 +54,8 @@ class Cluster:
         self.processes: list[subprocess.Popen[str]] = []
         self.db_port = free_port()
         self.enroll_port = free_port()
+        self.discovery_port = free_port()
+        """UDP: this cluster's own, so clusters of tests running at once do not hear each other."""
         self.code = ""
         self.db: subprocess.Popen[str] | None = None
 
@@ -67,7 +69,7 @@ class Cluster:
         self.db = self._spawn(
             [BIN / "rp2p-db", "--host", "127.0.0.1", "--port", str(self.db_port),
              "--enroll-port", str(self.enroll_port), "--data", str(self.data),
-             "--pause-seconds", "3600"],
+             "--discovery-port", str(self.discovery_port), "--pause-seconds", "3600"],
             stdout=subprocess.PIPE, stderr=log,
         )  # fmt: skip
         assert self.db.stdout is not None

@@ -142,6 +142,10 @@ def _find_host(
     else:
         wanted = known.__contains__
         what = "your network" if len(known) == 1 else "your networks"
+    if where.database is not None and code is None and len(known) == 1:
+        ((tag, profile),) = known.items()  # TLS will check it is this network: no need to ask
+        before = profile.last_host()
+        return Host(tag, before.name if before else "the host", [where.database])
     if where.database is not None:
         try:
             host = _ask(where.database, where.name)
@@ -157,7 +161,8 @@ def _find_host(
         still_there = _answering(remembered[0], where.name)
         if still_there is not None:
             return still_there
-    hosts = trio.run(functools.partial(_discover, where, wanted))
+    only = next(iter(known)) if code is None and len(known) == 1 else b""  # the others keep quiet
+    hosts = trio.run(functools.partial(_discover, where, wanted, only))
     if not hosts and len(known) > 1:  # a host on another subnet, at the address it had
         hosts = [h for entry in remembered if (h := _answering(entry, where.name))]
     if not hosts:
@@ -170,9 +175,9 @@ def _find_host(
     return chosen
 
 
-async def _discover(where: Where, wanted: Callable[[bytes], bool]) -> list[Host]:
+async def _discover(where: Where, wanted: Callable[[bytes], bool], tag: bytes) -> list[Host]:
     interfaces = await trio.to_thread.run_sync(lan_interfaces, where.listen_host)
-    return await discover(interfaces, port=where.discovery_port, wanted=wanted,
+    return await discover(interfaces, port=where.discovery_port, wanted=wanted, tag=tag,
                           timeout=where.discovery_timeout)  # fmt: skip
 
 

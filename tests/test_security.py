@@ -17,6 +17,7 @@ from reliablep2p.net.identity import ADMIN_NAME, SecurityError
 from reliablep2p.peer.fetch import GetError
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import Connect, Error, Get, Kick, MapRequest, Revoked
+from reliablep2p.proto.tags import tagged_code
 
 from .conftest import Network, until
 
@@ -191,6 +192,27 @@ async def test_a_single_use_code_works_once_and_names_stay_unique(
     again = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=2, seconds=60))
     with pytest.raises(SecurityError, match="taken"):
         await enroll("127.0.0.1", network.db.enroll_port, again, "first", tmp_path / "c")
+
+
+async def test_a_code_for_another_network_is_never_tried_on_this_host(
+    network: Network, tmp_path: Path
+) -> None:
+    """The code's first words name its network; another network's host never sees the guess."""
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=1, seconds=60))
+    assert network.db.authority is not None
+    mine = network.db.authority.tag
+    other = bytes([mine[0] ^ 1]) + mine[1:]
+    for _ in range(5):  # more tries than the 3 wrong guesses that kill an invite
+        with pytest.raises(SecurityError, match="the code was not tried there"):
+            await enroll(
+                "127.0.0.1", network.db.port, tagged_code(code, other), "eve", tmp_path / "e"
+            )
+    with pytest.raises(SecurityError, match="not tried there"):  # nor on another host than chosen
+        await enroll("127.0.0.1", network.db.port, code, "eve", tmp_path / "e", tag=other)
+    identity = await enroll(
+        "127.0.0.1", network.db.port, tagged_code(code, mine), "newbie", tmp_path / "me"
+    )
+    assert identity.name == "newbie" and identity.network_tag == mine
 
 
 async def test_an_expired_code_is_refused(network: Network, tmp_path: Path) -> None:

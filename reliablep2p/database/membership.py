@@ -65,15 +65,13 @@ class Membership:
         await channel.send(NetworkInfo(self.authority.tag, self.network_name))
 
     async def serve_enrollment(self, channel: Channel, hello: Hello, request: Enroll) -> None:
-        """A new player joins with a code (see `net/enroll.py`); one short conversation."""
-        try:
-            name = await serve_enrollment(
-                channel, request, self._invite_password, self._invite_failed,
-                functools.partial(self._grant, request.number),
-            )  # fmt: skip
-        except ProtocolError as exc:
-            log.info("enrollment from %s refused: %s", channel.remote_host, exc.detail)
-            raise
+        """A new player joins with a code (see `net/enroll.py`); one short conversation.
+
+        A refusal (`ProtocolError`) is logged and told to the player by the server."""
+        name = await serve_enrollment(
+            channel, request, self._invite_password, self._invite_failed,
+            functools.partial(self._grant, request.number),
+        )  # fmt: skip
         log.info("%s joined the network with a code", name)
 
     async def _invite_password(self, number: int) -> bytes | None:

@@ -33,14 +33,15 @@ class Lan:
     def host(self, name: str) -> tuple[int, list[str]]:
         """Start `rp2p-db`; its TCP port and the lines it printed for friends."""
         port = free_port()
-        process = self.spawn(
-            "rp2p-db", "--host", "127.0.0.1", "--port", str(port), "--data", self.root / name,
-            "--discovery-port", str(self.udp), "--network-name", name, "--pause-seconds", "3600",
-            stdout=subprocess.PIPE, log=name,
-        )  # fmt: skip
-        assert process.stdout is not None
-        lines = [process.stdout.readline().strip() for _ in range(4)]
-        return port, lines
+        printed = self.root / f"{name}.out"
+        with printed.open("w") as out:
+            self.spawn(
+                "rp2p-db", "--host", "127.0.0.1", "--port", str(port), "--data", self.root / name,
+                "--discovery-port", str(self.udp), "--network-name", name,
+                "--pause-seconds", "3600", stdout=out, log=name,
+            )  # fmt: skip
+        wait_for(lambda: printed.read_text().count("\n") >= 4, 30, f"{name} to print 4 lines")
+        return port, printed.read_text().splitlines()
 
     def player(self, name: str, *args: str, log: str | None = None) -> subprocess.Popen[str]:
         """`rp2p-peer`; it reads commands from a pipe we keep open (a seeder stays until told)."""

@@ -20,6 +20,7 @@ from reliablep2p.app.profiles import Profiles
 from reliablep2p.database.peer import DatabasePeer
 from reliablep2p.net.channel import Channel
 from reliablep2p.net.discovery import Host
+from reliablep2p.net.enroll import enroll
 from reliablep2p.proto import Enroll, Hello
 from reliablep2p.proto.tags import tagged_code
 
@@ -165,3 +166,12 @@ async def test_no_code_and_no_profile_asks_for_a_code_and_uses_it(lan: Lan) -> N
     with pytest.raises(JoinFailed, match=r"has not joined this network yet.*--code CODE"):
         await joined(lan.where("carol"))
     assert (await joined(lan.where("carol"), Picker(code=await code_of(host))))[0] == "carol"
+
+
+async def test_a_profile_from_before_networks_had_tags_is_still_found(lan: Lan) -> None:
+    host = await lan.host("alice-laptop")
+    old_place = lan.root / "me" / "players" / "carol"
+    code = await code_of(host)
+    await enroll("127.0.0.1", host.port, code, "carol", old_place)
+    assert (await joined(lan.where("carol")))[1] == ("127.0.0.1", host.port)
+    assert lan.guesses == {"alice-laptop": 1}  # the enrollment above; none since

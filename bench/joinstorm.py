@@ -65,7 +65,7 @@ class Storm:
         return node
 
     def _on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Notice) and "unreachable" in event.text:
+        if isinstance(event, events.DatabaseUnreachable):
             self.retries += 1
 
     def _check(self, nodes: list[Node]) -> None:

@@ -72,7 +72,7 @@ class Network:
         self.setup_seconds = 0.0
 
     def _on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Notice) and event.text.startswith("backup of"):
+        if isinstance(event, events.BackupFailed):
             self.failed_backups += 1
 
     def _pick(self, peer: int, rng: random.Random) -> list[str]:

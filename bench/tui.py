@@ -190,10 +190,10 @@ async def _updates(root: Path, db_port: int) -> tuple[list[float], int, int]:
             board = _scoreboard(names, step)
             done = (step + 1) * TRANSFER // (WARMUP + UPDATES + 1)
             batch = [
-                events.Scoreboard("scores", tuple(board)),
-                events.TransferProgress("progress", "big.bin", "p01", done, TRANSFER),
+                events.Scoreboard(tuple(board)),
+                events.TransferProgress("big.bin", "p01", done, TRANSFER),
             ]
-            node.scoreboard = board  # what the node's session does with a scoreboard push
+            node.session.scoreboard = board  # what the session does with a scoreboard push
             posted = time.perf_counter()
             app.post_message(CoreEvents(batch))
             drawn = await frames.next_after(posted)

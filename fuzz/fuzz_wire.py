@@ -49,7 +49,7 @@ def decode_all(data: bytes) -> None:
         pass
 
 
-async def converse(node: Node, data: bytes) -> None:
+async def converse(node: Node | DatabasePeer, data: bytes) -> None:
     client, server = trio.testing.memory_stream_pair()
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:

@@ -13,8 +13,8 @@ import pytest
 import trio
 
 from reliablep2p.database.peer import DatabasePeer
-from reliablep2p.net.channel import Channel, open_channel, secure
-from reliablep2p.net.identity import Identity
+from reliablep2p.net.channel import Channel, certificate_name, open_channel, secure
+from reliablep2p.net.identity import DATABASE_NAME, Identity
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import FileInfo
 
@@ -49,6 +49,7 @@ class Network:
         """A certificate for `name` from the network's CA (None on an insecure network)."""
         if self.db.authority is None:
             return None
+        self.db.store.enroll_member(name, number=0)  # a member, as if it had joined with a code
         return self.db.authority.identity(name, self.root / "profiles" / name)
 
     def tls(self, name: str) -> ssl.SSLContext | None:
@@ -63,13 +64,20 @@ class Network:
         )
 
     async def serve(self, handler: Callable[[Channel], Awaitable[None]], *, name: str) -> int:
-        """A hand-written peer listening on a free port (TLS as player `name` when secure)."""
+        """A hand-written peer listening on a free port (TLS as player `name` when secure).
+
+        The database peer's call back when it joins (is it where it says it listens?) is not
+        handed to `handler`: only other players' calls are.
+        """
         identity = self.identity(name)
 
         async def accept(stream: trio.SocketStream) -> None:
             wrapped: trio.abc.Stream = stream
             if identity is not None:
                 wrapped = await secure(stream, identity.server_context(), server_side=True)
+                if certificate_name(wrapped) == DATABASE_NAME:
+                    await wrapped.aclose()
+                    return
             await handler(Channel(wrapped))
 
         listeners = await self.nursery.start(trio.serve_tcp, accept, 0)

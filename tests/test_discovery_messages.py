@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reliablep2p.database.authority import NetworkAuthority
 from reliablep2p.net.identity import SecurityError, network_tag
 from reliablep2p.proto import LocalProtocolError
-from reliablep2p.proto.codes import new_join_code, parse_code
+from reliablep2p.proto.codes import WORDS, is_current, new_join_code, parse_code
 from reliablep2p.proto.discovery import (
     MAX_DATAGRAM,
     Announce,
@@ -94,38 +94,44 @@ def test_the_tag_is_the_networks_public_key_so_two_networks_differ(tmp_path: Pat
         network_tag(b"not a certificate")
 
 
-def test_tag_words_are_one_word_per_byte() -> None:
-    assert len(TAG_WORDS) == 256 == len(set(TAG_WORDS))
-    assert all(word.isalpha() and word.islower() for word in TAG_WORDS)
-    assert tag_words(bytes([0, 255]) + bytes(14)) == (TAG_WORDS[0], TAG_WORDS[255])
+def test_the_tag_word_is_the_tags_first_eleven_bits_as_a_code_word() -> None:
+    assert len(TAG_WORDS) == 2048 and TAG_WORDS == WORDS  # the invite's own list
+    assert tag_words(bytes(16)) == (WORDS[0],)
+    assert tag_words(b"\xff\xe0" + bytes(14)) == (WORDS[2047],)
+    assert tag_words(b"\x00\x20" + bytes(14)) == (WORDS[1],)
+    with pytest.raises(ValueError):
+        tag_words(b"short")
 
 
-def test_a_code_starts_with_its_networks_words_and_the_invite_is_its_password() -> None:
+def test_a_code_starts_with_its_networks_word_and_the_invite_is_its_password() -> None:
     invite = new_join_code(7)
     code = tagged_code(invite, TAG)
-    words = "-".join(tag_words(TAG))
-    assert code == f"{words}-{invite}"
+    assert code == f"{tag_words(TAG)[0]}-{invite}"
     parsed = split_code(code)
     assert parsed.words == tag_words(TAG) and parsed.invite == invite and str(parsed) == code
-    assert parsed.matches(TAG) and not parsed.matches(bytes(16))
+    assert parsed.matches(TAG) and not parsed.matches(b"\xff" * 16)
     assert parse_code(code) == parse_code(invite) == (7, invite.encode())
+    assert is_current(code)
 
 
 def test_codes_are_forgiving_of_spaces_case_and_a_missing_tag() -> None:
-    words = " ".join(tag_words(TAG)).upper()
-    assert parse_code(f"  {words} 7 Purple  Sausage ") == (7, b"7-purple-sausage")
-    old = split_code("7-purple-sausage")  # from a host that did not tag its codes
+    word = tag_words(TAG)[0].upper()
+    assert parse_code(f"  {word} 7 Orbit  lemon SAUSAGE ridge ") == (
+        7,
+        b"7-orbit-lemon-sausage-ridge",
+    )
+    old = split_code("7-orbit-lemon-sausage-ridge")  # from a host that did not tag its codes
     assert old.words == () and old.network == "" and old.matches(TAG) and old.matches(bytes(16))
 
 
 @pytest.mark.parametrize(
     "text, why",
     [
-        ("purple-sausage", "is not a join code"),
-        (f"{TAG_WORDS[1]}-7-purple-sausage", "2 words naming the network"),
-        ("notaword-alsonot-7-purple-sausage", "'notaword' is not one"),
+        ("orbit-lemon-sausage-ridge", "is not a join code"),
+        ("piano-ridge-7-orbit-lemon-sausage-ridge", "one word naming the network"),
+        ("pianno-7-orbit-lemon-sausage-ridge", "'pianno' is not a word of join codes"),
     ],
 )
 def test_a_mistyped_code_gets_one_line(text: str, why: str) -> None:
     with pytest.raises(SecurityError, match=why):
-        split_code(text)
+        parse_code(text)

@@ -91,7 +91,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Node, DatabasePeer]
     return peer, database
 
 
-async def converse(node: Node, first: bytes, rest: list[bytes]) -> None:
+async def converse(node: Node | DatabasePeer, first: bytes, rest: list[bytes]) -> None:
     client, server = trio.testing.memory_stream_pair()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:

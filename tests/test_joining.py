@@ -84,8 +84,9 @@ async def code_of(db: DatabasePeer, uses: int = 5) -> str:
 
 async def joined(where: Where, chooser: object = None) -> tuple[str, tuple[str, int]]:
     run = functools.partial(join, where, chooser or NobodyToAsk())
-    identity, address = await trio.to_thread.run_sync(run)
-    return identity.name, address
+    result = await trio.to_thread.run_sync(run)
+    assert result.notes == ()
+    return result.identity.name, result.database
 
 
 async def test_a_code_alone_finds_its_host_and_no_other_host_sees_it(lan: Lan) -> None:
@@ -101,7 +102,7 @@ async def test_with_several_hosts_and_a_code_that_names_none_the_player_chooses(
 ) -> None:
     await lan.host("alice-laptop")
     bob = await lan.host("bob-desktop")
-    untagged = (await code_of(bob)).split("-", 2)[2]  # a code as older hosts printed it
+    untagged = (await code_of(bob)).split("-", 1)[1]  # a code as older hosts printed it
     with pytest.raises(JoinFailed) as failed:
         await joined(lan.where("carol", untagged))
     lines = str(failed.value).splitlines()
@@ -175,3 +176,16 @@ async def test_a_profile_from_before_networks_had_tags_is_still_found(lan: Lan) 
     await enroll("127.0.0.1", host.port, code, "carol", old_place)
     assert (await joined(lan.where("carol")))[1] == ("127.0.0.1", host.port)
     assert lan.guesses == {"alice-laptop": 1}  # the enrollment above; none since
+
+
+async def test_a_player_whose_host_is_down_starts_anyway_where_it_was_last(lan: Lan) -> None:
+    """It serves its peers meanwhile, and its session joins when the host is back."""
+    host = await lan.host("alice-laptop")
+    await joined(lan.where("carol", await code_of(host)))
+    host.stop()
+    await trio.lowlevel.checkpoint()
+    result = await trio.to_thread.run_sync(join, lan.where("carol"), NobodyToAsk())
+    assert result.database == ("127.0.0.1", host.port)
+    (note,) = result.notes
+    assert note.startswith(f"alice-laptop did not answer; trying 127.0.0.1:{host.port}")
+    assert "--db HOST:PORT" in note

@@ -99,7 +99,7 @@ def test_friends_join_with_the_code_alone_and_the_other_network_never_hears_it(
 
         invite = subprocess.run([BIN / "rp2p-db", "invite", "--data", tmp_path / "bob-desktop"],
                                 capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
-        assert invite.stdout.split("-")[:2] == bob_code.split("-")[:2], invite.stdout
+        assert invite.stdout.split("-")[0] == bob_code.split("-")[0], invite.stdout
 
         # carol seeds a file in bob's network, joining with the code alone
         (tmp_path / "share-carol").mkdir()

@@ -17,9 +17,9 @@ from textual.widgets import Input, OptionList, Static
 from reliablep2p.app.joining import describe
 from reliablep2p.net.discovery import Host
 from reliablep2p.net.identity import SecurityError
-from reliablep2p.proto.tags import split_code
+from reliablep2p.proto.codes import parse_code
 
-EXAMPLE = "piano-moose-7-purple-sausage"
+EXAMPLE = "piano-7-orbit-lemon-sausage-ridge"
 
 
 class JoinApp(App[str | Host | None]):
@@ -60,7 +60,7 @@ class JoinApp(App[str | Host | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         try:
-            split_code(text)
+            parse_code(text)  # a misspelt word is caught here, before any host sees it
         except SecurityError as exc:
             self.query_one("#problem", Static).update(str(exc))
             return

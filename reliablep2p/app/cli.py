@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import platformdirs
 import trio
 
-from ..net.channel import open_channel
+from ..net.channel import READ_TIMEOUT, RemoteError, open_channel
 from ..net.discovery import DISCOVERY_PORT, lan_addresses, lan_interfaces
 from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..peer import events
 from ..peer.node import Node
-from ..proto import Kick, ProtocolError, Revoked
+from ..proto import Kick, KickReport, ProtocolError
 from ..proto.discovery import MAX_NETWORK_NAME
 from ..proto.tags import tagged_code
 from . import bot, commands, words
@@ -147,7 +147,8 @@ def _invite(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rp2p-db invite", description="Mint a join code.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
     parser.add_argument("--uses", type=int, default=1, help="how many players may use it (1)")
-    parser.add_argument("--hours", type=float, default=24.0, help="how long it is good for (24)")
+    parser.add_argument("--hours", type=_code_hours, default=24.0,
+                        help="how long it is good for (24, at most 168: a week)")  # fmt: skip
     args = parser.parse_args(argv)
     from ..database.authority import NetworkAuthority
     from ..storage.sqlite import SqliteStore
@@ -160,6 +161,21 @@ def _invite(argv: list[str]) -> int:
     finally:
         store.close()
     return 0
+
+
+def _code_hours(text: str) -> float:
+    from ..proto.codes import MAX_CODE_HOURS
+
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not 0 < hours <= MAX_CODE_HOURS:
+        raise argparse.ArgumentTypeError(
+            f"a join code lives more than 0 and at most {MAX_CODE_HOURS} hours (a week): "
+            "the longer one lives, the more guesses it must withstand"
+        )
+    return hours
 
 
 def how_to_join(database: DatabasePeer, code: str) -> list[str]:
@@ -178,41 +194,76 @@ def how_to_join(database: DatabasePeer, code: str) -> list[str]:
 
 
 def _kick(argv: list[str]) -> int:
+    """Revoke a player, and return once the online peers refuse it (or say who does not)."""
+    from ..database.membership import KICK_WAIT_LIMIT
+
     parser = argparse.ArgumentParser(prog="rp2p-db kick", description="Revoke a player at once.")
     parser.add_argument("name", help="the player to revoke")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
     parser.add_argument("--host", default="127.0.0.1", help="the running database peer's address")
     parser.add_argument("--port", type=port_option, default=9000, help="its port (9000)")
+    parser.add_argument("--wait", type=float, default=5.0,
+                        help="seconds to wait for the online peers to confirm (5)")  # fmt: skip
     args = parser.parse_args(argv)
-    from ..storage.sqlite import SqliteStore
-
-    store = SqliteStore(args.data)
-    store.open()
-    try:
-        store.revoke(args.name)
-    finally:
-        store.close()
+    if not 0 <= args.wait <= KICK_WAIT_LIMIT:
+        parser.error(f"--wait must be 0 to {KICK_WAIT_LIMIT:g} seconds")
+    if not (args.data / "ca.key").exists():
+        print(f"rp2p-db kick: no network keys in {args.data} (no ca.key): give the database "
+              "peer's --data (an --insecure-lan network has no certificates to revoke)",
+              file=sys.stderr)  # fmt: skip
+        return 1
     from ..database.authority import NetworkAuthority
 
     authority = NetworkAuthority.load_or_create(args.data)
     with tempfile.TemporaryDirectory() as tmp:
         admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
         try:
-            trio.run(_tell_running_database, args.host, args.port, admin.client_context(),
-                     args.name)  # fmt: skip
+            report = trio.run(_tell_running_database, args.host, args.port,
+                              admin.client_context(), Kick(args.name, args.wait))  # fmt: skip
+        except RemoteError as exc:
+            print(f"rp2p-db kick: {exc.detail}", file=sys.stderr)
+            return 1
         except ProtocolError as exc:
-            print(f"{args.name} is revoked; the database peer will refuse it when it next starts "
-                  f"({exc.detail})")  # fmt: skip
-            return 0
-    print(f"{args.name} is kicked out of the network")
+            return _kick_offline(args.data, args.name, exc.detail)
+    print(f"{args.name} is kicked out of the network; " + _kick_outcome(report, args.wait))
     return 0
 
 
-async def _tell_running_database(host: str, port: int, tls: ssl.SSLContext, name: str) -> None:
+def _kick_outcome(report: KickReport, wait: float) -> str:
+    total = len(report.told) + len(report.not_told)
+    if not total:
+        return "no other peer is online"
+    outcome = f"told {len(report.told)} of {total} online peers"
+    if report.not_told:
+        outcome += f"; not told: {', '.join(report.not_told)} (no answer within {wait:g} s)"
+    return outcome
+
+
+def _kick_offline(data: Path, name: str, why: str) -> int:
+    """The database peer is not running (or not there): revoke in its store directly."""
+    from ..storage.sqlite import SqliteStore
+
+    store = SqliteStore(data)
+    store.open()
+    try:
+        member = store.revoke(name)
+    finally:
+        store.close()
+    if not member:
+        print(f"rp2p-db kick: nobody called {name!r} is a member of this network",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"{name} is revoked; the database peer will refuse it when it next starts ({why})")
+    return 0
+
+
+async def _tell_running_database(
+    host: str, port: int, tls: ssl.SSLContext, kick: Kick
+) -> KickReport:
     async with await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
                                   expect=DATABASE_NAME) as channel:  # fmt: skip
-        await channel.send(Kick(name))
-        await channel.receive_message(Revoked)
+        await channel.send(kick)
+        return await channel.receive_message(KickReport, timeout=kick.wait + READ_TIMEOUT)
 
 
 # ---------------------------------------------------------------------------- rp2p-peer

@@ -85,7 +85,17 @@ class Where:
     discovery_timeout: float = DISCOVERY_TIMEOUT
 
 
-def join(where: Where, chooser: Chooser) -> tuple[Identity, Addr]:
+@dataclass(frozen=True)
+class Joined:
+    """Who the player is in the network it joins, where that network's host is, and what the
+    player should be told (a line naming --db, when the host did not answer where expected)."""
+
+    identity: Identity
+    database: Addr
+    notes: tuple[str, ...] = ()
+
+
+def join(where: Where, chooser: Chooser) -> Joined:
     """The player's identity in the network it joins, and that network's database peer."""
     code = _parse(where.code)
     if where.profile is not None:
@@ -98,7 +108,7 @@ def join(where: Where, chooser: Chooser) -> tuple[Identity, Addr]:
         if code is None:
             raise JoinFailed(f"{where.name} has not joined this network yet: ask the host for a "
                              "join code (rp2p-db prints one) and run again with --code CODE")  # fmt: skip
-    host = _find_host(where, code, known, chooser)
+    host, note = _find_host(where, code, known, chooser)
     profile = known.get(host.tag) or (
         Profile(where.profile)
         if where.profile
@@ -119,8 +129,9 @@ def join(where: Where, chooser: Chooser) -> tuple[Identity, Addr]:
     if identity.name != where.name:
         raise JoinFailed(f"the profile in {profile.folder} belongs to {identity.name}, "
                          f"not {where.name}")  # fmt: skip
-    profile.remember(LastHost(host.tag, host.name, host.address))
-    return identity, host.address
+    if note is None:  # heard from the host itself, or named by --db
+        profile.remember(LastHost(host.tag, host.name, host.address))
+    return Joined(identity, host.address, (note,) if note else ())
 
 
 def _parse(text: str | None) -> JoinCode | None:
@@ -134,19 +145,20 @@ def _parse(text: str | None) -> JoinCode | None:
 
 def _find_host(
     where: Where, code: JoinCode | None, known: dict[bytes, Profile], chooser: Chooser
-) -> Host:
-    """The one host to join: named by --db, last seen, or heard on the LAN."""
+) -> tuple[Host, str | None]:
+    """The one host to join: named by --db, last seen, or heard on the LAN; and a note for the
+    player when it is only where the host was last seen (it did not answer: maybe down)."""
     if code is not None:
         wanted: Callable[[bytes], bool] = code.matches
         what = f"network {code.network}" if code.network else "any network"
     else:
         wanted = known.__contains__
         what = "your network" if len(known) == 1 else "your networks"
-    if where.database is not None and code is None and len(known) == 1:
-        ((tag, profile),) = known.items()  # TLS will check it is this network: no need to ask
-        before = profile.last_host()
-        return Host(tag, before.name if before else "the host", [where.database])
+    mine = [tag for tag in known if wanted(tag)]
     if where.database is not None:
+        if len(mine) == 1:  # the player is in that network: TLS checks it is the one
+            before = known[mine[0]].last_host()
+            return Host(mine[0], before.name if before else "the host", [where.database]), None
         try:
             host = _ask(where.database, where.name)
         except ProtocolError as exc:
@@ -154,25 +166,31 @@ def _find_host(
                              "{}".format(*where.database, exc.detail)) from None  # fmt: skip
         if not wanted(host.tag):
             raise JoinFailed(f"{describe(host)} is not {what}: nothing was sent to it")
-        return host
+        return host, None
     last = [p.last_host() for p in known.values()] if code is None else []
     remembered = [entry for entry in last if entry is not None]
     if len(known) == 1 and remembered:  # the usual restart: the host is where it was
         still_there = _answering(remembered[0], where.name)
         if still_there is not None:
-            return still_there
+            return still_there, None
     only = next(iter(known)) if code is None and len(known) == 1 else b""  # the others keep quiet
     hosts = trio.run(functools.partial(_discover, where, wanted, only))
     if not hosts and len(known) > 1:  # a host on another subnet, at the address it had
         hosts = [h for entry in remembered if (h := _answering(entry, where.name))]
+    hint = unreachable_hint(where.discovery_port)
+    if not hosts and len(known) == 1 and remembered:  # down, or away: try it there anyway
+        last_seen = remembered[0]
+        where_last = "{}:{}".format(*last_seen.address)
+        note = f"{last_seen.name} did not answer; trying {where_last}, where it was last. {hint}"
+        return Host(last_seen.tag, last_seen.name, [last_seen.address]), note
     if not hosts:
-        raise JoinFailed(f"no host of {what} found: {unreachable_hint(where.discovery_port)}")
+        raise JoinFailed(f"no host of {what} found: {hint}")
     if len(hosts) == 1:
-        return hosts[0]
+        return hosts[0], None
     chosen = chooser.pick(hosts)
     if chosen is None:
         raise JoinFailed("no host chosen")
-    return chosen
+    return chosen, None
 
 
 async def _discover(where: Where, wanted: Callable[[bytes], bool], tag: bytes) -> list[Host]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+import unicodedata
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def add_player_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--share", type=Path, help="folder to seed and save into (./port_PORT)")
     parser.add_argument("--name", help="player name (player-PORT)")
     parser.add_argument("--code", help="join code from the host, needed once per network "
-                        "(piano-moose-7-purple-sausage)")  # fmt: skip
+                        "(piano-7-orbit-lemon-sausage-ridge)")  # fmt: skip
     parser.add_argument("--profile", type=Path,
                         help="folder for this player's key and certificate "
                         "(default: the user data dir, per network and name)")  # fmt: skip
@@ -92,14 +93,20 @@ def add_player_options(parser: argparse.ArgumentParser) -> None:
                         help="plain TCP with no authentication, to join an --insecure-lan host")  # fmt: skip
 
 
-def make_player(args: argparse.Namespace, chooser: Chooser | None = None, **options: Any) -> Node:
+def make_player(
+    args: argparse.Namespace,
+    chooser: Chooser | None = None,
+    notes: list[str] | None = None,
+    **options: Any,
+) -> Node:
     """The node for a player program: joins its network with its profile, or with a code.
 
     Exits with a one-line message (and a list, for several hosts and nobody to choose) when
-    the player cannot join: no code, no host found, a refused code.
+    the player cannot join: no code, no host found, a refused code. What the player should
+    still be told goes to `notes` (to standard error, without it).
     """
     port = args.port or free_port(args.host)
-    name = args.name or f"player-{port}"
+    name = unicodedata.normalize("NFC", args.name or f"player-{port}")  # as the network has it
     identity, database = None, args.db or DEFAULT_DB
     if not args.insecure_lan:
         where = Where(
@@ -108,9 +115,15 @@ def make_player(args: argparse.Namespace, chooser: Chooser | None = None, **opti
             profiles=Profiles(), enroll_port=args.enroll_port,
         )  # fmt: skip
         try:
-            identity, database = join(where, chooser or NobodyToAsk())
+            joined = join(where, chooser or NobodyToAsk())
         except JoinFailed as exc:
             sys.exit(str(exc))
+        identity, database = joined.identity, joined.database
+        if notes is None:
+            for note in joined.notes:
+                print(note, file=sys.stderr, flush=True)
+        else:
+            notes.extend(joined.notes)
     return Node(name=name, host=args.host, port=port, share_dir=args.share, database=database,
                 identity=identity, **options)  # fmt: skip
 

@@ -15,6 +15,7 @@ from . import commands
 
 TROUBLE = (
     events.DatabaseUnreachable,
+    events.NotReachable,
     events.Kicked,
     events.CatalogEntryIgnored,
     events.BackupFailed,
@@ -27,6 +28,12 @@ TROUBLE = (
 
 def is_trouble(event: events.Event) -> bool:
     return isinstance(event, TROUBLE)
+
+
+def shown(name: str) -> str:
+    """A name as it can be printed safely: quoted and escaped if it holds a character that
+    would hide or reorder text (a bidi override would turn the rest of the line around)."""
+    return name if name.isprintable() else repr(name)
 
 
 def probes(count: int) -> str:
@@ -49,6 +56,12 @@ def _(event: events.Joined) -> str:
 @describe.register
 def _(event: events.SessionLost) -> str:
     return "lost the database peer; reconnecting…"
+
+
+@describe.register
+def _(event: events.NotReachable) -> str:
+    return (f"the database peer cannot reach you back at {event.host}:{event.port}: nobody can "
+            "fetch from you; listen on an address the others can reach (--host)")  # fmt: skip
 
 
 @describe.register
@@ -138,7 +151,7 @@ def _(event: events.BackupFailed) -> str:
 
 @describe.register
 def _(event: events.PublishRefused) -> str:
-    return f"database peer will not take {event.name}: {event.reason}"
+    return f"database peer will not take {shown(event.name)}: {event.reason}"
 
 
 @describe.register
@@ -200,7 +213,8 @@ def result_lines(result: commands.Result) -> list[str]:
         return [*lines, f"map size {result.size}"]
     if isinstance(result, commands.SeedingListing):
         return [f"{info.name}  {info.size:,} B" for info in result.files] or ["seeding nothing"]
-    lines = [f"{p.name}  {p.host}:{p.port}" for p in result.peers]
+    lines = [f"{p.name}  {p.host}:{p.port}" + ("" if p.reachable else "  (unreachable)")
+             for p in result.peers]  # fmt: skip
     return lines or ["no other peers online"]
 
 
@@ -213,4 +227,6 @@ def fetched(result: GetResult) -> str:
         line += " (" + ", then ".join(f"{n:,} B from {who}" for who, n in result.sources) + ")"
     if result.resumed_at:
         line += f", resumed at {result.resumed_at:,} bytes"
+    if result.skipped:
+        line += "; skipped " + ", ".join(result.skipped) + " (unreachable)"
     return line

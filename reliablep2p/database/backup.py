@@ -3,6 +3,7 @@
 A published file is cataloged at once when the vault already holds its content (deduplicated by
 hash); otherwise the publisher is asked for the bytes (`need`), which arrive over an `upload`
 connection, are verified chunk by chunk and become a blob before the catalog entry is added.
+A name that looks like another name in the catalog (same UTS #39 skeleton) is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..proto import (
     ErrorCode,
     FileInfo,
     Hello,
+    Lookalikes,
     Need,
     PeerInfo,
     ProtocolError,
@@ -52,24 +54,29 @@ class Backup:
         self.cataloged = cataloged
         """Hears every file added to the catalog (the pushes announce it)."""
         self._upload_slots = trio.CapacityLimiter(MAX_UPLOADS)
+        self._lookalikes = Lookalikes(catalog)
 
     async def on_publish(self, session: Session, publish: Publish) -> None:
         """Catalog what we already hold, ask for the bytes we lack, refuse conflicts."""
         needed: list[str] = []
         refused: dict[str, str] = {}
+        batch = Lookalikes()  # two new look-alikes in one publish: the first one wins
         for info in publish.files:
             try:
                 self._check_publishable(info)
+                if (twin := batch.clash(info.name)) is not None:
+                    raise _looks_like(twin, "published with it")
+                batch.add(info.name)
+                if info.name not in self.catalog:
+                    if not await trio.to_thread.run_sync(self.store.has_blob, info.hash, info.size):
+                        needed.append(info.name)
+                    else:
+                        await self._add(info, session.peer)  # refuses a look-alike that won a race
             except ProtocolError as exc:
                 refused[info.name] = exc.detail
+                log.info("refused %r from %s: %s", info.name, session.peer.name, exc.detail)
                 continue
             session.published[info.name] = info.hash
-            if info.name in self.catalog:
-                continue
-            if await trio.to_thread.run_sync(self.store.has_blob, info.hash, info.size):
-                await self._add(info, session.peer)
-            else:
-                needed.append(info.name)
         if needed:
             await session.channel.send(Need(needed))
         if refused:
@@ -83,6 +90,8 @@ class Backup:
             raise RemoteProtocolError(
                 ErrorCode.NAME_TAKEN, "another file with different content already has this name"
             )
+        if (twin := self._lookalikes.clash(info.name)) is not None:
+            raise _looks_like(twin, "already in the catalog")
 
     async def serve_upload(self, channel: Channel, hello: Hello, request: Upload) -> None:
         info = request.file
@@ -104,8 +113,19 @@ class Backup:
         await channel.send(Stored(info.name))
 
     async def _add(self, info: FileInfo, publisher: PeerInfo) -> None:
-        await trio.to_thread.run_sync(self.store.add_file, info)
+        if (twin := self._lookalikes.clash(info.name)) is not None:
+            raise _looks_like(twin, "already in the catalog")  # it won a race to get there
+        self._lookalikes.add(info.name)  # taken now, while the row is written
+        try:
+            await trio.to_thread.run_sync(self.store.add_file, info)
+        except BaseException:
+            self._lookalikes.discard(info.name)
+            raise
         self.catalog[info.name] = info
         self.cataloged(info)
         self.hunt.poke()
         log.info("cataloged %s (%s bytes) from %s", info.name, f"{info.size:,}", publisher.name)
+
+
+def _looks_like(twin: str, where: str) -> RemoteProtocolError:
+    return RemoteProtocolError(ErrorCode.NAME_TAKEN, f"looks like {twin!r}, {where}")

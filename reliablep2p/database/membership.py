@@ -1,39 +1,62 @@
-"""Who belongs to the network: joining with a code, and being thrown out (`kick`)."""
+"""Who belongs to the network: joining with a code, and being thrown out (`kick`).
+
+A player name follows the rules of file names (`name_problem`), and may not look like another
+player's name or a reserved one (same UTS #39 skeleton): that would be an impersonation.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import trio
 
 from ..net.channel import Channel
 from ..net.enroll import Grant, serve_enrollment
 from ..net.identity import ADMIN_NAME, DATABASE_NAME, SecurityError
-from ..net.server import Handler
+from ..net.server import ConnectionCaps, Handler, Slot, remote
 from ..proto import (
     AskNetwork,
     Enroll,
     ErrorCode,
     Hello,
     Kick,
+    KickReport,
+    LocalProtocolError,
     NetworkInfo,
     ProtocolError,
     RemoteProtocolError,
     Revoked,
     name_problem,
+    taken_by,
 )
 from ..storage.sqlite import SqliteStore
 from .authority import NetworkAuthority
+from .guesses import GuessLimiter, source_of
 from .pushes import Session
 
 log = logging.getLogger("rp2p.db")
 
+KICK_WAIT_LIMIT = 60.0
+"""The longest a kick waits for the online peers to say they refuse the kicked name."""
+MAX_ENROLLING, MAX_ENROLLING_PER_HOST = 128, 16
+"""Join conversations open at once, in all and from one address (one takes a fraction of a
+second): strangers holding connections open on the enrollment port make room for newcomers,
+as on the main port."""
+
 
 class Membership:
-    """Enrolls players who bring a valid code; revokes players the host kicks out."""
+    """Enrolls players who bring a valid code; revokes players the host kicks out.
+
+    Wrong codes never use up an invite; `guesses` makes every address wait longer after each
+    try instead, so strangers can neither burn a code nor guess one. One address tries one
+    code at a time (several players on one machine joining at once take turns, and a right
+    code frees the next turn at once). A conversation that has not yet proved its code is hung
+    up on when a newcomer needs its place.
+    """
 
     def __init__(
         self,
@@ -43,6 +66,7 @@ class Membership:
         sessions: Callable[[], Iterable[Session]],
         announce_revoked: Callable[[str], None],
         *,
+        read_timeout: float,
         network_name: str,
     ) -> None:
         self.store = store
@@ -50,8 +74,13 @@ class Membership:
         self.revoked = revoked
         self.sessions = sessions
         self.announce_revoked = announce_revoked
+        self.read_timeout = read_timeout
         self.network_name = network_name
         """What the network is called in announcements and answers (the host's machine name)."""
+        self.guesses = GuessLimiter()
+        self.conversations = ConnectionCaps(MAX_ENROLLING, MAX_ENROLLING_PER_HOST)
+        self._turns: dict[str, trio.Lock] = {}
+        """Per address, held by its conversation trying a code now."""
 
     def plaintext_handlers(self) -> dict[type, Handler]:
         """What a caller with no certificate may ask, in plaintext: which network, and to join."""
@@ -67,27 +96,72 @@ class Membership:
     async def serve_enrollment(self, channel: Channel, hello: Hello, request: Enroll) -> None:
         """A new player joins with a code (see `net/enroll.py`); one short conversation.
 
-        A refusal (`ProtocolError`) is logged and told to the player by the server."""
-        name = await serve_enrollment(
-            channel, request, self._invite_password, self._invite_failed,
-            functools.partial(self._grant, request.number),
-        )  # fmt: skip
-        log.info("%s joined the network with a code", name)
+        It arrives in plaintext on the database peer's port (`Server` routes it here, past the
+        server's caps); `conversations` bounds how many run at once. A refusal
+        (`ProtocolError`) is logged and told to the player by the server."""
+        host = remote(channel)
+        shed = trio.CancelScope()
+        slot = self.conversations.admit(host, shed.cancel)
+        if slot is None:
+            raise LocalProtocolError(
+                ErrorCode.BUSY, f"too many join conversations from {host}; try again"
+            )
+        try:
+            with shed:
+                async with self._turn(host):
+                    name = await serve_enrollment(
+                        channel, request, functools.partial(self._invite_password, host),
+                        functools.partial(self._grant, host, slot, request.number),
+                    )  # fmt: skip
+                log.info("%s joined the network with a code", name)
+            if shed.cancelled_caught:
+                log.debug("enrollment from %s hung up on, unproven, to make room", host)
+        finally:
+            self.conversations.release(slot)
 
-    async def _invite_password(self, number: int) -> bytes | None:
-        return await trio.to_thread.run_sync(self.store.invite_password, number)
+    @contextlib.asynccontextmanager
+    async def _turn(self, host: str) -> AsyncIterator[None]:
+        """Wait until no other conversation from `host`'s address is trying a code."""
+        who = source_of(host)
+        turn = self._turns.setdefault(who, trio.Lock())
+        try:
+            async with turn:
+                yield
+        finally:
+            if not turn.locked() and not turn.statistics().tasks_waiting:
+                self._turns.pop(who, None)
 
-    async def _invite_failed(self, number: int) -> None:
-        await trio.to_thread.run_sync(self.store.invite_failed, number)
+    async def _invite_password(self, host: str, number: int) -> bytes | None:
+        """The invite's code, if `host` may try one now (a try is counted from here on)."""
+        password = await trio.to_thread.run_sync(self.store.invite_password, number)
+        if password is not None and (wait := self.guesses.try_now(host, trio.current_time())):
+            raise LocalProtocolError(
+                ErrorCode.BUSY,
+                f"too many join tries from {host}; wait {math.ceil(wait)} s and try again",
+            )
+        return password
 
-    async def _grant(self, number: int, name: str, public_key: bytes) -> Grant:
+    async def _grant(
+        self, host: str, slot: Slot, number: int, name: str, public_key: bytes
+    ) -> Grant:
         assert self.authority is not None
+        self.guesses.forget(host)  # the code proved right:
+        self.conversations.introduced(slot)  # never cut off between enrolling and answering
         if problem := name_problem(name):
             raise RemoteProtocolError(ErrorCode.BAD_NAME, f"player name {name!r} {problem}")
-        if name in (DATABASE_NAME, ADMIN_NAME):
+        if (reserved := taken_by(name, (DATABASE_NAME, ADMIN_NAME))) == name:
             raise RemoteProtocolError(ErrorCode.NAME_TAKEN, f"{name} is reserved")
-        if not await trio.to_thread.run_sync(self.store.enroll_member, name, number):
+        if reserved is not None:
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, f"player name {name!r} looks like the reserved {reserved!r}"
+            )
+        taken = await trio.to_thread.run_sync(self.store.enroll_member, name, number)
+        if taken == name:
             raise RemoteProtocolError(ErrorCode.NAME_TAKEN, f"player name {name} is taken")
+        if taken is not None:
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, f"player name {name!r} looks like the player {taken!r}"
+            )
         try:
             certificate = self.authority.issue(name, public_key)
         except (SecurityError, ValueError) as exc:
@@ -95,16 +169,38 @@ class Membership:
         return Grant(certificate, self.authority.ca_pem)
 
     async def serve_kick(self, channel: Channel, hello: Hello, request: Kick) -> None:
-        """Revoke a player at once: refuse its certificate and end its session everywhere."""
+        """Revoke a player at once, and answer only once every other online peer said it
+        refuses the name too (or `request.wait` is over: the report names who did not say so).
+
+        The revocation is stored first, so it holds across restarts; a peer that joins later
+        hears it in its `welcome`.
+        """
         if self.authority is None or hello.name != ADMIN_NAME:
             raise RemoteProtocolError(ErrorCode.FORBIDDEN, "only the host's admin tool may kick")
-        await trio.to_thread.run_sync(self.store.revoke, request.name)
-        self.revoked.add(request.name)
-        for session in list(self.sessions()):
-            if session.peer.name == request.name:
+        if not 0 <= request.wait <= KICK_WAIT_LIMIT:
+            raise RemoteProtocolError(
+                ErrorCode.MALFORMED, f"a kick waits 0 to {KICK_WAIT_LIMIT:g} s for the peers"
+            )
+        name = request.name
+        if not await trio.to_thread.run_sync(self.store.revoke, name):
+            raise RemoteProtocolError(
+                ErrorCode.NOT_A_MEMBER, f"nobody called {name!r} is a member of this network"
+            )
+        self.revoked.add(name)
+        self.announce_revoked(name)  # every other session's pusher sends `revoked`
+        sessions = list(self.sessions())
+        others = [s for s in sessions if s.peer.name != name]
+        for session in sessions:
+            if session.peer.name == name:
                 with trio.move_on_after(1), contextlib.suppress(ProtocolError):
-                    await session.channel.send(Revoked([request.name]))  # tell it why
+                    await session.channel.send(Revoked([name]))  # tell it why
                 session.scope.cancel()
-        self.announce_revoked(request.name)
-        log.info("%s was kicked out of the network", request.name)
-        await channel.send(Revoked([request.name]))
+        with trio.move_on_after(request.wait):
+            async with trio.open_nursery() as nursery:
+                for session in others:
+                    nursery.start_soon(session.refuses, name)
+        told = sorted(s.peer.name for s in others if name in s.refusing)
+        not_told = sorted(s.peer.name for s in others if name not in s.refusing)
+        log.info("%s was kicked out of the network; %d online peers refuse it now%s", name,
+                 len(told), f", not told: {', '.join(not_told)}" if not_told else "")  # fmt: skip
+        await channel.send(KickReport(name, told, not_told))

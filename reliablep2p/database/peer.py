@@ -36,17 +36,20 @@ from ..proto import (
     Pong,
     Proof,
     Publish,
+    Refusing,
     RemoteProtocolError,
     Scored,
     Stats,
     Upload,
     Welcome,
 )
+from ..proto.lookalike import load_table
 from ..storage.sqlite import SqliteStore
 from .authority import NetworkAuthority
 from .backup import Backup
 from .membership import Membership
 from .pushes import Announcer, Session
+from .reach import ReachBack, listen_address
 
 log = logging.getLogger("rp2p.db")
 
@@ -111,7 +114,7 @@ class DatabasePeer:
         self.backup = Backup(self.store, self.view.catalog, self.hunt, self.pushes.cataloged)
         self.membership = Membership(
             self.store, self.authority, self.view.revoked, self.sessions.values,
-            self.pushes.revoked, network_name=self.network_name,
+            self.pushes.revoked, read_timeout=read_timeout, network_name=self.network_name,
         )  # fmt: skip
         self.files = FileService(
             self.view,
@@ -134,6 +137,7 @@ class DatabasePeer:
             read_timeout=read_timeout,
         )
         self.server.name = DATABASE_NAME
+        self.reach_back = ReachBack(identity.client_context() if identity else None)
         self.ready = trio.Event()
         self._nursery: trio.Nursery | None = None
 
@@ -156,13 +160,15 @@ class DatabasePeer:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                self.port = await self.server.listen(nursery, self.host, self.port)
-                self.view.me = PeerInfo(DATABASE_NAME, self.host, self.port)
+                # what we know before we listen: a kicked player must not slip in meanwhile
                 catalog = await trio.to_thread.run_sync(self.store.open)
+                await trio.to_thread.run_sync(load_table)  # for the look-alike checks
                 self.view.catalog.update((info.name, info) for info in catalog)
                 self.pushes.catalog_log.extend(catalog)
                 self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
                 await self.hunt.load()
+                self.port = await self.server.listen(nursery, self.host, self.port)
+                self.view.me = PeerInfo(DATABASE_NAME, self.host, self.port)
                 log.info(
                     "database peer listening on %s:%s with %d files in the catalog (data in %s)",
                     self.host, self.port, len(self.catalog), self.store.data_dir,
@@ -183,7 +189,7 @@ class DatabasePeer:
             self.enroll_port = self.port
             return
         enrollment = Server(
-            self.membership.plaintext_handlers(), tls=None, revoked=(),
+            {}, plaintext=self.membership.plaintext_handlers(), tls=None, revoked=(),
             read_timeout=self.read_timeout,
         )  # fmt: skip
         enrollment.name = DATABASE_NAME
@@ -243,24 +249,23 @@ class DatabasePeer:
     async def _serve_session(self, channel: Channel, hello: Hello, request: Connect) -> None:
         if not 0 < hello.port < 65536:
             raise RemoteProtocolError(ErrorCode.MALFORMED, "connect needs the port you listen on")
-        peer = PeerInfo(name=hello.name, host=channel.remote_host, port=hello.port)
-        if any(
-            s.peer.name == peer.name and s.peer.addr != peer.addr for s in self.sessions.values()
-        ):
-            raise RemoteProtocolError(
-                ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online"
-            )
-        old = self.sessions.pop(peer.addr, None)
-        if old is not None:
-            old.scope.cancel()  # the same address joined again: the old session is stale
-            self.registry.leave(peer.addr)
+        seen = channel.remote_host
+        host = listen_address(request.host, seen)
+        listens = PeerInfo(name=hello.name, host=host, port=hello.port)
+        problem = await self.reach_back.problem(listens, seen)
+        if problem is None:
+            peer = listens
+        else:  # listed where we see it (so no one else's address), and marked: nobody asks it
+            peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
+        self._admit(peer)
         others = list(self.registry.peers.values())
         self.registry.join(peer)
         session = self.pushes.new_session(peer, channel)
         self.sessions[peer.addr] = session
         self.pushes.note_news()
         self.hunt.roster_changed(peer.name)
-        log.info("%s joined from %s:%d (%d online)", peer.name, *peer.addr, len(self.sessions))
+        log.info("%s joined from %s:%d (%d online)%s", peer.name, *peer.addr, len(self.sessions),
+                 f"; cannot reach it back: {problem}" if problem else "")  # fmt: skip
         try:
             await channel.send(
                 Welcome(
@@ -268,6 +273,7 @@ class DatabasePeer:
                     peers=others,
                     peers_version=session.peers_version,
                     catalog=list(self.catalog.values()),
+                    revoked=sorted(self.revoked),
                 )
             )
             with session.scope, first_protocol_error():
@@ -277,6 +283,7 @@ class DatabasePeer:
                     await self._read_session(session)
                     nursery.cancel_scope.cancel()
         finally:
+            session.end()
             if self.sessions.get(peer.addr) is session:
                 del self.sessions[peer.addr]
                 self.registry.leave(peer.addr)
@@ -284,17 +291,44 @@ class DatabasePeer:
                 self.hunt.roster_changed(peer.name)
                 log.info("%s left (%d online)", peer.name, len(self.sessions))
 
+    def _admit(self, peer: PeerInfo) -> None:
+        """Refuse a kicked name, a name online elsewhere and another player's address (the
+        address is tied to the name: nobody displaces someone else's session); a player that
+        joins again from its own address ends its stale session."""
+        if peer.name in self.revoked:  # kicked while its connection was being set up
+            raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{peer.name} was kicked out")
+        if any(
+            s.peer.name == peer.name and s.peer.addr != peer.addr for s in self.sessions.values()
+        ):
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online"
+            )
+        old = self.sessions.get(peer.addr)
+        if old is None:
+            return
+        if old.peer.name != peer.name:
+            raise RemoteProtocolError(
+                ErrorCode.ADDRESS_TAKEN,
+                f"{peer.host}:{peer.port} is {old.peer.name}'s address; connect with your own port",
+            )
+        del self.sessions[peer.addr]
+        old.scope.cancel()
+        self.registry.leave(peer.addr)
+
     async def _read_session(self, session: Session) -> None:
         channel = session.channel
         while True:
             message = await channel.receive_message(
-                Publish, Stats, Found, Proof, Ping, Pong, Disconnect, timeout=SESSION_TIMEOUT
-            )
+                Publish, Stats, Found, Proof, Refusing, Ping, Pong, Disconnect,
+                timeout=SESSION_TIMEOUT,
+            )  # fmt: skip
             if isinstance(message, Disconnect):
                 await channel.send(Bye())
                 return
             if isinstance(message, Ping):
                 await channel.send(Pong())
+            elif isinstance(message, Refusing):
+                session.heard(message.names)
             elif isinstance(message, Publish):
                 await self.backup.on_publish(session, message)
             elif isinstance(message, Stats):

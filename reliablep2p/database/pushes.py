@@ -42,6 +42,29 @@ class Session:
     published: dict[str, bytes] = field(default_factory=dict)
     map_size: int = 0
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    refusing: set[str] = field(default_factory=set)
+    """Kicked names this peer said it refuses now (its answers to `revoked`)."""
+    over: bool = False
+    _news: trio.Event = field(default_factory=trio.Event)
+
+    def heard(self, names: list[str]) -> None:
+        """The peer answered `refusing`."""
+        self.refusing.update(names)
+        self._wake()
+
+    def end(self) -> None:
+        self.over = True
+        self._wake()
+
+    async def refuses(self, name: str) -> bool:
+        """Wait until the peer said it refuses `name` (True) or its session ended (False)."""
+        while name not in self.refusing and not self.over:
+            await self._news.wait()
+        return name in self.refusing
+
+    def _wake(self) -> None:
+        self._news.set()
+        self._news = trio.Event()
 
 
 class Announcer:

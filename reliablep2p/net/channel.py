@@ -33,6 +33,7 @@ from ..proto import (
 )
 from ..proto import Error as ErrorMessage
 from .identity import common_name
+from .tls import TLSStream
 
 READ_TIMEOUT = 15.0
 """Seconds a frame may take to arrive, whole. A silent or slow (slowloris) sender is cut off."""
@@ -92,7 +93,7 @@ class Channel:
     def remote_host(self) -> str:
         """The remote IP address, for naming peers by where they really are."""
         stream = self.stream
-        if isinstance(stream, trio.SSLStream):
+        if isinstance(stream, TLSStream):
             stream = stream.transport_stream
         socket = getattr(stream, "socket", None)
         if socket is None:
@@ -214,6 +215,8 @@ class Channel:
         with _connection_errors(tls_failure="TLS failed"):
             if isinstance(stream, trio.SocketStream):
                 count = await stream.socket.recv_into(view)
+            elif isinstance(stream, TLSStream):
+                count = await stream.receive_into(view)
             else:
                 data = await stream.receive_some(len(view))
                 count = len(data)
@@ -264,13 +267,13 @@ class Channel:
 
 async def secure(
     stream: trio.SocketStream, context: ssl.SSLContext, *, server_side: bool
-) -> trio.SSLStream[trio.SocketStream]:
+) -> TLSStream:
     """TLS over `stream`, handshake done; a failed handshake is `ConnectionLost(FORBIDDEN)`."""
-    tls = trio.SSLStream(stream, context, server_side=server_side)
+    tls = TLSStream(stream, context, server_side=server_side)
     try:
         await tls.do_handshake()
-    except (trio.BrokenResourceError, ssl.SSLError) as exc:
-        await stream.aclose()
+    except trio.BrokenResourceError as exc:
+        await tls.aclose()
         cause = exc.__cause__ or exc
         reason = getattr(cause, "reason", None) or str(cause) or "handshake failed"
         raise ConnectionLost(ErrorCode.FORBIDDEN, f"TLS refused: {reason}") from None
@@ -279,7 +282,7 @@ async def secure(
 
 def certificate_name(stream: trio.abc.Stream) -> str:
     """The verified name in the other end's certificate."""
-    der = stream.getpeercert(binary_form=True) if isinstance(stream, trio.SSLStream) else None
+    der = stream.getpeercert(binary_form=True) if isinstance(stream, TLSStream) else None
     if not der:
         raise ConnectionLost(ErrorCode.FORBIDDEN, "the other end has no certificate")
     return common_name(x509.load_der_x509_certificate(der).subject)
@@ -356,7 +359,7 @@ async def open_channel(
         if stream is tcp:
             await tcp.aclose()
             raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not finish the handshake")
-    if expect is not None and isinstance(stream, trio.SSLStream):
+    if expect is not None and isinstance(stream, TLSStream):
         who = certificate_name(stream)
         if who != expect:
             await stream.aclose()

@@ -1,14 +1,15 @@
 """Joining the network with a short code, by SPAKE2 (password-authenticated key exchange).
 
-The code (``7-purple-sausage``) names an invite by its number and is the shared password. Both
-sides run SPAKE2 on it; a wrong guess gives the guesser only a failed decryption and nothing to
-test offline, and each invite dies after a few failures. From the SPAKE2 key, HKDF derives one
+The code (``7-orbit-lemon-sausage-ridge``) names an invite by its number and is the shared
+password. Both sides run SPAKE2 on it; a wrong guess gives the guesser only a failed decryption
+and nothing to test offline, and the database peer makes each address wait longer after every
+try (`database/guesses.py`), never using up the code. From the SPAKE2 key, HKDF derives one
 AES-GCM key per direction. The player sends its name and public key sealed with it; the database
 peer answers with a certificate for that name signed by the network CA, plus the CA certificate.
 
 Conversation (in plaintext on the database peer's own port — there are no certificates yet):
 first, on a connection of its own, ``hello, ask_network`` → ``network_info{tag, name}``: a code
-whose tag words name another network is never tried there (nor is a code on a host other than
+whose tag word names another network is never tried there (nor is a code on a host other than
 the one chosen). Then ``hello, enroll{number, spake}`` → ``enroll_challenge{spake}``;
 ``sealed{name, public key}`` → ``sealed{certificate, ca}`` or ``error``. The CA that comes back
 must be the network the host said it was.
@@ -123,10 +124,13 @@ async def serve_enrollment(
     channel: Channel,
     request: Enroll,
     password_of: Callable[[int], Awaitable[bytes | None]],
-    failed: Callable[[int], Awaitable[None]],
     issue: Issue,
 ) -> str:
-    """The database peer's side; returns the enrolled name."""
+    """The database peer's side; returns the enrolled name.
+
+    `password_of` gives the invite's code (None: no such invite) and may refuse the try
+    (raise `ProtocolError`, e.g. `busy`); `issue` is called only once the code proved right.
+    """
     password = await password_of(request.number)
     if password is None:
         raise ProtocolError(ErrorCode.WRONG_CODE, "no such join code (expired or used up?)")
@@ -135,13 +139,11 @@ async def serve_enrollment(
     try:
         shared = spake.finish(request.spake)
     except Exception:  # a malformed SPAKE2 message
-        await failed(request.number)
         raise ProtocolError(ErrorCode.WRONG_CODE, "wrong join code") from None
     sealed = await channel.receive_message(Sealed)
     try:
         wanted = msgspec.msgpack.decode(unseal(shared, PLAYER_SIDE, sealed), type=Request)
     except (SecurityError, msgspec.DecodeError):
-        await failed(request.number)
         raise ProtocolError(ErrorCode.WRONG_CODE, "wrong join code") from None
     grant = await issue(wanted.name, wanted.public_key)
     await channel.send(seal(shared, DATABASE_SIDE, msgspec.msgpack.encode(grant)))

@@ -1,10 +1,13 @@
 """The listener every node runs: connection caps, TLS and the caller's name, then one request.
 
-A connection is counted against a global cap and a per-address cap until it ends; over a cap it
-is told `busy` (inside TLS, when TLS is on) and closed. With TLS the caller's certificate names
-it, and a revoked name is refused before any message is read. Then `Hello` and one request,
-which the handler table maps to the code that serves it; the node owning the server decides
-what is in the table.
+A connection is counted against a global cap and a per-address cap until it ends. Until it has
+passed TLS and said `Hello` it is *pending*, and when the global cap is full a newcomer takes
+the place of the oldest pending connection of the address holding the most of them: strangers
+holding connections open never keep a player out. Over the per-address cap, or with every place
+taken by callers past `Hello`, a newcomer is told `busy` (inside TLS, when TLS is on) and
+closed. With TLS the caller's certificate names it, and a revoked name is refused before any
+message is read. Then `Hello` and one request, which the handler table maps to the code that
+serves it; the node owning the server decides what is in the table.
 
 A TLS server may also serve a few requests in plaintext on the same port (the database peer's
 enrollment: a newcomer has no certificate yet). The first byte decides: a TLS ClientHello starts
@@ -16,12 +19,11 @@ connection reaches only the `plaintext` table, never a handler that trusts a cer
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import msgspec
@@ -71,43 +73,58 @@ class Server:
         self.max_per_host = max_per_host
         self.name = ""
         """Who we are, for the log."""
-        self._connections = 0
-        self._per_host: collections.Counter[str] = collections.Counter()
+        self.address = ("", 0)
+        """Where we listen (host and port as bound), once `listen` has run."""
+        self.caps = ConnectionCaps(max_connections, max_per_host)
 
     async def listen(self, nursery: trio.Nursery, host: str, port: int) -> int:
         """Start serving on `host:port`; returns the port (the one picked, for port 0)."""
         serve = functools.partial(trio.serve_tcp, self.serve, port, host=host)
         listeners = await nursery.start(serve)
-        bound: int = listeners[0].socket.getsockname()[1]
-        return bound
+        host, bound = listeners[0].socket.getsockname()[:2]
+        self.address = (host, bound)
+        return int(bound)
 
-    async def serve(self, stream: trio.SocketStream) -> None:
+    async def serve(self, stream: trio.abc.Stream) -> None:
         channel = Channel(stream, timeout=self.read_timeout)
         host = remote(channel)
+        shed = trio.CancelScope()
+        slot = self.caps.admit(host, shed.cancel)
         try:
-            if self._connections >= self.max_connections or self._per_host[host] >= (
-                self.max_per_host
-            ):
+            if slot is None:
                 with trio.move_on_after(2):
                     if not await self.speaks_plaintext(channel):
                         await self.authenticate(channel)  # busy is said inside TLS, if TLS is on
                     await channel.send_error(ErrorCode.BUSY, "too many connections; try again")
                 return
-            with self._counted(host) as release:
-                plaintext = await self.speaks_plaintext(channel)
-                who = None if plaintext else await self.authenticate(channel)
-                hello = await channel.receive_message(Hello)
+            try:
+                with shed:
+                    plaintext = await self.speaks_plaintext(channel)
+                    who = None if plaintext else await self.authenticate(channel)
+                    hello = await channel.receive_message(Hello)
+                    if plaintext:  # a stranger: still the first to go, until it has asked
+                        request = await channel.receive()
+                    else:
+                        self.caps.introduced(slot)
+                if slot.shed:
+                    log.debug("%s: hung up on %s, silent, to make room", self.name, host)
+                    return
                 check_version(hello)
                 if who is not None:
                     hello = msgspec.structs.replace(hello, name=who)
-                request = await channel.receive()
+                if not plaintext:
+                    request = await channel.receive()
+                if who is not None and who in self.revoked:  # kicked since its handshake
+                    raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out")
                 handler = (self.plaintext if plaintext else self.handlers).get(type(request))
                 if handler is None:
                     what = "file data" if isinstance(request, bytes) else type(request).__name__
                     raise RemoteProtocolError(ErrorCode.UNEXPECTED, f"{what} is not a request here")
-                if type(request) in self.long_lived:
-                    release()  # a session lives long; the peer registry, not this cap, bounds it
+                if plaintext or type(request) in self.long_lived:
+                    self.caps.release(slot)  # a session's registry, or the handler, bounds it
                 await handler(channel, hello, request)
+            finally:
+                self.caps.release(slot)
         except (ConnectionLost, RemoteError) as exc:
             level = logging.INFO if exc.code == ErrorCode.FORBIDDEN else logging.DEBUG
             log.log(level, "%s: connection from %s ended: %s", self.name, host, exc.detail)
@@ -121,9 +138,12 @@ class Server:
             await channel.aclose()
 
     async def speaks_plaintext(self, channel: Channel) -> bool:
-        """On a TLS server with plaintext requests: does this caller start without TLS?"""
-        if self.tls is None or not self.plaintext:
+        """Is this a caller without TLS, for the `plaintext` table? (With TLS on, the first
+        byte says; a server with no TLS and a `plaintext` table serves only that.)"""
+        if not self.plaintext:
             return False
+        if self.tls is None:
+            return True
         assert isinstance(channel.stream, trio.SocketStream)
         with trio.move_on_after(self.read_timeout):
             try:
@@ -147,26 +167,71 @@ class Server:
             raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out of the network")
         return who
 
-    @contextlib.contextmanager
-    def _counted(self, host: str) -> Iterator[Callable[[], None]]:
-        """Count a connection against the caps until it ends (or `release()` is called)."""
-        self._connections += 1
-        self._per_host[host] += 1
-        counted = True
 
-        def release() -> None:
-            nonlocal counted
-            if counted:
-                counted = False
-                self._connections -= 1
-                self._per_host[host] -= 1
-                if not self._per_host[host]:
-                    del self._per_host[host]
+class Slot:
+    """One connection's place under the caps."""
 
-        try:
-            yield release
-        finally:
-            release()
+    __slots__ = ("counted", "hang_up", "host", "shed")
+
+    def __init__(self, host: str, hang_up: Callable[[], None]) -> None:
+        self.host = host
+        self.hang_up = hang_up
+        self.counted = True
+        self.shed = False
+        """Hung up on while pending, to make room for a newcomer."""
+
+
+class ConnectionCaps:
+    """How many connections are open, in all and per address, and which are still pending
+    (not yet past TLS and `Hello`): those are shed first when the global cap is full."""
+
+    def __init__(self, max_connections: int, max_per_host: int) -> None:
+        self.max_connections = max_connections
+        self.max_per_host = max_per_host
+        self.count = 0
+        self.per_host: collections.Counter[str] = collections.Counter()
+        self.pending: dict[str, dict[Slot, None]] = {}
+        """By address, its pending connections, oldest first."""
+
+    def admit(self, host: str, hang_up: Callable[[], None]) -> Slot | None:
+        """A place for a new connection from `host` (`hang_up` ends it if it is shed), or
+        None: `host` is over its cap, or every place is taken by callers past `Hello`."""
+        if self.per_host[host] >= self.max_per_host:
+            return None
+        if self.count >= self.max_connections:
+            if not self.pending:
+                return None
+            crowd = max(self.pending.values(), key=len)  # the address holding the most
+            oldest = next(iter(crowd))
+            self.release(oldest)
+            oldest.shed = True
+            oldest.hang_up()
+        slot = Slot(host, hang_up)
+        self.count += 1
+        self.per_host[host] += 1
+        self.pending.setdefault(host, {})[slot] = None
+        return slot
+
+    def introduced(self, slot: Slot) -> None:
+        """`slot`'s caller passed TLS and said `Hello`: it is never shed."""
+        self._unpend(slot)
+
+    def release(self, slot: Slot) -> None:
+        """`slot` no longer counts (its connection ended, or became a session); idempotent."""
+        if not slot.counted:
+            return
+        slot.counted = False
+        self._unpend(slot)
+        self.count -= 1
+        self.per_host[slot.host] -= 1
+        if not self.per_host[slot.host]:
+            del self.per_host[slot.host]
+
+    def _unpend(self, slot: Slot) -> None:
+        waiting = self.pending.get(slot.host, {})
+        waiting.pop(slot, None)
+        if not waiting:
+            self.pending.pop(slot.host, None)
 
 
 def remote(channel: Channel) -> str:

@@ -35,6 +35,14 @@ class SessionLost(Event):
 
 
 @dataclass(frozen=True)
+class NotReachable(Event):
+    """The database peer could not call us back where we listen: nobody can fetch from us."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class DatabaseUnreachable(Event):
     """A try to reach the database peer failed; the node tries again."""
 

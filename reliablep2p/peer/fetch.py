@@ -8,6 +8,7 @@ only busy are asked again after a backoff.
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ class GetResult:
     """Bytes already verified on disk from an earlier, interrupted get."""
     sources: tuple[tuple[str, int], ...] = ()
     """Who sent how many bytes, in order (a failed source's verified chunks are kept)."""
+    skipped: tuple[str, ...] = ()
+    """Peers not asked because the database peer cannot reach them (they might have had it)."""
 
     @property
     def fetched(self) -> int:
@@ -95,7 +98,7 @@ class Fetcher:
         delay = BUSY_BACKOFF
         for attempt in range(BUSY_RETRIES + 1):
             plan = SearchPlan(
-                name,
+                info.name,
                 self.view.address_book,
                 self.view.peers,
                 database=self.view.database_peer,
@@ -129,6 +132,7 @@ class Fetcher:
         return reply.holders
 
     def catalog_entry(self, name: str) -> FileInfo:
+        name = unicodedata.normalize("NFC", name)  # as typed on macOS, say: the catalog is NFC
         try:
             check_name(name)
         except ProtocolError as exc:
@@ -170,6 +174,8 @@ class Fetcher:
                             sources.append((source, download.received - before))
                 else:
                     reason = "; ".join(failures[-3:]) or "nobody reachable"
+                    if plan.skipped:
+                        reason += "; skipped " + unreachable(plan.skipped)
                     if busy:
                         raise SourcesBusy(f"{info.name}: every source is busy ({reason})")
                     self.view.bus.emit(events.TransferFailed(info.name, reason))
@@ -188,6 +194,7 @@ class Fetcher:
         return GetResult(
             info.name, info.size, source, plan.probes, from_vault, path,
             resumed_at=download.resumed_at, sources=tuple(sources),
+            skipped=tuple(p.name for p in plan.skipped),
         )  # fmt: skip
 
     async def _fetch_from(self, peer: PeerInfo, download: Download, source: str) -> bool:
@@ -214,3 +221,8 @@ class Fetcher:
         assert self.view.share is not None
         await trio.to_thread.run_sync(self.view.share.finish, download)
         return True
+
+
+def unreachable(peers: list[PeerInfo]) -> str:
+    """The peers a search skipped, in words: ``a, b (unreachable)``."""
+    return ", ".join(p.name for p in peers) + " (unreachable)"

@@ -9,6 +9,7 @@ folder for backup (`Publisher`), and fetches files in the search order of `searc
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from .backup import Publisher
 from .dialer import Dialer
 from .fetch import STALL_TIMEOUT, Fetcher, GetResult
 from .peerlist import Addr, PeerList
+from .revocations import RevocationFile
 from .serving import MAX_SERVING, FileService
 from .session import GOODBYE_TIMEOUT, DatabaseSession
 from .view import NetworkView
@@ -67,6 +69,8 @@ class Node:
         self.rng = rng or random.Random()
         self.view = NetworkView(me=PeerInfo(name=name or "", host=host, port=port),
                                 database=database)  # fmt: skip
+        self.revocations = RevocationFile.in_profile(identity.folder if identity else None)
+        self.view.revoked.update(self.revocations.load())  # refused from the first connection
         self.dialer = Dialer(
             name=name or "",
             port=port,
@@ -83,7 +87,9 @@ class Node:
             read_timeout=read_timeout,
         )
         self.publisher = Publisher(self.view, self.dialer)
-        self.session = DatabaseSession(self.view, self.dialer, self.publisher, rng=self.rng)
+        self.session = DatabaseSession(
+            self.view, self.dialer, self.publisher, rng=self.rng, revocations=self.revocations
+        )
         self.fetcher = Fetcher(
             self.view,
             self.dialer,
@@ -165,9 +171,13 @@ class Node:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self.port = await self.server.listen(nursery, self.host, self.port)
-            advertised = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+            # On every interface, the database peer lists us where it sees us call from;
+            # on one address, there (it is where we listen, whichever way we call out).
+            bound = self.server.address[0]
+            listens_on = "" if ipaddress.ip_address(bound).is_unspecified else bound
+            self.session.listens_on = listens_on
             name = self._name or f"player-{self.port}"
-            self.view.me = PeerInfo(name=name, host=advertised, port=self.port)
+            self.view.me = PeerInfo(name=name, host=listens_on or "127.0.0.1", port=self.port)
             self.dialer.name, self.dialer.port, self.server.name = name, self.port, name
             share = SharedFolder(self._share_dir or Path(f"port_{self.port}"))
             await trio.to_thread.run_sync(share.ensure)

@@ -3,6 +3,8 @@
 Known holders first (in random order, so load spreads), then random peers not yet asked, and the
 database peer last, as the backup. Every map a non-holder answers with is merged into the address
 book before the next pick, so holders learned mid-search are tried before more random peers.
+A peer the database peer could not reach back (`PeerInfo.reachable`) is skipped, and named in
+`skipped`, so the outcome can say why it went to the vault.
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ class SearchPlan:
         if me is not None:
             self._asked.add(me)
         skip = {database.addr} if database else set()
-        self._others = [p for p in peers if p.addr not in skip]
+        self._listed = {p.addr: p for p in peers if p.addr not in skip}
+        self._others = list(self._listed.values())
         rng.shuffle(self._others)
         self.probes = probes
         """Peers asked so far (a retried search carries its earlier count over)."""
+        self.skipped: list[PeerInfo] = []
+        """Peers not asked because nobody can reach them, in the order they came up."""
 
     def next(self) -> PeerInfo | None:
         """The next peer to ask, or None when every option is used up."""
@@ -54,17 +59,26 @@ class SearchPlan:
         holders = [
             p
             for p in self._book.holders(self.name)
-            if p.addr not in self._asked and p.addr != database
+            if p.addr not in self._asked and p.addr != database and self._reachable(p)
         ]
         if holders:
             return self._rng.choice(holders)
         while self._others:
             peer = self._others.pop()
-            if peer.addr not in self._asked:
+            if peer.addr not in self._asked and self._reachable(peer):
                 return peer
         if self._database is not None and self._database.addr not in self._asked:
             return self._database
         return None
+
+    def _reachable(self, peer: PeerInfo) -> bool:
+        """What the peer list says (it is the database peer's word), else what the map said."""
+        if self._listed.get(peer.addr, peer).reachable:
+            return True
+        if peer.addr not in self._asked:
+            self._asked.add(peer.addr)
+            self.skipped.append(peer)
+        return False
 
     def is_database(self, peer: PeerInfo) -> bool:
         return self._database is not None and peer.addr == self._database.addr
@@ -77,6 +91,8 @@ class OneSource:
         self._peer: PeerInfo | None = peer
         self._database = database
         self.probes = 0
+        self.skipped: list[PeerInfo] = []
+        """Never any: a `secure-get` asks the peer it was told to, reachable or not."""
 
     def next(self) -> PeerInfo | None:
         peer, self._peer = self._peer, None

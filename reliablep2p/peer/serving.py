@@ -90,8 +90,13 @@ class FileService:
         await self.send_map(channel)
 
     async def serve_disconnect(self, channel: Channel, hello: Hello, request: object) -> None:
-        peer = self.view.forget_peer((channel.remote_host, hello.port))
+        """The caller leaves: forget it alone, the entry under its name (its certificate's) at
+        its host, whatever port its `hello` claims, so nobody can say goodbye for another."""
+        host = channel.remote_host
+        gone = [p for p in self.view.peers if p.name == hello.name and p.host == host]
+        for peer in gone:
+            self.view.forget_peer(peer.addr)
         await channel.send(Bye())
-        if peer is not None:
-            self.view.bus.emit(events.PeersChanged(joined=(), left=(peer,)))
+        if gone:
+            self.view.bus.emit(events.PeersChanged(joined=(), left=tuple(gone)))
             self.view.map_changed()

@@ -32,6 +32,7 @@ from ..proto import (
     Pong,
     Proof,
     ProtocolError,
+    Refusing,
     Rejected,
     RemoteProtocolError,
     Revoked,
@@ -49,6 +50,7 @@ from ..storage.share import possession_proof
 from . import events
 from .backup import Publisher
 from .dialer import Dialer
+from .revocations import RevocationFile
 from .view import NetworkView
 
 BACKOFF_START, BACKOFF_CAP = 0.5, 15.0
@@ -61,12 +63,20 @@ class DatabaseSession:
     """Stays joined to the database peer and keeps the view, the round and the board current."""
 
     def __init__(
-        self, view: NetworkView, dialer: Dialer, publisher: Publisher, *, rng: random.Random
+        self,
+        view: NetworkView,
+        dialer: Dialer,
+        publisher: Publisher,
+        *,
+        rng: random.Random,
+        revocations: RevocationFile | None = None,
     ) -> None:
         self.view = view
         self.dialer = dialer
         self.publisher = publisher
         self.rng = rng
+        self.revocations = revocations or RevocationFile(None)
+        """Where what we are told of kicks is kept across restarts."""
         self.ready = trio.Event()
         """Set once the database peer welcomed us (we know the peers and the catalog)."""
         self.channel: Channel | None = None
@@ -76,6 +86,8 @@ class DatabaseSession:
         self.round_deadline = 0.0
         self.scoreboard: list[PlayerStats] = []
         self.leaving = False
+        self.listens_on = ""
+        """The one address we listen on, told in `connect` ("" when we listen on all)."""
         self._ended = trio.Event()
         self._map_news = trio.Event()
         view.bus.subscribe(self._on_event)
@@ -128,8 +140,9 @@ class DatabaseSession:
 
     async def _run_once(self) -> None:
         async with await self.dialer.open_database() as channel:
-            await channel.send(Connect())
+            await channel.send(Connect(host=self.listens_on))
             self._welcome(await channel.receive_message(Welcome))
+            await self.revocations.keep(self.view.revoked)
             self.channel = channel
             with first_protocol_error():
                 async with trio.open_nursery() as nursery:
@@ -144,12 +157,15 @@ class DatabaseSession:
         view = self.view
         view.me = welcome.you
         view.peers.me = welcome.you.addr
+        view.revoked.update(welcome.revoked)  # kicked before we joined: refused all the same
         view.peers.reset(welcome.peers, welcome.peers_version)
         view.catalog.clear()
         self._add_to_catalog(welcome.catalog)
         again = self.ready.is_set()
         self.ready.set()
         view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again))
+        if not welcome.you.reachable:
+            view.bus.emit(events.NotReachable(self.listens_on or view.me.host, view.me.port))
 
     def _add_to_catalog(self, files: list[FileInfo]) -> list[FileInfo]:
         added = []
@@ -221,6 +237,7 @@ class DatabaseSession:
                 bus.emit(events.Scoreboard(tuple(board)))
         elif isinstance(message, Revoked):
             self._revoked(message.names)
+            nursery.start_soon(self._refuse, channel, message.names)
         elif isinstance(message, Challenge):
             nursery.start_soon(self._answer_challenge, channel, message)
         elif isinstance(message, Scored):
@@ -241,6 +258,12 @@ class DatabaseSession:
         for peer in [p for p in view.peers if p.name in view.revoked]:
             view.forget_peer(peer.addr)
         view.bus.emit(events.OthersKicked(tuple(names)))
+
+    async def _refuse(self, channel: Channel, names: list[str]) -> None:
+        """Keep the names, then tell the database peer we refuse them (the host's `kick`
+        waits for that)."""
+        await self.revocations.keep(self.view.revoked)
+        await channel.send(Refusing(names))
 
     async def _answer_challenge(self, channel: Channel, challenge: Challenge) -> None:
         """Prove we hold the bytes of a find we claimed."""

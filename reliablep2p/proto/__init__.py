@@ -1,8 +1,8 @@
 """The wire protocol without I/O: messages, frames, checks and content hashes.
 
 A small public face over one module per concern (as h11 does): `messages` (the value types),
-`frames` (bytes <-> messages), `checks` (what arrives is refused or accepted), `content` (chunk
-and file hashes), `errors` (who broke the protocol).
+`frames` (bytes <-> messages), `checks` (what arrives is refused or accepted), `lookalike` (names
+that pose as others), `content` (chunk and file hashes), `errors` (who broke the protocol).
 """
 
 from .checks import check_file_info, check_name, check_version, name_problem
@@ -16,6 +16,7 @@ from .content import (
 )
 from .errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from .frames import FrameDecoder, data_frame_header, decode_body, encode_message
+from .lookalike import Lookalikes, skeleton, taken_by
 from .messages import (
     CHUNK_SIZE,
     HASH_BYTES,
@@ -39,6 +40,7 @@ from .messages import (
     Get,
     Hello,
     Kick,
+    KickReport,
     Map,
     MapRequest,
     Message,
@@ -50,6 +52,7 @@ from .messages import (
     Pong,
     Proof,
     Publish,
+    Refusing,
     Rejected,
     Revoked,
     Round,
@@ -90,7 +93,9 @@ __all__ = [
     "Get",
     "Hello",
     "Kick",
+    "KickReport",
     "LocalProtocolError",
+    "Lookalikes",
     "Map",
     "MapRequest",
     "Message",
@@ -103,6 +108,7 @@ __all__ = [
     "Proof",
     "ProtocolError",
     "Publish",
+    "Refusing",
     "Rejected",
     "RemoteProtocolError",
     "Revoked",
@@ -130,4 +136,6 @@ __all__ = [
     "iter_chunks",
     "name_problem",
     "short_hash",
+    "skeleton",
+    "taken_by",
 ]

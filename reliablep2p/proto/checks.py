@@ -1,6 +1,11 @@
-"""Checks on what arrives: file names that could escape a folder, catalog entries, versions."""
+"""Checks on what arrives: file names that could escape a folder or pose as another, catalog
+entries, versions."""
 
 from __future__ import annotations
+
+import unicodedata
+
+import regex
 
 from .content import chunk_count, content_hash
 from .errors import ErrorCode, RemoteProtocolError
@@ -8,11 +13,11 @@ from .messages import HASH_BYTES, MAX_NAME_BYTES, PROTOCOL_VERSION, FileInfo, He
 
 
 def check_name(name: str) -> None:
-    """Refuse any file name that could escape the shared folder or hide in it.
+    """Refuse any file name that could escape the shared folder, hide in it or pose as another.
 
     Raises `RemoteProtocolError(BAD_NAME)` for names that are empty, too long, contain a path
-    separator, NUL or control characters, start with a dot (also covers ``.`` and ``..``)
-    or end with a space.
+    separator, a control, bidi or invisible format character, start with a dot (also covers
+    ``.`` and ``..``), start or end with white space, or are not in Unicode NFC form.
     """
     reason = name_problem(name)
     if reason:
@@ -20,24 +25,47 @@ def check_name(name: str) -> None:
 
 
 def name_problem(name: str) -> str | None:
-    """Why `name` is not an acceptable file name, or None if it is."""
+    """Why `name` is not an acceptable file (or player) name, or None if it is.
+
+    Names in every script are welcome; what is refused is what lets a name look like something
+    it is not: a bidi control reorders what the reader sees, a format character (category Cf:
+    zero-width space, joiners, BOM...) is invisible, and a name not in NFC form (an accent as a
+    separate mark) looks exactly like its NFC twin. Look-alikes of *other* names are the
+    catalog's business (`lookalike.Lookalikes`).
+    """
     if not name:
         return "empty"
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         return f"longer than {MAX_NAME_BYTES} bytes"
-    if "/" in name or "\\" in name:
-        return "contains a path separator"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "contains NUL or a control character"
-    if name.startswith("."):
-        return "starts with a dot"
-    if name != name.strip():
-        return "starts or ends with white space"
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return "is not valid text"
+    if "/" in name or "\\" in name:
+        return "contains a path separator"
+    if any(unicodedata.category(c) in _CONTROLS for c in name):
+        return "contains NUL or a control character"
+    if bidi := _BIDI_CONTROL.search(name):
+        return f"contains the bidi control {_described(bidi[0])}, which reorders what is shown"
+    if invisible := next((c for c in name if unicodedata.category(c) == "Cf"), None):
+        return f"contains the invisible character {_described(invisible)}"
+    if name.startswith("."):
+        return "starts with a dot"
+    if name != name.strip():
+        return "starts or ends with white space"
+    if not unicodedata.is_normalized("NFC", name):
+        return "is not in Unicode NFC form (say, an accent stored as a separate mark)"
     return None
+
+
+_CONTROLS = ("Cc", "Zl", "Zp")
+"""Controls (C0, DEL, C1) and the line and paragraph separators."""
+
+_BIDI_CONTROL = regex.compile(r"\p{Bidi_Control}")
+
+
+def _described(char: str) -> str:
+    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
 
 
 def check_file_info(info: FileInfo) -> None:

@@ -1,166 +1,57 @@
-"""Join codes: short words to read out loud, naming an invite and being its password."""
+"""Join codes: a number and four words to read out loud, like ``7-orbit-lemon-sausage-ridge``.
+
+The number names the invite (it is no secret); the whole code is the invite's password for
+SPAKE2 (see `net/enroll.py`). The words come from BIP-39's English list: 2048 common words of
+3 to 8 letters, no two alike in their first four letters, so a code survives being read out
+loud and typed. Four of them are 44 bits: docs/security.md shows why that, with the database
+peer's limit on tries per address, keeps guessing hopeless for a code's whole life.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
+
+from mnemonic import Mnemonic
 
 from .errors import SecurityError
 from .tags import split_code
 
-WORDS = [
-    "acorn",
-    "amber",
-    "anchor",
-    "apple",
-    "arrow",
-    "aspen",
-    "atlas",
-    "autumn",
-    "badger",
-    "bamboo",
-    "banjo",
-    "basil",
-    "beacon",
-    "berry",
-    "bishop",
-    "blossom",
-    "bramble",
-    "breeze",
-    "bronze",
-    "bubble",
-    "cactus",
-    "camel",
-    "candle",
-    "canyon",
-    "carrot",
-    "castle",
-    "cedar",
-    "cherry",
-    "cinder",
-    "clover",
-    "cobalt",
-    "comet",
-    "copper",
-    "coral",
-    "cosmic",
-    "cricket",
-    "crystal",
-    "daisy",
-    "dolphin",
-    "dragon",
-    "ember",
-    "falcon",
-    "fennel",
-    "fiddle",
-    "finch",
-    "forest",
-    "fossil",
-    "galaxy",
-    "garnet",
-    "ginger",
-    "glacier",
-    "goblin",
-    "granite",
-    "gravy",
-    "harbor",
-    "hazel",
-    "hedgehog",
-    "helmet",
-    "honey",
-    "island",
-    "ivory",
-    "jasper",
-    "jelly",
-    "jungle",
-    "kettle",
-    "kiwi",
-    "lagoon",
-    "lantern",
-    "lemon",
-    "lilac",
-    "lobster",
-    "lotus",
-    "magnet",
-    "mango",
-    "maple",
-    "marble",
-    "meadow",
-    "melon",
-    "mint",
-    "mosaic",
-    "nebula",
-    "nectar",
-    "noodle",
-    "nutmeg",
-    "oasis",
-    "olive",
-    "onyx",
-    "orbit",
-    "otter",
-    "oyster",
-    "panda",
-    "papaya",
-    "parrot",
-    "peach",
-    "pebble",
-    "pepper",
-    "pickle",
-    "pilot",
-    "pine",
-    "planet",
-    "plum",
-    "pocket",
-    "pretzel",
-    "puffin",
-    "pumpkin",
-    "purple",
-    "quartz",
-    "quill",
-    "rabbit",
-    "radish",
-    "raven",
-    "riddle",
-    "river",
-    "rocket",
-    "saffron",
-    "sausage",
-    "scarlet",
-    "shadow",
-    "silver",
-    "sparrow",
-    "spruce",
-    "squid",
-    "starfish",
-    "summit",
-    "sunset",
-    "tango",
-    "thistle",
-    "thunder",
-    "tiger",
-    "toffee",
-    "topaz",
-    "tulip",
-    "turnip",
-    "velvet",
-    "violet",
-    "walnut",
-    "willow",
-    "wizard",
-    "zebra",
-]
+WORDS: list[str] = Mnemonic("english").wordlist
+WORDS_PER_CODE = 4
+CODE_BITS = WORDS_PER_CODE * math.log2(len(WORDS))
+MAX_NUMBER = 999
+MAX_CODE_HOURS = 7 * 24
+"""The longest a code may live: the guessing arithmetic in docs/security.md assumes it."""
+
+_WORD_SET = frozenset(WORDS)
+_EXAMPLE = "7-orbit-lemon-sausage-ridge"
 
 
 def new_join_code(number: int, rng: secrets.SystemRandom | None = None) -> str:
-    """A short code to read out loud, like ``7-purple-sausage``."""
+    """A code to read out loud, like ``7-orbit-lemon-sausage-ridge``."""
     choose = (rng or secrets.SystemRandom()).choice
-    return f"{number}-{choose(WORDS)}-{choose(WORDS)}"
+    return "-".join([str(number), *(choose(WORDS) for _ in range(WORDS_PER_CODE))])
 
 
 def parse_code(code: str) -> tuple[int, bytes]:
-    """The invite number and the password of a join code (its network's tag words, if any,
-    are not part of the password: see `tags.py`)."""
-    code = split_code(code).invite
-    number, _, words = code.strip().partition("-")
-    if not number.isdigit() or not words:
-        raise SecurityError(f"{code!r} is not a join code (it looks like 7-purple-sausage)")
-    return int(number), code.strip().lower().encode()
+    """The invite number and the password of a join code, typed with dashes or spaces, in any
+    case. A misspelt word is caught here, so it never costs a try at the database peer. The
+    network's tag word in front (see `tags.py`) is no part of the password."""
+    number, *words = re.split(r"[\s-]+", split_code(code).invite)
+    if not (number.isascii() and number.isdigit()) or len(words) != WORDS_PER_CODE:
+        raise SecurityError(f"{code!r} is not a join code (it looks like {_EXAMPLE})")
+    for word in words:
+        if word not in _WORD_SET:
+            raise SecurityError(f"{word!r} is not a word of join codes: check its spelling")
+    return int(number), "-".join([str(int(number)), *words]).encode()
+
+
+def is_current(code: str) -> bool:
+    """Whether a stored code is of today's kind (older, shorter codes were guessable)."""
+    try:
+        parse_code(code)
+    except SecurityError:
+        return False
+    return True

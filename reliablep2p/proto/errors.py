@@ -34,6 +34,8 @@ class ErrorCode:
     NOT_DATABASE = "not-database"
     WRONG_CODE = "wrong-code"
     FORBIDDEN = "forbidden"
+    NOT_A_MEMBER = "not-a-member"
+    ADDRESS_TAKEN = "address-taken"
     INTERNAL = "internal"
 
 

@@ -23,16 +23,19 @@ HASH_BYTES = 32
 # ---------------------------------------------------------------------------------- values
 
 
-class PeerInfo(msgspec.Struct, frozen=True, gc=False):
+class PeerInfo(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     """A live node as the peer list knows it: where to reach it and what to call it.
 
-    `gc=False` (here and in `PlayerStats`): only strings and ints, so no cycles; a join storm
-    decodes N^2 of these and the cycle collector need not scan them.
+    `gc=False` (here and in `PlayerStats`): only strings, ints and bools, so no cycles; a join
+    storm decodes N^2 of these and the cycle collector need not scan them. `omit_defaults`: a
+    reachable peer is encoded as before `reachable` existed, and an older node decodes it.
     """
 
     name: str
     host: str
     port: int
+    reachable: bool = True
+    """False when the database peer could not call it back where it listens: nobody asks it."""
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -68,6 +71,9 @@ class Hello(msgspec.Struct, tag="hello"):
 class Connect(msgspec.Struct, tag="connect"):
     """Join the network: sent to the database peer, keeps the connection open as a session."""
 
+    host: str = ""
+    """The address we listen on, when it is one address; empty: the one you see us call from."""
+
 
 class Welcome(msgspec.Struct, tag="welcome"):
     """The database peer's answer to `Connect`: who is online and which files are trusted."""
@@ -76,6 +82,8 @@ class Welcome(msgspec.Struct, tag="welcome"):
     peers: list[PeerInfo]
     peers_version: int
     catalog: list[FileInfo]
+    revoked: list[str] = []
+    """Every player the host ever kicked out: a peer that joins late refuses them too."""
 
 
 class UpdatePeers(msgspec.Struct, tag="update_peers"):
@@ -263,10 +271,27 @@ class Revoked(msgspec.Struct, tag="revoked"):
     names: list[str]
 
 
+class Refusing(msgspec.Struct, tag="refusing"):
+    """A peer's answer to `Revoked` on its session: it refuses these certificates now."""
+
+    names: list[str]
+
+
 class Kick(msgspec.Struct, tag="kick"):
     """From the host's admin tool to the running database peer: revoke a player at once."""
 
     name: str
+    wait: float = 5.0
+    """How long to wait for the online peers to answer `refusing` before reporting."""
+
+
+class KickReport(msgspec.Struct, tag="kick_report"):
+    """The database peer's answer to `Kick`: which online peers refuse the name now, which did
+    not answer in time (they learn it when they next join)."""
+
+    name: str
+    told: list[str]
+    not_told: list[str]
 
 
 class Enroll(msgspec.Struct, tag="enroll"):
@@ -335,7 +360,9 @@ Message = (
     | Proof
     | Scored
     | Revoked
+    | Refusing
     | Kick
+    | KickReport
     | Enroll
     | EnrollChallenge
     | AskNetwork

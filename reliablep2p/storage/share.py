@@ -3,6 +3,11 @@
 Downloads are written to a hidden work folder inside the share (`.rp2p/`), verified chunk by
 chunk, flushed to disk and only then renamed into place, so a visible file is always complete
 and correct. Names are checked before any path is built from them.
+
+A file is shared under the NFC form of its name (the only form the protocol accepts), whatever
+form the disk keeps: macOS hands out NFD names, so `café.txt` typed there is stored as
+`cafe` + U+0301. The table remembers each file's name on disk, and `path_of` maps back to it.
+If a folder holds two names with one NFC form, the one already in NFC is shared.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +50,8 @@ class _Seen:
     size: int
     mtime_ns: int
     info: FileInfo
+    disk_name: str
+    """The file's name in the folder: `info.name` (NFC) or another form of it."""
 
 
 class SharedFolder:
@@ -64,30 +72,29 @@ class SharedFolder:
         (self.path / WORK_DIR).mkdir(exist_ok=True)
 
     def path_of(self, name: str) -> Path:
+        """Where the file shared as `name` is (or a download of it goes)."""
         check_name(name)
-        return self.path / name
+        seen = self._seen.get(name)
+        return self.path / (seen.disk_name if seen else name)
 
     def scan(self) -> dict[str, FileInfo]:
         """Rescan the folder (blocking: run it in a thread); returns every seedable file."""
         known = self._seen
         found: dict[str, _Seen] = {}
-        with os.scandir(self.path) as entries:
-            for entry in entries:
-                if name_problem(entry.name) or not entry.is_file(follow_symlinks=False):
-                    continue
-                try:
-                    stat = entry.stat(follow_symlinks=False)
-                    seen = known.get(entry.name)
-                    if not _matches(seen, stat):
-                        with self._lock:  # a download may be placing it right now: wait
-                            seen = self._seen.get(entry.name)
-                        if not _matches(seen, stat):
-                            info = hash_file(Path(entry.path), entry.name)
-                            seen = _Seen(stat.st_size, stat.st_mtime_ns, info)
-                except OSError:
-                    continue  # vanished or unreadable while we looked: next scan will tell
-                assert seen is not None
-                found[entry.name] = seen
+        for name, entry in _shareable(self.path).items():
+            try:
+                stat = entry.stat(follow_symlinks=False)
+                seen = known.get(name)
+                if not _matches(seen, entry.name, stat):
+                    with self._lock:  # a download may be placing it right now: wait
+                        seen = self._seen.get(name)
+                    if not _matches(seen, entry.name, stat):
+                        info = hash_file(Path(entry.path), name)
+                        seen = _Seen(stat.st_size, stat.st_mtime_ns, info, entry.name)
+            except OSError:
+                continue  # vanished or unreadable while we looked: next scan will tell
+            assert seen is not None
+            found[name] = seen
         with self._lock:  # keep what downloads placed while we were listing
             for name, seen in self._seen.items():
                 if name not in found and seen is not known.get(name):
@@ -119,10 +126,32 @@ class SharedFolder:
         with self._lock:
             download.place()
             stat = download.final_path.stat()
-            seen = _Seen(stat.st_size, stat.st_mtime_ns, download.info)
+            seen = _Seen(stat.st_size, stat.st_mtime_ns, download.info, download.final_path.name)
             self._seen = {**self._seen, download.info.name: seen}
         fsync_dir(self.path)
 
 
-def _matches(seen: _Seen | None, stat: os.stat_result) -> bool:
-    return seen is not None and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+def _shareable(folder: Path) -> dict[str, os.DirEntry[str]]:
+    """The regular files of `folder` by shared (NFC) name; names with a problem are skipped."""
+    chosen: dict[str, os.DirEntry[str]] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = unicodedata.normalize("NFC", entry.name)
+            if name_problem(name) or not entry.is_file(follow_symlinks=False):
+                continue
+            other = chosen.get(name)
+            if (
+                other is None
+                or entry.name == name
+                or (other.name != name and entry.name < other.name)
+            ):
+                chosen[name] = entry
+    return chosen
+
+
+def _matches(seen: _Seen | None, disk_name: str, stat: os.stat_result) -> bool:
+    return (
+        seen is not None
+        and seen.disk_name == disk_name
+        and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    )

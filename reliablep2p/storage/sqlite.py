@@ -15,8 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-from ..proto import FileInfo
-from ..proto.codes import new_join_code
+from ..proto import FileInfo, taken_by
+from ..proto.codes import MAX_CODE_HOURS, MAX_NUMBER, is_current, new_join_code
 from .partial import Download
 
 log = logging.getLogger("rp2p.store")
@@ -33,8 +33,7 @@ CREATE TABLE IF NOT EXISTS invites (
     number INTEGER PRIMARY KEY,
     code TEXT NOT NULL,
     expires_at REAL NOT NULL,
-    uses_left INTEGER NOT NULL,
-    failures INTEGER NOT NULL DEFAULT 0
+    uses_left INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS members (
     name TEXT PRIMARY KEY,
@@ -71,6 +70,7 @@ class SqliteStore:
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
         self._db = db
+        self._drop_weak_invites()
         catalog = []
         for info in self._load():
             if self.has_blob(info.hash, info.size):
@@ -143,18 +143,20 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ invites, members
 
-    MAX_FAILURES = 3
-    """Wrong guesses an invite survives; then it is gone, so codes cannot be brute-forced."""
-
     def new_invite(self, *, uses: int, seconds: float) -> str:
-        """Mint a join code, good for `uses` enrollments within `seconds`."""
+        """Mint a join code, good for `uses` enrollments within `seconds` (a week at most).
+
+        Wrong guesses never use it up (see `database/guesses.py` for what limits them).
+        """
+        if seconds > MAX_CODE_HOURS * 3600:
+            raise ValueError(f"a join code lives {MAX_CODE_HOURS} hours at most")
         now = time.time()
         with self._lock, self._conn as db:
             db.execute("DELETE FROM invites WHERE expires_at < ? OR uses_left <= 0", (now,))
             taken = {n for (n,) in db.execute("SELECT number FROM invites")}
-            free = [n for n in range(1, 1000) if n not in taken]
+            free = [n for n in range(1, MAX_NUMBER + 1) if n not in taken]
             if not free:
-                raise RuntimeError("999 join codes are live already")
+                raise RuntimeError(f"{MAX_NUMBER} join codes are live already")
             code = new_join_code(secrets.choice(free))
             db.execute(
                 "INSERT INTO invites (number, code, expires_at, uses_left) VALUES (?, ?, ?, ?)",
@@ -171,27 +173,32 @@ class SqliteStore:
             ).fetchone()
         return row[0].encode() if row else None
 
-    def invite_failed(self, number: int) -> None:
+    def _drop_weak_invites(self) -> None:
+        """Codes minted before codes had four words of a 2048-word list were guessable."""
         with self._lock, self._conn as db:
-            db.execute("UPDATE invites SET failures = failures + 1 WHERE number = ?", (number,))
-            db.execute("DELETE FROM invites WHERE failures >= ?", (self.MAX_FAILURES,))
+            weak = [n for n, code in db.execute("SELECT number, code FROM invites")
+                    if not is_current(code)]  # fmt: skip
+            if weak:
+                log.warning("dropping %d join codes of the old, short kind", len(weak))
+                db.executemany("DELETE FROM invites WHERE number = ?", [(n,) for n in weak])
 
-    def enroll_member(self, name: str, number: int) -> bool:
-        """Record a new member and use up one enrollment of the invite; False if name taken."""
+    def enroll_member(self, name: str, number: int) -> str | None:
+        """Record a new member and use up one enrollment of the invite; or, recording nothing,
+        the member (kicked ones too) whose name `name` is or looks like."""
         with self._lock, self._conn as db:
-            if db.execute("SELECT 1 FROM members WHERE name = ?", (name,)).fetchone():
-                return False
+            members = [n for (n,) in db.execute("SELECT name FROM members")]
+            if (taken := taken_by(name, members)) is not None:
+                return taken
             db.execute("INSERT INTO members (name, enrolled_at) VALUES (?, ?)", (name, time.time()))
             db.execute("UPDATE invites SET uses_left = uses_left - 1 WHERE number = ?", (number,))
-        return True
+        return None
 
-    def revoke(self, name: str) -> None:
+    def revoke(self, name: str) -> bool:
+        """Mark a member revoked, for good; False if no member has this name (nothing changes,
+        so a typo in `rp2p-db kick` cannot bar a name nobody has)."""
         with self._lock, self._conn as db:
-            db.execute(
-                "INSERT INTO members (name, enrolled_at, revoked) VALUES (?, ?, 1)"
-                " ON CONFLICT(name) DO UPDATE SET revoked = 1",
-                (name, time.time()),
-            )
+            cursor = db.execute("UPDATE members SET revoked = 1 WHERE name = ?", (name,))
+            return cursor.rowcount > 0
 
     def revoked(self) -> set[str]:
         with self._lock:

@@ -95,13 +95,16 @@ class Cluster:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def seeder(self, name: str, files: dict[str, bytes] | None = None) -> subprocess.Popen[str]:
-        """A peer seeding `files`, reading commands from a pipe we keep open."""
+    def seeder(
+        self, name: str, files: dict[str, bytes] | None = None, *, port: int | None = None
+    ) -> subprocess.Popen[str]:
+        """A peer seeding `files`, reading commands from a pipe we keep open (on `port`, to
+        start the same peer again)."""
         for filename, data in (files or {}).items():
             (self.share(name) / filename).write_bytes(data)
         log = (self.root / f"{name}.log").open("a")
         return self._spawn(
-            [BIN / "rp2p-peer", *self.peer_args(name)],
+            [BIN / "rp2p-peer", *self.peer_args(name, port)],
             stdin=subprocess.PIPE, stdout=log, stderr=log,
         )  # fmt: skip
 

@@ -19,12 +19,12 @@ def test_the_code_prompt_refuses_a_mistyped_code_and_returns_a_good_one() -> Non
         async with app.run_test(size=(80, 24)) as pilot:
             assert "carol has not joined a network yet" in str(app.query(Static)[0].render())
             assert app.query_one(Input).has_focus
-            await pilot.press(*"purple-sausage", "enter")
+            await pilot.press(*"orbit-lemon-sausage-ridge", "enter")
             problem = str(app.query_one("#problem", Static).render())
             assert "is not a join code" in problem and app.is_running
             app.query_one(Input).value = ""
-            await pilot.press(*"piano moose 7 purple sausage", "enter")
-        assert app.return_value == "piano moose 7 purple sausage"
+            await pilot.press(*"piano 7 orbit lemon sausage ridge", "enter")
+        assert app.return_value == "piano 7 orbit lemon sausage ridge"
 
     asyncio.run(scenario())
 

@@ -1,0 +1,62 @@
+"""Can the others reach a player where it says it listens? The database peer calls it back.
+
+A player is listed at the address it listens on, which it tells in `connect` (or, listening on
+every interface, the address the database peer sees it call from). Before listing it there, the
+database peer calls that address once, briefly: over TLS the answer must come from the player's
+own certificate, so nobody can be listed at another's address. A player that cannot be reached
+back is listed as unreachable, and the others skip it instead of timing out on it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+
+import trio
+
+from ..net.channel import open_channel
+from ..net.identity import DATABASE_NAME
+from ..proto import ErrorCode, PeerInfo, ProtocolError, RemoteProtocolError
+
+REACH_BACK_TIMEOUT = 2.0
+"""How long the call back may take; a LAN answers in milliseconds."""
+
+
+def listen_address(told: str, seen: str) -> str:
+    """The address a player listens on: the one it told in `connect`, or where it calls from."""
+    if not told:
+        return seen
+    try:
+        address = ipaddress.ip_address(told)
+    except ValueError:
+        address = None
+    if address is None or address.is_unspecified or address.is_multicast:
+        raise RemoteProtocolError(
+            ErrorCode.MALFORMED, "connect: host must be the IP address you listen on, or empty"
+        )
+    return str(address)
+
+
+class ReachBack:
+    """Calls a joining player back, as the database peer (with its certificate, over TLS)."""
+
+    def __init__(self, tls: ssl.SSLContext | None, *, timeout: float = REACH_BACK_TIMEOUT) -> None:
+        self.tls = tls
+        self.timeout = timeout
+
+    async def problem(self, peer: PeerInfo, seen: str) -> str | None:
+        """Why `peer` cannot be reached at its address (`seen`: where it called from), or None."""
+        listens, calls = ipaddress.ip_address(peer.host), ipaddress.ip_address(seen)
+        if listens.is_loopback and not calls.is_loopback:
+            return f"it listens on {peer.host}, its own machine only"
+        with trio.move_on_after(self.timeout):
+            try:
+                channel = await open_channel(
+                    peer.host, peer.port, name=DATABASE_NAME, listen_port=0,
+                    tls=self.tls, expect=peer.name if self.tls else None,
+                )  # fmt: skip
+            except ProtocolError as exc:
+                return exc.detail
+            await channel.aclose()
+            return None
+        return f"{peer.host}:{peer.port} did not answer within {self.timeout:g} s"

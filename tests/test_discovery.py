@@ -23,7 +23,7 @@ def port() -> int:
 
 
 async def beacon(nursery: trio.Nursery, tag: bytes, name: str, tcp: int, port: int) -> Beacon:
-    started = Beacon(tag, name, tcp, LOOPBACK, port=port, interval=0.2)
+    started = Beacon(tag, name, tcp, lambda: LOOPBACK, port=port, interval=0.2)
     await nursery.start(started.run)
     return started
 
@@ -101,3 +101,19 @@ def test_a_host_heard_on_several_interfaces_is_dialled_where_other_machines_can(
     host.add(("127.0.0.1", 9000))
     assert host.addresses == [("192.168.1.20", 9000), ("127.0.0.1", 9000)]
     assert isinstance(LOOPBACK[0], Interface)
+
+
+async def test_a_host_whose_address_changes_is_announced_at_the_new_one(
+    nursery: trio.Nursery, port: int
+) -> None:
+    now: list[Interface] = []  # no address yet (a laptop before its DHCP lease)
+    host = Beacon(ONE, "alice-laptop", 9100, lambda: now, port=port, interval=0.05)
+    await nursery.start(host.run)
+    assert await discover(LOOPBACK, port=port, timeout=0.5) == []
+    now.extend(LOOPBACK)
+    hosts = await discover(LOOPBACK, port=port, timeout=5, settle=0)
+    assert [h.name for h in hosts] == ["alice-laptop"] and host.interfaces == LOOPBACK
+    now.clear()
+    with trio.fail_after(5):
+        while host.interfaces:  # noqa: ASYNC110 - the beacon's own round notices
+            await trio.sleep(0.01)

@@ -8,6 +8,7 @@ file service over the vault, the pushes (`Announcer`), the backup, membership an
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from pathlib import Path
@@ -200,9 +201,8 @@ class DatabasePeer:
         """Announce the network on the LAN; without the UDP port, players need --db."""
         if self.discovery_port is None:
             return
-        interfaces = await trio.to_thread.run_sync(lan_interfaces, self.host)
-        beacon = Beacon(tag, self.network_name, self.port, interfaces,
-                              port=self.discovery_port)  # fmt: skip
+        find = functools.partial(lan_interfaces, self.host)
+        beacon = Beacon(tag, self.network_name, self.port, find, port=self.discovery_port)
         try:
             await nursery.start(beacon.run)
         except OSError as exc:
@@ -211,7 +211,7 @@ class DatabasePeer:
             return
         self.beacon = beacon
         log.info("announcing network %s on UDP port %d (%s)", self.network_name,
-                 self.discovery_port, ", ".join(i.address for i in interfaces) or "nowhere")  # fmt: skip
+                 self.discovery_port, ", ".join(i.address for i in beacon.interfaces) or "nowhere")  # fmt: skip
 
     def stop(self) -> None:
         """Stop at once (what a crash looks like to the players)."""

@@ -121,15 +121,20 @@ async def _discovery_socket(port: int, interfaces: Sequence[Interface]) -> trio.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         await sock.bind(("", port))
         for interface in interfaces:
-            membership = socket.inet_aton(GROUP) + socket.inet_aton(interface.address)
-            try:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-            except OSError as exc:  # an interface without multicast: broadcast still works
-                log.debug("no multicast on %s: %s", interface.name, exc)
+            _membership(sock, socket.IP_ADD_MEMBERSHIP, interface)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _membership(sock: trio.socket.SocketType, option: int, interface: Interface) -> None:
+    """Join (or leave) the multicast group on one interface."""
+    membership = socket.inet_aton(GROUP) + socket.inet_aton(interface.address)
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, option, membership)
+    except OSError as exc:  # no multicast there (broadcast still works), or it went away
+        log.debug("multicast group on %s: %s", interface.name, exc)
 
 
 async def _sending_socket(interface: Interface) -> trio.socket.SocketType:
@@ -158,7 +163,7 @@ async def _send_out(
             continue
         try:
             await sock.sendto(data, (destination, port))
-        except OSError as exc:  # a link that went down: the next round tries again
+        except (OSError, trio.ClosedResourceError) as exc:  # a link that went away: next round
             log.debug("cannot send to %s on %s: %s", destination, interface.name, exc)
 
 
@@ -166,14 +171,18 @@ async def _send_out(
 
 
 class Beacon:
-    """The database peer's side: announce every few seconds, and answer queries at once."""
+    """The database peer's side: announce every few seconds, and answer queries at once.
+
+    The interfaces are looked up again before every round, so a host whose address changed (a
+    new DHCP lease, a laptop moved to another network) is announced at its new address.
+    """
 
     def __init__(
         self,
         tag: bytes,
         name: str,
         tcp_port: int,
-        interfaces: Sequence[Interface],
+        find_interfaces: Callable[[], Sequence[Interface]],
         *,
         port: int = DISCOVERY_PORT,
         interval: float = ANNOUNCE_EVERY,
@@ -181,44 +190,62 @@ class Beacon:
         self.tag = tag
         self.name = name
         self.tcp_port = tcp_port
-        self.interfaces = list(interfaces)
+        self.find_interfaces = find_interfaces
         self.port = port
         self.interval = interval
         self.answered = 0
         """Queries answered (for tests and the log)."""
+        self._senders: dict[Interface, trio.socket.SocketType] = {}
+
+    @property
+    def interfaces(self) -> list[Interface]:
+        """Where it announces now."""
+        return list(self._senders)
 
     def announcement(self, interface: Interface) -> bytes:
         return encode_datagram(Announce(self.tag, self.name, interface.address, self.tcp_port))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Announce until cancelled. Raises OSError at start if the port cannot be shared."""
-        listener = await _discovery_socket(self.port, self.interfaces)
-        senders: list[tuple[Interface, trio.socket.SocketType]] = []
+        interfaces = await trio.to_thread.run_sync(self.find_interfaces)
+        listener = await _discovery_socket(self.port, interfaces)
         try:
-            for interface in self.interfaces:
-                senders.append((interface, await _sending_socket(interface)))
+            await self._use(listener, interfaces)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._announce_every, senders)
-                nursery.start_soon(self._answer_queries, listener, senders)
+                nursery.start_soon(self._announce_every, listener)
+                nursery.start_soon(self._answer_queries, listener)
                 task_status.started()
         finally:
             listener.close()
-            for _, sock in senders:
+            for sock in self._senders.values():
                 sock.close()
+            self._senders.clear()
 
-    async def _announce_every(
-        self, senders: Sequence[tuple[Interface, trio.socket.SocketType]]
-    ) -> None:
+    async def _use(self, listener: trio.socket.SocketType, interfaces: Sequence[Interface]) -> None:
+        """Announce on exactly these interfaces from now on."""
+        for gone in [i for i in self._senders if i not in interfaces]:
+            self._senders.pop(gone).close()
+            _membership(listener, socket.IP_DROP_MEMBERSHIP, gone)
+            log.info("no longer announcing on %s (%s)", gone.name, gone.address)
+        for new in [i for i in interfaces if i not in self._senders]:
+            try:
+                self._senders[new] = await _sending_socket(new)
+            except OSError as exc:  # went away meanwhile: the next round looks again
+                log.debug("cannot announce on %s: %s", new.name, exc)
+                continue
+            _membership(listener, socket.IP_ADD_MEMBERSHIP, new)
+
+    async def _announce_every(self, listener: trio.socket.SocketType) -> None:
+        first = True
         while True:
-            for interface, sock in senders:
+            if not first:
+                await self._use(listener, await trio.to_thread.run_sync(self.find_interfaces))
+            first = False
+            for interface, sock in list(self._senders.items()):
                 await _send_out(sock, interface, self.announcement(interface), self.port)
             await trio.sleep(self.interval)
 
-    async def _answer_queries(
-        self,
-        listener: trio.socket.SocketType,
-        senders: Sequence[tuple[Interface, trio.socket.SocketType]],
-    ) -> None:
+    async def _answer_queries(self, listener: trio.socket.SocketType) -> None:
         window_start, answers = trio.current_time(), 0
         while True:
             data, source = await listener.recvfrom(MAX_DATAGRAM + 1)
@@ -231,11 +258,12 @@ class Beacon:
                 continue
             answers += 1
             host, port = source[0], source[1]
+            senders = list(self._senders.items())
             near = [s for s in senders if ipaddress.IPv4Address(host) in s[0].network]
             for interface, sock in near or senders:
                 try:
                     await sock.sendto(self.announcement(interface), (host, port))
-                except OSError as exc:
+                except (OSError, trio.ClosedResourceError) as exc:
                     log.debug("cannot answer %s:%d: %s", host, port, exc)
             self.answered += 1
 

@@ -7,7 +7,10 @@ import asyncio
 from textual.widgets import Input, OptionList, Static
 
 from reliablep2p.net.discovery import Host
+from tui.app import GameApp
 from tui.join import JoinApp
+
+from .conftest import BackgroundNetwork, shown_text, wait_until
 
 ALICE = Host(b"\x01" * 16, "alice-laptop", [("192.168.1.20", 9000)])
 BOB = Host(b"\x02" * 16, "bob-desktop", [("192.168.1.30", 9000)])
@@ -50,5 +53,19 @@ def test_escape_gives_up() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("escape")
         assert app.return_value is None
+
+    asyncio.run(scenario())
+
+
+def test_what_joining_had_to_say_is_the_feeds_first_news(
+    background_network: BackgroundNetwork,
+) -> None:
+    note = "alice-laptop did not answer; trying 127.0.0.1:9000, where it was last. ... --db"
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"), notes=[note])
+        async with app.run_test(size=(160, 45)):
+            await wait_until(lambda: app.connection == "joined", what="the app's node to join")
+            assert "did not answer" in shown_text(app, "#feed")
 
     asyncio.run(scenario())

@@ -1,8 +1,9 @@
 """End to end, as a user runs it: `rp2p-db` and three `rp2p-peer` processes on loopback.
 
 The peers join with the join code `rp2p-db` prints, seed files of 0 B, a few KiB and ~50 MiB, and
-fetch each other's files with `rp2p-peer --get`. Then every seeder goes (one by SIGKILL), every
-file still comes from the database peer's vault, and still does after that peer restarts.
+fetch each other's files by typing `get` (a share belongs to one peer at a time). Then every seeder
+goes (one by SIGKILL), every file still comes from the vault, and still does after the database
+peer restarts; `rp2p-peer --get` fetches them.
 """
 
 from __future__ import annotations
@@ -66,21 +67,21 @@ def test_three_peers_share_then_the_vault_serves_everything_even_after_a_restart
     try:
         database = cluster.start_db()
         assert cluster.code, "rp2p-db printed no join code"
-        seeders = {name: cluster.seeder(name, named) for name, named in files.items()}
+        players = {name: cluster.player(name, named) for name, named in files.items()}
+        seeders = {name: player.process for name, player in players.items()}
         joined = [f"{name} joined from" for name in seeders]
         wait_for(lambda: all(j in cluster.db_log() for j in joined), 30, "the seeders to join")
         cluster.wait_cataloged(*EVERY_NAME, timeout=30)
 
         # each peer fetches the others' files into its own share, from the peers themselves
-        for name in files:
+        for name, player in players.items():
             others = [f for other, named in files.items() if other != name for f in named]
-            share = cluster.share(name)
-            out = cluster.fetch(f"{name}-get", *others, share=share)
+            out = "\n".join(player.get(other) for other in others)
             assert_got(out, others)
             assert "from vault" not in out, (
                 f"{name} used the vault while the seeders were up: {out}"
             )
-            assert_share_holds(share, every_file)
+            assert_share_holds(cluster.share(name), every_file)
 
         # every seeder goes: one is killed outright, the others leave as they should
         seeder_ports = [port_of(p) for p in seeders.values()]

@@ -74,6 +74,7 @@ def test_an_ipv6_host_counts_as_its_whole_64() -> None:
 
 
 def test_a_code_lives_a_week_at_most(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    SqliteStore(tmp_path).prepare()  # the database peer's data folder, as its first start made it
     with pytest.raises(SystemExit) as exited:
         db_main(["invite", "--data", str(tmp_path), "--hours", "200"])
     assert exited.value.code == 2
@@ -86,6 +87,7 @@ def test_a_code_lives_a_week_at_most(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_codes_of_the_old_short_kind_stop_working(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path)
+    store.prepare()
     store.open()
     fresh = store.new_invite(uses=5, seconds=60)
     with sqlite3.connect(tmp_path / "rp2p.sqlite3") as db:  # one minted by an older rp2p-db

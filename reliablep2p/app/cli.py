@@ -24,6 +24,7 @@ from ..peer.node import Node
 from ..proto import Kick, KickReport, ProtocolError
 from ..proto.discovery import MAX_NETWORK_NAME
 from ..proto.tags import tagged_code
+from ..storage.share import ShareUnusable
 from . import bot, commands, words
 from .options import add_player_options, add_version_option, make_player, port_option
 
@@ -92,25 +93,39 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     from ..database.peer import DatabasePeer
+    from ..storage.sqlite import StoreError
 
-    database = DatabasePeer(
-        data_dir=args.data,
-        host=args.host,
-        port=args.port,
-        round_seconds=args.round_seconds,
-        pause_seconds=args.pause_seconds,
-        secure=not args.insecure_lan,
-        enroll_port=args.enroll_port,
-        discovery_port=args.discovery_port or None,
-        network_name=args.network_name,
-    )
-    sys.exit(trio.run(_serve_until_signal, database))
+    try:
+        database = DatabasePeer(
+            data_dir=args.data,
+            host=args.host,
+            port=args.port,
+            round_seconds=args.round_seconds,
+            pause_seconds=args.pause_seconds,
+            secure=not args.insecure_lan,
+            enroll_port=args.enroll_port,
+            discovery_port=args.discovery_port or None,
+            network_name=args.network_name,
+        )
+        sys.exit(trio.run(_serve_until_signal, database))
+    except StoreError as exc:
+        sys.exit(_refused(exc))
+
+
+def _refused(exc: Exception) -> int:
+    """One line on standard error for a data folder we cannot use; the exit status."""
+    print(f"rp2p-db: {exc}", file=sys.stderr)
+    return 2
 
 
 async def _serve_until_signal(database: DatabasePeer) -> int:
+    from ..storage.sqlite import StoreError
+
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(database.run)
+        except StoreError as exc:
+            return _refused(exc)
         except OSError as exc:
             print(f"rp2p-db: cannot listen on {database.host}:{database.port}: {exc.strerror}",
                   file=sys.stderr)  # fmt: skip
@@ -151,11 +166,14 @@ def _invite(argv: list[str]) -> int:
                         help="how long it is good for (24, at most 168: a week)")  # fmt: skip
     args = parser.parse_args(argv)
     from ..database.authority import NetworkAuthority
-    from ..storage.sqlite import SqliteStore
+    from ..storage.sqlite import SqliteStore, StoreError
 
     tag = NetworkAuthority.load_or_create(args.data).tag
     store = SqliteStore(args.data)
-    store.open()
+    try:
+        store.open()
+    except StoreError as exc:
+        return _refused(exc)
     try:
         print(tagged_code(store.new_invite(uses=args.uses, seconds=args.hours * 3600), tag))
     finally:
@@ -241,10 +259,13 @@ def _kick_outcome(report: KickReport, wait: float) -> str:
 
 def _kick_offline(data: Path, name: str, why: str) -> int:
     """The database peer is not running (or not there): revoke in its store directly."""
-    from ..storage.sqlite import SqliteStore
+    from ..storage.sqlite import SqliteStore, StoreError
 
     store = SqliteStore(data)
-    store.open()
+    try:
+        store.open()
+    except StoreError as exc:
+        return _refused(exc)
     try:
         member = store.revoke(name)
     finally:
@@ -327,6 +348,9 @@ async def _run_peer(node: Node, wanted: list[str], bot_pace: float | None) -> in
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(node.run)
+        except ShareUnusable as exc:
+            print(f"rp2p-peer: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
             print(f"rp2p-peer: cannot listen on port {node.port}: {exc.strerror}", file=sys.stderr)
             return 2

@@ -141,12 +141,14 @@ def _(event: events.TransferFailed) -> str:
 
 @describe.register
 def _(event: events.BackedUp) -> str:
-    return f"backed up {event.name} in the vault"
+    tries = event.failed_tries
+    after = f" (after {tries} failed tr{'y' if tries == 1 else 'ies'})" if tries else ""
+    return f"backed up {event.name} in the vault{after}"
 
 
 @describe.register
 def _(event: events.BackupFailed) -> str:
-    return f"backup of {event.name} failed: {event.reason}"
+    return f"backup of {event.name} failed: {event.reason}; trying again, less and less often"
 
 
 @describe.register

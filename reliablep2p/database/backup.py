@@ -19,6 +19,7 @@ from ..proto import (
     ErrorCode,
     FileInfo,
     Hello,
+    LocalProtocolError,
     Lookalikes,
     Need,
     PeerInfo,
@@ -98,19 +99,27 @@ class Backup:
         self._check_publishable(info)
         uploader = PeerInfo(name=hello.name, host=channel.remote_host, port=hello.port)
         async with self._upload_slots:
-            blob = await trio.to_thread.run_sync(self.store.start_blob, info)
             try:
-                while not blob.complete:
-                    data = await channel.receive_data()
-                    await trio.to_thread.run_sync(blob.write_chunk, data)
-                await trio.to_thread.run_sync(blob.finish)
-            except BaseException:
-                with trio.CancelScope(shield=True):
-                    await trio.to_thread.run_sync(blob.abandon)
-                raise
+                await self._store_blob(channel, info)
+            except OSError as exc:  # our disk (full, read-only): the uploader tries again later
+                raise LocalProtocolError(
+                    ErrorCode.INTERNAL, f"the vault cannot store {info.name} now ({exc.strerror})"
+                ) from None
         if info.name not in self.catalog:
             await self._add(info, uploader)
         await channel.send(Stored(info.name))
+
+    async def _store_blob(self, channel: Channel, info: FileInfo) -> None:
+        blob = await trio.to_thread.run_sync(self.store.start_blob, info)
+        try:
+            while not blob.complete:
+                data = await channel.receive_data()
+                await trio.to_thread.run_sync(blob.write_chunk, data)
+            await trio.to_thread.run_sync(blob.finish)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(blob.abandon)
+            raise
 
     async def _add(self, info: FileInfo, publisher: PeerInfo) -> None:
         if (twin := self._lookalikes.clash(info.name)) is not None:

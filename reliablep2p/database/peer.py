@@ -89,6 +89,8 @@ class DatabasePeer:
         """Set while announcing on the LAN."""
         self.read_timeout = read_timeout
         self.rng = rng or random.Random()
+        self.store = SqliteStore(data_dir)
+        self.store.prepare()  # before the keys are made: a lost database is refused, not renewed
         self.authority = NetworkAuthority.load_or_create(data_dir) if secure else None
         identity = (
             self.authority.identity(DATABASE_NAME, data_dir / "identity")
@@ -96,7 +98,6 @@ class DatabasePeer:
             else None
         )
         self.view = NetworkView(PeerInfo(DATABASE_NAME, host, port), database=None)
-        self.store = SqliteStore(data_dir)
         self.hunt = HuntHost(
             self.store,
             round_seconds=round_seconds,
@@ -159,15 +160,15 @@ class DatabasePeer:
     ) -> None:
         """Listen and serve until cancelled (or `stop()`)."""
         try:
+            # what we know before we listen: a kicked player must not slip in meanwhile
+            catalog = await trio.to_thread.run_sync(self.store.open)  # StoreError: damaged
+            await trio.to_thread.run_sync(load_table)  # for the look-alike checks
+            self.view.catalog.update((info.name, info) for info in catalog)
+            self.pushes.catalog_log.extend(catalog)
+            self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
+            await self.hunt.load()
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                # what we know before we listen: a kicked player must not slip in meanwhile
-                catalog = await trio.to_thread.run_sync(self.store.open)
-                await trio.to_thread.run_sync(load_table)  # for the look-alike checks
-                self.view.catalog.update((info.name, info) for info in catalog)
-                self.pushes.catalog_log.extend(catalog)
-                self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
-                await self.hunt.load()
                 self.port = await self.server.listen(nursery, self.host, self.port)
                 self.view.me = PeerInfo(DATABASE_NAME, self.host, self.port)
                 log.info(

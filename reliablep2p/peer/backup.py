@@ -1,17 +1,38 @@
-"""Our side of the backup: tell the database peer what we seed, send the bytes it lacks."""
+"""Our side of the backup: tell the database peer what we seed, send the bytes it lacks.
+
+An upload that fails is tried again by publishing the file again (the database peer then says
+whether it still `need`s it), after 1, 2, 4 ... rescans, at most `RETRY_CAP_ROUNDS`, per file:
+a database peer that cannot take a file (its disk is full) is not asked every rescan. The player
+hears of it once per streak of failures (`BackupFailed`), and once more when it works
+(`BackedUp` with the count of failed tries).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import trio
 
 from ..net.channel import Channel
-from ..proto import ProtocolError, Publish, Stored, Upload
+from ..proto import FileInfo, ProtocolError, Publish, Stored, Upload
 from . import events
 from .dialer import Dialer
 from .transfer import send_file
 from .view import NetworkView
 
 UPLOADS_AT_ONCE = 2
+RETRY_CAP_ROUNDS = 64
+"""The longest wait between two tries of one file, in rescans (~2 min at the default 2 s)."""
+
+
+@dataclass
+class _Failing:
+    """A file whose uploads keep failing: when to try again."""
+
+    hash: bytes
+    failures: int = 0
+    due: int | None = None
+    """The round from which it may be published again; None while a try is under way."""
 
 
 class Publisher:
@@ -23,6 +44,9 @@ class Publisher:
         self._published: dict[str, bytes] = {}
         """What this session was told: name -> content hash."""
         self._limiter = trio.CapacityLimiter(UPLOADS_AT_ONCE)
+        self._failing: dict[str, _Failing] = {}
+        self.rounds = 0
+        """How many times we looked for something to publish (once per rescan)."""
 
     def forget_published(self) -> None:
         """A new session knows nothing we published over the last one."""
@@ -32,12 +56,25 @@ class Publisher:
         share = self.view.share
         if share is None:
             return
+        self.rounds += 1
         files = share.files()
-        fresh = [info for name, info in files.items() if self._published.get(name) != info.hash]
+        for name in [n for n, failing in self._failing.items() if _stale(failing, files.get(n))]:
+            del self._failing[name]  # gone or changed: a new file, with a clean slate
+        due = [n for n, failing in self._failing.items() if self._is_due(failing)]
+        for name in due:
+            self._failing[name].due = None  # its try is under way: the answer says what next
+        fresh = [
+            info
+            for name, info in files.items()
+            if self._published.get(name) != info.hash or name in due
+        ]
         if fresh:
             for info in fresh:
                 self._published[info.name] = info.hash
             await session.send(Publish(fresh))
+
+    def _is_due(self, failing: _Failing) -> bool:
+        return failing.due is not None and self.rounds >= failing.due
 
     async def upload(self, name: str) -> None:
         """Send the database peer the bytes of a file it asked for."""
@@ -46,13 +83,34 @@ class Publisher:
         info = share.get(name)
         if info is None:
             return
+        failing = self._failing.get(name)
+        if failing is not None and failing.due is not None and not self._is_due(failing):
+            return  # a new session asked before its turn: it is published again when due
         async with self._limiter:
             try:
                 async with await self.dialer.open_database() as channel:
                     await channel.send(Upload(info))
                     await send_file(channel, share.path_of(name), 0, info.size)
                     await channel.receive_message(Stored)
-                self.view.bus.emit(events.BackedUp(name))
             except ProtocolError as exc:
-                self._published.pop(name, None)  # try again at the next rescan
-                self.view.bus.emit(events.BackupFailed(name, exc.detail))
+                self._failed(info, exc.detail)
+                return
+            except OSError as exc:  # our copy went away or cannot be read (the network's own
+                self._failed(info, f"cannot read it: {exc.strerror}")  # errors are ProtocolError)
+                return
+        failed = self._failing.pop(name, None)
+        self.view.bus.emit(events.BackedUp(name, failed.failures if failed else 0))
+
+    def _failed(self, info: FileInfo, reason: str) -> None:
+        failing = self._failing.get(info.name)
+        if failing is None or failing.hash != info.hash:
+            failing = self._failing[info.name] = _Failing(info.hash)
+        failing.failures += 1
+        wait = min(2 ** (failing.failures - 1), RETRY_CAP_ROUNDS)
+        failing.due = self.rounds + wait
+        if failing.failures == 1:
+            self.view.bus.emit(events.BackupFailed(info.name, reason))
+
+
+def _stale(failing: _Failing, now: FileInfo | None) -> bool:
+    return now is None or now.hash != failing.hash

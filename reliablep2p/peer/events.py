@@ -126,10 +126,15 @@ class BackedUp(Event):
     """The database peer holds a copy of one of our files in its vault."""
 
     name: str
+    failed_tries: int = 0
+    """Uploads of it that failed before this one (each streak is told once, `BackupFailed`)."""
 
 
 @dataclass(frozen=True)
 class BackupFailed(Event):
+    """An upload for the vault failed; it is tried again less and less often, without a word
+    until it works (`BackedUp`)."""
+
     name: str
     reason: str
 

@@ -2,11 +2,13 @@
 
 A source that fails, stalls or sends a bad chunk is dropped and the next one continues from the
 last verified chunk; an earlier partial download of the same content resumes; sources that are
-only busy are asked again after a backoff.
+only busy are asked again after a backoff. A disk that fails us (full, read-only) ends the get
+with one line, no source blamed, the verified chunks kept for the next try.
 """
 
 from __future__ import annotations
 
+import errno
 import random
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -28,6 +30,7 @@ from ..proto import (
     check_name,
 )
 from ..storage.partial import Download
+from ..storage.share import SharedFolder
 from . import events
 from .dialer import Dialer
 from .search import OneSource, SearchPlan
@@ -151,38 +154,17 @@ class Fetcher:
         async with self._locks.setdefault(info.hash, trio.Lock()):
             if (mine := share.get(info.name)) is not None and mine.hash == info.hash:
                 return GetResult(info.name, info.size, "local", 0, False, path)
-            download = await trio.to_thread.run_sync(share.start_download, info)
-            failures: list[str] = []
-            sources: list[tuple[str, int]] = []
-            busy = False
+            download: Download | None = None
             try:
-                while (peer := plan.next()) is not None:
-                    source = "vault" if plan.is_database(peer) else peer.name
-                    before = download.received
-                    try:
-                        if await self._fetch_from(peer, download, source):
-                            break
-                        failures.append(f"{peer.name} does not have it")
-                    except ProtocolError as exc:
-                        if exc.code == ErrorCode.BUSY:
-                            busy = True  # it holds the file, it is just full: ask again later
-                        else:
-                            self.view.address_book.forget(info.name, peer.addr)
-                        failures.append(f"{source}: {exc.detail}")
-                    finally:
-                        if download.received > before:
-                            sources.append((source, download.received - before))
-                else:
-                    reason = "; ".join(failures[-3:]) or "nobody reachable"
-                    if plan.skipped:
-                        reason += "; skipped " + unreachable(plan.skipped)
-                    if busy:
-                        raise SourcesBusy(f"{info.name}: every source is busy ({reason})")
-                    self.view.bus.emit(events.TransferFailed(info.name, reason))
-                    raise GetError(f"{info.name}: no source could provide it ({reason})")
-            finally:
-                with trio.CancelScope(shield=True):  # keep what we verified, even when cancelled
-                    await trio.to_thread.run_sync(download.put_aside)
+                download = await trio.to_thread.run_sync(share.start_download, info)
+                peer, source, sources = await self._fetch_into(download, plan)
+            except (OSError, BaseExceptionGroup) as exc:
+                problem = _disk_error(exc)
+                if problem is None:
+                    raise
+                reason = _cannot_write(share, info, problem, download.received if download else 0)
+                self.view.bus.emit(events.TransferFailed(info.name, reason))
+                raise GetError(reason) from None
         from_vault = plan.is_database(peer)
         if not from_vault:
             self.view.learned(info.name, peer)
@@ -196,6 +178,43 @@ class Fetcher:
             resumed_at=download.resumed_at, sources=tuple(sources),
             skipped=tuple(p.name for p in plan.skipped),
         )  # fmt: skip
+
+    async def _fetch_into(
+        self, download: Download, plan: SearchPlan | OneSource
+    ) -> tuple[PeerInfo, str, list[tuple[str, int]]]:
+        """Ask the plan's sources in turn until `download` is placed: who completed it, under
+        what name, and who sent how much. The verified chunks are kept whatever happens."""
+        info = download.info
+        failures: list[str] = []
+        sources: list[tuple[str, int]] = []
+        busy = False
+        try:
+            while (peer := plan.next()) is not None:
+                source = "vault" if plan.is_database(peer) else peer.name
+                before = download.received
+                try:
+                    if await self._fetch_from(peer, download, source):
+                        return peer, source, sources
+                    failures.append(f"{peer.name} does not have it")
+                except ProtocolError as exc:
+                    if exc.code == ErrorCode.BUSY:
+                        busy = True  # it holds the file, it is just full: ask again later
+                    else:
+                        self.view.address_book.forget(info.name, peer.addr)
+                    failures.append(f"{source}: {exc.detail}")
+                finally:
+                    if download.received > before:
+                        sources.append((source, download.received - before))
+            reason = "; ".join(failures[-3:]) or "nobody reachable"
+            if plan.skipped:
+                reason += "; skipped " + unreachable(plan.skipped)
+            if busy:
+                raise SourcesBusy(f"{info.name}: every source is busy ({reason})")
+            self.view.bus.emit(events.TransferFailed(info.name, reason))
+            raise GetError(f"{info.name}: no source could provide it ({reason})")
+        finally:
+            with trio.CancelScope(shield=True):  # keep what we verified, even when cancelled
+                await trio.to_thread.run_sync(download.put_aside)
 
     async def _fetch_from(self, peer: PeerInfo, download: Download, source: str) -> bool:
         """Continue `download` from one peer; False if it does not hold the file (map merged)."""
@@ -226,3 +245,26 @@ class Fetcher:
 def unreachable(peers: list[PeerInfo]) -> str:
     """The peers a search skipped, in words: ``a, b (unreachable)``."""
     return ", ".join(p.name for p in peers) + " (unreachable)"
+
+
+def _disk_error(error: BaseException) -> OSError | None:
+    """The first `OSError` in `error`, or None: the disk failed us (the network's own errors
+    arrive as `ProtocolError`)."""
+    if isinstance(error, OSError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            if (found := _disk_error(inner)) is not None:
+                return found
+    return None
+
+
+def _cannot_write(share: SharedFolder, info: FileInfo, error: OSError, kept: int) -> str:
+    """One line for a get the disk stopped."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        quota = " (over quota)" if error.errno == errno.EDQUOT else ""
+        what = f"no space left on the disk of {share.path}{quota}"
+    else:
+        what = f"cannot write into {share.path} ({error.strerror or error})"
+    return (f"{what}: {info.name} needs {info.size:,} bytes; the {kept:,} bytes verified so far"
+            " are kept for the next get")  # fmt: skip

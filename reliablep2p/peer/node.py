@@ -167,26 +167,40 @@ class Node:
     # -------------------------------------------------------------------------- running
 
     async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen, join the network and serve until cancelled or `leave()` is called."""
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            self.port = await self.server.listen(nursery, self.host, self.port)
-            # On every interface, the database peer lists us where it sees us call from;
-            # on one address, there (it is where we listen, whichever way we call out).
-            bound = self.server.address[0]
-            listens_on = "" if ipaddress.ip_address(bound).is_unspecified else bound
-            self.session.listens_on = listens_on
-            name = self._name or f"player-{self.port}"
-            self.view.me = PeerInfo(name=name, host=listens_on or "127.0.0.1", port=self.port)
-            self.dialer.name, self.dialer.port, self.server.name = name, self.port, name
-            share = SharedFolder(self._share_dir or Path(f"port_{self.port}"))
-            await trio.to_thread.run_sync(share.ensure)
-            await trio.to_thread.run_sync(share.scan)
-            self.view.share = share
-            nursery.start_soon(self._rescan_loop)
-            if self.view.database is not None:
-                nursery.start_soon(self.session.run)
-            task_status.started(self)
+        """Listen, join the network and serve until cancelled or `leave()` is called.
+
+        The share is claimed first (`ShareUnusable` if another node holds it), and held to the end.
+        """
+        share = await self._claim_share(self._share_dir) if self._share_dir else None
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self.port = await self.server.listen(nursery, self.host, self.port)
+                # On every interface, the database peer lists us where it sees us call from;
+                # on one address, there (it is where we listen, whichever way we call out).
+                bound = self.server.address[0]
+                listens_on = "" if ipaddress.ip_address(bound).is_unspecified else bound
+                self.session.listens_on = listens_on
+                name = self._name or f"player-{self.port}"
+                self.view.me = PeerInfo(name=name, host=listens_on or "127.0.0.1", port=self.port)
+                self.dialer.name, self.dialer.port, self.server.name = name, self.port, name
+                if share is None:  # the default share is named after the port we got
+                    share = await self._claim_share(Path(f"port_{self.port}"))
+                await trio.to_thread.run_sync(share.scan)
+                self.view.share = share
+                nursery.start_soon(self._rescan_loop)
+                if self.view.database is not None:
+                    nursery.start_soon(self.session.run)
+                task_status.started(self)
+        finally:
+            if share is not None:
+                share.release()
+
+    @staticmethod
+    async def _claim_share(path: Path) -> SharedFolder:
+        share = SharedFolder(path)
+        await trio.to_thread.run_sync(share.claim)
+        return share
 
     def stop(self) -> None:
         """Stop at once, saying nothing (what a crash looks like to others)."""

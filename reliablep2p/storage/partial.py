@@ -90,11 +90,15 @@ class Download:
     With a `record_path`, the download is resumable: the number of verified chunks is recorded
     beside the partial file every `RECORD_EVERY` chunks and when the download is put aside, so a
     later download of the same content continues from there instead of starting over (only the
-    last recorded chunk is re-checked, never the whole file). Used for downloads into a share and,
-    without a record, for uploads into the vault. Blocking methods: run them in a worker thread.
+    last recorded chunk is re-checked, never the whole file). The record is made when the
+    download starts and then rewritten in place, so it needs no new space: a download stopped by a
+    full disk still records what it verified. Used for downloads into a share and, without a
+    record, for uploads into the vault. Blocking methods: run them in a worker thread.
     """
 
     RECORD_EVERY = 8
+    RECORD_WIDTH = 20
+    """Digits of the record, padded: every rewrite covers the same bytes of the same block."""
 
     def __init__(
         self, info: FileInfo, part_path: Path, final_path: Path, record_path: Path | None = None
@@ -105,8 +109,6 @@ class Download:
         self.record_path = record_path
         self.received = self._verified_prefix()
         self.resumed_at = self.received
-        self._file = self.part_path.open("r+b" if self.received else "wb", buffering=0)
-        self._file.truncate(self.received)
         self._lock = threading.Lock()
         self._direct: int | None = None
         """A second descriptor of the partial file, opened with `O_DIRECT` on first use."""
@@ -114,6 +116,16 @@ class Download:
         self._direct_ok = True
         self._stored: set[int] = set()
         """Chunks stored beyond the prefix (a worker finished before the one before it)."""
+        self._record_fd: int | None = None
+        self._file = self.part_path.open("r+b" if self.received else "wb", buffering=0)
+        try:
+            self._file.truncate(self.received)
+            if record_path is not None and chunk_count(info.size) > 1:
+                self._record_fd = os.open(record_path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._record()  # takes the record's block now, while there is room
+        except BaseException:
+            self._close()
+            raise
 
     def _verified_prefix(self) -> int:
         """Bytes of an earlier partial download we can keep (0 if none or in doubt)."""
@@ -200,17 +212,17 @@ class Download:
         return self._direct if DIRECT_WRITES and self._direct_ok else None
 
     def _close(self) -> None:
-        if self._direct is not None:
-            os.close(self._direct)
-            self._direct = None
+        for fd in (self._direct, self._record_fd):
+            if fd is not None:
+                os.close(fd)
+        self._direct = self._record_fd = None
         self._file.close()
 
     def _record(self) -> None:
-        if self.record_path is None:
-            return
-        tmp = self.record_path.with_suffix(".tmp")
-        tmp.write_text(str(self.next_chunk))
-        os.replace(tmp, self.record_path)
+        """Write the count of verified chunks over the last one (a torn or stale record is
+        harmless: its last chunk is checked before it is trusted)."""
+        if self._record_fd is not None:
+            os.pwrite(self._record_fd, f"{self.next_chunk:>{self.RECORD_WIDTH}}\n".encode(), 0)
 
     @property
     def complete(self) -> bool:
@@ -237,14 +249,21 @@ class Download:
                 self.record_path.unlink()
 
     def put_aside(self) -> None:
-        """Stop for now, keeping the verified chunks for a later resume."""
+        """Stop for now, keeping the verified chunks for a later resume.
+
+        The partial file is cut back to its verified prefix (all a resume trusts), which also
+        gives back the space of a chunk that a full disk cut short.
+        """
         if self._file.closed:
             return
         if self.record_path is None:
             self.abandon()
             return
-        self._record()
-        self._close()
+        try:
+            self._file.truncate(self.received)
+            self._record()
+        finally:
+            self._close()
 
     def abandon(self) -> None:
         self._close()

@@ -2,7 +2,8 @@
 
 Downloads are written to a hidden work folder inside the share (`.rp2p/`), verified chunk by
 chunk, flushed to disk and only then renamed into place, so a visible file is always complete
-and correct. Names are checked before any path is built from them.
+and correct. Names are checked before any path is built from them. A share belongs to one node
+at a time (`claim`): two would write the same partial files.
 
 A file is shared under the NFC form of its name (the only form the protocol accepts), whatever
 form the disk keeps: macOS hands out NFD names, so `café.txt` typed there is stored as
@@ -12,6 +13,7 @@ If a folder holds two names with one NFC form, the one already in NFC is shared.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import threading
@@ -54,6 +56,11 @@ class _Seen:
     """The file's name in the folder: `info.name` (NFC) or another form of it."""
 
 
+class ShareUnusable(Exception):
+    """The folder cannot be this node's share (another node holds it, or it cannot be made);
+    the message is one line for people."""
+
+
 class SharedFolder:
     """The files a peer seeds, rescanned from disk; hashes are cached by size and mtime.
 
@@ -66,10 +73,37 @@ class SharedFolder:
         self.path = path
         self._seen: dict[str, _Seen] = {}
         self._lock = threading.Lock()
+        self._claim: int | None = None
 
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / WORK_DIR).mkdir(exist_ok=True)
+
+    def claim(self) -> None:
+        """Make the folder and hold it for this node until `release` (or the process ends).
+
+        An `flock` on the work folder itself (Linux and macOS): no lock file to leave behind,
+        and the kernel lets go when the process dies, however it dies. Blocking: run it in a
+        thread. Raises `ShareUnusable`.
+        """
+        try:
+            self.ensure()
+            fd = os.open(self.path / WORK_DIR, os.O_RDONLY)
+        except OSError as exc:
+            raise ShareUnusable(f"cannot use {self.path} as a share: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ShareUnusable(
+                f"{self.path} is the share of another running peer; give each peer its own --share"
+            ) from None
+        self._claim = fd
+
+    def release(self) -> None:
+        if self._claim is not None:
+            os.close(self._claim)
+            self._claim = None
 
     def path_of(self, name: str) -> Path:
         """Where the file shared as `name` is (or a download of it goes)."""

@@ -3,12 +3,15 @@
 A blob is written to `vault/tmp/`, verified, flushed and renamed to `vault/<ab>/<hash>`; only then
 is its catalog row committed. So after any crash a catalog entry always has its complete blob, and
 no half-written blob is ever visible under a content address. `open()` sweeps what a crash left.
+A database that was emptied or damaged is refused with one line (`StoreError`), never started
+empty: that would forget the catalog, the members, the revocations and the scores in silence.
 All methods block: the database peer calls them from a worker thread.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -17,9 +20,13 @@ from pathlib import Path
 
 from ..proto import FileInfo, taken_by
 from ..proto.codes import MAX_CODE_HOURS, MAX_NUMBER, is_current, new_join_code
-from .partial import Download
+from .partial import Download, fsync_dir
 
 log = logging.getLogger("rp2p.store")
+
+DB_FILE = "rp2p.sqlite3"
+OWN_FILES = {DB_FILE + suffix for suffix in ("", "-wal", "-shm", "-journal", ".new")}
+"""The database and what SQLite (or `_create`) keeps beside it."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalog (
@@ -49,28 +56,98 @@ CREATE TABLE IF NOT EXISTS players (
 """
 
 
+class StoreError(Exception):
+    """The data folder's database cannot be used as it is; the message is one line for people."""
+
+
 class SqliteStore:
     """Catalog and vault under one data folder."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        self.db_path = data_dir / DB_FILE
         self.vault = data_dir / "vault"
         self._tmp = self.vault / "tmp"
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
+    def prepare(self) -> None:
+        """Make sure there is a database to `open`; call it before anything else writes here.
+
+        A new folder gets a new database, built aside and renamed in, so no crash leaves a
+        half-made one. A database missing or empty (0 bytes) in a folder that was in use (files
+        in the vault, the network's keys) is refused. An empty file in a folder holding nothing
+        else is a first start that died before writing anything (or a network that never held
+        anything): nothing can be lost, so it is replaced by a new database, with a warning.
+        """
+        try:
+            size: int | None = self.db_path.stat().st_size
+        except FileNotFoundError:
+            size = None
+        if size:
+            return
+        if in_use := self._signs_of_use():
+            state = "missing" if size is None else "empty (0 bytes)"
+            raise StoreError(
+                f"the catalog database {self.db_path} is {state}, but {self.data_dir} was in use"
+                f" ({in_use}); {self._restore_hint()}"
+            )
+        if size == 0:
+            log.warning("%s was empty and nothing else is in %s: starting a new network",
+                        self.db_path, self.data_dir)  # fmt: skip
+        self._create()
+
+    def _signs_of_use(self) -> str:
+        """What in the data folder shows the network ran here, in words ('' if nothing)."""
+        if not self.data_dir.is_dir():
+            return ""
+        blobs = sum(1 for _ in self.vault.glob("??/*"))
+        others = sorted(
+            p.name for p in self.data_dir.iterdir() if p.name not in OWN_FILES | {"vault"}
+        )
+        signs = [f"{blobs} backed-up file{'' if blobs == 1 else 's'} in the vault"] if blobs else []
+        if others:
+            signs.append(", ".join(others[:5]) + (", ..." if len(others) > 5 else ""))
+        return "; ".join(signs)
+
+    def _restore_hint(self) -> str:
+        return (
+            f"restore it from a backup copy, or move {self.data_dir} aside to start a new network"
+            " (players then join again with a new code; the catalog, the members, the"
+            " revocations and the scores are lost)"
+        )
+
+    def _create(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        new = self.db_path.with_name(DB_FILE + ".new")
+        new.unlink(missing_ok=True)
+        db = sqlite3.connect(new)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+        finally:
+            db.close()  # the last connection: the WAL is checkpointed into the file
+        with new.open("rb") as made:
+            os.fsync(made.fileno())
+        os.replace(new, self.db_path)
+        fsync_dir(self.data_dir)
+
     def open(self) -> list[FileInfo]:
-        """Open (creating if needed), repair after a crash, and return the catalog."""
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        for leftover in self._tmp.iterdir():
-            log.info("removing unfinished upload %s", leftover.name)
-            leftover.unlink()
-        db = sqlite3.connect(self.data_dir / "rp2p.sqlite3", check_same_thread=False)
+        """Open the database, check it is whole, repair after a crash, and return the catalog.
+
+        Only a database `prepare` made sure of is opened; none is created here (so
+        `rp2p-db invite` pointed at the wrong folder says so instead of minting a useless code).
+        """
+        db = self._connect()
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
         self._db = db
         self._drop_weak_invites()
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        for leftover in self._tmp.iterdir():
+            log.info("removing unfinished upload %s", leftover.name)
+            leftover.unlink()
         catalog = []
         for info in self._load():
             if self.has_blob(info.hash, info.size):
@@ -80,6 +157,36 @@ class SqliteStore:
                 with self._lock, db:
                     db.execute("DELETE FROM catalog WHERE name = ?", (info.name,))
         return catalog
+
+    def _connect(self) -> sqlite3.Connection:
+        """A connection to the existing database, checked whole (`quick_check`), or StoreError."""
+        path = self.db_path
+        if not path.exists():
+            raise StoreError(
+                f"there is no catalog database {path}: is {self.data_dir} the database peer's"
+                " data folder (--data)?"
+            )
+        uri = f"{path.resolve().as_uri()}?mode=rw"
+        try:
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the catalog database {path}: {exc}") from None
+        try:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorname not in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                db.close()
+                raise StoreError(f"cannot open the catalog database {path}: {exc}") from None
+            problems, tables = [str(exc)], set()
+        if problems == ["ok"] and "catalog" in tables:
+            return db
+        db.close()
+        if not tables and problems == ["ok"]:
+            state = "empty (0 bytes)" if path.stat().st_size == 0 else "not a catalog"
+        else:
+            state = f"damaged ({problems[0]})"
+        raise StoreError(f"the catalog database {path} is {state}; {self._restore_hint()}")
 
     def close(self) -> None:
         if self._db is not None:

@@ -6,12 +6,15 @@ Every wait has a deadline, so a hang fails the test instead of freezing CI.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,9 +70,7 @@ class Cluster:
         """Start (or restart) the database peer on the same port and data folder."""
         log = (self.root / "db.log").open("a")
         self.db = self._spawn(
-            [BIN / "rp2p-db", "--host", "127.0.0.1", "--port", str(self.db_port),
-             "--enroll-port", str(self.enroll_port), "--data", str(self.data),
-             "--discovery-port", str(self.discovery_port), "--pause-seconds", "3600"],
+            [BIN / "rp2p-db", *self.db_args(), "--pause-seconds", "3600"],
             stdout=subprocess.PIPE, stderr=log,
         )  # fmt: skip
         assert self.db.stdout is not None
@@ -126,6 +127,44 @@ class Cluster:
         assert process.returncode == 0, f"{name} exited {process.returncode}: {out}"
         return out
 
+    def player(
+        self, name: str, files: dict[str, bytes] | None = None, *, share: Path | None = None
+    ) -> Player:
+        """A peer seeding `files`, that reads commands from us and whose answers we read."""
+        for filename, data in (files or {}).items():
+            (share or self.share(name)).joinpath(filename).write_bytes(data)
+        folder = ["--share", str(share)] if share else []
+        log = (self.root / f"{name}.log").open("a")
+        process = self._spawn(
+            [BIN / "rp2p-peer", *self.peer_args(name), *folder],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+        )  # fmt: skip
+        return Player(process)
+
+    def run(
+        self, program: str, *args: object, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `rp2p-db` or `rp2p-peer` to its end; its exit status, stdout and stderr."""
+        process = self._spawn([BIN / program, *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)  # fmt: skip
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            process.wait()
+            said = (exc.stderr or b"").decode(errors="replace")
+            raise AssertionError(
+                f"{program} still ran after {timeout:g} s; it said: {said}"
+            ) from None
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+    def db_args(self) -> list[str]:
+        return [
+            "--host", "127.0.0.1", "--port", str(self.db_port),
+            "--enroll-port", str(self.enroll_port), "--data", str(self.data),
+            "--discovery-port", str(self.discovery_port),
+        ]  # fmt: skip
+
     def wait_cataloged(self, *names: str, timeout: float = 60) -> None:
         wait_for(
             lambda: all(f"cataloged {n} " in self.db_log() for n in names),
@@ -152,3 +191,47 @@ class Cluster:
             for stream in (process.stdin, process.stdout):
                 if stream is not None:
                     stream.close()
+
+
+class Player:
+    """A running `rp2p-peer` reading commands from a pipe; `ask` waits for the answer's line."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        with contextlib.suppress(ValueError, OSError):  # closed under us when the test ends
+            for line in self.process.stdout:
+                self._lines.put(line.rstrip("\n"))
+
+    def ask(self, command: str, timeout: float = 60) -> str:
+        """Type `command`; the first line it answers."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return self._lines.get(timeout=0.05)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    self._reader.join(timeout=5)  # what it printed before it ended
+                    if not self._lines.empty():
+                        continue
+                    raise AssertionError(
+                        f"the peer exited ({self.process.returncode}) instead of answering {command!r}"
+                    ) from None
+        raise AssertionError(f"no answer to {command!r} after {timeout:g} s")
+
+    def get(self, name: str, timeout: float = 60) -> str:
+        """`get name`, asked again while the catalog pushed to this peer lacks it; the answer."""
+        deadline = time.monotonic() + timeout
+        while (answer := self.ask(f"get {name}", timeout)).endswith(": not in the catalog"):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return answer

@@ -20,7 +20,6 @@ import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import psutil  # type: ignore[import-untyped]
 import trio
 
 from ..proto import AskNetwork, ErrorCode, NetworkInfo
@@ -69,6 +68,8 @@ class Interface:
 
 def lan_interfaces(listen_host: str) -> list[Interface]:
     """The IPv4 interfaces a node listening on `listen_host` can be reached on, up ones only."""
+    import psutil  # type: ignore[import-untyped]  # here: a player with a profile never needs it
+
     everywhere = listen_host in ("", "0.0.0.0", "::")
     wanted = "" if everywhere else _ipv4_of(listen_host)
     stats = psutil.net_if_stats()

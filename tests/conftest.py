@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -128,6 +129,14 @@ async def plain_network(nursery: trio.Nursery, tmp_path: Path) -> Network:
     net = Network(nursery, tmp_path, secure=False)
     await net.start_db()
     return net
+
+
+def free_udp_port() -> int:
+    """A UDP port for a test's own LAN discovery, so tests running at once do not hear each other."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def random_bytes(size: int, seed: int = 0) -> bytes:

@@ -23,6 +23,7 @@ from reliablep2p.proto import PlayerStats, RoundState
 
 from . import model
 from .bridge import CoreBridge
+from .join import ScreenChooser
 from .messages import (
     CommandDone,
     CommandFailed,
@@ -80,9 +81,13 @@ class GameApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
-    def __init__(self, node: Node, *, batch_seconds: float = 0.05) -> None:
+    def __init__(
+        self, node: Node, *, batch_seconds: float = 0.05, notes: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         self.node = node
+        self.notes = list(notes)
+        """What joining had to say (e.g. the host did not answer where it was): the feed's first lines."""
         self.bridge = CoreBridge(self, node, batch_seconds=batch_seconds)
         self.connection = "starting"
         self.finished_round: tuple[RoundState, list[PlayerStats]] | None = None
@@ -107,6 +112,8 @@ class GameApp(App[int]):
         self.query_one(CommandLine).display = False
         self.query_one(CatalogTable).focus()
         self.feed("press : for commands, ? for help")
+        for note in self.notes:
+            self.feed(note, "error")
         self.bridge.start()
         self.set_interval(1.0, self.query_one(HuntPanel).tick)
         self.refresh_views(players=True, catalog=True, book=True, hunt=True)
@@ -361,8 +368,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:  # the screen is the log: nothing may write over it
         logging.getLogger().addHandler(logging.NullHandler())
         logging.lastResort = None
-    node = make_player(args)
-    app = GameApp(node)
+    notes: list[str] = []
+    node = make_player(args, ScreenChooser(), notes)
+    app = GameApp(node, notes=notes)
     app.run()
     sys.exit(app.return_code or 0)
 

@@ -17,10 +17,13 @@ import platformdirs
 import trio
 
 from ..net.channel import READ_TIMEOUT, RemoteError, open_channel
+from ..net.discovery import DISCOVERY_PORT, lan_addresses, lan_interfaces
 from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..peer import events
 from ..peer.node import Node
 from ..proto import Kick, KickReport, ProtocolError
+from ..proto.discovery import MAX_NETWORK_NAME
+from ..proto.tags import tagged_code
 from ..storage.share import ShareUnusable
 from . import bot, commands, words
 from .options import add_player_options, add_version_option, make_player, port_option
@@ -71,7 +74,13 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
     parser.add_argument("--port", type=port_option, default=9000, help="port to listen on (9000)")
     parser.add_argument("--enroll-port", type=port_option,
-                        help="port where players join with a code (PORT+1)")  # fmt: skip
+                        help="also take join codes on this port (they are taken on PORT "
+                        "anyway; for older players' --enroll-port)")  # fmt: skip
+    parser.add_argument("--discovery-port", type=port_option, default=DISCOVERY_PORT,
+                        help=f"UDP port to announce the network on ({DISCOVERY_PORT}; "
+                        "0: do not announce)")  # fmt: skip
+    parser.add_argument("--network-name", type=network_name_option,
+                        help="what players see the network called (this machine's name)")  # fmt: skip
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="folder for the catalog, the vault and the network's keys")  # fmt: skip
     parser.add_argument("--round-seconds", type=float, default=120.0, help="round length (120)")
@@ -98,7 +107,9 @@ def db_main(argv: Sequence[str] | None = None) -> None:
             round_seconds=args.round_seconds,
             pause_seconds=args.pause_seconds,
             secure=not args.insecure_lan,
-            enroll_port=args.enroll_port if args.enroll_port is not None else args.port + 1,
+            enroll_port=args.enroll_port,
+            discovery_port=args.discovery_port or None,
+            network_name=args.network_name,
         )
         sys.exit(trio.run(_serve_until_signal, database))
     except StoreError as exc:
@@ -133,11 +144,22 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
                     uses=STARTUP_CODE_USES, seconds=STARTUP_CODE_HOURS * 3600
                 )
             )
+            code = tagged_code(code, database.authority.tag)
             print(f"join code: {code}  (for {STARTUP_CODE_USES} players, {STARTUP_CODE_HOURS} h;"
                   " more with 'rp2p-db invite')", flush=True)  # fmt: skip
+            lines = await trio.to_thread.run_sync(how_to_join, database, code)
+            print("\n".join(lines), flush=True)
         await _until_signal(nursery.cancel_scope)
     logging.getLogger("rp2p").info("stopped")
     return 0
+
+
+def network_name_option(text: str) -> str:
+    if not text.isprintable() or not 0 < len(text.encode()) <= MAX_NETWORK_NAME:
+        raise argparse.ArgumentTypeError(
+            f"a network's name is 1 to {MAX_NETWORK_NAME} bytes of printable text"
+        )
+    return text
 
 
 def _invite(argv: list[str]) -> int:
@@ -150,16 +172,18 @@ def _invite(argv: list[str]) -> int:
 
     add_store_option(parser)
     args = parser.parse_args(argv)
+    from ..database.authority import NetworkAuthority
     from ..storage.interfaces import StoreError
     from ..storage.stores import metadata_store
 
+    tag = NetworkAuthority.load_or_create(args.data).tag
     try:
         store = metadata_store(args.data, args.store)
         store.open()
     except StoreError as exc:
         return _refused(exc)
     try:
-        print(store.new_invite(uses=args.uses, seconds=args.hours * 3600))
+        print(tagged_code(store.new_invite(uses=args.uses, seconds=args.hours * 3600), tag))
     finally:
         store.close()
     return 0
@@ -178,6 +202,21 @@ def _code_hours(text: str) -> float:
             "the longer one lives, the more guesses it must withstand"
         )
     return hours
+
+
+def how_to_join(database: DatabasePeer, code: str) -> list[str]:
+    """What the host tells its friends: its LAN addresses and the lines to paste."""
+    addresses = lan_addresses(lan_interfaces(database.host))
+    udp = database.discovery_port if database.beacon is not None else None
+    ports = f"TCP {database.port}, UDP {udp}" if udp else f"TCP {database.port}, not announced"
+    lines = [f"LAN addresses: {', '.join(addresses) or 'none found'}  ({ports})"]
+    if udp:
+        extra = "" if udp == DISCOVERY_PORT else f" --discovery-port {udp}"
+        lines.append(f"friends join with:  rp2p-tui --code {code}{extra}")
+    fallback = "or, if they do not find it:" if udp else "friends join with:"
+    lines += [f"{fallback}  rp2p-tui --db {address}:{database.port} --code {code}"
+              for address in addresses[:3]]  # fmt: skip
+    return lines
 
 
 def _kick(argv: list[str]) -> int:

@@ -17,6 +17,7 @@ import trio
 
 from ..game.host import HuntHost, Online
 from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel, first_protocol_error, keep_alive
+from ..net.discovery import Beacon, default_network_name, lan_interfaces
 from ..net.identity import DATABASE_NAME
 from ..net.server import Server
 from ..peer.peerlist import Addr, PeerRegistry
@@ -69,7 +70,9 @@ class DatabasePeer:
         min_players: int = 2,
         lobby_seconds: float = 3.0,
         secure: bool = False,
-        enroll_port: int = 0,
+        enroll_port: int | None = None,
+        discovery_port: int | None = None,
+        network_name: str | None = None,
         read_timeout: float = READ_TIMEOUT,
         max_serving: int = MAX_SERVING,
         rng: random.Random | None = None,
@@ -77,8 +80,15 @@ class DatabasePeer:
     ) -> None:
         self.host = host
         self.port = port
-        self.enroll_port = enroll_port
-        """Where players join with a code (TLS mode only); 0 picks a free port."""
+        self.enroll_port = port if enroll_port is None else enroll_port
+        """Where players join with a code (TLS mode only): the main port, unless a port of its
+        own was asked for (0 picks one), as before enrollment moved to the main port."""
+        self._own_enroll_port = enroll_port is not None
+        self.discovery_port = discovery_port
+        """The UDP port to announce on (None: no announcements)."""
+        self.network_name = network_name or default_network_name()
+        self.beacon: Beacon | None = None
+        """Set while announcing on the LAN."""
         self.read_timeout = read_timeout
         self.rng = rng or random.Random()
         self.stores = stores or embedded(data_dir)
@@ -112,7 +122,7 @@ class DatabasePeer:
         )
         self.membership = Membership(
             self.store, self.authority, self.view.revoked, self.sessions.values,
-            self.pushes.revoked, read_timeout=read_timeout,
+            self.pushes.revoked, read_timeout=read_timeout, network_name=self.network_name,
         )  # fmt: skip
         self.files = FileService(
             self.view,
@@ -131,6 +141,7 @@ class DatabasePeer:
             tls=identity.server_context() if identity else None,
             revoked=self.view.revoked,
             long_lived=(Connect,),
+            plaintext=self.membership.plaintext_handlers(),
             read_timeout=read_timeout,
         )
         self.server.name = DATABASE_NAME
@@ -173,19 +184,41 @@ class DatabasePeer:
                 nursery.start_soon(self.hunt.run, self.online_players, self.catalog.keys)
                 nursery.start_soon(self.pushes.run)
                 if self.authority is not None:
-                    serve = functools.partial(
-                        trio.serve_tcp,
-                        self.membership.serve_enrollment,
-                        self.enroll_port,
-                        host=self.host,
-                    )
-                    listeners = await nursery.start(serve)
-                    self.enroll_port = listeners[0].socket.getsockname()[1]
-                    log.info("players join with a code on port %d", self.enroll_port)
+                    await self._start_enrollment(nursery)
+                    await self._start_announcing(nursery, self.authority.tag)
                 self.ready.set()
                 task_status.started(self)
         finally:
             self.stores.close()
+
+    async def _start_enrollment(self, nursery: trio.Nursery) -> None:
+        """Players join with a code on the main port; on a port of their own if asked."""
+        if not self._own_enroll_port:
+            self.enroll_port = self.port
+            return
+        enrollment = Server(
+            {}, plaintext=self.membership.plaintext_handlers(), tls=None, revoked=(),
+            read_timeout=self.read_timeout,
+        )  # fmt: skip
+        enrollment.name = DATABASE_NAME
+        self.enroll_port = await enrollment.listen(nursery, self.host, self.enroll_port)
+        log.info("players may also join with a code on port %d", self.enroll_port)
+
+    async def _start_announcing(self, nursery: trio.Nursery, tag: bytes) -> None:
+        """Announce the network on the LAN; without the UDP port, players need --db."""
+        if self.discovery_port is None:
+            return
+        find = functools.partial(lan_interfaces, self.host)
+        beacon = Beacon(tag, self.network_name, self.port, find, port=self.discovery_port)
+        try:
+            await nursery.start(beacon.run)
+        except OSError as exc:
+            log.warning("cannot announce on UDP port %d (%s): players need --db",
+                        self.discovery_port, exc.strerror or exc)  # fmt: skip
+            return
+        self.beacon = beacon
+        log.info("announcing network %s on UDP port %d (%s)", self.network_name,
+                 self.discovery_port, ", ".join(i.address for i in beacon.interfaces) or "nowhere")  # fmt: skip
 
     def stop(self) -> None:
         """Stop at once (what a crash looks like to the players)."""

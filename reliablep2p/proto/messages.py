@@ -307,6 +307,17 @@ class EnrollChallenge(msgspec.Struct, tag="enroll_challenge"):
     spake: bytes
 
 
+class AskNetwork(msgspec.Struct, tag="ask_network"):
+    """Which network is this? Asked in plaintext on the database peer's port, before a code."""
+
+
+class NetworkInfo(msgspec.Struct, tag="network_info"):
+    """The database peer's network: its tag (see `tags.py`) and its name."""
+
+    tag: bytes
+    name: str
+
+
 class Sealed(msgspec.Struct, tag="sealed"):
     """A payload encrypted and authenticated with the key both sides derived from the code."""
 
@@ -354,6 +365,8 @@ Message = (
     | KickReport
     | Enroll
     | EnrollChallenge
+    | AskNetwork
+    | NetworkInfo
     | Sealed
     | Error
 )

@@ -57,6 +57,8 @@ class Cluster:
         self.processes: list[subprocess.Popen[str]] = []
         self.db_port = free_port()
         self.enroll_port = free_port()
+        self.discovery_port = free_port()
+        """UDP: this cluster's own, so clusters of tests running at once do not hear each other."""
         self.code = ""
         self.db: subprocess.Popen[str] | None = None
 
@@ -160,6 +162,7 @@ class Cluster:
         return [
             "--host", "127.0.0.1", "--port", str(self.db_port),
             "--enroll-port", str(self.enroll_port), "--data", str(self.data),
+            "--discovery-port", str(self.discovery_port),
         ]  # fmt: skip
 
     def wait_cataloged(self, *names: str, timeout: float = 60) -> None:

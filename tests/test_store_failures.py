@@ -28,15 +28,24 @@ from .test_stores import read_blob, store_blob
 RP2P_DB = Path(sys.executable).parent / "rp2p-db"
 
 
-def test_rp2p_db_says_in_one_line_that_postgresql_cannot_be_reached(tmp_path: Path) -> None:
-    dead = f"postgresql://rp2p@127.0.0.1:{free_port()}/rp2p"
+@pytest.mark.parametrize("down", ["postgresql", "s3"])
+def test_rp2p_db_says_in_one_line_that_a_store_cannot_be_reached(tmp_path: Path, down: str) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    options, said = {
+        "postgresql": (["--store", f"postgresql://rp2p@{dead}/rp2p"],
+                       f"rp2p-db: cannot connect to postgresql://{dead}/rp2p: "),
+        "s3": (["--vault", "s3://rp2p", "--s3-endpoint", f"http://{dead}"],
+               f"rp2p-db: cannot use the vault s3://rp2p at http://{dead}: "),
+    }[down]  # fmt: skip
     done = subprocess.run(
-        [RP2P_DB, "--data", tmp_path / "db", "--store", dead, "--port", "0", "--insecure-lan"],
+        [RP2P_DB, "--data", tmp_path / "db", *options, "--port", "0", "--insecure-lan"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 2, done
-    assert done.stderr.startswith("rp2p-db: cannot connect to postgresql://127.0.0.1:"), done
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    refusals = [line for line in done.stderr.splitlines() if line.startswith("rp2p-db:")]
+    assert len(refusals) == 1 and refusals[0].startswith(said), done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "db").exists(), "something was made before the store was known good"
 
 
 def test_an_emptied_database_beside_a_data_folder_in_use_is_refused(

@@ -123,7 +123,7 @@ def _refused(exc: Exception) -> int:
 
 
 async def _serve_until_signal(database: DatabasePeer) -> int:
-    from ..storage.interfaces import StoreError
+    from ..storage.interfaces import StoreError, StoreUnavailable
 
     async with trio.open_nursery() as nursery:
         try:
@@ -139,11 +139,15 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
                 "INSECURE LAN MODE: no encryption, anyone can join and pose as anyone"
             )
         else:
-            code = await trio.to_thread.run_sync(
-                lambda: database.store.new_invite(
-                    uses=STARTUP_CODE_USES, seconds=STARTUP_CODE_HOURS * 3600
+            try:
+                code = await trio.to_thread.run_sync(
+                    lambda: database.store.new_invite(
+                        uses=STARTUP_CODE_USES, seconds=STARTUP_CODE_HOURS * 3600
+                    )
                 )
-            )
+            except StoreUnavailable as exc:  # gone away while we started
+                nursery.cancel_scope.cancel()
+                return _refused(exc)
             code = tagged_code(code, database.authority.tag)
             print(f"join code: {code}  (for {STARTUP_CODE_USES} players, {STARTUP_CODE_HOURS} h;"
                   " more with 'rp2p-db invite')", flush=True)  # fmt: skip
@@ -173,7 +177,7 @@ def _invite(argv: list[str]) -> int:
     add_store_option(parser)
     args = parser.parse_args(argv)
     from ..database.authority import NetworkAuthority
-    from ..storage.interfaces import StoreError
+    from ..storage.interfaces import StoreError, StoreUnavailable
     from ..storage.stores import metadata_store
 
     tag = NetworkAuthority.load_or_create(args.data).tag
@@ -184,6 +188,8 @@ def _invite(argv: list[str]) -> int:
         return _refused(exc)
     try:
         print(tagged_code(store.new_invite(uses=args.uses, seconds=args.hours * 3600), tag))
+    except StoreUnavailable as exc:
+        return _refused(exc)
     finally:
         store.close()
     return 0
@@ -270,7 +276,7 @@ def _kick_outcome(report: KickReport, wait: float) -> str:
 
 def _kick_offline(data: Path, store_url: str | None, name: str, why: str) -> int:
     """The database peer is not running (or not there): revoke in its store directly."""
-    from ..storage.interfaces import StoreError
+    from ..storage.interfaces import StoreError, StoreUnavailable
     from ..storage.stores import metadata_store
 
     try:
@@ -280,6 +286,8 @@ def _kick_offline(data: Path, store_url: str | None, name: str, why: str) -> int
         return _refused(exc)
     try:
         member = store.revoke(name)
+    except StoreUnavailable as exc:
+        return _refused(exc)
     finally:
         store.close()
     if not member:

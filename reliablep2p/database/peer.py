@@ -45,7 +45,7 @@ from ..proto import (
     Welcome,
 )
 from ..proto.lookalike import load_table
-from ..storage.interfaces import StoreUnavailable
+from ..storage.interfaces import StoreError, StoreUnavailable
 from ..storage.stores import Stores, embedded
 from .authority import NetworkAuthority
 from .backup import Backup
@@ -171,8 +171,11 @@ class DatabasePeer:
             await trio.to_thread.run_sync(load_table)  # for the look-alike checks
             self.view.catalog.update((info.name, info) for info in catalog)
             self.pushes.catalog_log.extend(catalog)
-            self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
-            await self.hunt.load()
+            try:
+                self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
+                await self.hunt.load()
+            except StoreUnavailable as exc:  # gone since it opened: not started
+                raise StoreError(exc.detail) from None
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self.port = await self.server.listen(nursery, self.host, self.port)

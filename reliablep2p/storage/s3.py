@@ -255,6 +255,6 @@ def _is(data: bytes | memoryview, digest: bytes, size: int) -> bool:
 
 def _one_line(exc: BaseException) -> str:
     """obstore's message (pages of it, with the server's XML) cut to its gist."""
-    text = " ".join(str(exc).split())
-    text = re.split(r"\s*<\?xml", text)[0]
+    text = " ".join(str(exc).split()).removeprefix("Generic S3 error: ")
+    text = re.split(r"\s*(?:<\?xml|Debug source:)", text)[0]
     return text if len(text) <= 240 else text[:237] + "..."

@@ -18,7 +18,17 @@ from ..game.board import BoardLog
 from ..game.host import HuntHost
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
-from ..proto import CatalogAdded, FileInfo, PeerInfo, PlayerStats, Revoked, Round, UpdatePeers
+from ..proto import (
+    CatalogAdded,
+    Expired,
+    FileInfo,
+    PeerInfo,
+    Plant,
+    PlayerStats,
+    Revoked,
+    Round,
+    UpdatePeers,
+)
 
 COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
@@ -37,10 +47,19 @@ class Session:
     pushes_seen: int
     """The announcer's push count when this session last pushed."""
     round_version: int = -1
+    lobby_version: int = -1
     board_tick: int = -1
     revoked_sent: int = 0
+    expired_sent: int = 0
     published: dict[str, bytes] = field(default_factory=dict)
+    publishes: int = 0
+    """Publishes read on this session (the first tells what the player brought)."""
     map_size: int = 0
+    """Entries of its last reported map that were true."""
+    plays: bool = True
+    """False for a one-off fetcher: in the network, not in the game."""
+    plants: list[str] = field(default_factory=list)
+    """Treasure handed to this player, not yet pushed."""
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
 
@@ -57,11 +76,13 @@ class Announcer:
         self.registry = registry
         self.hunt = hunt
         self.sessions = sessions
+        self._players: list[str] | None = None
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
         self.board = BoardLog()
         self.catalog_log: list[FileInfo] = []
         self.revoked_log: list[str] = []
+        self.expired_log: list[FileInfo] = []
         self._board_stale = False
         self._news = trio.Event()
         self._news_at = 0.0
@@ -73,7 +94,7 @@ class Announcer:
         """A session that starts from now: it was welcomed with everything up to here."""
         return Session(
             peer, channel, self.registry.version, len(self.catalog_log), self.pushes,
-            revoked_sent=len(self.revoked_log),
+            revoked_sent=len(self.revoked_log), expired_sent=len(self.expired_log),
         )  # fmt: skip
 
     def note_news(self) -> None:
@@ -87,6 +108,10 @@ class Announcer:
 
     def revoked(self, name: str) -> None:
         self.revoked_log.append(name)
+        self.note_news()
+
+    def expired(self, files: list[FileInfo]) -> None:
+        self.expired_log.extend(files)
         self.note_news()
 
     def hunt_changed(self) -> None:
@@ -110,6 +135,7 @@ class Announcer:
                 self._board_stale = False
                 self.board.update(self.scoreboard())
             self._trim_log()
+            self._players = None
             self.pushes += 1
             self._pushed.set()
             self._pushed = trio.Event()
@@ -136,17 +162,35 @@ class Announcer:
             added = self.catalog_log[session.catalog_sent :]
             session.catalog_sent = len(self.catalog_log)
             await channel.send(CatalogAdded(added))
+        if session.plants:
+            names, session.plants = session.plants, []
+            await channel.send(Plant(names))
         if session.revoked_sent < len(self.revoked_log):
             names = self.revoked_log[session.revoked_sent :]
             session.revoked_sent = len(self.revoked_log)
             await channel.send(Revoked(names))
+        if session.expired_sent < len(self.expired_log):
+            gone = self.expired_log[session.expired_sent :]
+            session.expired_sent = len(self.expired_log)
+            await channel.send(Expired([i.name for i in gone], [i.hash for i in gone]))
+        if not session.plays:
+            return  # a one-off fetcher: the game is none of its business
+        if session.lobby_version != self.hunt.lobby_version:
+            session.lobby_version = self.hunt.lobby_version
+            await channel.send(self.hunt.lobby_state(self.players()))
         if session.round_version != self.hunt.round_version:
             session.round_version = self.hunt.round_version
-            if (state := self.hunt.round_state()) is not None:
+            if (state := self.hunt.round_state(session.peer.name)) is not None:
                 await channel.send(Round(state))
         if (board := self.board.since(session.board_tick)) is not None:
             session.board_tick = self.board.tick
             await channel.send(board)
+
+    def players(self) -> list[str]:
+        """Who plays now, worked out once per push for every session's lobby."""
+        if self._players is None:
+            self._players = [s.peer.name for s in self.sessions.values() if s.plays]
+        return self._players
 
     def _peers_delta(self, since: int) -> UpdatePeers:
         """The peer-list delta from `since`, computed once for all sessions at that version."""

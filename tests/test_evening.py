@@ -3,7 +3,8 @@
 Played as a new user would: three bots with three files each hunt round after round. The hunt
 never runs dry: every round that ends gave every online player a target (the host plants
 treasure), rounds end early once everything is found, the host's settings change while it
-runs (`rp2p-db set`), and when the host stops everyone hears how the evening went.
+runs (`rp2p-db set`), and when the host stops everyone hears how the evening went; a player
+that quits is told its own.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ def test_an_evening_of_bots_never_runs_dry(tmp_path: Path) -> None:
     try:
         cluster.start_db("--round-seconds", str(ROUND_SECONDS), "--pause-seconds", "0.5",
                          "--targets", "4", "--treasure", "2")  # fmt: skip
+        bots = []
         for index, (name, level) in enumerate(BOTS.items()):
             files = {f"{name}-{i}.txt": f"{name} {i} ".encode() * (index + i + 1) for i in range(3)}
-            cluster.bot(name, files, "--level", level, "--pace", "0.1")
+            bots.append(cluster.bot(name, files, "--level", level, "--pace", "0.1"))
         wait_for(lambda: len(rounds_over(cluster.db_log())) >= 2, 60, "two rounds", interval=0.1)
 
         bad = set_setting(cluster, "colour", "red")
@@ -90,5 +92,10 @@ def test_an_evening_of_bots_never_runs_dry(tmp_path: Path) -> None:
             assert re.search(rf"{name}: won \d+ of \d+ rounds, \d+ points", log)
             wait_for(lambda n=name: "the host ended the evening" in cluster.peer_log(n), 20,
                      f"{name} to hear the evening is over")  # fmt: skip
+        for process in bots:  # a player that quits is told its own evening
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        for name in BOTS:
+            assert re.search(r"your evening: won \d+ of \d+ rounds", cluster.peer_log(name))
     finally:
         cluster.close()

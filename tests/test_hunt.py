@@ -79,8 +79,10 @@ async def test_three_bots_play_a_whole_round_and_agree_on_the_result(
 
     def settled() -> bool:
         rows = {row.name: row for row in bots[0].scoreboard}
-        return all(b.scoreboard == bots[0].scoreboard for b in bots) and all(
-            rows[name].score == points.get(name, 0) for name in rows
+        return (
+            all(b.scoreboard == bots[0].scoreboard for b in bots)
+            and all(rows[name].score == points.get(name, 0) for name in rows)
+            and rows[final.winner].wins == 1
         )
 
     await until(settled)

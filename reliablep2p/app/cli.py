@@ -85,6 +85,8 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pause-seconds", type=float, default=defaults.pause_seconds,
                         help="countdown before each round (%(default)g; cut short once "
                         "everyone is ready)")  # fmt: skip
+    parser.add_argument("--lobby-seconds", type=float,
+                        help="countdown before the first round (as --pause-seconds)")  # fmt: skip
     parser.add_argument("--targets", type=int, default=defaults.targets,
                         help="files in each round's hunt, treasure included (%(default)s)")  # fmt: skip
     parser.add_argument("--treasure", type=int, default=defaults.treasure,
@@ -110,6 +112,7 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         settings=settings,
+        lobby_seconds=args.lobby_seconds,
         secure=not args.insecure_lan,
         enroll_port=args.enroll_port if args.enroll_port is not None else args.port + 1,
     )

@@ -140,8 +140,11 @@ class DatabaseSession:
             await self._ended.wait()
 
     async def publish_changes(self) -> None:
+        """Publish what is new in the share; a session that just broke loses nothing (the
+        next one publishes everything afresh)."""
         if self.channel is not None:
-            await self.publisher.publish_changes(self.channel)
+            with contextlib.suppress(ProtocolError):
+                await self.publisher.publish_changes(self.channel)
 
     async def claim(self, name: str) -> None:
         """Tell the database peer we found a target of the running round."""

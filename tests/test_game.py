@@ -8,6 +8,7 @@ import random
 import pytest
 
 from reliablep2p.game.evening import Evening
+from reliablep2p.game.records import Records
 from reliablep2p.game.rules import (
     FIRST_BONUS,
     MAP_CAP,
@@ -193,3 +194,14 @@ def test_settings_are_checked_one_line_each() -> None:
     ]:
         with pytest.raises(ValueError, match=problem):
             settings.changed(key, value)
+
+
+def test_a_find_is_from_the_vault_when_most_of_its_bytes_came_from_there() -> None:
+    records = Records(store=None)  # type: ignore[arg-type]  # the byte counts need no store
+    records.vault_sent("ann", "x", 400)  # a resumed get: 400 of 1,000 bytes from the vault
+    records.vault_sent("bob", "x", 600)
+    assert not records.mostly_from_vault("ann", "x", 1000)
+    assert records.mostly_from_vault("bob", "x", 1000)
+    assert not records.mostly_from_vault("cy", "x", 1000)  # none at all
+    records.vault_sent("cy", "empty", 0)
+    assert records.mostly_from_vault("cy", "empty", 0)

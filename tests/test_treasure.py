@@ -20,9 +20,25 @@ from reliablep2p.database.peer import DatabasePeer
 from reliablep2p.game import rules
 from reliablep2p.game.settings import GameSettings
 from reliablep2p.net.channel import Channel
+from reliablep2p.net.identity import DATABASE_NAME
 from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
-from reliablep2p.proto import Connect, Found, Lobby, Publish, Round, Stats, Welcome
+from reliablep2p.proto import (
+    Challenge,
+    Connect,
+    Found,
+    Hello,
+    Lobby,
+    PeerInfo,
+    Ping,
+    Pong,
+    Proof,
+    Publish,
+    Round,
+    Stats,
+    Welcome,
+    describe_bytes,
+)
 
 from .conftest import Network, until
 
@@ -214,3 +230,58 @@ async def test_a_one_off_fetcher_is_in_the_network_but_not_in_the_game(
     await trio.sleep(0.3)  # the host would have told us of a round, had we been playing
     assert fetcher.round is None and "fetcher" not in net.db.online_players()
     assert "fetcher" not in net.db.hunt.players
+
+
+async def test_a_challenge_for_a_file_deleted_since_is_left_unanswered_and_the_node_lives_on(
+    network: Network,
+) -> None:
+    """A player deletes a file it claimed before the host's challenge arrives: no proof (no
+    points), and its session goes on."""
+    share = network.root / "quick"
+    share.mkdir()
+    (share / "gone.txt").write_bytes(b"here a moment ago")
+    info = describe_bytes(b"here a moment ago", "gone.txt")
+    answers: list[object] = []
+
+    async def host(channel: Channel) -> None:
+        hello = await channel.receive_message(Hello)
+        await channel.receive_message(Connect)
+        you = PeerInfo(hello.name, "127.0.0.1", hello.port)
+        await channel.send(Welcome(you=you, peers=[], peers_version=0, catalog=[info]))
+        await channel.receive_message(Publish)
+        (share / "gone.txt").unlink()  # deleted before the challenge arrives
+        await channel.send(Challenge("gone.txt", b"n" * 32))
+        await channel.send(Ping())
+        while not answers:
+            message = await channel.receive()
+            if isinstance(message, Pong | Proof):
+                answers.append(message)
+        await trio.sleep_forever()  # the session stays open until the test ends
+
+    port = await network.serve(host, name=DATABASE_NAME)
+    node = Node(name="quick", identity=network.identity("quick"), share_dir=share,
+                database=("127.0.0.1", port), rescan_interval=60)  # fmt: skip
+    await network.nursery.start(node.run)
+    await until(lambda: answers)
+    assert isinstance(answers[0], Pong), "no proof for a file it no longer has"
+    assert node.session.channel is not None, "and the session lives on"
+
+
+async def test_an_easy_bot_sometimes_picks_wrong_and_a_hard_one_harvests_maps(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    net = Network(nursery, tmp_path)
+    await net.start_db(min_players=3, lobby_seconds=0, settings=quick(targets=2, treasure=1))
+    files = {f"page-{i}.txt": f"page {i}".encode() for i in range(6)}
+    await net.peer(files)
+    easy, hard = await net.peer(), await net.peer()
+    await until(lambda: easy.round is not None and hard.round is not None)
+    wrong_always = bot.Level(pace=0.02, wrong=1.0)
+    nursery.start_soon(lambda: bot.play(easy, level=wrong_always, rng=random.Random(1)))
+    nursery.start_soon(lambda: bot.play(hard, level=bot.Level(pace=5, harvest=2)))
+    targets = set(easy.round.targets)  # type: ignore[union-attr]
+    await until(lambda: any(easy.view.file_source(n) for n in set(files) - targets))
+    others = set(files) - set(hard.round.targets)  # type: ignore[union-attr]
+    # before its first get (it waits 2.5 s or more), the hard bot knows who holds other files
+    await until(lambda: any(hard.address_book.holders(n) for n in others), timeout=2)
+    assert bot.LEVELS["easy"].pace > bot.LEVELS["normal"].pace > bot.LEVELS["hard"].pace

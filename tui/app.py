@@ -100,9 +100,12 @@ class GameApp(App[int]):
         self.set_interval(1.0, self.tick)
         self.refresh_views(players=True, catalog=True, book=True, hunt=True)
 
+    PANELS = (PlayersTable, HuntPanel, TransfersPanel, CatalogTable, AddressBookTable, Feed,
+              StatusBar)  # fmt: skip
+
     def board_shown(self) -> bool:
-        """The board is there (not yet, or no more, while the app starts or ends)."""
-        return bool(self.query(Board))
+        """Every panel is there (not yet, or no more, while the app starts or ends)."""
+        return all(self.query(panel) for panel in self.PANELS)
 
     def tick(self) -> None:
         """Once a second: the clocks."""

@@ -125,6 +125,8 @@ async def test_treasure_expires_from_the_catalog_the_vault_and_the_shares(
     # ...and it stays gone: the next rounds plant new treasure, and the catalog stays small
     await until(lambda: net.db.hunt.rounds >= 4, timeout=30)
     assert len(net.db.catalog) <= len(SAME) + 2 * 2
+    logs = net.db.pushes
+    await until(lambda: not logs.catalog_log.since(0) and not logs.expired_log.since(0))
 
 
 async def test_a_target_brought_to_the_round_scores_nothing(game_network: Network) -> None:

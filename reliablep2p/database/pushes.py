@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import trio
 
@@ -34,6 +35,34 @@ COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
 """...but a steady stream of changes (a long join storm) is still pushed this often."""
+
+
+T = TypeVar("T")
+
+
+class Log(Generic[T]):
+    """Append-only, read by position; what every session has been sent is dropped, so an
+    evening of treasure planted and expired does not pile up."""
+
+    def __init__(self) -> None:
+        self.start = 0
+        self._items: list[T] = []
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self._items)
+
+    def extend(self, items: Iterable[T]) -> None:
+        self._items.extend(items)
+
+    def since(self, position: int) -> list[T]:
+        return self._items[max(0, position - self.start) :]
+
+    def trim(self, oldest: int) -> None:
+        """Every reader is at `oldest` or later."""
+        if oldest > self.start:
+            del self._items[: oldest - self.start]
+            self.start = oldest
 
 
 @dataclass(eq=False)
@@ -80,9 +109,9 @@ class Announcer:
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
         self.board = BoardLog()
-        self.catalog_log: list[FileInfo] = []
+        self.catalog_log: Log[FileInfo] = Log()
         self.revoked_log: list[str] = []
-        self.expired_log: list[FileInfo] = []
+        self.expired_log: Log[FileInfo] = Log()
         self._board_stale = False
         self._news = trio.Event()
         self._news_at = 0.0
@@ -93,8 +122,8 @@ class Announcer:
     def new_session(self, peer: PeerInfo, channel: Channel) -> Session:
         """A session that starts from now: it was welcomed with everything up to here."""
         return Session(
-            peer, channel, self.registry.version, len(self.catalog_log), self.pushes,
-            revoked_sent=len(self.revoked_log), expired_sent=len(self.expired_log),
+            peer, channel, self.registry.version, self.catalog_log.end, self.pushes,
+            revoked_sent=len(self.revoked_log), expired_sent=self.expired_log.end,
         )  # fmt: skip
 
     def note_news(self) -> None:
@@ -103,7 +132,7 @@ class Announcer:
         self._news.set()
 
     def cataloged(self, info: FileInfo) -> None:
-        self.catalog_log.append(info)
+        self.catalog_log.extend([info])
         self.note_news()
 
     def revoked(self, name: str) -> None:
@@ -158,9 +187,9 @@ class Announcer:
             update = self._peers_delta(session.peers_version)
             session.peers_version = update.version
             await channel.send(update)
-        if session.catalog_sent < len(self.catalog_log):
-            added = self.catalog_log[session.catalog_sent :]
-            session.catalog_sent = len(self.catalog_log)
+        if session.catalog_sent < self.catalog_log.end:
+            added = self.catalog_log.since(session.catalog_sent)
+            session.catalog_sent = self.catalog_log.end
             await channel.send(CatalogAdded(added))
         if session.plants:
             names, session.plants = session.plants, []
@@ -169,9 +198,9 @@ class Announcer:
             names = self.revoked_log[session.revoked_sent :]
             session.revoked_sent = len(self.revoked_log)
             await channel.send(Revoked(names))
-        if session.expired_sent < len(self.expired_log):
-            gone = self.expired_log[session.expired_sent :]
-            session.expired_sent = len(self.expired_log)
+        if session.expired_sent < self.expired_log.end:
+            gone = self.expired_log.since(session.expired_sent)
+            session.expired_sent = self.expired_log.end
             await channel.send(Expired([i.name for i in gone], [i.hash for i in gone]))
         if not session.plays:
             return  # a one-off fetcher: the game is none of its business
@@ -206,3 +235,6 @@ class Announcer:
     def _trim_log(self) -> None:
         oldest = min((s.peers_version for s in self.sessions.values()), default=0)
         self.registry.trim(min(oldest, self.registry.version))
+        sessions = self.sessions.values()
+        self.catalog_log.trim(min((s.catalog_sent for s in sessions), default=self.catalog_log.end))
+        self.expired_log.trim(min((s.expired_sent for s in sessions), default=self.expired_log.end))

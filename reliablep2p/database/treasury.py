@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 import trio
 
 from ..proto import Expired, FileInfo, Publish, describe_bytes, iter_chunks
-from ..storage.sqlite import SqliteStore
+from ..storage.sqlite import KEEP_EXPIRED_ROUNDS, SqliteStore
 from .pushes import Session
 
 log = logging.getLogger("rp2p.db")
@@ -34,8 +34,9 @@ class Treasury:
         self.cataloged = cataloged
         self.expired = expired
         self.note_news = note_news
-        self.gone: set[bytes] = set()
-        """Content of expired treasure: refused when a player publishes it again."""
+        self.gone: dict[bytes, int] = {}
+        """Content of expired treasure (-> the round it expired in): refused when a player
+        publishes it again, for `KEEP_EXPIRED_ROUNDS`."""
 
     async def load(self) -> None:
         self.gone = await trio.to_thread.run_sync(self.store.expired_hashes)
@@ -66,9 +67,10 @@ class Treasury:
     async def dig_up(self, files: list[FileInfo], number: int) -> None:
         """Expired treasure leaves the catalog and the vault; every player is told to drop it."""
         await trio.to_thread.run_sync(self.store.expire_treasure, [f.name for f in files], number)
+        self.gone = {d: at for d, at in self.gone.items() if at >= number - KEEP_EXPIRED_ROUNDS}
         for info in files:
             self._catalog.pop(info.name, None)
-            self.gone.add(info.hash)
+            self.gone[info.hash] = number
             for session in self.sessions():
                 session.published.pop(info.name, None)
         self.expired(files)

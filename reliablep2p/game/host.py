@@ -125,7 +125,8 @@ class HuntHost:
         self.rounds = await trio.to_thread.run_sync(self.store.rounds_played)
 
     def poke(self) -> None:
-        """Something changed (a join, a leave, a publish, a setting): look again."""
+        """Something changed (a publish, a file cataloged): look again."""
+        self._truth = None
         self._wake.set()
 
     def _changed(self, *, round_changed: bool = False, lobby_changed: bool = False) -> None:
@@ -240,6 +241,7 @@ class HuntHost:
         files = [catalog[name] for name in gone if name in catalog]
         self.records.forget({self.treasure.pop(name)[0] for name in gone})
         await self.treasury.dig_up(files, number)
+        self._truth = None
         log.info("treasure expired: %s", ", ".join(gone))
 
     async def _play(self, current: rules.Round, online: Callable[[], Mapping[str, Online]]) -> None:
@@ -320,7 +322,7 @@ class HuntHost:
         return ranked(rows)
 
     def roster_changed(self, name: str | None = None) -> None:
-        """A player joined or left, or its map changed: the scoreboard changed."""
+        """A player joined or left: the scoreboard and the lobby changed."""
         if name is not None:
             self.players.setdefault(name, PlayerRecord())
         self._truth = None

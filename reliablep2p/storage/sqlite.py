@@ -293,9 +293,10 @@ class SqliteStore:
         for digest in set(digests) - shared:
             self.blob_path(digest).unlink(missing_ok=True)
 
-    def expired_hashes(self) -> set[bytes]:
+    def expired_hashes(self) -> dict[bytes, int]:
+        """Content of expired treasure -> the round it expired in."""
         with self._lock:
-            return {d for (d,) in self._conn.execute("SELECT hash FROM expired")}
+            return dict(self._conn.execute("SELECT hash, round FROM expired").fetchall())
 
 
 def _unpack_chunks(packed: bytes) -> list[bytes]:

@@ -175,8 +175,8 @@ def test_command_line_completes_file_names_from_the_catalog() -> None:
 
 def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
     net = BackgroundNetwork(tmp_path).start(
-        min_players=2, lobby_seconds=0, settings=GameSettings(3, 600, targets=2, treasure=1)
-    )
+        min_players=2, lobby_seconds=0, settings=GameSettings(6, 600, targets=2, treasure=1)
+    )  # the round ends by time: player1 does not hunt
 
     async def scenario() -> None:
         await net.peer({"only.txt": b"the one target"})
@@ -191,7 +191,7 @@ def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
             await wait_until(lambda: player.round is not None, what="a round")
             await type_command(pilot, "get only.txt")
             await wait_until(
-                lambda: isinstance(app.screen, RoundOverScreen), what="the round's end"
+                lambda: isinstance(app.screen, RoundOverScreen), timeout=30, what="the round's end"
             )
             await wait_until(lambda: "me" in screen_text(app, "#final-scores"), what="the scores")
             assert "You win with" in screen_text(app, "#round-title")

@@ -19,13 +19,15 @@ from reliablep2p.app import bot
 from reliablep2p.database.peer import DatabasePeer
 from reliablep2p.game import rules
 from reliablep2p.game.settings import GameSettings
-from reliablep2p.net.channel import Channel
+from reliablep2p.net.channel import Channel, RemoteError
 from reliablep2p.net.identity import DATABASE_NAME
 from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import (
     Challenge,
+    ChangeSetting,
     Connect,
+    ErrorCode,
     Found,
     Hello,
     Lobby,
@@ -35,6 +37,7 @@ from reliablep2p.proto import (
     Proof,
     Publish,
     Round,
+    Settings,
     Stats,
     Welcome,
     describe_bytes,
@@ -287,3 +290,12 @@ async def test_an_easy_bot_sometimes_picks_wrong_and_a_hard_one_harvests_maps(
     # before its first get (it waits 2.5 s or more), the hard bot knows who holds other files
     await until(lambda: any(hard.address_book.holders(n) for n in others), timeout=2)
     assert bot.LEVELS["easy"].pace > bot.LEVELS["normal"].pace > bot.LEVELS["hard"].pace
+
+
+async def test_only_the_hosts_admin_tool_may_change_a_setting(game_network: Network) -> None:
+    channel = await game_network.connect(game_network.db.port, name="sneaky")
+    await channel.send(ChangeSetting("round-seconds", "100000"))
+    with pytest.raises(RemoteError) as refused:
+        await channel.receive_message(Settings)
+    assert refused.value.code == ErrorCode.FORBIDDEN
+    assert game_network.db.hunt.settings.round_seconds == 30

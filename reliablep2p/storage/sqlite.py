@@ -54,6 +54,32 @@ CREATE TABLE IF NOT EXISTS players (
     wins INTEGER NOT NULL
 );
 """
+GAME_SCHEMA = """
+CREATE TABLE IF NOT EXISTS holdings (
+    player TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    round INTEGER NOT NULL,
+    how TEXT NOT NULL,
+    PRIMARY KEY (player, hash)
+);
+CREATE TABLE IF NOT EXISTS treasure (
+    name TEXT PRIMARY KEY,
+    hash BLOB NOT NULL,
+    round INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS expired (
+    hash BLOB PRIMARY KEY,
+    round INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS game (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+"""The game's records: who has held what content (and since which round), the planted
+treasure, the treasure that expired (so it is not taken back), the round counter."""
+KEEP_EXPIRED_ROUNDS = 500
+"""Expired treasure is remembered this many rounds, then forgotten."""
 
 
 class StoreError(Exception):
@@ -142,6 +168,7 @@ class SqliteStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
+        db.executescript(GAME_SCHEMA)
         self._db = db
         self._drop_weak_invites()
         self._tmp.mkdir(parents=True, exist_ok=True)
@@ -310,6 +337,80 @@ class SqliteStore:
     def revoked(self) -> set[str]:
         with self._lock:
             return {n for (n,) in self._conn.execute("SELECT name FROM members WHERE revoked")}
+
+    # ---------------------------------------------------------------------- the game
+
+    def load_holdings(self) -> dict[str, dict[bytes, int]]:
+        """Player -> content hash -> the round in which the host first saw it hold that."""
+        held: dict[str, dict[bytes, int]] = {}
+        with self._lock:
+            for player, digest, number in self._conn.execute(
+                "SELECT player, hash, round FROM holdings"
+            ):
+                held.setdefault(player, {})[digest] = number
+        return held
+
+    def record_holdings(self, rows: list[tuple[str, bytes, int, str]]) -> None:
+        """(player, hash, round, how): how = published, vault, found or planted."""
+        with self._lock, self._conn as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO holdings (player, hash, round, how) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    def rounds_played(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM game WHERE key = 'rounds'").fetchone()
+        return int(row[0]) if row else 0
+
+    def save_rounds(self, number: int) -> None:
+        with self._lock, self._conn as db:
+            db.execute("INSERT OR REPLACE INTO game (key, value) VALUES ('rounds', ?)", (number,))
+
+    def add_treasure(self, info: FileInfo, number: int) -> None:
+        """Catalog a planted file (its blob is in the vault), remembering its round."""
+        with self._lock, self._conn as db:
+            db.execute(
+                "INSERT OR REPLACE INTO catalog (name, size, hash, chunks, added_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (info.name, info.size, info.hash, b"".join(info.chunks), time.time()),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO treasure (name, hash, round) VALUES (?, ?, ?)",
+                (info.name, info.hash, number),
+            )
+
+    def load_treasure(self) -> dict[str, tuple[bytes, int]]:
+        """Planted files still in the catalog: name -> (hash, round planted)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT t.name, t.hash, t.round FROM treasure t JOIN catalog c ON c.name = t.name"
+            ).fetchall()
+        return {name: (digest, number) for name, digest, number in rows}
+
+    def expire_treasure(self, names: list[str], number: int) -> None:
+        """Planted files leave the catalog, the vault and the records; their content is
+        remembered as expired (see `expired_hashes`)."""
+        with self._lock, self._conn as db:
+            marks = ",".join("?" * len(names))
+            digests = [d for (d,) in db.execute(
+                f"SELECT hash FROM treasure WHERE name IN ({marks})", names)]  # fmt: skip
+            db.executemany("DELETE FROM catalog WHERE name = ?", [(n,) for n in names])
+            db.executemany("DELETE FROM treasure WHERE name = ?", [(n,) for n in names])
+            db.executemany("DELETE FROM holdings WHERE hash = ?", [(d,) for d in digests])
+            db.executemany(
+                "INSERT OR REPLACE INTO expired (hash, round) VALUES (?, ?)",
+                [(d, number) for d in digests],
+            )
+            db.execute("DELETE FROM expired WHERE round < ?", (number - KEEP_EXPIRED_ROUNDS,))
+            shared = {d for (d,) in db.execute("SELECT hash FROM catalog")} & set(digests)
+        for digest in set(digests) - shared:
+            self.blob_path(digest).unlink(missing_ok=True)
+
+    def expired_hashes(self) -> dict[bytes, int]:
+        """Content of expired treasure -> the round it expired in."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT hash, round FROM expired").fetchall())
 
 
 def _unpack_chunks(packed: bytes) -> list[bytes]:

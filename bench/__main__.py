@@ -133,4 +133,8 @@ def _document(sections: list[Section], elapsed: float, rounds: int, chosen: list
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # every scenario has ended its processes and removed its files
+        log("interrupted: nothing written")
+        sys.exit(130)

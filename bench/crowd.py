@@ -136,10 +136,12 @@ class CrowdBench:
         db = net.start_database(self.db_host)
         seeder = net.start_player(self.seed_host, "seeder", self.seed)
         names = list(self.digest)
-        net.wait_backed_up(seeder, names)
-        log(f"crowd: the vault holds all {len(names)} files; {len(self.hosts)} fetchers join")
-        fetchers = [net.start_player(host, host.name, self.root / f"share-{host.name}")
+        fetchers = [net.launch_player(host, host.name, self.root / f"share-{host.name}")
                     for host in self.hosts]  # fmt: skip
+        for fetcher in fetchers:  # they join while the seeder backs its files up
+            net.wait_joined(fetcher, fetcher.host.name)
+        net.wait_backed_up(seeder, names)
+        log(f"crowd: the vault holds all {len(names)} files; {len(fetchers)} fetchers joined")
         for fetcher in fetchers:
             net.wait_catalog(fetcher, names)
         net.wait_hunt_idle()

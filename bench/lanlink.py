@@ -1,11 +1,11 @@
 """Scenarios 8 and 9 on the simulated LAN: one transfer on a fast link, and a fetcher's memory
 when many peers hold the file.
 
-8: a database peer, a seeder and a fetcher, each on a host whose link is BENCH_LINK_MBIT
-(`tc tbf`, both ways), over TLS. The fetcher is a long-running `rp2p-peer`, joined and idle, so
-start-up is not timed: from writing `get NAME` until its `got` line (search, connection, TLS
-handshake, every chunk checked, the fsync). Reported as payload bytes per second over the tbf
-rate; a fresh file each round.
+8: a database peer, a seeder and a fetcher per round, each on a host whose link is
+BENCH_LINK_MBIT (`tc tbf`, both ways), over TLS. Each fetcher is a long-running `rp2p-peer`,
+joined and idle, so start-up is not timed: from writing `get NAME` until its `got` line (search,
+connection, TLS handshake, every chunk checked, the fsync). Reported as payload bytes per second
+over the tbf rate, beside a raw socket copy between the same two hosts.
 
 9: BENCH_SOURCES seeders on hosts of their own hold one BENCH_SOURCES_MIB file (the vault too);
 a joined fetcher gets it. Its peak RSS (VmHWM, over its whole life: start-up, join, the get)
@@ -52,11 +52,10 @@ def run_link(rounds: int, size_mib: int, mbit: int) -> Section:
         section.targets.append(Target(target, "n/a", None))
         return section
     with scratch_dir("lan-link") as root, simulated_lan() as lan:
-        link = Link(lan, root, logs_dir("lan-link"), size, mbit)
-        names = [f"link-r{r + 1}.bin" for r in range(rounds)]
-        link.start(names)
-        for number, name in enumerate(names):  # the two alternate: both see the same load
-            rp2p, raw = link.rp2p(name), link.raw(name)
+        link = Link(lan, root, logs_dir("lan-link"), size, mbit, rounds)
+        link.start()
+        for number in range(rounds):  # the two alternate: both see the same load
+            rp2p, raw = link.rp2p(number), link.raw(number)
             log(f"lan link round {number + 1}: rp2p {_fraction(size, rp2p, mbit):.2f}x, raw "
                 f"{_fraction(size, raw, mbit):.2f}x the link rate")  # fmt: skip
     rows = []
@@ -71,11 +70,11 @@ def run_link(rounds: int, size_mib: int, mbit: int) -> Section:
         fmt(median(link.cores[k]), 2) for k in ("fetcher", "waiting", "seeder", "machine")
     )
     section.note(
-        f"The database peer, the seeder and the fetcher are hosts whose links are limited to "
-        f"{mbit} Mbit/s both ways with `tc tbf`. rp2p's time is from `get` to `got` of a fetcher "
+        "The database peer, the seeder and each round's fetcher are hosts whose links are limited "
+        f"to {mbit} Mbit/s both ways with `tc tbf`. rp2p's time is from `get` to `got` of a fetcher "
         "already joined (the search, the connection, the TLS handshake, every chunk checked, the "
-        "fsync); the raw copy's from its connection to the fsync (bench/rawcopy.py, between the "
-        "same two hosts): the link's practical limit. The rate is the file's bytes x 8 over that "
+        "fsync); the raw copy's from its connection to the fsync (bench/rawcopy.py, from the "
+        "seeder's host to that round's fetcher's): the link's practical limit. The rate is the file's bytes x 8 over that "
         "time; tbf counts whole Ethernet frames, so TCP/IP framing caps the payload near 0.95x. "
         f"rp2p's file came from: {', '.join(sorted(set(link.served)))}. CPU over rp2p's get, in "
         f"cores (of {os.cpu_count()}): the fetcher used / the fetcher waited for a core / the "
@@ -88,18 +87,22 @@ def run_link(rounds: int, size_mib: int, mbit: int) -> Section:
 
 
 class Link:
-    """A database peer, a seeder and a fetcher, each on its own host at `mbit`."""
+    """A database peer, a seeder and one fetcher per round, each on its own host at `mbit`.
 
-    def __init__(self, lan: Lan, root: Path, logs: Path, size: int, mbit: int) -> None:
+    Every round's fetcher is a fresh one, joined and idle, that gets the one file; it may get
+    it from an earlier round's fetcher, on a link as fast as the seeder's.
+    """
+
+    NAME = "link.bin"
+
+    def __init__(self, lan: Lan, root: Path, logs: Path, size: int, mbit: int, rounds: int) -> None:
         self.root = root
         self.logs = logs
         self.size = size
         rate = f"{mbit}mbit"
-        self.db_host, self.seed_host, self.get_host = (
-            lan.host(n, rate=rate) for n in ("db", "seed", "getter")
-        )
+        self.db_host, self.seed_host = lan.host("db", rate=rate), lan.host("seed", rate=rate)
+        self.get_hosts = [lan.host(f"getter{k + 1}", rate=rate) for k in range(rounds)]
         self.share = root / "seed"
-        self.fetched = root / "share-getter"
         self.seconds: list[float] = []
         self.raw_seconds: list[float] = []
         self.served: list[str] = []
@@ -111,50 +114,55 @@ class Link:
         }
         self.net = LanRp2p(root, logs)
 
-    def start(self, names: list[str]) -> None:
+    def start(self) -> None:
         self.share.mkdir()
-        log(f"lan link: writing {len(names)} files of {self.size // MIB} MiB")
-        for name in names:
-            make_random_file(self.share / name, self.size)
-        self.digest = {name: sha256_file(self.share / name) for name in names}
+        log(f"lan link: writing {self.size // MIB} MiB")
+        make_random_file(self.share / self.NAME, self.size)
+        self.digest = sha256_file(self.share / self.NAME)
         self.net.start_database(self.db_host)
         self.seeder = self.net.start_player(self.seed_host, "seeder", self.share)
-        self.net.wait_backed_up(self.seeder, names)
-        self.getter = self.net.start_player(self.get_host, "getter", self.fetched)
-        self.net.wait_catalog(self.getter, names)
+        self.getters = [self.net.launch_player(host, host.name, self.root / f"share-{host.name}")
+                        for host in self.get_hosts]  # fmt: skip
+        for getter in self.getters:
+            self.net.wait_joined(getter, getter.host.name)
+        self.net.wait_backed_up(self.seeder, [self.NAME])
+        for getter in self.getters:
+            self.net.wait_catalog(getter, [self.NAME])
         self.net.wait_hunt_idle()
 
     def _check(self, copy: Path) -> None:
-        if sha256_file(copy) != self.digest[copy.name]:
+        if sha256_file(copy) != self.digest:
             raise RuntimeError(f"{copy} differs from the source")
 
-    def rp2p(self, name: str) -> float:
-        programs = (self.getter, self.seeder)
+    def rp2p(self, number: int) -> float:
+        getter = self.getters[number]
+        programs = (getter, self.seeder)
         before = [cpu_seconds(p.pid) or 0.0 for p in programs]
-        queued = run_queue_seconds(self.getter.pid)
+        queued = run_queue_seconds(getter.pid)
         clock = CpuClock()
         clock.start()
-        took, lines = self.net.get_all([self.getter], name, TIMEOUT)
+        took, lines = self.net.get_all([getter], self.NAME, TIMEOUT)
         self.cores["machine"].append(clock.stop() * (os.cpu_count() or 1))
-        self.cores["waiting"].append((run_queue_seconds(self.getter.pid) - queued) / took)
+        self.cores["waiting"].append((run_queue_seconds(getter.pid) - queued) / took)
         for key, program, then in zip(("fetcher", "seeder"), programs, before, strict=True):
             self.cores[key].append(((cpu_seconds(program.pid) or 0.0) - then) / took)
-        self._check(self.fetched / name)
+        self._check(self.root / f"share-{getter.host.name}" / self.NAME)
         self.seconds.append(took)
         self.served += sources_of(lines[0])
         return took
 
-    def raw(self, name: str) -> float:
+    def raw(self, number: int) -> float:
         address = self.seed_host.address
         sender = Program(self.seed_host, [sys.executable, BENCH / "rawcopy.py", "send",
-                                          self.share / name, "--host", address],
+                                          self.share / self.NAME, "--host", address],
                          self.logs / "rawcopy-send.log", stdin=False)  # fmt: skip
-        copy = self.root / "raw" / name
+        copy = self.root / "raw" / self.NAME
         copy.parent.mkdir(exist_ok=True)
         try:
             _, port = sender.wait(r"^\d+$", 30)
-            done = self.get_host.run([sys.executable, BENCH / "rawcopy.py", "recv", port, copy,
-                                      "--fsync", "--host", address], timeout=TIMEOUT)  # fmt: skip
+            done = self.get_hosts[number].run(
+                [sys.executable, BENCH / "rawcopy.py", "recv", port, copy, "--fsync",
+                 "--host", address], timeout=TIMEOUT)  # fmt: skip
             self._check(copy)
         finally:
             sender.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,8 @@ class Setting:
 class CpuClock:
     """The machine's busy share of all cores between `start()` and `stop()` (/proc/stat)."""
 
+    busy = float("nan")
+
     @staticmethod
     def _sample() -> tuple[int, int]:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -82,7 +85,8 @@ class CpuClock:
 
     def stop(self) -> float:
         busy, total = self._sample()
-        return (busy - self._begin[0]) / max(total - self._begin[1], 1)
+        self.busy = (busy - self._begin[0]) / max(total - self._begin[1], 1)
+        return self.busy
 
 
 def run(sizes: list[int], rounds: int, size_mib: int, mbit: int) -> Section:
@@ -97,13 +101,17 @@ def run(sizes: list[int], rounds: int, size_mib: int, mbit: int) -> Section:
         root.chmod(0o755)
         logs = logs_dir("crowd")
         bench = CrowdBench(lan, root, logs, setting)
-        bench.rp2p(results)
         problem = torrent.unavailable()
-        if problem is None:
-            bench.bittorrent(results)
-        else:
-            skipped[BITTORRENT] = problem
-    return _section(setting, results, skipped)
+        for tool, phase in ((RP2P, bench.rp2p), (BITTORRENT, bench.bittorrent)):
+            if tool == BITTORRENT and problem is not None:
+                skipped[tool] = problem
+                continue
+            try:  # one tool failing still leaves the other's figures
+                phase(results)
+            except Exception as exc:
+                log(f"crowd: {tool} failed:\n{traceback.format_exc()}")
+                skipped[tool] = f"failed in this run: {type(exc).__name__}: {exc}"
+    return _section(setting, results, skipped, bench.piece_size)
 
 
 class CrowdBench:
@@ -112,6 +120,7 @@ class CrowdBench:
         self.root = root
         self.logs = logs
         self.setting = setting
+        self.piece_size = 0
         rate = f"{setting.mbit}mbit"
         self.db_host = lan.host("db", rate=rate)
         self.seed_host = lan.host("seed", rate=rate)
@@ -173,15 +182,15 @@ class CrowdBench:
         swarm = torrent.Swarm(self.root, self.logs, self.db_host,
                               [self.seed / name for name in self.digest])  # fmt: skip
         self.piece_size = swarm.piece_size
-        clock = CpuClock()
         try:
             for n in self.setting.sizes:
                 crowd = results[BITTORRENT, n] = Crowd()
                 for number, name in enumerate(self.setting.names(n)):
-                    clock.start()
+                    clock = CpuClock()
                     seconds, copies, cpu = swarm.round(f"n{n:02d}-r{number + 1}", self.seed / name,
-                                                       self.seed_host, self.hosts[:n], TIMEOUT)  # fmt: skip
-                    crowd.machine.append(clock.stop())
+                                                       self.seed_host, self.hosts[:n], clock,
+                                                       TIMEOUT)  # fmt: skip
+                    crowd.machine.append(clock.busy)
                     crowd.cores.append(cpu[0] / seconds)
                     crowd.waiting.append(cpu[1] / seconds)
                     crowd.seconds.append(seconds)
@@ -207,8 +216,12 @@ def _served_words(served: Counter[str]) -> str:
 
 
 def _section(
-    setting: Setting, results: dict[tuple[str, int], Crowd], skipped: dict[str, str]
+    setting: Setting,
+    results: dict[tuple[str, int], Crowd],
+    skipped: dict[str, str],
+    piece_size: int = 0,
 ) -> Section:
+    piece_kib = piece_size // 1024
     ideal = setting.ideal
     size_mib = setting.size // MIB
     section = Section(
@@ -266,7 +279,11 @@ def _section(
         "the tool's own processes' user + system time in cores, how many of them were "
         "runnable but waiting for a core (schedstat), and how busy the machine's "
         f"{os.cpu_count()} cores were (everything on it: the LAN's hosts share them). "
-        + (f"Versions: {torrent.versions()}." if BITTORRENT not in skipped else "")
+        + (
+            f"Versions: {torrent.versions()}; torf's piece size here: {piece_kib} KiB."
+            if BITTORRENT not in skipped
+            else ""
+        )
     )
     rp2p_high, bt_high = ratios.get((RP2P, high)), ratios.get((BITTORRENT, high))
     section.targets.append(

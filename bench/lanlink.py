@@ -236,7 +236,6 @@ def run_sources(sources: int, size_mib: int, mbit: int) -> Section:
         'life (start-up and join included), read after the `got` line; "sent bytes" are the '
         "sources its `got` line names."
     )
-    section.targets.append(
-        Target(target, f"{fmt(peak_mib, 1)} MiB from {len(set(served))} sources", peak_mib < 80)
-    )
+    value = f"{fmt(peak_mib, 1)} MiB, read from {len(set(served))} of {sources} holders"
+    section.targets.append(Target(target, value, peak_mib < 80))
     return section

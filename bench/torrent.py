@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from .common import BENCH, BENCH_VENV, cpu_seconds, run_queue_seconds, tool_version
 from .lan import Host, Program
@@ -52,6 +53,11 @@ def versions() -> str:
     torf = tool_version([str(BENCH_VENV / "bin" / "python"), "-c",
                          "import torf; print('torf', torf.__version__)"])  # fmt: skip
     return f"{aria2}, opentracker (Debian), {torf}"
+
+
+class Clock(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> float: ...
 
 
 class Swarm:
@@ -116,11 +122,12 @@ class Swarm:
             time.sleep(0.1)
         raise TimeoutError(f"the tracker did not {what} in {timeout:.0f} s")
 
-    def round(self, tag: str, source: Path, seed_host: Host, hosts: list[Host],
+    def round(self, tag: str, source: Path, seed_host: Host, hosts: list[Host], clock: Clock,
               timeout: float = 300) -> tuple[float, list[Path], tuple[float, float]]:  # fmt: skip
         """Seed `source` from `seed_host`, then all of `hosts` fetch it at once: the seconds
         from telling them to go until the last has every piece, where their copies are, and
-        the CPU seconds the aria2c processes used and waited for a core meanwhile."""
+        the CPU seconds the aria2c processes used and waited for a core meanwhile (`clock`
+        runs over the same time)."""
         name = source.name
         torrent = self.root / f"{name}.torrent"
         seed_dir = source.parent
@@ -144,6 +151,7 @@ class Swarm:
                 leecher.wait(r"^ready$", 30)
             seeder_cpu = cpu_seconds(seeder.pid) or 0.0, run_queue_seconds(seeder.pid)
             waited = sum(run_queue_seconds(p.pid) for p in leechers)
+            clock.start()
             started = time.time()
             for leecher in leechers:
                 leecher.say("go")
@@ -156,6 +164,7 @@ class Swarm:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"BitTorrent {tag}: not done after {timeout:.0f} s")
                 time.sleep(0.02)
+            clock.stop()
             finished = max(float(mark.read_text()) for mark in marks)
             programs = (seeder, *leechers)
             cpu = sum(cpu_seconds(p.pid) or 0.0 for p in programs) - seeder_cpu[0]

@@ -24,12 +24,14 @@ from .common import BENCH, BENCH_VENV, cpu_seconds, run_queue_seconds, tool_vers
 from .lan import Host, Program
 
 TRACKER_PORT = "6969"
+PROXIES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 ARIA2C = [
+    "env", *(arg for name in PROXIES for arg in ("-u", name)),  # aria2c would follow them
     "aria2c", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
     "--seed-ratio=0.0", "--seed-time=100000", "--file-allocation=none", "--summary-interval=0",
     "--console-log-level=warn",
 ]  # fmt: skip
-"""A clean private swarm: no DHT, no local peer discovery; seed until stopped."""
+"""A clean private swarm: no proxy, no DHT, no local peer discovery; seed until stopped."""
 HOOK = '#!/bin/sh\ndate +%s.%N > "$3.finished"\n'
 """aria2c's --on-bt-download-complete: the finish time beside the file (its 3rd argument)."""
 

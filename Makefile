@@ -59,22 +59,32 @@ fuzz: $(STAMP)
 	mkdir -p fuzz/corpus
 	$(PY) fuzz/fuzz_wire.py fuzz/corpus -max_total_time=$(FUZZ_SECONDS)
 
-# Benchmarks against reference tools on loopback (never part of `make test`); writes
-# bench/RESULTS.md. Sizes and rounds come from BENCH_* variables: see bench/README.md.
+# Benchmarks against reference tools, on loopback and on a simulated LAN of network namespaces
+# (that part needs root); never part of `make test`. Writes bench/RESULTS.md. Sizes and rounds
+# come from BENCH_* variables: see bench/README.md.
 BENCH_VENV := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-# --no-deps: the lock holds every package; without it pip asks again for `autobahn[twisted]`
-# (an extra of a locked package) and refuses it as unpinned in hash-checking mode.
-$(BENCH_STAMP): bench/requirements.txt
+# pip first, at requirements/build.txt's pin: the venv's own pip may be too old for the
+# lock (pip 23 refused a hashed pin that another package wants with an extra).
+$(BENCH_STAMP): bench/requirements.txt requirements/build.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	@if $(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-		--require-hashes --no-deps -r bench/requirements.txt; then touch $@; \
-	else echo "bench: magic-wormhole could not be installed; its row will say so"; fi
+		--require-hashes -r requirements/build.txt && \
+		$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		--require-hashes -r bench/requirements.txt; then touch $@; \
+	else echo "bench: magic-wormhole and torf could not be installed; their rows will say so"; fi
+
+# Reference tools from Debian, installed where missing (one `apt-get update` first): curl for
+# scenario 1, aria2c and opentracker for scenario 7's BitTorrent swarm.
+BENCH_TOOLS := curl:curl aria2c:aria2 opentracker:opentracker
 
 bench: $(STAMP) $(BENCH_STAMP)
-	@command -v curl >/dev/null 2>&1 || { echo "bench: curl is missing; installing it with apt-get"; \
-		apt-get update -qq && apt-get install -y -qq curl; } || echo "bench: no curl; its row will say so"
+	@missing=""; for pair in $(BENCH_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then echo "bench: installing$$missing with apt-get"; \
+		{ apt-get update -qq && apt-get install -y -qq $$missing; } \
+		|| echo "bench: could not install$$missing; their rows will say so"; fi
 	$(PY) -m bench
 
 # The lock files: requirements/dev.txt (pyproject's dependencies and its `dev` extra),

@@ -18,7 +18,6 @@ floor). A long-running sender's is its VmHWM, reset just before the timed run
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -44,6 +43,7 @@ from .common import (
     ratio,
     reset_peak_rss,
     scratch_dir,
+    sha256_file,
     tool_version,
     wait_for_text,
     wait_listening,
@@ -73,14 +73,6 @@ class Runs:
     @property
     def mib_s(self) -> float:
         return self.size / MIB / median(self.seconds) if self.seconds else float("nan")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while piece := f.read(8 * MIB):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 class Rp2p:
@@ -192,7 +184,7 @@ class Bench:
         make_random_file(self.src, self.size)
         make_random_file(self.seed / "small.bin", self.small)
         make_random_file(self.seed / "tiny.bin", TINY)
-        self.src_hash = _sha256(self.src)
+        self.src_hash = sha256_file(self.src)
         for net in self.nets.values():
             net.start(["tiny.bin", "small.bin", "big.bin"])
             self.rp2p(net.tls, "tiny.bin", TINY)  # warm-up; with TLS, the getter joins here
@@ -246,7 +238,7 @@ class Bench:
                 f"{tool}: received {got} bytes instead of {size}; logs in {self.logs}"
             )
         if size == self.size and tool not in self.checked:  # content, once per tool
-            if _sha256(path) != self.src_hash:
+            if sha256_file(path) != self.src_hash:
                 raise RuntimeError(f"{tool}: the received file differs from the source")
             self.checked.add(tool)
 

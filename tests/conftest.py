@@ -8,6 +8,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -42,7 +43,7 @@ class Network:
         self.db: DatabasePeer
         self.count = 0
 
-    async def start_db(self, port: int = 0, **options: float) -> DatabasePeer:
+    async def start_db(self, port: int = 0, **options: Any) -> DatabasePeer:
         self.db = DatabasePeer(data_dir=self.root / "db", port=port, secure=self.secure, **options)
         await self.nursery.start(self.db.run)
         return self.db

@@ -14,6 +14,7 @@ import pytest
 import trio
 
 from reliablep2p.game.host import HuntHost
+from reliablep2p.game.settings import GameSettings
 from reliablep2p.peer import events
 from reliablep2p.proto import CHUNK_SIZE, LocalProtocolError
 from reliablep2p.proto.content import describe_bytes
@@ -172,7 +173,7 @@ class FlakyScores:
 
 async def test_scores_made_while_the_store_is_down_are_written_when_it_is_back() -> None:
     store = FlakyScores()
-    hunt = HuntHost(store, round_seconds=1, pause_seconds=1)  # type: ignore[arg-type]
+    hunt = HuntHost(store, None, settings=GameSettings())  # type: ignore[arg-type]
     hunt.roster_changed("ann")
     hunt.roster_changed("bob")
     hunt.players["ann"].score = 10

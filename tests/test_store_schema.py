@@ -46,6 +46,29 @@ def test_a_data_folder_from_before_schema_versions_opens_with_everything_kept(
         assert db.execute("SELECT count(*) FROM invites").fetchone() == (1,)
 
 
+GAME_FOLDER = Path(__file__).parent / "data" / "datafolder-game"
+"""As `SqliteStore` of main at da9c9a8 left it: the game's records, still no schema version."""
+
+
+def test_a_data_folder_with_the_game_records_but_no_schema_version_keeps_them(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "db"
+    shutil.copytree(GAME_FOLDER, data)
+    stores = embedded(data)
+    stores.prepare()
+    catalog = stores.open()
+    try:
+        assert [info.name for info in catalog] == ["treasure-0007.bin"]
+        digest = catalog[0].hash
+        assert stores.metadata.load_treasure() == {"treasure-0007.bin": (digest, 7)}
+        assert stores.metadata.load_holdings() == {"ann": {digest: 7}}
+        assert stores.metadata.rounds_played() == 7
+        assert stores.metadata.load_players() == {"ann": (30, 2, 1)}
+    finally:
+        stores.close()
+
+
 def test_a_schema_from_a_newer_rp2p_is_refused_with_one_line(tmp_path: Path) -> None:
     store = SqliteMetadata(tmp_path)
     store.prepare()
@@ -56,7 +79,8 @@ def test_a_schema_from_a_newer_rp2p_is_refused_with_one_line(tmp_path: Path) -> 
     assert "\n" not in str(refused.value)
 
 
-NEXT_STEP = ["CREATE TABLE holdings (name TEXT NOT NULL, player TEXT NOT NULL)"]
+NEXT_STEP = ["CREATE TABLE sightings (name TEXT NOT NULL, player TEXT NOT NULL)"]
+NEXT = [*metadata.MIGRATIONS, NEXT_STEP]
 
 
 def test_a_new_migration_step_applies_once_to_sqlite(
@@ -64,13 +88,13 @@ def test_a_new_migration_step_applies_once_to_sqlite(
 ) -> None:
     store = SqliteMetadata(tmp_path)
     store.prepare()
-    monkeypatch.setattr(metadata, "MIGRATIONS", [*metadata.MIGRATIONS, NEXT_STEP])
+    monkeypatch.setattr(metadata, "MIGRATIONS", NEXT)
     for _ in range(2):  # the second open finds it done
         store.open()
         store.close()
     with sqlite3.connect(tmp_path / "rp2p.sqlite3") as db:
-        assert db.execute("SELECT version FROM schema_version").fetchone() == (2,)
-        assert db.execute("SELECT count(*) FROM holdings").fetchone() == (0,)
+        assert db.execute("SELECT version FROM schema_version").fetchone() == (len(NEXT),)
+        assert db.execute("SELECT count(*) FROM sightings").fetchone() == (0,)
 
 
 def test_a_new_migration_step_applies_once_to_postgresql(
@@ -80,11 +104,11 @@ def test_a_new_migration_step_applies_once_to_postgresql(
     store = PostgresMetadata(url, tmp_path)
     store.prepare()
     store.close()
-    monkeypatch.setattr(metadata, "MIGRATIONS", [*metadata.MIGRATIONS, NEXT_STEP])
+    monkeypatch.setattr(metadata, "MIGRATIONS", NEXT)
     for _ in range(2):
         store = PostgresMetadata(url, tmp_path)
         store.open()
         store.close()
     with psycopg.connect(url) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchone() == (2,)
-        assert db.execute("SELECT count(*) FROM holdings").fetchone() == (0,)
+        assert db.execute("SELECT version FROM schema_version").fetchone() == (len(NEXT),)
+        assert db.execute("SELECT count(*) FROM sightings").fetchone() == (0,)

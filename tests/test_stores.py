@@ -160,3 +160,28 @@ def test_look_alike_names_enrolling_at_once_admit_exactly_one(backend: Backend) 
                 assert len({o for o in outcomes if o is not None}) == 1, outcomes
     finally:
         stores.close()
+
+
+def test_the_game_records_are_kept_and_expired_treasure_leaves_the_vault(backend: Backend) -> None:
+    stores, _ = backend.opened()
+    treasure = store_blob(stores.vault, b"fresh treasure", "treasure-1.bin")
+    stores.metadata.add_treasure(treasure, 3)
+    stores.metadata.record_holdings([("ann", treasure.hash, 3, "planted")] * 2)
+    stores.metadata.save_rounds(3)
+    stores.close()
+
+    stores, catalog = backend.opened()
+    try:
+        assert catalog == [treasure]
+        assert stores.metadata.load_treasure() == {"treasure-1.bin": (treasure.hash, 3)}
+        assert stores.metadata.load_holdings() == {"ann": {treasure.hash: 3}}
+        assert stores.metadata.rounds_played() == 3
+        gone = stores.metadata.expire_treasure(["treasure-1.bin"], 9)
+        assert gone == {treasure.hash}
+        for digest in gone:
+            stores.vault.delete_blob(digest)
+        assert not stores.vault.has_blob(treasure)
+        assert stores.metadata.catalog() == [] and stores.metadata.load_holdings() == {}
+        assert stores.metadata.expired_hashes() == {treasure.hash: 9}
+    finally:
+        stores.close()

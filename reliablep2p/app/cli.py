@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -16,12 +17,13 @@ from typing import TYPE_CHECKING
 import platformdirs
 import trio
 
+from ..game.settings import GameSettings
 from ..net.channel import READ_TIMEOUT, RemoteError, open_channel
 from ..net.discovery import DISCOVERY_PORT, lan_addresses, lan_interfaces
 from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..peer import events
 from ..peer.node import Node
-from ..proto import Kick, KickReport, ProtocolError
+from ..proto import ChangeSetting, Kick, KickReport, ProtocolError, Settings
 from ..proto.discovery import MAX_NETWORK_NAME
 from ..proto.tags import tagged_code
 from ..storage.share import ShareUnusable
@@ -65,10 +67,13 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         sys.exit(_invite(argv[1:]))
     if argv and argv[0] == "kick":
         sys.exit(_kick(argv[1:]))
+    if argv and argv[0] == "set":
+        sys.exit(_set(argv[1:]))
     parser = argparse.ArgumentParser(
         prog="rp2p-db",
         description="The headless database peer: peer list, catalog, backup and game host. "
-        "Also: 'rp2p-db invite' mints a join code, 'rp2p-db kick NAME' revokes a player.",
+        "Also: 'rp2p-db invite' mints a join code, 'rp2p-db kick NAME' revokes a player, "
+        "'rp2p-db set KEY VALUE' changes a setting of the running game.",
     )
     add_version_option(parser)
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
@@ -83,9 +88,21 @@ def db_main(argv: Sequence[str] | None = None) -> None:
                         help="what players see the network called (this machine's name)")  # fmt: skip
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="folder for the catalog, the vault and the network's keys")  # fmt: skip
-    parser.add_argument("--round-seconds", type=float, default=120.0, help="round length (120)")
-    parser.add_argument("--pause-seconds", type=float, default=15.0,
-                        help="pause between rounds (15)")  # fmt: skip
+    defaults = GameSettings()
+    parser.add_argument("--round-seconds", type=float, default=defaults.round_seconds,
+                        help="longest a round lasts (%(default)g; it ends early once "
+                        "everything is found)")  # fmt: skip
+    parser.add_argument("--pause-seconds", type=float, default=defaults.pause_seconds,
+                        help="countdown before each round (%(default)g; cut short once "
+                        "everyone is ready)")  # fmt: skip
+    parser.add_argument("--lobby-seconds", type=float,
+                        help="countdown before the first round (as --pause-seconds)")  # fmt: skip
+    parser.add_argument("--targets", type=int, default=defaults.targets,
+                        help="files in each round's hunt, treasure included (%(default)s)")  # fmt: skip
+    parser.add_argument("--treasure", type=int, default=defaults.treasure,
+                        help="fresh files planted each round (%(default)s)")  # fmt: skip
+    parser.add_argument("--treasure-rounds", type=int, default=defaults.treasure_rounds,
+                        help="rounds a planted file lives before it expires (%(default)s)")  # fmt: skip
     parser.add_argument("--insecure-lan", action="store_true",
                         help="NO encryption, NO authentication: anyone on the LAN can join, "
                         "read every file and pose as any player; for quick local tests only")  # fmt: skip
@@ -94,6 +111,12 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     add_store_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
+    settings = defaults
+    try:
+        for key in ("round-seconds", "pause-seconds", "targets", "treasure", "treasure-rounds"):
+            settings = settings.changed(key, str(getattr(args, key.replace("-", "_"))))
+    except ValueError as exc:
+        parser.error(str(exc))
     _setup_logging(args.verbose)
     from ..database.peer import DatabasePeer
     from ..storage.interfaces import StoreError
@@ -104,8 +127,8 @@ def db_main(argv: Sequence[str] | None = None) -> None:
             data_dir=args.data,
             host=args.host,
             port=args.port,
-            round_seconds=args.round_seconds,
-            pause_seconds=args.pause_seconds,
+            settings=settings,
+            lobby_seconds=args.lobby_seconds,
             secure=not args.insecure_lan,
             enroll_port=args.enroll_port,
             discovery_port=args.discovery_port or None,
@@ -153,7 +176,11 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
                   " more with 'rp2p-db invite')", flush=True)  # fmt: skip
             lines = await trio.to_thread.run_sync(how_to_join, database, code)
             print("\n".join(lines), flush=True)
-        await _until_signal(nursery.cancel_scope)
+        await _until_signal(trio.CancelScope())  # returns at the first SIGINT or SIGTERM
+        rows = await database.say_goodnight()
+        for line in words.evening_lines(rows):
+            logging.getLogger("rp2p").info("%s", line)
+        nursery.cancel_scope.cancel()
     logging.getLogger("rp2p").info("stopped")
     return 0
 
@@ -264,6 +291,54 @@ def _kick(argv: list[str]) -> int:
     return 0
 
 
+def _set(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rp2p-db set",
+        description="Change a setting of the running game: " + ", ".join(settings_names()),
+    )
+    parser.add_argument("key", help="the setting, e.g. round-seconds")
+    parser.add_argument("value", help="its new value")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
+    parser.add_argument("--host", default="127.0.0.1", help="the running database peer's address")
+    parser.add_argument("--port", type=port_option, default=9000, help="its port (9000)")
+    args = parser.parse_args(argv)
+    try:
+        GameSettings().changed(args.key, args.value)
+    except ValueError as exc:
+        print(f"rp2p-db set: {exc}", file=sys.stderr)
+        return 2
+    from ..database.authority import NetworkAuthority
+
+    authority = NetworkAuthority.load_or_create(args.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
+        try:
+            values = trio.run(_change_setting, args.host, args.port, admin.client_context(),
+                              ChangeSetting(args.key, args.value))  # fmt: skip
+        except ProtocolError as exc:
+            print(f"rp2p-db set: {exc.detail}", file=sys.stderr)
+            return 1
+    print(f"{args.key} is now {values.get(args.key, args.value)} ("
+          + ", ".join(f"{key} {value}" for key, value in values.items()) + ")")  # fmt: skip
+    return 0
+
+
+def settings_names() -> list[str]:
+    from ..game import settings
+
+    return settings.names()
+
+
+async def _change_setting(
+    host: str, port: int, tls: ssl.SSLContext, request: ChangeSetting
+) -> dict[str, str]:
+    async with await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
+                                  expect=DATABASE_NAME) as channel:  # fmt: skip
+        await channel.send(request)
+        answer = await channel.receive_message(Settings)
+    return answer.values
+
+
 def _kick_outcome(report: KickReport, wait: float) -> str:
     total = len(report.told) + len(report.not_told)
     if not total:
@@ -320,14 +395,22 @@ def peer_main(argv: Sequence[str] | None = None) -> None:
                         help="fetch NAME, then disconnect and exit (repeatable)")  # fmt: skip
     parser.add_argument("--bot", action="store_true",
                         help="play by itself: hunt every round's targets")  # fmt: skip
-    parser.add_argument("--pace", type=float, default=3.0,
-                        help="a bot's mean pause before each get, in seconds (3)")  # fmt: skip
+    parser.add_argument("--level", choices=list(bot.LEVELS), default="normal",
+                        help="how well a bot plays: easy is slow and sometimes picks wrong, "
+                        "hard is quick and also harvests maps (normal)")  # fmt: skip
+    parser.add_argument("--pace", type=float,
+                        help="a bot's mean pause before each get, in seconds "
+                        "(easy 6, normal 3, hard 1.5)")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    node = make_player(args)
-    node.subscribe(lambda event: _log_event(node, event, bot=args.bot))
-    status = trio.run(_run_peer, node, args.get, args.pace if args.bot else None)
+    node = make_player(args, plays=not args.get)
+    rounds: set[tuple[int, bool]] = set()
+    node.subscribe(lambda event: _log_event(node, event, bot=args.bot, rounds=rounds))
+    level = bot.LEVELS[args.level]
+    if args.pace is not None:
+        level = dataclasses.replace(level, pace=args.pace)
+    status = trio.run(_run_peer, node, args.get, level if args.bot else None)
     if argv is None:  # a process of its own (not a test calling in): exit without tidying up
         _exit_now(status)
     sys.exit(status)
@@ -349,20 +432,27 @@ def _exit_now(status: int) -> None:
     os._exit(status)
 
 
-QUIET = (events.TransferProgress, events.MapChanged)
+QUIET = (events.TransferProgress, events.MapChanged, events.LobbyChanged)
 """Too chatty for a log."""
 ANSWERED = (events.TransferDone, events.TransferFailed)
 """Told by the command's own answer (printed), unless a bot fetched it."""
 
 
-def _log_event(node: Node, event: events.Event, *, bot: bool) -> None:
+def _log_event(
+    node: Node, event: events.Event, *, bot: bool, rounds: set[tuple[int, bool]]
+) -> None:
     if isinstance(event, QUIET) or (isinstance(event, ANSWERED) and not bot):
         return
+    if isinstance(event, events.RoundChanged):  # a round starts and ends once in the log
+        news = (event.round.number, event.round.over)
+        if news in rounds:
+            return
+        rounds.add(news)
     level = logging.WARNING if words.is_trouble(event) else logging.INFO
     logging.getLogger("rp2p.peer").log(level, "%s: %s", node.name, words.describe(event))
 
 
-async def _run_peer(node: Node, wanted: list[str], bot_pace: float | None) -> int:
+async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> int:
     """Join, do the work (fetch or read commands) until done or signalled, then disconnect."""
     status = 0
     async with trio.open_nursery() as nursery:
@@ -384,12 +474,14 @@ async def _run_peer(node: Node, wanted: list[str], bot_pace: float | None) -> in
                 status = 1
             elif wanted:
                 status = await _fetch_all(node, wanted)
-            elif bot_pace is not None:
-                await bot.play(node, pace=bot_pace)
+            elif level is not None:
+                await bot.play(node, level=level)
             else:
                 await _read_commands(node)
         await node.leave()
         nursery.cancel_scope.cancel()
+    if not wanted and (row := node.evening.row(node.name)) is not None:
+        print(words.my_evening(row), flush=True)
     return status
 
 

@@ -10,7 +10,7 @@ from functools import singledispatch
 
 from ..peer import events
 from ..peer.fetch import GetResult
-from ..proto import PeerInfo, RoundState, short_hash
+from ..proto import EveningRow, Lobby, PeerInfo, RoundState, short_hash
 from . import commands
 
 TROUBLE = (
@@ -177,15 +177,66 @@ def _(event: events.FindRefused) -> str:
     return f"no points for {event.name}: {event.reason}"
 
 
+@describe.register
+def _(event: events.LobbyChanged) -> str:
+    return describe_lobby(event.lobby)
+
+
+@describe.register
+def _(event: events.TreasurePlanted) -> str:
+    return "the host hid fresh treasure with you (others hunt it): " + ", ".join(event.names)
+
+
+@describe.register
+def _(event: events.TreasureExpired) -> str:
+    return "treasure expired: " + ", ".join(event.names)
+
+
+@describe.register
+def _(event: events.EveningOver) -> str:
+    return "the host ended the evening: " + "; ".join(evening_lines(list(event.players))[1:4])
+
+
 def describe_round(state: RoundState) -> str:
     if state.over:
-        winner = f"{state.winner} wins" if state.winner else "nobody found anything"
+        if state.winner:
+            points = next((s.points for s in state.standings if s.player == state.winner), 0)
+            winner = f"{state.winner} wins with {points}" if points else f"{state.winner} wins"
+        else:
+            winner = "nobody scored"
         return f"round {state.number} is over: {winner}"
-    found = len({f.target for f in state.finds})
-    return (
-        f"round {state.number}: {found}/{len(state.targets)} targets found, "
+    return f"round {state.number}: {len(state.targets)} files to find, " + (
         f"{state.seconds_left:.0f} s left"
     )
+
+
+def describe_lobby(lobby: Lobby) -> str:
+    if lobby.starts_in < 0:
+        if lobby.needed:
+            return f"waiting for {lobby.needed} more player{'' if lobby.needed == 1 else 's'}"
+        return "a round is running"
+    ready = f"; ready: {', '.join(lobby.ready)}" if lobby.ready else ""
+    return f"next round in {lobby.starts_in:.0f} s{ready}"
+
+
+def evening_lines(rows: list[EveningRow]) -> list[str]:
+    """The evening, for a log or a terminal: a head line, then one line per player."""
+    if not rows:
+        return ["the evening is over: no rounds were played"]
+    lines = [f"the evening is over after {max(r.rounds for r in rows)} rounds:"]
+    for row in rows:
+        lines.append(f"{row.name}: {_evening(row)}")
+    return lines
+
+
+def my_evening(row: EveningRow) -> str:
+    return f"your evening: {_evening(row)}"
+
+
+def _evening(row: EveningRow) -> str:
+    best = f", best find {row.best_find} +{row.best_points}" if row.best_find else ""
+    rounds = f"{row.rounds} round{'' if row.rounds == 1 else 's'}"
+    return f"won {row.wins} of {rounds}, {row.points} points{best}"
 
 
 # ----------------------------------------------------------------------- command results
@@ -198,6 +249,8 @@ def result_lines(result: commands.Result) -> list[str]:
     if isinstance(result, commands.MapMerged):
         return [f"map from port {result.port}: {result.entries} entries; "
                 f"ours now has {result.map_size}"]  # fmt: skip
+    if isinstance(result, commands.ReadySent):
+        return ["ready: the next round starts soon once everyone is"]
     if isinstance(result, commands.HelpListing):
         return [f"{usage:<22} {text}" for usage, text in result.entries]
     if isinstance(result, commands.CatalogListing):

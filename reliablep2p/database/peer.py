@@ -8,6 +8,7 @@ file service over the vault, the pushes (`Announcer`), the backup, membership an
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
@@ -16,18 +17,23 @@ from pathlib import Path
 import trio
 
 from ..game.host import HuntHost, Online
+from ..game.settings import GameSettings
 from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel, first_protocol_error, keep_alive
 from ..net.discovery import Beacon, default_network_name, lan_interfaces
-from ..net.identity import DATABASE_NAME
+from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..net.server import Server
 from ..peer.peerlist import Addr, PeerRegistry
 from ..peer.serving import MAX_SERVING, FileService, Source
 from ..peer.view import NetworkView
 from ..proto import (
+    MAX_MAP_REPORT,
     Bye,
+    ChangeSetting,
     Connect,
     Disconnect,
     ErrorCode,
+    EveningOver,
+    EveningRow,
     FileInfo,
     Found,
     Hello,
@@ -36,10 +42,13 @@ from ..proto import (
     Ping,
     Pong,
     Proof,
+    ProtocolError,
     Publish,
+    Ready,
     Refusing,
     RemoteProtocolError,
     Scored,
+    Settings,
     Stats,
     Upload,
     Welcome,
@@ -52,8 +61,12 @@ from .backup import Backup
 from .membership import Membership
 from .pushes import Announcer, Session
 from .reach import ReachBack, listen_address
+from .treasury import Treasury
 
 log = logging.getLogger("rp2p.db")
+
+GOODNIGHT_TIMEOUT = 1.0
+"""How long the host waits for a player to take its evening summary before it stops."""
 
 
 class DatabasePeer:
@@ -68,7 +81,8 @@ class DatabasePeer:
         round_seconds: float = 120.0,
         pause_seconds: float = 15.0,
         min_players: int = 2,
-        lobby_seconds: float = 3.0,
+        lobby_seconds: float | None = None,
+        settings: GameSettings | None = None,
         secure: bool = False,
         enroll_port: int | None = None,
         discovery_port: int | None = None,
@@ -102,17 +116,23 @@ class DatabasePeer:
             else None
         )
         self.view = NetworkView(PeerInfo(DATABASE_NAME, host, port), database=None)
+        self.sessions: dict[Addr, Session] = {}
+        self.treasury = Treasury(
+            self.store, self.vault, self.view.catalog, self.sessions.values,
+            cataloged=lambda info: self.pushes.cataloged(info),
+            expired=lambda files: self.pushes.expired(files),
+            note_news=lambda: self.pushes.note_news(),
+        )  # fmt: skip
         self.hunt = HuntHost(
             self.store,
-            round_seconds=round_seconds,
-            pause_seconds=pause_seconds,
+            self.treasury,
+            settings=settings or GameSettings(round_seconds, pause_seconds),
             min_players=min_players,
             lobby_seconds=lobby_seconds,
             rng=self.rng,
             on_change=self._hunt_changed,
         )
         self.registry = PeerRegistry()
-        self.sessions: dict[Addr, Session] = {}
         self.pushes = Announcer(
             self.registry, self.hunt, self.sessions,
             lambda: self.hunt.scoreboard(self.online_players()),
@@ -137,6 +157,7 @@ class DatabasePeer:
                 Connect: self._serve_session,
                 Upload: self.backup.serve_upload,
                 Kick: self.membership.serve_kick,
+                ChangeSetting: self._serve_setting,
             },
             tls=identity.server_context() if identity else None,
             revoked=self.view.revoked,
@@ -174,6 +195,7 @@ class DatabasePeer:
             try:
                 self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
                 await self.hunt.load()
+                await self.treasury.load()
             except StoreUnavailable as exc:  # gone since it opened: not started
                 raise StoreError(exc.detail) from None
             async with trio.open_nursery() as nursery:
@@ -184,7 +206,7 @@ class DatabasePeer:
                     "database peer listening on %s:%s with %d files in the catalog (%s)",
                     self.host, self.port, len(self.catalog), self.stores.where,
                 )  # fmt: skip
-                nursery.start_soon(self.hunt.run, self.online_players, self.catalog.keys)
+                nursery.start_soon(self.hunt.run, self.online_players)
                 nursery.start_soon(self.pushes.run)
                 if self.authority is not None:
                     await self._start_enrollment(nursery)
@@ -228,10 +250,27 @@ class DatabasePeer:
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 
+    async def say_goodnight(self) -> list[EveningRow]:
+        """Tell everyone how the evening went, before the host stops; the rows, best first."""
+        rows = self.hunt.evening.rows()
+        message = EveningOver(rows)
+
+        async def tell(session: Session) -> None:
+            with trio.move_on_after(GOODNIGHT_TIMEOUT), contextlib.suppress(ProtocolError):
+                await session.channel.send(message)
+
+        async with trio.open_nursery() as nursery:
+            for session in list(self.sessions.values()):
+                if session.plays:
+                    nursery.start_soon(tell, session)
+        return rows
+
     def online_players(self) -> dict[str, Online]:
         """Who plays right now, what each holds (of the catalog) and how big its map is."""
         players = {}
         for session in self.sessions.values():
+            if not session.plays or not session.publishes:
+                continue  # not in the game, or not yet said what it holds
             holdings = frozenset(
                 name
                 for name, digest in session.published.items()
@@ -271,9 +310,11 @@ class DatabasePeer:
         others = list(self.registry.peers.values())
         self.registry.join(peer)
         session = self.pushes.new_session(peer, channel)
+        session.plays = request.play
         self.sessions[peer.addr] = session
         self.pushes.note_news()
-        self.hunt.roster_changed(peer.name)
+        if session.plays:
+            self.hunt.arrived(peer.name)
         log.info("%s joined from %s:%d (%d online)%s", peer.name, *peer.addr, len(self.sessions),
                  f"; cannot reach it back: {problem}" if problem else "")  # fmt: skip
         try:
@@ -298,7 +339,7 @@ class DatabasePeer:
                 del self.sessions[peer.addr]
                 self.registry.leave(peer.addr)
                 self.pushes.note_news()
-                self.hunt.roster_changed(peer.name)
+                self.hunt.roster_changed()
                 log.info("%s left (%d online)", peer.name, len(self.sessions))
 
     def _admit(self, peer: PeerInfo) -> None:
@@ -329,7 +370,7 @@ class DatabasePeer:
         channel = session.channel
         while True:
             message = await channel.receive_message(
-                Publish, Stats, Found, Proof, Refusing, Ping, Pong, Disconnect,
+                Publish, Stats, Found, Proof, Refusing, Ready, Ping, Pong, Disconnect,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Disconnect):
@@ -340,14 +381,35 @@ class DatabasePeer:
             elif isinstance(message, Refusing):
                 session.heard(message.names)
             elif isinstance(message, Publish):
-                await self.backup.on_publish(session, message)
+                await self._on_publish(session, message)
             elif isinstance(message, Stats):
-                session.map_size = max(0, message.map_size)
-                self.hunt.roster_changed()
+                entries = message.entries[:MAX_MAP_REPORT] if session.plays else []
+                session.map_size = self.hunt.report_map(
+                    session.peer.name, entries, self.online_players()
+                )
+            elif isinstance(message, Ready):
+                if session.plays:
+                    self.hunt.player_ready(session.peer.name)
             elif isinstance(message, Found):
+                if not session.plays or not session.publishes:
+                    why = "publish first" if session.plays else "you joined to fetch, not to play"
+                    await channel.send(Scored(message.name, 0, why))
+                    continue
                 await channel.send(self.hunt.claim(session.peer.name, message.name))
             elif isinstance(message, Proof):
                 await channel.send(await self._check_proof(session, message))
+
+    async def _on_publish(self, session: Session, publish: Publish) -> None:
+        publish = await self.treasury.screen_publish(session, publish)
+        await self.backup.on_publish(session, publish)
+        held = [i.hash for i in publish.files if session.published.get(i.name) == i.hash]
+        session.publishes += 1
+        if not session.plays:
+            return
+        if session.publishes == 1:
+            self.hunt.first_publish(session.peer.name, held)
+        else:
+            self.hunt.published(session.peer.name, held)
 
     async def _check_proof(self, session: Session, proof: Proof) -> Scored:
         info = self.catalog.get(proof.name)
@@ -355,7 +417,18 @@ class DatabasePeer:
             return Scored(proof.name, 0, f"{proof.name} is not in the catalog")
         try:
             return await self.hunt.check_proof(
-                session.peer.name, proof, functools.partial(self.vault.possession_proof, info)
-            )
+                session.peer.name, proof, functools.partial(self.vault.possession_proof, info),
+                info.size,
+            )  # fmt: skip
         except StoreUnavailable as exc:  # the claim stands: the player proves it again later
             return Scored(proof.name, 0, f"cannot check the proof now: {exc.detail}")
+
+    async def _serve_setting(self, channel: Channel, hello: Hello, request: ChangeSetting) -> None:
+        """`rp2p-db set KEY VALUE`: change the running game (the host's admin tool only)."""
+        if self.authority is None or hello.name != ADMIN_NAME:
+            raise RemoteProtocolError(ErrorCode.FORBIDDEN, "only the host's admin tool may set")
+        try:
+            values = self.hunt.change_setting(request.key, request.value)
+        except ValueError as exc:
+            raise RemoteProtocolError(ErrorCode.MALFORMED, str(exc)) from None
+        await channel.send(Settings(values))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..proto import FileInfo, PeerInfo, PlayerStats, RoundState
+from ..proto import EveningRow, FileInfo, Lobby, PeerInfo, PlayerStats, RoundState
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,34 @@ class FindRefused(Event):
 
     name: str
     reason: str
+
+
+@dataclass(frozen=True)
+class LobbyChanged(Event):
+    """Between rounds: the countdown to the next, who is ready, or the host's settings."""
+
+    lobby: Lobby
+
+
+@dataclass(frozen=True)
+class TreasurePlanted(Event):
+    """The host hid fresh treasure with us: we fetched it from the vault and seed it."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TreasureExpired(Event):
+    """Treasure whose time was up left the catalog (and our share, where we had it)."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EveningOver(Event):
+    """The host stopped the game: everyone's evening, best first."""
+
+    players: tuple[EveningRow, ...]
 
 
 Listener = Callable[[Event], None]

@@ -40,7 +40,8 @@ class FileService:
 
     `lookup` says which trusted file we can serve under a name (a player: what it seeds; the
     database peer: its vault); `missing` answers a `get` for anything else (a player: its map;
-    the database peer: an error). `served` hears who was sent which file.
+    the database peer: an error). `served` hears who was sent how many bytes of which file,
+    from which offset, even when the transfer broke off.
     """
 
     def __init__(
@@ -49,7 +50,7 @@ class FileService:
         *,
         lookup: Lookup,
         missing: Missing | None = None,
-        served: Callable[[str, str], None] | None = None,
+        served: Callable[[str, str, int, int], None] | None = None,
         max_serving: int = MAX_SERVING,
     ) -> None:
         self.view = view
@@ -77,16 +78,22 @@ class FileService:
         if self._serving >= self.max_serving:
             raise LocalProtocolError(ErrorCode.BUSY, "serving too many files; try another source")
         self._serving += 1
+        sent = 0
+
+        def count(length: int) -> None:
+            nonlocal sent
+            sent += length
+
         try:
             await channel.send(File(info.name, info.size, info.hash, request.offset))
             if isinstance(where, Path):
-                await send_file(channel, where, request.offset, info.size)
+                await send_file(channel, where, request.offset, info.size, sent=count)
             else:
-                await send_chunks(channel, where, request.offset, info.size)
+                await send_chunks(channel, where, request.offset, info.size, sent=count)
         finally:
             self._serving -= 1
-        if self.served is not None:
-            self.served(hello.name, request.name)
+            if self.served is not None:
+                self.served(hello.name, request.name, request.offset, sent)
 
     async def send_map(self, channel: Channel, name: str = "") -> None:
         """A peer that lacks a file answers with its map (so the asker learns)."""

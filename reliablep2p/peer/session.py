@@ -10,28 +10,36 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import trio
 
 from ..game.board import apply_scoreboard
+from ..game.evening import Evening
 from ..net.channel import SESSION_TIMEOUT, Channel, first_protocol_error, keep_alive
 from ..proto import (
+    MAX_MAP_REPORT,
     Bye,
     CatalogAdded,
     Challenge,
     Connect,
     Disconnect,
     ErrorCode,
+    EveningOver,
+    Expired,
     FileInfo,
     Found,
+    Lobby,
     Message,
     Need,
     Ping,
+    Plant,
     PlayerStats,
     Pong,
     Proof,
     ProtocolError,
+    Ready,
     Refusing,
     Rejected,
     RemoteProtocolError,
@@ -56,7 +64,7 @@ from .view import NetworkView
 BACKOFF_START, BACKOFF_CAP = 0.5, 15.0
 GOODBYE_TIMEOUT = 2.0
 MAP_REPORT_PAUSE = 0.2
-"""The map size is reported at most this often."""
+"""The map is reported at most this often."""
 
 
 class DatabaseSession:
@@ -70,6 +78,8 @@ class DatabaseSession:
         *,
         rng: random.Random,
         revocations: RevocationFile | None = None,
+        plays: bool = True,
+        plant: Callable[[list[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.view = view
         self.dialer = dialer
@@ -77,6 +87,10 @@ class DatabaseSession:
         self.rng = rng
         self.revocations = revocations or RevocationFile(None)
         """Where what we are told of kicks is kept across restarts."""
+        self.plays = plays
+        """In the game (False: a one-off fetcher, in the network only)."""
+        self.plant = plant
+        """Fetches treasure the host hid with us, and seeds it."""
         self.ready = trio.Event()
         """Set once the database peer welcomed us (we know the peers and the catalog)."""
         self.channel: Channel | None = None
@@ -85,6 +99,12 @@ class DatabaseSession:
         """The database peer's current round, as last pushed (`round_deadline` for the clock)."""
         self.round_deadline = 0.0
         self.scoreboard: list[PlayerStats] = []
+        self.lobby: Lobby | None = None
+        """Between rounds: the countdown, who is ready (`lobby_deadline` for the clock)."""
+        self.lobby_deadline = 0.0
+        self.evening = Evening()
+        """The rounds we played this evening (from those we saw run and end)."""
+        self._playing: int | None = None
         self.leaving = False
         self.listens_on = ""
         """The one address we listen on, told in `connect` ("" when we listen on all)."""
@@ -127,8 +147,11 @@ class DatabaseSession:
             await self._ended.wait()
 
     async def publish_changes(self) -> None:
+        """Publish what is new in the share; a session that just broke loses nothing (the
+        next one publishes everything afresh)."""
         if self.channel is not None:
-            await self.publisher.publish_changes(self.channel)
+            with contextlib.suppress(ProtocolError):
+                await self.publisher.publish_changes(self.channel)
 
     async def claim(self, name: str) -> None:
         """Tell the database peer we found a target of the running round."""
@@ -138,18 +161,25 @@ class DatabaseSession:
         with contextlib.suppress(ProtocolError):  # no session: we keep the file, not the points
             await channel.send(Found(name))
 
+    async def ready_up(self) -> None:
+        """Tell the host we are ready for the next round (it shortens the countdown)."""
+        if self.channel is not None:
+            with contextlib.suppress(ProtocolError):
+                await self.channel.send(Ready())
+
     async def _run_once(self) -> None:
         async with await self.dialer.open_database() as channel:
-            await channel.send(Connect(host=self.listens_on))
+            await channel.send(Connect(host=self.listens_on, play=self.plays))
             self._welcome(await channel.receive_message(Welcome))
             await self.revocations.keep(self.view.revoked)
             self.channel = channel
             with first_protocol_error():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(keep_alive, channel)
-                    nursery.start_soon(self._report_map_size, channel)
+                    if self.plays:
+                        nursery.start_soon(self._report_map, channel)
                     self.publisher.forget_published()
-                    await self.publisher.publish_changes(channel)
+                    await self.publisher.publish_changes(channel, first=True)
                     await self._read(channel, nursery)
                     nursery.cancel_scope.cancel()
 
@@ -179,13 +209,17 @@ class DatabaseSession:
             added.append(info)
         return added
 
-    async def _report_map_size(self, channel: Channel) -> None:
-        """Keep the scoreboard's map size current, at most a few messages a second."""
-        reported = -1
+    async def _report_map(self, channel: Channel) -> None:
+        """Keep the host's copy of our map current (it checks the entries and scores the true
+        ones), at most a few messages a second."""
+        reported: list[tuple[str, str]] | None = None
         while True:
-            if len(self.view.address_book) != reported:
-                reported = len(self.view.address_book)
-                await channel.send(Stats(map_size=reported))
+            book = self.view.address_book
+            entries = sorted((name, peer.name) for name, peers in book.as_map().items()
+                             for peer in peers)[:MAX_MAP_REPORT]  # fmt: skip
+            if entries != reported:
+                reported = entries
+                await channel.send(Stats(map_size=len(book), entries=entries))
             await self._map_news.wait()
             await trio.sleep(MAP_REPORT_PAUSE)
             self._map_news = trio.Event()
@@ -194,7 +228,7 @@ class DatabaseSession:
         while True:
             message = await channel.receive_message(
                 UpdatePeers, CatalogAdded, Need, Rejected, Round, Scoreboard, ScoreboardChanged,
-                Challenge, Scored, Revoked, Ping, Pong, Bye,
+                Challenge, Scored, Revoked, Lobby, Plant, Expired, EveningOver, Ping, Pong, Bye,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Bye):
@@ -226,10 +260,27 @@ class DatabaseSession:
             for name, reason in zip(message.names, message.reasons, strict=False):
                 bus.emit(events.PublishRefused(name, reason))
         elif isinstance(message, Round):
-            self.round_deadline = trio.current_time() + message.state.seconds_left
-            if not _same_round(self.round, message.state):
-                self.round = message.state
-                bus.emit(events.RoundChanged(message.state))
+            state = message.state
+            self.round_deadline = trio.current_time() + state.seconds_left
+            if not state.over:
+                self._playing = state.number
+            elif self._playing == state.number:
+                self._playing = None
+                self.evening.round_state_over(state, view.me.name)
+            if not _same_round(self.round, state):
+                self.round = state
+                bus.emit(events.RoundChanged(state))
+        elif isinstance(message, Lobby):
+            self.lobby = message
+            self.lobby_deadline = trio.current_time() + max(0.0, message.starts_in)
+            bus.emit(events.LobbyChanged(message))
+        elif isinstance(message, Plant):
+            if self.plant is not None:
+                nursery.start_soon(self.plant, message.names)
+        elif isinstance(message, Expired):
+            nursery.start_soon(self._expired, message)
+        elif isinstance(message, EveningOver):
+            bus.emit(events.EveningOver(tuple(message.players)))
         elif isinstance(message, Scoreboard | ScoreboardChanged):
             board = apply_scoreboard(self.scoreboard, message)
             if board != self.scoreboard:
@@ -265,12 +316,31 @@ class DatabaseSession:
         await self.revocations.keep(self.view.revoked)
         await channel.send(Refusing(names))
 
+    async def _expired(self, expired: Expired) -> None:
+        """Treasure whose time is up: out of the catalog, the map and the share."""
+        view = self.view
+        for name, digest in zip(expired.names, expired.hashes, strict=False):
+            info = view.catalog.get(name)
+            if info is not None and info.hash == digest:
+                del view.catalog[name]
+            view.address_book.drop(name)
+            self.publisher.forget(name)
+            if view.share is not None:
+                await trio.to_thread.run_sync(view.share.discard, name, digest)
+        view.bus.emit(events.TreasureExpired(tuple(expired.names)))
+        if view.share is not None:
+            view.bus.emit(events.SeedingChanged(tuple(sorted(view.share.files()))))
+        view.map_changed()
+
     async def _answer_challenge(self, channel: Channel, challenge: Challenge) -> None:
         """Prove we hold the bytes of a find we claimed."""
         source = self.view.file_source(challenge.name)
         if source is None:
             return  # we no longer hold it: no proof, no points
-        digest = await trio.to_thread.run_sync(possession_proof, source[1], challenge.nonce)
+        try:
+            digest = await trio.to_thread.run_sync(possession_proof, source[1], challenge.nonce)
+        except OSError:
+            return  # deleted since: no proof, no points
         await channel.send(Proof(challenge.name, challenge.nonce, digest))
 
 

@@ -19,12 +19,20 @@ RECEIVE_BUFFERS, STORE_THREADS = 4, 2
 and writes them in up to this many worker threads: hashing one overlaps writing another."""
 
 
-async def send_file(channel: Channel, path: Path, offset: int, size: int) -> None:
+async def send_file(
+    channel: Channel,
+    path: Path,
+    offset: int,
+    size: int,
+    *,
+    sent: Callable[[int], None] | None = None,
+) -> None:
     """Stream `path` from `offset` to `size` in chunk-sized data frames.
 
     On plain TCP the kernel copies the file to the socket (`sendfile`). Over TLS each chunk is
     read into one reused buffer in a single worker-thread call (not one per 128 KiB piece: the
     thread hops were most of the sender's time), then encrypted and sent a piece at a time.
+    `sent` hears the length of every chunk once it is sent.
     """
     async with await trio.open_file(path, "rb") as f:
         plain = isinstance(channel.stream, trio.SocketStream)
@@ -33,17 +41,27 @@ async def send_file(channel: Channel, path: Path, offset: int, size: int) -> Non
             length = min(CHUNK_SIZE, size - start)
             if plain:
                 await channel.send_data_sendfile(f.fileno(), start, length)
-                continue
-            chunk = buffer[:length]
-            read = await trio.to_thread.run_sync(os.preadv, f.fileno(), [chunk], start)
-            if read != length:
-                raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
-            await channel.send_data(chunk)
+            else:
+                chunk = buffer[:length]
+                read = await trio.to_thread.run_sync(os.preadv, f.fileno(), [chunk], start)
+                if read != length:
+                    raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
+                await channel.send_data(chunk)
+            if sent is not None:
+                sent(length)
 
 
-async def send_chunks(channel: Channel, read_chunk: ReadChunk, offset: int, size: int) -> None:
+async def send_chunks(
+    channel: Channel,
+    read_chunk: ReadChunk,
+    offset: int,
+    size: int,
+    *,
+    sent: Callable[[int], None] | None = None,
+) -> None:
     """Stream a file that `read_chunk` reads chunk by chunk (an object store's vault), from
-    `offset`, reading the next chunk in a worker thread while this one is sent."""
+    `offset`, reading the next chunk in a worker thread while this one is sent; `sent` as
+    for `send_file`."""
     send_ahead, chunks = trio.open_memory_channel[bytes](1)
 
     async def read_ahead() -> None:
@@ -57,6 +75,8 @@ async def send_chunks(channel: Channel, read_chunk: ReadChunk, offset: int, size
             async with chunks:
                 async for data in chunks:
                     await channel.send_data(data)
+                    if sent is not None:
+                        sent(len(data))
 
 
 async def receive_file(

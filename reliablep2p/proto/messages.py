@@ -73,6 +73,8 @@ class Connect(msgspec.Struct, tag="connect"):
 
     host: str = ""
     """The address we listen on, when it is one address; empty: the one you see us call from."""
+    play: bool = True
+    """False for a one-off fetcher (`rp2p-peer --get`): in the network, not in the game."""
 
 
 class Welcome(msgspec.Struct, tag="welcome"):
@@ -175,7 +177,8 @@ class Map(msgspec.Struct, tag="map"):
 
 
 class PlayerStats(msgspec.Struct, frozen=True, gc=False):
-    """One row of the scoreboard."""
+    """One row of the scoreboard: `score` is the total over every round, `map_size` the
+    entries of the player's map the host checked true."""
 
     name: str
     host: str
@@ -197,8 +200,19 @@ class FoundBy(msgspec.Struct, frozen=True):
     first: bool
 
 
+class Standing(msgspec.Struct, frozen=True, gc=False):
+    """A player's points in a round (finds and map), in the order that names the winner."""
+
+    player: str
+    points: int
+    map_points: int = 0
+
+
 class RoundState(msgspec.Struct, frozen=True):
-    """The current (or just finished) round, pushed to every session when it changes."""
+    """The current (or just finished) round, pushed to every session when it changes.
+
+    `targets` are the receiver's own: what it does not hold, by the host's records.
+    """
 
     number: int
     targets: list[str]
@@ -206,12 +220,80 @@ class RoundState(msgspec.Struct, frozen=True):
     finds: list[FoundBy]
     over: bool = False
     winner: str = ""
+    standings: list[Standing] = []
+
+
+MapEntry = tuple[str, str]
+"""(file name, holder name): one entry of a map, as a player reports it."""
+MAX_MAP_REPORT = 2000
+"""Map entries a `stats` report may carry; the host reads no more than these."""
 
 
 class Stats(msgspec.Struct, tag="stats"):
-    """A peer tells the database peer how big its map has grown (for the scoreboard)."""
+    """A peer reports its map: the entries, which the host checks; `map_size` alone is
+    what old peers sent and scores nothing."""
 
     map_size: int
+    entries: list[MapEntry] = []
+
+
+class Lobby(msgspec.Struct, tag="lobby"):
+    """Between rounds: when the next one starts (-1: waiting for `needed` more players),
+    who said ready, and the host's settings."""
+
+    starts_in: float = -1.0
+    ready: list[str] = []
+    needed: int = 0
+    round_seconds: float = 0.0
+    targets: int = 0
+
+
+class Ready(msgspec.Struct, tag="ready"):
+    """A player is ready for the next round (it only shortens the countdown)."""
+
+
+class Plant(msgspec.Struct, tag="plant"):
+    """The host hid fresh treasure with the receiver: fetch these from the vault and seed them."""
+
+    names: list[str]
+
+
+class Expired(msgspec.Struct, tag="expired"):
+    """Treasure whose time is up: gone from the catalog and the vault; delete it from the
+    share where the content matches (`hashes[i]` is `names[i]`'s)."""
+
+    names: list[str]
+    hashes: list[bytes]
+
+
+class ChangeSetting(msgspec.Struct, tag="set"):
+    """From the host's admin tool: change a setting of the running game."""
+
+    key: str
+    value: str
+
+
+class Settings(msgspec.Struct, tag="settings"):
+    """The game's settings now, as text (the answer to `set`)."""
+
+    values: dict[str, str]
+
+
+class EveningRow(msgspec.Struct, frozen=True):
+    """One player's evening: rounds played and won, points, and the best find."""
+
+    name: str
+    rounds: int
+    wins: int
+    points: int
+    best_find: str = ""
+    best_points: int = 0
+
+
+class EveningOver(msgspec.Struct, tag="evening_over"):
+    """The host is stopping: everyone's evening, best first."""
+
+    players: list[EveningRow]
 
 
 class Scoreboard(msgspec.Struct, tag="scoreboard"):
@@ -352,6 +434,13 @@ Message = (
     | MapRequest
     | Map
     | Stats
+    | Lobby
+    | Ready
+    | Plant
+    | Expired
+    | ChangeSetting
+    | Settings
+    | EveningOver
     | Scoreboard
     | ScoreboardChanged
     | Round

@@ -87,6 +87,30 @@ class MetadataStore(Protocol):
 
     def revoked(self) -> set[str]: ...
 
+    # the game's records (game/records.py, game/host.py, database/treasury.py)
+
+    def load_holdings(self) -> dict[str, dict[bytes, int]]:
+        """Player -> content hash -> the round the host first saw it hold that."""
+        ...
+
+    def record_holdings(self, rows: list[tuple[str, bytes, int, str]]) -> None:
+        """(player, hash, round, how), each kept once."""
+
+    def rounds_played(self) -> int: ...
+
+    def save_rounds(self, number: int) -> None: ...
+
+    def add_treasure(self, info: FileInfo, number: int) -> None:
+        """Catalog a planted file (its blob is in the vault) with its round."""
+
+    def load_treasure(self) -> dict[str, tuple[bytes, int]]: ...
+
+    def expire_treasure(self, names: list[str], number: int) -> set[bytes]:
+        """Drop planted files; the content no catalog entry has any more (for the vault)."""
+        ...
+
+    def expired_hashes(self) -> dict[bytes, int]: ...
+
 
 class BlobWriter(Protocol):
     """A blob being stored: each chunk verified as it comes, visible only after `finish`."""
@@ -127,6 +151,9 @@ class Vault(Protocol):
         ...
 
     def start_blob(self, info: FileInfo) -> BlobWriter: ...
+
+    def delete_blob(self, digest: bytes) -> None:
+        """Forget a blob no catalog entry has (expired treasure); absent is no error."""
 
     def source(self, info: FileInfo) -> Path | ReadChunk:
         """How to serve the blob: a local file (sent by the kernel) or chunk by chunk."""

@@ -5,7 +5,8 @@ ask: both speak the SQL below (placeholders written `?`, upserts as `ON CONFLICT
 has a version (table `schema_version`); `MIGRATIONS[n]` brings version n to n + 1, so a data
 folder or a database made by an older rp2p is brought up to date when it is opened, and one
 made by a newer rp2p is refused rather than misread. Version 0 is the layout rp2p 0.1.0 made
-before the version table existed: the same four tables.
+before the version table existed: the same four tables (rp2p after it added the game's
+records, still without the version table, counts as version 0 too: every step keeps what exists).
 """
 
 from __future__ import annotations
@@ -49,8 +50,28 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE schema_version (version INTEGER NOT NULL)",
         "INSERT INTO schema_version (version) VALUES (0)",
     ],
+    [  # 1 -> 2: the game's records (kept where an rp2p without schema versions made them)
+        """CREATE TABLE IF NOT EXISTS holdings (
+            player TEXT NOT NULL,
+            hash {BLOB} NOT NULL,
+            round INTEGER NOT NULL,
+            how TEXT NOT NULL,
+            PRIMARY KEY (player, hash))""",
+        """CREATE TABLE IF NOT EXISTS treasure (
+            name TEXT PRIMARY KEY,
+            hash {BLOB} NOT NULL,
+            round INTEGER NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS expired (
+            hash {BLOB} PRIMARY KEY,
+            round INTEGER NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS game (
+            key TEXT PRIMARY KEY,
+            value INTEGER NOT NULL)""",
+    ],
 ]
 """Append a step to change the schema; never edit one that shipped."""
+KEEP_EXPIRED_ROUNDS = 500
+"""Expired treasure is remembered this many rounds, then forgotten."""
 
 
 class Rows(Protocol):
@@ -206,6 +227,92 @@ class SqlMetadata:
     def revoked(self) -> set[str]:
         with self._transaction() as db:
             return {n for (n,) in db.execute("SELECT name FROM members WHERE revoked <> 0")}
+
+    # ------------------------------------------------------------------ the game
+
+    def load_holdings(self) -> dict[str, dict[bytes, int]]:
+        """Player -> content hash -> the round in which the host first saw it hold that."""
+        held: dict[str, dict[bytes, int]] = {}
+        with self._transaction() as db:
+            for player, digest, number in db.execute("SELECT player, hash, round FROM holdings"):
+                held.setdefault(player, {})[bytes(digest)] = number
+        return held
+
+    def record_holdings(self, rows: list[tuple[str, bytes, int, str]]) -> None:
+        """(player, hash, round, how): how = published, vault, found or planted."""
+        with self._transaction() as db:
+            for row in rows:
+                db.execute(
+                    "INSERT INTO holdings (player, hash, round, how) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    row,
+                )
+
+    def rounds_played(self) -> int:
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM game WHERE key = 'rounds'").fetchone()
+        return int(row[0]) if row else 0
+
+    def save_rounds(self, number: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO game (key, value) VALUES ('rounds', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (number,),
+            )
+
+    def add_treasure(self, info: FileInfo, number: int) -> None:
+        """Catalog a planted file (its blob is in the vault), remembering its round."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO catalog (name, size, hash, chunks, added_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET size = excluded.size, hash = excluded.hash,"
+                " chunks = excluded.chunks, added_at = excluded.added_at",
+                (info.name, info.size, info.hash, b"".join(info.chunks), time.time()),
+            )
+            db.execute(
+                "INSERT INTO treasure (name, hash, round) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, round = excluded.round",
+                (info.name, info.hash, number),
+            )
+
+    def load_treasure(self) -> dict[str, tuple[bytes, int]]:
+        """Planted files still in the catalog: name -> (hash, round planted)."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT t.name, t.hash, t.round FROM treasure t JOIN catalog c ON c.name = t.name"
+            ).fetchall()
+        return {name: (bytes(digest), number) for name, digest, number in rows}
+
+    def expire_treasure(self, names: list[str], number: int) -> set[bytes]:
+        """Planted files leave the catalog and the records; their content is remembered as
+        expired (see `expired_hashes`). Returns the content no catalog entry has any more:
+        the caller takes it out of the vault."""
+        if not names:
+            return set()
+        with self._transaction() as db:
+            marks = ",".join("?" * len(names))
+            digests = {bytes(d) for (d,) in db.execute(
+                f"SELECT hash FROM treasure WHERE name IN ({marks})", names)}  # fmt: skip
+            for name in names:
+                db.execute("DELETE FROM catalog WHERE name = ?", (name,))
+                db.execute("DELETE FROM treasure WHERE name = ?", (name,))
+            for digest in digests:
+                db.execute("DELETE FROM holdings WHERE hash = ?", (digest,))
+                db.execute(
+                    "INSERT INTO expired (hash, round) VALUES (?, ?)"
+                    " ON CONFLICT (hash) DO UPDATE SET round = excluded.round",
+                    (digest, number),
+                )
+            db.execute("DELETE FROM expired WHERE round < ?", (number - KEEP_EXPIRED_ROUNDS,))
+            shared = {bytes(d) for (d,) in db.execute("SELECT hash FROM catalog")}
+        return digests - shared
+
+    def expired_hashes(self) -> dict[bytes, int]:
+        """Content of expired treasure -> the round it expired in."""
+        with self._transaction() as db:
+            rows = db.execute("SELECT hash, round FROM expired").fetchall()
+        return {bytes(digest): number for digest, number in rows}
 
 
 def _unpack_chunks(packed: bytes) -> list[bytes]:

@@ -187,6 +187,10 @@ class S3Vault:
     def start_blob(self, info: FileInfo) -> _ChunkUpload:
         return _ChunkUpload(self, info)
 
+    def delete_blob(self, digest: bytes) -> None:
+        """The manifest goes; the chunks stay (another blob may have them; see docs/scale.md)."""
+        self._call(obstore.delete, _blob_key(digest))
+
     def put(self, key: str, data: bytes | memoryview) -> None:
         self._call(obstore.put, key, bytes(data))
 

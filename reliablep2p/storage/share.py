@@ -164,6 +164,21 @@ class SharedFolder:
             self._seen = {**self._seen, download.info.name: seen}
         fsync_dir(self.path)
 
+    def discard(self, name: str, digest: bytes) -> bool:
+        """Delete `name` if it holds exactly the content `digest`, and any partial download of
+        that content (blocking: run it in a thread); True if the file was there."""
+        work = self.path / WORK_DIR / digest.hex()
+        for leftover in (work.with_suffix(".part"), work.with_suffix(".chunks")):
+            leftover.unlink(missing_ok=True)
+        with self._lock:
+            seen = self._seen.get(name)
+            if seen is None or seen.info.hash != digest:
+                return False
+            self.path_of(name).unlink(missing_ok=True)
+            self._seen = {n: s for n, s in self._seen.items() if n != name}
+        fsync_dir(self.path)
+        return True
+
 
 def _shareable(folder: Path) -> dict[str, os.DirEntry[str]]:
     """The regular files of `folder` by shared (NFC) name; names with a problem are skipped."""

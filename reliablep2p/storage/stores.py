@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..proto import FileInfo
-from .interfaces import CACHE_DIR, MetadataStore, StoreError, Vault
+from .interfaces import CACHE_DIR, MetadataStore, StoreError, StoreUnavailable, Vault
 from .vault import LocalVault
 
 log = logging.getLogger("rp2p.store")
@@ -28,7 +28,14 @@ class Stores:
         return f"metadata in {self.metadata.where}, vault in {self.vault.where}"
 
     def prepare(self) -> None:
-        self.metadata.prepare()
+        """Make the metadata store if it is new, once an object-store vault proved usable (so
+        a wrong endpoint or key leaves nothing made)."""
+        try:
+            if self.vault.remote:
+                self.vault.open()
+            self.metadata.prepare()
+        except StoreUnavailable as exc:  # it answered, then went away: as if it never had
+            raise StoreError(exc.detail) from None
 
     def open(self) -> list[FileInfo]:
         """Open both and return the catalog, less the files whose blob is gone.
@@ -51,6 +58,9 @@ class Stores:
             for info in missing:
                 log.warning("dropping %s from the catalog: its backup is missing", info.name)
                 self.metadata.drop_file(info.name)
+        except StoreUnavailable as exc:
+            self.close()
+            raise StoreError(exc.detail) from None
         except BaseException:
             self.close()
             raise

@@ -61,6 +61,9 @@ class LocalVault:
         part = self._tmp / f"{info.hash.hex()}-{secrets.token_hex(4)}.part"
         return Download(info, part, final)
 
+    def delete_blob(self, digest: bytes) -> None:
+        self.blob_path(digest).unlink(missing_ok=True)
+
     def source(self, info: FileInfo) -> Path:
         return self.blob_path(info.hash)
 

@@ -29,11 +29,14 @@ def test_status_bar_shows_reconnecting_while_the_database_peer_is_down(
             net.call_sync(net.net.db.stop)
             await wait_until(lambda: "reconnecting…" in screen_text(app, "#status"),
                              what="reconnecting in the status bar")  # fmt: skip
-            assert str(app.query_one(PlayersTable).get_row("vault")[-1]) == "○"
-            assert "lost the database peer" in screen_text(app, "#feed")
+            await wait_until(lambda: str(app.query_one(PlayersTable).get_row("vault")[-1]) == "○",
+                             what="the vault shown offline")  # fmt: skip
+            await wait_until(lambda: "lost the database peer" in screen_text(app, "#feed"),
+                             what="the feed to say so")  # fmt: skip
             await net.acall(restart_db)
             await wait_until(lambda: screen_text(app, "#status").rstrip().endswith("joined"),
                              timeout=30, what="joined again")  # fmt: skip
-            assert str(app.query_one(PlayersTable).get_row("vault")[-1]) == "●"
+            await wait_until(lambda: str(app.query_one(PlayersTable).get_row("vault")[-1]) == "●",
+                             what="the vault shown online")  # fmt: skip
 
     asyncio.run(scenario())

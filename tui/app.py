@@ -144,7 +144,15 @@ class GameApp(App[int]):
             elif isinstance(event, events.SessionLost):
                 self.connection = "reconnecting…"
                 self.feed(text, "error")
-                changed.add("players")
+                changed |= {"players", "hunt"}
+            elif isinstance(event, events.Kicked | events.VersionRefused):
+                self.connection = "kicked out" if isinstance(event, events.Kicked) else "stopped"
+                title = "Removed from the network" if isinstance(event, events.Kicked) else (
+                    "Another protocol version")  # fmt: skip
+                self.notify(f"{text}\nCtrl+Q quits.", title=title, severity="error",
+                            timeout=3600)  # fmt: skip
+                self.feed(text, "error")
+                changed |= {"players", "hunt"}
             elif isinstance(event, events.PeersChanged):
                 self.feed(text, "join" if event.joined else "leave")
                 changed |= {"players", "book", "catalog"}
@@ -248,7 +256,8 @@ class GameApp(App[int]):
             self.query_one(AddressBookTable).show(model.address_book(node))
         if hunt:
             have = {info.name for info in node.seeding()}
-            self.query_one(HuntPanel).show(node.round, node.name, have)
+            paused = node.session.paused_left if self.connection != "joined" else None
+            self.query_one(HuntPanel).show(node.round, node.name, have, paused=paused)
 
     def feed(self, text: str, kind: str = "info") -> None:
         self.query_one(Feed).add(text, kind)

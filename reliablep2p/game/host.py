@@ -3,7 +3,9 @@
 Rules come from `rules.py`; this module adds time, proof of possession and persistence. A find is
 credited only after the player answers a fresh random nonce with SHA-256(nonce + file bytes),
 checked against the vault's copy. Whether the player fell back to the vault is not taken from the
-player: the database peer knows which files it served to whom during the round.
+player: the database peer knows which files it served to whom during the round. The running
+round is kept in the store (`saved.py`): a host that crashes and comes back goes on with it,
+once a player is back, with the time it had left.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import trio
 
 from ..proto import (
@@ -29,10 +32,13 @@ from ..proto import (
 )
 from ..storage.share import possession_proof
 from ..storage.sqlite import SqliteStore
-from . import rules
+from . import rules, saved
 from .board import ranked
 
 log = logging.getLogger("rp2p.hunt")
+
+CHECKPOINT_SECONDS = 1.0
+"""The running round's time left is saved this often: a crash gives it back at most this much."""
 
 
 @dataclass
@@ -111,6 +117,10 @@ class HuntHost:
         catalog: Callable[[], Collection[str]],
     ) -> None:
         number = 0
+        if (resumed := await self._resume(online)) is not None:
+            number = resumed.number
+            await self._play(resumed)
+            await trio.sleep(self.pause_seconds)
         while True:
             holdings, targets = self._candidates(online, catalog)
             if not targets:
@@ -152,16 +162,49 @@ class HuntHost:
             return holdings, []
         return holdings, rules.pick_targets(holdings, files, self.rng, self.targets)
 
+    async def _resume(self, online: Callable[[], Mapping[str, Online]]) -> rules.Round | None:
+        """The round that ran when the host stopped, going on once a player is back."""
+        data = await trio.to_thread.run_sync(self.store.load_running_round)
+        if data is None:
+            return None
+        while not online():
+            await self._wait_for_change()
+        try:
+            current, self._vault_served, left = saved.restore(data, trio.current_time())
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.warning("the saved round cannot be read (%s): a new one will start", exc)
+            await trio.to_thread.run_sync(self.store.save_running_round, None)
+            return None
+        self.round = current
+        log.info("round %d resumed: %s (%.0f s left)", current.number,
+                 ", ".join(current.targets), left)  # fmt: skip
+        self._changed(round_changed=True)
+        return current
+
     async def _play(self, current: rules.Round) -> None:
-        with trio.move_on_at(current.ends_at):
-            while not current.is_over(trio.current_time()):
-                await self._wait_for_change()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._checkpoints, current)
+            with trio.move_on_at(current.ends_at):
+                while not current.is_over(trio.current_time()):
+                    await self._wait_for_change()
+            nursery.cancel_scope.cancel()
         winner = current.winner()
         if winner is not None:
             self.players.setdefault(winner, PlayerRecord()).wins += 1
+        await trio.to_thread.run_sync(self.store.save_running_round, None)  # over: not resumed
+        if winner is not None:
             await self._save(winner)
         log.info("round %d over: %s", current.number, f"{winner} wins" if winner else "no finds")
         self._changed(round_changed=True)
+
+    async def _checkpoints(self, current: rules.Round) -> None:
+        while True:
+            await self._save_round(current)
+            await trio.sleep(CHECKPOINT_SECONDS)
+
+    async def _save_round(self, current: rules.Round) -> None:
+        data = saved.snapshot(current, trio.current_time(), self._vault_served)
+        await trio.to_thread.run_sync(self.store.save_running_round, data)
 
     def round_state(self) -> RoundState | None:
         current = self.round
@@ -246,6 +289,7 @@ class HuntHost:
         record.score += find.points
         record.files_found += 1
         await self._save(player)
+        await self._save_round(current)
         log.info("%s found %s: +%d%s", player, find.target, find.points,
                  " (first!)" if find.first else "")  # fmt: skip
         self._changed(round_changed=True)

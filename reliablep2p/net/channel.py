@@ -61,7 +61,11 @@ def _why(exc: BaseException) -> str:
 
 
 class RemoteError(RemoteProtocolError):
-    """The other side answered with an `Error` message."""
+    """The other side answered with an `Error` message (`speaks`: its version, on `version`)."""
+
+    def __init__(self, code: str, detail: str, *, speaks: int = 0) -> None:
+        super().__init__(code, detail)
+        self.speaks = speaks
 
 
 class ConnectionLost(ProtocolError):
@@ -238,7 +242,7 @@ class Channel:
         """
         frame = await self.receive(timeout)
         if isinstance(frame, ErrorMessage) and ErrorMessage not in expected:
-            raise RemoteError(frame.code, frame.message)
+            raise RemoteError(frame.code, frame.message, speaks=frame.speaks)
         if not isinstance(frame, expected):
             what = "file data" if isinstance(frame, bytes) else type(frame).__name__
             wanted = " or ".join(t.__name__ for t in expected)
@@ -248,17 +252,27 @@ class Channel:
     async def receive_data(self, timeout: float | None = None) -> bytes:
         frame = await self.receive(timeout)
         if isinstance(frame, ErrorMessage):
-            raise RemoteError(frame.code, frame.message)
+            raise RemoteError(frame.code, frame.message, speaks=frame.speaks)
         if not isinstance(frame, bytes):
             raise RemoteProtocolError(
                 ErrorCode.UNEXPECTED, f"expected file data, got {type(frame)}"
             )
         return frame
 
-    async def send_error(self, code: str, message: str) -> None:
+    async def send_error(self, code: str, message: str, *, speaks: int = 0) -> None:
         """Best effort: tell the other side why we are hanging up, without waiting long."""
         with trio.move_on_after(1), contextlib.suppress(ProtocolError):
-            await self.send(ErrorMessage(code=code, message=message))
+            await self.send(ErrorMessage(code=code, message=message, speaks=speaks))
+
+    async def refuse(self, code: str, message: str, *, speaks: int = 0) -> None:
+        """Send an error, then read and drop what the other side still sends until it hangs
+        up (1 s at most): closing with bytes unread makes TCP reset the connection, and a
+        reset can overtake our error, which the other side would then never read."""
+        await self.send_error(code, message, speaks=speaks)
+        with trio.move_on_after(1), contextlib.suppress(ProtocolError):
+            while True:
+                await self._fill(RECEIVE_SIZE)
+                self._decoder = FrameDecoder()  # dropped: nothing it says is read now
 
     async def aclose(self) -> None:
         with trio.move_on_after(1):

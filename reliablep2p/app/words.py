@@ -38,8 +38,12 @@ def shown(name: str) -> str:
     return name if name.isprintable() else repr(name)
 
 
+def counted(count: int, thing: str) -> str:
+    return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
 def probes(count: int) -> str:
-    return f"{count} probe{'' if count == 1 else 's'}"
+    return counted(count, "probe")
 
 
 @singledispatch
@@ -50,7 +54,7 @@ def describe(event: events.Event) -> str:
 
 @describe.register
 def _(event: events.Joined) -> str:
-    counts = f"{event.peers} peers online, {event.files} files in the catalog"
+    counts = f"{counted(event.peers, 'peer')} online, {counted(event.files, 'file')} in the catalog"
     if event.again:
         return f"back with the host at {event.host}:{event.port}: {counts}"
     return f"joined as {event.name}: {counts}"

@@ -32,6 +32,7 @@ from ..proto import (
     encode_message,
 )
 from ..proto import Error as ErrorMessage
+from ..storage.portable import read_into, sendfile_refused, sendfile_works
 from .identity import common_name
 from .tls import TLSStream
 
@@ -54,6 +55,10 @@ DATA_HEADER = 5
 """Bytes before a data frame's payload (length and kind): read alone, so the payload is not."""
 
 M = TypeVar("M")
+
+
+def _shrank() -> LocalProtocolError:
+    return LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
 
 
 def _why(exc: BaseException) -> str:
@@ -144,7 +149,8 @@ class Channel:
 
     async def send_data_sendfile(self, fd: int, offset: int, length: int) -> None:
         """One data frame straight from a file to a plain TCP socket with `os.sendfile`:
-        the bytes never pass through Python (over TLS, use `send_data_from`)."""
+        the bytes never pass through Python (over TLS, use `send_data_from`). Where sendfile
+        is missing or refused, the rest is read and sent in pieces."""
         assert isinstance(self.stream, trio.SocketStream)
         header = data_frame_header(length)
         socket = self.stream.socket
@@ -152,18 +158,34 @@ class Channel:
             with _connection_errors():
                 await self.stream.send_all(header)
                 sent = 0
-                while sent < length:
+                while sent < length and sendfile_works():
                     await trio.lowlevel.wait_writable(socket)
                     try:
                         count = os.sendfile(socket.fileno(), fd, offset + sent, length - sent)
                     except BlockingIOError:
                         continue
+                    except OSError as exc:
+                        if not sendfile_refused(exc):
+                            raise
+                        break
                     if count == 0:
-                        raise LocalProtocolError(
-                            ErrorCode.INTERNAL, "the file shrank while being sent"
-                        )
+                        raise _shrank()
                     sent += count
+                if sent < length:
+                    await self._send_read(fd, offset + sent, length - sent)
             self.bytes_sent += len(header) + length
+
+    async def _send_read(self, fd: int, offset: int, length: int) -> None:
+        """Send `length` bytes of the file from `offset`, read a piece at a time."""
+        buffer = memoryview(bytearray(min(SEND_PIECE, length)))
+        while length:
+            piece = buffer[: min(SEND_PIECE, length)]
+            count = await trio.to_thread.run_sync(read_into, fd, piece, offset)
+            if count < len(piece):
+                raise _shrank()
+            await self.stream.send_all(piece)
+            offset += count
+            length -= count
 
     async def _send_bytes(self, frame: bytes) -> None:
         async with self._send_lock:

@@ -446,9 +446,12 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
             return 2
         with trio.CancelScope() as work:
             nursery.start_soon(_until_signal, work)
+            nursery.start_soon(_until_given_up, node, work)
             with trio.move_on_after(JOIN_TIMEOUT):
                 await node.ready.wait()
-            if not node.ready.is_set():
+            if node.session.gave_up.is_set():
+                pass  # kicked, or another version: its one line is logged already
+            elif not node.ready.is_set():
                 host, port = node.database or ("?", 0)
                 print(f"rp2p-peer: database peer {host}:{port} unreachable", file=sys.stderr)
                 status = 1
@@ -458,11 +461,20 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
                 await bot.play(node, level=level)
             else:
                 await _read_commands(node)
-        await node.leave()
+        if node.session.gave_up.is_set():
+            status = 1  # at once: there is nobody to say goodbye to
+        else:
+            await node.leave()
         nursery.cancel_scope.cancel()
     if not wanted and (row := node.evening.row(node.name)) is not None:
         print(words.my_evening(row), flush=True)
     return status
+
+
+async def _until_given_up(node: Node, work: trio.CancelScope) -> None:
+    """Stop the work once the node stops trying to join for good (kicked, another version)."""
+    await node.session.gave_up.wait()
+    work.cancel()
 
 
 async def _fetch_all(node: Node, wanted: list[str]) -> int:

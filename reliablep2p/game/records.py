@@ -10,6 +10,7 @@ bytes its vault served to each player this round, which says whether a find came
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import trio
 
@@ -72,3 +73,12 @@ class Records:
         if served is None:
             return False
         return served * 2 > size or size == 0
+
+
+@dataclass
+class PlayerRecord:
+    """A player's totals over the whole game, as the store keeps them."""
+
+    score: int = 0
+    files_found: int = 0
+    wins: int = 0

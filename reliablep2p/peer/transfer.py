@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mmap
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import trio
 from ..net.channel import Channel, first_protocol_error
 from ..proto import CHUNK_SIZE, ErrorCode, LocalProtocolError, ProtocolError, chunk_count
 from ..storage.partial import Download
+from ..storage.portable import read_into
 
 RECEIVE_BUFFERS, STORE_THREADS = 4, 2
 """A download holds this many chunk buffers (one arriving, the rest being stored) and verifies
@@ -42,7 +42,7 @@ async def send_file(
                 await channel.send_data_sendfile(f.fileno(), start, length)
             else:
                 chunk = buffer[:length]
-                read = await trio.to_thread.run_sync(os.preadv, f.fileno(), [chunk], start)
+                read = await trio.to_thread.run_sync(read_into, f.fileno(), chunk, start)
                 if read != length:
                     raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
                 await channel.send_data(chunk)

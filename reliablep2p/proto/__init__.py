@@ -14,7 +14,14 @@ from .content import (
     iter_chunks,
     short_hash,
 )
-from .errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
+from .errors import (
+    UPDATE_COMMAND,
+    ErrorCode,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+    VersionMismatch,
+)
 from .frames import FrameDecoder, data_frame_header, decode_body, encode_message
 from .lookalike import Lookalikes, skeleton, taken_by
 from .messages import (
@@ -87,6 +94,7 @@ __all__ = [
     "MAX_MESSAGE_BODY",
     "MAX_NAME_BYTES",
     "PROTOCOL_VERSION",
+    "UPDATE_COMMAND",
     "AskNetwork",
     "Bye",
     "CatalogAdded",
@@ -144,6 +152,7 @@ __all__ = [
     "Stored",
     "UpdatePeers",
     "Upload",
+    "VersionMismatch",
     "Welcome",
     "check_file_info",
     "check_name",

@@ -407,11 +407,14 @@ class Sealed(msgspec.Struct, tag="sealed"):
     box: bytes
 
 
-class Error(msgspec.Struct, tag="error"):
+class Error(msgspec.Struct, tag="error", omit_defaults=True):
     """A request failed: a machine-readable `code` and a sentence for people."""
 
     code: str
     message: str
+    speaks: int = 0
+    """With code `version`: the protocol version the refusing side speaks (so the caller can
+    say which side to update). `hello` and `error` keep their shape in every version."""
 
 
 Message = (

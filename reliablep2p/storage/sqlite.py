@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS players (
     files_found INTEGER NOT NULL,
     wins INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS running_round (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    state BLOB NOT NULL
+);
 """
 GAME_SCHEMA = """
 CREATE TABLE IF NOT EXISTS holdings (
@@ -274,6 +278,20 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO players (name, score, files_found, wins) VALUES (?, ?, ?, ?)",
                 (name, score, files_found, wins),
             )
+
+    def save_running_round(self, state: bytes | None) -> None:
+        """Keep the running round (`game/saved.py`'s bytes), or forget it (None: it ended)."""
+        with self._lock, self._conn as db:
+            if state is None:
+                db.execute("DELETE FROM running_round")
+            else:
+                db.execute("INSERT OR REPLACE INTO running_round (only, state) VALUES (1, ?)",
+                           (state,))  # fmt: skip
+
+    def load_running_round(self) -> bytes | None:
+        with self._lock:
+            row = self._conn.execute("SELECT state FROM running_round").fetchone()
+        return bytes(row[0]) if row else None
 
     # ------------------------------------------------------------------ invites, members
 

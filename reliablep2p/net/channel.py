@@ -62,6 +62,16 @@ def _shrank() -> LocalProtocolError:
 
 
 def _why(exc: BaseException) -> str:
+    """Plain words for how a stream broke: never raw SSL text (TLS failures by their kind)."""
+    tls = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
+    if isinstance(tls, ssl.SSLEOFError):
+        return "the other side hung up mid-stream"
+    if isinstance(tls, ssl.SSLError):
+        return f"the encrypted stream was damaged ({tls.reason or 'TLS error'})".lower()
+    if isinstance(exc, trio.BrokenResourceError) and isinstance(exc.__cause__, OSError):
+        exc = exc.__cause__
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
     return str(exc) or str(exc.__cause__ or "") or type(exc).__name__
 
 

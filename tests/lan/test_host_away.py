@@ -30,7 +30,7 @@ def test_the_host_killed_mid_round_is_told_once_each_way_and_the_round_goes_on(
     where = re.escape(f"{db_host.address}:{DB_PORT}")
     lost = rf"lost the host at {where} — retrying \(round 1 is paused with (\d+) s left\)$"
     paused = {p.name: int(p.wait_output(lost).group(1)) for p in players}
-    start_database(db_host, tmp_path, *rounds)  # the same data folder: the same network, its round kept
+    start_database(db_host, tmp_path, *rounds)  # the same data folder: its network, its round
     for player in players:
         player.wait_output(rf"back with the host at {where}: ")
         resumes = player.wait_output(r"round 1 resumes: \d+ files to find, (\d+) s left")

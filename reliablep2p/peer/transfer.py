@@ -66,8 +66,12 @@ async def receive_file(
     the verified byte count after each stored chunk.
     """
     free_buffers, take_buffer = trio.open_memory_channel[memoryview](RECEIVE_BUFFERS)
-    for _ in range(RECEIVE_BUFFERS):  # page-aligned, so whole chunks are written O_DIRECT
-        free_buffers.send_nowait(memoryview(mmap.mmap(-1, CHUNK_SIZE)))
+    # No more buffers than chunks to come, none bigger than the file (in whole pages): many
+    # small downloads at once (treasure handed out to a seeder) must not cost 4 MiB each.
+    chunks = chunk_count(download.info.size) - download.next_chunk
+    size = min(CHUNK_SIZE, -(-max(download.info.size, 1) // mmap.PAGESIZE) * mmap.PAGESIZE)
+    for _ in range(max(1, min(RECEIVE_BUFFERS, chunks))):  # page-aligned: O_DIRECT writes
+        free_buffers.send_nowait(memoryview(mmap.mmap(-1, size)))
     workers = trio.CapacityLimiter(STORE_THREADS)
 
     async def store(index: int, buffer: memoryview, length: int) -> None:

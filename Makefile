@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint format demo fuzz bench lock clean services
+.PHONY: setup test lint format demo fuzz bench lock dist clean services
 
 # requirements/build.txt pins pip and the build backend, so the project itself installs with
 # --no-build-isolation and fetches nothing unpinned. setuptools' note on flat layouts, which pip
@@ -51,6 +51,13 @@ test: lint services
 
 demo: $(RUNTIME_STAMP)
 	$(PY) -m demo
+
+# A wheel and an sdist in dist/, for friends who install without a clone (the README says how):
+# built by `build` (pinned in the dev extra) with the pinned setuptools, nothing fetched.
+dist: $(STAMP)
+	rm -rf dist build
+	$(PY) -m build --no-isolation --outdir dist .
+	@ls dist
 
 # Coverage-guided fuzzing by hand (not in CI): FUZZ_SECONDS=600 make fuzz
 FUZZ_SECONDS ?= 120
@@ -114,4 +121,4 @@ lock: $(UV_STAMP)
 	$(COMPILE) bench/requirements.in -o bench/requirements.txt
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) demo/.run .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) demo/.run .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

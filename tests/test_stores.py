@@ -183,5 +183,11 @@ def test_the_game_records_are_kept_and_expired_treasure_leaves_the_vault(backend
         assert not stores.vault.has_blob(treasure)
         assert stores.metadata.catalog() == [] and stores.metadata.load_holdings() == {}
         assert stores.metadata.expired_hashes() == {treasure.hash: 9}
+        assert stores.metadata.load_running_round() is None
+        stores.metadata.save_running_round(b"round 4, 60 s left")
+        stores.metadata.save_running_round(b"round 4, 30 s left")
+        assert stores.metadata.load_running_round() == b"round 4, 30 s left"
+        stores.metadata.save_running_round(None)
+        assert stores.metadata.load_running_round() is None
     finally:
         stores.close()

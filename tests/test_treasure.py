@@ -164,6 +164,7 @@ async def test_a_file_held_in_an_earlier_session_is_no_target_even_after_a_resta
     (other.share.path / "old-map.txt").unlink()  # type: ignore[union-attr]  # hides it...
     await other.rescan()
     port = net.db.port
+    net.db.store.save_running_round(None)  # as between rounds: no round to go on with
     net.db.stop()  # ...and the host restarts: the record is in its store
     restarted = DatabasePeer(data_dir=net.root / "db", port=port, min_players=3,
                              lobby_seconds=0, secure=True, settings=quick())  # fmt: skip

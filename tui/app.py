@@ -160,7 +160,15 @@ class GameApp(App[int]):
             elif isinstance(event, events.SessionLost):
                 self.connection = "reconnecting…"
                 self.feed(text, "error")
-                changed.add("players")
+                changed |= {"players", "hunt"}
+            elif isinstance(event, events.Kicked | events.VersionRefused):
+                self.connection = "kicked out" if isinstance(event, events.Kicked) else "stopped"
+                title = "Removed from the network" if isinstance(event, events.Kicked) else (
+                    "Another protocol version")  # fmt: skip
+                self.notify(f"{text}\nCtrl+Q quits.", title=title, severity="error",
+                            timeout=3600)  # fmt: skip
+                self.feed(text, "error")
+                changed |= {"players", "hunt"}
             elif isinstance(event, events.PeersChanged):
                 self.feed(text, "join" if event.joined else "leave")
                 changed |= {"players", "book", "catalog"}
@@ -282,8 +290,9 @@ class GameApp(App[int]):
             self.query_one(AddressBookTable).show(model.address_book(node))
         if hunt:
             have = {info.name for info in node.seeding()}
+            paused = node.session.paused_left if self.connection != "joined" else None
             panel = self.query_one(HuntPanel)
-            panel.show(node.round, node.name, have)
+            panel.show(node.round, node.name, have, paused=paused)
             in_game = sorted(p.name for p in model.players(node) if p.online and not p.host)
             panel.show_lobby(node.lobby, in_game)
 

@@ -85,7 +85,9 @@ async def play(
 
 def _targets_to_hunt(node: Node) -> list[str]:
     state = node.round
-    if state is None or state.over or trio.current_time() >= node.round_deadline:
+    if state is None or state.over or not node.session.connected:  # no host: the round waits
+        return []
+    if trio.current_time() >= node.round_deadline:
         return []
     return [t for t in state.targets if t in node.catalog and node.view.file_source(t) is None]
 

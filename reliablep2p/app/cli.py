@@ -7,27 +7,22 @@ import dataclasses
 import logging
 import os
 import signal
-import ssl
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import platformdirs
 import trio
 
 from ..game.settings import GameSettings
-from ..net.channel import READ_TIMEOUT, RemoteError, open_channel
 from ..net.discovery import DISCOVERY_PORT, lan_addresses, lan_interfaces
-from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..peer import events
 from ..peer.node import Node
-from ..proto import ChangeSetting, Kick, KickReport, ProtocolError, Settings
 from ..proto.discovery import MAX_NETWORK_NAME
 from ..proto.tags import tagged_code
 from ..storage.share import ShareUnusable
 from . import bot, commands, words
+from .admin import DEFAULT_DATA, invite, kick, refused, set_setting
 from .options import add_player_options, add_version_option, make_player, port_option
 
 if TYPE_CHECKING:
@@ -57,18 +52,17 @@ async def _until_signal(cancel_scope: trio.CancelScope) -> None:
 
 # ------------------------------------------------------------------------------ rp2p-db
 
-DEFAULT_DATA = Path(platformdirs.user_data_dir("rp2p")) / "database"
 STARTUP_CODE_USES, STARTUP_CODE_HOURS = 50, 24
 
 
 def db_main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "invite":
-        sys.exit(_invite(argv[1:]))
+        sys.exit(invite(argv[1:]))
     if argv and argv[0] == "kick":
-        sys.exit(_kick(argv[1:]))
+        sys.exit(kick(argv[1:]))
     if argv and argv[0] == "set":
-        sys.exit(_set(argv[1:]))
+        sys.exit(set_setting(argv[1:]))
     parser = argparse.ArgumentParser(
         prog="rp2p-db",
         description="The headless database peer: peer list, catalog, backup and game host. "
@@ -136,13 +130,7 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(trio.run(_serve_until_signal, database))
     except StoreError as exc:
-        sys.exit(_refused(exc))
-
-
-def _refused(exc: Exception) -> int:
-    """One line on standard error for a data folder we cannot use; the exit status."""
-    print(f"rp2p-db: {exc}", file=sys.stderr)
-    return 2
+        sys.exit(refused(exc))
 
 
 async def _serve_until_signal(database: DatabasePeer) -> int:
@@ -152,7 +140,7 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
         try:
             await nursery.start(database.run)
         except StoreError as exc:
-            return _refused(exc)
+            return refused(exc)
         except OSError as exc:
             print(f"rp2p-db: cannot listen on {database.host}:{database.port}: {exc.strerror}",
                   file=sys.stderr)  # fmt: skip
@@ -170,7 +158,7 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
                 )
             except StoreUnavailable as exc:  # gone away while we started
                 nursery.cancel_scope.cancel()
-                return _refused(exc)
+                return refused(exc)
             code = tagged_code(code, database.authority.tag)
             print(f"join code: {code}  (for {STARTUP_CODE_USES} players, {STARTUP_CODE_HOURS} h;"
                   " more with 'rp2p-db invite')", flush=True)  # fmt: skip
@@ -193,50 +181,6 @@ def network_name_option(text: str) -> str:
     return text
 
 
-def _invite(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rp2p-db invite", description="Mint a join code.")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
-    parser.add_argument("--uses", type=int, default=1, help="how many players may use it (1)")
-    parser.add_argument("--hours", type=_code_hours, default=24.0,
-                        help="how long it is good for (24, at most 168: a week)")  # fmt: skip
-    from .storeoptions import add_store_option
-
-    add_store_option(parser)
-    args = parser.parse_args(argv)
-    from ..database.authority import NetworkAuthority
-    from ..storage.interfaces import StoreError, StoreUnavailable
-    from ..storage.stores import metadata_store
-
-    tag = NetworkAuthority.load_or_create(args.data).tag
-    try:
-        store = metadata_store(args.data, args.store)
-        store.open()
-    except StoreError as exc:
-        return _refused(exc)
-    try:
-        print(tagged_code(store.new_invite(uses=args.uses, seconds=args.hours * 3600), tag))
-    except StoreUnavailable as exc:
-        return _refused(exc)
-    finally:
-        store.close()
-    return 0
-
-
-def _code_hours(text: str) -> float:
-    from ..proto.codes import MAX_CODE_HOURS
-
-    try:
-        hours = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
-    if not 0 < hours <= MAX_CODE_HOURS:
-        raise argparse.ArgumentTypeError(
-            f"a join code lives more than 0 and at most {MAX_CODE_HOURS} hours (a week): "
-            "the longer one lives, the more guesses it must withstand"
-        )
-    return hours
-
-
 def how_to_join(database: DatabasePeer, code: str) -> list[str]:
     """What the host tells its friends: its LAN addresses and the lines to paste."""
     addresses = lan_addresses(lan_interfaces(database.host))
@@ -250,136 +194,6 @@ def how_to_join(database: DatabasePeer, code: str) -> list[str]:
     lines += [f"{fallback}  rp2p-tui --db {address}:{database.port} --code {code}"
               for address in addresses[:3]]  # fmt: skip
     return lines
-
-
-def _kick(argv: list[str]) -> int:
-    """Revoke a player, and return once the online peers refuse it (or say who does not)."""
-    from ..database.membership import KICK_WAIT_LIMIT
-
-    parser = argparse.ArgumentParser(prog="rp2p-db kick", description="Revoke a player at once.")
-    parser.add_argument("name", help="the player to revoke")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
-    parser.add_argument("--host", default="127.0.0.1", help="the running database peer's address")
-    parser.add_argument("--port", type=port_option, default=9000, help="its port (9000)")
-    parser.add_argument("--wait", type=float, default=5.0,
-                        help="seconds to wait for the online peers to confirm (5)")  # fmt: skip
-    from .storeoptions import add_store_option
-
-    add_store_option(parser)
-    args = parser.parse_args(argv)
-    if not 0 <= args.wait <= KICK_WAIT_LIMIT:
-        parser.error(f"--wait must be 0 to {KICK_WAIT_LIMIT:g} seconds")
-    if not (args.data / "ca.key").exists():
-        print(f"rp2p-db kick: no network keys in {args.data} (no ca.key): give the database "
-              "peer's --data (an --insecure-lan network has no certificates to revoke)",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    from ..database.authority import NetworkAuthority
-
-    authority = NetworkAuthority.load_or_create(args.data)
-    with tempfile.TemporaryDirectory() as tmp:
-        admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
-        try:
-            report = trio.run(_tell_running_database, args.host, args.port,
-                              admin.client_context(), Kick(args.name, args.wait))  # fmt: skip
-        except RemoteError as exc:
-            print(f"rp2p-db kick: {exc.detail}", file=sys.stderr)
-            return 1
-        except ProtocolError as exc:
-            return _kick_offline(args.data, args.store, args.name, exc.detail)
-    print(f"{args.name} is kicked out of the network; " + _kick_outcome(report, args.wait))
-    return 0
-
-
-def _set(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="rp2p-db set",
-        description="Change a setting of the running game: " + ", ".join(settings_names()),
-    )
-    parser.add_argument("key", help="the setting, e.g. round-seconds")
-    parser.add_argument("value", help="its new value")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
-    parser.add_argument("--host", default="127.0.0.1", help="the running database peer's address")
-    parser.add_argument("--port", type=port_option, default=9000, help="its port (9000)")
-    args = parser.parse_args(argv)
-    try:
-        GameSettings().changed(args.key, args.value)
-    except ValueError as exc:
-        print(f"rp2p-db set: {exc}", file=sys.stderr)
-        return 2
-    from ..database.authority import NetworkAuthority
-
-    authority = NetworkAuthority.load_or_create(args.data)
-    with tempfile.TemporaryDirectory() as tmp:
-        admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
-        try:
-            values = trio.run(_change_setting, args.host, args.port, admin.client_context(),
-                              ChangeSetting(args.key, args.value))  # fmt: skip
-        except ProtocolError as exc:
-            print(f"rp2p-db set: {exc.detail}", file=sys.stderr)
-            return 1
-    print(f"{args.key} is now {values.get(args.key, args.value)} ("
-          + ", ".join(f"{key} {value}" for key, value in values.items()) + ")")  # fmt: skip
-    return 0
-
-
-def settings_names() -> list[str]:
-    from ..game import settings
-
-    return settings.names()
-
-
-async def _change_setting(
-    host: str, port: int, tls: ssl.SSLContext, request: ChangeSetting
-) -> dict[str, str]:
-    async with await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
-                                  expect=DATABASE_NAME) as channel:  # fmt: skip
-        await channel.send(request)
-        answer = await channel.receive_message(Settings)
-    return answer.values
-
-
-def _kick_outcome(report: KickReport, wait: float) -> str:
-    total = len(report.told) + len(report.not_told)
-    if not total:
-        return "no other peer is online"
-    outcome = f"told {len(report.told)} of {total} online peers"
-    if report.not_told:
-        outcome += f"; not told: {', '.join(report.not_told)} (no answer within {wait:g} s)"
-    return outcome
-
-
-def _kick_offline(data: Path, store_url: str | None, name: str, why: str) -> int:
-    """The database peer is not running (or not there): revoke in its store directly."""
-    from ..storage.interfaces import StoreError, StoreUnavailable
-    from ..storage.stores import metadata_store
-
-    try:
-        store = metadata_store(data, store_url)
-        store.open()
-    except StoreError as exc:
-        return _refused(exc)
-    try:
-        member = store.revoke(name)
-    except StoreUnavailable as exc:
-        return _refused(exc)
-    finally:
-        store.close()
-    if not member:
-        print(f"rp2p-db kick: nobody called {name!r} is a member of this network",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    print(f"{name} is revoked; the database peer will refuse it when it next starts ({why})")
-    return 0
-
-
-async def _tell_running_database(
-    host: str, port: int, tls: ssl.SSLContext, kick: Kick
-) -> KickReport:
-    async with await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
-                                  expect=DATABASE_NAME) as channel:  # fmt: skip
-        await channel.send(kick)
-        return await channel.receive_message(KickReport, timeout=kick.wait + READ_TIMEOUT)
 
 
 # ---------------------------------------------------------------------------- rp2p-peer
@@ -443,7 +257,7 @@ def _log_event(
 ) -> None:
     if isinstance(event, QUIET) or (isinstance(event, ANSWERED) and not bot):
         return
-    if isinstance(event, events.RoundChanged):  # a round starts and ends once in the log
+    if isinstance(event, events.RoundChanged) and not event.resumed:  # starts and ends once
         news = (event.round.number, event.round.over)
         if news in rounds:
             return
@@ -466,9 +280,12 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
             return 2
         with trio.CancelScope() as work:
             nursery.start_soon(_until_signal, work)
+            nursery.start_soon(_until_given_up, node, work)
             with trio.move_on_after(JOIN_TIMEOUT):
                 await node.ready.wait()
-            if not node.ready.is_set():
+            if node.session.gave_up.is_set():
+                pass  # kicked, or another version: its one line is logged already
+            elif not node.ready.is_set():
                 host, port = node.database or ("?", 0)
                 print(f"rp2p-peer: database peer {host}:{port} unreachable", file=sys.stderr)
                 status = 1
@@ -478,11 +295,20 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
                 await bot.play(node, level=level)
             else:
                 await _read_commands(node)
-        await node.leave()
+        if node.session.gave_up.is_set():
+            status = 1  # at once: there is nobody to say goodbye to
+        else:
+            await node.leave()
         nursery.cancel_scope.cancel()
     if not wanted and (row := node.evening.row(node.name)) is not None:
         print(words.my_evening(row), flush=True)
     return status
+
+
+async def _until_given_up(node: Node, work: trio.CancelScope) -> None:
+    """Stop the work once the node stops trying to join for good (kicked, another version)."""
+    await node.session.gave_up.wait()
+    work.cancel()
 
 
 async def _fetch_all(node: Node, wanted: list[str]) -> int:

@@ -17,7 +17,7 @@ log = logging.getLogger("rp2p.db")
 
 
 class Treasury:
-    """The `game.host.Treasury` of the database peer."""
+    """The `game.treasure.Treasury` of the database peer."""
 
     def __init__(
         self,

@@ -4,25 +4,24 @@ Rules come from `rules.py`; this module adds time, proof of possession and persi
 credited only after the player answers a fresh random nonce with SHA-256(nonce + file bytes),
 checked against the vault's copy. Where its bytes came from is not taken from the player: the
 database peer counts what its vault served to whom. Who held what before a round comes from the
-host's own records (published, served by the vault, found, planted), kept in the store.
+host's own records (published, served by the vault, found, planted), kept in the store. The
+running round is kept in the store too (`saved.py`): a host that crashes and comes back goes on
+with it, once a player is back, with the time it had left.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import logging
 import random
 import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import astuple, dataclass
 
 import trio
 
 from ..proto import (
     Challenge,
-    FileInfo,
     FoundBy,
     Lobby,
     MapEntry,
@@ -34,21 +33,14 @@ from ..proto import (
     Standing,
 )
 from ..storage.interfaces import MetadataStore
-from . import rules
+from . import rules, saved
 from .board import ranked
 from .evening import Evening
-from .records import Records, stored
+from .records import PlayerRecord, Records, stored
 from .settings import GameSettings
-from .treasure import treasure_bytes, treasure_name
+from .treasure import Treasury, treasure_bytes, treasure_name
 
 log = logging.getLogger("rp2p.hunt")
-
-
-@dataclass
-class PlayerRecord:
-    score: int = 0
-    files_found: int = 0
-    wins: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,18 +52,6 @@ class Online:
     """The catalog files it seeds now (what it published, matching the catalog)."""
     map_size: int
     """Entries of its map the host checked true."""
-
-
-class Treasury(Protocol):
-    """Where treasure is buried and dug up again: the vault, the catalog and the pushes."""
-
-    def catalog(self) -> Mapping[str, FileInfo]: ...
-
-    async def bury(self, name: str, data: bytes, number: int) -> FileInfo | None: ...
-
-    async def dig_up(self, files: list[FileInfo], number: int) -> bool: ...
-
-    def hand_out(self, seeder: str, names: list[str]) -> None: ...
 
 
 class HuntHost:
@@ -114,7 +94,7 @@ class HuntHost:
         self.evening = Evening()
         self._wake = trio.Event()
         self._nonces: dict[tuple[str, str], bytes] = {}
-        self._unsaved: set[str] = set()  # players whose record a store outage held back
+        self._unsaved: set[str] = set()  # records a store outage held back: saved next time
         self._truth: dict[str, set[str]] | None = None
 
     async def load(self) -> None:
@@ -147,6 +127,9 @@ class HuntHost:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.records.keep)
             first = True
+            if (resumed := await self._resume(online)) is not None:
+                first = False
+                await self._play(resumed, online)
             while True:
                 if len(online()) < self.min_players:
                     self._set_countdown(None)
@@ -247,12 +230,30 @@ class HuntHost:
         self._truth = None
         log.info("treasure expired: %s", ", ".join(gone))
 
+    async def _resume(self, online: Callable[[], Mapping[str, Online]]) -> rules.Round | None:
+        """The round that ran when the host stopped, going on once a player is back."""
+        if not await trio.to_thread.run_sync(self.store.load_running_round):
+            return None
+        while not online():
+            await self._wait_for_change()
+        if (loaded := await saved.load(self.store)) is None:  # going on from now: the time
+            return None  # away is not counted
+        current, left = loaded
+        self.round, self.rounds, self.playing = current, max(self.rounds, current.number), True
+        log.info("round %d resumed with %.0f s left", current.number, left)
+        self._changed(round_changed=True, lobby_changed=True)
+        return current
+
     async def _play(self, current: rules.Round, online: Callable[[], Mapping[str, Online]]) -> None:
-        with trio.move_on_at(current.ends_at):
-            while not current.is_over(trio.current_time(), online()):
-                await self._wait_for_change()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(saved.keep_saving, self.store, current)
+            with trio.move_on_at(current.ends_at):
+                while not current.is_over(trio.current_time(), online()):
+                    await self._wait_for_change()
+            nursery.cancel_scope.cancel()
         current.ends_at = min(current.ends_at, trio.current_time())
         self.playing = False
+        await saved.save(self.store, None)  # over: nothing to resume
         winner = current.winner()
         points = current.points()
         for name, gained in current.map_points.items():
@@ -411,8 +412,7 @@ class HuntHost:
     async def check_proof(
         self, player: str, proof: Proof, prove: Callable[[bytes], bytes], size: int
     ) -> Scored:
-        """Credit the find if the proof matches the vault's copy for the nonce we sent
-        (`prove`: the vault's proof for a nonce, blocking)."""
+        """Credit the find if the proof matches `prove(nonce)`, the vault's copy's (blocking)."""
         nonce = self._nonces.pop((player, proof.name), None)
         current = self.round
         if nonce is None or not hmac.compare_digest(nonce, proof.nonce) or current is None:
@@ -433,6 +433,7 @@ class HuntHost:
         record.score += find.points
         record.files_found += 1
         await self._save(player)
+        await saved.save(self.store, current)
         log.info("%s found %s: +%d%s", player, find.target, find.points,
                  " (first!)" if find.first else "")  # fmt: skip
         self._changed(round_changed=True)
@@ -441,10 +442,9 @@ class HuntHost:
         return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
 
     async def _save(self, name: str) -> None:
-        """Write the player's record, and those a store outage held back (kept here)."""
         self._unsaved.add(name)
         for player in sorted(self._unsaved):
-            row = dataclasses.astuple(self.players[player])
+            row = astuple(self.players[player])
             if not await stored(self.store.save_player, player, *row, what="scores"):
                 return
             self._unsaved.discard(player)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import trio
 
@@ -95,3 +96,12 @@ class Records:
         if served is None:
             return False
         return served * 2 > size or size == 0
+
+
+@dataclass
+class PlayerRecord:
+    """A player's totals over the whole game, as the store keeps them."""
+
+    score: int = 0
+    files_found: int = 0
+    wins: int = 0

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Container
+from collections.abc import Container, Mapping
+from typing import Protocol
+
+from ..proto import FileInfo
 
 ADJECTIVES = (
     "amber", "ancient", "blazing", "cobalt", "crimson", "cursed", "dusty", "emerald", "frozen",
@@ -38,3 +41,19 @@ def treasure_name(rng: random.Random, number: int, taken: Container[str]) -> str
 def treasure_bytes(rng: random.Random) -> bytes:
     """New content, of a size picked by `rng` (its bytes are the system's random)."""
     return os.urandom(rng.randint(MIN_BYTES, MAX_BYTES))
+
+
+class Treasury(Protocol):
+    """Where treasure is buried and dug up again: the vault, the catalog and the pushes."""
+
+    def catalog(self) -> Mapping[str, FileInfo]: ...
+
+    async def bury(self, name: str, data: bytes, number: int) -> FileInfo | None:
+        """The planted file; None if a store is down (the round goes on without it)."""
+        ...
+
+    async def dig_up(self, files: list[FileInfo], number: int) -> bool:
+        """False if a store is down (nothing changed: dug up at a later round)."""
+        ...
+
+    def hand_out(self, seeder: str, names: list[str]) -> None: ...

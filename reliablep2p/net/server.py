@@ -29,8 +29,17 @@ from typing import Any
 import msgspec
 import trio
 
-from ..proto import ErrorCode, Hello, ProtocolError, RemoteProtocolError, check_version
+from ..proto import (
+    UPDATE_COMMAND,
+    ErrorCode,
+    Hello,
+    ProtocolError,
+    RemoteProtocolError,
+    VersionMismatch,
+    check_version,
+)
 from .channel import READ_TIMEOUT, Channel, ConnectionLost, RemoteError, certificate_name, secure
+from .identity import DATABASE_NAME
 
 log = logging.getLogger("rp2p.node")
 
@@ -90,6 +99,7 @@ class Server:
         host = remote(channel)
         shed = trio.CancelScope()
         slot = self.caps.admit(host, shed.cancel)
+        caller = "a caller"
         try:
             if slot is None:
                 with trio.move_on_after(2):
@@ -109,13 +119,14 @@ class Server:
                 if slot.shed:
                     log.debug("%s: hung up on %s, silent, to make room", self.name, host)
                     return
+                caller = who or hello.name or caller
                 check_version(hello)
                 if who is not None:
                     hello = msgspec.structs.replace(hello, name=who)
                 if not plaintext:
                     request = await channel.receive()
                 if who is not None and who in self.revoked:  # kicked since its handshake
-                    raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out")
+                    raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{who} was kicked out")
                 handler = (self.plaintext if plaintext else self.handlers).get(type(request))
                 if handler is None:
                     what = "file data" if isinstance(request, bytes) else type(request).__name__
@@ -125,12 +136,19 @@ class Server:
                 await handler(channel, hello, request)
             finally:
                 self.caps.release(slot)
+        except VersionMismatch as exc:
+            log.warning("%s: refused %s at %s: %s", self.name, caller, host,
+                        self._version_words(caller, exc))  # fmt: skip
+            await channel.refuse(exc.code, exc.detail, speaks=exc.ours)
         except (ConnectionLost, RemoteError) as exc:
             level = logging.INFO if exc.code == ErrorCode.FORBIDDEN else logging.DEBUG
             log.log(level, "%s: connection from %s ended: %s", self.name, host, exc.detail)
         except ProtocolError as exc:
             log.info("%s: refused a request from %s: %s", self.name, remote(channel), exc.detail)
-            await channel.send_error(exc.code, exc.detail)
+            if exc.code == ErrorCode.FORBIDDEN:  # kicked out: it must hear it, not a reset
+                await channel.refuse(exc.code, exc.detail)
+            else:
+                await channel.send_error(exc.code, exc.detail)
         except Exception:
             log.exception("%s: internal error while serving %s", self.name, remote(channel))
             await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
@@ -163,9 +181,17 @@ class Server:
         if scope.cancelled_caught:
             raise ConnectionLost(ErrorCode.FORBIDDEN, "TLS handshake timed out")
         who = certificate_name(channel.stream)
-        if who in self.revoked:
-            raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out of the network")
+        if who in self.revoked:  # told inside TLS, so it knows it was removed (not a glitch)
+            raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{who} was kicked out of the network")
         return who
+
+    def _version_words(self, caller: str, exc: VersionMismatch) -> str:
+        """Which side must update, in one line for the log of whoever runs this node."""
+        me = "rp2p-db" if self.name == DATABASE_NAME else "rp2p-peer"
+        said = f"it speaks protocol {exc.theirs}, this {me} speaks {exc.ours}"
+        if exc.theirs > exc.ours:
+            return f"{said}: update {me} on this machine ({UPDATE_COMMAND})"
+        return f"{said}: {caller} must update its rp2p-peer ({UPDATE_COMMAND})"
 
 
 class Slot:

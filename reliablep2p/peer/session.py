@@ -3,7 +3,9 @@
 The session is how a player is in the network: `connect` brings the peer list and the catalog
 (`welcome`), then the database peer pushes `update_peers`, catalog additions, revocations, the
 round and the scoreboard over it, asks for backups (`need`) and challenges our finds. When it
-drops, we reconnect with capped exponential backoff and jitter.
+drops, we reconnect with capped exponential backoff and jitter, and say so once per outage
+(`SessionLost` or `DatabaseUnreachable`, then `Joined` when back), never once per try. Being
+kicked out, or a host of another protocol version, ends the trying (`gave_up`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ import trio
 
 from ..game.board import apply_scoreboard
 from ..game.evening import Evening
-from ..net.channel import SESSION_TIMEOUT, Channel, first_protocol_error, keep_alive
+from ..net.channel import (
+    SESSION_TIMEOUT,
+    Channel,
+    ConnectionLost,
+    RemoteError,
+    first_protocol_error,
+    keep_alive,
+)
 from ..proto import (
     MAX_MAP_REPORT,
+    PROTOCOL_VERSION,
     Bye,
     CatalogAdded,
     Challenge,
@@ -106,36 +116,89 @@ class DatabaseSession:
         """The rounds we played this evening (from those we saw run and end)."""
         self._playing: int | None = None
         self.leaving = False
+        self.gave_up = trio.Event()
+        """Set when we stop trying for good: kicked out, or the host speaks another version."""
+        self.gave_up_because: events.Event | None = None
+        """`Kicked` or `VersionRefused`, once `gave_up` is set."""
+        self.failed_tries = 0
+        """Tries to join that failed, in all (each outage is told once, not per try)."""
+        self.paused_left: float | None = None
+        """While the session is down during a round: the time that round had left."""
         self.listens_on = ""
         """The one address we listen on, told in `connect` ("" when we listen on all)."""
         self._ended = trio.Event()
         self._map_news = trio.Event()
+        self._outage_told = False
+        self._dialing = False
+        self._first_round_push = False
         view.bus.subscribe(self._on_event)
 
     def _on_event(self, event: events.Event) -> None:
         if isinstance(event, events.MapChanged):
             self._map_news.set()
 
+    @property
+    def connected(self) -> bool:
+        return self.channel is not None
+
     async def run(self) -> None:
-        """Stay joined until we leave (or are kicked out)."""
+        """Stay joined until we leave, are kicked out, or the host speaks another version."""
         backoff = BACKOFF_START
         while not self.leaving:
             self._ended = trio.Event()
             try:
                 await self._run_once()
-                backoff = BACKOFF_START
             except ProtocolError as exc:
                 if not self.leaving:
-                    self.view.bus.emit(events.DatabaseUnreachable(exc.detail))
+                    self._failed(exc)
             finally:
-                if self.channel is not None and not self.leaving:
-                    self.view.bus.emit(events.SessionLost())
+                if self.channel is not None:
+                    backoff = BACKOFF_START  # we were in: a new outage starts from the start
+                    if not self.leaving:
+                        self._lost()
                 self.channel = None
                 self._ended.set()
             if self.leaving:
                 return
             await trio.sleep(backoff * self.rng.uniform(0.5, 1.0))
             backoff = min(backoff * 2, BACKOFF_CAP)
+
+    def _where(self) -> tuple[str, int]:
+        return self.dialer.database or ("", 0)
+
+    def _lost(self) -> None:
+        """The session dropped: say so once, and pause the round's clock."""
+        now = trio.current_time()
+        state = self.round
+        running = state is not None and not state.over and now < self.round_deadline
+        self.paused_left = max(0.0, self.round_deadline - now) if running else None
+        self._outage_told = True
+        number = state.number if running and state else 0
+        self.view.bus.emit(events.SessionLost(*self._where(), number, self.paused_left or 0.0))
+
+    def _failed(self, exc: ProtocolError) -> None:
+        """A try to join failed: give up if it never can work, else say so once."""
+        self.failed_tries += 1
+        if isinstance(exc, RemoteError) and exc.code == ErrorCode.VERSION:
+            self._give_up(events.VersionRefused(*self._where(), exc.speaks, PROTOCOL_VERSION))
+        elif isinstance(exc, RemoteError) and exc.code == ErrorCode.FORBIDDEN:
+            self._give_up(events.Kicked())
+        elif not self._outage_told and self.channel is None:  # (a dropped session: `_lost`)
+            self._outage_told = True
+            if isinstance(exc, RemoteProtocolError):
+                cause, detail = events.REFUSED, exc.detail
+            elif self._dialing and isinstance(exc, ConnectionLost):
+                forbidden = exc.code == ErrorCode.FORBIDDEN
+                cause, detail = (events.HANDSHAKE if forbidden else events.NO_ANSWER), ""
+            else:
+                cause, detail = events.BROKEN, ""
+            self.view.bus.emit(events.DatabaseUnreachable(*self._where(), cause, detail))
+
+    def _give_up(self, why: events.Event) -> None:
+        self.leaving = True  # knocking again cannot help
+        self.gave_up_because = why
+        self.view.bus.emit(why)
+        self.gave_up.set()
 
     async def leave(self) -> None:
         """Tell the database peer we go, and wait (briefly) for its `bye`."""
@@ -168,7 +231,10 @@ class DatabaseSession:
                 await self.channel.send(Ready())
 
     async def _run_once(self) -> None:
-        async with await self.dialer.open_database() as channel:
+        self._dialing = True
+        channel = await self.dialer.open_database()
+        self._dialing = False
+        async with channel:
             await channel.send(Connect(host=self.listens_on, play=self.plays))
             self._welcome(await channel.receive_message(Welcome))
             await self.revocations.keep(self.view.revoked)
@@ -193,7 +259,11 @@ class DatabaseSession:
         self._add_to_catalog(welcome.catalog)
         again = self.ready.is_set()
         self.ready.set()
-        view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again))
+        self._outage_told = False
+        self._first_round_push = True
+        self.paused_left = None
+        view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again,
+                                    *self._where()))  # fmt: skip
         if not welcome.you.reachable:
             view.bus.emit(events.NotReachable(self.listens_on or view.me.host, view.me.port))
 
@@ -267,7 +337,14 @@ class DatabaseSession:
             elif self._playing == state.number:
                 self._playing = None
                 self.evening.round_state_over(state, view.me.name)
-            if not _same_round(self.round, state):
+            old = self.round
+            resumed = self._first_round_push and old is not None and old.number == state.number
+            self._first_round_push = False
+            self.paused_left = None
+            if resumed and not state.over:  # the clock goes on: told even if nothing else moved
+                self.round = state
+                bus.emit(events.RoundChanged(state, resumed=True))
+            elif not _same_round(old, state):
                 self.round = state
                 bus.emit(events.RoundChanged(state))
         elif isinstance(message, Lobby):
@@ -302,8 +379,7 @@ class DatabaseSession:
     def _revoked(self, names: list[str]) -> None:
         view = self.view
         if view.me.name in names:
-            self.leaving = True  # no point knocking again: our certificate is refused
-            view.bus.emit(events.Kicked())
+            self._give_up(events.Kicked())  # no point knocking again: our certificate is refused
             raise RemoteProtocolError(ErrorCode.FORBIDDEN, "kicked out of the network")
         view.revoked.update(names)
         for peer in [p for p in view.peers if p.name in view.revoked]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mmap
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from ..net.channel import Channel, first_protocol_error
 from ..proto import CHUNK_SIZE, ErrorCode, LocalProtocolError, ProtocolError, chunk_count
 from ..storage.interfaces import ReadChunk
 from ..storage.partial import Download
+from ..storage.portable import read_into
 
 RECEIVE_BUFFERS, STORE_THREADS = 4, 2
 """A download holds this many chunk buffers (one arriving, the rest being stored) and verifies
@@ -43,7 +43,7 @@ async def send_file(
                 await channel.send_data_sendfile(f.fileno(), start, length)
             else:
                 chunk = buffer[:length]
-                read = await trio.to_thread.run_sync(os.preadv, f.fileno(), [chunk], start)
+                read = await trio.to_thread.run_sync(read_into, f.fileno(), chunk, start)
                 if read != length:
                     raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
                 await channel.send_data(chunk)
@@ -95,8 +95,12 @@ async def receive_file(
     the verified byte count after each stored chunk.
     """
     free_buffers, take_buffer = trio.open_memory_channel[memoryview](RECEIVE_BUFFERS)
-    for _ in range(RECEIVE_BUFFERS):  # page-aligned, so whole chunks are written O_DIRECT
-        free_buffers.send_nowait(memoryview(mmap.mmap(-1, CHUNK_SIZE)))
+    # No more buffers than chunks to come, none bigger than the file (in whole pages): many
+    # small downloads at once (treasure handed out to a seeder) must not cost 4 MiB each.
+    chunks = chunk_count(download.info.size) - download.next_chunk
+    size = min(CHUNK_SIZE, -(-max(download.info.size, 1) // mmap.PAGESIZE) * mmap.PAGESIZE)
+    for _ in range(max(1, min(RECEIVE_BUFFERS, chunks))):  # page-aligned: O_DIRECT writes
+        free_buffers.send_nowait(memoryview(mmap.mmap(-1, size)))
     workers = trio.CapacityLimiter(STORE_THREADS)
 
     async def store(index: int, buffer: memoryview, length: int) -> None:

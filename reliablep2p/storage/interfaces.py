@@ -68,6 +68,11 @@ class MetadataStore(Protocol):
 
     def save_player(self, name: str, score: int, files_found: int, wins: int) -> None: ...
 
+    def save_running_round(self, state: bytes | None) -> None:
+        """Keep the running round's snapshot (None: no round runs)."""
+
+    def load_running_round(self) -> bytes | None: ...
+
     def new_invite(self, *, uses: int, seconds: float) -> str:
         """Mint a join code good for `uses` enrollments within `seconds`."""
         ...

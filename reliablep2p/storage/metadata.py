@@ -67,6 +67,9 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE IF NOT EXISTS game (
             key TEXT PRIMARY KEY,
             value INTEGER NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS running_round (
+            "only" INTEGER PRIMARY KEY CHECK ("only" = 1),
+            state {BLOB} NOT NULL)""",
     ],
 ]
 """Append a step to change the schema; never edit one that shipped."""
@@ -179,6 +182,23 @@ class SqlMetadata:
                 " files_found = excluded.files_found, wins = excluded.wins",
                 (name, score, files_found, wins),
             )
+
+    def save_running_round(self, state: bytes | None) -> None:
+        """Keep the running round (`game/saved.py`'s bytes), or forget it (None: it ended)."""
+        with self._transaction() as db:
+            if state is None:
+                db.execute("DELETE FROM running_round")
+            else:
+                db.execute(
+                    'INSERT INTO running_round ("only", state) VALUES (1, ?)'
+                    ' ON CONFLICT ("only") DO UPDATE SET state = excluded.state',
+                    (state,),
+                )
+
+    def load_running_round(self) -> bytes | None:
+        with self._transaction() as db:
+            row = db.execute("SELECT state FROM running_round").fetchone()
+        return bytes(row[0]) if row else None
 
     # ------------------------------------------------------------------ invites, members
 

@@ -13,7 +13,6 @@ If a folder holds two names with one NFC form, the one already in NFC is shared.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from ..proto import CHUNK_SIZE, FileInfo, check_name, content_hash, name_problem
 from .partial import Download, fsync_dir
+from .portable import lock_exclusively
 
 WORK_DIR = ".rp2p"
 
@@ -92,12 +92,15 @@ class SharedFolder:
         except OSError as exc:
             raise ShareUnusable(f"cannot use {self.path} as a share: {exc.strerror}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held = lock_exclusively(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise ShareUnusable(f"cannot lock {self.path}: {exc.strerror}") from None
+        if not held:
             os.close(fd)
             raise ShareUnusable(
                 f"{self.path} is the share of another running peer; give each peer its own --share"
-            ) from None
+            )
         self._claim = fd
 
     def release(self) -> None:

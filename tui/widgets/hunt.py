@@ -28,6 +28,8 @@ class HuntPanel(Static):
         self.lobby: Lobby | None = None
         self.lobby_starts = 0.0
         self.in_game: list[str] = []
+        self.paused: float | None = None
+        """While our session with the host is down: the time the round had left (no clock)."""
 
     def on_mount(self) -> None:
         self._render_state()
@@ -35,10 +37,16 @@ class HuntPanel(Static):
     def on_resize(self) -> None:
         self._render_state()  # the names get what the details leave of the width
 
-    def show(self, state: RoundState | None, me: str, have: set[str]) -> None:
-        if state is not None and state != self.state:
+    def show(
+        self, state: RoundState | None, me: str, have: set[str], *, paused: float | None = None
+    ) -> None:
+        """Show `state`; `paused`: the host is away, the round waits with that time left."""
+        if state is not None and state is not self.state:  # a push: the host's clock
             self.deadline = time.monotonic() + state.seconds_left
         self.state, self.me, self.mine = state, me, have
+        if paused is None and self.paused is not None and state is self.state:
+            self.deadline = time.monotonic() + self.paused  # back, before the host's push
+        self.paused = paused
         self._render_state()
 
     def show_lobby(self, lobby: Lobby | None, in_game: list[str]) -> None:
@@ -49,11 +57,14 @@ class HuntPanel(Static):
         self._render_state()
 
     def seconds_left(self) -> float:
+        if self.paused is not None:
+            return self.paused
         return max(0.0, self.deadline - time.monotonic())
 
     def tick(self) -> None:
-        """Once a second: the clock."""
-        self._render_state()
+        """Once a second: the clock (none while the host is away: the round waits)."""
+        if self.paused is None:
+            self._render_state()
 
     def _render_state(self) -> None:
         state = self.state
@@ -63,6 +74,9 @@ class HuntPanel(Static):
             return
         if state.over:
             self.border_subtitle = f"round {state.number} over"
+        elif self.paused is not None:
+            self.border_subtitle = (f"round {state.number} · paused, {model.clock(self.paused)}"
+                                    " left · the host is away")  # fmt: skip
         else:
             self.border_subtitle = f"round {state.number} · {model.clock(self.seconds_left())} left"
         rows = model.hunt(state, self.me, self.mine)

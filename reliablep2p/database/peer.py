@@ -8,11 +8,11 @@ file service over the vault, the pushes (`Announcer`), the backup, membership an
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -42,7 +42,6 @@ from ..proto import (
     Ping,
     Pong,
     Proof,
-    ProtocolError,
     Publish,
     Ready,
     Refusing,
@@ -56,17 +55,19 @@ from ..proto import (
 from ..proto.lookalike import load_table
 from ..storage.interfaces import StoreError, StoreUnavailable
 from ..storage.stores import Stores, embedded
+from .admission import admit
 from .authority import NetworkAuthority
 from .backup import Backup
 from .membership import Membership
-from .pushes import Announcer, Session
+from .play import Play
+from .pushes import Announcer, Session, goodnight
 from .reach import ReachBack, listen_address
 from .treasury import Treasury
 
-log = logging.getLogger("rp2p.db")
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
-GOODNIGHT_TIMEOUT = 1.0
-"""How long the host waits for a player to take its evening summary before it stops."""
+log = logging.getLogger("rp2p.db")
 
 
 class DatabasePeer:
@@ -119,9 +120,10 @@ class DatabasePeer:
         self.sessions: dict[Addr, Session] = {}
         self.treasury = Treasury(
             self.store, self.vault, self.view.catalog, self.sessions.values,
-            cataloged=lambda info: self.pushes.cataloged(info),
-            expired=lambda files: self.pushes.expired(files),
+            cataloged=lambda info: self._cataloged(info),
+            expired=lambda files: self._expired(files),
             note_news=lambda: self.pushes.note_news(),
+            elsewhere=lambda seeder, names: self.play.hand_out(seeder, names),
         )  # fmt: skip
         self.hunt = HuntHost(
             self.store,
@@ -134,21 +136,22 @@ class DatabasePeer:
         )
         self.registry = PeerRegistry()
         self.pushes = Announcer(
-            self.registry, self.hunt, self.sessions,
-            lambda: self.hunt.scoreboard(self.online_players()),
-        )  # fmt: skip
-        self.backup = Backup(
-            self.store, self.vault, self.view.catalog, self.hunt, self.pushes.cataloged
+            self.registry, self.hunt, self.sessions, lambda: self.play.scoreboard()
         )
+        self.play = Play(self.hunt, self.pushes, self.sessions, self.view.catalog, self.vault)
+        self.pushes.on_push = self.play.pushed
+        self.backup = Backup(self.store, self.vault, self.view.catalog, self.hunt, self._cataloged)
+        self.cluster = self._cluster() if self.stores.shared else None
         self.membership = Membership(
-            self.store, self.authority, self.view.revoked, self.sessions.values,
-            self.pushes.revoked, read_timeout=read_timeout, network_name=self.network_name,
+            self.store, self.authority, self.view.revoked, self.sessions.values, self._revoked,
+            read_timeout=read_timeout, network_name=self.network_name,
+            shared=self.cluster.shared if self.cluster else None,
         )  # fmt: skip
         self.files = FileService(
             self.view,
             lookup=self._vault_source,
             missing=self._not_in_catalog,
-            served=self.hunt.served_from_vault,
+            served=self.play.served,
             max_serving=max_serving,
         )
         self.server = Server(
@@ -194,8 +197,7 @@ class DatabasePeer:
             self.pushes.catalog_log.extend(catalog)
             try:
                 self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
-                await self.hunt.load()
-                await self.treasury.load()
+                await self.load_game()
             except StoreUnavailable as exc:  # gone since it opened: not started
                 raise StoreError(exc.detail) from None
             async with trio.open_nursery() as nursery:
@@ -206,7 +208,10 @@ class DatabasePeer:
                     "database peer listening on %s:%s with %d files in the catalog (%s)",
                     self.host, self.port, len(self.catalog), self.stores.where,
                 )  # fmt: skip
-                nursery.start_soon(self.hunt.run, self.online_players)
+                if self.cluster is not None:
+                    nursery.start_soon(self.cluster.run)
+                else:
+                    nursery.start_soon(self.hunt.run, self.play.online_players)
                 nursery.start_soon(self.pushes.run)
                 if self.authority is not None:
                     await self._start_enrollment(nursery)
@@ -253,34 +258,40 @@ class DatabasePeer:
     async def say_goodnight(self) -> list[EveningRow]:
         """Tell everyone how the evening went, before the host stops; the rows, best first."""
         rows = self.hunt.evening.rows()
-        message = EveningOver(rows)
-
-        async def tell(session: Session) -> None:
-            with trio.move_on_after(GOODNIGHT_TIMEOUT), contextlib.suppress(ProtocolError):
-                await session.channel.send(message)
-
-        async with trio.open_nursery() as nursery:
-            for session in list(self.sessions.values()):
-                if session.plays:
-                    nursery.start_soon(tell, session)
+        await goodnight(self.sessions.values(), EveningOver(rows))
         return rows
 
     def online_players(self) -> dict[str, Online]:
-        """Who plays right now, what each holds (of the catalog) and how big its map is."""
-        players = {}
-        for session in self.sessions.values():
-            if not session.plays or not session.publishes:
-                continue  # not in the game, or not yet said what it holds
-            holdings = frozenset(
-                name
-                for name, digest in session.published.items()
-                if name in self.catalog and self.catalog[name].hash == digest
-            )
-            players[session.peer.name] = Online(session.peer, holdings, session.map_size)
-        return players
+        """Who plays right now (of every database peer's players, at the round host)."""
+        return self.play.online_players()
+
+    def _cluster(self) -> Cluster:
+        from .cluster import cluster_of  # psycopg is imported only for PostgreSQL
+
+        return cluster_of(self)
+
+    async def load_game(self) -> None:
+        """The game's records from the store: at start, and when this one starts hosting."""
+        await self.hunt.load()
+        await self.treasury.load()
 
     def _hunt_changed(self) -> None:
         self.pushes.hunt_changed()
+
+    def _cataloged(self, info: FileInfo) -> None:
+        self.pushes.cataloged(info)
+        if self.cluster is not None:
+            self.cluster.cataloged(info)
+
+    def _expired(self, files: list[FileInfo]) -> None:
+        self.pushes.expired(files)
+        if self.cluster is not None:
+            self.cluster.dug(files)
+
+    def _revoked(self, name: str) -> None:
+        self.pushes.revoked(name)
+        if self.cluster is not None:
+            self.cluster.kicked(name)
 
     # --------------------------------------------------------------------- the vault
 
@@ -306,15 +317,17 @@ class DatabasePeer:
             peer = listens
         else:  # listed where we see it (so no one else's address), and marked: nobody asks it
             peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
-        self._admit(peer)
+        admit(peer, self.sessions, self.registry, self.revoked)
         others = list(self.registry.peers.values())
         self.registry.join(peer)
         session = self.pushes.new_session(peer, channel)
         session.plays = request.play
         self.sessions[peer.addr] = session
         self.pushes.note_news()
+        if self.cluster is not None:
+            self.cluster.joined(peer)
         if session.plays:
-            self.hunt.arrived(peer.name)
+            self.play.arrived(session)
         log.info("%s joined from %s:%d (%d online)%s", peer.name, *peer.addr, len(self.sessions),
                  f"; cannot reach it back: {problem}" if problem else "")  # fmt: skip
         try:
@@ -339,32 +352,10 @@ class DatabasePeer:
                 del self.sessions[peer.addr]
                 self.registry.leave(peer.addr)
                 self.pushes.note_news()
-                self.hunt.roster_changed()
+                if self.cluster is not None:
+                    self.cluster.left(peer)
+                self.play.left(session)
                 log.info("%s left (%d online)", peer.name, len(self.sessions))
-
-    def _admit(self, peer: PeerInfo) -> None:
-        """Refuse a kicked name, a name online elsewhere and another player's address (the
-        address is tied to the name: nobody displaces someone else's session); a player that
-        joins again from its own address ends its stale session."""
-        if peer.name in self.revoked:  # kicked while its connection was being set up
-            raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{peer.name} was kicked out")
-        if any(
-            s.peer.name == peer.name and s.peer.addr != peer.addr for s in self.sessions.values()
-        ):
-            raise RemoteProtocolError(
-                ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online"
-            )
-        old = self.sessions.get(peer.addr)
-        if old is None:
-            return
-        if old.peer.name != peer.name:
-            raise RemoteProtocolError(
-                ErrorCode.ADDRESS_TAKEN,
-                f"{peer.host}:{peer.port} is {old.peer.name}'s address; connect with your own port",
-            )
-        del self.sessions[peer.addr]
-        old.scope.cancel()
-        self.registry.leave(peer.addr)
 
     async def _read_session(self, session: Session) -> None:
         channel = session.channel
@@ -383,50 +374,37 @@ class DatabasePeer:
             elif isinstance(message, Publish):
                 await self._on_publish(session, message)
             elif isinstance(message, Stats):
-                entries = message.entries[:MAX_MAP_REPORT] if session.plays else []
-                session.map_size = self.hunt.report_map(
-                    session.peer.name, entries, self.online_players()
+                self.play.map_report(
+                    session, message.entries[:MAX_MAP_REPORT] if session.plays else []
                 )
             elif isinstance(message, Ready):
                 if session.plays:
-                    self.hunt.player_ready(session.peer.name)
+                    self.play.ready(session)
             elif isinstance(message, Found):
                 if not session.plays or not session.publishes:
                     why = "publish first" if session.plays else "you joined to fetch, not to play"
                     await channel.send(Scored(message.name, 0, why))
                     continue
-                await channel.send(self.hunt.claim(session.peer.name, message.name))
+                await channel.send(await self.play.claim(session, message.name))
             elif isinstance(message, Proof):
-                await channel.send(await self._check_proof(session, message))
+                await channel.send(await self.play.proof(session, message))
 
     async def _on_publish(self, session: Session, publish: Publish) -> None:
         publish = await self.treasury.screen_publish(session, publish)
         await self.backup.on_publish(session, publish)
         held = [i.hash for i in publish.files if session.published.get(i.name) == i.hash]
         session.publishes += 1
-        if not session.plays:
-            return
-        if session.publishes == 1:
-            self.hunt.first_publish(session.peer.name, held)
-        else:
-            self.hunt.published(session.peer.name, held)
-
-    async def _check_proof(self, session: Session, proof: Proof) -> Scored:
-        info = self.catalog.get(proof.name)
-        if info is None:
-            return Scored(proof.name, 0, f"{proof.name} is not in the catalog")
-        try:
-            return await self.hunt.check_proof(
-                session.peer.name, proof, functools.partial(self.vault.possession_proof, info),
-                info.size,
-            )  # fmt: skip
-        except StoreUnavailable as exc:  # the claim stands: the player proves it again later
-            return Scored(proof.name, 0, f"cannot check the proof now: {exc.detail}")
+        if session.plays:
+            self.play.published(session, held)
 
     async def _serve_setting(self, channel: Channel, hello: Hello, request: ChangeSetting) -> None:
         """`rp2p-db set KEY VALUE`: change the running game (the host's admin tool only)."""
         if self.authority is None or hello.name != ADMIN_NAME:
             raise RemoteProtocolError(ErrorCode.FORBIDDEN, "only the host's admin tool may set")
+        if not self.play.hosting:
+            raise RemoteProtocolError(
+                ErrorCode.FORBIDDEN, "another database peer hosts the rounds now: set it there"
+            )
         try:
             values = self.hunt.change_setting(request.key, request.value)
         except ValueError as exc:

@@ -9,28 +9,34 @@ per change (a storm of N joins was N^2 scoreboards).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import trio
 
 from ..game.board import BoardLog
-from ..game.host import HuntHost
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import (
     CatalogAdded,
+    EveningOver,
     Expired,
     FileInfo,
+    Lobby,
     PeerInfo,
     Plant,
     PlayerStats,
+    ProtocolError,
     Revoked,
     Round,
+    RoundState,
     UpdatePeers,
 )
 
+GOODNIGHT_TIMEOUT = 1.0
+"""How long the host waits for a player to take its evening summary before it stops."""
 COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
@@ -38,6 +44,20 @@ COALESCE_LIMIT = 2.0
 
 
 T = TypeVar("T")
+
+
+class GameView(Protocol):
+    """What sessions are pushed of the game: the host's hunt, or a relay's mirror of it."""
+
+    @property
+    def lobby_version(self) -> int: ...
+
+    @property
+    def round_version(self) -> int: ...
+
+    def lobby_state(self, online: Collection[str]) -> Lobby: ...
+
+    def round_state(self, player: str) -> RoundState | None: ...
 
 
 class Log(Generic[T]):
@@ -121,7 +141,7 @@ class Announcer:
     def __init__(
         self,
         registry: PeerRegistry,
-        hunt: HuntHost,
+        hunt: GameView,
         sessions: Mapping[Addr, Session],
         scoreboard: Callable[[], Iterable[PlayerStats]],
     ) -> None:
@@ -141,6 +161,8 @@ class Announcer:
         self.pushes = 0
         self._pushed = trio.Event()
         self._peer_deltas: dict[int, UpdatePeers] = {}
+        self.on_push: Callable[[], None] = lambda: None
+        """Hears every push round (the round host tells the other database peers)."""
 
     def new_session(self, peer: PeerInfo, channel: Channel) -> Session:
         """A session that starts from now: it was welcomed with everything up to here."""
@@ -188,6 +210,7 @@ class Announcer:
                 self.board.update(self.scoreboard())
             self._trim_log()
             self._players = None
+            self.on_push()
             self.pushes += 1
             self._pushed.set()
             self._pushed = trio.Event()
@@ -261,3 +284,16 @@ class Announcer:
         sessions = self.sessions.values()
         self.catalog_log.trim(min((s.catalog_sent for s in sessions), default=self.catalog_log.end))
         self.expired_log.trim(min((s.expired_sent for s in sessions), default=self.expired_log.end))
+
+
+async def goodnight(sessions: Iterable[Session], message: EveningOver) -> None:
+    """Tell every player how the evening went (a moment each, all at once)."""
+
+    async def tell(session: Session) -> None:
+        with trio.move_on_after(GOODNIGHT_TIMEOUT), contextlib.suppress(ProtocolError):
+            await session.channel.send(message)
+
+    async with trio.open_nursery() as nursery:
+        for session in list(sessions):
+            if session.plays:
+                nursery.start_soon(tell, session)

@@ -132,6 +132,10 @@ class PostgresMetadata(SqlMetadata):
                 f"the metadata database cannot be reached now ({_one_line(exc)})"
             ) from None
 
+    def transaction(self, *, exclusive: bool = False) -> contextlib.AbstractContextManager[Sql]:
+        """One transaction, for the tables several database peers share (`pgcluster.py`)."""
+        return self._transaction(exclusive=exclusive)
+
     def _has_table(self, db: Sql, name: str) -> bool:
         row = db.execute("SELECT to_regclass(?)", (name,)).fetchone()
         return row is not None and row[0] is not None

@@ -1,0 +1,113 @@
+"""Two database peers on one PostgreSQL and one S3 vault (real servers, tests/servers.py), in
+this process, with players on both: the bus carries the peer list, the catalog, kicks and the
+join-code tries between them; one holds the host's lease and the other relays the game, and
+takes over the round when the host stops."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.net.identity import ADMIN_NAME
+from reliablep2p.peer.node import Node
+from reliablep2p.proto import Kick, KickReport
+
+from .conftest import Network, random_bytes, until
+from .servers import Backend, scaled_backend
+from .strangers import guess
+from .test_security import wrong_code
+
+pytestmark = pytest.mark.slow
+
+
+class TwoDatabasePeers(Network):
+    """`db` (started first: it takes the host's lease) and `other`, on the same stores."""
+
+    def __init__(self, nursery: trio.Nursery, root: Path, backend: Backend) -> None:
+        super().__init__(nursery, root)
+        self.backend = backend
+        self.other: DatabasePeer
+
+    async def start_both(self, **options: Any) -> None:
+        self.db = DatabasePeer(data_dir=self.root / "db", secure=True, port=0,
+                               stores=self.backend.stores(), **options)  # fmt: skip
+        await self.nursery.start(self.db.run)
+        await until(lambda: self.db.play.hosting)
+        other = self.root / "db2"
+        other.mkdir()
+        for name in ("ca.key", "ca.pem"):  # the network's CA, given to each database peer
+            shutil.copy2(self.root / "db" / name, other / name)
+        stores = Backend(other, self.backend.store, self.backend.vault, self.backend.endpoint)
+        self.other = DatabasePeer(data_dir=other, secure=True, port=0, stores=stores.stores(),
+                                  **options)  # fmt: skip
+        await self.nursery.start(self.other.run)
+        await until(lambda: self.other.cluster is not None and self.other.cluster.host is not None)
+
+    async def peer_of(self, db: DatabasePeer, files: dict[str, bytes] | None = None) -> Node:
+        mine, self.db = self.db, db  # `peer` joins `self.db`
+        try:
+            return await self.peer(files)
+        finally:
+            self.db = mine
+
+
+@pytest.fixture
+async def two(nursery: trio.Nursery, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    net = TwoDatabasePeers(nursery, tmp_path, scaled_backend(request, tmp_path))
+    return net
+
+
+async def test_players_of_two_database_peers_see_each_other_files_and_kicks(
+    two: TwoDatabasePeers, tmp_path: Path
+) -> None:
+    await two.start_both()
+    data = random_bytes(200_000, seed=7)
+    alice = await two.peer_of(two.db, {"map.bin": data})
+    bob = await two.peer_of(two.other)
+    # each one's update_peers lists the other database peer's player; the catalog is shared
+    await until(lambda: alice.name in {p.name for p in bob.peers})
+    await until(lambda: bob.name in {p.name for p in alice.peers})
+    await until(lambda: "map.bin" in bob.catalog)
+    got = await bob.get("map.bin")
+    assert got.path.read_bytes() == data
+    # a kick through one database peer holds at the other (and its players hear of it)
+    admin = await two.connect(two.other.port, name=ADMIN_NAME)
+    await admin.send(Kick(alice.name))
+    await admin.receive_message(KickReport)
+    await until(lambda: alice.name in two.db.revoked and alice.name in bob.revoked)
+    await until(lambda: alice.name not in {p.name for p in bob.peers})
+    # join-code tries are counted once for the network: asking the other one is no way round
+    code = await trio.to_thread.run_sync(lambda: two.db.store.new_invite(uses=5, seconds=60))
+    first = await guess(two.db.enroll_port, wrong_code(code), source="127.0.0.3")
+    assert first == "wrong-code: wrong join code"
+    second = await guess(two.other.enroll_port, wrong_code(code), source="127.0.0.3")
+    assert second.startswith("busy: too many join tries from 127.0.0.3"), second
+
+
+async def test_the_other_database_peer_takes_over_the_round_when_the_host_stops(
+    two: TwoDatabasePeers,
+) -> None:
+    await two.start_both(round_seconds=60.0, pause_seconds=0.5, min_players=2)
+    host, relay = two.db, two.other
+    assert relay.cluster is not None and not relay.play.hosting
+    alice = await two.peer_of(host, {"a.bin": random_bytes(50_000, seed=1)})
+    bob = await two.peer_of(relay, {"b.bin": random_bytes(50_000, seed=2)})
+    # the relay's player plays the host's round: it is counted, and sees it with its targets
+    await until(lambda: bob.round is not None and not bob.round.over, timeout=20)
+    assert bob.round is not None and alice.round is not None
+    number = alice.round.number
+    assert bob.round.number == number and "a.bin" in bob.round.targets
+    assert "b.bin" not in bob.round.targets  # what it brought is no target of its own
+    await until(lambda: bob.name in {row.name for row in bob.scoreboard if row.online})
+    host.stop()  # gone: its lease goes with it
+    await until(lambda: relay.play.hosting, timeout=15)
+    await until(lambda: relay.hunt.round is not None and relay.hunt.playing, timeout=15)
+    assert relay.hunt.round is not None and relay.hunt.round.number == number  # resumed
+    left = relay.hunt.round.time_left(trio.current_time())
+    assert 0 < left < 60
+    assert bob.round is not None and bob.round.number == number and not bob.round.over

@@ -58,6 +58,7 @@ from ..storage.interfaces import StoreError, StoreUnavailable
 from ..storage.stores import Stores, embedded
 from .authority import NetworkAuthority
 from .backup import Backup
+from .directory import DatabaseDirectory, reachable_addresses
 from .membership import Membership
 from .pushes import Announcer, Session
 from .reach import ReachBack, listen_address
@@ -137,6 +138,10 @@ class DatabasePeer:
             self.registry, self.hunt, self.sessions,
             lambda: self.hunt.scoreboard(self.online_players()),
         )  # fmt: skip
+        self.directory = DatabaseDirectory(
+            self.store, lambda: reachable_addresses(self.host, self.port),
+            lambda: self.pushes.databases_changed(self.directory.live),
+        )  # fmt: skip
         self.backup = Backup(
             self.store, self.vault, self.view.catalog, self.hunt, self.pushes.cataloged
         )
@@ -206,6 +211,7 @@ class DatabasePeer:
                     "database peer listening on %s:%s with %d files in the catalog (%s)",
                     self.host, self.port, len(self.catalog), self.stores.where,
                 )  # fmt: skip
+                await nursery.start(self.directory.run)  # the welcome lists every database peer
                 nursery.start_soon(self.hunt.run, self.online_players)
                 nursery.start_soon(self.pushes.run)
                 if self.authority is not None:
@@ -325,6 +331,7 @@ class DatabasePeer:
                     peers_version=session.peers_version,
                     catalog=list(self.catalog.values()),
                     revoked=sorted(self.revoked),
+                    databases=self.pushes.databases,
                 )
             )
             with session.scope, first_protocol_error():

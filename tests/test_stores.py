@@ -191,3 +191,25 @@ def test_the_game_records_are_kept_and_expired_treasure_leaves_the_vault(backend
         assert stores.metadata.load_running_round() is None
     finally:
         stores.close()
+
+
+def test_database_peers_are_listed_while_their_heartbeat_is_fresh(backend: Backend) -> None:
+    """Each database peer registers where players reach it; one that stops beating drops off
+    (by the store's clock), one that stops cleanly at once, one that restarts takes its row."""
+    stores, _ = backend.opened()
+    metadata = stores.metadata
+    try:
+        metadata.register_database_peer("one", [("10.0.0.1", 9000), ("192.168.1.5", 9000)])
+        metadata.register_database_peer("two", [("10.0.0.2", 9000)])
+        assert metadata.database_peers(15) == [
+            ("10.0.0.1", 9000), ("10.0.0.2", 9000), ("192.168.1.5", 9000)
+        ]  # fmt: skip
+        assert metadata.database_peers(-1) == [], "rows older than the age asked are not listed"
+        metadata.register_database_peer("one", [("10.0.0.1", 9000)])  # an address went away
+        metadata.forget_database_peer("two")
+        metadata.register_database_peer("three", [("10.0.0.1", 9000)])  # restarted there
+        assert metadata.database_peers(15) == [("10.0.0.1", 9000)]
+        metadata.forget_database_peer("one")
+        assert metadata.database_peers(15) == [("10.0.0.1", 9000)], "three holds it now"
+    finally:
+        stores.close()

@@ -55,9 +55,18 @@ def describe(event: events.Event) -> str:
 @describe.register
 def _(event: events.Joined) -> str:
     counts = f"{counted(event.peers, 'peer')} online, {counted(event.files, 'file')} in the catalog"
+    if event.again and event.gone_host:
+        return (f"database peer {event.gone_host}:{event.gone_port} gone; now on"
+                f" {event.host}:{event.port}: {counts}")  # fmt: skip
     if event.again:
         return f"back with the host at {event.host}:{event.port}: {counts}"
     return f"joined as {event.name}: {counts}"
+
+
+@describe.register
+def _(event: events.DatabasesChanged) -> str:
+    where = ", ".join(f"{host}:{port}" for host, port in event.addresses)
+    return f"database peers of the network: {where}"
 
 
 @describe.register

@@ -58,6 +58,7 @@ from ..storage.stores import Stores, embedded
 from .admission import admit
 from .authority import NetworkAuthority
 from .backup import Backup
+from .directory import DatabaseDirectory, reachable_addresses
 from .membership import Membership
 from .play import Play
 from .pushes import Announcer, Session, goodnight
@@ -138,6 +139,10 @@ class DatabasePeer:
         self.pushes = Announcer(
             self.registry, self.hunt, self.sessions, lambda: self.play.scoreboard()
         )
+        self.directory = DatabaseDirectory(
+            self.store, lambda: reachable_addresses(self.host, self.port),
+            lambda: self.pushes.databases_changed(self.directory.live),
+        )  # fmt: skip
         self.play = Play(self.hunt, self.pushes, self.sessions, self.view.catalog, self.vault)
         self.pushes.on_push = self.play.pushed
         self.backup = Backup(self.store, self.vault, self.view.catalog, self.hunt, self._cataloged)
@@ -208,6 +213,7 @@ class DatabasePeer:
                     "database peer listening on %s:%s with %d files in the catalog (%s)",
                     self.host, self.port, len(self.catalog), self.stores.where,
                 )  # fmt: skip
+                await nursery.start(self.directory.run)  # the welcome lists every database peer
                 if self.cluster is not None:
                     nursery.start_soon(self.cluster.run)
                 else:
@@ -338,6 +344,7 @@ class DatabasePeer:
                     peers_version=session.peers_version,
                     catalog=list(self.catalog.values()),
                     revoked=sorted(self.revoked),
+                    databases=self.pushes.databases,
                 )
             )
             with session.scope, first_protocol_error():

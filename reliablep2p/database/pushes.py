@@ -21,6 +21,7 @@ from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import (
     CatalogAdded,
+    DatabasePeers,
     EveningOver,
     Expired,
     FileInfo,
@@ -100,6 +101,8 @@ class Session:
     board_tick: int = -1
     revoked_sent: int = 0
     expired_sent: int = 0
+    databases_sent: int = 0
+    """The version of the database peers' list this player was last told."""
     published: dict[str, bytes] = field(default_factory=dict)
     publishes: int = 0
     """Publishes read on this session (the first tells what the player brought)."""
@@ -163,12 +166,16 @@ class Announcer:
         self._peer_deltas: dict[int, UpdatePeers] = {}
         self.on_push: Callable[[], None] = lambda: None
         """Hears every push round (the round host tells the other database peers)."""
+        self.databases: list[Addr] = []
+        """Where players reach every live database peer (see `directory.py`)."""
+        self.databases_version = 0
 
     def new_session(self, peer: PeerInfo, channel: Channel) -> Session:
         """A session that starts from now: it was welcomed with everything up to here."""
         return Session(
             peer, channel, self.registry.version, self.catalog_log.end, self.pushes,
             revoked_sent=len(self.revoked_log), expired_sent=self.expired_log.end,
+            databases_sent=self.databases_version,
         )  # fmt: skip
 
     def note_news(self) -> None:
@@ -186,6 +193,11 @@ class Announcer:
 
     def expired(self, files: list[FileInfo]) -> None:
         self.expired_log.extend(files)
+        self.note_news()
+
+    def databases_changed(self, addresses: list[Addr]) -> None:
+        self.databases = list(addresses)
+        self.databases_version += 1
         self.note_news()
 
     def hunt_changed(self) -> None:
@@ -237,6 +249,9 @@ class Announcer:
             added = self.catalog_log.since(session.catalog_sent)
             session.catalog_sent = self.catalog_log.end
             await channel.send(CatalogAdded(added))
+        if session.databases_sent != self.databases_version:
+            session.databases_sent = self.databases_version
+            await channel.send(DatabasePeers(list(self.databases)))
         if session.plants:
             names, session.plants = session.plants, []
             await channel.send(Plant(names))

@@ -30,6 +30,16 @@ class Joined(Event):
     host: str = ""
     port: int = 0
     """The database peer's address."""
+    gone_host: str = ""
+    gone_port: int = 0
+    """The database peer of our last session, when we moved to another (it went away)."""
+
+
+@dataclass(frozen=True)
+class DatabasesChanged(Event):
+    """The database peers we know of changed (the network listed its live ones)."""
+
+    addresses: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,13 @@ A small public face over one module per concern (as h11 does): `messages` (the v
 that pose as others), `content` (chunk and file hashes), `errors` (who broke the protocol).
 """
 
-from .checks import check_file_info, check_name, check_version, name_problem
+from .checks import (
+    check_database_addresses,
+    check_file_info,
+    check_name,
+    check_version,
+    name_problem,
+)
 from .content import (
     chunk_count,
     chunk_hash,
@@ -37,6 +43,7 @@ from .messages import (
     CHUNK_SIZE,
     HASH_BYTES,
     MAX_DATA_BODY,
+    MAX_DATABASE_PEERS,
     MAX_MESSAGE_BODY,
     MAX_NAME_BYTES,
     PROTOCOL_VERSION,
@@ -46,6 +53,7 @@ from .messages import (
     Challenge,
     ChangeSetting,
     Connect,
+    DatabasePeers,
     Disconnect,
     Enroll,
     EnrollChallenge,
@@ -91,6 +99,7 @@ from .messages import (
 __all__ = [
     "CHUNK_SIZE",
     "HASH_BYTES",
+    "MAX_DATABASE_PEERS",
     "MAX_DATA_BODY",
     "MAX_MAP_REPORT",
     "MAX_MESSAGE_BODY",
@@ -103,6 +112,7 @@ __all__ = [
     "Challenge",
     "ChangeSetting",
     "Connect",
+    "DatabasePeers",
     "Disconnect",
     "Enroll",
     "EnrollChallenge",
@@ -156,6 +166,7 @@ __all__ = [
     "Upload",
     "VersionMismatch",
     "Welcome",
+    "check_database_addresses",
     "check_file_info",
     "check_name",
     "check_version",

@@ -35,6 +35,8 @@ MAX_MESSAGE_BODY = 16 * 1024 * 1024
 
 MAX_DATA_BODY = CHUNK_SIZE + 1
 MAX_NAME_BYTES = 255
+MAX_DATABASE_PEERS = 64
+"""Addresses of database peers a player is told at most."""
 HASH_BYTES = 32
 
 
@@ -104,6 +106,15 @@ class Welcome(msgspec.Struct, tag="welcome"):
     catalog: list[FileInfo]
     revoked: list[str] = []
     """Every player the host ever kicked out: a peer that joins late refuses them too."""
+    databases: list[tuple[str, int]] = []
+    """Where players reach every live database peer of the network, this one included (an
+    older database peer sends none): where to go when this one dies."""
+
+
+class DatabasePeers(msgspec.Struct, tag="database_peers"):
+    """The live database peers changed (one started, or stopped or died): where each is."""
+
+    addresses: list[tuple[str, int]]
 
 
 class UpdatePeers(msgspec.Struct, tag="update_peers"):
@@ -268,6 +279,7 @@ Message = (
     Hello
     | Connect
     | Welcome
+    | DatabasePeers
     | UpdatePeers
     | CatalogAdded
     | Publish

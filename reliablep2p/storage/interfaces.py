@@ -10,7 +10,7 @@ Every method blocks: the database peer calls them from worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -91,6 +91,17 @@ class MetadataStore(Protocol):
         ...
 
     def revoked(self) -> set[str]: ...
+
+    # the database peers sharing this store (database/directory.py)
+
+    def register_database_peer(self, peer_id: str, addresses: Sequence[tuple[str, int]]) -> None:
+        """Database peer `peer_id` is alive, reached at `addresses` (a heartbeat)."""
+
+    def database_peers(self, max_age: float) -> list[tuple[str, int]]:
+        """Addresses of the database peers whose heartbeat is at most `max_age` seconds old."""
+        ...
+
+    def forget_database_peer(self, peer_id: str) -> None: ...
 
     # the game's records (game/records.py, game/host.py, database/treasury.py)
 

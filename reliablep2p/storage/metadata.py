@@ -71,8 +71,18 @@ MIGRATIONS: list[list[str]] = [
             "only" INTEGER PRIMARY KEY CHECK ("only" = 1),
             state {BLOB} NOT NULL)""",
     ],
+    [  # 2 -> 3: the database peers sharing this store, one row per address players reach one at
+        """CREATE TABLE IF NOT EXISTS database_peers (
+            host TEXT NOT NULL,
+            port INTEGER NOT NULL,
+            peer_id TEXT NOT NULL,
+            seen_at {REAL} NOT NULL,
+            PRIMARY KEY (host, port))""",
+    ],
 ]
 """Append a step to change the schema; never edit one that shipped."""
+FORGET_DATABASE_PEERS = 24 * 3600.0
+"""A database peer not heard of for this long (it never came back) leaves the table."""
 KEEP_EXPIRED_ROUNDS = 500
 """Expired treasure is remembered this many rounds, then forgotten."""
 
@@ -97,7 +107,8 @@ class Sql(Protocol):
 class SqlMetadata:
     """The metadata's queries; a subclass gives `_transaction` and `_has_table`."""
 
-    DIALECT = {"BLOB": "BLOB", "REAL": "REAL"}
+    DIALECT = {"BLOB": "BLOB", "REAL": "REAL", "NOW": "(julianday('now') - 2440587.5) * 86400.0"}
+    """The types of the schema, and the store's own clock in Unix seconds (`NOW`)."""
 
     @property
     def where(self) -> str:
@@ -247,6 +258,38 @@ class SqlMetadata:
     def revoked(self) -> set[str]:
         with self._transaction() as db:
             return {n for (n,) in db.execute("SELECT name FROM members WHERE revoked <> 0")}
+
+    # ------------------------------------------------------------------ database peers
+
+    def register_database_peer(self, peer_id: str, addresses: Sequence[tuple[str, int]]) -> None:
+        """Database peer `peer_id` is alive and reached at `addresses` (its earlier ones are
+        dropped). The time is the store's own, so machines whose clocks differ agree."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM database_peers WHERE peer_id = ? OR seen_at < {NOW} - ?"
+                       .format(**self.DIALECT), (peer_id, FORGET_DATABASE_PEERS))  # fmt: skip
+            for host, port in addresses:
+                db.execute(
+                    "INSERT INTO database_peers (host, port, peer_id, seen_at)"
+                    " VALUES (?, ?, ?, {NOW}) ON CONFLICT (host, port) DO UPDATE"
+                    " SET peer_id = excluded.peer_id, seen_at = excluded.seen_at"
+                    .format(**self.DIALECT),
+                    (host, port, peer_id),
+                )  # fmt: skip
+
+    def database_peers(self, max_age: float) -> list[tuple[str, int]]:
+        """The addresses of the database peers registered within the last `max_age` seconds."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT host, port FROM database_peers WHERE seen_at >= {NOW} - ?"
+                " ORDER BY host, port".format(**self.DIALECT),
+                (max_age,),
+            ).fetchall()
+        return [(str(host), int(port)) for host, port in rows]
+
+    def forget_database_peer(self, peer_id: str) -> None:
+        """Database peer `peer_id` stops: it is no longer listed."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM database_peers WHERE peer_id = ?", (peer_id,))
 
     # ------------------------------------------------------------------ the game
 

@@ -48,7 +48,11 @@ class _Qmark:
 class PostgresMetadata(SqlMetadata):
     """The metadata in one PostgreSQL database (the URL's), in its default schema."""
 
-    DIALECT = {"BLOB": "BYTEA", "REAL": "DOUBLE PRECISION"}
+    DIALECT = {
+        "BLOB": "BYTEA",
+        "REAL": "DOUBLE PRECISION",
+        "NOW": "extract(epoch FROM clock_timestamp())::double precision",
+    }
 
     def __init__(self, url: str, data_dir: Path, *, wait_seconds: float = WAIT_SECONDS) -> None:
         self.url = url

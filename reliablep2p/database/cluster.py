@@ -89,7 +89,7 @@ class Cluster:
         self.lease = HostLease(shared.url)
         self._send, self._outbox = trio.open_memory_channel[bytes](math.inf)
         play.send = self.say
-        play.relay()
+        play.relay(running=False)
 
     def say(self, message: bus.BusMessage) -> None:
         self._send.send_nowait(bus.encode(message))

@@ -248,13 +248,15 @@ class Play:
                     self.hunt.first_publish(session.peer.name, list(session.published.values()))
         self.pushes.hunt_changed()
 
-    def relay(self) -> None:
-        """Another database peer hosts the rounds (or this one lost the lease)."""
+    def relay(self, *, running: bool = True) -> None:
+        """Another database peer hosts the rounds (or this one lost the lease); not
+        `running` yet: nothing to push."""
         self.hosting = False
         self.remote.clear()
         self.mirror.forced()
         self.pushes.hunt = self.mirror
-        self.pushes.hunt_changed()
+        if running:
+            self.pushes.hunt_changed()
 
     def resend(self) -> None:
         """The host changed: tell it who plays here."""

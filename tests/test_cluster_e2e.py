@@ -69,8 +69,10 @@ def test_two_database_peers_share_files_and_the_round_and_one_takes_over_when_th
         cluster.wait_said("db2", r"database peer \w+ hosts the rounds", 30)
         alice = cluster.player("alice", {"alice.map": maps["alice"]})
         bob = cluster.player("bob", {"bob.map": maps["bob"]})
-        for name in ("alice", "bob"):  # one round for both, hosted by the first database peer
-            cluster.wait_said(name, r"round 1: \d+ files to find")
+        targets = {  # one round for both, hosted by the first database peer
+            name: int(cluster.wait_said(name, r"round 1: (\d+) files to find").group(1))
+            for name in ("alice", "bob")
+        }
         # bob's database peer relays: alice's file, published through the other, is fetched
         # through this one, and bob's find is checked and scored at the host
         bob.type("get alice.map")
@@ -83,8 +85,9 @@ def test_two_database_peers_share_files_and_the_round_and_one_takes_over_when_th
         assert 0 < left <= 90  # the time it had left (the seconds it was away are not counted)
         # alice moves to the database peer that is left, and the round goes on for her
         cluster.wait_said("alice", rf"now on 127\.0\.0\.1:{cluster.db2_port}", 30)
-        resumed = cluster.wait_said("alice", r"round 1 resumes: \d+ files to find, (\d+) s left")
-        assert 0 < int(resumed.group(1)) <= left + 1
+        resumed = cluster.wait_said("alice", r"round 1 resumes: (\d+) files to find, (\d+) s left")
+        assert int(resumed.group(1)) == targets["alice"]  # her own round, as it was
+        assert 0 < int(resumed.group(2)) <= left + 1
         # nothing lost: the files, the catalog, bob's points from the round before the kill
         alice.type("get bob.map")
         cluster.wait_said("alice", r"\+\d+ for bob\.map")

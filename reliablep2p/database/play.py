@@ -95,7 +95,9 @@ class GameMirror:
         left = self.round.seconds_left
         if not self.round.over:
             left = max(0.0, left - (trio.current_time() - self._at))
-        targets = self.targets.get(player, self.round.targets)
+        targets = self.targets.get(player)
+        if targets is None:  # the host has not heard of it yet: its targets come next
+            return None
         return msgspec.structs.replace(self.round, targets=targets, seconds_left=left)
 
 
@@ -368,7 +370,8 @@ class Play:
         players = [*self.pushes.players(), *self.remote]
         targets = {}
         if hunt.round is not None:
-            targets = {name: hunt.round.targets_for(name) for name in self.remote}
+            targets = {name: hunt.round.targets_for(name) for name in players}  # a player
+            # moving here from another database peer is pushed its own at once
         board = list(self.pushes.board.rows.values()) if board_changed else None
         self.send(bus.GameState(self.me, hunt.lobby_state(players), hunt.round_state(""),
                                 targets, board))  # fmt: skip

@@ -87,6 +87,8 @@ class Cluster:
         self.theirs: dict[str, dict[Addr, PeerInfo]] = {}
         """The players online at each other database peer."""
         self.lease = HostLease(shared.url)
+        self._orphaned = False
+        """Hosting without the lease: PostgreSQL went away (and the lock with it)."""
         self._send, self._outbox = trio.open_memory_channel[bytes](math.inf)
         play.send = self.say
         play.relay(running=False)
@@ -280,13 +282,36 @@ class Cluster:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self.hunt.run, self.play.online_players)
-                while await trio.to_thread.run_sync(self.lease.still_held):  # noqa: ASYNC110
-                    await trio.sleep(LEASE_SECONDS)  # a connection to check: no event to wait on
-                log.warning("lost the host's lease (PostgreSQL went away): not hosting now")
+                while await self._still_host():  # noqa: ASYNC110 - a connection to check
+                    await trio.sleep(LEASE_SECONDS)
+                log.warning("another database peer took the host's lease: not hosting now")
                 nursery.cancel_scope.cancel()
         finally:
             self.host = None
             self.play.relay()
+
+    async def _still_host(self) -> bool:
+        """While the lease's connection lives, yes. Once it is lost (PostgreSQL went away,
+        and the lock with it) the round goes on here, as with one database peer, until the
+        lease can be taken again (yes) or another database peer took it meanwhile (no): the
+        others could not write to the store either, so it stays whole."""
+        if await trio.to_thread.run_sync(self.lease.still_held):
+            if self._orphaned:
+                log.info("took the host's lease back")
+                self._orphaned = False
+            return True
+        if not self._orphaned:
+            log.warning("lost the host's lease (PostgreSQL cannot be reached): the round goes on"
+                        " here until it answers")  # fmt: skip
+            self._orphaned = True
+        try:
+            took = await trio.to_thread.run_sync(self.lease.try_take)
+        except psycopg.OperationalError:
+            self.lease.release()
+            return True  # nobody else can take it while PostgreSQL cannot be reached
+        if not took:
+            self.lease.release()
+        return took
 
 
 def cluster_of(db: DatabasePeer) -> Cluster:

@@ -18,7 +18,7 @@ from reliablep2p.peer.node import Node
 from reliablep2p.proto import Kick, KickReport
 
 from .conftest import Network, random_bytes, until
-from .servers import Backend, scaled_backend
+from .servers import Backend, Postgres, scaled_backend
 from .strangers import guess
 from .test_security import wrong_code
 
@@ -111,3 +111,30 @@ async def test_the_other_database_peer_takes_over_the_round_when_the_host_stops(
     left = relay.hunt.round.time_left(trio.current_time())
     assert 0 < left < 60
     assert bob.round is not None and bob.round.number == number and not bob.round.over
+
+
+async def test_postgresql_away_while_two_run_the_round_goes_on_and_one_hosts_after(
+    two: TwoDatabasePeers, postgres: Postgres
+) -> None:
+    await two.start_both(round_seconds=60.0, pause_seconds=0.5, min_players=2)
+    host, relay = two.db, two.other
+    alice = await two.peer_of(host, {"a.bin": random_bytes(50_000, seed=3)})
+    bob = await two.peer_of(relay, {"b.bin": random_bytes(50_000, seed=4)})
+    await until(lambda: bob.round is not None and not bob.round.over, timeout=20)
+    assert alice.round is not None
+    number = alice.round.number
+    await trio.to_thread.run_sync(postgres.stop)
+    try:
+        assert host.cluster is not None
+        await until(lambda: host.cluster is not None and host.cluster.orphaned, timeout=20)
+        assert host.play.hosting and host.hunt.playing  # the round goes on at the host
+        assert not relay.play.hosting
+    finally:
+        await trio.to_thread.run_sync(postgres.start)
+    # back: the lease is taken again, by exactly one, and the round is still round `number`
+    await until(lambda: not host.cluster.orphaned or relay.play.hosting, timeout=30)  # type: ignore[union-attr]
+    await until(lambda: host.play.hosting != relay.play.hosting, timeout=30)
+    hosting = host if host.play.hosting else relay
+    await until(lambda: hosting.hunt.round is not None and hosting.hunt.playing, timeout=30)
+    assert hosting.hunt.round is not None and hosting.hunt.round.number == number
+    await until(lambda: alice.name in {p.name for p in bob.peers}, timeout=30)

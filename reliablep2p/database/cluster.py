@@ -46,6 +46,7 @@ GONE_SECONDS = 5.0
 LEASE_SECONDS = 1.0
 """How often a database peer tries to take the lease, and the host checks it still holds it."""
 RETRY_SECONDS = 1.0
+MAX_UNSAID = 10_000
 
 
 class Cluster:
@@ -87,13 +88,22 @@ class Cluster:
         self.theirs: dict[str, dict[Addr, PeerInfo]] = {}
         """The players online at each other database peer."""
         self.lease = HostLease(shared.url)
-        self._orphaned = False
+        self.orphaned = False
         """Hosting without the lease: PostgreSQL went away (and the lock with it)."""
+        self._dropping = False
         self._send, self._outbox = trio.open_memory_channel[bytes](math.inf)
         play.send = self.say
         play.relay(running=False)
 
     def say(self, message: bus.BusMessage) -> None:
+        """Say `message` on the bus, in order; while PostgreSQL is away, at most
+        `MAX_UNSAID` wait (past that they are dropped: a peer back on the bus catches up)."""
+        if self._send.statistics().current_buffer_used >= MAX_UNSAID:
+            if not self._dropping:
+                log.warning("the bus cannot be reached: dropping what this database peer says")
+            self._dropping = True
+            return
+        self._dropping = False
         self._send.send_nowait(bus.encode(message))
 
     async def run(self) -> None:
@@ -296,14 +306,14 @@ class Cluster:
         lease can be taken again (yes) or another database peer took it meanwhile (no): the
         others could not write to the store either, so it stays whole."""
         if await trio.to_thread.run_sync(self.lease.still_held):
-            if self._orphaned:
+            if self.orphaned:
                 log.info("took the host's lease back")
-                self._orphaned = False
+                self.orphaned = False
             return True
-        if not self._orphaned:
+        if not self.orphaned:
             log.warning("lost the host's lease (PostgreSQL cannot be reached): the round goes on"
                         " here until it answers")  # fmt: skip
-            self._orphaned = True
+            self.orphaned = True
         try:
             took = await trio.to_thread.run_sync(self.lease.try_take)
         except psycopg.OperationalError:

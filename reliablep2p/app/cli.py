@@ -16,6 +16,7 @@ import trio
 
 from ..game.settings import GameSettings
 from ..net.discovery import DISCOVERY_PORT, lan_addresses, lan_interfaces
+from ..net.identity import SecurityError
 from ..peer import events
 from ..peer.node import Node
 from ..proto.discovery import MAX_NETWORK_NAME
@@ -97,6 +98,10 @@ def db_main(argv: Sequence[str] | None = None) -> None:
                         help="fresh files planted each round (%(default)s)")  # fmt: skip
     parser.add_argument("--treasure-rounds", type=int, default=defaults.treasure_rounds,
                         help="rounds a planted file lives before it expires (%(default)s)")  # fmt: skip
+    parser.add_argument("--ca", type=Path, metavar="DIR",
+                        help="a second database peer of the network: the folder holding a copy "
+                        "of the first one's ca.key and ca.pem (from its --data), copied into "
+                        "--data on the first start (see docs/scale.md)")  # fmt: skip
     parser.add_argument("--insecure-lan", action="store_true",
                         help="NO encryption, NO authentication: anyone on the LAN can join, "
                         "read every file and pose as any player; for quick local tests only")  # fmt: skip
@@ -115,6 +120,8 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     from ..database.peer import DatabasePeer
     from ..storage.interfaces import StoreError
 
+    if args.ca is not None and args.insecure_lan:
+        parser.error("--ca: an --insecure-lan network has no keys")
     try:
         database = DatabasePeer(
             stores=stores_from(args, args.data),
@@ -127,9 +134,10 @@ def db_main(argv: Sequence[str] | None = None) -> None:
             enroll_port=args.enroll_port,
             discovery_port=args.discovery_port or None,
             network_name=args.network_name,
+            shared_ca=args.ca,
         )
         sys.exit(trio.run(_serve_until_signal, database))
-    except StoreError as exc:
+    except (StoreError, SecurityError) as exc:
         sys.exit(refused(exc))
 
 

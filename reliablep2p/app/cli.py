@@ -123,6 +123,10 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     if args.ca is not None and args.insecure_lan:
         parser.error("--ca: an --insecure-lan network has no keys")
     try:
+        if args.ca is not None:  # checked before anything is made in --data
+            from ..database.authority import NetworkAuthority
+
+            NetworkAuthority.load_or_refuse(args.ca)
         database = DatabasePeer(
             stores=stores_from(args, args.data),
             data_dir=args.data,

@@ -80,6 +80,15 @@ class NetworkAuthority:
         return cls(key, certificate)
 
     @classmethod
+    def load_or_refuse(cls, shared: Path) -> NetworkAuthority:
+        """The keys a database peer is given (`--ca DIR`): they must be there."""
+        given = cls.load(shared)
+        if given is None:
+            raise SecurityError(f"--ca {shared}: no {KEY_FILE} and {CERT_FILE} there (copy"
+                                " them from the first database peer's --data)")  # fmt: skip
+        return given
+
+    @classmethod
     def load_or_create(cls, data_dir: Path, *, shared: Path | None = None) -> NetworkAuthority:
         """The network keys in the data folder; made there on a first start, or, with
         `shared` (`rp2p-db --ca DIR`), copied there from the keys the first database peer made
@@ -87,10 +96,7 @@ class NetworkAuthority:
         data_dir.mkdir(parents=True, exist_ok=True)
         own = cls.load(data_dir)
         if shared is not None:
-            given = cls.load(shared)
-            if given is None:
-                raise SecurityError(f"--ca {shared}: no {KEY_FILE} and {CERT_FILE} there (copy"
-                                    " them from the first database peer's --data)")  # fmt: skip
+            given = cls.load_or_refuse(shared)
             if own is None:
                 write_private(data_dir / KEY_FILE, key_pem(given._key))
                 write_private(data_dir / CERT_FILE, given.ca_pem)

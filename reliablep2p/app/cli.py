@@ -298,8 +298,9 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
             if node.session.gave_up.is_set():
                 pass  # kicked, or another version: its one line is logged already
             elif not node.ready.is_set():
-                host, port = node.database or ("?", 0)
-                print(f"rp2p-peer: database peer {host}:{port} unreachable", file=sys.stderr)
+                known = ", ".join(f"{host}:{port}" for host, port in node.databases) or "?"
+                several = "s" if len(node.databases) > 1 else ""
+                print(f"rp2p-peer: database peer{several} {known} unreachable", file=sys.stderr)
                 status = 1
             elif wanted:
                 status = await _fetch_all(node, wanted)

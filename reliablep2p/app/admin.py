@@ -16,7 +16,7 @@ import trio
 
 from ..game.settings import GameSettings
 from ..net.channel import READ_TIMEOUT, RemoteError, open_channel
-from ..net.identity import ADMIN_NAME, DATABASE_NAME
+from ..net.identity import ADMIN_NAME, DATABASE_NAME, SecurityError
 from ..proto import ChangeSetting, Kick, KickReport, ProtocolError, Settings
 from ..proto.tags import tagged_code
 from .options import port_option
@@ -43,11 +43,11 @@ def invite(argv: list[str]) -> int:
     from ..storage.interfaces import StoreError, StoreUnavailable
     from ..storage.stores import metadata_store
 
-    tag = NetworkAuthority.load_or_create(args.data).tag
     try:
+        tag = NetworkAuthority.load_or_create(args.data).tag
         store = metadata_store(args.data, args.store)
         store.open()
-    except StoreError as exc:
+    except (StoreError, SecurityError) as exc:
         return refused(exc)
     try:
         print(tagged_code(store.new_invite(uses=args.uses, seconds=args.hours * 3600), tag))
@@ -95,7 +95,10 @@ def kick(argv: list[str]) -> int:
         return 1
     from ..database.authority import NetworkAuthority
 
-    authority = NetworkAuthority.load_or_create(args.data)
+    try:
+        authority = NetworkAuthority.load_or_create(args.data)
+    except SecurityError as exc:
+        return refused(exc)
     with tempfile.TemporaryDirectory() as tmp:
         admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
         try:
@@ -128,7 +131,10 @@ def set_setting(argv: list[str]) -> int:
         return 2
     from ..database.authority import NetworkAuthority
 
-    authority = NetworkAuthority.load_or_create(args.data)
+    try:
+        authority = NetworkAuthority.load_or_create(args.data)
+    except SecurityError as exc:
+        return refused(exc)
     with tempfile.TemporaryDirectory() as tmp:
         admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
         try:

@@ -16,6 +16,7 @@ import trio
 
 from ..game.settings import GameSettings
 from ..net.discovery import DISCOVERY_PORT, lan_addresses, lan_interfaces
+from ..net.identity import SecurityError
 from ..peer import events
 from ..peer.node import Node
 from ..proto.discovery import MAX_NETWORK_NAME
@@ -97,6 +98,10 @@ def db_main(argv: Sequence[str] | None = None) -> None:
                         help="fresh files planted each round (%(default)s)")  # fmt: skip
     parser.add_argument("--treasure-rounds", type=int, default=defaults.treasure_rounds,
                         help="rounds a planted file lives before it expires (%(default)s)")  # fmt: skip
+    parser.add_argument("--ca", type=Path, metavar="DIR",
+                        help="a second database peer of the network: the folder holding a copy "
+                        "of the first one's ca.key and ca.pem (from its --data), copied into "
+                        "--data on the first start (see docs/scale.md)")  # fmt: skip
     parser.add_argument("--insecure-lan", action="store_true",
                         help="NO encryption, NO authentication: anyone on the LAN can join, "
                         "read every file and pose as any player; for quick local tests only")  # fmt: skip
@@ -115,7 +120,13 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     from ..database.peer import DatabasePeer
     from ..storage.interfaces import StoreError
 
+    if args.ca is not None and args.insecure_lan:
+        parser.error("--ca: an --insecure-lan network has no keys")
     try:
+        if args.ca is not None:  # checked before anything is made in --data
+            from ..database.authority import NetworkAuthority
+
+            NetworkAuthority.load_or_refuse(args.ca)
         database = DatabasePeer(
             stores=stores_from(args, args.data),
             data_dir=args.data,
@@ -127,9 +138,10 @@ def db_main(argv: Sequence[str] | None = None) -> None:
             enroll_port=args.enroll_port,
             discovery_port=args.discovery_port or None,
             network_name=args.network_name,
+            shared_ca=args.ca,
         )
         sys.exit(trio.run(_serve_until_signal, database))
-    except StoreError as exc:
+    except (StoreError, SecurityError) as exc:
         sys.exit(refused(exc))
 
 
@@ -286,8 +298,9 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
             if node.session.gave_up.is_set():
                 pass  # kicked, or another version: its one line is logged already
             elif not node.ready.is_set():
-                host, port = node.database or ("?", 0)
-                print(f"rp2p-peer: database peer {host}:{port} unreachable", file=sys.stderr)
+                known = ", ".join(f"{host}:{port}" for host, port in node.databases) or "?"
+                several = "s" if len(node.databases) > 1 else ""
+                print(f"rp2p-peer: database peer{several} {known} unreachable", file=sys.stderr)
                 status = 1
             elif wanted:
                 status = await _fetch_all(node, wanted)

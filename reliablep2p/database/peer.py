@@ -93,6 +93,7 @@ class DatabasePeer:
         max_serving: int = MAX_SERVING,
         rng: random.Random | None = None,
         stores: Stores | None = None,
+        shared_ca: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -111,7 +112,9 @@ class DatabasePeer:
         self.store = self.stores.metadata
         self.vault = self.stores.vault
         self.stores.prepare()  # before the keys are made: a lost database is refused, not renewed
-        self.authority = NetworkAuthority.load_or_create(data_dir) if secure else None
+        self.authority = (
+            NetworkAuthority.load_or_create(data_dir, shared=shared_ca) if secure else None
+        )  # SecurityError: keys others may read, half a pair, another network's
         identity = (
             self.authority.identity(DATABASE_NAME, data_dir / "identity")
             if self.authority

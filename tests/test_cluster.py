@@ -75,6 +75,9 @@ async def test_players_of_two_database_peers_see_each_other_files_and_kicks(
     await until(lambda: "map.bin" in bob.catalog)
     got = await bob.get("map.bin")
     assert got.path.read_bytes() == data
+    # bob's map (alice holds map.bin) is checked at the host: every scoreboard shows its size
+    await until(lambda: any(r.name == bob.name and r.map_size > 0 for r in alice.scoreboard))
+    await until(lambda: any(r.name == bob.name and r.map_size > 0 for r in bob.scoreboard))
     # a kick through one database peer holds at the other (and its players hear of it)
     admin = await two.connect(two.other.port, name=ADMIN_NAME)
     await admin.send(Kick(alice.name))

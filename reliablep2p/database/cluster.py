@@ -47,6 +47,8 @@ LEASE_SECONDS = 1.0
 """How often a database peer tries to take the lease, and the host checks it still holds it."""
 RETRY_SECONDS = 1.0
 MAX_UNSAID = 10_000
+MAPS_SECONDS = 0.25
+"""A relay sends its players' map reports to the host this often, in one message."""
 
 
 class Cluster:
@@ -113,6 +115,7 @@ class Cluster:
             nursery.start_soon(self._listen, nursery)
             nursery.start_soon(self._beat)
             nursery.start_soon(self._hold_lease)
+            nursery.start_soon(self._send_maps)
 
     # ------------------------------------------------------------------------ the bus
 
@@ -261,6 +264,11 @@ class Cluster:
                 self.registry.leave(addr)
         self.pushes.note_news()
         self.play.gone(member)
+
+    async def _send_maps(self) -> None:
+        while True:
+            self.play.send_maps()
+            await trio.sleep(MAPS_SECONDS)
 
     async def _hold_lease(self) -> None:
         """Take the lease when it is free; host the rounds while it is held."""

@@ -126,6 +126,7 @@ class Play:
         self.remote: dict[str, RemotePlayer] = {}
         self._asks = itertools.count(1)
         self._answers: dict[int, tuple[trio.Event, list[Challenge | Scored]]] = {}
+        self._maps: dict[str, list[MapEntry]] = {}
         self._sent = (-1, -1, -1, -1)
         self._remote_version = 0
 
@@ -158,8 +159,14 @@ class Play:
             session.map_size = self.hunt.report_map(
                 session.peer.name, entries, self.online_players()
             )
-        else:
-            self.send(bus.MapReport(self.me, session.peer.name, entries))
+        else:  # the latest one of each player goes with the next batch
+            self._maps[session.peer.name] = entries
+
+    def send_maps(self) -> None:
+        """Send the maps reported since the last batch to the host, in one message."""
+        if self._maps and not self.hosting:
+            maps, self._maps = self._maps, {}
+            self.send(bus.MapReports(self.me, maps))
 
     def ready(self, session: Session) -> None:
         if self.hosting:
@@ -309,9 +316,11 @@ class Play:
                     self.hunt.roster_changed()
             case bus.PlayerReady(name=name):
                 self.hunt.player_ready(name)
-            case bus.MapReport(name=name) if (reporter := self.remote.get(name)) is not None:
-                size = self.hunt.report_map(name, message.entries, self.online_players())
-                reporter.map_size = size
+            case bus.MapReports(maps=maps):
+                for name, entries in maps.items():
+                    if (reporter := self.remote.get(name)) is not None:
+                        size = self.hunt.report_map(name, entries, self.online_players())
+                        reporter.map_size = size
             case bus.VaultServed():
                 self.hunt.served_from_vault(message.player, message.name, message.offset,
                                             message.sent)  # fmt: skip

@@ -79,9 +79,11 @@ class PlayerReady(BusMessage, tag="ready"):
     name: str
 
 
-class MapReport(BusMessage, tag="map"):
-    name: str
-    entries: list[MapEntry]
+class MapReports(BusMessage, tag="maps"):
+    """The players' latest maps since the last `MapReports` (a few a second at most, however
+    many players report)."""
+
+    maps: dict[str, list[MapEntry]]
 
 
 class VaultServed(BusMessage, tag="served"):
@@ -129,7 +131,7 @@ class GameState(BusMessage, tag="game"):
 
 Message = (
     Alive | Arrived | PeerJoined | PeerLeft | Cataloged | Dug | Kicked | PlayerIn | PlayerHolds
-    | PlayerOut | PlayerReady | MapReport | VaultServed | Ask | Answer | Planted | GameState
+    | PlayerOut | PlayerReady | MapReports | VaultServed | Ask | Answer | Planted | GameState
 )  # fmt: skip
 
 _encoder = msgspec.msgpack.Encoder()

@@ -265,9 +265,12 @@ class DatabasePeer:
             self._nursery.cancel_scope.cancel()
 
     async def say_goodnight(self) -> list[EveningRow]:
-        """Tell everyone how the evening went, before the host stops; the rows, best first."""
+        """Tell everyone how the evening went, before the host stops; the rows, best first.
+        While other database peers run, the evening goes on there: nobody is told it is over
+        (the players move to one of them)."""
         rows = self.hunt.evening.rows()
-        await goodnight(self.sessions.values(), EveningOver(rows))
+        if self.cluster is None or not self.cluster.members:
+            await goodnight(self.sessions.values(), EveningOver(rows))
         return rows
 
     def online_players(self) -> dict[str, Online]:

@@ -132,6 +132,8 @@ async def test_postgresql_away_while_two_run_the_round_goes_on_and_one_hosts_aft
         await until(lambda: host.cluster is not None and host.cluster.orphaned, timeout=20)
         assert host.play.hosting and host.hunt.playing  # the round goes on at the host
         assert not relay.play.hosting
+        assert relay.cluster is not None  # long enough for each to give the other up:
+        await until(lambda: not host.cluster.members and not relay.cluster.members, timeout=20)  # type: ignore[union-attr]
     finally:
         await trio.to_thread.run_sync(postgres.start)
     # back: the lease is taken again, by exactly one, and the round is still round `number`
@@ -140,4 +142,7 @@ async def test_postgresql_away_while_two_run_the_round_goes_on_and_one_hosts_aft
     hosting = host if host.play.hosting else relay
     await until(lambda: hosting.hunt.round is not None and hosting.hunt.playing, timeout=30)
     assert hosting.hunt.round is not None and hosting.hunt.round.number == number
+    # and everyone is back everywhere: in each other's peer lists, and all in the game
     await until(lambda: alice.name in {p.name for p in bob.peers}, timeout=30)
+    await until(lambda: bob.name in {p.name for p in alice.peers}, timeout=30)
+    await until(lambda: {alice.name, bob.name} <= set(hosting.play.online_players()), timeout=30)

@@ -138,8 +138,9 @@ class Cluster:
             def deliver(body: bytes) -> None:
                 trio.from_thread.run_sync(heard_send.send_nowait, body)
 
-            if not first:
-                nursery.start_soon(self._catch_up)
+            if not first:  # what was said meanwhile was missed, and the others may have
+                nursery.start_soon(self._catch_up)  # given this one's players up
+                self._announce_mine()
             first = False
             self.say(bus.Arrived(self.me))
             try:
@@ -178,6 +179,8 @@ class Cluster:
         sender = message.sender
         if sender not in self.members:
             log.info("database peer %s is on the bus", sender)
+            if not isinstance(message, bus.Arrived):  # back after it was given up: who is
+                self.say(bus.Arrived(self.me))  # online at it again? (it tells us, below)
         self.members[sender] = trio.current_time()
         match message:
             case bus.Alive(hosting=True) if self.host != sender:
@@ -186,13 +189,12 @@ class Cluster:
                     log.info("database peer %s hosts the rounds", sender)
                     self.play.resend()
             case bus.Arrived():
-                for session in list(self.sessions.values()):
-                    self.say(bus.PeerJoined(self.me, session.peer))
+                self._announce_mine()
                 if self.play.hosting:
                     self.play.pushed()
             case bus.PeerJoined(peer=peer):
                 self.theirs.setdefault(sender, {})[peer.addr] = peer
-                if peer.addr not in self.sessions:
+                if peer.addr not in self.sessions and self.registry.peers.get(peer.addr) != peer:
                     self.registry.join(peer)
                     self.pushes.note_news()
             case bus.PeerLeft(peer=peer):
@@ -209,6 +211,13 @@ class Cluster:
                 self._kicked(name)
             case _:
                 await self.play.heard(message, nursery)
+
+    def _announce_mine(self) -> None:
+        """Tell the others who is online here (and, relaying, the host who plays here)."""
+        for session in list(self.sessions.values()):
+            self.say(bus.PeerJoined(self.me, session.peer))
+        if not self.play.hosting:
+            self.play.resend()
 
     def _cataloged(self, files: list[FileInfo]) -> None:
         for info in files:

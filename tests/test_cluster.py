@@ -68,7 +68,7 @@ async def test_players_of_two_database_peers_see_each_other_files_and_kicks(
     await two.start_both()
     data = random_bytes(200_000, seed=7)
     alice = await two.peer_of(two.db, {"map.bin": data})
-    bob = await two.peer_of(two.other)
+    bob = await two.peer_of(two.other, {"bob.bin": random_bytes(100_000, seed=8)})
     # each one's update_peers lists the other database peer's player; the catalog is shared
     await until(lambda: alice.name in {p.name for p in bob.peers})
     await until(lambda: bob.name in {p.name for p in alice.peers})
@@ -78,6 +78,10 @@ async def test_players_of_two_database_peers_see_each_other_files_and_kicks(
     # bob's map (alice holds map.bin) is checked at the host: every scoreboard shows its size
     await until(lambda: any(r.name == bob.name and r.map_size > 0 for r in alice.scoreboard))
     await until(lambda: any(r.name == bob.name and r.map_size > 0 for r in bob.scoreboard))
+    # bob.bin was cataloged after bob published it through the relay: the host hears he holds
+    # it, so alice's map (bob holds bob.bin) is true
+    await alice.get("bob.bin")
+    await until(lambda: any(r.name == alice.name and r.map_size > 0 for r in alice.scoreboard))
     # a kick through one database peer holds at the other (and its players hear of it)
     admin = await two.connect(two.other.port, name=ADMIN_NAME)
     await admin.send(Kick(alice.name))

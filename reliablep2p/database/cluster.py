@@ -224,6 +224,7 @@ class Cluster:
             if self.catalog.get(info.name) != info:
                 self.catalog[info.name] = info
                 self.on_catalog(info)
+                self.play.cataloged(info)
 
     def _kicked(self, name: str) -> None:
         if name in self.revoked:

@@ -294,6 +294,7 @@ class DatabasePeer:
         self.pushes.cataloged(info)
         if self.cluster is not None:
             self.cluster.cataloged(info)
+            self.play.cataloged(info)
 
     def _expired(self, files: list[FileInfo]) -> None:
         self.pushes.expired(files)

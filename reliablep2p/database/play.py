@@ -202,7 +202,7 @@ class Play:
                 await done.wait()
         finally:
             del self._answers[ask.ask]
-        return answer[0] if answer else Scored(name, 0, "the round host did not answer; again")
+        return answer[0] if answer else Scored(name, 0, "the round host did not answer; try again")
 
     async def check_proof(self, player: str, proof: Proof) -> Scored:
         info = self.catalog.get(proof.name)
@@ -223,6 +223,20 @@ class Play:
             for name, digest in session.published.items()
             if name in self.catalog and self.catalog[name].hash == digest
         )
+
+    def cataloged(self, info: FileInfo) -> None:
+        """A file is in the catalog now: at a relay, the host hears who of its players
+        holds it (what they published before it was cataloged was not theirs yet)."""
+        if self.hosting:
+            return
+        for session in list(self.sessions.values()):
+            if (
+                session.plays
+                and session.publishes
+                and session.published.get(info.name) == info.hash
+            ):
+                holdings = sorted(self.holdings(session))
+                self.send(bus.PlayerHolds(self.me, session.peer, holdings, [], False))
 
     def online_players(self) -> dict[str, Online]:
         """Who plays right now, what each holds (of the catalog) and how big its map is: this

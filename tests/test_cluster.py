@@ -13,9 +13,10 @@ import pytest
 import trio
 
 from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.game.host import Online
 from reliablep2p.net.identity import ADMIN_NAME
 from reliablep2p.peer.node import Node
-from reliablep2p.proto import Kick, KickReport
+from reliablep2p.proto import Kick, KickReport, PeerInfo
 
 from .conftest import Network, random_bytes, until
 from .servers import Backend, Postgres, scaled_backend
@@ -23,6 +24,8 @@ from .strangers import guess
 from .test_security import wrong_code
 
 pytestmark = pytest.mark.slow
+
+NOBODY = Online(PeerInfo("", "", 0), frozenset(), 0)
 
 
 class TwoDatabasePeers(Network):
@@ -69,6 +72,9 @@ async def test_players_of_two_database_peers_see_each_other_files_and_kicks(
     data = random_bytes(200_000, seed=7)
     alice = await two.peer_of(two.db, {"map.bin": data})
     bob = await two.peer_of(two.other, {"bob.bin": random_bytes(100_000, seed=8)})
+    # bob.bin is cataloged after bob published it through the relay: the host hears he holds
+    # it (what makes a map entry "bob holds bob.bin" true)
+    await until(lambda: "bob.bin" in two.db.play.online_players().get(bob.name, NOBODY).holdings)
     # each one's update_peers lists the other database peer's player; the catalog is shared
     await until(lambda: alice.name in {p.name for p in bob.peers})
     await until(lambda: bob.name in {p.name for p in alice.peers})
@@ -78,10 +84,6 @@ async def test_players_of_two_database_peers_see_each_other_files_and_kicks(
     # bob's map (alice holds map.bin) is checked at the host: every scoreboard shows its size
     await until(lambda: any(r.name == bob.name and r.map_size > 0 for r in alice.scoreboard))
     await until(lambda: any(r.name == bob.name and r.map_size > 0 for r in bob.scoreboard))
-    # bob.bin was cataloged after bob published it through the relay: the host hears he holds
-    # it, so alice's map (bob holds bob.bin) is true
-    await alice.get("bob.bin")
-    await until(lambda: any(r.name == alice.name and r.map_size > 0 for r in alice.scoreboard))
     # a kick through one database peer holds at the other (and its players hear of it)
     admin = await two.connect(two.other.port, name=ADMIN_NAME)
     await admin.send(Kick(alice.name))

@@ -6,6 +6,8 @@ takes over the round when the host stops."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,11 @@ from reliablep2p.game.host import Online
 from reliablep2p.net.identity import ADMIN_NAME
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import Kick, KickReport, PeerInfo
+from reliablep2p.storage.pgcluster import ClusterStore
+from reliablep2p.storage.postgres import PostgresMetadata
 
 from .conftest import Network, random_bytes, until
+from .faults.cluster import wait_for
 from .servers import Backend, Postgres, scaled_backend
 from .strangers import guess
 from .test_security import wrong_code
@@ -152,3 +157,31 @@ async def test_postgresql_away_while_two_run_the_round_goes_on_and_one_hosts_aft
     await until(lambda: alice.name in {p.name for p in bob.peers}, timeout=30)
     await until(lambda: bob.name in {p.name for p in alice.peers}, timeout=30)
     await until(lambda: {alice.name, bob.name} <= set(hosting.play.online_players()), timeout=30)
+
+
+def test_the_bus_carries_what_notify_cannot_whole_and_in_order(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    store = PostgresMetadata(postgres.new_database(), tmp_path)
+    store.prepare()
+    store.open()
+    shared = ClusterStore(store)
+    shared.prepare()
+    heard: list[bytes] = []
+    stop = threading.Event()
+    listener = threading.Thread(target=shared.listen, args=(heard.append, stop))
+    listener.start()
+    try:
+        said = [b"small", random_bytes(100_000, seed=9), b"after"]  # 100 KB: NOTIFY takes 8000
+        deadline = time.monotonic() + 10
+        while not heard and time.monotonic() < deadline:  # listening: the first is heard
+            shared.publish(b"hello")
+            time.sleep(0.05)
+        for body in said:
+            shared.publish(body)
+        wait_for(lambda: len(heard) >= 3 and heard[-1] == b"after", 10, "the bus", interval=0.01)
+        assert [b for b in heard if b != b"hello"] == said
+    finally:
+        stop.set()
+        listener.join(timeout=10)
+        store.close()

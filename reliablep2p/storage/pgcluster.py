@@ -88,8 +88,11 @@ class ClusterStore:
         with dedicated(self.url) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
             while not stop.is_set():
-                for note in connection.notifies(timeout=0.5):
-                    body = _body(connection, note.payload)
+                # one at a time: the connection is busy while `notifies` waits, and a large
+                # payload's row is read on it after
+                notes = [n.payload for n in connection.notifies(timeout=0.5, stop_after=1)]
+                for payload in notes:
+                    body = _body(connection, payload)
                     if body is not None:
                         deliver(body)
 

@@ -47,6 +47,8 @@ LEASE_SECONDS = 1.0
 """How often a database peer tries to take the lease, and the host checks it still holds it."""
 RETRY_SECONDS = 1.0
 MAX_UNSAID = 10_000
+BATCH = 200
+"""Messages said in one transaction at most."""
 MAPS_SECONDS = 0.25
 """A relay sends its players' map reports to the host this often, in one message."""
 
@@ -120,10 +122,18 @@ class Cluster:
     # ------------------------------------------------------------------------ the bus
 
     async def _speak(self) -> None:
+        """Say what waits, in order: all that waits in one transaction (a join storm's
+        messages are said in a few large batches, not one commit each)."""
         async for body in self._outbox:
+            bodies = [body]
+            while len(bodies) < BATCH:
+                try:
+                    bodies.append(self._outbox.receive_nowait())
+                except trio.WouldBlock:
+                    break
             while True:
                 try:
-                    await trio.to_thread.run_sync(self.shared.publish, body)
+                    await trio.to_thread.run_sync(self.shared.publish, *bodies)
                     break
                 except StoreUnavailable:  # said again once PostgreSQL answers
                     await trio.sleep(RETRY_SECONDS)

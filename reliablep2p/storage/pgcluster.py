@@ -18,6 +18,7 @@ reached now.
 from __future__ import annotations
 
 import base64
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,8 @@ from .postgres import CONNECT_SECONDS, PostgresMetadata
 
 CHANNEL = "rp2p_bus"
 MAX_NOTIFY = 7900
-"""Payloads longer than this (NOTIFY takes 8000 bytes) go through `bus_payloads`."""
+"""Payloads longer than this (NOTIFY takes 8000 bytes) go through `bus_payloads`. Each is
+numbered: PostgreSQL delivers equal payloads of one transaction once."""
 PAYLOAD_SECONDS = 60.0
 HOST_LOCK = 0x72703271  # the round host's lease
 TRIES_LOCK = 0x72703272  # join-code tries, one transaction at a time
@@ -61,6 +63,7 @@ class ClusterStore:
     def __init__(self, metadata: PostgresMetadata) -> None:
         self.metadata = metadata
         self.url = metadata.url
+        self._said = itertools.count()
 
     def prepare(self) -> None:
         with self.metadata.transaction(exclusive=True) as db:
@@ -69,18 +72,22 @@ class ClusterStore:
 
     # ------------------------------------------------------------------------ the bus
 
-    def publish(self, body: bytes) -> None:
-        """Say `body` to every database peer listening (itself included)."""
-        text = base64.b64encode(body).decode()
+    def publish(self, *bodies: bytes) -> None:
+        """Say `bodies`, in order, to every database peer listening (itself included): one
+        transaction, so they are heard together, at its commit."""
         with self.metadata.transaction() as db:
-            if len(text) > MAX_NOTIFY:
-                now = time.time()
-                db.execute("DELETE FROM bus_payloads WHERE at < ?", (now - PAYLOAD_SECONDS,))
-                row = db.execute(
-                    "INSERT INTO bus_payloads (body, at) VALUES (?, ?) RETURNING id", (body, now)
-                ).fetchone()
-                text = f"#{row[0]}"
-            db.execute("SELECT pg_notify(?, ?)", (CHANNEL, text))
+            for body in bodies:
+                text = base64.b64encode(body).decode()
+                number = next(self._said)  # PostgreSQL folds equal payloads of a transaction
+                if len(text) > MAX_NOTIFY:
+                    now = time.time()
+                    db.execute("DELETE FROM bus_payloads WHERE at < ?", (now - PAYLOAD_SECONDS,))
+                    row = db.execute(
+                        "INSERT INTO bus_payloads (body, at) VALUES (?, ?) RETURNING id",
+                        (body, now),
+                    ).fetchone()
+                    text = f"#{row[0]}"
+                db.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{number} {text}"))
 
     def listen(self, deliver: Callable[[bytes], None], stop: threading.Event) -> None:
         """Hear the bus until `stop` is set (raises `psycopg.OperationalError` if the
@@ -124,6 +131,8 @@ class ClusterStore:
 
 
 def _body(connection: psycopg.Connection[Any], payload: str) -> bytes | None:
+    """The body a notification's payload (`NUMBER TEXT`) carries, or names."""
+    payload = payload.partition(" ")[2]
     if not payload.startswith("#"):
         return base64.b64decode(payload)
     row = connection.execute(

@@ -6,6 +6,7 @@ first one's network keys (`rp2p-db --ca DIR`)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,21 @@ from .servers import S3_ENV, Postgres, Seaweed
 from .test_scale_e2e import ScaledCluster
 
 pytestmark = pytest.mark.slow
+
+FILES = ("mine.bin", "theirs.bin", "other.bin")
+
+
+def knows_again(log: str, count: int) -> bool:
+    """Since it moved, the player's catalog holds `count` files again (the database peer it
+    moved to had some when it came, and catalogs the others as their players publish)."""
+    moved = log.split(" gone; now on ", 1)
+    if len(moved) < 2:
+        return False
+    lines = moved[1].splitlines()
+    had = re.search(r"(\d+) files? in the catalog", lines[0])
+    added = sum(len(line.split("new in the catalog: ", 1)[1].split(", "))
+                for line in lines if "new in the catalog: " in line)  # fmt: skip
+    return had is not None and int(had.group(1)) + added >= count
 
 
 class TwoDatabases(ScaledCluster):
@@ -80,6 +96,9 @@ def test_a_player_whose_database_peer_dies_moves_to_the_other_with_its_files(
             wait_for(lambda n=name: f"database peer {first} gone; now on {second}"  # type: ignore[misc]
                      in cluster.peer_log(n), 20, f"{name} to move to the second database peer",
                      interval=0.05)  # fmt: skip
+        for name in ("alice", "bob"):  # each published afresh there: the second catalogs all
+            wait_for(lambda n=name: knows_again(cluster.peer_log(n), len(FILES)), 20,  # type: ignore[misc]
+                     f"{name} to hear the second database peer's catalog", interval=0.05)  # fmt: skip
         answer = alice.get("theirs.bin")  # the peer list of the second: bob is on it
         assert answer.startswith("got theirs.bin ") and " from bob after" in answer, answer
         answer = bob.get("mine.bin")  # alice still seeds hers

@@ -9,6 +9,7 @@ import argparse
 import functools
 from pathlib import Path
 
+import pytest
 import trio
 
 from reliablep2p.app import words
@@ -17,6 +18,7 @@ from reliablep2p.app.profiles import Profile
 from reliablep2p.database.peer import DatabasePeer
 from reliablep2p.peer import events
 from reliablep2p.peer.databases import DatabaseList
+from reliablep2p.proto import MAX_DATABASE_PEERS, RemoteProtocolError, check_database_addresses
 from reliablep2p.storage.stores import embedded
 
 from .conftest import Network, until
@@ -68,3 +70,12 @@ def test_db_takes_several_addresses_comma_separated_or_repeated() -> None:
     add_player_options(parser)
     args = parser.parse_args(["--db", "10.0.0.5:9000,10.0.0.6:9001", "--db", "9002"])
     assert args.db == [("10.0.0.5", 9000), ("10.0.0.6", 9001), ("127.0.0.1", 9002)]
+
+
+def test_a_list_of_database_peers_a_player_could_not_dial_is_refused() -> None:
+    check_database_addresses([("10.0.0.5", 9000), ("db.lan", 9001)])
+    for bad in ([("", 9000)], [("10.0.0.5", 0)], [("evil\nhost", 9000)], [("a b", 1)]):
+        with pytest.raises(RemoteProtocolError, match="no database peer at"):
+            check_database_addresses(bad)
+    with pytest.raises(RemoteProtocolError, match="65 database peers listed"):
+        check_database_addresses([("10.0.0.5", 9000 + n) for n in range(MAX_DATABASE_PEERS + 1)])

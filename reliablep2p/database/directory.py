@@ -62,6 +62,8 @@ class DatabaseDirectory:
         self.own: list[Addr] = []
         self.live: list[Addr] = []
         """Every live database peer's addresses, ours first."""
+        self.failing = False
+        """The store could not be reached at the last heartbeat."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Beat until cancelled; the first beat is done before `started` (the welcome has it);
@@ -85,8 +87,14 @@ class DatabaseDirectory:
             await trio.to_thread.run_sync(self.store.register_database_peer, self.peer_id, self.own)
             listed = await trio.to_thread.run_sync(self.store.database_peers, self.stale)
         except StoreUnavailable as exc:
-            log.warning("cannot update the list of database peers: %s", exc.detail)
+            if not self.failing:  # told once per outage, not at every heartbeat
+                log.warning("cannot update the list of database peers: %s", exc.detail)
+            self.failing = True
             listed = self.live
+        else:
+            if self.failing:
+                log.info("the list of database peers is kept up to date again")
+            self.failing = False
         live = [*self.own, *(a for a in listed if a not in self.own)][:MAX_DATABASE_PEERS]
         if live != self.live:
             others = [f"{h}:{p}" for h, p in live if (h, p) not in self.own]

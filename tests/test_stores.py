@@ -191,3 +191,33 @@ def test_the_game_records_are_kept_and_expired_treasure_leaves_the_vault(backend
         assert stores.metadata.load_running_round() is None
     finally:
         stores.close()
+
+
+def test_who_shared_what_is_kept_and_a_removed_file_leaves_the_records(backend: Backend) -> None:
+    stores, _ = backend.opened()
+    try:
+        notes = store_blob(stores.vault, b"notes", "notes.txt")
+        twin = store_blob(stores.vault, b"notes", "twin.txt")
+        other = store_blob(stores.vault, b"other", "other.txt")
+        stores.metadata.add_file(notes, "ann")
+        stores.metadata.add_file(twin, "bob")
+        stores.metadata.add_file(other, "bob")
+        stores.metadata.record_shared("ann", ["other.txt", "other.txt"])
+        stores.metadata.record_holdings([("ann", notes.hash, 1, "published")])
+    finally:
+        stores.close()
+
+    stores, _ = backend.opened()
+    try:
+        metadata = stores.metadata
+        assert [i.name for i in metadata.shared_by("ann")] == ["notes.txt", "other.txt"]
+        assert metadata.shared_by("bob") == [twin, other]
+        assert metadata.remove_file("notes.txt") == (notes, False), "twin.txt has its content"
+        assert metadata.remove_file("twin.txt") == (twin, True)
+        assert metadata.remove_file("twin.txt") == (None, False)
+        assert [i.name for i in metadata.catalog()] == ["other.txt"]
+        assert [i.name for i in metadata.shared_by("ann")] == ["other.txt"]
+        assert metadata.removed_hashes() == {notes.hash}
+        assert metadata.load_holdings() == {}
+    finally:
+        stores.close()

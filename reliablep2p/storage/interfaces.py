@@ -57,10 +57,24 @@ class MetadataStore(Protocol):
         """Every cataloged file, oldest first."""
         ...
 
-    def add_file(self, info: FileInfo) -> None:
-        """Catalog a file whose blob is already in the vault."""
+    def add_file(self, info: FileInfo, publisher: str | None = None) -> None:
+        """Catalog a file whose blob is already in the vault (`publisher` shared it)."""
 
     def drop_file(self, name: str) -> None: ...
+
+    def record_shared(self, player: str, names: list[str]) -> None:
+        """`player` published these catalog files too."""
+
+    def shared_by(self, player: str) -> list[FileInfo]:
+        """The catalog files `player` ever published (what `rp2p-peer restore` brings back)."""
+        ...
+
+    def remove_file(self, name: str) -> tuple[FileInfo | None, bool]:
+        """The host's `remove`: out of the catalog, its content refused from now on; the entry
+        (None if there was none) and whether its blob is no other entry's (delete it)."""
+        ...
+
+    def removed_hashes(self) -> set[bytes]: ...
 
     def load_players(self) -> dict[str, tuple[int, int, int]]:
         """Every player's (score, files found, rounds won)."""

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import cast
 
 from .interfaces import StoreError
-from .metadata import Sql, SqlMetadata, restore_hint, signs_of_use
+from .metadata import SqlMetadata, restore_hint, signs_of_use
+from .sqltypes import Sql
 from .partial import fsync_dir
 
 log = logging.getLogger("rp2p.store")

@@ -212,12 +212,15 @@ def test_who_shared_what_is_kept_and_a_removed_file_leaves_the_records(backend: 
         metadata = stores.metadata
         assert [i.name for i in metadata.shared_by("ann")] == ["notes.txt", "other.txt"]
         assert metadata.shared_by("bob") == [twin, other]
-        assert metadata.remove_file("notes.txt") == (notes, False), "twin.txt has its content"
-        assert metadata.remove_file("twin.txt") == (twin, True)
-        assert metadata.remove_file("twin.txt") == (None, False)
+        assert metadata.remove_file("notes.txt") == [notes, twin], "every name of its content"
+        assert metadata.remove_file("twin.txt") == []
         assert [i.name for i in metadata.catalog()] == ["other.txt"]
         assert [i.name for i in metadata.shared_by("ann")] == ["other.txt"]
         assert metadata.removed_hashes() == {notes.hash}
         assert metadata.load_holdings() == {}
+        stores.vault.delete_blob(notes.hash)
+        stores.vault.erase_chunks(set(notes.chunks))
+        assert stores.vault.missing([notes, other]) == [notes]
+        assert read_blob(stores.vault, other) == b"other"
     finally:
         stores.close()

@@ -47,6 +47,8 @@ class Publisher:
         self._failing: dict[str, _Failing] = {}
         self.rounds = 0
         """How many times we looked for something to publish (once per rescan)."""
+        self.removed: set[bytes] = set()
+        """Content the host removed: never published again (the file stays on disk)."""
 
     def forget_published(self) -> None:
         """A new session knows nothing we published over the last one."""
@@ -55,6 +57,12 @@ class Publisher:
     def forget(self, name: str) -> None:
         """`name` left the share (expired treasure): publish it afresh if it comes back."""
         self._published.pop(name, None)
+
+    def refuse(self, digest: bytes) -> None:
+        """The host removed this content: never publish it again."""
+        self.removed.add(digest)
+        for name in [n for n, d in self._published.items() if d == digest]:
+            del self._published[name]
 
     async def publish_changes(self, session: Channel, *, first: bool = False) -> None:
         """Publish what is new in the share; `first` (a new session) publishes even nothing,
@@ -72,7 +80,8 @@ class Publisher:
         fresh = [
             info
             for name, info in files.items()
-            if self._published.get(name) != info.hash or name in due
+            if (self._published.get(name) != info.hash or name in due)
+            and info.hash not in self.removed
         ]
         if fresh or first:
             for info in fresh:

@@ -2,7 +2,7 @@
 
 The session is how a player is in the network: `connect` brings the peer list and the catalog
 (`welcome`), then the database peer pushes `update_peers`, catalog additions, revocations, the
-round and the scoreboard over it, asks for backups (`need`) and challenges our finds. When it
+round, the scoreboard and the files it removed over it, asks for backups (`need`) and challenges our finds. When it
 drops, we reconnect with capped exponential backoff and jitter, and say so once per outage
 (`SessionLost` or `DatabaseUnreachable`, then `Joined` when back), never once per try. Being
 kicked out, or a host of another protocol version, ends the trying (`gave_up`).
@@ -53,6 +53,7 @@ from ..proto import (
     Refusing,
     Rejected,
     RemoteProtocolError,
+    Removed,
     Revoked,
     Round,
     RoundState,
@@ -68,6 +69,7 @@ from ..storage.share import possession_proof
 from . import events
 from .backup import Publisher
 from .dialer import Dialer
+from .drops import drop_expired, drop_removed, forget_uncataloged
 from .revocations import RevocationFile
 from .view import NetworkView
 
@@ -257,6 +259,9 @@ class DatabaseSession:
         view.peers.reset(welcome.peers, welcome.peers_version)
         view.catalog.clear()
         self._add_to_catalog(welcome.catalog)
+        forget_uncataloged(view)
+        for digest in welcome.removed:
+            self.publisher.refuse(digest)
         again = self.ready.is_set()
         self.ready.set()
         self._outage_told = False
@@ -298,7 +303,8 @@ class DatabaseSession:
         while True:
             message = await channel.receive_message(
                 UpdatePeers, CatalogAdded, Need, Rejected, Round, Scoreboard, ScoreboardChanged,
-                Challenge, Scored, Revoked, Lobby, Plant, Expired, EveningOver, Ping, Pong, Bye,
+                Challenge, Scored, Revoked, Lobby, Plant, Expired, Removed, EveningOver, Ping, Pong,
+                Bye,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Bye):
@@ -355,7 +361,9 @@ class DatabaseSession:
             if self.plant is not None:
                 nursery.start_soon(self.plant, message.names)
         elif isinstance(message, Expired):
-            nursery.start_soon(self._expired, message)
+            nursery.start_soon(drop_expired, view, self.publisher, message)
+        elif isinstance(message, Removed):
+            drop_removed(view, self.publisher, message)
         elif isinstance(message, EveningOver):
             bus.emit(events.EveningOver(tuple(message.players)))
         elif isinstance(message, Scoreboard | ScoreboardChanged):
@@ -391,22 +399,6 @@ class DatabaseSession:
         waits for that)."""
         await self.revocations.keep(self.view.revoked)
         await channel.send(Refusing(names))
-
-    async def _expired(self, expired: Expired) -> None:
-        """Treasure whose time is up: out of the catalog, the map and the share."""
-        view = self.view
-        for name, digest in zip(expired.names, expired.hashes, strict=False):
-            info = view.catalog.get(name)
-            if info is not None and info.hash == digest:
-                del view.catalog[name]
-            view.address_book.drop(name)
-            self.publisher.forget(name)
-            if view.share is not None:
-                await trio.to_thread.run_sync(view.share.discard, name, digest)
-        view.bus.emit(events.TreasureExpired(tuple(expired.names)))
-        if view.share is not None:
-            view.bus.emit(events.SeedingChanged(tuple(sorted(view.share.files()))))
-        view.map_changed()
 
     async def _answer_challenge(self, channel: Channel, challenge: Challenge) -> None:
         """Prove we hold the bytes of a find we claimed."""

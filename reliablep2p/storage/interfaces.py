@@ -10,7 +10,7 @@ Every method blocks: the database peer calls them from worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Protocol
 
@@ -69,9 +69,9 @@ class MetadataStore(Protocol):
         """The catalog files `player` ever published (what `rp2p-peer restore` brings back)."""
         ...
 
-    def remove_file(self, name: str) -> tuple[FileInfo | None, bool]:
-        """The host's `remove`: out of the catalog, its content refused from now on; the entry
-        (None if there was none) and whether its blob is no other entry's (delete it)."""
+    def remove_file(self, name: str) -> list[FileInfo]:
+        """The host's `remove`: `name` and every name of its content out of the catalog, that
+        content refused from now on; the entries taken out (the caller deletes the blob)."""
         ...
 
     def removed_hashes(self) -> set[bytes]: ...
@@ -173,6 +173,10 @@ class Vault(Protocol):
 
     def delete_blob(self, digest: bytes) -> None:
         """Forget a blob no catalog entry has (expired treasure); absent is no error."""
+
+    def erase_chunks(self, digests: Collection[bytes]) -> None:
+        """Delete the chunks of a removed file that no other blob has (where chunks are kept
+        apart from blobs); absent is no error."""
 
     def source(self, info: FileInfo) -> Path | ReadChunk:
         """How to serve the blob: a local file (sent by the kernel) or chunk by chunk."""

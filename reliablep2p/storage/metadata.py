@@ -23,7 +23,6 @@ from .interfaces import StoreError
 from .sharing import SharingRecords
 from .sqltypes import Sql, unpack_chunks
 
-
 log = logging.getLogger("rp2p.store")
 
 MIGRATIONS: list[list[str]] = [

@@ -2,8 +2,9 @@
 
 `shared` keeps (player, name) for every catalog file a player published (the first publisher
 and every later one), so `rp2p-peer restore` can bring back what a player shared. `removed`
-keeps the content the host took out with `rp2p-db remove`, so a player's later publish of the
-same bytes, under any name, is refused (the name itself is free for other content).
+keeps the content the host took out with `rp2p-db remove` (under every name it had), so a
+player's later publish of the same bytes, under any name, is refused (the names are free for
+other content).
 """
 
 from __future__ import annotations
@@ -46,28 +47,31 @@ class SharingRecords:
             for name, size, digest, chunks in rows
         ]
 
-    def remove_file(self, name: str) -> tuple[FileInfo | None, bool]:
-        """Take `name` out of the catalog and the records, remembering its content as removed.
-        Returns its entry (None: not cataloged) and whether its blob is no catalog entry's any
-        more (the caller deletes it from the vault)."""
+    def remove_file(self, name: str) -> list[FileInfo]:
+        """Take `name` out of the catalog and the records, with every other name for the same
+        content, and remember that content as removed. Returns the entries taken out (none:
+        `name` is not cataloged); the caller deletes their blob from the vault."""
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT name, size, hash, chunks FROM catalog WHERE name = ?", (name,)
-            ).fetchone()
+            row = db.execute("SELECT hash FROM catalog WHERE name = ?", (name,)).fetchone()
             if row is None:
-                return None, False
-            info = FileInfo(row[0], row[1], bytes(row[2]), unpack_chunks(row[3]))
-            for table in ("catalog", "shared", "treasure"):
-                db.execute(f"DELETE FROM {table} WHERE name = ?", (name,))
-            db.execute("DELETE FROM holdings WHERE hash = ?", (info.hash,))
+                return []
+            digest = bytes(row[0])
+            rows = db.execute(
+                "SELECT name, size, hash, chunks FROM catalog WHERE hash = ? ORDER BY name",
+                (digest,),
+            ).fetchall()
+            gone = [FileInfo(n, size, bytes(d), unpack_chunks(c)) for n, size, d, c in rows]
+            for info in gone:
+                for table in ("catalog", "shared", "treasure"):
+                    db.execute(f"DELETE FROM {table} WHERE name = ?", (info.name,))
+            db.execute("DELETE FROM holdings WHERE hash = ?", (digest,))
             db.execute(
                 "INSERT INTO removed (hash, name, removed_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (hash) DO UPDATE SET name = excluded.name,"
                 " removed_at = excluded.removed_at",
-                (info.hash, name, time.time()),
+                (digest, name, time.time()),
             )
-            other = db.execute("SELECT 1 FROM catalog WHERE hash = ?", (info.hash,)).fetchone()
-        return info, other is None
+        return gone
 
     def removed_hashes(self) -> set[bytes]:
         """The content the host removed: refused when published again."""

@@ -18,8 +18,8 @@ from typing import cast
 
 from .interfaces import StoreError
 from .metadata import SqlMetadata, restore_hint, signs_of_use
-from .sqltypes import Sql
 from .partial import fsync_dir
+from .sqltypes import Sql
 
 log = logging.getLogger("rp2p.store")
 

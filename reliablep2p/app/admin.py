@@ -142,11 +142,10 @@ def remove(argv: list[str]) -> int:
             print(f"rp2p-db remove: cannot reach the database peer at {args.host}:{args.port}"
                   f" ({exc.detail}); it must be running", file=sys.stderr)  # fmt: skip
             return 1
-    names = ", ".join(removed.names)
-    also = f" (with the same content: {', '.join(removed.names[1:])})" if removed.names[1:] else ""
-    print(f"{args.name} is removed from the catalog and the vault{also}; the online peers stop"
-          " offering it and the rest learn it when they next join; its content is refused if"
-          f" published again ({names})")  # fmt: skip
+    also = f" (and {', '.join(removed.names[1:])}, the same content)" if removed.names[1:] else ""
+    print(f"removed {args.name} from the catalog and the vault{also}; the online peers stop "
+          "offering it, the others when they next join; the same content is refused if "
+          "published again")  # fmt: skip
     return 0
 
 

@@ -218,8 +218,9 @@ class DatabasePeer:
                 nursery.start_soon(self.hunt.run, self.online_players)
                 nursery.start_soon(self.pushes.run)
                 if self.authority is not None:
-                    self.enroll_port = self.port
-                    if self._own_enroll_port:  # (players join with a code on the main port)
+                    if not self._own_enroll_port:  # players join with a code on the main port
+                        self.enroll_port = self.port
+                    else:
                         self.enroll_port = await lan.start_enrollment(
                             nursery, self.membership, self.host, self.enroll_port,
                             self.read_timeout,

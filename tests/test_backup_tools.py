@@ -1,6 +1,6 @@
 """The backup as people use it, through the real programs: `rp2p-peer restore` after a folder
 is lost, `rp2p-db remove` of a file, and `rp2p-db backup` of a running database peer that a new
-`rp2p-db --data DIR` starts from."""
+`rp2p-db --data DIR` starts from; then the three on PostgreSQL and an S3 vault."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ import stat
 import threading
 from pathlib import Path
 
+import obstore
 import pytest
+from obstore.store import S3Store
 
 from reliablep2p.proto import describe_bytes
 
 from .conftest import random_bytes
 from .faults.cluster import Cluster, Player, wait_for
+from .servers import BUCKET, S3_ENV, S3_KEY, S3_SECRET, Postgres, Seaweed
+from .test_scale_e2e import ScaledCluster
 
 pytestmark = pytest.mark.slow
 
@@ -195,3 +199,48 @@ def test_a_backup_taken_while_players_publish_is_a_data_folder_rp2p_db_starts_fr
     finally:
         cluster.close()
         second.close()
+
+
+def test_restore_remove_and_backup_on_postgresql_and_s3(
+    tmp_path: Path, postgres: Postgres, seaweed: Seaweed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in S3_ENV.items():
+        monkeypatch.setenv(name, value)
+    store, vault = postgres.new_database(), seaweed.new_vault()
+    files = {"big.bin": random_bytes(2 * 1024 * 1024 + 99, seed=21), "small.txt": b"small"}
+    cluster = ScaledCluster(tmp_path, store, vault, seaweed.endpoint)
+    try:
+        cluster.start_db()
+        alice = cluster.seeder("alice", files)
+        cluster.wait_cataloged(*files, timeout=30)
+        alice.send_signal(signal.SIGTERM)
+        assert alice.wait(timeout=20) == 0
+        shutil.rmtree(cluster.share("alice"))
+
+        restored = cluster.run("rp2p-peer", "restore", *cluster.peer_args("alice"))
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        for name, data in files.items():
+            assert (cluster.share("alice") / name).read_bytes() == data
+
+        removal = cluster.run("rp2p-db", "remove", "big.bin", "--data", cluster.data,
+                              "--port", cluster.db_port)  # fmt: skip
+        assert removal.returncode == 0, removal.stderr
+        keys = [meta["path"] for batch in obstore.list(bucket_of(seaweed, vault)) for meta in batch]
+        assert sum(key.startswith("chunks/") for key in keys) == 1, "small.txt's chunk alone"
+        assert sum(key.startswith("blobs/") for key in keys) == 1, keys
+
+        copy = tmp_path / "copy"
+        made = cluster.run("rp2p-db", "backup", copy, "--data", cluster.data, "--store", store,
+                           "--vault", vault)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        assert "back it up with pg_dump" in made.stdout
+        assert stat.S_IMODE((copy / "ca.key").stat().st_mode) == 0o600
+        assert not (copy / "rp2p.sqlite3").exists() and not (copy / "vault").exists()
+    finally:
+        cluster.close()
+
+
+def bucket_of(seaweed: Seaweed, vault: str) -> S3Store:
+    return S3Store(BUCKET, prefix=vault.removeprefix(f"s3://{BUCKET}/"), region="us-east-1",
+                   endpoint=seaweed.endpoint, access_key_id=S3_KEY,
+                   secret_access_key=S3_SECRET, client_options={"allow_http": True})  # fmt: skip

@@ -96,9 +96,8 @@ def test_a_removed_file_leaves_the_network_and_is_refused_when_published_again(
         cluster.start_db()
         alice = cluster.seeder("alice", {"secret.txt": secret, "fine.txt": fine})
         cluster.wait_cataloged("secret.txt", "fine.txt", timeout=30)
-        bob = cluster.player("bob")
+        bob, carol = cluster.player("bob"), cluster.player("carol")
         assert bob.get("secret.txt").startswith("got secret.txt "), "bob seeds it too now"
-        carol = cluster.player("carol")
         bob_port = port_of(bob)
         carol.ask(f"map {bob_port}")
         book = lines_until(carol, "address-book", "map size")
@@ -119,16 +118,15 @@ def test_a_removed_file_leaves_the_network_and_is_refused_when_published_again(
         assert not any(line.startswith("secret.txt") for line in book), book
         assert (cluster.share("bob") / "secret.txt").read_bytes() == secret
         assert bob.ask("seeding") == "seeding nothing", "his copy is no longer offered"
-        fetch = cluster.fetcher("dave", "secret.txt")
-        fetch.communicate(timeout=60)
-        assert fetch.returncode == 1 and "secret.txt: not in the catalog" in cluster.peer_log(
-            "dave"
-        )
 
-        # alice comes back: she learns it at her welcome and does not publish it again; erin's
-        # copy under another name is refused; fine.txt is untouched
+        # a newcomer cannot fetch it; alice comes back: she learns it at her welcome and does not
+        # publish it again; erin's copy under another name is held back; fine.txt is untouched
+        fetch = cluster.fetcher("dave", "secret.txt")
         cluster.seeder("alice")
         erin = cluster.player("erin", {"copy.txt": secret})
+        fetch.communicate(timeout=60)
+        assert fetch.returncode == 1
+        assert "secret.txt: not in the catalog" in cluster.peer_log("dave")
         wait_for(lambda: "will not take copy.txt: the host removed this file from the network"
                  in cluster.peer_log("erin"), 30, "erin to hold her copy back")  # fmt: skip
         wait_for(lambda: cluster.db_log().count("alice joined from") == 2, 30, "alice to rejoin")
@@ -170,7 +168,7 @@ def test_a_backup_taken_while_players_publish_is_a_data_folder_rp2p_db_starts_fr
                 (cluster.share("alice") / name).write_bytes(data)
                 written[name] = data
                 number += 1
-                stop.wait(0.05)
+                stop.wait(0.2)
 
         writer = threading.Thread(target=keep_publishing)
         writer.start()

@@ -133,7 +133,7 @@ def remove(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
         try:
-            removed = trio.run(_ask_removal, args.host, args.port, admin.client_context(),
+            removed = trio.run(ask_removal, args.host, args.port, admin.client_context(),
                                Remove(args.name))  # fmt: skip
         except RemoteError as exc:
             print(f"rp2p-db remove: {exc.detail}", file=sys.stderr)
@@ -149,7 +149,7 @@ def remove(argv: list[str]) -> int:
     return 0
 
 
-async def _ask_removal(host: str, port: int, tls: ssl.SSLContext, request: Remove) -> Removed:
+async def ask_removal(host: str, port: int, tls: ssl.SSLContext, request: Remove) -> Removed:
     async with await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
                                   expect=DATABASE_NAME) as channel:  # fmt: skip
         await channel.send(request)

@@ -262,11 +262,13 @@ class DatabasePeer:
         self.pushes.hunt_changed()
 
     def _removed(self, info: FileInfo) -> None:
-        """The host removed a file: its name is free, every session is told, the round goes
-        on without it (it cannot be claimed: it is not in the catalog)."""
+        """The host removed a file: its name is free, every session is told, and the round
+        goes on without it (out of its pool: nobody hunts it, and it cannot be claimed)."""
         self.backup.forget(info.name)
+        current = self.hunt.round
+        dropped = current is not None and current.pool.pop(info.name, None) is not None
+        self.hunt.poke(round_changed=dropped)  # (the players' hunt lists lose it)
         self.pushes.removed(info)
-        self.hunt.poke()
 
     # --------------------------------------------------------------------- the vault
 

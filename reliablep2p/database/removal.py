@@ -55,10 +55,11 @@ class Removals:
         self.removed_hook = removed
         """Hears every file removed (the backup frees its name, the pushes announce it)."""
         self.hashes: set[bytes] = set()
-        """The content the host removed: refused when published again."""
+        """The content the host removed: refused when published again (the backup holds this
+        very set: it is only ever updated in place)."""
 
     async def load(self) -> None:
-        self.hashes = await trio.to_thread.run_sync(self.store.removed_hashes)
+        self.hashes.update(await trio.to_thread.run_sync(self.store.removed_hashes))  # shared
 
     async def serve_remove(self, channel: Channel, hello: Hello, request: Remove) -> None:
         if not self.secure or hello.name != ADMIN_NAME:

@@ -29,7 +29,8 @@ def restore(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="rp2p-peer restore",
         description="Bring back every file this player ever shared, from the database "
-        "peer's vault into its folder (--share); files already there are left alone.",
+        "peer's vault into its folder: --share, or ./port_PORT with --port (give the player's "
+        "--name or --profile, as it ran). Files already there are left alone.",
     )
     add_player_options(parser)
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """What the database peer pushes down every session, and when.
 
 Each session has a pusher task that sends its peer the net change of the peer list, the new
-catalog entries, revocations, the round and the changed scoreboard rows since its last push. One
+catalog entries, revocations, removals, the round and the changed scoreboard rows since its last push. One
 announcer decides when all of them push: once changes pause for a moment, so a burst of joins
 costs every peer about one small message, and the database peer O(N) work per push rather than
 per change (a storm of N joins was N^2 scoreboards).
@@ -9,6 +9,7 @@ per change (a storm of N joins was N^2 scoreboards).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -22,11 +23,15 @@ from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import (
     CatalogAdded,
     DatabasePeers,
+    EveningOver,
+    EveningRow,
     Expired,
     FileInfo,
     PeerInfo,
     Plant,
     PlayerStats,
+    ProtocolError,
+    Removed,
     Revoked,
     Round,
     UpdatePeers,
@@ -83,6 +88,7 @@ class Session:
     expired_sent: int = 0
     databases_sent: int = 0
     """The version of the database peers' list this player was last told."""
+    removed_sent: int = 0
     published: dict[str, bytes] = field(default_factory=dict)
     publishes: int = 0
     """Publishes read on this session (the first tells what the player brought)."""
@@ -138,6 +144,7 @@ class Announcer:
         self.catalog_log: Log[FileInfo] = Log()
         self.revoked_log: list[str] = []
         self.expired_log: Log[FileInfo] = Log()
+        self.removed_log: Log[FileInfo] = Log()
         self._board_stale = False
         self._news = trio.Event()
         self._news_at = 0.0
@@ -154,6 +161,7 @@ class Announcer:
             peer, channel, self.registry.version, self.catalog_log.end, self.pushes,
             revoked_sent=len(self.revoked_log), expired_sent=self.expired_log.end,
             databases_sent=self.databases_version,
+            removed_sent=self.removed_log.end,
         )  # fmt: skip
 
     def note_news(self) -> None:
@@ -176,6 +184,10 @@ class Announcer:
     def databases_changed(self, addresses: list[Addr]) -> None:
         self.databases = list(addresses)
         self.databases_version += 1
+        self.note_news()
+
+    def removed(self, info: FileInfo) -> None:
+        self.removed_log.extend([info])
         self.note_news()
 
     def hunt_changed(self) -> None:
@@ -240,6 +252,10 @@ class Announcer:
             gone = self.expired_log.since(session.expired_sent)
             session.expired_sent = self.expired_log.end
             await channel.send(Expired([i.name for i in gone], [i.hash for i in gone]))
+        if session.removed_sent < self.removed_log.end:
+            gone = self.removed_log.since(session.removed_sent)
+            session.removed_sent = self.removed_log.end
+            await channel.send(Removed([i.name for i in gone], [i.hash for i in gone]))
         if not session.plays:
             return  # a one-off fetcher: the game is none of its business
         if session.lobby_version != self.hunt.lobby_version:
@@ -252,6 +268,21 @@ class Announcer:
         if (board := self.board.since(session.board_tick)) is not None:
             session.board_tick = self.board.tick
             await channel.send(board)
+
+    async def say_goodnight(self, timeout: float) -> list[EveningRow]:
+        """Tell every player how the evening went (`timeout` each at most); the rows."""
+        rows = self.hunt.evening.rows()
+        message = EveningOver(rows)
+
+        async def tell(session: Session) -> None:
+            with trio.move_on_after(timeout), contextlib.suppress(ProtocolError):
+                await session.channel.send(message)
+
+        async with trio.open_nursery() as nursery:
+            for session in list(self.sessions.values()):
+                if session.plays:
+                    nursery.start_soon(tell, session)
+        return rows
 
     def players(self) -> list[str]:
         """Who plays now, worked out once per push for every session's lobby."""
@@ -276,3 +307,4 @@ class Announcer:
         sessions = self.sessions.values()
         self.catalog_log.trim(min((s.catalog_sent for s in sessions), default=self.catalog_log.end))
         self.expired_log.trim(min((s.expired_sent for s in sessions), default=self.expired_log.end))
+        self.removed_log.trim(min((s.removed_sent for s in sessions), default=self.removed_log.end))

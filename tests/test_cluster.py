@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import trio
 
+from reliablep2p.app.admin import ask_removal
 from reliablep2p.database.peer import DatabasePeer
 from reliablep2p.game.host import Online
 from reliablep2p.net.identity import ADMIN_NAME
 from reliablep2p.peer.node import Node
-from reliablep2p.proto import Kick, KickReport, PeerInfo
+from reliablep2p.proto import Kick, KickReport, PeerInfo, Remove
 from reliablep2p.storage.pgcluster import ClusterStore
 from reliablep2p.storage.postgres import PostgresMetadata
 
@@ -95,6 +96,11 @@ async def test_players_of_two_database_peers_see_each_other_files_and_kicks(
     await admin.receive_message(KickReport)
     await until(lambda: alice.name in two.db.revoked and alice.name in bob.revoked)
     await until(lambda: alice.name not in {p.name for p in bob.peers})
+    # a file removed through one database peer leaves the catalog at the other, and its players'
+    assert two.db.authority is not None
+    admin_id = two.db.authority.identity(ADMIN_NAME, tmp_path / "admin", days=1)
+    await ask_removal("127.0.0.1", two.db.port, admin_id.client_context(), Remove("bob.bin"))
+    await until(lambda: "bob.bin" not in two.other.catalog and "bob.bin" not in bob.catalog)
     # join-code tries are counted once for the network: asking the other one is no way round
     code = await trio.to_thread.run_sync(lambda: two.db.store.new_invite(uses=5, seconds=60))
     first = await guess(two.db.enroll_port, wrong_code(code), source="127.0.0.3")

@@ -213,3 +213,36 @@ def test_database_peers_are_listed_while_their_heartbeat_is_fresh(backend: Backe
         assert metadata.database_peers(15) == [("10.0.0.1", 9000)], "three holds it now"
     finally:
         stores.close()
+
+
+def test_who_shared_what_is_kept_and_a_removed_file_leaves_the_records(backend: Backend) -> None:
+    stores, _ = backend.opened()
+    try:
+        notes = store_blob(stores.vault, b"notes", "notes.txt")
+        twin = store_blob(stores.vault, b"notes", "twin.txt")
+        other = store_blob(stores.vault, b"other", "other.txt")
+        stores.metadata.add_file(notes, "ann")
+        stores.metadata.add_file(twin, "bob")
+        stores.metadata.add_file(other, "bob")
+        stores.metadata.record_shared("ann", ["other.txt", "other.txt"])
+        stores.metadata.record_holdings([("ann", notes.hash, 1, "published")])
+    finally:
+        stores.close()
+
+    stores, _ = backend.opened()
+    try:
+        metadata = stores.metadata
+        assert [i.name for i in metadata.shared_by("ann")] == ["notes.txt", "other.txt"]
+        assert metadata.shared_by("bob") == [twin, other]
+        assert metadata.remove_file("notes.txt") == [notes, twin], "every name of its content"
+        assert metadata.remove_file("twin.txt") == []
+        assert [i.name for i in metadata.catalog()] == ["other.txt"]
+        assert [i.name for i in metadata.shared_by("ann")] == ["other.txt"]
+        assert metadata.removed_hashes() == {notes.hash}
+        assert metadata.load_holdings() == {}
+        stores.vault.delete_blob(notes.hash)
+        stores.vault.erase_chunks(set(notes.chunks))
+        assert stores.vault.missing([notes, other]) == [notes]
+        assert read_blob(stores.vault, other) == b"other"
+    finally:
+        stores.close()

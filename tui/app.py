@@ -195,7 +195,9 @@ class GameApp(App[int]):
             elif isinstance(event, events.LobbyChanged):
                 self.on_lobby(event)
                 changed.add("hunt")
-            elif isinstance(event, events.TreasurePlanted | events.TreasureExpired):
+            elif isinstance(
+                event, events.TreasurePlanted | events.TreasureExpired | events.FilesRemoved
+            ):
                 self.feed(text, "round")
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.EveningOver):

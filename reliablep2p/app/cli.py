@@ -23,7 +23,7 @@ from ..proto.discovery import MAX_NETWORK_NAME
 from ..proto.tags import tagged_code
 from ..storage.share import ShareUnusable
 from . import bot, commands, words
-from .admin import DEFAULT_DATA, invite, kick, refused, set_setting
+from .admin import DEFAULT_DATA, invite, kick, refused, remove, set_setting
 from .options import add_player_options, add_version_option, make_player, port_option
 
 if TYPE_CHECKING:
@@ -64,11 +64,19 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         sys.exit(kick(argv[1:]))
     if argv and argv[0] == "set":
         sys.exit(set_setting(argv[1:]))
+    if argv and argv[0] == "remove":
+        sys.exit(remove(argv[1:]))
+    if argv and argv[0] == "backup":
+        from .snapshot import backup
+
+        sys.exit(backup(argv[1:]))
     parser = argparse.ArgumentParser(
         prog="rp2p-db",
         description="The headless database peer: peer list, catalog, backup and game host. "
         "Also: 'rp2p-db invite' mints a join code, 'rp2p-db kick NAME' revokes a player, "
-        "'rp2p-db set KEY VALUE' changes a setting of the running game.",
+        "'rp2p-db set KEY VALUE' changes a setting of the running game, "
+        "'rp2p-db remove NAME' takes a file out of the network, "
+        "'rp2p-db backup DIR' writes a copy of the data to start from.",
     )
     add_version_option(parser)
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
@@ -212,9 +220,14 @@ def how_to_join(database: DatabasePeer, code: str) -> list[str]:
 
 
 def peer_main(argv: Sequence[str] | None = None) -> None:
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["restore"]:
+        from .restore import restore
+
+        sys.exit(restore(list(sys.argv[2:] if argv is None else argv[1:])))
     parser = argparse.ArgumentParser(
         prog="rp2p-peer",
-        description="A headless peer: seeds a folder, fetches files, reads commands from stdin.",
+        description="A headless peer: seeds a folder, fetches files, reads commands from stdin. "
+        "Also: 'rp2p-peer restore' brings back every file this player shared, from the vault.",
     )
     add_player_options(parser)
     parser.add_argument("--get", action="append", metavar="NAME", default=[],

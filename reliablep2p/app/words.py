@@ -239,6 +239,12 @@ def _(event: events.TreasureExpired) -> str:
 
 
 @describe.register
+def _(event: events.FilesRemoved) -> str:
+    names = ", ".join(shown(name) for name in event.names)
+    return f"the host removed {names} from the network: no longer offered (your copy stays)"
+
+
+@describe.register
 def _(event: events.EveningOver) -> str:
     return "the host ended the evening: " + "; ".join(evening_lines(list(event.players))[1:4])
 

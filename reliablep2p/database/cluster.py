@@ -71,6 +71,7 @@ class Cluster:
         pushes: Announcer,
         on_catalog: Callable[[FileInfo], None],
         on_dug: Callable[[list[FileInfo], int], None],
+        on_erased: Callable[[FileInfo], None],
     ) -> None:
         self.shared = shared
         self.store = store
@@ -84,6 +85,7 @@ class Cluster:
         self.pushes = pushes
         self.on_catalog = on_catalog
         self.on_dug = on_dug
+        self.on_erased = on_erased
         self.me = play.me = secrets.token_hex(6)
         self.host: str | None = None
         """The database peer hosting the rounds, as far as the bus says."""
@@ -217,6 +219,9 @@ class Cluster:
             case bus.Dug(files=files):
                 self.on_dug(files, message.number)
                 self.pushes.expired(files)
+            case bus.Erased(files=files):
+                for info in files:
+                    self.on_erased(info)
             case bus.Kicked(name=name):
                 self._kicked(name)
             case _:
@@ -258,6 +263,9 @@ class Cluster:
 
     def dug(self, files: list[FileInfo]) -> None:
         self.say(bus.Dug(self.me, files, self.hunt.rounds + 1))
+
+    def erased(self, info: FileInfo) -> None:
+        self.say(bus.Erased(self.me, [info]))
 
     def kicked(self, name: str) -> None:
         self.say(bus.Kicked(self.me, name))
@@ -361,5 +369,5 @@ def cluster_of(db: DatabasePeer) -> Cluster:
         ClusterStore(db.store), db.store, db.play, hunt=db.hunt, load_game=db.load_game,
         registry=db.registry, sessions=db.sessions, catalog=db.view.catalog,
         revoked=db.view.revoked, pushes=db.pushes, on_catalog=db.pushes.cataloged,
-        on_dug=db.treasury.forget,
+        on_dug=db.treasury.forget, on_erased=db.removed_elsewhere,
     )  # fmt: skip

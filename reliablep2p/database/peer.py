@@ -8,7 +8,6 @@ file service over the vault, the pushes (`Announcer`), the backup, membership an
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 from pathlib import Path
@@ -19,7 +18,7 @@ import trio
 from ..game.host import HuntHost, Online
 from ..game.settings import GameSettings
 from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel, first_protocol_error, keep_alive
-from ..net.discovery import Beacon, default_network_name, lan_interfaces
+from ..net.discovery import Beacon, default_network_name
 from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..net.server import Server
 from ..peer.peerlist import Addr, PeerRegistry
@@ -27,12 +26,12 @@ from ..peer.serving import MAX_SERVING, FileService, Source
 from ..peer.view import NetworkView
 from ..proto import (
     MAX_MAP_REPORT,
+    AskShared,
     Bye,
     ChangeSetting,
     Connect,
     Disconnect,
     ErrorCode,
-    EveningOver,
     EveningRow,
     FileInfo,
     Found,
@@ -46,6 +45,7 @@ from ..proto import (
     Ready,
     Refusing,
     RemoteProtocolError,
+    Remove,
     Scored,
     Settings,
     Stats,
@@ -55,14 +55,16 @@ from ..proto import (
 from ..proto.lookalike import load_table
 from ..storage.interfaces import StoreError, StoreUnavailable
 from ..storage.stores import Stores, embedded
+from . import lan
 from .admission import admit
 from .authority import NetworkAuthority
 from .backup import Backup
 from .directory import DatabaseDirectory, reachable_addresses
 from .membership import Membership
 from .play import Play
-from .pushes import Announcer, Session, goodnight
+from .pushes import GOODNIGHT_TIMEOUT, Announcer, Session
 from .reach import ReachBack, listen_address
+from .removal import Removals
 from .treasury import Treasury
 
 if TYPE_CHECKING:
@@ -148,7 +150,14 @@ class DatabasePeer:
         )  # fmt: skip
         self.play = Play(self.hunt, self.pushes, self.sessions, self.view.catalog, self.vault)
         self.pushes.on_push = self.play.pushed
-        self.backup = Backup(self.store, self.vault, self.view.catalog, self.hunt, self._cataloged)
+        self.removals = Removals(
+            self.store, self.vault, self.view.catalog, self.sessions.values,
+            secure=self.authority is not None, removed=self._removed,
+        )  # fmt: skip
+        self.backup = Backup(
+            self.store, self.vault, self.view.catalog, self.hunt, self._cataloged,
+            removed=self.removals.hashes,
+        )  # fmt: skip
         self.cluster = self._cluster() if self.stores.shared else None
         self.membership = Membership(
             self.store, self.authority, self.view.revoked, self.sessions.values, self._revoked,
@@ -168,6 +177,8 @@ class DatabasePeer:
                 Connect: self._serve_session,
                 Upload: self.backup.serve_upload,
                 Kick: self.membership.serve_kick,
+                Remove: self.removals.serve_remove,
+                AskShared: self.removals.serve_shared,
                 ChangeSetting: self._serve_setting,
             },
             tls=identity.server_context() if identity else None,
@@ -223,41 +234,22 @@ class DatabasePeer:
                     nursery.start_soon(self.hunt.run, self.play.online_players)
                 nursery.start_soon(self.pushes.run)
                 if self.authority is not None:
-                    await self._start_enrollment(nursery)
-                    await self._start_announcing(nursery, self.authority.tag)
+                    if not self._own_enroll_port:  # players join with a code on the main port
+                        self.enroll_port = self.port
+                    else:
+                        self.enroll_port = await lan.start_enrollment(
+                            nursery, self.membership, self.host, self.enroll_port,
+                            self.read_timeout,
+                        )  # fmt: skip
+                    if self.discovery_port is not None:
+                        self.beacon = await lan.start_announcing(
+                            nursery, self.authority.tag, self.network_name, self.host,
+                            self.port, self.discovery_port,
+                        )  # fmt: skip
                 self.ready.set()
                 task_status.started(self)
         finally:
             self.stores.close()
-
-    async def _start_enrollment(self, nursery: trio.Nursery) -> None:
-        """Players join with a code on the main port; on a port of their own if asked."""
-        if not self._own_enroll_port:
-            self.enroll_port = self.port
-            return
-        enrollment = Server(
-            {}, plaintext=self.membership.plaintext_handlers(), tls=None, revoked=(),
-            read_timeout=self.read_timeout,
-        )  # fmt: skip
-        enrollment.name = DATABASE_NAME
-        self.enroll_port = await enrollment.listen(nursery, self.host, self.enroll_port)
-        log.info("players may also join with a code on port %d", self.enroll_port)
-
-    async def _start_announcing(self, nursery: trio.Nursery, tag: bytes) -> None:
-        """Announce the network on the LAN; without the UDP port, players need --db."""
-        if self.discovery_port is None:
-            return
-        find = functools.partial(lan_interfaces, self.host)
-        beacon = Beacon(tag, self.network_name, self.port, find, port=self.discovery_port)
-        try:
-            await nursery.start(beacon.run)
-        except OSError as exc:
-            log.warning("cannot announce on UDP port %d (%s): players need --db",
-                        self.discovery_port, exc.strerror or exc)  # fmt: skip
-            return
-        self.beacon = beacon
-        log.info("announcing network %s on UDP port %d (%s)", self.network_name,
-                 self.discovery_port, ", ".join(i.address for i in beacon.interfaces) or "nowhere")  # fmt: skip
 
     def stop(self) -> None:
         """Stop at once (what a crash looks like to the players)."""
@@ -268,10 +260,9 @@ class DatabasePeer:
         """Tell everyone how the evening went, before the host stops; the rows, best first.
         While other database peers run, the evening goes on there: nobody is told it is over
         (the players move to one of them)."""
-        rows = self.hunt.evening.rows()
-        if self.cluster is None or not self.cluster.members:
-            await goodnight(self.sessions.values(), EveningOver(rows))
-        return rows
+        if self.cluster is not None and self.cluster.members:
+            return self.hunt.evening.rows()
+        return await self.pushes.say_goodnight(self.hunt.evening.rows(), GOODNIGHT_TIMEOUT)
 
     def online_players(self) -> dict[str, Online]:
         """Who plays right now (of every database peer's players, at the round host)."""
@@ -286,6 +277,7 @@ class DatabasePeer:
         """The game's records from the store: at start, and when this one starts hosting."""
         await self.hunt.load()
         await self.treasury.load()
+        await self.removals.load()
 
     def _hunt_changed(self) -> None:
         self.pushes.hunt_changed()
@@ -305,6 +297,29 @@ class DatabasePeer:
         self.pushes.revoked(name)
         if self.cluster is not None:
             self.cluster.kicked(name)
+
+    def _removed(self, info: FileInfo) -> None:
+        """The host removed a file here: out of the game, and the others hear of it."""
+        self._drop_removed(info)
+        if self.cluster is not None:
+            self.cluster.erased(info)
+
+    def removed_elsewhere(self, info: FileInfo) -> None:
+        """A file removed through another database peer (over the bus)."""
+        self.removals.hashes.add(info.hash)
+        self.view.catalog.pop(info.name, None)
+        for session in self.sessions.values():
+            session.published.pop(info.name, None)
+        self._drop_removed(info)
+
+    def _drop_removed(self, info: FileInfo) -> None:
+        """The host removed a file: its name is free, every session is told, and the round
+        goes on without it (out of its pool: nobody hunts it, and it cannot be claimed)."""
+        self.backup.forget(info.name)
+        current = self.hunt.round
+        dropped = current is not None and current.pool.pop(info.name, None) is not None
+        self.hunt.poke(round_changed=dropped)  # (the players' hunt lists lose it)
+        self.pushes.removed(info)
 
     # --------------------------------------------------------------------- the vault
 
@@ -352,6 +367,7 @@ class DatabasePeer:
                     catalog=list(self.catalog.values()),
                     revoked=sorted(self.revoked),
                     databases=self.pushes.databases,
+                    removed=sorted(self.removals.hashes),
                 )
             )
             with session.scope, first_protocol_error():

@@ -1,7 +1,7 @@
 """What the database peer pushes down every session, and when.
 
 Each session has a pusher task that sends its peer the net change of the peer list, the new
-catalog entries, revocations, the round and the changed scoreboard rows since its last push. One
+catalog entries, revocations, removals, the round and the changed scoreboard rows since its last push. One
 announcer decides when all of them push: once changes pause for a moment, so a burst of joins
 costs every peer about one small message, and the database peer O(N) work per push rather than
 per change (a storm of N joins was N^2 scoreboards).
@@ -23,6 +23,7 @@ from ..proto import (
     CatalogAdded,
     DatabasePeers,
     EveningOver,
+    EveningRow,
     Expired,
     FileInfo,
     Lobby,
@@ -30,6 +31,7 @@ from ..proto import (
     Plant,
     PlayerStats,
     ProtocolError,
+    Removed,
     Revoked,
     Round,
     RoundState,
@@ -103,6 +105,7 @@ class Session:
     expired_sent: int = 0
     databases_sent: int = 0
     """The version of the database peers' list this player was last told."""
+    removed_sent: int = 0
     published: dict[str, bytes] = field(default_factory=dict)
     publishes: int = 0
     """Publishes read on this session (the first tells what the player brought)."""
@@ -158,6 +161,7 @@ class Announcer:
         self.catalog_log: Log[FileInfo] = Log()
         self.revoked_log: list[str] = []
         self.expired_log: Log[FileInfo] = Log()
+        self.removed_log: Log[FileInfo] = Log()
         self._board_stale = False
         self._news = trio.Event()
         self._news_at = 0.0
@@ -176,6 +180,7 @@ class Announcer:
             peer, channel, self.registry.version, self.catalog_log.end, self.pushes,
             revoked_sent=len(self.revoked_log), expired_sent=self.expired_log.end,
             databases_sent=self.databases_version,
+            removed_sent=self.removed_log.end,
         )  # fmt: skip
 
     def note_news(self) -> None:
@@ -198,6 +203,10 @@ class Announcer:
     def databases_changed(self, addresses: list[Addr]) -> None:
         self.databases = list(addresses)
         self.databases_version += 1
+        self.note_news()
+
+    def removed(self, info: FileInfo) -> None:
+        self.removed_log.extend([info])
         self.note_news()
 
     def hunt_changed(self) -> None:
@@ -263,6 +272,10 @@ class Announcer:
             gone = self.expired_log.since(session.expired_sent)
             session.expired_sent = self.expired_log.end
             await channel.send(Expired([i.name for i in gone], [i.hash for i in gone]))
+        if session.removed_sent < self.removed_log.end:
+            gone = self.removed_log.since(session.removed_sent)
+            session.removed_sent = self.removed_log.end
+            await channel.send(Removed([i.name for i in gone], [i.hash for i in gone]))
         if not session.plays:
             return  # a one-off fetcher: the game is none of its business
         if session.lobby_version != self.hunt.lobby_version:
@@ -275,6 +288,20 @@ class Announcer:
         if (board := self.board.since(session.board_tick)) is not None:
             session.board_tick = self.board.tick
             await channel.send(board)
+
+    async def say_goodnight(self, rows: list[EveningRow], timeout: float) -> list[EveningRow]:
+        """Tell every player how the evening went (`timeout` each at most); the rows."""
+        message = EveningOver(rows)
+
+        async def tell(session: Session) -> None:
+            with trio.move_on_after(timeout), contextlib.suppress(ProtocolError):
+                await session.channel.send(message)
+
+        async with trio.open_nursery() as nursery:
+            for session in list(self.sessions.values()):
+                if session.plays:
+                    nursery.start_soon(tell, session)
+        return rows
 
     def players(self) -> list[str]:
         """Who plays now, worked out once per push for every session's lobby."""
@@ -299,16 +326,4 @@ class Announcer:
         sessions = self.sessions.values()
         self.catalog_log.trim(min((s.catalog_sent for s in sessions), default=self.catalog_log.end))
         self.expired_log.trim(min((s.expired_sent for s in sessions), default=self.expired_log.end))
-
-
-async def goodnight(sessions: Iterable[Session], message: EveningOver) -> None:
-    """Tell every player how the evening went (a moment each, all at once)."""
-
-    async def tell(session: Session) -> None:
-        with trio.move_on_after(GOODNIGHT_TIMEOUT), contextlib.suppress(ProtocolError):
-            await session.channel.send(message)
-
-    async with trio.open_nursery() as nursery:
-        for session in list(sessions):
-            if session.plays:
-                nursery.start_soon(tell, session)
+        self.removed_log.trim(min((s.removed_sent for s in sessions), default=self.removed_log.end))

@@ -248,6 +248,13 @@ class TreasureExpired(Event):
 
 
 @dataclass(frozen=True)
+class FilesRemoved(Event):
+    """The host removed files from the network: we no longer offer them (our copy stays)."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EveningOver(Event):
     """The host stopped the game: everyone's evening, best first."""
 

@@ -197,7 +197,10 @@ class Node:
     def seeding(self) -> list[FileInfo]:
         if self.view.share is None:
             return []
-        return sorted(self.view.share.files().values(), key=lambda info: info.name)
+        offered = [
+            i for i in self.view.share.files().values() if i.hash not in self.publisher.removed
+        ]
+        return sorted(offered, key=lambda info: info.name)
 
     def subscribe(self, callback: Callable[[events.Event], None]) -> None:
         self.view.bus.subscribe(callback)

@@ -2,8 +2,8 @@
 
 The session is how a player is in the network: `connect` brings the peer list and the catalog
 (`welcome`), then the database peer pushes `update_peers`, catalog additions, revocations, the
-round and the scoreboard over it, asks for backups (`need`) and challenges our finds. When it
-drops, we reconnect with capped exponential backoff and jitter, and say so once per outage
+round, the scoreboard and the files it removed over it, asks for backups (`need`) and
+challenges our finds. When it drops, we reconnect with capped exponential backoff and jitter, and say so once per outage
 (`SessionLost` or `DatabaseUnreachable`, then `Joined` when back), never once per try. A
 network with several database peers lists them (`welcome`, `database_peers`): each try goes to
 the next one known (`DatabaseList`), so a player whose database peer died moves to another by
@@ -56,6 +56,7 @@ from ..proto import (
     Refusing,
     Rejected,
     RemoteProtocolError,
+    Removed,
     Revoked,
     Round,
     RoundState,
@@ -72,6 +73,7 @@ from . import events, hunting
 from .backup import Publisher
 from .databases import DatabaseList
 from .dialer import Dialer
+from .drops import drop_expired, drop_removed, forget_uncataloged
 from .revocations import RevocationFile
 from .view import NetworkView
 
@@ -276,6 +278,9 @@ class DatabaseSession:
         self._add_to_catalog(welcome.catalog)
         if welcome.databases:  # (an older database peer lists none)
             self._listed(welcome.databases)
+        forget_uncataloged(view)
+        for digest in welcome.removed:
+            self.publisher.refuse(digest)
         again = self.ready.is_set()
         self.ready.set()
         self._outage_told = False
@@ -325,8 +330,8 @@ class DatabaseSession:
         while True:
             message = await channel.receive_message(
                 UpdatePeers, DatabasePeers, CatalogAdded, Need, Rejected, Round, Scoreboard,
-                ScoreboardChanged, Challenge, Scored, Revoked, Lobby, Plant, Expired, EveningOver,
-                Ping, Pong, Bye,
+                ScoreboardChanged, Challenge, Scored, Revoked, Lobby, Plant, Expired, Removed,
+                EveningOver, Ping, Pong, Bye,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Bye):
@@ -385,7 +390,9 @@ class DatabaseSession:
             if self.plant is not None:
                 nursery.start_soon(self.plant, message.names)
         elif isinstance(message, Expired):
-            nursery.start_soon(hunting.forget_expired, view, self.publisher, message)
+            nursery.start_soon(drop_expired, view, self.publisher, message)
+        elif isinstance(message, Removed):
+            drop_removed(view, self.publisher, message)
         elif isinstance(message, EveningOver):
             bus.emit(events.EveningOver(tuple(message.players)))
         elif isinstance(message, Scoreboard | ScoreboardChanged):

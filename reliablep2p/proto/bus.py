@@ -48,6 +48,12 @@ class Dug(BusMessage, tag="dug"):
     number: int
 
 
+class Erased(BusMessage, tag="erased"):
+    """The host removed files (`rp2p-db remove`) from the catalog and the vault."""
+
+    files: list[FileInfo]
+
+
 class Kicked(BusMessage, tag="kicked"):
     name: str
 
@@ -130,7 +136,7 @@ class GameState(BusMessage, tag="game"):
 
 
 Message = (
-    Alive | Arrived | PeerJoined | PeerLeft | Cataloged | Dug | Kicked | PlayerIn | PlayerHolds
+    Alive | Arrived | PeerJoined | PeerLeft | Cataloged | Dug | Erased | Kicked | PlayerIn | PlayerHolds
     | PlayerOut | PlayerReady | MapReports | VaultServed | Ask | Answer | Planted | GameState
 )  # fmt: skip
 

@@ -109,6 +109,8 @@ class Welcome(msgspec.Struct, tag="welcome"):
     databases: list[tuple[str, int]] = []
     """Where players reach every live database peer of the network, this one included (an
     older database peer sends none): where to go when this one dies."""
+    removed: list[bytes] = []
+    """The content of every file the host removed: never published again."""
 
 
 class DatabasePeers(msgspec.Struct, tag="database_peers"):
@@ -234,6 +236,31 @@ class KickReport(msgspec.Struct, tag="kick_report"):
     not_told: list[str]
 
 
+class Remove(msgspec.Struct, tag="remove"):
+    """From the host's admin tool: take a file out of the catalog and the vault for good."""
+
+    name: str
+
+
+class Removed(msgspec.Struct, tag="removed"):
+    """Files the host removed (`hashes[i]` is `names[i]`'s content): out of the catalog; stop
+    offering them and never publish that content again (the bytes on disk stay). Pushed on
+    every session, and the answer to `remove`."""
+
+    names: list[str]
+    hashes: list[bytes]
+
+
+class AskShared(msgspec.Struct, tag="ask_shared"):
+    """Which catalog files did I ever publish? (`rp2p-peer restore`)"""
+
+
+class SharedFiles(msgspec.Struct, tag="shared_files"):
+    """The answer to `ask_shared`: the catalog entries the asker published."""
+
+    files: list[FileInfo]
+
+
 class Enroll(msgspec.Struct, tag="enroll"):
     """Join with a code: the invite's number and our SPAKE2 message for the code."""
 
@@ -314,6 +341,10 @@ Message = (
     | Refusing
     | Kick
     | KickReport
+    | Remove
+    | Removed
+    | AskShared
+    | SharedFiles
     | Enroll
     | EnrollChallenge
     | AskNetwork

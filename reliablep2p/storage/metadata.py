@@ -15,13 +15,14 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
 
 from ..proto import FileInfo, taken_by
 from ..proto.codes import MAX_CODE_HOURS, MAX_NUMBER, is_current, new_join_code
 from .interfaces import StoreError
+from .sharing import SharingRecords
+from .sqltypes import Sql, unpack_chunks
 
 log = logging.getLogger("rp2p.store")
 
@@ -79,6 +80,20 @@ MIGRATIONS: list[list[str]] = [
             seen_at {REAL} NOT NULL,
             PRIMARY KEY (host, port))""",
     ],
+    [  # 3 -> 4: who shared which catalog file (for restore), and the content the host removed
+        """CREATE TABLE shared (
+            player TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (player, name))""",
+        # what the game's records say each player held is what it shared before this table
+        """INSERT INTO shared (player, name)
+            SELECT DISTINCT h.player, c.name FROM holdings h JOIN catalog c ON c.hash = h.hash
+            WHERE true ON CONFLICT DO NOTHING""",
+        """CREATE TABLE removed (
+            hash {BLOB} PRIMARY KEY,
+            name TEXT NOT NULL,
+            removed_at {REAL} NOT NULL)""",
+    ],
 ]
 """Append a step to change the schema; never edit one that shipped."""
 FORGET_DATABASE_PEERS = 24 * 3600.0
@@ -87,24 +102,7 @@ KEEP_EXPIRED_ROUNDS = 500
 """Expired treasure is remembered this many rounds, then forgotten."""
 
 
-class Rows(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def fetchone(self) -> Any: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
-
-
-class Sql(Protocol):
-    """One transaction's connection: `?` placeholders."""
-
-    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Rows: ...
-
-
-class SqlMetadata:
+class SqlMetadata(SharingRecords):
     """The metadata's queries; a subclass gives `_transaction` and `_has_table`."""
 
     DIALECT = {"BLOB": "BLOB", "REAL": "REAL", "NOW": "(julianday('now') - 2440587.5) * 86400.0"}
@@ -163,11 +161,11 @@ class SqlMetadata:
                 "SELECT name, size, hash, chunks FROM catalog ORDER BY added_at, name"
             ).fetchall()
         return [
-            FileInfo(name=name, size=size, hash=bytes(digest), chunks=_unpack_chunks(chunks))
+            FileInfo(name=name, size=size, hash=bytes(digest), chunks=unpack_chunks(chunks))
             for name, size, digest, chunks in rows
         ]
 
-    def add_file(self, info: FileInfo) -> None:
+    def add_file(self, info: FileInfo, publisher: str | None = None) -> None:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO catalog (name, size, hash, chunks, added_at) VALUES (?, ?, ?, ?, ?)"
@@ -175,10 +173,16 @@ class SqlMetadata:
                 " chunks = excluded.chunks, added_at = excluded.added_at",
                 (info.name, info.size, info.hash, b"".join(info.chunks), time.time()),
             )
+            if publisher is not None:
+                db.execute(
+                    "INSERT INTO shared (player, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (publisher, info.name),
+                )
 
     def drop_file(self, name: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM catalog WHERE name = ?", (name,))
+            db.execute("DELETE FROM shared WHERE name = ?", (name,))
 
     def load_players(self) -> dict[str, tuple[int, int, int]]:
         with self._transaction() as db:
@@ -360,6 +364,7 @@ class SqlMetadata:
             for name in names:
                 db.execute("DELETE FROM catalog WHERE name = ?", (name,))
                 db.execute("DELETE FROM treasure WHERE name = ?", (name,))
+                db.execute("DELETE FROM shared WHERE name = ?", (name,))
             for digest in digests:
                 db.execute("DELETE FROM holdings WHERE hash = ?", (digest,))
                 db.execute(
@@ -376,11 +381,6 @@ class SqlMetadata:
         with self._transaction() as db:
             rows = db.execute("SELECT hash, round FROM expired").fetchall()
         return {bytes(digest): number for digest, number in rows}
-
-
-def _unpack_chunks(packed: bytes) -> list[bytes]:
-    packed = bytes(packed)
-    return [packed[i : i + 32] for i in range(0, len(packed), 32)]
 
 
 def signs_of_use(data_dir: Path, own: set[str]) -> str:

@@ -21,7 +21,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from .interfaces import CACHE_DIR, StoreError, StoreUnavailable
-from .metadata import Rows, Sql, SqlMetadata, restore_hint, signs_of_use
+from .metadata import SqlMetadata, restore_hint, signs_of_use
+from .sqltypes import Rows, Sql
 
 log = logging.getLogger("rp2p.store")
 

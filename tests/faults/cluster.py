@@ -264,6 +264,13 @@ class Player:
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
 
+    def next_line(self, timeout: float = 60) -> str:
+        """The next line it printed (of an answer longer than one line)."""
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no more lines after {timeout:g} s") from None
+
     def get(self, name: str, timeout: float = 60) -> str:
         """`get name`, asked again while the catalog pushed to this peer lacks it; the answer."""
         deadline = time.monotonic() + timeout

@@ -3,6 +3,8 @@ points and the total, ranked as the round's standings are."""
 
 from __future__ import annotations
 
+import functools
+
 from rich.text import Text
 
 from ..model import Player
@@ -23,24 +25,27 @@ class PlayersTable(SyncedTable):
     def show(self, players: list[Player]) -> None:
         self.sync({p.name: _cells(p) for p in players})
         online = sum(1 for p in players if p.online and not p.host)
-        self.border_subtitle = f"{online} online"
+        if self.border_subtitle != (subtitle := f"{online} online"):
+            self.border_subtitle = subtitle  # setting it repaints, even to the same
 
 
-def _cells(player: Player) -> list[Cell]:
+@functools.lru_cache(maxsize=1024)
+def _cells(player: Player) -> tuple[Cell, ...]:
+    """A row's cells, made once per player's values: a scoreboard push changes few rows."""
     if player.host:
-        return [Text("⌂ vault (host)", style="bold cyan"), "", "", "",
-                _online(player.online)]  # fmt: skip
+        return (Text("⌂ vault (host)", style="bold cyan"), "", "", "",
+                _online(player.online))  # fmt: skip
     style = "bold reverse" if player.me else ("" if player.online else "dim")
     label = ("▶ " if player.me else "  ") + player.name + (" (you)" if player.me else "")
     if player.wins:
         label += f" ♛{player.wins}"
-    return [
+    return (
         Text(label, style=style),
         Text(str(player.round_points), style=style, justify="right"),
         Text(str(player.score), style=style, justify="right"),
         Text(str(player.map_size), style=style, justify="right"),
         _online(player.online),
-    ]
+    )
 
 
 def _online(online: bool) -> Text:

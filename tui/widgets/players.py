@@ -8,19 +8,16 @@ import functools
 from rich.text import Text
 
 from ..model import Player
-from .table import Cell, SyncedTable
+from .linetable import Cell, LineTable
 
 
-class PlayersTable(SyncedTable):
+class PlayersTable(LineTable):
     BORDER_TITLE = "Players"
+    COLUMNS = (("player", "player"), ("round", "round"), ("total", "total"), ("map", "map"),
+               ("online", ""))  # fmt: skip
 
     def __init__(self, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="none")
-        self.add_column("player", key="player")
-        self.add_column("round", key="round")
-        self.add_column("total", key="total")
-        self.add_column("map", key="map")
-        self.add_column("", key="online")
+        super().__init__(self.COLUMNS, id=id)
 
     def show(self, players: list[Player]) -> None:
         self.sync({p.name: _cells(p) for p in players})

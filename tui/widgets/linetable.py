@@ -5,6 +5,7 @@ scoreboard push (100 players, every score new) cost ~20 ms of drawing per frame.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Mapping, Sequence
 
 from rich.cells import cell_len
@@ -13,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.renderables.styled import Styled
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -82,6 +83,7 @@ class LineTable(ScrollView, can_focus=True):
         """What each row's cells look like (`Text ==` ignores a text's own style)."""
         self._cells: dict[Hashable, list[Segment]] = {}
         self._lines: dict[Hashable, Strip] = {}
+        self._styles: tuple[Style, Style, Color] | None = None
 
     @property
     def row_count(self) -> int:
@@ -107,31 +109,43 @@ class LineTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------------- drawing
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The styles once a frame, not once a line."""
+        self._styles = self._current_styles()
+        return super().render_lines(crop)
+
+    def _current_styles(self) -> tuple[Style, Style, Color]:
+        """The table's style, its header's, and the background its last column fades into."""
+        header = self.get_component_styles("datatable--header").rich_style
+        return self.rich_style, header, self.background_colors[1]
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x, scroll_y = self.scroll_offset
-        base = self.rich_style
+        styles = self._styles or self._current_styles()
         cells: Sequence[Cell]
         if y == 0:
             index, cells, looks = -1, self.labels, None
         else:
             index = y - 1 + scroll_y
             if index >= len(self.order):
-                return Strip.blank(width, base)
+                return Strip.blank(width, styles[0])
             cells, looks = self.rows[self.order[index]], self.looks[self.order[index]]
-        header = self.get_component_styles("datatable--header").rich_style
-        key = (index, looks, tuple(self.widths), width, scroll_x, base, header)
+        key = (index, looks, tuple(self.widths), width, scroll_x, styles)
         strip = self._lines.get(key)
         if strip is None:
-            strip = self._draw_line(index, cells, width, scroll_x, base, header)
+            strip = self._draw_line(index, cells, width, scroll_x, styles)
             self._lines[key] = strip
             _trim(self._lines)
         return strip
 
     def _draw_line(
-        self, index: int, cells: Sequence[Cell], width: int, scroll_x: int, base: Style,
-        header: Style,
+        self, index: int, cells: Sequence[Cell], width: int, scroll_x: int,
+        styles: tuple[Style, Style, Color],
     ) -> Strip:  # fmt: skip
+        """One line as `DataTable` draws it: the cells (each with its place as meta, for the
+        mouse), then the rest of the width in the row's colours, faded."""
+        base, header, background = styles
         row_style = header if index == -1 else base
         segments: list[Segment] = []
         for column, cell in enumerate(cells):
@@ -139,17 +153,16 @@ class LineTable(ScrollView, can_focus=True):
             drawn = self._draw_cell(cell, self.widths[column] + 2 * PADDING, row_style)
             segments.extend(Segment.apply_style(drawn, meta))
         table_width = sum(w + 2 * PADDING for w in self.widths)
-        if row_style.bgcolor is not None:
-            faded = Color.from_rich_color(row_style.bgcolor).blend(
-                self.background_colors[1], factor=0.25
-            )
-            extend = Style.from_color(color=row_style.color, bgcolor=faded.rich_color)
-        else:
-            extend = Style.from_color(row_style.color, row_style.bgcolor)
-        extend += Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
+        extend = _extend_style(row_style, background) + Style.from_meta(
+            {"row": index, "column": 0, "out_of_bounds": True}
+        )
         segments.append(Segment(" " * max(0, width - table_width), extend))
-        strip = Strip(segments).crop(scroll_x, scroll_x + width)
-        return strip.adjust_cell_length(width, base).simplify()
+        strip = Strip(list(Segment.simplify(segments)))
+        if scroll_x or strip.cell_length > width:
+            strip = strip.crop(scroll_x, scroll_x + width)
+        if strip.cell_length != width:
+            strip = strip.adjust_cell_length(width, base).simplify()
+        return strip
 
     def _draw_cell(self, cell: Cell, width: int, style: Style) -> list[Segment]:
         key = (_cell_key(cell), width, style)
@@ -164,6 +177,14 @@ class LineTable(ScrollView, can_focus=True):
             drawn = self._cells[key] = lines[0]
             _trim(self._cells)
         return drawn
+
+
+@functools.lru_cache(maxsize=64)
+def _extend_style(row_style: Style, background: Color) -> Style:
+    if row_style.bgcolor is None:
+        return Style.from_color(row_style.color, row_style.bgcolor)
+    faded = Color.from_rich_color(row_style.bgcolor).blend(background, factor=0.25)
+    return Style.from_color(color=row_style.color, bgcolor=faded.rich_color)
 
 
 def _trim(cache: dict[Hashable, Strip] | dict[Hashable, list[Segment]]) -> None:

@@ -13,6 +13,7 @@ from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.color import Color
 from textual.geometry import Region, Size
 from textual.renderables.styled import Styled
@@ -45,6 +46,12 @@ class LineTable(ScrollView, can_focus=True):
     """Shows exactly the rows given to `sync`, in their order, under a fixed header."""
 
     ALLOW_SELECT = False
+    BINDINGS = [  # DataTable's keys without a cursor: Home and End go sideways
+        Binding("ctrl+home", "scroll_top", "Top", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
+        Binding("home", "first_column", "Home", show=False),
+        Binding("end", "last_column", "End", show=False),
+    ]
     COMPONENT_CLASSES = {"datatable--header"}
     DEFAULT_CSS = """
     LineTable {
@@ -84,6 +91,18 @@ class LineTable(ScrollView, can_focus=True):
         self._cells: dict[Hashable, list[Segment]] = {}
         self._lines: dict[Hashable, Strip] = {}
         self._styles: tuple[Style, Style, Color] | None = None
+
+    def action_scroll_top(self) -> None:
+        self.action_scroll_home()
+
+    def action_scroll_bottom(self) -> None:
+        self.action_scroll_end()
+
+    def action_first_column(self) -> None:
+        self.scroll_x = 0
+
+    def action_last_column(self) -> None:
+        self.scroll_x = self.max_scroll_x
 
     @property
     def row_count(self) -> int:

@@ -1,10 +1,13 @@
 """The players panel under a stream of scoreboards: after many pushes in which every score
-changed (and the ranking with it), what is on screen is the last scoreboard, in its order."""
+changed (and the ranking with it), what is on screen is the last scoreboard, in its order; a
+player who leaves is drawn dim, as one who was away from the start."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+
+from rich.style import Style
 
 from reliablep2p.peer import events
 from reliablep2p.proto import PlayerStats
@@ -71,5 +74,42 @@ def test_the_players_panel_shows_the_last_of_many_scoreboards_in_order(
                 lambda: shown_rows(app) == expected_rows(app)[-len(shown_rows(app)) :],
                 what="the bottom of the last scoreboard on screen",
             )
+
+    asyncio.run(scenario())
+
+
+def drawn_style(app: GameApp, text: str) -> Style | None:
+    """The style the players panel draws `text` in (None: not on screen)."""
+    widget = app.screen.query_one("#players")
+    for strip in widget.render_lines(widget.region.reset_offset):
+        for segment in strip:
+            if text in segment.text:
+                return segment.style
+    return None
+
+
+def test_a_player_who_leaves_is_drawn_dim(background_network: BackgroundNetwork) -> None:
+    """Dim is drawn as a fainter colour: player2's name takes it when player2 leaves."""
+    net = background_network
+
+    async def scenario() -> None:
+        await net.peer()
+        second = await net.peer()
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(160, 45)):
+            table = app.query_one(PlayersTable)
+
+            def colours() -> tuple[object, object]:
+                here, leaving = drawn_style(app, "player1"), drawn_style(app, "player2")
+                assert here is not None and leaving is not None
+                return here.color, leaving.color
+
+            await wait_until(lambda: drawn_style(app, "player2") is not None, what="player2")
+            here, leaving = colours()
+            assert here == leaving
+            await net.acall(second.leave)
+            await wait_until(lambda: str(table.get_row("player2")[-1]) == "○", what="left")
+            await wait_until(lambda: colours()[1] != here, what="player2's name drawn dim")
+            assert colours()[0] == here
 
     asyncio.run(scenario())

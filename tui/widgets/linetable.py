@@ -77,11 +77,10 @@ class LineTable(ScrollView, can_focus=True):
     }
     """
 
-    def __init__(self, columns: Sequence[tuple[str, str]], *, id: str | None = None) -> None:
-        """`columns`: (key, label) of each column."""
+    def __init__(self, columns: Sequence[str], *, id: str | None = None) -> None:
+        """`columns`: the header's labels (markup)."""
         super().__init__(id=id)
-        self.keys = [key for key, _ in columns]
-        self.labels = [Text.from_markup(label) for _, label in columns]
+        self.labels = [Text.from_markup(label) for label in columns]
         self.widths = [label.cell_len for label in self.labels]
         """Each column's content width: it grows to its widest cell, never shrinks."""
         self.rows: dict[str, tuple[Cell, ...]] = {}

@@ -13,8 +13,7 @@ from .linetable import Cell, LineTable
 
 class PlayersTable(LineTable):
     BORDER_TITLE = "Players"
-    COLUMNS = (("player", "player"), ("round", "round"), ("total", "total"), ("map", "map"),
-               ("online", ""))  # fmt: skip
+    COLUMNS = ("player", "round", "total", "map", "")  # the last: online or not
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(self.COLUMNS, id=id)

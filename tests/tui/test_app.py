@@ -24,7 +24,7 @@ SIZE = (160, 45)
 
 def player_names(app: GameApp) -> list[str]:
     table = app.query_one(PlayersTable)
-    return [str(row.key.value) for row in table.ordered_rows]
+    return list(table.order)
 
 
 def notices(app: GameApp) -> list[str]:

@@ -70,6 +70,7 @@ def test_two_database_peers_share_files_and_the_round_and_one_takes_over_when_th
         cluster.start_db2(*ROUNDS)
         cluster.wait_said("db2", r"database peer \w+ hosts the rounds", 30)
         alice = cluster.player("alice", {"alice.map": maps["alice"]})
+        cluster.wait_said("alice", "joined as alice")  # listening: bob's free port is another
         bob = cluster.player("bob", {"bob.map": maps["bob"]})
         targets = {  # one round for both, hosted by the first database peer
             name: int(cluster.wait_said(name, r"round 1: (\d+) files to find").group(1))

@@ -46,7 +46,7 @@ GONE_SECONDS = 5.0
 LEASE_SECONDS = 1.0
 """How often a database peer tries to take the lease, and the host checks it still holds it."""
 RETRY_SECONDS = 1.0
-MAX_UNSAID = 10_000
+MAX_UNSAID, MAX_UNSAID_BYTES = 10_000, 64 * 1024 * 1024
 BATCH = 200
 """Messages said in one transaction at most."""
 MAPS_SECONDS = 0.25
@@ -97,20 +97,27 @@ class Cluster:
         self.orphaned = False
         """Hosting without the lease: PostgreSQL went away (and the lock with it)."""
         self._dropping = False
+        self._unsaid_bytes = 0
         self._send, self._outbox = trio.open_memory_channel[bytes](math.inf)
         play.send = self.say
         play.relay(running=False)
 
     def say(self, message: bus.BusMessage) -> None:
-        """Say `message` on the bus, in order; while PostgreSQL is away, at most
-        `MAX_UNSAID` wait (past that they are dropped: a peer back on the bus catches up)."""
-        if self._send.statistics().current_buffer_used >= MAX_UNSAID:
+        """Say `message` on the bus, in order; while PostgreSQL is away, at most `MAX_UNSAID`
+        messages or `MAX_UNSAID_BYTES` wait (past that they are dropped: a peer back on the bus
+        catches up)."""
+        body = bus.encode(message)
+        if (
+            self._send.statistics().current_buffer_used >= MAX_UNSAID
+            or self._unsaid_bytes + len(body) > MAX_UNSAID_BYTES
+        ):
             if not self._dropping:
                 log.warning("the bus cannot be reached: dropping what this database peer says")
             self._dropping = True
             return
         self._dropping = False
-        self._send.send_nowait(bus.encode(message))
+        self._unsaid_bytes += len(body)
+        self._send.send_nowait(body)
 
     async def run(self) -> None:
         await trio.to_thread.run_sync(self.shared.prepare)
@@ -136,6 +143,7 @@ class Cluster:
             while True:
                 try:
                     await trio.to_thread.run_sync(self.shared.publish, *bodies)
+                    self._unsaid_bytes -= sum(len(b) for b in bodies)
                     break
                 except StoreUnavailable:  # said again once PostgreSQL answers
                     await trio.sleep(RETRY_SECONDS)

@@ -189,6 +189,8 @@ def test_a_backup_taken_while_players_publish_is_a_data_folder_rp2p_db_starts_fr
         assert set(early) <= set(names), names
 
         cluster.kill(cluster.db, signal.SIGKILL)  # the first one is gone for good
+        # ports picked now: those picked at the start may be the first's connections' since
+        second = Cluster(tmp_path / "second")
         second.start_db()
         out = second.fetch("frank", *names)
         for name in names:

@@ -78,7 +78,9 @@ class Cluster:
         assert self.db.stdout is not None
         line = self.db.stdout.readline()
         match = re.search(r"join code: (\S+)", line)
-        assert match, f"rp2p-db printed {line!r}"
+        if not match:
+            self.db.wait(10)
+            raise AssertionError(f"rp2p-db printed {line!r}; its log ends: {self.db_log()[-800:]}")
         self.code = self.code or match.group(1)
         return self.db
 

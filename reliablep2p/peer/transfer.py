@@ -1,80 +1,71 @@
-"""Moving a file's bytes: streamed out chunk by chunk, received into verified chunks on disk."""
+"""Moving a file's bytes out: the whole file streamed, or one chunk asked for on a source link.
+
+On plain TCP the kernel copies file bytes to the socket (`sendfile`). Over TLS, or under an
+upload cap, each chunk is read into a reused buffer in a single worker-thread call (not one per
+128 KiB piece: the thread hops were most of the sender's time), then encrypted and sent a piece
+at a time, each piece taken from the upload cap first. Receiving is the swarm's
+(`swarm/link.py`): each source's frames go straight into page-aligned chunk buffers.
+"""
 
 from __future__ import annotations
 
-import mmap
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import trio
 
-from ..net.channel import Channel, first_protocol_error
-from ..proto import CHUNK_SIZE, ErrorCode, LocalProtocolError, ProtocolError, chunk_count
-from ..storage.partial import Download
+from ..net.channel import Channel
+from ..proto import CHUNK_SIZE, Chunk, ErrorCode, LocalProtocolError
+from .swarm.uploads import RateLimit
 
-RECEIVE_BUFFERS, STORE_THREADS = 4, 2
-"""A download holds this many chunk buffers (one arriving, the rest being stored) and verifies
-and writes them in up to this many worker threads: hashing one overlaps writing another."""
+UNCAPPED = RateLimit(None)
 
 
-async def send_file(channel: Channel, path: Path, offset: int, size: int) -> None:
-    """Stream `path` from `offset` to `size` in chunk-sized data frames.
-
-    On plain TCP the kernel copies the file to the socket (`sendfile`). Over TLS each chunk is
-    read into one reused buffer in a single worker-thread call (not one per 128 KiB piece: the
-    thread hops were most of the sender's time), then encrypted and sent a piece at a time.
-    """
-    async with await trio.open_file(path, "rb") as f:
-        plain = isinstance(channel.stream, trio.SocketStream)
-        buffer = memoryview(bytearray(0 if plain else min(CHUNK_SIZE, size - offset)))
-        for start in range(offset, size, CHUNK_SIZE):
-            length = min(CHUNK_SIZE, size - start)
-            if plain:
-                await channel.send_data_sendfile(f.fileno(), start, length)
-                continue
-            chunk = buffer[:length]
-            read = await trio.to_thread.run_sync(os.preadv, f.fileno(), [chunk], start)
-            if read != length:
-                raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
-            await channel.send_data(chunk)
-
-
-async def receive_file(
-    channel: Channel,
-    download: Download,
-    *,
-    stall_timeout: float,
-    progress: Callable[[int], None],
+async def send_file(
+    channel: Channel, path: Path, offset: int, size: int, *, limit: RateLimit = UNCAPPED
 ) -> None:
-    """Receive the rest of the file while worker threads verify and write what arrived.
+    """Stream `path` from `offset` to `size` in chunk-sized data frames."""
+    async with await trio.open_file(path, "rb") as f:
+        room = 0 if _sendfile(channel, limit) else min(CHUNK_SIZE, max(size - offset, 0))
+        buffer = memoryview(bytearray(room))
+        for start in range(offset, size, CHUNK_SIZE):
+            await send_range(channel, f.fileno(), start, min(CHUNK_SIZE, size - start),
+                             buffer=buffer, limit=limit)  # fmt: skip
 
-    Each chunk goes from the socket straight into one of `RECEIVE_BUFFERS` reused buffers;
-    up to `STORE_THREADS` workers verify and write chunks at their offsets, so hashing one
-    chunk, writing another and receiving the next all overlap. A lost source still keeps
-    every chunk that arrived: the workers finish before the error is raised. `progress` hears
-    the verified byte count after each stored chunk.
-    """
-    free_buffers, take_buffer = trio.open_memory_channel[memoryview](RECEIVE_BUFFERS)
-    for _ in range(RECEIVE_BUFFERS):  # page-aligned, so whole chunks are written O_DIRECT
-        free_buffers.send_nowait(memoryview(mmap.mmap(-1, CHUNK_SIZE)))
-    workers = trio.CapacityLimiter(STORE_THREADS)
 
-    async def store(index: int, buffer: memoryview, length: int) -> None:
-        chunk = buffer[:length]
-        await trio.to_thread.run_sync(download.store_chunk, index, chunk, limiter=workers)
-        free_buffers.send_nowait(buffer)
-        progress(download.received)
+async def send_chunk(
+    channel: Channel, fd: int, index: int, length: int, *, buffer: memoryview, limit: RateLimit
+) -> None:
+    """Chunk `index` of the open file `fd` on a source link: `chunk{index}`, then its frame."""
+    await channel.send(Chunk(index))
+    await send_range(channel, fd, index * CHUNK_SIZE, length, buffer=buffer, limit=limit)
 
-    lost: ProtocolError | None = None
-    with first_protocol_error():
-        async with trio.open_nursery() as nursery:
-            try:
-                for index in range(download.next_chunk, chunk_count(download.info.size)):
-                    buffer = await take_buffer.receive()
-                    length = await channel.receive_data_into(buffer, timeout=stall_timeout)
-                    nursery.start_soon(store, index, buffer, length)
-            except ProtocolError as exc:
-                lost = exc  # keep the chunks already received: let the workers finish
-    if lost is not None:
-        raise lost
+
+async def send_range(
+    channel: Channel, fd: int, start: int, length: int, *, buffer: memoryview, limit: RateLimit
+) -> None:
+    """One data frame with `length` bytes of `fd` from `start` (`buffer`: one chunk's room)."""
+    if _sendfile(channel, limit):
+        await channel.send_data_sendfile(fd, start, length)
+        return
+    chunk = buffer[:length]
+    read = await trio.to_thread.run_sync(os.preadv, fd, [chunk], start)
+    if read != length:
+        raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
+    if limit.rate is None:
+        await channel.send_data(chunk)
+        return
+    position = 0
+
+    async def next_piece(size: int) -> memoryview:
+        nonlocal position
+        await limit.take(size)
+        position += size
+        return chunk[position - size : position]
+
+    await channel.send_data_from(length, next_piece)
+
+
+def _sendfile(channel: Channel, limit: RateLimit) -> bool:
+    """The kernel's copy: plain TCP, no upload cap (a capped frame goes a piece at a time)."""
+    return isinstance(channel.stream, trio.SocketStream) and limit.rate is None

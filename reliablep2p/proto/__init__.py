@@ -2,9 +2,11 @@
 
 A small public face over one module per concern (as h11 does): `messages` (the value types),
 `frames` (bytes <-> messages), `checks` (what arrives is refused or accepted), `lookalike` (names
-that pose as others), `content` (chunk and file hashes), `errors` (who broke the protocol).
+that pose as others), `content` (chunk and file hashes), `bitfield` (sets of chunks), `errors`
+(who broke the protocol).
 """
 
+from .bitfield import bitfield_size, check_indices, from_bitfield, to_bitfield
 from .checks import check_file_info, check_name, check_version, name_problem
 from .content import (
     chunk_count,
@@ -25,9 +27,13 @@ from .messages import (
     MAX_NAME_BYTES,
     PROTOCOL_VERSION,
     Bye,
+    Cancel,
     CatalogAdded,
     Challenge,
+    Chunk,
+    Chunks,
     Connect,
+    Crowd,
     Disconnect,
     Enroll,
     EnrollChallenge,
@@ -37,6 +43,7 @@ from .messages import (
     Found,
     FoundBy,
     Get,
+    Have,
     Hello,
     Kick,
     KickReport,
@@ -74,9 +81,13 @@ __all__ = [
     "MAX_NAME_BYTES",
     "PROTOCOL_VERSION",
     "Bye",
+    "Cancel",
     "CatalogAdded",
     "Challenge",
+    "Chunk",
+    "Chunks",
     "Connect",
+    "Crowd",
     "Disconnect",
     "Enroll",
     "EnrollChallenge",
@@ -88,6 +99,7 @@ __all__ = [
     "FoundBy",
     "FrameDecoder",
     "Get",
+    "Have",
     "Hello",
     "Kick",
     "KickReport",
@@ -119,7 +131,9 @@ __all__ = [
     "UpdatePeers",
     "Upload",
     "Welcome",
+    "bitfield_size",
     "check_file_info",
+    "check_indices",
     "check_name",
     "check_version",
     "chunk_count",
@@ -129,9 +143,11 @@ __all__ = [
     "decode_body",
     "describe_bytes",
     "encode_message",
+    "from_bitfield",
     "iter_chunks",
     "name_problem",
     "short_hash",
     "skeleton",
     "taken_by",
+    "to_bitfield",
 ]

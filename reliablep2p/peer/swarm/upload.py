@@ -1,0 +1,204 @@
+"""Serving one source link: the chunks one fetcher asks for, sent in its turn among the others.
+
+After `file` (with our bitfield and the crowd), the fetcher sends `chunks` requests, many at
+once; each is answered with `chunk{index}` and the chunk's data frame, once a fair upload slot
+is ours (`FairSlots`) and within the upload cap. While a request waits for its turn the fetcher
+hears `ping` every `KEEPALIVE` seconds, so a busy source is never taken for a dead one. A source
+still fetching the file tells `have` as it verifies more chunks; any source tells `crowd` as
+new peers join the file's crowd. The link ends when the fetcher hangs up, is silent for
+`LINK_IDLE`, stops reading for `CHUNK_SEND_TIMEOUT`, or (a partial source) when our own
+download of the file stops unfinished.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from ...net.channel import Channel, ConnectionLost, first_protocol_error
+from ...proto import (
+    CHUNK_SIZE,
+    Cancel,
+    Chunks,
+    Crowd,
+    ErrorCode,
+    File,
+    FileInfo,
+    Have,
+    LocalProtocolError,
+    PeerInfo,
+    Ping,
+    RemoteProtocolError,
+    check_indices,
+    chunk_count,
+    to_bitfield,
+)
+from ..peerlist import Addr
+from ..transfer import send_chunk
+from .crowd import Crowds, Partial
+from .uploads import Uploads
+
+LINK_IDLE = 60.0
+"""A source link on which the fetcher says nothing for this long is closed."""
+MAX_QUEUED = 64
+"""Requests one link may have waiting; more is `too-large`."""
+KEEPALIVE = 2.0
+"""A link whose requests wait this long for their turn hears `ping`."""
+CHUNK_SEND_TIMEOUT = 30.0
+"""A chunk the fetcher does not take in this long ends the link (it stopped reading)."""
+
+
+@dataclass(eq=False)
+class Offer:
+    """What we serve of one file on a link: all of it, or the verified chunks of a download."""
+
+    info: FileInfo
+    path: Path
+    partial: Partial | None = None
+
+    def has(self, index: int) -> bool:
+        return self.partial is None or self.partial.download.has(index)
+
+    def bitfield(self) -> bytes:
+        if self.partial is None or self.partial.download.complete:
+            return b""
+        return to_bitfield(self.partial.download.stored(), chunk_count(self.info.size))
+
+
+class UploadLink:
+    """One fetcher's source link to us, for one file."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        offer: Offer,
+        *,
+        requester: str,
+        asker: Addr | None,
+        uploads: Uploads,
+        crowds: Crowds,
+        sent: Callable[[int], None],
+    ) -> None:
+        self.channel = channel
+        self.offer = offer
+        self.info = offer.info
+        self.count = chunk_count(offer.info.size)
+        self.requester = requester
+        self.asker = asker
+        self.uploads = uploads
+        self.crowds = crowds
+        self.sent = sent
+        self._queue: deque[int] = deque()
+        self._queued = trio.Event()
+        self._news = trio.Event()
+        self._have: list[int] = []
+        self._crowd: list[PeerInfo] = []
+        self._lock = trio.Lock()
+        """Held for each whole chunk (header and data), so nothing slips in between."""
+        self._scope = trio.CancelScope()
+
+    async def run(self) -> None:
+        name = self.info.name
+        crowd = self.crowds.members(
+            name, trio.current_time(), exclude=[self.asker] if self.asker else []
+        )
+        try:
+            fd = await trio.to_thread.run_sync(os.open, self.offer.path, os.O_RDONLY)
+        except OSError as exc:  # placed or moved this very moment: the asker comes back
+            detail = f"cannot read {name} now: {exc.strerror}"
+            raise LocalProtocolError(ErrorCode.BUSY, detail) from None
+        stop_crowd = self.crowds.listen(name, self._crowd_grew)
+        partial = self.offer.partial
+        if partial is not None:
+            partial.listeners.append(self._have_grew)
+        try:
+            await self.channel.send(File(name, self.info.size, self.info.hash,
+                                         have=self.offer.bitfield(), crowd=crowd))  # fmt: skip
+            with self._scope, first_protocol_error():
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read)
+                    nursery.start_soon(self._send_chunks, fd)
+                    nursery.start_soon(self._tell)
+                    nursery.start_soon(self._keep_alive)
+        finally:
+            stop_crowd()
+            if partial is not None and self._have_grew in partial.listeners:
+                partial.listeners.remove(self._have_grew)
+            os.close(fd)
+
+    def _have_grew(self, index: int | None) -> None:
+        if index is None:  # our download stopped: finished (we hold it all) or put aside
+            if not self.offer.partial or not self.offer.partial.download.complete:
+                self._scope.cancel()
+            return
+        self._have.append(index)
+        self._news.set()
+
+    def _crowd_grew(self, peer: PeerInfo) -> None:
+        if peer.addr != self.asker:
+            self._crowd.append(peer)
+            self._news.set()
+
+    async def _read(self) -> None:
+        while True:
+            request = await self.channel.receive_message(Chunks, Cancel, Ping, timeout=LINK_IDLE)
+            if isinstance(request, Chunks):
+                check_indices(request.indices, self.count)
+                if len(self._queue) + len(request.indices) > MAX_QUEUED:
+                    raise RemoteProtocolError(
+                        ErrorCode.TOO_LARGE, f"more than {MAX_QUEUED} chunks asked at once"
+                    )
+                for index in request.indices:
+                    if not self.offer.has(index):
+                        raise RemoteProtocolError(
+                            ErrorCode.UNEXPECTED, f"chunk {index} is not here: ask for what we have"
+                        )
+                self._queue.extend(request.indices)
+                self._queued.set()
+            elif isinstance(request, Cancel):
+                for index in request.indices:
+                    if index in self._queue:
+                        self._queue.remove(index)
+
+    async def _send_chunks(self, fd: int) -> None:
+        while True:
+            while not self._queue:
+                self._queued = trio.Event()
+                await self._queued.wait()
+            async with self.uploads.slots.turn(self.requester) as buffer:
+                if not self._queue:
+                    continue  # cancelled while we waited
+                index = self._queue.popleft()
+                length = min(self.info.size - index * CHUNK_SIZE, CHUNK_SIZE)
+                async with self._lock:
+                    with trio.move_on_after(CHUNK_SEND_TIMEOUT) as sending:
+                        await send_chunk(self.channel, fd, index, length, buffer=buffer,
+                                         limit=self.uploads.limit)  # fmt: skip
+                if sending.cancelled_caught:
+                    raise ConnectionLost(ErrorCode.TIMEOUT, "the fetcher stopped reading")
+            self.sent(length)
+
+    async def _tell(self) -> None:
+        while True:
+            await self._news.wait()
+            self._news = trio.Event()
+            async with self._lock:
+                if self._have:
+                    have, self._have = self._have, []
+                    await self.channel.send(Have(have))
+                if self._crowd:
+                    crowd, self._crowd = self._crowd[:16], []
+                    await self.channel.send(Crowd(crowd))
+
+    async def _keep_alive(self) -> None:
+        while True:
+            sent = self.channel.bytes_sent
+            await trio.sleep(KEEPALIVE)
+            if self._queue and self.channel.bytes_sent == sent:
+                async with self._lock:
+                    await self.channel.send(Ping())

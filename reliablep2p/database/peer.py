@@ -114,7 +114,7 @@ class DatabasePeer:
             missing=self._not_in_catalog,
             served=self.hunt.served_from_vault,
             max_serving=max_serving,
-            known=self.registry.peers.get,
+            known=lambda addr: self.registry.peers.get(addr),
         )
         self.server = Server(
             {

@@ -77,9 +77,11 @@ class FileService:
         self.served = served
         self.max_serving = max_serving
         self.uploads = uploads or Uploads()
-        self.known = known or view.peers.peers.get
+        self.known = known or (lambda addr: view.peers.peers.get(addr))  # the list is replaced
         self._serving = 0
         self._sent: dict[tuple[str, str], int] = {}
+        self.sent_while_fetching = 0
+        """Chunks sent of files we were still fetching ourselves (partial seeding at work)."""
 
     def handlers(self) -> dict[type, Callable[[Channel, Hello, object], Awaitable[None]]]:
         return {Get: self.serve_get, MapRequest: self.serve_map, Disconnect: self.serve_disconnect}
@@ -116,7 +118,8 @@ class FileService:
         link = UploadLink(
             channel, offer, requester=hello.name, asker=asker.addr if asker else None,
             uploads=self.uploads, crowds=self.view.swarming.crowds,
-            sent=lambda count: self._count(hello.name, offer.info, count),
+            spreads=self.view.swarming.spreads,
+            sent=lambda count: self._sent_chunk(hello.name, offer, count),
         )  # fmt: skip
         with self._serving_one():
             await link.run()
@@ -142,6 +145,11 @@ class FileService:
             yield
         finally:
             self._serving -= 1
+
+    def _sent_chunk(self, player: str, offer: Offer, count: int) -> None:
+        if offer.partial is not None and not offer.partial.download.complete:
+            self.sent_while_fetching += 1
+        self._count(player, offer.info, count)
 
     def _count(self, player: str, info: FileInfo, count: int) -> None:
         """Note bytes of `info` sent to `player`; `served` hears once they are most of it."""

@@ -200,6 +200,14 @@ class Have(msgspec.Struct, tag="have"):
     indices: list[int]
 
 
+class Sent(msgspec.Struct, tag="sent"):
+    """On a source link: other peers asked the sender for these chunks. A hint: they will soon
+    be in the crowd, so ask this source for others first (its upload is what is scarce when
+    everyone starts at once)."""
+
+    indices: list[int]
+
+
 class Crowd(msgspec.Struct, tag="crowd"):
     """On a source connection: more peers fetching or holding the file (peer exchange)."""
 
@@ -388,6 +396,7 @@ Message = (
     | Cancel
     | Chunk
     | Have
+    | Sent
     | Crowd
     | MapRequest
     | Map

@@ -122,9 +122,49 @@ class Partials:
         return self._by_name.get(name)
 
 
+Spread = Callable[[int, object], None]
+
+
+class Spreads:
+    """The source links serving each file: each hears the chunks the others were asked for
+    (`sent` hints), so that fetchers ask this source for chunks nobody is getting from it."""
+
+    def __init__(self) -> None:
+        self._links: dict[str, list[Spread]] = {}
+        self._sent: dict[str, dict[int, int]] = {}
+        """Per file being served, how many times each chunk went out (while links last)."""
+
+    def listen(self, name: str, listener: Spread) -> Callable[[], None]:
+        self._links.setdefault(name, []).append(listener)
+
+        def stop() -> None:
+            listeners = self._links.get(name, [])
+            if listener in listeners:
+                listeners.remove(listener)
+            if not listeners:
+                self._links.pop(name, None)
+                self._sent.pop(name, None)
+
+        return stop
+
+    def began(self, name: str, index: int) -> None:
+        """Chunk `index` of `name` is going out (once more)."""
+        sent = self._sent.setdefault(name, {})
+        sent[index] = sent.get(index, 0) + 1
+
+    def times_sent(self, name: str, index: int) -> int:
+        return self._sent.get(name, {}).get(index, 0)
+
+    def claimed(self, name: str, index: int, origin: object) -> None:
+        """The link `origin` was asked for chunk `index` of `name`."""
+        for listener in list(self._links.get(name, ())):
+            listener(index, origin)
+
+
 @dataclass(eq=False)
 class Swarming:
     """What a node's fetches and its file service share about the swarms it is in."""
 
     crowds: Crowds = field(default_factory=Crowds)
     partials: Partials = field(default_factory=Partials)
+    spreads: Spreads = field(default_factory=Spreads)

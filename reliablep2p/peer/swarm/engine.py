@@ -49,7 +49,7 @@ PROBE_TIMEOUT = 3.0
 VAULT_PROBE_TIMEOUT = 15.0
 PROBES_AT_ONCE = 4
 MAX_SOURCES = 16
-PEER_DEPTH, VAULT_DEPTH = 4, 2
+PEER_DEPTH, VAULT_DEPTH = 2, 2
 """Requests kept in flight at a peer, and at the vault (the capped source)."""
 VAULT_AFTER = 3.0
 """A needed chunk on no source for this long brings in the vault."""
@@ -359,6 +359,9 @@ class SwarmFetch:
             self._apply(self.schedule.learned(link.key, indices))
             link.full = link.full or len(self.schedule.sources[link.key].has or ()) == self.count
             self._wake.set()
+
+    def spread(self, indices: list[int]) -> None:
+        self.schedule.spread(indices)
 
     def crowd(self, peers: list[PeerInfo]) -> None:
         """Peers said to be fetching or holding the file: remembered, and asked."""

@@ -27,6 +27,7 @@ from ...proto import (
     PeerInfo,
     Ping,
     RemoteProtocolError,
+    Sent,
     check_indices,
 )
 from .upload import LINK_IDLE
@@ -50,6 +51,7 @@ class Receiver(Protocol):
     def arrived(self, link: SourceLink, index: int, buffer: memoryview, length: int) -> None: ...
     def has_more(self, link: SourceLink, indices: list[int]) -> None: ...
     def crowd(self, peers: list[PeerInfo]) -> None: ...
+    def spread(self, indices: list[int]) -> None: ...
 
 
 @dataclass(eq=False)
@@ -118,6 +120,9 @@ class SourceLink:
             elif isinstance(frame, Have):
                 check_indices(frame.indices, self.count)
                 receiver.has_more(self, frame.indices)
+            elif isinstance(frame, Sent):
+                check_indices(frame.indices, self.count)
+                receiver.spread(frame.indices)
             elif isinstance(frame, Crowd):
                 receiver.crowd(frame.peers)
             elif not isinstance(frame, Ping):

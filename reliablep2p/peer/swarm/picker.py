@@ -159,6 +159,13 @@ class Schedule:
         actions.requests = self._fill().requests
         return wanted, actions
 
+    def spread(self, indices: Iterable[int]) -> None:
+        """A source began sending these chunks to others: they count as one copy more in the
+        crowd, so they are picked after chunks nobody is getting yet."""
+        for index in indices:
+            if 0 <= index < self.count:
+                self._score[index] += self.count
+
     def stored(self, index: int) -> None:
         """Chunk `index` was verified and written."""
         self.storing.discard(index)

@@ -34,13 +34,14 @@ from ...proto import (
     PeerInfo,
     Ping,
     RemoteProtocolError,
+    Sent,
     check_indices,
     chunk_count,
     to_bitfield,
 )
 from ..peerlist import Addr
 from ..transfer import send_chunk
-from .crowd import Crowds, Partial
+from .crowd import Crowds, Partial, Spreads
 from .uploads import Uploads
 
 LINK_IDLE = 60.0
@@ -82,6 +83,7 @@ class UploadLink:
         asker: Addr | None,
         uploads: Uploads,
         crowds: Crowds,
+        spreads: Spreads,
         sent: Callable[[int], None],
     ) -> None:
         self.channel = channel
@@ -92,33 +94,38 @@ class UploadLink:
         self.asker = asker
         self.uploads = uploads
         self.crowds = crowds
+        self.spreads = spreads
         self.sent = sent
         self._queue: deque[int] = deque()
         self._queued = trio.Event()
         self._news = trio.Event()
         self._have: list[int] = []
         self._crowd: list[PeerInfo] = []
+        self._spread: list[int] = []
         self._lock = trio.Lock()
         """Held for each whole chunk (header and data), so nothing slips in between."""
         self._scope = trio.CancelScope()
 
     async def run(self) -> None:
         name = self.info.name
-        crowd = self.crowds.members(
-            name, trio.current_time(), exclude=[self.asker] if self.asker else []
-        )
         try:
             fd = await trio.to_thread.run_sync(os.open, self.offer.path, os.O_RDONLY)
         except OSError as exc:  # placed or moved this very moment: the asker comes back
             detail = f"cannot read {name} now: {exc.strerror}"
             raise LocalProtocolError(ErrorCode.BUSY, detail) from None
+        # Listen first, then take the crowd and our bitfield, with no checkpoint in between:
+        # whoever joins or whatever we verify from now on is told, nothing falls in a gap.
         stop_crowd = self.crowds.listen(name, self._crowd_grew)
+        stop_spread = self.spreads.listen(name, self._sent_elsewhere)
         partial = self.offer.partial
         if partial is not None:
             partial.listeners.append(self._have_grew)
+        exclude = [self.asker] if self.asker else []
+        crowd = self.crowds.members(name, trio.current_time(), exclude=exclude)
+        have = self.offer.bitfield()
         try:
             await self.channel.send(File(name, self.info.size, self.info.hash,
-                                         have=self.offer.bitfield(), crowd=crowd))  # fmt: skip
+                                         have=have, crowd=crowd))  # fmt: skip
             with self._scope, first_protocol_error():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._read)
@@ -127,6 +134,7 @@ class UploadLink:
                     nursery.start_soon(self._keep_alive)
         finally:
             stop_crowd()
+            stop_spread()
             if partial is not None and self._have_grew in partial.listeners:
                 partial.listeners.remove(self._have_grew)
             os.close(fd)
@@ -138,6 +146,11 @@ class UploadLink:
             return
         self._have.append(index)
         self._news.set()
+
+    def _sent_elsewhere(self, index: int, origin: object) -> None:
+        if origin is not self:
+            self._spread.append(index)
+            self._news.set()
 
     def _crowd_grew(self, peer: PeerInfo) -> None:
         if peer.addr != self.asker:
@@ -160,6 +173,8 @@ class UploadLink:
                         )
                 self._queue.extend(request.indices)
                 self._queued.set()
+                for index in request.indices:  # the others' fetchers hear it: ask for others
+                    self.spreads.claimed(self.info.name, index, self)
             elif isinstance(request, Cancel):
                 for index in request.indices:
                     if index in self._queue:
@@ -170,10 +185,12 @@ class UploadLink:
             while not self._queue:
                 self._queued = trio.Event()
                 await self._queued.wait()
-            async with self.uploads.slots.turn(self.requester) as buffer:
+            async with self.uploads.slots.turn(self.requester, self._priority) as buffer:
                 if not self._queue:
                     continue  # cancelled while we waited
-                index = self._queue.popleft()
+                index = min(self._queue, key=self._times_sent)  # the least spread first
+                self._queue.remove(index)
+                self.spreads.began(self.info.name, index)
                 length = min(self.info.size - index * CHUNK_SIZE, CHUNK_SIZE)
                 async with self._lock:
                     with trio.move_on_after(CHUNK_SEND_TIMEOUT) as sending:
@@ -183,6 +200,13 @@ class UploadLink:
                     raise ConnectionLost(ErrorCode.TIMEOUT, "the fetcher stopped reading")
             self.sent(length)
 
+    def _times_sent(self, index: int) -> int:
+        return self.spreads.times_sent(self.info.name, index)
+
+    def _priority(self) -> int:
+        """Our turn's rank among waiting links: how often our next chunk went out already."""
+        return min(map(self._times_sent, self._queue), default=1 << 30)
+
     async def _tell(self) -> None:
         while True:
             await self._news.wait()
@@ -191,6 +215,9 @@ class UploadLink:
                 if self._have:
                     have, self._have = self._have, []
                     await self.channel.send(Have(have))
+                if self._spread:
+                    spread, self._spread = self._spread, []
+                    await self.channel.send(Sent(spread))
                 if self._crowd:
                     crowd, self._crowd = self._crowd[:16], []
                     await self.channel.send(Crowd(crowd))

@@ -1,8 +1,11 @@
 """A peer's uploads: a few slots shared round-robin among the peers asking, and a rate cap.
 
 `FairSlots`: each chunk sent takes a slot for its length; a requester waiting for one is served
-in turn with the others, never behind every queued request of a first-come fetcher. `RateLimit`
-is a token bucket over all uploads (`--max-upload`); its arithmetic is `TokenBucket`, without I/O.
+in turn with the others, never behind every queued request of a first-come fetcher. Among those
+waiting, one whose next chunk has gone out fewer times goes first (`priority`): when a crowd all
+asks one seeder at once, its upload goes to chunks nobody has yet, and the crowd trades the
+rest. `RateLimit` is a token bucket over all uploads (`--max-upload`); its arithmetic is
+`TokenBucket`, without I/O.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import contextlib
 import mmap
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
 
 import trio
 
@@ -27,7 +30,7 @@ class FairSlots:
 
     def __init__(self, slots: int = UPLOAD_SLOTS) -> None:
         self.free = slots
-        self._waiting: dict[Hashable, deque[trio.Event]] = {}
+        self._waiting: dict[Hashable, deque[tuple[trio.Event, Callable[[], int]]]] = {}
         """Requesters with someone waiting, in turn order (served ones go to the back)."""
         self._buffers: list[memoryview] = []
 
@@ -35,14 +38,19 @@ class FairSlots:
         return sum(len(queue) for queue in self._waiting.values())
 
     @contextlib.asynccontextmanager
-    async def turn(self, requester: Hashable) -> AsyncIterator[memoryview]:
-        """Wait for a slot in `requester`'s turn; yields a chunk-sized page-aligned buffer."""
+    async def turn(
+        self, requester: Hashable, priority: Callable[[], int] = lambda: 0
+    ) -> AsyncIterator[memoryview]:
+        """Wait for a slot in `requester`'s turn; yields a chunk-sized page-aligned buffer.
+
+        `priority()` is asked when a slot frees: the lowest waiting goes first, ties in turn.
+        """
         if self.free > 0 and not self._waiting:
             self.free -= 1
             await trio.lowlevel.checkpoint()
         else:
             granted = trio.Event()
-            self._waiting.setdefault(requester, deque()).append(granted)
+            self._waiting.setdefault(requester, deque()).append((granted, priority))
             try:
                 await granted.wait()
             except BaseException:
@@ -60,20 +68,29 @@ class FairSlots:
 
     def _withdraw(self, requester: Hashable, granted: trio.Event) -> None:
         queue = self._waiting.get(requester)
-        if queue is not None and granted in queue:
-            queue.remove(granted)
+        if queue is not None:
+            for entry in queue:
+                if entry[0] is granted:
+                    queue.remove(entry)
+                    break
             if not queue:
                 del self._waiting[requester]
 
     def _release(self) -> None:
-        for requester, queue in self._waiting.items():
-            granted = queue.popleft()
-            del self._waiting[requester]
-            if queue:
-                self._waiting[requester] = queue  # to the back of the turn order
-            granted.set()
+        chosen: Hashable = None
+        best = 0
+        for requester, queue in self._waiting.items():  # in turn order: ties go to the first
+            rank = queue[0][1]()
+            if chosen is None or rank < best:
+                chosen, best = requester, rank
+        if chosen is None:
+            self.free += 1
             return
-        self.free += 1
+        queue = self._waiting.pop(chosen)
+        granted, _ = queue.popleft()
+        if queue:
+            self._waiting[chosen] = queue  # to the back of the turn order
+        granted.set()
 
 
 class TokenBucket:

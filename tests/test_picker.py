@@ -135,7 +135,8 @@ class Swarm(RuleBasedStateMachine):
         free = set(range(COUNT)) - self.verified - set(self.arriving)
         free -= {i for chunks in self.flights.values() for i in chunks}
         for source, chunks in self.flights.items():
-            if len(chunks) < self.depth[source]:
+            assert self.schedule.depth(source) <= self.depth[source]
+            if len(chunks) < self.schedule.depth(source):
                 assert not (self.has[source] & free), f"{source} idles with chunks to give"
 
 

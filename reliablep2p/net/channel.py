@@ -56,6 +56,10 @@ DATA_HEADER = 5
 M = TypeVar("M")
 
 
+def _announced(message: Message | None) -> bytes:
+    return b"" if message is None else encode_message(message)
+
+
 def _why(exc: BaseException) -> str:
     return str(exc) or str(exc.__cause__ or "") or type(exc).__name__
 
@@ -103,8 +107,11 @@ class Channel:
     async def send(self, message: Message) -> None:
         await self._send_bytes(encode_message(message))
 
-    async def send_data(self, data: bytes | bytearray | memoryview) -> None:
-        """One data frame: at most one chunk of file bytes."""
+    async def send_data(
+        self, data: bytes | bytearray | memoryview, *, before: Message | None = None
+    ) -> None:
+        """One data frame: at most one chunk of file bytes (after the message `before`, if any,
+        in the same write: nothing can come between them)."""
         view = memoryview(data)
         position = 0
 
@@ -113,17 +120,21 @@ class Channel:
             position += size
             return view[position - size : position]
 
-        await self.send_data_from(len(view), next_piece)
+        await self.send_data_from(len(view), next_piece, before=before)
 
     async def send_data_from(
-        self, length: int, read: Callable[[int], Awaitable[bytes | memoryview]]
+        self,
+        length: int,
+        read: Callable[[int], Awaitable[bytes | memoryview]],
+        *,
+        before: Message | None = None,
     ) -> None:
         """One data frame of `length` bytes, taken from `read(n)` a piece at a time.
 
         A chunk is never whole in memory, nor (with TLS) encrypted whole: a peer serving many
         transfers at once stays small.
         """
-        header = data_frame_header(length)
+        header = _announced(before) + data_frame_header(length)
         async with self._send_lock:
             with _connection_errors():
                 await self.stream.send_all(header)
@@ -138,11 +149,13 @@ class Channel:
                     left -= len(piece)
             self.bytes_sent += len(header) + length
 
-    async def send_data_sendfile(self, fd: int, offset: int, length: int) -> None:
+    async def send_data_sendfile(
+        self, fd: int, offset: int, length: int, *, before: Message | None = None
+    ) -> None:
         """One data frame straight from a file to a plain TCP socket with `os.sendfile`:
         the bytes never pass through Python (over TLS, use `send_data_from`)."""
         assert isinstance(self.stream, trio.SocketStream)
-        header = data_frame_header(length)
+        header = _announced(before) + data_frame_header(length)
         socket = self.stream.socket
         async with self._send_lock:
             with _connection_errors():
@@ -167,12 +180,18 @@ class Channel:
                 await self.stream.send_all(frame)
             self.bytes_sent += len(frame)
 
-    async def receive(self, timeout: float | None = None) -> Message | bytes:
-        """The next message or data chunk; raises `ProtocolError` on anything else."""
+    async def receive(
+        self, timeout: float | None = None, *, exact: bool = False
+    ) -> Message | bytes:
+        """The next message or data chunk; raises `ProtocolError` on anything else.
+
+        With `exact`, no byte past that frame is read: a data frame that follows a message
+        (a source link's `chunk`) is left whole on the stream for `receive_data_into`.
+        """
         limit = self.timeout if timeout is None else timeout
         with trio.move_on_after(limit):
             while (frame := self._decoder.next_frame()) is None:
-                await self._fill(RECEIVE_SIZE)
+                await self._fill(self._decoder.missing() if exact else RECEIVE_SIZE)
             return frame
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 

@@ -3,8 +3,8 @@
 Why not `trio.SSLStream`: its `receive_some` passes through the scheduler once per 16 KiB record
 and reads the socket 64 KiB at a time, which held TLS downloads to about 200 MiB/s; going faster
 through its private attributes breaks whenever trio renames them. `TLSStream.receive_into`
-decrypts every record already buffered straight into the caller's buffer and reads the socket a
-megabyte at a time into one buffer the stream owns.
+decrypts every record already buffered straight into the caller's buffer and reads the socket up
+to a megabyte at a time into one buffer the stream owns (it grows while data keeps coming).
 
 It relies on TLS 1.3 (all `identity.py` allows; the handshake refuses any other version): no
 renegotiation, so a write never needs a read and `send_all` never touches the receive side.
@@ -24,6 +24,10 @@ import trio
 
 RECEIVE_SIZE = 1024 * 1024
 """Bytes read from the socket at once: many records per read, decrypted in one go."""
+FIRST_RECEIVE_SIZE = 64 * 1024
+"""The stream's read buffer starts this small and doubles, up to `RECEIVE_SIZE`, each time a
+read fills it: a connection that only hears requests (a source link's serving side) stays
+small, one that receives a file soon reads a megabyte at a time."""
 SEND_PIECE = 256 * 1024
 """`send_all` encrypts and sends this much at a time, so a large write is never copied whole."""
 RECEIVE_SOME_SIZE = 64 * 1024  # receive_some() without a size
@@ -61,8 +65,7 @@ class TLSStream(trio.abc.Stream):
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
-        self._buffer = bytearray(RECEIVE_SIZE)  # the socket is read into this, always
-        self._view = memoryview(self._buffer)
+        self._view = memoryview(bytearray(FIRST_RECEIVE_SIZE))  # the socket is read into this
         self._send_lock = trio.StrictFIFOLock()
         self._handshake_lock = trio.Lock()
         self._receiving = _OneAtATime("receiving")
@@ -211,7 +214,7 @@ class TLSStream(trio.abc.Stream):
     async def _receive_records(self) -> None:
         """Read what the socket has into the stream's own buffer, and hand it to TLS."""
         try:
-            got = await self.transport_stream.socket.recv_into(self._buffer)
+            got = await self.transport_stream.socket.recv_into(self._view)
         except OSError as exc:
             if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
                 raise trio.ClosedResourceError("this TLS stream was closed") from None
@@ -219,6 +222,8 @@ class TLSStream(trio.abc.Stream):
             raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
         if got:
             self._incoming.write(self._view[:got])
+            if got == len(self._view) < RECEIVE_SIZE:  # more was waiting: read more at once
+                self._view = memoryview(bytearray(2 * got))
         else:
             self._incoming.write_eof()  # TLS tells a clean end from a truncation
 

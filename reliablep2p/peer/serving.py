@@ -3,7 +3,8 @@
 A `get` keeps its meaning: a holder answers with the file, a non-holder with its map. A swarm
 `get` (`get{swarm}`) opens a source link instead (`swarm/upload.py`): a holder offers every
 chunk, a peer still fetching the file offers the chunks it verified so far, and either names
-the others fetching or holding it (the crowd); a non-holder's map names them too. Every chunk
+the others fetching or holding it (the crowd); a non-holder's map names them too, and says
+whether we are fetching the file ourselves (with no chunk yet: the asker comes back). Every chunk
 sent, on any link, waits for its turn among the peers asking (`FairSlots`) and for the upload
 cap (`--max-upload`).
 """
@@ -133,6 +134,8 @@ class FileService:
         info = self.view.catalog.get(name)
         if partial is None or info is None or partial.download.info.hash != info.hash:
             return None
+        if not partial.download.received:
+            return None  # nothing to offer yet: our map says we are fetching it
         return Offer(info, partial.download.part_path, partial)
 
     @contextlib.contextmanager
@@ -166,7 +169,8 @@ class FileService:
         """A peer that lacks a file answers with its map (so the asker learns), and with the
         peers it saw fetching or holding that file lately."""
         crowd = self.view.swarming.crowds.members(name, trio.current_time()) if name else []
-        await channel.send(Map(self.view.map_to_share(), crowd=crowd))
+        fetching = bool(name) and self.view.swarming.partials.get(name) is not None
+        await channel.send(Map(self.view.map_to_share(), crowd=crowd, fetching=fetching))
 
     async def serve_map(self, channel: Channel, hello: Hello, request: object) -> None:
         await self.send_map(channel)

@@ -15,7 +15,7 @@ from pathlib import Path
 import trio
 
 from ..net.channel import Channel
-from ..proto import CHUNK_SIZE, Chunk, ErrorCode, LocalProtocolError
+from ..proto import CHUNK_SIZE, Chunk, ErrorCode, LocalProtocolError, Message
 from .swarm.uploads import RateLimit
 
 UNCAPPED = RateLimit(None)
@@ -36,24 +36,33 @@ async def send_file(
 async def send_chunk(
     channel: Channel, fd: int, index: int, length: int, *, buffer: memoryview, limit: RateLimit
 ) -> None:
-    """Chunk `index` of the open file `fd` on a source link: `chunk{index}`, then its frame."""
-    await channel.send(Chunk(index))
-    await send_range(channel, fd, index * CHUNK_SIZE, length, buffer=buffer, limit=limit)
+    """Chunk `index` of the open file `fd` on a source link: `chunk{index}`, then its frame
+    (in one write)."""
+    await send_range(channel, fd, index * CHUNK_SIZE, length, buffer=buffer, limit=limit,
+                     before=Chunk(index))  # fmt: skip
 
 
 async def send_range(
-    channel: Channel, fd: int, start: int, length: int, *, buffer: memoryview, limit: RateLimit
+    channel: Channel,
+    fd: int,
+    start: int,
+    length: int,
+    *,
+    buffer: memoryview,
+    limit: RateLimit,
+    before: Message | None = None,
 ) -> None:
-    """One data frame with `length` bytes of `fd` from `start` (`buffer`: one chunk's room)."""
+    """One data frame with `length` bytes of `fd` from `start` (`buffer`: one chunk's room),
+    after the message `before`, if any."""
     if _sendfile(channel, limit):
-        await channel.send_data_sendfile(fd, start, length)
+        await channel.send_data_sendfile(fd, start, length, before=before)
         return
     chunk = buffer[:length]
     read = await trio.to_thread.run_sync(os.preadv, fd, [chunk], start)
     if read != length:
         raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
     if limit.rate is None:
-        await channel.send_data(chunk)
+        await channel.send_data(chunk, before=before)
         return
     position = 0
 
@@ -63,7 +72,7 @@ async def send_range(
         position += size
         return chunk[position - size : position]
 
-    await channel.send_data_from(length, next_piece)
+    await channel.send_data_from(length, next_piece, before=before)
 
 
 def _sendfile(channel: Channel, limit: RateLimit) -> bool:

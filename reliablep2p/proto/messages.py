@@ -226,6 +226,8 @@ class Map(msgspec.Struct, tag="map", omit_defaults=True):
 
     holders: dict[str, list[PeerInfo]]
     crowd: list[PeerInfo] = []
+    fetching: bool = False
+    """The sender is fetching that file itself, and has no chunk of it yet: ask again soon."""
 
 
 class PlayerStats(msgspec.Struct, frozen=True, gc=False):

@@ -1,15 +1,13 @@
 """One download from many sources at once: find them, keep them busy, verify what they send.
 
-The *search* asks the plan's candidates with a swarm `get`: up to `PROBES_AT_ONCE` known holders
-and crowd peers at a time, random peers one at a time while some needed chunk is on no source
-we have; each probe must answer within `PROBE_TIMEOUT` (a silent "holder" costs that once). A
-`file` answer becomes a source link (`link.SourceLink`), a `map` is merged and its holders and
-crowd asked next. The vault joins as one capped source (`VAULT_DEPTH` requests in flight, filled
-after the peers) when a needed chunk has been on no source for `VAULT_AFTER` seconds, or at once
-when nobody is left to ask: finding a source has a deadline, a transfer never has one (only a
-stall ends a source). The `picker.Schedule` says which chunk to ask of whom; every chunk is
-verified against the catalog in a worker thread before it is written, and a source that sends a
-bad one is dropped for this file. Verified chunks are served to others at once (`Partial`).
+The `finder.Finder` says whom to probe and when the vault is due; each probe is a swarm `get`
+that must answer within `PROBE_TIMEOUT` (a silent "holder" costs that once). A `file` answer
+becomes a source link (`link.SourceLink`), a `map` is merged and its holders and crowd asked
+next. The vault is one capped source (`VAULT_DEPTH` requests in flight, filled after the peers):
+finding a source has a deadline, a transfer never has one (only a stall ends a source). The
+`picker.Schedule` says which chunk to ask of whom; every chunk is verified against the catalog
+in a worker thread before it is written, and a source that sends a bad one is dropped for this
+file. Verified chunks are served to others at once (`Partial`).
 """
 
 from __future__ import annotations
@@ -41,20 +39,19 @@ from ..peerlist import Addr
 from ..search import OneSource, SearchPlan
 from ..view import NetworkView
 from .crowd import Partial
+from .finder import Finder
 from .link import LinkIdle, SourceLink
 from .picker import Actions, Schedule
 
 PROBE_TIMEOUT = 3.0
 """A probed peer must answer the swarm `get` (connect, TLS, reply) within this many seconds."""
 VAULT_PROBE_TIMEOUT = 15.0
-PROBES_AT_ONCE = 4
-MAX_SOURCES = 16
-PEER_DEPTH, VAULT_DEPTH = 2, 2
-"""Requests kept in flight at a peer, and at the vault (the capped source)."""
-VAULT_AFTER = 3.0
-"""A needed chunk on no source for this long brings in the vault."""
-HOPELESS = 10.0
-"""With nobody left to ask, a needed chunk on no source for this long ends the get."""
+PEER_DEPTH, VAULT_DEPTH = 4, 2
+"""Requests in flight at a peer, and at the vault (the capped source), at most (see
+`picker.IN_FLIGHT`: a crowd of sources gets fewer each)."""
+CROWD_CHUNKS = 4
+"""Files of fewer chunks are fetched from holders alone: a crowd trading parts of them is not
+worth the connections it takes (a handshake costs more than a chunk moves)."""
 BUFFERS, STORE_THREADS = 12, 2
 """Chunk buffers of one download (arriving or being stored), and the threads verifying them."""
 
@@ -124,8 +121,7 @@ class SwarmFetch:
         self.failures: list[str] = []
         self.busy = False
         self._scopes: dict[int, trio.CancelScope] = {}
-        self._probing: set[Addr] = set()
-        self._vault_asked = isinstance(plan, OneSource)
+        self.finder = Finder(plan, count=self.count, now=trio.current_time())
         self._keys = 0
         self._pool = BufferPool(BUFFERS)
         self._workers = trio.CapacityLimiter(STORE_THREADS)
@@ -160,63 +156,29 @@ class SwarmFetch:
 
     async def _search(self) -> None:
         """Ask candidates until the file is whole; bring in the vault when it is due."""
-        missing_since: float | None = trio.current_time()
-        stuck_since: float | None = None
         while not self._done.is_set():
-            self._probe_more()
-            now = trio.current_time()
-            missing = self._missing()
-            if not missing:
-                missing_since = stuck_since = None
-            elif missing_since is None:
-                missing_since = now
-            wake_at = math.inf
-            searching = bool(self._probing) or self.plan.has_candidates()
-            if missing and not self._vault_asked:
-                assert missing_since is not None
-                if not searching or now - missing_since >= VAULT_AFTER:
-                    self._ask_vault()
-                    continue
-                wake_at = missing_since + VAULT_AFTER
-            elif missing and not searching and not any(link.vault for link in self.links.values()):
-                stuck_since = max(stuck_since or now, self._progress_at)
-                if not self.links or now - stuck_since >= HOPELESS:
-                    self._done.set()  # nobody left to ask, nothing coming: give up
-                    return
-                wake_at = stuck_since + HOPELESS
-            with trio.move_on_at(wake_at):
+            step = self.finder.step(
+                trio.current_time(),
+                missing=self._missing(),
+                links=len(self.links),
+                vault_linked=any(link.vault for link in self.links.values()),
+                progress_at=self._progress_at,
+            )
+            for peer, vault in step.probes:
+                assert self._nursery is not None
+                self._nursery.start_soon(self._probe, peer, vault)
+            if step.give_up:
+                self._done.set()  # nobody left to ask, nothing coming
+                return
+            with trio.move_on_at(step.wake_at):
                 await self._wake.wait()
             self._wake = trio.Event()
-
-    def _probe_more(self) -> None:
-        assert self._nursery is not None
-        room = MAX_SOURCES - len(self.links)
-        while len(self._probing) < min(PROBES_AT_ONCE, room):
-            peer = self.plan.next_known()
-            if peer is None:
-                break
-            self._start_probe(peer, vault=False)
-        if not self._probing and room > 0 and self._missing():
-            peer = self.plan.next_random()
-            if peer is not None:
-                self._start_probe(peer, vault=False)
 
     def _missing(self) -> bool:
         """Some needed chunk is on no source we have (an empty file: no source yet)."""
         if not self.count:
             return not self.outcome.sources
         return self.schedule.unavailable() > 0
-
-    def _ask_vault(self) -> None:
-        self._vault_asked = True
-        vault = self.plan.vault()
-        if vault is not None:
-            self._start_probe(vault, vault=True)
-
-    def _start_probe(self, peer: PeerInfo, *, vault: bool) -> None:
-        assert self._nursery is not None
-        self._probing.add(peer.addr)
-        self._nursery.start_soon(self._probe, peer, vault)
 
     async def _probe(self, peer: PeerInfo, vault: bool) -> None:
         label = "vault" if vault else peer.name
@@ -229,7 +191,11 @@ class SwarmFetch:
             if isinstance(reply, Map):
                 self.view.merge_map(reply.holders)
                 self.crowd(reply.crowd)
-                self.failures.append(f"{peer.name} does not have it")
+                if reply.fetching and not vault and self.count >= CROWD_CHUNKS:
+                    self.failures.append(f"{peer.name} has no chunk of it yet")
+                    self.finder.ask_later(peer, trio.current_time(), busy=False)
+                else:
+                    self.failures.append(f"{peer.name} does not have it")
             else:
                 assert isinstance(reply, File)
                 self._join(peer, label, channel, reply, vault)
@@ -242,13 +208,15 @@ class SwarmFetch:
             self.failures.append(f"{label}: {exc.detail}")
             if exc.code == ErrorCode.BUSY:
                 self.busy = True  # it holds the file, it is just full: ask again later
+                if not vault and not isinstance(self.plan, OneSource):
+                    self.finder.ask_later(peer, trio.current_time(), busy=True)
             else:
                 self._forget(peer, vault)
         finally:
             if channel is not None:
                 with trio.CancelScope(shield=True):
                     await channel.aclose()
-            self._probing.discard(peer.addr)
+            self.finder.answered(peer.addr)
             self._wake.set()
 
     def _join(self, peer: PeerInfo, label: str, channel: Channel, reply: File, vault: bool) -> None:
@@ -370,12 +338,13 @@ class SwarmFetch:
             listed = self._listed(peer)
             if listed is not None:
                 self.view.swarming.crowds.saw(self.info.name, listed, now)
-                self.plan.crowd(listed)
+                if self.count >= CROWD_CHUNKS:
+                    self.plan.crowd(listed)
         self._wake.set()
 
     def _crowd_member(self, peer: PeerInfo) -> None:
         listed = self._listed(peer)
-        if listed is not None:
+        if listed is not None and self.count >= CROWD_CHUNKS:
             self.plan.crowd(listed)
             self._wake.set()
 

@@ -136,7 +136,7 @@ class SourceLink:
         with trio.CancelScope(deadline=trio.current_time() + limit) as waiting:
             self._waiting = waiting
             try:
-                return await self.channel.receive(timeout=math.inf)
+                return await self.channel.receive(timeout=math.inf, exact=True)
             finally:
                 self._waiting = None
         if not busy:

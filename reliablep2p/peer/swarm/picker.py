@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 
 RANDOM_FIRST = 4
 """Picks made at random before rarest-first takes over."""
+IN_FLIGHT = 6
+"""Requests kept in flight over all sources together (each at least one, at most its `depth`):
+one source is streamed from with several requests ahead, a crowd of sources one each, so every
+request is chosen from fresh news (what is rare changes by the second when a crowd starts)."""
 ENDGAME_COPIES = 2
 """In the endgame, a chunk is in flight at this many sources at most."""
 
@@ -67,6 +71,7 @@ class Schedule:
         rng: random.Random,
         random_first: int = RANDOM_FIRST,
         copies: int = ENDGAME_COPIES,
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         self.count = count
         self.needed = set(range(count)) - set(have)
@@ -86,6 +91,7 @@ class Schedule:
         self._rng = rng
         self._random_first = random_first
         self._copies = copies
+        self._in_flight = in_flight
         self._sequence = 0
         self.duplicates = 0
         """Requests made in the endgame for chunks already in flight elsewhere."""
@@ -219,10 +225,15 @@ class Schedule:
             self.avail[index] += 1
             self._score[index] += self.count
 
+    def depth(self, source: Hashable) -> int:
+        """Requests `source` may have in flight now: its share of `IN_FLIGHT`, within its cap."""
+        share = max(1, self._in_flight // max(1, len(self.sources)))
+        return min(self.sources[source].depth, share)
+
     def _fill(self) -> Actions:
         actions = Actions()
         for source, known in sorted(self.sources.items(), key=lambda item: item[1].order):
-            while len(known.asked) < known.depth:
+            while len(known.asked) < self.depth(source):
                 index = self._pick(source, known)
                 if index is None:
                     break

@@ -12,6 +12,7 @@ download of the file stops unfinished.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from collections.abc import Callable
@@ -43,6 +44,8 @@ from ..peerlist import Addr
 from ..transfer import send_chunk
 from .crowd import Crowds, Partial, Spreads
 from .uploads import Uploads
+
+log = logging.getLogger("rp2p.swarm")
 
 LINK_IDLE = 60.0
 """A source link on which the fetcher says nothing for this long is closed."""
@@ -199,6 +202,8 @@ class UploadLink:
                 if sending.cancelled_caught:
                     raise ConnectionLost(ErrorCode.TIMEOUT, "the fetcher stopped reading")
             self.sent(length)
+            log.debug("sent chunk %d of %s to %s (%d times now)", index, self.info.name,
+                      self.requester, self._times_sent(index))  # fmt: skip
 
     def _times_sent(self, index: int) -> int:
         return self.spreads.times_sent(self.info.name, index)

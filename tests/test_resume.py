@@ -56,7 +56,7 @@ async def bad_source(net: Network, data: bytes, misbehave: Misbehaviour) -> Flak
         await channel.receive_message(Hello)
         request = await channel.receive_message(Get)
         await channel.send(File(request.name, info.size, info.hash))
-        asked: list[int] = []
+        asked: list[int] = list(request.want)  # asked with the get itself
         while len(served) < GOOD_CHUNKS:
             if not asked:
                 message = await channel.receive_message(Chunks, Ping)

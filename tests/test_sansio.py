@@ -215,26 +215,18 @@ def test_the_vault_is_asked_after_the_deadline_while_peers_keep_it_waiting() -> 
     assert (DB, True) in step(finder, VAULT_AFTER).probes
 
 
-def test_a_peer_fetching_the_file_too_is_asked_again_later_and_later() -> None:
+def test_a_busy_holder_is_asked_again_later_and_later_while_its_chunks_are_needed() -> None:
     finder = finder_of([peer(2)])
     (asked, _), *_ = step(finder, 0.0).probes
     finder.answered(asked.addr)
-    finder.ask_later(asked, 0.0, busy=False)
-    assert step(finder, 0.5, missing=False).probes == []
-    assert step(finder, REASK_FIRST, missing=False).probes == [(asked, False)]
+    finder.ask_later(asked, 0.0)
+    assert step(finder, 5.0, missing=False, links=1).probes == []  # not needed now
+    assert step(finder, 0.5, links=1).probes == [(DB, True)]  # it keeps nobody waiting
+    assert (asked, False) in step(finder, REASK_FIRST, links=1).probes
     finder.answered(asked.addr)
-    finder.ask_later(asked, REASK_FIRST, busy=False)
-    assert step(finder, REASK_FIRST * 2.5, missing=False).probes == []  # 2 s this time
-    assert step(finder, REASK_FIRST * 3, missing=False).probes == [(asked, False)]
-
-
-def test_a_busy_holder_is_asked_again_only_while_its_chunks_are_needed() -> None:
-    finder = finder_of([peer(2)])
-    (asked, _), *_ = step(finder, 0.0).probes
-    finder.answered(asked.addr)
-    finder.ask_later(asked, 0.0, busy=True)
-    assert step(finder, 5.0, missing=False, links=1).probes == []
-    assert (asked, False) in step(finder, 5.0, missing=True, links=1).probes
+    finder.ask_later(asked, REASK_FIRST)
+    assert (asked, False) not in step(finder, REASK_FIRST * 2.5, links=1).probes  # 2 s now
+    assert (asked, False) in step(finder, REASK_FIRST * 3, links=1).probes
 
 
 def test_with_nobody_left_and_nothing_linked_the_search_gives_up() -> None:

@@ -300,6 +300,9 @@ async def secure(
         cause = exc.__cause__ or exc
         reason = getattr(cause, "reason", None) or str(cause) or "handshake failed"
         raise ConnectionLost(ErrorCode.FORBIDDEN, f"TLS refused: {reason}") from None
+    except BaseException:  # cancelled (a probe's deadline): the socket is not left open
+        await trio.aclose_forcefully(tls)
+        raise
     return tls
 
 

@@ -3,8 +3,8 @@
 A `get` keeps its meaning: a holder answers with the file, a non-holder with its map. A swarm
 `get` (`get{swarm}`) opens a source link instead (`swarm/upload.py`): a holder offers every
 chunk, a peer still fetching the file offers the chunks it verified so far, and either names
-the others fetching or holding it (the crowd); a non-holder's map names them too, and says
-whether we are fetching the file ourselves (with no chunk yet: the asker comes back). Every chunk
+the others fetching or holding it (the crowd, for a file of `CROWD_CHUNKS` or more); a
+non-holder's map names them too. Every chunk
 sent, on any link, waits for its turn among the peers asking (`FairSlots`) and for the upload
 cap (`--max-upload`).
 """
@@ -36,6 +36,7 @@ from ..proto import (
 )
 from . import events
 from .peerlist import Addr
+from .swarm.crowd import CROWD_CHUNKS
 from .swarm.upload import Offer, UploadLink
 from .swarm.uploads import Uploads
 from .transfer import send_file
@@ -91,7 +92,7 @@ class FileService:
         assert isinstance(request, Get)
         check_name(request.name)
         if request.swarm:
-            await self._serve_link(channel, hello, request.name)
+            await self._serve_link(channel, hello, request.name, request.want)
             return
         source = self.lookup(request.name)
         if source is None:
@@ -107,7 +108,7 @@ class FileService:
             await send_file(channel, path, request.offset, info.size, limit=self.uploads.limit)
         self._count(hello.name, info, info.size - request.offset)
 
-    async def _serve_link(self, channel: Channel, hello: Hello, name: str) -> None:
+    async def _serve_link(self, channel: Channel, hello: Hello, name: str, want: list[int]) -> None:
         """A swarm `get`: a source link if we have any of the file, else our map."""
         asker = self.known((channel.remote_host, hello.port)) if hello.port else None
         if asker is not None and asker.reachable:
@@ -120,7 +121,7 @@ class FileService:
             channel, offer, requester=hello.name, asker=asker.addr if asker else None,
             uploads=self.uploads, crowds=self.view.swarming.crowds,
             spreads=self.view.swarming.spreads,
-            sent=lambda count: self._sent_chunk(hello.name, offer, count),
+            sent=lambda count: self._sent_chunk(hello.name, offer, count), want=want,
         )  # fmt: skip
         with self._serving_one():
             await link.run()
@@ -134,8 +135,8 @@ class FileService:
         info = self.view.catalog.get(name)
         if partial is None or info is None or partial.download.info.hash != info.hash:
             return None
-        if not partial.download.received:
-            return None  # nothing to offer yet: our map says we are fetching it
+        if partial.download.count < CROWD_CHUNKS:
+            return None  # a small file is fetched from holders alone
         return Offer(info, partial.download.part_path, partial)
 
     @contextlib.contextmanager
@@ -169,8 +170,7 @@ class FileService:
         """A peer that lacks a file answers with its map (so the asker learns), and with the
         peers it saw fetching or holding that file lately."""
         crowd = self.view.swarming.crowds.members(name, trio.current_time()) if name else []
-        fetching = bool(name) and self.view.swarming.partials.get(name) is not None
-        await channel.send(Map(self.view.map_to_share(), crowd=crowd, fetching=fetching))
+        await channel.send(Map(self.view.map_to_share(), crowd=crowd))
 
     async def serve_map(self, channel: Channel, hello: Hello, request: object) -> None:
         await self.send_map(channel)

@@ -158,6 +158,9 @@ class Get(msgspec.Struct, tag="get", omit_defaults=True):
     name: str
     offset: int = 0
     swarm: bool = False
+    want: list[int] = []
+    """With `swarm`: chunks the asker would like at once (served right after `file`, those the
+    source has): a small file arrives in one round trip."""
 
 
 class File(msgspec.Struct, tag="file", omit_defaults=True):
@@ -226,8 +229,6 @@ class Map(msgspec.Struct, tag="map", omit_defaults=True):
 
     holders: dict[str, list[PeerInfo]]
     crowd: list[PeerInfo] = []
-    fetching: bool = False
-    """The sender is fetching that file itself, and has no chunk of it yet: ask again soon."""
 
 
 class PlayerStats(msgspec.Struct, frozen=True, gc=False):

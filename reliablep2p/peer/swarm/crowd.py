@@ -18,6 +18,10 @@ from ...proto import PeerInfo
 from ...storage.partial import Download
 from ..peerlist import Addr
 
+CROWD_CHUNKS = 4
+"""A file of fewer chunks is fetched from holders alone: a crowd trading parts of it is not
+worth the connections it takes (a handshake costs more than a chunk moves). A peer fetching
+one offers no link to it before it has all of it."""
 CROWD_TTL = 60.0
 """Seconds a peer stays in a file's crowd after we last saw it fetch or hold the file."""
 CROWD_KEPT = 64

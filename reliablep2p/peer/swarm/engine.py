@@ -38,7 +38,7 @@ from ..dialer import Dialer
 from ..peerlist import Addr
 from ..search import OneSource, SearchPlan
 from ..view import NetworkView
-from .crowd import Partial
+from .crowd import CROWD_CHUNKS, Partial
 from .finder import Finder
 from .link import LinkIdle, SourceLink
 from .picker import Actions, Schedule
@@ -49,10 +49,9 @@ VAULT_PROBE_TIMEOUT = 15.0
 PEER_DEPTH, VAULT_DEPTH = 4, 2
 """Requests in flight at a peer, and at the vault (the capped source), at most (see
 `picker.IN_FLIGHT`: a crowd of sources gets fewer each)."""
-CROWD_CHUNKS = 4
-"""Files of fewer chunks are fetched from holders alone: a crowd trading parts of them is not
-worth the connections it takes (a handshake costs more than a chunk moves)."""
-BUFFERS, STORE_THREADS = 12, 2
+WANT_FIRST = 2
+"""Chunks of a small file asked for in the probe itself: it arrives in one round trip."""
+BUFFERS, STORE_THREADS = 8, 2
 """Chunk buffers of one download (arriving or being stored), and the threads verifying them."""
 
 
@@ -122,6 +121,8 @@ class SwarmFetch:
         self.busy = False
         self._scopes: dict[int, trio.CancelScope] = {}
         self.finder = Finder(plan, count=self.count, now=trio.current_time())
+        self._wanted: set[int] = set()
+        """Chunks the probes under way ask for (so two probes ask for different ones)."""
         self._keys = 0
         self._pool = BufferPool(BUFFERS)
         self._workers = trio.CapacityLimiter(STORE_THREADS)
@@ -167,6 +168,7 @@ class SwarmFetch:
             for peer, vault in step.probes:
                 assert self._nursery is not None
                 self._nursery.start_soon(self._probe, peer, vault)
+            self.schedule.coming = len(self.finder.probing)
             if step.give_up:
                 self._done.set()  # nobody left to ask, nothing coming
                 return
@@ -183,22 +185,21 @@ class SwarmFetch:
     async def _probe(self, peer: PeerInfo, vault: bool) -> None:
         label = "vault" if vault else peer.name
         channel = None
+        small = self.count < CROWD_CHUNKS  # a crowd asks a seeder at once: no blind picks
+        want = self.schedule.first_picks(WANT_FIRST if small else 0, besides=self._wanted)
+        self._wanted.update(want)
         try:
             with trio.fail_after(VAULT_PROBE_TIMEOUT if vault else PROBE_TIMEOUT):
                 channel = await self.dialer.open(peer)
-                await channel.send(Get(self.info.name, swarm=True))
+                await channel.send(Get(self.info.name, swarm=True, want=want))
                 reply = await channel.receive_message(File, Map)
             if isinstance(reply, Map):
                 self.view.merge_map(reply.holders)
                 self.crowd(reply.crowd)
-                if reply.fetching and not vault and self.count >= CROWD_CHUNKS:
-                    self.failures.append(f"{peer.name} has no chunk of it yet")
-                    self.finder.ask_later(peer, trio.current_time(), busy=False)
-                else:
-                    self.failures.append(f"{peer.name} does not have it")
+                self.failures.append(f"{peer.name} does not have it")
             else:
                 assert isinstance(reply, File)
-                self._join(peer, label, channel, reply, vault)
+                self._join(peer, label, channel, reply, vault, want)
                 channel = None  # the link owns it now
         except trio.TooSlowError:
             self.failures.append(f"{label}: did not answer in time")
@@ -209,17 +210,26 @@ class SwarmFetch:
             if exc.code == ErrorCode.BUSY:
                 self.busy = True  # it holds the file, it is just full: ask again later
                 if not vault and not isinstance(self.plan, OneSource):
-                    self.finder.ask_later(peer, trio.current_time(), busy=True)
+                    self.finder.ask_later(peer, trio.current_time())
             else:
                 self._forget(peer, vault)
         finally:
             if channel is not None:
                 with trio.CancelScope(shield=True):
                     await channel.aclose()
+            self._wanted.difference_update(want)
             self.finder.answered(peer.addr)
             self._wake.set()
 
-    def _join(self, peer: PeerInfo, label: str, channel: Channel, reply: File, vault: bool) -> None:
+    def _join(
+        self,
+        peer: PeerInfo,
+        label: str,
+        channel: Channel,
+        reply: File,
+        vault: bool,
+        want: list[int],
+    ) -> None:
         assert self._nursery is not None
         if (reply.hash, reply.size) != (self.info.hash, self.info.size):
             raise RemoteProtocolError(ErrorCode.BAD_CONTENT, "offered other content than asked for")
@@ -227,13 +237,16 @@ class SwarmFetch:
         full = has is None or len(has) == self.count
         self._keys += 1
         link = SourceLink(self._keys, peer, label, channel, self.count, full, vault)
+        link.expected.update(i for i in want if has is None or i in has)  # coming already
         self.links[link.key] = link
         self._scopes[link.key] = trio.CancelScope()
         self.crowd(reply.crowd)
         if not vault:
             self.view.swarming.crowds.saw(self.info.name, peer, trio.current_time())
         depth = VAULT_DEPTH if vault else PEER_DEPTH
-        self._apply(self.schedule.join(link.key, None if full else has, depth=depth, last=vault))
+        joined = self.schedule.join(link.key, None if full else has, depth=depth, last=vault,
+                                    asked=link.expected)  # fmt: skip
+        self._apply(joined)
         self._nursery.start_soon(self._run_link, link)
         if not self.count:  # an empty file: its source said so, and that is all of it
             self.outcome.sources[label] = 0

@@ -5,11 +5,11 @@ Fed the state of the download at each step (does some needed chunk lie on no sou
 how many sources are linked, is the vault one of them, when did a chunk last land), a `Finder`
 says which peers to probe now, and when to look again. Up to `PROBES_AT_ONCE` known holders and
 crowd peers are probed at once, random peers one at a time while a chunk is missing; a small
-file wants few sources (unless they lack what it needs). A peer fetching the file with no chunk
-yet, or a holder too busy, is asked again later (1, 2, 4, 8 s; a busy one only while we need
-it). The vault joins once a needed chunk has been on no source for `VAULT_AFTER` seconds, or at
-once when nobody is left to ask; with nothing left at all, the search gives up after
-`HOPELESS` seconds without a chunk (at once, with no source linked).
+file wants few sources (unless they lack what it needs). A holder too busy is asked again
+later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been on
+no source for `VAULT_AFTER` seconds, or at once when nobody is left to ask (a busy holder does
+not keep it waiting); with nothing left at all, the search gives up after `HOPELESS` seconds
+without a chunk (at once, with no source linked).
 """
 
 from __future__ import annotations
@@ -48,16 +48,17 @@ class Finder:
         self.count = count
         self.probing: set[Addr] = set()
         self.vault_asked = isinstance(plan, OneSource)
-        self._later: dict[Addr, tuple[PeerInfo, float, bool]] = {}
-        """Peers to ask again: when, and whether they were busy (else fetching it too)."""
+        self._later: dict[Addr, tuple[PeerInfo, float]] = {}
+        """Busy holders to ask again, and when."""
         self._backoff: dict[Addr, float] = {}
         self._missing_since: float | None = now
         self._stuck_since: float | None = None
 
-    def ask_later(self, peer: PeerInfo, now: float, *, busy: bool) -> None:
+    def ask_later(self, peer: PeerInfo, now: float) -> None:
+        """`peer` holds the file but was too busy: ask again after a while (longer each time)."""
         wait = min(2 * self._backoff.get(peer.addr, REASK_FIRST / 2), REASK_CAP)
         self._backoff[peer.addr] = wait
-        self._later[peer.addr] = (peer, now + wait, busy)
+        self._later[peer.addr] = (peer, now + wait)
 
     def answered(self, addr: Addr) -> None:
         self.probing.discard(addr)
@@ -72,9 +73,9 @@ class Finder:
             self._missing_since = self._stuck_since = None
         elif self._missing_since is None:
             self._missing_since = now
-        step.wake_at = min((due for _, due, _ in self._later.values()), default=math.inf)
-        coming = any(not busy for _, _, busy in self._later.values())  # crowd peers, soon
-        searching = bool(self.probing) or coming or self.plan.has_candidates()
+        if missing:
+            step.wake_at = min((due for _, due in self._later.values()), default=math.inf)
+        searching = bool(self.probing) or self.plan.has_candidates()
         if missing and not self.vault_asked:
             assert self._missing_since is not None
             if not searching or now - self._missing_since >= VAULT_AFTER:
@@ -93,9 +94,9 @@ class Finder:
     def _probe_more(self, step: Step, now: float, *, missing: bool, links: int) -> None:
         wanted = MAX_SOURCES if missing else min(MAX_SOURCES, 1 + self.count // 2)
         room = wanted - links  # a small file needs few sources, unless they lack it
-        for addr, (again, due, busy) in list(self._later.items()):
-            if busy and not missing:
-                continue  # a busy holder is asked again only while we need what it has
+        for addr, (again, due) in list(self._later.items()):
+            if not missing:
+                break  # a busy holder is asked again only while we need what it has
             if due <= now and len(self.probing) < min(PROBES_AT_ONCE, room):
                 del self._later[addr]
                 self.plan.probes += 1

@@ -93,6 +93,8 @@ class Schedule:
         self._copies = copies
         self._in_flight = in_flight
         self._sequence = 0
+        self.coming = 0
+        """Sources expected to join soon (probes under way): the share of each is smaller."""
         self.duplicates = 0
         """Requests made in the endgame for chunks already in flight elsewhere."""
 
@@ -120,16 +122,36 @@ class Schedule:
 
     # ----------------------------------------------------------------------------- events
 
+    def first_picks(self, count: int, *, besides: Iterable[int] = ()) -> list[int]:
+        """Up to `count` chunks to ask of a source not heard yet (`join(asked=...)`), in our
+        own order, leaving out `besides` (what other probes ask for)."""
+        skip = set(besides)
+        free = [i for i in self.free if i not in skip]
+        return sorted(free, key=self._score.__getitem__)[:count]
+
     def join(
-        self, source: Hashable, has: Iterable[int] | None, *, depth: int, last: bool = False
+        self,
+        source: Hashable,
+        has: Iterable[int] | None,
+        *,
+        depth: int,
+        last: bool = False,
+        asked: Iterable[int] = (),
     ) -> Actions:
         """A source answered: it has `has` (None: every chunk); keep `depth` requests at it.
-        A `last` source (the vault) is filled after the others."""
+        A `last` source (the vault) is filled after the others. `asked`: chunks asked of it
+        with the first question, which it sends if it has them."""
         assert source not in self.sources, f"{source!r} joined twice"
         chunks = None if has is None else {i for i in has if 0 <= i < self.count}
         order = len(self.sources) + (1 << 20 if last else 0)
-        self.sources[source] = _Source(chunks, depth, order)
+        known = self.sources[source] = _Source(chunks, depth, order)
         self._count_in(range(self.count) if chunks is None else chunks)
+        for index in asked:
+            if index in self.free and (chunks is None or index in chunks):
+                self._sequence += 1
+                known.asked[index] = self._sequence
+                self.asked.setdefault(index, {})[source] = self._sequence
+                self.free.discard(index)
         return self._fill()
 
     def learned(self, source: Hashable, indices: Iterable[int]) -> Actions:
@@ -226,8 +248,9 @@ class Schedule:
             self._score[index] += self.count
 
     def depth(self, source: Hashable) -> int:
-        """Requests `source` may have in flight now: its share of `IN_FLIGHT`, within its cap."""
-        share = max(1, self._in_flight // max(1, len(self.sources)))
+        """Requests `source` may have in flight now: its share of `IN_FLIGHT` among the sources
+        there are and those expected soon (`coming`), within its cap."""
+        share = max(1, self._in_flight // max(1, len(self.sources) + self.coming))
         return min(self.sources[source].depth, share)
 
     def _fill(self) -> Actions:

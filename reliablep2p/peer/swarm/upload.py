@@ -88,6 +88,7 @@ class UploadLink:
         crowds: Crowds,
         spreads: Spreads,
         sent: Callable[[int], None],
+        want: list[int] | None = None,
     ) -> None:
         self.channel = channel
         self.offer = offer
@@ -99,6 +100,7 @@ class UploadLink:
         self.crowds = crowds
         self.spreads = spreads
         self.sent = sent
+        self.want = want or []
         self._queue: deque[int] = deque()
         self._queued = trio.Event()
         self._news = trio.Event()
@@ -129,6 +131,7 @@ class UploadLink:
         try:
             await self.channel.send(File(name, self.info.size, self.info.hash,
                                          have=have, crowd=crowd))  # fmt: skip
+            self._ask([i for i in self.want if self.offer.has(i)])  # what it has of them
             with self._scope, first_protocol_error():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._read)
@@ -164,24 +167,28 @@ class UploadLink:
         while True:
             request = await self.channel.receive_message(Chunks, Cancel, Ping, timeout=LINK_IDLE)
             if isinstance(request, Chunks):
-                check_indices(request.indices, self.count)
-                if len(self._queue) + len(request.indices) > MAX_QUEUED:
-                    raise RemoteProtocolError(
-                        ErrorCode.TOO_LARGE, f"more than {MAX_QUEUED} chunks asked at once"
-                    )
                 for index in request.indices:
                     if not self.offer.has(index):
                         raise RemoteProtocolError(
                             ErrorCode.UNEXPECTED, f"chunk {index} is not here: ask for what we have"
                         )
-                self._queue.extend(request.indices)
-                self._queued.set()
-                for index in request.indices:  # the others' fetchers hear it: ask for others
-                    self.spreads.claimed(self.info.name, index, self)
+                self._ask(request.indices)
             elif isinstance(request, Cancel):
                 for index in request.indices:
                     if index in self._queue:
                         self._queue.remove(index)
+
+    def _ask(self, indices: list[int]) -> None:
+        """Queue chunks asked for (checked: in the file, not too many at once)."""
+        check_indices(indices, self.count)
+        if len(self._queue) + len(indices) > MAX_QUEUED:
+            raise RemoteProtocolError(
+                ErrorCode.TOO_LARGE, f"more than {MAX_QUEUED} chunks asked at once"
+            )
+        self._queue.extend(indices)
+        self._queued.set()
+        for index in indices:  # the others' fetchers hear it: ask this source for others
+            self.spreads.claimed(self.info.name, index, self)
 
     async def _send_chunks(self, fd: int) -> None:
         while True:

@@ -14,7 +14,6 @@ from pathlib import Path
 import trio
 
 from reliablep2p.database.peer import DatabasePeer
-from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
 
 from .common import fmt, log, median, scratch_dir
@@ -46,6 +45,7 @@ class Storm:
                 while not all(n.ready.is_set() and len(n.peers) == self.n - 1 for n in nodes):  # noqa: ASYNC110
                     await trio.sleep(0.005)
             converged = trio.current_time() - start
+            self.retries = sum(n.session.failed_tries for n in nodes)
             at_convergence = traffic.snapshot()
             self._check(nodes)
             await _settle(traffic)
@@ -61,12 +61,7 @@ class Storm:
             name=name, share_dir=self.root / name, database=("127.0.0.1", db.port),
             rescan_interval=3600, rng=random.Random(i), identity=identity,
         )  # fmt: skip
-        node.subscribe(self._on_event)
         return node
-
-    def _on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.DatabaseUnreachable):
-            self.retries += 1
 
     def _check(self, nodes: list[Node]) -> None:
         everyone = {n.me.addr for n in nodes}

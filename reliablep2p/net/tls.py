@@ -3,8 +3,8 @@
 Why not `trio.SSLStream`: its `receive_some` passes through the scheduler once per 16 KiB record
 and reads the socket 64 KiB at a time, which held TLS downloads to about 200 MiB/s; going faster
 through its private attributes breaks whenever trio renames them. `TLSStream.receive_into`
-decrypts every record already buffered straight into the caller's buffer and reads the socket up
-to a megabyte at a time into one buffer the stream owns (it grows while data keeps coming).
+decrypts every record already buffered straight into the caller's buffer and reads the socket a
+megabyte at a time into one buffer the stream owns.
 
 It relies on TLS 1.3 (all `identity.py` allows; the handshake refuses any other version): no
 renegotiation, so a write never needs a read and `send_all` never touches the receive side.
@@ -23,11 +23,11 @@ from typing import Literal, cast
 import trio
 
 RECEIVE_SIZE = 1024 * 1024
-"""Bytes read from the socket at once: many records per read, decrypted in one go."""
-FIRST_RECEIVE_SIZE = 64 * 1024
-"""The stream's read buffer starts this small and doubles, up to `RECEIVE_SIZE`, each time a
-read fills it: a connection that only hears requests (a source link's serving side) stays
-small, one that receives a file soon reads a megabyte at a time."""
+"""Bytes read from the socket at once, at most: many records per read, decrypted in one go."""
+RECEIVE_START = 64 * 1024
+"""...and at first (four full records): the read buffer grows (x4) only while reads fill it, so
+a session that carries small messages holds 64 KiB, not a megabyte (a host of 2,000 sessions
+held 2 GiB)."""
 SEND_PIECE = 256 * 1024
 """`send_all` encrypts and sends this much at a time, so a large write is never copied whole."""
 RECEIVE_SOME_SIZE = 64 * 1024  # receive_some() without a size
@@ -65,7 +65,8 @@ class TLSStream(trio.abc.Stream):
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
-        self._view = memoryview(bytearray(FIRST_RECEIVE_SIZE))  # the socket is read into this
+        self._buffer = bytearray(RECEIVE_START)  # the socket is read into this, always
+        self._view = memoryview(self._buffer)
         self._send_lock = trio.StrictFIFOLock()
         self._handshake_lock = trio.Lock()
         self._receiving = _OneAtATime("receiving")
@@ -137,7 +138,9 @@ class TLSStream(trio.abc.Stream):
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Up to `max_bytes` decrypted bytes; b"" at the other side's close_notify."""
-        buffer = bytearray(RECEIVE_SOME_SIZE if max_bytes is None else max_bytes)
+        # at most RECEIVE_SOME_SIZE: a caller asking for more (a message channel asks 256 KiB
+        # for every small message) gets what fits, without a big zeroed buffer each time
+        buffer = bytearray(min(RECEIVE_SOME_SIZE, max_bytes or RECEIVE_SOME_SIZE))
         count = await self.receive_into(buffer)
         return bytes(memoryview(buffer)[:count])
 
@@ -214,7 +217,7 @@ class TLSStream(trio.abc.Stream):
     async def _receive_records(self) -> None:
         """Read what the socket has into the stream's own buffer, and hand it to TLS."""
         try:
-            got = await self.transport_stream.socket.recv_into(self._view)
+            got = await self.transport_stream.socket.recv_into(self._buffer)
         except OSError as exc:
             if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
                 raise trio.ClosedResourceError("this TLS stream was closed") from None
@@ -222,8 +225,9 @@ class TLSStream(trio.abc.Stream):
             raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
         if got:
             self._incoming.write(self._view[:got])
-            if got == len(self._view) < RECEIVE_SIZE:  # more was waiting: read more at once
-                self._view = memoryview(bytearray(2 * got))
+            if got == len(self._buffer) < RECEIVE_SIZE:  # a bulk transfer: read more at once
+                self._buffer = bytearray(min(4 * got, RECEIVE_SIZE))
+                self._view = memoryview(self._buffer)
         else:
             self._incoming.write_eof()  # TLS tells a clean end from a truncation
 

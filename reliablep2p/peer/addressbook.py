@@ -59,6 +59,10 @@ class AddressBook:
             if not holders:
                 del self._holders[name]
 
+    def drop(self, name: str) -> None:
+        """`name` left the catalog: nobody holds it any more."""
+        self._holders.pop(name, None)
+
     def forget_peer(self, addr: Addr) -> None:
         """`addr` left the network: it holds nothing any more."""
         for name in list(self._holders):

@@ -4,9 +4,8 @@ A `get` keeps its meaning: a holder answers with the file, a non-holder with its
 `get` (`get{swarm}`) opens a source link instead (`swarm/upload.py`): a holder offers every
 chunk, a peer still fetching the file offers the chunks it verified so far, and either names
 the others fetching or holding it (the crowd, for a file of `CROWD_CHUNKS` or more); a
-non-holder's map names them too. Every chunk
-sent, on any link, waits for its turn among the peers asking (`FairSlots`) and for the upload
-cap (`--max-upload`).
+non-holder's map names them too. Every chunk sent, on any link, waits for its turn among the
+peers asking (`FairSlots`) and for the upload cap (`--max-upload`).
 """
 
 from __future__ import annotations
@@ -34,21 +33,22 @@ from ..proto import (
     RemoteProtocolError,
     check_name,
 )
+from ..storage.interfaces import ReadChunk
 from . import events
 from .peerlist import Addr
 from .swarm.crowd import CROWD_CHUNKS
 from .swarm.upload import Offer, UploadLink
 from .swarm.uploads import Uploads
-from .transfer import send_file
+from .transfer import send_chunks, send_file
 from .view import NetworkView
 
 MAX_SERVING = 32
 """Files served at once (whole streams and source links); one more request is answered `busy`
 and the asker tries another source."""
-COUNTED_SENDS = 10_000
-"""Who-was-sent-how-much entries kept (for the vault's credit) before the oldest half go."""
 
-Lookup = Callable[[str], tuple[FileInfo, Path] | None]
+Source = Path | ReadChunk
+"""A file on disk (sent by the kernel where it can) or a reader of its chunks (an object store)."""
+Lookup = Callable[[str], tuple[FileInfo, Source] | None]
 Missing = Callable[[Channel, str], Awaitable[None]]
 
 
@@ -57,9 +57,10 @@ class FileService:
 
     `lookup` says which trusted file we can serve under a name (a player: what it seeds; the
     database peer: its vault); `missing` answers a `get` for anything else (a player: its map;
-    the database peer: an error). `served` hears who was sent most of which file (the vault's
-    finds score less). `known` says who a caller is, by the address it listens on (our peer
-    list; the database peer's registry): only those are passed on as crowd members.
+    the database peer: an error). `served` hears who was sent how many bytes of which file,
+    from which offset, even when the transfer broke off (on a source link: each chunk, as it
+    is sent). `known` says who a caller is, by the address it listens on (our peer list; the
+    database peer's registry): only those are passed on as crowd members.
     """
 
     def __init__(
@@ -68,7 +69,7 @@ class FileService:
         *,
         lookup: Lookup,
         missing: Missing | None = None,
-        served: Callable[[str, str], None] | None = None,
+        served: Callable[[str, str, int, int], None] | None = None,
         max_serving: int = MAX_SERVING,
         uploads: Uploads | None = None,
         known: Callable[[Addr], PeerInfo | None] | None = None,
@@ -81,7 +82,6 @@ class FileService:
         self.uploads = uploads or Uploads()
         self.known = known or (lambda addr: view.peers.peers.get(addr))  # the list is replaced
         self._serving = 0
-        self._sent: dict[tuple[str, str], int] = {}
         self.sent_while_fetching = 0
         """Chunks sent of files we were still fetching ourselves (partial seeding at work)."""
 
@@ -98,15 +98,30 @@ class FileService:
         if source is None:
             await self.missing(channel, request.name)
             return
-        info, path = source
+        info, where = source
         if request.offset % CHUNK_SIZE or not 0 <= request.offset <= info.size:
             raise RemoteProtocolError(
                 ErrorCode.MALFORMED, f"offset {request.offset} is not a chunk start"
             )
+        sent = 0
+
+        def count(length: int) -> None:
+            nonlocal sent
+            sent += length
+
         with self._serving_one():
-            await channel.send(File(info.name, info.size, info.hash, request.offset))
-            await send_file(channel, path, request.offset, info.size, limit=self.uploads.limit)
-        self._count(hello.name, info, info.size - request.offset)
+            try:
+                await channel.send(File(info.name, info.size, info.hash, request.offset))
+                limit = self.uploads.limit
+                if isinstance(where, Path):
+                    await send_file(channel, where, request.offset, info.size, limit=limit,
+                                    sent=count)  # fmt: skip
+                else:
+                    await send_chunks(channel, where, request.offset, info.size, limit=limit,
+                                      sent=count)  # fmt: skip
+            finally:
+                if self.served is not None:
+                    self.served(hello.name, request.name, request.offset, sent)
 
     async def _serve_link(self, channel: Channel, hello: Hello, name: str, want: list[int]) -> None:
         """A swarm `get`: a source link if we have any of the file, else our map."""
@@ -121,7 +136,8 @@ class FileService:
             channel, offer, requester=hello.name, asker=asker.addr if asker else None,
             uploads=self.uploads, crowds=self.view.swarming.crowds,
             spreads=self.view.swarming.spreads,
-            sent=lambda count: self._sent_chunk(hello.name, offer, count), want=want,
+            sent=lambda index, length: self._sent_chunk(hello.name, offer, index, length),
+            want=want,
         )  # fmt: skip
         with self._serving_one():
             await link.run()
@@ -150,21 +166,11 @@ class FileService:
         finally:
             self._serving -= 1
 
-    def _sent_chunk(self, player: str, offer: Offer, count: int) -> None:
+    def _sent_chunk(self, player: str, offer: Offer, index: int, length: int) -> None:
         if offer.partial is not None and not offer.partial.download.complete:
             self.sent_while_fetching += 1
-        self._count(player, offer.info, count)
-
-    def _count(self, player: str, info: FileInfo, count: int) -> None:
-        """Note bytes of `info` sent to `player`; `served` hears once they are most of it."""
-        key = (player, info.name)
-        before = self._sent.get(key, 0)
-        self._sent[key] = after = before + count
-        if self.served is not None and (before * 2 <= info.size < after * 2 or not info.size):
-            self.served(player, info.name)
-        if len(self._sent) > COUNTED_SENDS:
-            for old in list(self._sent)[: COUNTED_SENDS // 2]:
-                del self._sent[old]
+        if self.served is not None:
+            self.served(player, offer.info.name, index * CHUNK_SIZE, length)
 
     async def send_map(self, channel: Channel, name: str = "") -> None:
         """A peer that lacks a file answers with its map (so the asker learns), and with the

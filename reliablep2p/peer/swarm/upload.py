@@ -40,8 +40,9 @@ from ...proto import (
     chunk_count,
     to_bitfield,
 )
+from ...storage.interfaces import ReadChunk
 from ..peerlist import Addr
-from ..transfer import send_chunk
+from ..transfer import send_chunk, send_read_chunk
 from .crowd import Crowds, Partial, Spreads
 from .uploads import Uploads
 
@@ -59,10 +60,11 @@ CHUNK_SEND_TIMEOUT = 30.0
 
 @dataclass(eq=False)
 class Offer:
-    """What we serve of one file on a link: all of it, or the verified chunks of a download."""
+    """What we serve of one file on a link: all of it, or the verified chunks of a download.
+    `source`: the file on disk, or a reader of its chunks (an object store's vault)."""
 
     info: FileInfo
-    path: Path
+    source: Path | ReadChunk
     partial: Partial | None = None
 
     def has(self, index: int) -> bool:
@@ -87,7 +89,7 @@ class UploadLink:
         uploads: Uploads,
         crowds: Crowds,
         spreads: Spreads,
-        sent: Callable[[int], None],
+        sent: Callable[[int, int], None],
         want: list[int] | None = None,
     ) -> None:
         self.channel = channel
@@ -113,11 +115,13 @@ class UploadLink:
 
     async def run(self) -> None:
         name = self.info.name
-        try:
-            fd = await trio.to_thread.run_sync(os.open, self.offer.path, os.O_RDONLY)
-        except OSError as exc:  # placed or moved this very moment: the asker comes back
-            detail = f"cannot read {name} now: {exc.strerror}"
-            raise LocalProtocolError(ErrorCode.BUSY, detail) from None
+        fd = -1
+        if isinstance(self.offer.source, Path):
+            try:
+                fd = await trio.to_thread.run_sync(os.open, self.offer.source, os.O_RDONLY)
+            except OSError as exc:  # placed or moved this very moment: the asker comes back
+                detail = f"cannot read {name} now: {exc.strerror}"
+                raise LocalProtocolError(ErrorCode.BUSY, detail) from None
         # Listen first, then take the crowd and our bitfield, with no checkpoint in between:
         # whoever joins or whatever we verify from now on is told, nothing falls in a gap.
         stop_crowd = self.crowds.listen(name, self._crowd_grew)
@@ -143,7 +147,8 @@ class UploadLink:
             stop_spread()
             if partial is not None and self._have_grew in partial.listeners:
                 partial.listeners.remove(self._have_grew)
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     def _have_grew(self, index: int | None) -> None:
         if index is None:  # our download stopped: finished (we hold it all) or put aside
@@ -191,6 +196,7 @@ class UploadLink:
             self.spreads.claimed(self.info.name, index, self)
 
     async def _send_chunks(self, fd: int) -> None:
+        """Send what is asked, in our turns; from `fd`, or (-1) through the offer's reader."""
         while True:
             while not self._queue:
                 self._queued = trio.Event()
@@ -204,13 +210,19 @@ class UploadLink:
                 length = min(self.info.size - index * CHUNK_SIZE, CHUNK_SIZE)
                 async with self._lock:
                     with trio.move_on_after(CHUNK_SEND_TIMEOUT) as sending:
-                        await send_chunk(self.channel, fd, index, length, buffer=buffer,
-                                         limit=self.uploads.limit)  # fmt: skip
+                        await self._send_one(fd, index, length, buffer)
                 if sending.cancelled_caught:
                     raise ConnectionLost(ErrorCode.TIMEOUT, "the fetcher stopped reading")
-            self.sent(length)
+            self.sent(index, length)
             log.debug("sent chunk %d of %s to %s (%d times now)", index, self.info.name,
                       self.requester, self._times_sent(index))  # fmt: skip
+
+    async def _send_one(self, fd: int, index: int, length: int, buffer: memoryview) -> None:
+        limit, source = self.uploads.limit, self.offer.source
+        if isinstance(source, Path):
+            await send_chunk(self.channel, fd, index, length, buffer=buffer, limit=limit)
+        else:
+            await send_read_chunk(self.channel, source, index, length, limit=limit)
 
     def _times_sent(self, index: int) -> int:
         return self.spreads.times_sent(self.info.name, index)

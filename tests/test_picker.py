@@ -229,16 +229,3 @@ def test_the_vault_joined_last_gets_what_the_peers_leave_of_a_dead_sources_chunk
     schedule.join("peer", None, depth=3)
     actions = schedule.leave("dying")
     assert sorted(r.source for r in actions.requests) == ["peer", "peer", "peer", "vault"]
-
-
-def test_a_chunk_only_the_vault_has_sends_the_search_on_for_peers() -> None:
-    schedule = Schedule(4, rng=random.Random(5))
-    schedule.join("vault", None, depth=2, last=True)
-    assert schedule.unavailable() == 0 and schedule.peerless()  # the vault alone has them
-    schedule.join("a", [0, 1, 2], depth=2)
-    assert schedule.peerless()  # chunk 3: still the vault's alone
-    schedule.learned("a", [3])
-    assert not schedule.peerless()
-    schedule.join("seeder", None, depth=2)
-    schedule.leave("a")
-    assert not schedule.peerless()  # a peer holds it all

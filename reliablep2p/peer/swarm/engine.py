@@ -164,7 +164,6 @@ class SwarmFetch:
                 links=len(self.links),
                 vault_linked=any(link.vault for link in self.links.values()),
                 progress_at=self._progress_at,
-                peerless=bool(self.count) and self.schedule.peerless(),
             )
             for peer, vault in step.probes:
                 assert self._nursery is not None

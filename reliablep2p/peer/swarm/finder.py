@@ -3,11 +3,9 @@ stalled.
 
 Fed the state of the download at each step (does some needed chunk lie on no source we have,
 how many sources are linked, is the vault one of them, when did a chunk last land), a `Finder`
-says which peers to probe now, and when to look again. Up to `PROBES_AT_ONCE` peers are probed
-at once: known holders and crowd peers first, then random peers while some needed chunk is on
-no peer (only the vault, or nobody, has it: a crowd that nobody told who seeds the file finds
-the seeder in its first exchanges, and leaves the vault alone); a small file wants few sources
-(unless they lack what it needs). A holder too busy is asked again
+says which peers to probe now, and when to look again. Up to `PROBES_AT_ONCE` known holders and
+crowd peers are probed at once, random peers one at a time while a chunk is missing; a small
+file wants few sources (unless they lack what it needs). A holder too busy is asked again
 later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been on
 no source for `VAULT_AFTER` seconds, or at once when nobody is left to ask (a busy holder does
 not keep it waiting); with nothing left at all, the search gives up after `HOPELESS` seconds
@@ -66,20 +64,11 @@ class Finder:
         self.probing.discard(addr)
 
     def step(
-        self,
-        now: float,
-        *,
-        missing: bool,
-        links: int,
-        vault_linked: bool,
-        progress_at: float,
-        peerless: bool | None = None,
+        self, now: float, *, missing: bool, links: int, vault_linked: bool, progress_at: float
     ) -> Step:
-        """The probes to start now, and when to look again. `missing`: some needed chunk is on
-        no source; `peerless` (the same by default): on no source but the vault."""
+        """The probes to start now, and when to look again."""
         step = Step()
-        peerless = missing if peerless is None else peerless or missing
-        self._probe_more(step, now, missing=missing, peerless=peerless, links=links)
+        self._probe_more(step, now, missing=missing, links=links)
         if not missing:
             self._missing_since = self._stuck_since = None
         elif self._missing_since is None:
@@ -102,10 +91,8 @@ class Finder:
             step.wake_at = min(step.wake_at, self._stuck_since + HOPELESS)
         return step
 
-    def _probe_more(
-        self, step: Step, now: float, *, missing: bool, peerless: bool, links: int
-    ) -> None:
-        wanted = MAX_SOURCES if peerless else min(MAX_SOURCES, 1 + self.count // 2)
+    def _probe_more(self, step: Step, now: float, *, missing: bool, links: int) -> None:
+        wanted = MAX_SOURCES if missing else min(MAX_SOURCES, 1 + self.count // 2)
         room = wanted - links  # a small file needs few sources, unless they lack it
         for addr, (again, due) in list(self._later.items()):
             if not missing:
@@ -119,11 +106,10 @@ class Finder:
             if known is None:
                 break
             self._start(step, known, vault=False)
-        while peerless and len(self.probing) < min(PROBES_AT_ONCE, room):
+        if not self.probing and room > 0 and missing:
             other = self.plan.next_random()
-            if other is None:
-                break
-            self._start(step, other, vault=False)
+            if other is not None:
+                self._start(step, other, vault=False)
 
     def _start(self, step: Step, peer: PeerInfo, *, vault: bool) -> None:
         self.probing.add(peer.addr)

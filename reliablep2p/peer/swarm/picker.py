@@ -27,8 +27,6 @@ one source is streamed from with several requests ahead, a crowd of sources one 
 request is chosen from fresh news (what is rare changes by the second when a crowd starts)."""
 ENDGAME_COPIES = 2
 """In the endgame, a chunk is in flight at this many sources at most."""
-LAST = 1 << 20
-"""Added to a `last` source's fill order: it is filled after every other."""
 
 
 @dataclass(frozen=True)
@@ -118,16 +116,6 @@ class Schedule:
         """Needed chunks that no live source has (and none is arriving)."""
         return sum(1 for i in self.needed if not self.avail[i] and i not in self.storing)
 
-    def peerless(self) -> bool:
-        """Some needed chunk is on no source but a `last` one (the vault) or none at all."""
-        held: set[int] = set()
-        for known in self.sources.values():
-            if known.order < LAST:
-                if known.has is None:
-                    return False  # a peer holds all of it
-                held |= known.has
-        return any(i not in held and i not in self.storing for i in self.needed)
-
     def endgame(self) -> bool:
         """Every needed chunk that some source has is asked for already."""
         return not any(self.avail[i] for i in self.free)
@@ -155,7 +143,7 @@ class Schedule:
         with the first question, which it sends if it has them."""
         assert source not in self.sources, f"{source!r} joined twice"
         chunks = None if has is None else {i for i in has if 0 <= i < self.count}
-        order = len(self.sources) + (LAST if last else 0)
+        order = len(self.sources) + (1 << 20 if last else 0)
         known = self.sources[source] = _Source(chunks, depth, order)
         self._count_in(range(self.count) if chunks is None else chunks)
         for index in asked:

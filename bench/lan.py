@@ -139,7 +139,7 @@ class LanRp2p:
         # no find is claimed and proven mid-measurement: only the transfers are timed.
         db = self.db = Program(host, [
             BIN / "rp2p-db", "--port", str(DB_PORT), "--data", self.root / f"db-{host.name}",
-            "--round-seconds", "0.001", "--pause-seconds", "1e9",
+            "--round-seconds", "0.001", "--lobby-seconds", "0", "--pause-seconds", "1e9",
         ], self.logs / f"{host.name}.log", stdin=False)  # fmt: skip
         _, line = db.wait(r"join code: \S+", 60)
         self.code = line.split("join code:")[1].split()[0]

@@ -8,7 +8,8 @@ connection, TLS handshake, every chunk checked, the fsync). Reported as payload 
 over the tbf rate, beside a raw socket copy between the same two hosts.
 
 9: BENCH_SOURCES seeders on hosts of their own hold one BENCH_SOURCES_MIB file (the vault too);
-a joined fetcher gets it. Its peak RSS (VmHWM, over its whole life: start-up, join, the get)
+a joined fetcher, told of every holder first (it asks each seeder for its map), gets it from all
+of them at once. Its peak RSS (VmHWM, over its whole life: start-up, join, the get)
 must stay small however many sources it reads from.
 """
 
@@ -33,7 +34,7 @@ from .common import (
     sha256_file,
 )
 from .crowd import CpuClock
-from .lan import Lan, LanRp2p, Program, simulated_lan, sources_of, unavailable
+from .lan import PLAYER_PORT, Lan, LanRp2p, Program, simulated_lan, sources_of, unavailable
 from .report import Section, Target
 
 TIMEOUT = 600.0
@@ -217,6 +218,10 @@ def run_sources(sources: int, size_mib: int, mbit: int) -> Section:
         comm = Path(f"/proc/{getter.pid}/comm").read_text().strip()
         if comm != "rp2p-peer":
             raise RuntimeError(f"pid {getter.pid} is {comm!r}, not the fetcher")
+        for host in seed_hosts:  # each seeder's map names it a holder: all 8 are sources
+            since = len(getter.lines)
+            getter.say(f"map {host.address}:{PLAYER_PORT}")
+            getter.wait(r"^map from port ", 60, since=since)
         at_rest = proc_status_kib(getter.pid, "VmRSS") or 0
         took, lines = net.get_all([getter], name, TIMEOUT)
         peak = proc_status_kib(getter.pid, "VmHWM") or 0

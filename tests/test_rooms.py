@@ -15,17 +15,36 @@ def modules() -> list[Path]:
     return sorted(CORE.rglob("*.py"))
 
 
-def imported_rooms(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+def imported_rooms(path: Path, source: str | None = None) -> set[str]:
+    """The rooms the module at `path` imports from, relative imports resolved from its own
+    package (a room's subpackage, such as `peer/swarm/`, reaches other rooms with ``...``)."""
+    tree = ast.parse(path.read_text() if source is None else source)
+    package = list(path.relative_to(CORE).parts[:-1])
     rooms = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
-            rooms.add(node.module.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            parts = node.module.split(".")
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level == 0:
+            parts = (node.module or "").split(".")
             if parts[0] == "reliablep2p" and len(parts) > 1:
                 rooms.add(parts[1])
+            continue
+        base = package[: len(package) - (node.level - 1)]
+        target = [part for part in [*base, *(node.module or "").split(".")] if part]
+        if target:
+            rooms.add(target[0])
     return rooms
+
+
+def test_relative_imports_of_a_subpackage_are_resolved() -> None:
+    inside = CORE / "peer" / "swarm" / "example.py"
+    source = "from ...app import cli\nfrom ..fetch import Fetcher\nfrom .crowd import Crowds\n"
+    assert imported_rooms(inside, source) == {"app", "peer"}
+    top = CORE / "peer" / "example.py"
+    assert imported_rooms(top, "from ..proto import Get\nfrom .view import V\n") == {
+        "proto",
+        "peer",
+    }
 
 
 def test_every_room_imports_only_rooms_below_it() -> None:

@@ -1,4 +1,5 @@
-"""The address book, the search order, the peer list and the scoreboard log, without sockets."""
+"""The address book, the search order and its deadlines, the peer list and the scoreboard log,
+without sockets."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from reliablep2p.game.board import BoardLog, apply_scoreboard, ranked
 from reliablep2p.peer.addressbook import AddressBook
 from reliablep2p.peer.peerlist import PeerList, PeerRegistry
-from reliablep2p.peer.search import SearchPlan
+from reliablep2p.peer.search import OneSource, SearchPlan
+from reliablep2p.peer.swarm.finder import HOPELESS, REASK_FIRST, VAULT_AFTER, Finder, Step
 from reliablep2p.proto import PeerInfo, PlayerStats, ScoreboardChanged
 
 
@@ -185,3 +187,55 @@ def test_board_log_brings_sessions_at_any_tick_to_the_same_scoreboard() -> None:
             sessions[key] = (log.tick, apply_scoreboard(board, push))
             assert sessions[key][1] == ranked(rows.values())
             assert log.since(log.tick) is None
+
+
+# ------------------------------------------------------------- the finder's deadlines
+
+
+def finder_of(peers: list[PeerInfo], count: int = 8) -> Finder:
+    return Finder(plan(AddressBook(), peers), count=count, now=0.0)
+
+
+def step(finder: Finder, now: float, *, missing: bool = True, links: int = 0) -> Step:
+    return finder.step(now, missing=missing, links=links, vault_linked=False, progress_at=0.0)
+
+
+def test_the_vault_is_asked_at_once_when_nobody_is_left() -> None:
+    finder = finder_of([])
+    first = step(finder, 0.0)
+    assert first.probes == [(DB, True)]
+
+
+def test_the_vault_is_asked_after_the_deadline_while_peers_keep_it_waiting() -> None:
+    finder = finder_of([peer(2), peer(3)])
+    first = step(finder, 0.0)
+    assert len(first.probes) == 1 and first.probes[0][0].port in (2, 3)  # one random peer
+    assert first.wake_at == VAULT_AFTER  # one at a time, while the first has not answered
+    assert step(finder, VAULT_AFTER - 0.1).probes == []
+    assert (DB, True) in step(finder, VAULT_AFTER).probes
+
+
+def test_a_busy_holder_is_asked_again_later_and_later_while_its_chunks_are_needed() -> None:
+    finder = finder_of([peer(2)])
+    (asked, _), *_ = step(finder, 0.0).probes
+    finder.answered(asked.addr)
+    finder.ask_later(asked, 0.0)
+    assert step(finder, 5.0, missing=False, links=1).probes == []  # not needed now
+    assert step(finder, 0.5, links=1).probes == [(DB, True)]  # it keeps nobody waiting
+    assert (asked, False) in step(finder, REASK_FIRST, links=1).probes
+    finder.answered(asked.addr)
+    finder.ask_later(asked, REASK_FIRST)
+    assert (asked, False) not in step(finder, REASK_FIRST * 2.5, links=1).probes  # 2 s now
+    assert (asked, False) in step(finder, REASK_FIRST * 3, links=1).probes
+
+
+def test_with_nobody_left_and_nothing_linked_the_search_gives_up() -> None:
+    finder = Finder(OneSource(peer(2), database=None), count=4, now=0.0)
+    (asked, _), *_ = step(finder, 0.0).probes
+    finder.answered(asked.addr)
+    assert step(finder, 0.1).give_up
+    linked = Finder(OneSource(peer(2), database=None), count=4, now=0.0)
+    step(linked, 0.0)
+    linked.answered(asked.addr)
+    assert not step(linked, 0.1, links=1).give_up  # a source still linked may get it yet
+    assert step(linked, 0.1 + HOPELESS, links=1).give_up

@@ -163,3 +163,55 @@ def test_a_refused_direct_write_falls_back_to_the_page_cache(
     folder.finish(download)
     assert (tmp_path / "share" / "g.bin").read_bytes() == data
     assert len(refused) <= 1  # refused once at most, then the page cache only
+
+
+def test_a_download_resumes_from_any_set_of_verified_chunks(tmp_path: Path) -> None:
+    """Chunks from several sources land anywhere in the file: the record beside it keeps the
+    set, so a later download continues from exactly those chunks (and the record stays small)."""
+    folder = SharedFolder(tmp_path / "share")
+    folder.ensure()
+    data = random_bytes(7 * CHUNK_SIZE + 5)
+    info = describe_bytes(data, "set.bin")
+    chunks = _aligned_chunks(data)
+    download = folder.start_download(info)
+    for index in (5, 1, 7):
+        download.store_chunk(index, chunks[index])
+    download.put_aside()
+    record = tmp_path / "share" / ".rp2p" / f"{info.hash.hex()}.chunks"
+    assert record.stat().st_size < 128
+    again = folder.start_download(info)
+    assert again.stored() == {1, 5, 7}
+    assert again.resumed_at == again.received == 2 * CHUNK_SIZE + 5
+    for index in (0, 2, 3, 4, 6):
+        again.store_chunk(index, chunks[index])
+    folder.finish(again)
+    assert (tmp_path / "share" / "set.bin").read_bytes() == data
+
+
+def test_a_damaged_chunk_among_the_last_stored_distrusts_the_partial_file(tmp_path: Path) -> None:
+    folder = SharedFolder(tmp_path / "share")
+    folder.ensure()
+    data = random_bytes(4 * CHUNK_SIZE)
+    info = describe_bytes(data, "torn.bin")
+    chunks = _aligned_chunks(data)
+    download = folder.start_download(info)
+    for index in (2, 0):
+        download.store_chunk(index, chunks[index])
+    download.put_aside()
+    part = tmp_path / "share" / ".rp2p" / f"{info.hash.hex()}.part"
+    with part.open("r+b") as f:  # what a crash before the write-back can leave
+        f.seek(2 * CHUNK_SIZE + 100)
+        f.write(b"\x00" * 64)
+    again = folder.start_download(info)
+    assert again.stored() == set() and again.resumed_at == 0
+
+
+def test_a_record_of_the_earlier_prefix_format_is_still_resumed(tmp_path: Path) -> None:
+    folder = SharedFolder(tmp_path / "share")
+    folder.ensure()
+    data = random_bytes(4 * CHUNK_SIZE)
+    info = describe_bytes(data, "old.bin")
+    work = tmp_path / "share" / ".rp2p" / info.hash.hex()
+    work.with_suffix(".part").write_bytes(data[: 3 * CHUNK_SIZE])
+    work.with_suffix(".chunks").write_text(f"{3:>20}\n")
+    assert folder.start_download(info).stored() == {0, 1, 2}

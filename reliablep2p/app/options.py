@@ -20,6 +20,7 @@ from typing import Any
 from ..net.discovery import DISCOVERY_PORT
 from ..peer import events
 from ..peer.node import Node
+from ..peer.swarm.uploads import parse_rate
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
 from .profiles import Profile, Profiles
 
@@ -62,6 +63,14 @@ def port_option(text: str) -> int:
     return number
 
 
+def rate_option(text: str) -> float:
+    """argparse's type for a rate (``50M``, ``10MiB/s``, ``100mbit``), in bytes per second."""
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def program_version() -> str:
     try:
         return version("reliablep2p")
@@ -98,6 +107,9 @@ def add_player_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--enroll-port", type=port_option,
                         help="the host's port for join codes, if it has one of its own "
                         "(default: its own port)")  # fmt: skip
+    parser.add_argument("--max-upload", type=rate_option, metavar="RATE",
+                        help="cap on what this player sends others, e.g. 50M (bytes/s), "
+                        "10MiB/s or 100mbit (default: none)")  # fmt: skip
     parser.add_argument("--insecure-lan", action="store_true",
                         help="plain TCP with no authentication, to join an --insecure-lan host")  # fmt: skip
 
@@ -138,7 +150,7 @@ def make_player(
             notes.extend(joined.notes)
     node = Node(name=name, host=args.host, port=port, share_dir=args.share,
                 database=databases[0], databases=databases[1:], identity=identity,
-                **options)  # fmt: skip
+                max_upload=args.max_upload, **options)  # fmt: skip
     if joined is not None and joined.profile is not None:
         node.subscribe(functools.partial(remember_databases, joined.profile))
     return node

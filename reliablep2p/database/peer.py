@@ -170,6 +170,7 @@ class DatabasePeer:
             missing=self._not_in_catalog,
             served=self.play.served,
             max_serving=max_serving,
+            known=lambda addr: self.registry.peers.get(addr),
         )
         self.server = Server(
             {

@@ -122,8 +122,11 @@ class Channel:
     async def send(self, message: Message) -> None:
         await self._send_bytes(encode_message(message))
 
-    async def send_data(self, data: bytes | bytearray | memoryview) -> None:
-        """One data frame: at most one chunk of file bytes."""
+    async def send_data(
+        self, data: bytes | bytearray | memoryview, *, before: Message | None = None
+    ) -> None:
+        """One data frame: at most one chunk of file bytes (after the message `before`, if any,
+        in the same write: nothing can come between them)."""
         view = memoryview(data)
         position = 0
 
@@ -132,17 +135,21 @@ class Channel:
             position += size
             return view[position - size : position]
 
-        await self.send_data_from(len(view), next_piece)
+        await self.send_data_from(len(view), next_piece, before=before)
 
     async def send_data_from(
-        self, length: int, read: Callable[[int], Awaitable[bytes | memoryview]]
+        self,
+        length: int,
+        read: Callable[[int], Awaitable[bytes | memoryview]],
+        *,
+        before: Message | None = None,
     ) -> None:
         """One data frame of `length` bytes, taken from `read(n)` a piece at a time.
 
         A chunk is never whole in memory, nor (with TLS) encrypted whole: a peer serving many
         transfers at once stays small.
         """
-        header = data_frame_header(length)
+        header = (encode_message(before) if before else b"") + data_frame_header(length)
         async with self._send_lock:
             with _connection_errors():
                 await self.stream.send_all(header)
@@ -150,19 +157,19 @@ class Channel:
                 while left:
                     piece = await read(min(SEND_PIECE, left))
                     if not piece:
-                        raise LocalProtocolError(
-                            ErrorCode.INTERNAL, "the file shrank while being sent"
-                        )
+                        raise _shrank()
                     await self.stream.send_all(piece)
                     left -= len(piece)
             self.bytes_sent += len(header) + length
 
-    async def send_data_sendfile(self, fd: int, offset: int, length: int) -> None:
+    async def send_data_sendfile(
+        self, fd: int, offset: int, length: int, *, before: Message | None = None
+    ) -> None:
         """One data frame straight from a file to a plain TCP socket with `os.sendfile`:
         the bytes never pass through Python (over TLS, use `send_data_from`). Where sendfile
         is missing or refused, the rest is read and sent in pieces."""
         assert isinstance(self.stream, trio.SocketStream)
-        header = data_frame_header(length)
+        header = (encode_message(before) if before else b"") + data_frame_header(length)
         socket = self.stream.socket
         async with self._send_lock:
             with _connection_errors():
@@ -203,26 +210,34 @@ class Channel:
                 await self.stream.send_all(frame)
             self.bytes_sent += len(frame)
 
-    async def receive(self, timeout: float | None = None) -> Message | bytes:
-        """The next message or data chunk; raises `ProtocolError` on anything else."""
+    async def receive(
+        self, timeout: float | None = None, *, exact: bool = False
+    ) -> Message | bytes:
+        """The next message or data chunk; raises `ProtocolError` on anything else.
+
+        With `exact`, no byte past that frame is read: a data frame that follows a message
+        (a source link's `chunk`) is left whole on the stream for `receive_data_into`.
+        """
         limit = self.timeout if timeout is None else timeout
         with trio.move_on_after(limit):
             while (frame := self._decoder.next_frame()) is None:
-                await self._fill(RECEIVE_SIZE)
+                await self._fill(self._decoder.missing() if exact else RECEIVE_SIZE)
             return frame
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 
     async def receive_data_into(
-        self, buffer: bytearray | memoryview, timeout: float | None = None
+        self, buffer: bytearray | memoryview, timeout: float | None = None, *, idle: bool = False
     ) -> int:
         """The next frame, which must be file data, written into `buffer`; returns its length.
 
         The payload goes from the socket straight into `buffer` (`recv_into` on plain TCP),
         not through the frame decoder: no copies and no allocation per chunk. A message
-        instead (an `Error` included) raises as `receive_data` does.
+        instead (an `Error` included) raises as `receive_data` does. With `idle`, `timeout`
+        bounds each silence rather than the whole frame: a slow sender (a capped upload) that
+        keeps sending is never cut off, a silent one is.
         """
         limit = self.timeout if timeout is None else timeout
-        with trio.move_on_after(limit):
+        with trio.move_on_after(limit) as scope:
             while (length := self._decoder.data_length()) is None:
                 await self._fill(DATA_HEADER)  # no more: the payload is read into `buffer`
             if length < 0:
@@ -234,6 +249,8 @@ class Channel:
             got = self._decoder.take_data(view[:length])
             while got < length:
                 got += await self._read_into(view[got:length])
+                if idle:
+                    scope.deadline = trio.current_time() + limit
             return length
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 
@@ -318,8 +335,10 @@ async def secure(
     tls = TLSStream(stream, context, server_side=server_side)
     try:
         await tls.do_handshake()
-    except trio.BrokenResourceError as exc:
-        await tls.aclose()
+    except BaseException as exc:  # cancelled too (a probe's deadline): no socket left open
+        await trio.aclose_forcefully(tls)
+        if not isinstance(exc, trio.BrokenResourceError):
+            raise
         cause = exc.__cause__ or exc
         reason = getattr(cause, "reason", None) or str(cause) or "handshake failed"
         raise ConnectionLost(ErrorCode.FORBIDDEN, f"TLS refused: {reason}") from None

@@ -22,8 +22,15 @@ class AddressBook:
         holders[peer.addr] = peer
         return is_new
 
-    def merge(self, holders: Mapping[str, Iterable[PeerInfo]], *, exclude: Iterable[Addr]) -> int:
-        """Merge another peer's map, skipping bad names and the `exclude`d addresses.
+    def merge(
+        self,
+        holders: Mapping[str, Iterable[PeerInfo]],
+        *,
+        exclude: Iterable[Addr],
+        cap: int | None = None,
+    ) -> int:
+        """Merge another peer's map, skipping bad names and the `exclude`d addresses, and
+        taking at most `cap` new holders of any one file from it.
 
         Returns how many new (file, holder) pairs were learned.
         """
@@ -32,9 +39,13 @@ class AddressBook:
         for name, peers in holders.items():
             if name_problem(name):
                 continue
+            new = 0
             for peer in peers:
+                if cap is not None and new >= cap:
+                    break
                 if peer.addr not in skip and 0 < peer.port < 65536:
-                    learned += self.add(name, peer)
+                    new += self.add(name, peer)
+            learned += new
         return learned
 
     def holders(self, name: str) -> list[PeerInfo]:

@@ -17,7 +17,8 @@ from ..net.channel import Channel
 from ..proto import FileInfo, ProtocolError, Publish, Stored, Upload
 from . import events
 from .dialer import Dialer
-from .transfer import send_file
+from .swarm.uploads import RateLimit
+from .transfer import UNCAPPED, send_file
 from .view import NetworkView
 
 UPLOADS_AT_ONCE = 2
@@ -38,9 +39,11 @@ class _Failing:
 class Publisher:
     """Publishes new or changed files of the share; uploads those the database peer `Need`s."""
 
-    def __init__(self, view: NetworkView, dialer: Dialer) -> None:
+    def __init__(self, view: NetworkView, dialer: Dialer, *, limit: RateLimit = UNCAPPED) -> None:
         self.view = view
         self.dialer = dialer
+        self.limit = limit
+        """The player's upload cap (`--max-upload`), which backups keep to as well."""
         self._published: dict[str, bytes] = {}
         """What this session was told: name -> content hash."""
         self._limiter = trio.CapacityLimiter(UPLOADS_AT_ONCE)
@@ -120,7 +123,7 @@ class Publisher:
             try:
                 async with await self.dialer.open_database() as channel:
                     await channel.send(Upload(info))
-                    await send_file(channel, share.path_of(name), 0, info.size)
+                    await send_file(channel, share.path_of(name), 0, info.size, limit=self.limit)
                     await channel.receive_message(Stored)
             except ProtocolError as exc:
                 self._failed(info, exc.detail)

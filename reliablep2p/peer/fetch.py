@@ -1,9 +1,11 @@
-"""The `get` engine: ask sources in the search order until one delivers the file, verified.
+"""The `get` engine: a trusted file from every source that has it, verified chunk by chunk.
 
-A source that fails, stalls or sends a bad chunk is dropped and the next one continues from the
-last verified chunk; an earlier partial download of the same content resumes; sources that are
-only busy are asked again after a backoff. A disk that fails us (full, read-only) ends the get
-with one line, no source blamed, the verified chunks kept for the next try.
+Sources are found in the search order (`search.SearchPlan`) and fetched from many at once
+(`swarm.engine.SwarmFetch`): holders, peers fetching the same file right now, and the vault as
+one capped source. A source that fails, stalls or sends a bad chunk is dropped and its chunks
+asked of the others; an earlier partial download of the same content resumes from its verified
+chunks; sources that are only busy are asked again after a backoff. A disk that fails us (full,
+read-only) ends the get with one line, no source blamed, the verified chunks kept for the next try.
 """
 
 from __future__ import annotations
@@ -19,15 +21,11 @@ import trio
 
 from ..proto import (
     AskShared,
-    ErrorCode,
-    File,
     FileInfo,
-    Get,
     Map,
     MapRequest,
     PeerInfo,
     ProtocolError,
-    RemoteProtocolError,
     SharedFiles,
     check_file_info,
     check_name,
@@ -36,14 +34,17 @@ from ..storage.partial import Download
 from ..storage.share import SharedFolder
 from . import events
 from .dialer import Dialer
+from .peerlist import Addr
 from .search import OneSource, SearchPlan
-from .transfer import receive_file
+from .swarm.engine import NoSource, Outcome, SwarmFetch
 from .view import NetworkView
 
 STALL_TIMEOUT = 5.0
-"""A source that sends no chunk for this long is dropped; the next source continues the file."""
+"""A source that sends nothing for this long while we wait for its chunks is dropped."""
 BUSY_RETRIES, BUSY_BACKOFF, BACKOFF_CAP = 6, 0.5, 15.0
 """A `get` that found only busy sources asks again this many times, backing off from 0.5 s."""
+SILENT_MEMORY = 60.0
+"""A peer that did not answer a probe is not asked again for this many seconds."""
 
 
 class GetError(Exception):
@@ -96,6 +97,7 @@ class Fetcher:
         self.rng = rng
         self.stall_timeout = stall_timeout
         self._locks: dict[bytes, trio.Lock] = {}
+        self._silent: dict[Addr, float] = {}
 
     async def get(self, name: str) -> GetResult:
         """Fetch a trusted file: known holders first, then random peers, the vault last."""
@@ -111,6 +113,7 @@ class Fetcher:
                 me=self.view.me.addr,
                 rng=self.rng,
                 probes=probes,
+                avoid=self._avoided(),
             )
             try:
                 return await self._fetch(info, plan)
@@ -186,7 +189,7 @@ class Fetcher:
             download: Download | None = None
             try:
                 download = await trio.to_thread.run_sync(share.start_download, info)
-                peer, source, sources = await self._fetch_into(download, plan)
+                outcome = await self._fetch_into(download, plan)
             except (OSError, BaseExceptionGroup) as exc:
                 problem = _disk_error(exc)
                 if problem is None:
@@ -194,9 +197,13 @@ class Fetcher:
                 reason = _cannot_write(share, info, problem, download.received if download else 0)
                 self.view.bus.emit(events.TransferFailed(info.name, reason))
                 raise GetError(reason) from None
-        from_vault = plan.is_database(peer)
-        if not from_vault:
-            self.view.learned(info.name, peer)
+        for holder in outcome.holders.values():
+            self.view.learned(info.name, holder)
+        sources = tuple(outcome.sources.items())
+        source = max(sources, key=lambda item: item[1])[0] if sources else "disk"
+        fetched = sum(count for _, count in sources)
+        vault = outcome.sources.get("vault", 0)
+        from_vault = vault * 2 > fetched if fetched else source == "vault"
         bus = self.view.bus
         bus.emit(events.TransferDone(info.name, source, info.size, plan.probes,
                                      download.resumed_at))  # fmt: skip
@@ -205,71 +212,52 @@ class Fetcher:
             await self.found(info.name)
         return GetResult(
             info.name, info.size, source, plan.probes, from_vault, path,
-            resumed_at=download.resumed_at, sources=tuple(sources),
+            resumed_at=download.resumed_at, sources=sources,
             skipped=tuple(p.name for p in plan.skipped),
         )  # fmt: skip
 
-    async def _fetch_into(
-        self, download: Download, plan: SearchPlan | OneSource
-    ) -> tuple[PeerInfo, str, list[tuple[str, int]]]:
-        """Ask the plan's sources in turn until `download` is placed: who completed it, under
-        what name, and who sent how much. The verified chunks are kept whatever happens."""
+    async def _fetch_into(self, download: Download, plan: SearchPlan | OneSource) -> Outcome:
+        """Fetch `download` from the plan's sources and place it; who sent how much. The
+        verified chunks are kept (and served meanwhile) whatever happens."""
         info = download.info
-        failures: list[str] = []
-        sources: list[tuple[str, int]] = []
-        busy = False
+        partials = self.view.swarming.partials
+        partial = partials.start(download)
+        swarm = SwarmFetch(
+            download, plan, view=self.view, dialer=self.dialer, rng=self._picking(info),
+            stall_timeout=self.stall_timeout, partial=partial, silent=self._went_silent,
+        )  # fmt: skip
         try:
-            while (peer := plan.next()) is not None:
-                source = "vault" if plan.is_database(peer) else peer.name
-                before = download.received
-                try:
-                    if await self._fetch_from(peer, download, source):
-                        return peer, source, sources
-                    failures.append(f"{peer.name} does not have it")
-                except ProtocolError as exc:
-                    if exc.code == ErrorCode.BUSY:
-                        busy = True  # it holds the file, it is just full: ask again later
-                    else:
-                        self.view.address_book.forget(info.name, peer.addr)
-                    failures.append(f"{source}: {exc.detail}")
-                finally:
-                    if download.received > before:
-                        sources.append((source, download.received - before))
-            reason = "; ".join(failures[-3:]) or "nobody reachable"
-            if plan.skipped:
-                reason += "; skipped " + unreachable(plan.skipped)
-            if busy:
-                raise SourcesBusy(f"{info.name}: every source is busy ({reason})")
-            self.view.bus.emit(events.TransferFailed(info.name, reason))
-            raise GetError(f"{info.name}: no source could provide it ({reason})")
+            try:
+                outcome = await swarm.run()
+            except NoSource as exc:
+                reason = "; ".join(exc.failures[-3:])
+                if plan.skipped:
+                    reason += "; skipped " + unreachable(plan.skipped)
+                if exc.busy:
+                    raise SourcesBusy(f"{info.name}: every source is busy ({reason})") from None
+                self.view.bus.emit(events.TransferFailed(info.name, reason))
+                raise GetError(f"{info.name}: no source could provide it ({reason})") from None
+            assert self.view.share is not None
+            await trio.to_thread.run_sync(self.view.share.finish, download)
+            return outcome
         finally:
             with trio.CancelScope(shield=True):  # keep what we verified, even when cancelled
                 await trio.to_thread.run_sync(download.put_aside)
+            partials.end(partial)
 
-    async def _fetch_from(self, peer: PeerInfo, download: Download, source: str) -> bool:
-        """Continue `download` from one peer; False if it does not hold the file (map merged)."""
-        info = download.info
-        async with await self.dialer.open(peer) as channel:
-            await channel.send(Get(info.name, offset=download.received))
-            reply = await channel.receive_message(File, Map)
-            if isinstance(reply, Map):
-                self.view.merge_map(reply.holders)
-                return False
-            assert isinstance(reply, File)
-            if (reply.hash, reply.size, reply.offset) != (info.hash, info.size, download.received):
-                raise RemoteProtocolError(
-                    ErrorCode.BAD_CONTENT, "offered other content than asked for"
-                )
+    def _picking(self, info: FileInfo) -> random.Random:
+        """The chunk order's randomness: our own per file (every fetcher of a crowd picks in
+        another order), and drawn apart from the search's, which stays as it was."""
+        return random.Random(f"{self.view.me.name}/{info.hash.hex()}")
 
-            def progress(done: int) -> None:
-                self.view.bus.emit(events.TransferProgress(info.name, source, done, info.size))
+    def _went_silent(self, addr: Addr) -> None:
+        self._silent[addr] = trio.current_time()
 
-            await receive_file(
-                channel, download, stall_timeout=self.stall_timeout, progress=progress
-            )
-        assert self.view.share is not None
-        await trio.to_thread.run_sync(self.view.share.finish, download)
-        return True
+    def _avoided(self) -> set[Addr]:
+        now = trio.current_time()
+        for addr in [a for a, at in self._silent.items() if now - at > SILENT_MEMORY]:
+            del self._silent[addr]
+        return set(self._silent)
 
 
 def unreachable(peers: list[PeerInfo]) -> str:

@@ -42,6 +42,7 @@ from .peerlist import Addr, PeerList
 from .revocations import RevocationFile
 from .serving import MAX_SERVING, FileService
 from .session import GOODBYE_TIMEOUT, DatabaseSession
+from .swarm.uploads import Uploads
 from .view import NetworkView
 
 log = logging.getLogger("rp2p.node")
@@ -65,10 +66,12 @@ class Node:
         read_timeout: float = READ_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
         max_serving: int = MAX_SERVING,
+        max_upload: float | None = None,
         identity: Identity | None = None,
         rng: random.Random | None = None,
         plays: bool = True,
     ) -> None:
+        """`max_upload`: a cap on every upload of this peer, in bytes per second (None: none)."""
         if identity is not None:
             if name is not None and name != identity.name:
                 raise SecurityError(f"this profile belongs to {identity.name}, not {name}")
@@ -92,14 +95,16 @@ class Node:
             revoked=self.view.revoked,
             database=database,
         )
-        self.files = FileService(self.view, lookup=self.view.file_source, max_serving=max_serving)
+        self.uploads = Uploads(max_rate=max_upload)
+        self.files = FileService(self.view, lookup=self.view.file_source, max_serving=max_serving,
+                                 uploads=self.uploads)  # fmt: skip
         self.server = Server(
             self.files.handlers(),
             tls=identity.server_context() if identity else None,
             revoked=self.view.revoked,
             read_timeout=read_timeout,
         )
-        self.publisher = Publisher(self.view, self.dialer)
+        self.publisher = Publisher(self.view, self.dialer, limit=self.uploads.limit)
         self.session = DatabaseSession(
             self.view, self.dialer, self.publisher, rng=self.rng, plays=plays,
             plant=self._seed_treasure, revocations=self.revocations,

@@ -1,22 +1,27 @@
-"""Moving a file's bytes: streamed out chunk by chunk, received into verified chunks on disk."""
+"""Moving a file's bytes out: the whole file streamed, or one chunk asked for on a source link.
+
+On plain TCP the kernel copies file bytes to the socket (`sendfile`). Over TLS, or under an
+upload cap, each chunk is read into a reused buffer in a single worker-thread call (not one per
+128 KiB piece: the thread hops were most of the sender's time), then encrypted and sent a piece
+at a time, each piece taken from the upload cap first. A file an object store keeps (the
+vault's `ReadChunk`) is read chunk by chunk in a worker thread instead. Receiving is the
+swarm's (`swarm/link.py`): each source's frames go straight into page-aligned chunk buffers.
+"""
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Callable
 from pathlib import Path
 
 import trio
 
 from ..net.channel import Channel, first_protocol_error
-from ..proto import CHUNK_SIZE, ErrorCode, LocalProtocolError, ProtocolError, chunk_count
+from ..proto import CHUNK_SIZE, Chunk, ErrorCode, LocalProtocolError, Message, chunk_count
 from ..storage.interfaces import ReadChunk
-from ..storage.partial import Download
 from ..storage.portable import read_into
+from .swarm.uploads import RateLimit
 
-RECEIVE_BUFFERS, STORE_THREADS = 4, 2
-"""A download holds this many chunk buffers (one arriving, the rest being stored) and verifies
-and writes them in up to this many worker threads: hashing one overlaps writing another."""
+UNCAPPED = RateLimit(None)
 
 
 async def send_file(
@@ -25,28 +30,17 @@ async def send_file(
     offset: int,
     size: int,
     *,
+    limit: RateLimit = UNCAPPED,
     sent: Callable[[int], None] | None = None,
 ) -> None:
-    """Stream `path` from `offset` to `size` in chunk-sized data frames.
-
-    On plain TCP the kernel copies the file to the socket (`sendfile`). Over TLS each chunk is
-    read into one reused buffer in a single worker-thread call (not one per 128 KiB piece: the
-    thread hops were most of the sender's time), then encrypted and sent a piece at a time.
-    `sent` hears the length of every chunk once it is sent.
-    """
+    """Stream `path` from `offset` to `size` in chunk-sized data frames; `sent` hears the
+    length of every chunk once it is sent."""
     async with await trio.open_file(path, "rb") as f:
-        plain = isinstance(channel.stream, trio.SocketStream)
-        buffer = memoryview(bytearray(0 if plain else min(CHUNK_SIZE, size - offset)))
+        room = 0 if _sendfile(channel, limit) else min(CHUNK_SIZE, max(size - offset, 0))
+        buffer = memoryview(bytearray(room))
         for start in range(offset, size, CHUNK_SIZE):
             length = min(CHUNK_SIZE, size - start)
-            if plain:
-                await channel.send_data_sendfile(f.fileno(), start, length)
-            else:
-                chunk = buffer[:length]
-                read = await trio.to_thread.run_sync(read_into, f.fileno(), chunk, start)
-                if read != length:
-                    raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
-                await channel.send_data(chunk)
+            await send_range(channel, f.fileno(), start, length, buffer=buffer, limit=limit)
             if sent is not None:
                 sent(length)
 
@@ -57,6 +51,7 @@ async def send_chunks(
     offset: int,
     size: int,
     *,
+    limit: RateLimit = UNCAPPED,
     sent: Callable[[int], None] | None = None,
 ) -> None:
     """Stream a file that `read_chunk` reads chunk by chunk (an object store's vault), from
@@ -74,50 +69,70 @@ async def send_chunks(
             nursery.start_soon(read_ahead)
             async with chunks:
                 async for data in chunks:
-                    await channel.send_data(data)
+                    await send_bytes(channel, memoryview(data), limit=limit)
                     if sent is not None:
                         sent(len(data))
 
 
-async def receive_file(
-    channel: Channel,
-    download: Download,
-    *,
-    stall_timeout: float,
-    progress: Callable[[int], None],
+async def send_chunk(
+    channel: Channel, fd: int, index: int, length: int, *, buffer: memoryview, limit: RateLimit
 ) -> None:
-    """Receive the rest of the file while worker threads verify and write what arrived.
+    """Chunk `index` of the open file `fd` on a source link: `chunk{index}`, then its frame
+    (in one write)."""
+    await send_range(channel, fd, index * CHUNK_SIZE, length, buffer=buffer, limit=limit,
+                     before=Chunk(index))  # fmt: skip
 
-    Each chunk goes from the socket straight into one of `RECEIVE_BUFFERS` reused buffers;
-    up to `STORE_THREADS` workers verify and write chunks at their offsets, so hashing one
-    chunk, writing another and receiving the next all overlap. A lost source still keeps
-    every chunk that arrived: the workers finish before the error is raised. `progress` hears
-    the verified byte count after each stored chunk.
-    """
-    free_buffers, take_buffer = trio.open_memory_channel[memoryview](RECEIVE_BUFFERS)
-    # No more buffers than chunks to come, none bigger than the file (in whole pages): many
-    # small downloads at once (treasure handed out to a seeder) must not cost 4 MiB each.
-    chunks = chunk_count(download.info.size) - download.next_chunk
-    size = min(CHUNK_SIZE, -(-max(download.info.size, 1) // mmap.PAGESIZE) * mmap.PAGESIZE)
-    for _ in range(max(1, min(RECEIVE_BUFFERS, chunks))):  # page-aligned: O_DIRECT writes
-        free_buffers.send_nowait(memoryview(mmap.mmap(-1, size)))
-    workers = trio.CapacityLimiter(STORE_THREADS)
 
-    async def store(index: int, buffer: memoryview, length: int) -> None:
-        chunk = buffer[:length]
-        await trio.to_thread.run_sync(download.store_chunk, index, chunk, limiter=workers)
-        free_buffers.send_nowait(buffer)
-        progress(download.received)
+async def send_read_chunk(
+    channel: Channel, read_chunk: ReadChunk, index: int, length: int, *, limit: RateLimit
+) -> None:
+    """Chunk `index` of a file an object store keeps, on a source link (as `send_chunk`)."""
+    data = await trio.to_thread.run_sync(read_chunk, index)
+    if len(data) != length:
+        raise LocalProtocolError(ErrorCode.INTERNAL, f"chunk {index} is not whole in the store")
+    await send_bytes(channel, memoryview(data), limit=limit, before=Chunk(index))
 
-    lost: ProtocolError | None = None
-    with first_protocol_error():
-        async with trio.open_nursery() as nursery:
-            try:
-                for index in range(download.next_chunk, chunk_count(download.info.size)):
-                    buffer = await take_buffer.receive()
-                    length = await channel.receive_data_into(buffer, timeout=stall_timeout)
-                    nursery.start_soon(store, index, buffer, length)
-            except ProtocolError as exc:
-                lost = exc  # keep the chunks already received: let the workers finish
-    if lost is not None:
-        raise lost
+
+async def send_range(
+    channel: Channel,
+    fd: int,
+    start: int,
+    length: int,
+    *,
+    buffer: memoryview,
+    limit: RateLimit,
+    before: Message | None = None,
+) -> None:
+    """One data frame with `length` bytes of `fd` from `start` (`buffer`: one chunk's room),
+    after the message `before`, if any."""
+    if _sendfile(channel, limit):
+        await channel.send_data_sendfile(fd, start, length, before=before)
+        return
+    chunk = buffer[:length]
+    read = await trio.to_thread.run_sync(read_into, fd, chunk, start)
+    if read != length:
+        raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
+    await send_bytes(channel, chunk, limit=limit, before=before)
+
+
+async def send_bytes(
+    channel: Channel, chunk: memoryview, *, limit: RateLimit, before: Message | None = None
+) -> None:
+    """One data frame of `chunk`, each piece taken from the upload cap first (if any)."""
+    if limit.rate is None:
+        await channel.send_data(chunk, before=before)
+        return
+    position = 0
+
+    async def next_piece(size: int) -> memoryview:
+        nonlocal position
+        await limit.take(size)
+        position += size
+        return chunk[position - size : position]
+
+    await channel.send_data_from(len(chunk), next_piece, before=before)
+
+
+def _sendfile(channel: Channel, limit: RateLimit) -> bool:
+    """The kernel's copy: plain TCP, no upload cap (a capped frame goes a piece at a time)."""
+    return isinstance(channel.stream, trio.SocketStream) and limit.rate is None

@@ -14,6 +14,11 @@ from ..storage.share import SharedFolder
 from . import events
 from .addressbook import AddressBook
 from .peerlist import Addr, PeerList
+from .swarm.crowd import Swarming
+
+MAP_CAP = 8
+"""New holders of one file taken from any one map: a map naming a dozen silent "holders"
+cannot fill the search with them."""
 
 
 @dataclass(eq=False)
@@ -29,6 +34,8 @@ class NetworkView:
     """Players kicked out of the network: their certificates are refused."""
     share: SharedFolder | None = None
     """Our shared folder, once the node has opened it."""
+    swarming: Swarming = field(default_factory=Swarming)
+    """Who fetches what (peer exchange), and our downloads under way, served as they grow."""
 
     @property
     def database_peer(self) -> PeerInfo | None:
@@ -56,11 +63,12 @@ class NetworkView:
         return holders
 
     def merge_map(self, holders: dict[str, list[PeerInfo]]) -> None:
-        """Learn from another peer's map (never ourselves or the vault as a holder)."""
+        """Learn from another peer's map (never ourselves or the vault as a holder; at most
+        `MAP_CAP` new holders of any one file)."""
         exclude = [self.me.addr]
         if self.database is not None:
             exclude.append(self.database)
-        if self.address_book.merge(holders, exclude=exclude):
+        if self.address_book.merge(holders, exclude=exclude, cap=MAP_CAP):
             self.map_changed()
 
     def learned(self, name: str, holder: PeerInfo) -> None:
@@ -71,6 +79,7 @@ class NetworkView:
         """A peer left or was thrown out: off the peer list and out of the map."""
         peer = self.peers.remove(addr)
         self.address_book.forget_peer(addr)
+        self.swarming.crowds.forget_peer(addr)
         return peer
 
     def map_changed(self) -> None:

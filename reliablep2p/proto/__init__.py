@@ -2,9 +2,11 @@
 
 A small public face over one module per concern (as h11 does): `messages` (the value types),
 `frames` (bytes <-> messages), `checks` (what arrives is refused or accepted), `lookalike` (names
-that pose as others), `content` (chunk and file hashes), `errors` (who broke the protocol).
+that pose as others), `content` (chunk and file hashes), `bitfield` (sets of chunks), `errors`
+(who broke the protocol).
 """
 
+from .bitfield import bitfield_size, check_indices, from_bitfield, to_bitfield
 from .checks import (
     check_database_addresses,
     check_file_info,
@@ -50,10 +52,14 @@ from .messages import (
     AskNetwork,
     AskShared,
     Bye,
+    Cancel,
     CatalogAdded,
     Challenge,
     ChangeSetting,
+    Chunk,
+    Chunks,
     Connect,
+    Crowd,
     DatabasePeers,
     Disconnect,
     Enroll,
@@ -65,6 +71,7 @@ from .messages import (
     FileInfo,
     Found,
     Get,
+    Have,
     Hello,
     Kick,
     KickReport,
@@ -91,6 +98,7 @@ from .messages import (
     ScoreboardChanged,
     Scored,
     Sealed,
+    Sent,
     Settings,
     SharedFiles,
     Stats,
@@ -113,10 +121,14 @@ __all__ = [
     "AskNetwork",
     "AskShared",
     "Bye",
+    "Cancel",
     "CatalogAdded",
     "Challenge",
     "ChangeSetting",
+    "Chunk",
+    "Chunks",
     "Connect",
+    "Crowd",
     "DatabasePeers",
     "Disconnect",
     "Enroll",
@@ -132,6 +144,7 @@ __all__ = [
     "FoundBy",
     "FrameDecoder",
     "Get",
+    "Have",
     "Hello",
     "Kick",
     "KickReport",
@@ -165,6 +178,7 @@ __all__ = [
     "ScoreboardChanged",
     "Scored",
     "Sealed",
+    "Sent",
     "Settings",
     "SharedFiles",
     "Standing",
@@ -174,8 +188,10 @@ __all__ = [
     "Upload",
     "VersionMismatch",
     "Welcome",
+    "bitfield_size",
     "check_database_addresses",
     "check_file_info",
+    "check_indices",
     "check_name",
     "check_version",
     "chunk_count",
@@ -185,9 +201,11 @@ __all__ = [
     "decode_body",
     "describe_bytes",
     "encode_message",
+    "from_bitfield",
     "iter_chunks",
     "name_problem",
     "short_hash",
     "skeleton",
     "taken_by",
+    "to_bitfield",
 ]

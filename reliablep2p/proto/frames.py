@@ -107,6 +107,16 @@ class FrameDecoder:
         end = _LENGTH.size + length
         return end if len(self._buffer) >= end else None
 
+    def missing(self) -> int:
+        """Bytes still to come before the frame at the head is whole (its header first)."""
+        end = self._frame_end()
+        if end is not None:
+            return 0
+        if len(self._buffer) < _LENGTH.size + 1:
+            return _LENGTH.size + 1 - len(self._buffer)
+        (length,) = _LENGTH.unpack_from(self._buffer)
+        return _LENGTH.size + length - len(self._buffer)
+
     def data_length(self) -> int | None:
         """The payload size of the data frame at the head, -1 if a message is at the head, or
         None while its length and kind are not all here yet (caps are checked as for frames)."""

@@ -181,30 +181,87 @@ class Bye(msgspec.Struct, tag="bye"):
     """Acknowledges a `Disconnect`."""
 
 
-class Get(msgspec.Struct, tag="get"):
-    """Ask for a file, from byte `offset` (a multiple of `CHUNK_SIZE`) on."""
+class Get(msgspec.Struct, tag="get", omit_defaults=True):
+    """Ask for a file, from byte `offset` (a multiple of `CHUNK_SIZE`) on.
+
+    With `swarm`, ask for a *source connection* instead: the answer is `file` with no data, and
+    the connection then carries `chunks` requests (any chunks, many at once, pipelined).
+    """
 
     name: str
     offset: int = 0
+    swarm: bool = False
+    want: list[int] = []
+    """With `swarm`: chunks the asker would like at once (served right after `file`, those the
+    source has): a small file arrives in one round trip."""
 
 
-class File(msgspec.Struct, tag="file"):
-    """Answer to `Get` from a holder: data frames with the bytes from `offset` to `size` follow."""
+class File(msgspec.Struct, tag="file", omit_defaults=True):
+    """Answer to `Get` from a holder: data frames with the bytes from `offset` to `size` follow.
+
+    Answering a swarm `get`, no data follows; `have` is the bitfield of the chunks the sender
+    can serve (empty: all of them; a peer still fetching the file serves what it verified), and
+    `crowd` names other peers fetching or holding the file right now.
+    """
 
     name: str
     size: int
     hash: bytes
     offset: int = 0
+    have: bytes = b""
+    crowd: list[PeerInfo] = []
+
+
+class Chunks(msgspec.Struct, tag="chunks"):
+    """On a source connection: send me these chunks (each answered `chunk` + one data frame)."""
+
+    indices: list[int]
+
+
+class Cancel(msgspec.Struct, tag="cancel"):
+    """On a source connection: drop these requested chunks if you have not begun sending them."""
+
+    indices: list[int]
+
+
+class Chunk(msgspec.Struct, tag="chunk"):
+    """On a source connection: the data frame that follows is chunk `index`."""
+
+    index: int
+
+
+class Have(msgspec.Struct, tag="have"):
+    """On a source connection: the sender (still fetching the file) verified these chunks."""
+
+    indices: list[int]
+
+
+class Sent(msgspec.Struct, tag="sent"):
+    """On a source link: other peers asked the sender for these chunks. A hint: they will soon
+    be in the crowd, so ask this source for others first (its upload is what is scarce when
+    everyone starts at once)."""
+
+    indices: list[int]
+
+
+class Crowd(msgspec.Struct, tag="crowd"):
+    """On a source connection: more peers fetching or holding the file (peer exchange)."""
+
+    peers: list[PeerInfo]
 
 
 class MapRequest(msgspec.Struct, tag="map_request"):
     """Ask a peer for its address book alone."""
 
 
-class Map(msgspec.Struct, tag="map"):
-    """An address book: for each file name, the peers known to hold it."""
+class Map(msgspec.Struct, tag="map", omit_defaults=True):
+    """An address book: for each file name, the peers known to hold it.
+
+    Answering a `get`, `crowd` also names the peers fetching or holding that file right now.
+    """
 
     holders: dict[str, list[PeerInfo]]
+    crowd: list[PeerInfo] = []
 
 
 class Revoked(msgspec.Struct, tag="revoked"):
@@ -320,6 +377,12 @@ Message = (
     | Bye
     | Get
     | File
+    | Chunks
+    | Cancel
+    | Chunk
+    | Have
+    | Sent
+    | Crowd
     | MapRequest
     | Map
     | Stats

@@ -1,6 +1,7 @@
 """A file being received, kept safe on disk: verified chunk by chunk, resumable, renamed in whole.
 
-Whole chunks are written `O_DIRECT` from page-aligned buffers where the system allows it, and
+Chunks arrive in any order (several sources at once); the set of verified ones is recorded in a
+small file beside the partial one, so a later download continues from any set of chunks. Whole chunks are written `O_DIRECT` from page-aligned buffers where the system allows it, and
 each chunk's write-back starts at once (`sync_file_range`, Linux); elsewhere both fall back to
 ordinary writes, so this runs on any POSIX system.
 """
@@ -13,13 +14,25 @@ import errno
 import functools
 import hashlib
 import os
+import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..proto import CHUNK_SIZE, ErrorCode, FileInfo, RemoteProtocolError, chunk_count
+from ..proto import (
+    CHUNK_SIZE,
+    ErrorCode,
+    FileInfo,
+    ProtocolError,
+    RemoteProtocolError,
+    bitfield_size,
+    chunk_count,
+    from_bitfield,
+    to_bitfield,
+)
 
 SYNC_FILE_RANGE_WRITE = 2
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 1, 2
 
 
 @functools.cache
@@ -32,6 +45,26 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     call.restype = ctypes.c_int
     return call
+
+
+@functools.cache
+def _fallocate() -> Callable[[int, int, int, int], int] | None:
+    """Linux's `fallocate(2)` through ctypes (`os.posix_fallocate` cannot punch holes), or None."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).fallocate
+    except (AttributeError, OSError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    call.restype = ctypes.c_int
+    return call
+
+
+def give_back(fd: int, offset: int, length: int) -> None:
+    """Free the disk blocks of a chunk whose write failed (a full disk cut it short), so a full
+    disk gets back the room a torn chunk took. Best effort: a no-op where holes are not had."""
+    call = _fallocate()
+    if call is not None:
+        call(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length)
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
@@ -84,21 +117,21 @@ class Download:
     """A file being received: verified chunk by chunk into `part_path`, renamed in when complete.
 
     Chunks are written at their own offsets, so several worker threads may verify and store
-    chunks at once, in any order (`store_chunk`); `received` counts the contiguous prefix of
-    stored chunks, and only that prefix is ever recorded or trusted.
+    chunks at once, in any order (`store_chunk`), from any number of sources; `received` counts
+    the bytes of the verified chunks, wherever they are in the file.
 
-    With a `record_path`, the download is resumable: the number of verified chunks is recorded
-    beside the partial file every `RECORD_EVERY` chunks and when the download is put aside, so a
-    later download of the same content continues from there instead of starting over (only the
-    last recorded chunk is re-checked, never the whole file). The record is made when the
-    download starts and then rewritten in place, so it needs no new space: a download stopped by a
-    full disk still records what it verified. Used for downloads into a share and, without a
-    record, for uploads into the vault. Blocking methods: run them in a worker thread.
+    With a `record_path`, the download is resumable: the set of verified chunks is recorded
+    beside the partial file (`_Record`) every `RECORD_EVERY` chunks and when the download is put
+    aside, so a later download of the same content continues from those chunks instead of
+    starting over. Only the chunks stored since the record before last are re-checked (never the
+    whole file): a torn or stale record is harmless, and one re-checked chunk that does not
+    match distrusts the whole partial file. The record is made when the download starts and then
+    rewritten in place, so it needs no new space: a download stopped by a full disk still
+    records what it verified. Used for downloads into a share and, without a record, for
+    uploads into the vault. Blocking methods: run them in a worker thread.
     """
 
     RECORD_EVERY = 8
-    RECORD_WIDTH = 20
-    """Digits of the record, padded: every rewrite covers the same bytes of the same block."""
 
     def __init__(
         self, info: FileInfo, part_path: Path, final_path: Path, record_path: Path | None = None
@@ -107,73 +140,103 @@ class Download:
         self.final_path = final_path
         self.part_path = part_path
         self.record_path = record_path
-        self.received = self._verified_prefix()
-        self.resumed_at = self.received
+        self.count = chunk_count(info.size)
         self._lock = threading.Lock()
+        self._record = _Record(self.count)
+        self._stored: set[int] = self._verified_chunks()
+        """Every chunk verified and written (the trio thread reads it; workers add to it)."""
+        self.received = sum(self.chunk_length(index) for index in self._stored)
+        self.resumed_at = self.received
+        self._next = 0
+        """No chunk below this one is missing (`next_chunk`)."""
         self._direct: int | None = None
         """A second descriptor of the partial file, opened with `O_DIRECT` on first use."""
         self._direct_tried = not (DIRECT_WRITES and hasattr(os, "O_DIRECT"))
         self._direct_ok = True
-        self._stored: set[int] = set()
-        """Chunks stored beyond the prefix (a worker finished before the one before it)."""
         self._record_fd: int | None = None
-        self._file = self.part_path.open("r+b" if self.received else "wb", buffering=0)
+        self._file = self.part_path.open("r+b" if self._stored else "wb", buffering=0)
         try:
-            self._file.truncate(self.received)
-            if record_path is not None and chunk_count(info.size) > 1:
+            if os.fstat(self._file.fileno()).st_size > info.size:
+                self._file.truncate(info.size)
+            if record_path is not None and self.count > 1:
                 self._record_fd = os.open(record_path, os.O_RDWR | os.O_CREAT, 0o644)
-                self._record()  # takes the record's block now, while there is room
+                self._write_record()  # takes the record's blocks now, while there is room
         except BaseException:
             self._close()
             raise
 
-    def _verified_prefix(self) -> int:
-        """Bytes of an earlier partial download we can keep (0 if none or in doubt)."""
+    def chunk_length(self, index: int) -> int:
+        return min(CHUNK_SIZE, self.info.size - index * CHUNK_SIZE)
+
+    def _verified_chunks(self) -> set[int]:
+        """The chunks of an earlier partial download we can keep (none if none or in doubt)."""
         if self.record_path is None:
-            return 0
+            return set()
         try:
-            chunks = int(self.record_path.read_text())
+            stored, recheck = self._record.load(self.record_path.read_bytes())
             with self.part_path.open("rb") as part:
-                if chunks > 0:
-                    part.seek((chunks - 1) * CHUNK_SIZE)
-                    last = part.read(CHUNK_SIZE)
-                    if hashlib.sha256(last).digest() != self.info.chunks[chunks - 1]:
-                        return 0
-        except (OSError, ValueError, IndexError):
-            return 0
-        return min(chunks * CHUNK_SIZE, self.info.size)
+                size = os.fstat(part.fileno()).st_size
+                if stored and size < max(stored) * CHUNK_SIZE + self.chunk_length(max(stored)):
+                    return set()  # cut short: the record is not about this file
+                for index in recheck:
+                    part.seek(index * CHUNK_SIZE)
+                    data = part.read(self.chunk_length(index))
+                    if hashlib.sha256(data).digest() != self.info.chunks[index]:
+                        return set()
+        except (OSError, ValueError, IndexError, ProtocolError):
+            return set()
+        return stored
 
     @property
     def next_chunk(self) -> int:
-        return self.received // CHUNK_SIZE
+        """The first chunk not verified yet (the count, once complete)."""
+        while self._next in self._stored:
+            self._next += 1
+        return self._next
+
+    def has(self, index: int) -> bool:
+        return index in self._stored
+
+    def stored(self) -> set[int]:
+        """A copy of the set of verified chunks."""
+        with self._lock:
+            return set(self._stored)
 
     def write_chunk(self, data: bytes | memoryview) -> None:
-        """Verify and append the next chunk; a bad one raises `RemoteProtocolError(BAD_CONTENT)`."""
+        """Verify and write the first missing chunk; a bad one raises
+        `RemoteProtocolError(BAD_CONTENT)` (the vault's uploads arrive in order)."""
         self.store_chunk(self.next_chunk, data)
 
     def store_chunk(self, index: int, data: bytes | memoryview) -> None:
         """Verify chunk `index` against the catalog and write it at its offset (thread-safe).
 
-        A bad chunk raises `RemoteProtocolError(BAD_CONTENT)` and is not written. hashlib and the
-        write release the GIL, so workers hash and write while the event loop receives. The
-        chunk's write-back to disk is started at once (`start_writeback`).
+        A bad chunk raises `RemoteProtocolError(BAD_CONTENT)` and is not written; a chunk we
+        already have is not written again. hashlib and the write release the GIL, so workers hash
+        and write while the event loop receives. The chunk's write-back to disk is started at
+        once (`start_writeback`); a write the disk refuses gives back what it took (`give_back`).
         """
-        if not 0 <= index < chunk_count(self.info.size):
+        if not 0 <= index < self.count:
             raise RemoteProtocolError(ErrorCode.BAD_CONTENT, "more data than the file has")
-        expected = min(CHUNK_SIZE, self.info.size - index * CHUNK_SIZE)
-        if len(data) != expected or hashlib.sha256(data).digest() != self.info.chunks[index]:
+        length = self.chunk_length(index)
+        if len(data) != length or hashlib.sha256(data).digest() != self.info.chunks[index]:
             raise RemoteProtocolError(
                 ErrorCode.BAD_CONTENT, f"chunk {index} does not match the catalog"
             )
-        self._write(index * CHUNK_SIZE, data)
+        if index in self._stored:
+            return
+        try:
+            self._write(index * CHUNK_SIZE, data)
+        except OSError:
+            with contextlib.suppress(OSError):
+                give_back(self._file.fileno(), index * CHUNK_SIZE, length)
+            raise
         with self._lock:
+            if index in self._stored:
+                return
             self._stored.add(index)
-            before = self.next_chunk
-            while self.next_chunk in self._stored and not self.complete:
-                self._stored.remove(self.next_chunk)
-                self.received = min(self.received + CHUNK_SIZE, self.info.size)
-            if self.next_chunk // self.RECORD_EVERY > before // self.RECORD_EVERY:
-                self._record()
+            self.received += length
+            if self._record_fd is not None and self._record.added(index) >= self.RECORD_EVERY:
+                self._write_record()
 
     def _write(self, offset: int, data: bytes | memoryview) -> None:
         """Write `data` at `offset`: straight to the disk where possible, else via the cache.
@@ -218,15 +281,14 @@ class Download:
         self._direct = self._record_fd = None
         self._file.close()
 
-    def _record(self) -> None:
-        """Write the count of verified chunks over the last one (a torn or stale record is
-        harmless: its last chunk is checked before it is trusted)."""
+    def _write_record(self) -> None:
+        """Write the set of verified chunks over the last record (under `_lock`, or alone)."""
         if self._record_fd is not None:
-            os.pwrite(self._record_fd, f"{self.next_chunk:>{self.RECORD_WIDTH}}\n".encode(), 0)
+            os.pwrite(self._record_fd, self._record.encode(self._stored), 0)
 
     @property
     def complete(self) -> bool:
-        return self.received == self.info.size
+        return len(self._stored) == self.count
 
     def finish(self) -> None:
         """Make the verified file durable and visible under its name."""
@@ -249,19 +311,15 @@ class Download:
                 self.record_path.unlink()
 
     def put_aside(self) -> None:
-        """Stop for now, keeping the verified chunks for a later resume.
-
-        The partial file is cut back to its verified prefix (all a resume trusts), which also
-        gives back the space of a chunk that a full disk cut short.
-        """
+        """Stop for now, keeping the verified chunks (recorded) for a later resume."""
         if self._file.closed:
             return
         if self.record_path is None:
             self.abandon()
             return
         try:
-            self._file.truncate(self.received)
-            self._record()
+            with self._lock:
+                self._write_record()
         finally:
             self._close()
 
@@ -271,3 +329,63 @@ class Download:
             if path is not None:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+
+
+class _Record:
+    """The resume record's bytes, of one size for the whole download (rewritten in place):
+    a magic line, the chunk count, the chunks stored since the record before last (re-checked on
+    resume), then the bitfield of every verified chunk.
+
+    A record of the earlier format (the count of a verified prefix, in digits) is read too: its
+    last chunk is re-checked.
+    """
+
+    MAGIC = b"rp2p-chunks 2\n"
+    RECENT = 2 * Download.RECORD_EVERY
+    _HEAD = struct.Struct(">IH")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._previous: list[int] = []
+        self._current: list[int] = []
+
+    @property
+    def size(self) -> int:
+        return len(self.MAGIC) + self._HEAD.size + 4 * self.RECENT + bitfield_size(self.count)
+
+    def added(self, index: int) -> int:
+        """Note a newly stored chunk; how many since the last record was written."""
+        self._current.append(index)
+        return len(self._current)
+
+    def encode(self, stored: set[int]) -> bytes:
+        recent = (self._previous + self._current)[-self.RECENT :]
+        self._previous, self._current = self._current, []
+        slots = recent + [0] * (self.RECENT - len(recent))
+        return b"".join([
+            self.MAGIC,
+            self._HEAD.pack(self.count, len(recent)),
+            struct.pack(f">{self.RECENT}I", *slots),
+            to_bitfield(stored, self.count),
+        ])  # fmt: skip
+
+    def load(self, data: bytes) -> tuple[set[int], list[int]]:
+        """The chunks a record says are verified, and those to check before trusting it
+        (raises ValueError, or `ProtocolError` for a bad bitfield, on a record in doubt)."""
+        if not data.startswith(self.MAGIC):
+            prefix = min(int(data), self.count)  # the earlier format; ValueError if not it
+            return set(range(prefix)), [prefix - 1] if prefix > 0 else []
+        if len(data) != self.size:
+            raise ValueError("a record of another size")
+        at = len(self.MAGIC)
+        count, recent = self._HEAD.unpack_from(data, at)
+        if count != self.count or recent > self.RECENT:
+            raise ValueError("a record of another file")
+        slots = struct.unpack_from(f">{self.RECENT}I", data, at + self._HEAD.size)
+        stored = from_bitfield(data[at + self._HEAD.size + 4 * self.RECENT :], count)
+        recheck = list(slots[:recent])
+        if not set(recheck) <= stored:
+            raise ValueError("re-checked chunks the record does not have")
+        if stored and not recheck:
+            recheck = [max(stored)]
+        return stored, recheck

@@ -9,6 +9,7 @@ lists each scenario.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reliablep2p.proto import CHUNK_SIZE, describe_bytes
+from reliablep2p.proto import CHUNK_SIZE
 
 from ..smalldisk import small_disk
 from .cluster import Cluster, wait_for
@@ -144,9 +145,11 @@ def test_a_full_disk_fails_the_get_with_one_line_and_the_next_get_resumes(
         assert player.process.poll() is None, "the peer died of a full disk"
         assert sorted(p.name for p in share.iterdir()) == [".rp2p", "mine.txt"]
         assert (share / "mine.txt").read_bytes() == b"mine " * 200
-        part = share / ".rp2p" / f"{describe_bytes(big, 'big.bin').hash.hex()}.part"
-        kept = part.stat().st_size
-        assert kept >= CHUNK_SIZE and kept % CHUNK_SIZE == 0, f"{kept} bytes kept"
+        said = re.search(r"the ([\d,]+) bytes verified so far are kept", answer)
+        assert said, answer
+        kept = int(said.group(1).replace(",", ""))  # chunks anywhere in the file, recorded
+        whole_chunks = kept % CHUNK_SIZE in (0, len(big) % CHUNK_SIZE)  # the last one is short
+        assert kept >= CHUNK_SIZE and whole_chunks, f"{kept} bytes kept"
 
         (disk / "someone-elses.bin").unlink()  # room again
         answer = player.get("big.bin")

@@ -1,0 +1,116 @@
+"""Whom a download asks next, and when the vault is due, without I/O: a search that cannot be
+stalled.
+
+Fed the state of the download at each step (does some needed chunk lie on no source we have,
+how many sources are linked, is the vault one of them, when did a chunk last land), a `Finder`
+says which peers to probe now, and when to look again. Up to `PROBES_AT_ONCE` known holders and
+crowd peers are probed at once, random peers one at a time while a chunk is missing; a small
+file wants few sources (unless they lack what it needs). A holder too busy is asked again
+later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been on
+no source for `VAULT_AFTER` seconds, or at once when nobody is left to ask (a busy holder does
+not keep it waiting); with nothing left at all, the search gives up after `HOPELESS` seconds
+without a chunk (at once, with no source linked).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ...proto import PeerInfo
+from ..peerlist import Addr
+from ..search import OneSource, SearchPlan
+
+PROBES_AT_ONCE = 4
+MAX_SOURCES = 16
+VAULT_AFTER = 3.0
+"""A needed chunk on no source for this long brings in the vault."""
+HOPELESS = 10.0
+"""With nobody left to ask, a needed chunk on no source for this long ends the get."""
+REASK_FIRST, REASK_CAP = 1.0, 8.0
+
+
+@dataclass
+class Step:
+    """What to do now: probe these peers (each with whether it is the vault), give up or not,
+    and look again at `wake_at` at the latest."""
+
+    probes: list[tuple[PeerInfo, bool]] = field(default_factory=list)
+    give_up: bool = False
+    wake_at: float = math.inf
+
+
+class Finder:
+    """The search of one download: a `SearchPlan` asked with deadlines."""
+
+    def __init__(self, plan: SearchPlan | OneSource, *, count: int, now: float) -> None:
+        self.plan = plan
+        self.count = count
+        self.probing: set[Addr] = set()
+        self.vault_asked = isinstance(plan, OneSource)
+        self._later: dict[Addr, tuple[PeerInfo, float]] = {}
+        """Busy holders to ask again, and when."""
+        self._backoff: dict[Addr, float] = {}
+        self._missing_since: float | None = now
+        self._stuck_since: float | None = None
+
+    def ask_later(self, peer: PeerInfo, now: float) -> None:
+        """`peer` holds the file but was too busy: ask again after a while (longer each time)."""
+        wait = min(2 * self._backoff.get(peer.addr, REASK_FIRST / 2), REASK_CAP)
+        self._backoff[peer.addr] = wait
+        self._later[peer.addr] = (peer, now + wait)
+
+    def answered(self, addr: Addr) -> None:
+        self.probing.discard(addr)
+
+    def step(
+        self, now: float, *, missing: bool, links: int, vault_linked: bool, progress_at: float
+    ) -> Step:
+        """The probes to start now, and when to look again."""
+        step = Step()
+        self._probe_more(step, now, missing=missing, links=links)
+        if not missing:
+            self._missing_since = self._stuck_since = None
+        elif self._missing_since is None:
+            self._missing_since = now
+        if missing:
+            step.wake_at = min((due for _, due in self._later.values()), default=math.inf)
+        searching = bool(self.probing) or self.plan.has_candidates()
+        if missing and not self.vault_asked:
+            assert self._missing_since is not None
+            if not searching or now - self._missing_since >= VAULT_AFTER:
+                self.vault_asked = True
+                if (vault := self.plan.vault()) is not None:
+                    self._start(step, vault, vault=True)
+            else:
+                step.wake_at = min(step.wake_at, self._missing_since + VAULT_AFTER)
+        elif missing and not searching and not vault_linked:
+            self._stuck_since = max(self._stuck_since or now, progress_at)
+            if not links or now - self._stuck_since >= HOPELESS:
+                step.give_up = True  # nobody left to ask, nothing coming
+            step.wake_at = min(step.wake_at, self._stuck_since + HOPELESS)
+        return step
+
+    def _probe_more(self, step: Step, now: float, *, missing: bool, links: int) -> None:
+        wanted = MAX_SOURCES if missing else min(MAX_SOURCES, 1 + self.count // 2)
+        room = wanted - links  # a small file needs few sources, unless they lack it
+        for addr, (again, due) in list(self._later.items()):
+            if not missing:
+                break  # a busy holder is asked again only while we need what it has
+            if due <= now and len(self.probing) < min(PROBES_AT_ONCE, room):
+                del self._later[addr]
+                self.plan.probes += 1
+                self._start(step, again, vault=False)
+        while len(self.probing) < min(PROBES_AT_ONCE, room):
+            known = self.plan.next_known()
+            if known is None:
+                break
+            self._start(step, known, vault=False)
+        if not self.probing and room > 0 and missing:
+            other = self.plan.next_random()
+            if other is not None:
+                self._start(step, other, vault=False)
+
+    def _start(self, step: Step, peer: PeerInfo, *, vault: bool) -> None:
+        self.probing.add(peer.addr)
+        step.probes.append((peer, vault))

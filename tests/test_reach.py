@@ -46,9 +46,8 @@ async def test_a_player_nobody_can_call_back_is_listed_so_and_a_get_says_it_skip
     session = await network.connect(network.db.port, name="ghost", listen_port=nowhere)
     await session.send(Connect())
     welcome = await session.receive_message(Welcome)
-    assert welcome.you == PeerInfo("ghost", "127.0.0.1", nowhere, reachable=False)
-    await until(lambda: [p.name for p in fetcher.peers] == ["ghost"])
-    assert not next(iter(fetcher.peers)).reachable
+    assert welcome.you == PeerInfo("ghost", "127.0.0.1", nowhere)  # called back after the welcome
+    await until(lambda: list(fetcher.peers) == [msgspec.structs.replace(welcome.you, reachable=False)])
 
     result = await fetcher.get("lonely.txt")
     assert result.from_vault and result.probes == 1

@@ -6,12 +6,14 @@ import random
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from reliablep2p.game.board import BoardLog, apply_scoreboard, ranked
+from reliablep2p.game.board import BoardFeed, BoardLog, apply_scoreboard, ranked
 from reliablep2p.peer.addressbook import AddressBook
 from reliablep2p.peer.peerlist import PeerList, PeerRegistry
 from reliablep2p.peer.search import SearchPlan
-from reliablep2p.proto import PeerInfo, PlayerStats, ScoreboardChanged
+from reliablep2p.proto import PeerInfo, PlayerStats, Scoreboard, ScoreboardChanged
 
 
 def peer(port: int) -> PeerInfo:
@@ -138,6 +140,47 @@ def test_peer_list_follows_the_registry_through_deltas() -> None:
     assert set(mine.peers) == set(registry.peers) - {peer(1).addr}
 
 
+def test_a_peer_found_unreachable_is_updated_for_those_who_have_it_joined_for_the_rest() -> None:
+    registry = PeerRegistry()
+    registry.join(peer(1))
+    before = registry.version
+    registry.join(peer(2))
+    after_join = registry.version
+    hidden = msgspec.structs.replace(peer(2), reachable=False)
+    assert registry.update(hidden)
+    assert not registry.update(hidden), "no change, no news"
+    assert not registry.update(peer(7)), "not listed: nothing to update"
+    assert registry.delta(before).joined == [peer(1), hidden][1:]
+    assert registry.delta(before).updated == []
+    assert registry.delta(after_join).updated == [hidden]
+    assert registry.delta(after_join).joined == []
+
+
+ops = st.lists(st.tuples(st.sampled_from(["join", "leave", "hide"]), st.integers(1, 8)), max_size=40)
+
+
+@given(ops, st.lists(st.integers(0, 40), min_size=1, max_size=6))
+def test_peer_lists_at_any_version_follow_joins_leaves_and_updates(
+    steps: list[tuple[str, int]], starts: list[int]
+) -> None:
+    registry = PeerRegistry()
+    lists: list[PeerList] = []
+    for number, (op, port) in enumerate(steps):
+        if op == "join" and peer(port).addr not in registry.peers:
+            registry.join(peer(port))
+        elif op == "leave":
+            registry.leave(peer(port).addr)
+        elif op == "hide":
+            registry.update(msgspec.structs.replace(peer(port), reachable=False))
+        for start in starts:
+            if start == number:  # a peer welcomed now
+                lists.append(PeerList(me=peer(start % 8 + 1).addr))
+                lists[-1].reset(registry.peers.values(), registry.version)
+    for mine in lists:
+        mine.apply(registry.delta(mine.version))
+        assert mine.peers == {a: p for a, p in registry.peers.items() if a != mine.me}
+
+
 def test_peer_list_refuses_an_update_with_a_gap() -> None:
     mine = PeerList()
     mine.reset([], 3)
@@ -185,3 +228,63 @@ def test_board_log_brings_sessions_at_any_tick_to_the_same_scoreboard() -> None:
             sessions[key] = (log.tick, apply_scoreboard(board, push))
             assert sessions[key][1] == ranked(rows.values())
             assert log.since(log.tick) is None
+
+
+def stats(name: str, score: int, map_size: int = 0) -> PlayerStats:
+    return PlayerStats(name, "127.0.0.1", int(name[1:]), score, 0, map_size, True)
+
+
+NAMES = [f"p{i}" for i in range(12)]
+board_steps = st.lists(
+    st.tuples(
+        st.dictionaries(st.sampled_from(NAMES), st.integers(0, 20), max_size=6),  # new scores
+        st.sets(st.sampled_from(NAMES), max_size=2),  # off the board
+        st.sets(st.sampled_from(NAMES), max_size=3),  # found something this round
+        st.sets(st.sampled_from(NAMES)),  # whose sessions push this time
+    ),
+    min_size=1,
+    max_size=2 * BoardLog.KEEP,
+)
+
+
+@given(board_steps, st.integers(1, 5))
+def test_board_feed_shows_each_player_the_top_rows_the_finders_and_itself(
+    steps: list[tuple[dict[str, int], set[str], set[str], set[str]]], top: int
+) -> None:
+    feed = BoardFeed(top=top)
+    rows: dict[str, PlayerStats] = {}
+    sessions: dict[str, tuple[int, PlayerStats | None, list[PlayerStats]]] = {}
+    for scores, removed, featured, pushing in steps:
+        for name, score in scores.items():
+            rows[name] = stats(name, score, map_size=len(rows))
+        for name in removed:
+            rows.pop(name, None)
+        feed.update(rows.values(), featured)
+        order = ranked(rows.values())
+        shared = order[:top] + [r for r in order[top:] if r.name in featured]
+        for name in pushing | rows.keys() - sessions.keys():
+            tick, mine, board = sessions.get(name, (-1, None, []))
+            push = feed.since(tick, name, mine)
+            if push is not None:
+                if isinstance(push, ScoreboardChanged):
+                    assert len(push.players) <= len(shared) + 1, "a delta, not the board"
+                board = apply_scoreboard(board, push)
+            sessions[name] = (feed.tick, feed.rows.get(name), board)
+            own = [rows[name]] if name in rows and rows[name] not in shared else []
+            assert board == ranked(shared + own), "the host's view of those rows, in order"
+            assert board[: len(order[:top])] == order[:top], "the top rows, on top"
+            if name in rows:
+                assert rows[name] in board, "a player always sees itself"
+            assert feed.since(feed.tick, name, feed.rows.get(name)) is None
+
+
+def test_a_new_session_gets_the_top_rows_and_its_own_far_down_a_big_board() -> None:
+    feed = BoardFeed(top=3)
+    feed.update([stats(f"p{i}", 1000 - i) for i in range(1000)])
+    first = feed.since(-1, "p700", None)
+    assert isinstance(first, Scoreboard)
+    assert [r.name for r in first.players] == ["p0", "p1", "p2", "p700"]
+    feed.update([stats(f"p{i}", 1000 - i, map_size=i == 700) for i in range(1000)])
+    again = feed.since(feed.tick, "p700", first.players[-1])
+    assert again == ScoreboardChanged([stats("p700", 300, map_size=1)])
+    assert feed.since(feed.tick, "p5", stats("p5", 995)) is None, "a change far down: not for p5"

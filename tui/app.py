@@ -238,9 +238,9 @@ class GameApp(App[int]):
         node = self.node
         if players or book:
             rows = model.players(node, host_online=self.connection == "joined")
-            self.query_one(PlayersTable).show(rows)
+            online = model.online_count(node)
+            self.query_one(PlayersTable).show(rows, online)
             me = next(p for p in rows if p.me)
-            online = sum(1 for p in rows if p.online and not p.host)
             self.query_one(StatusBar).show(me, online, self.connection)
         if catalog:
             self.query_one(CatalogTable).show(model.catalog(node))

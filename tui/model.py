@@ -28,9 +28,11 @@ class Player:
 
 
 def players(node: Node, *, host_online: bool | None = None) -> list[Player]:
-    """Every player the scoreboard or the peer list knows: the host first, then by score.
+    """The scoreboard we are sent and ourselves: the host first, then by score.
 
-    The host is online once we joined, unless `host_online` (our session with it) says otherwise.
+    The host sends the top rows, whoever found something this round and our own row, not every
+    player (a LAN party has thousands); `online_count` says how many play. The host is online
+    once we joined, unless `host_online` (our session with it) says otherwise.
     """
     online = {peer.name for peer in node.peers}
     rows: dict[str, Player] = {}
@@ -39,8 +41,6 @@ def players(node: Node, *, host_online: bool | None = None) -> list[Player]:
             stats.name, stats.score, stats.files_found, stats.map_size,
             online=stats.name in online, wins=stats.wins,
         )  # fmt: skip
-    for name in online - rows.keys():
-        rows[name] = Player(name)
     mine = rows.get(node.name, Player(node.name))
     rows[node.name] = Player(
         node.name, mine.score, mine.files_found, len(node.address_book),
@@ -51,6 +51,11 @@ def players(node: Node, *, host_online: bool | None = None) -> list[Player]:
         online_host = node.ready.is_set() if host_online is None else host_online
         ranked.insert(0, Player(VAULT, online=online_host, host=True))
     return ranked
+
+
+def online_count(node: Node) -> int:
+    """Players online, ourselves included (the peer list knows them all; the board shows some)."""
+    return len(node.peers) + 1
 
 
 def me(node: Node) -> Player:

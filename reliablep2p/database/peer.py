@@ -13,6 +13,7 @@ import logging
 import random
 from pathlib import Path
 
+import msgspec
 import trio
 
 from ..game.host import HuntHost, Online
@@ -99,6 +100,8 @@ class DatabasePeer:
         )
         self.registry = PeerRegistry()
         self.sessions: dict[Addr, Session] = {}
+        self._addr_of: dict[str, Addr] = {}
+        """Where each online player's session is (by name): a join checks its name in O(1)."""
         self.pushes = Announcer(
             self.registry, self.hunt, self.sessions,
             lambda: self.hunt.scoreboard(self.online_players()),
@@ -219,17 +222,18 @@ class DatabasePeer:
             raise RemoteProtocolError(ErrorCode.MALFORMED, "connect needs the port you listen on")
         seen = channel.remote_host
         host = listen_address(request.host, seen)
-        listens = PeerInfo(name=hello.name, host=host, port=hello.port)
-        problem = await self.reach_back.problem(listens, seen)
-        if problem is None:
-            peer = listens
-        else:  # listed where we see it (so no one else's address), and marked: nobody asks it
-            peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
+        peer = PeerInfo(name=hello.name, host=host, port=hello.port)
+        problem = None
+        if host != seen:  # an address it does not call from: listed there once it answers there
+            problem = await self.reach_back.problem(peer, seen)
+            if problem is not None:  # listed where we see it (nobody else's address), and marked
+                peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
         self._admit(peer)
         others = list(self.registry.peers.values())
         self.registry.join(peer)
         session = self.pushes.new_session(peer, channel)
         self.sessions[peer.addr] = session
+        self._addr_of[peer.name] = peer.addr
         self.pushes.note_news()
         self.hunt.roster_changed(peer.name)
         log.info("%s joined from %s:%d (%d online)%s", peer.name, *peer.addr, len(self.sessions),
@@ -248,16 +252,31 @@ class DatabasePeer:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self.pushes.push_changes, session)
                     nursery.start_soon(keep_alive, channel)
+                    if host == seen:
+                        nursery.start_soon(self._reach_back_later, session, seen)
                     await self._read_session(session)
                     nursery.cancel_scope.cancel()
         finally:
             session.end()
             if self.sessions.get(peer.addr) is session:
                 del self.sessions[peer.addr]
+                del self._addr_of[peer.name]
                 self.registry.leave(peer.addr)
                 self.pushes.note_news()
                 self.hunt.roster_changed(peer.name)
                 log.info("%s left (%d online)", peer.name, len(self.sessions))
+
+    async def _reach_back_later(self, session: Session, seen: str) -> None:
+        """Call a player back where it calls from, after its welcome (a join storm's joins
+        wait for no call back); one that does not answer is marked unreachable in the next
+        `update_peers`, to itself too."""
+        problem = await self.reach_back.problem(session.peer, seen, later=True)
+        if problem is None or self.sessions.get(session.peer.addr) is not session:
+            return
+        session.peer = msgspec.structs.replace(session.peer, reachable=False)
+        self.registry.update(session.peer)
+        self.pushes.note_news()
+        log.info("cannot reach %s back: %s", session.peer.name, problem)
 
     def _admit(self, peer: PeerInfo) -> None:
         """Refuse a kicked name, a name online elsewhere and another player's address (the
@@ -265,9 +284,7 @@ class DatabasePeer:
         joins again from its own address ends its stale session."""
         if peer.name in self.revoked:  # kicked while its connection was being set up
             raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{peer.name} was kicked out")
-        if any(
-            s.peer.name == peer.name and s.peer.addr != peer.addr for s in self.sessions.values()
-        ):
+        if self._addr_of.get(peer.name, peer.addr) != peer.addr:
             raise RemoteProtocolError(
                 ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online"
             )

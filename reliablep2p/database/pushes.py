@@ -1,10 +1,11 @@
 """What the database peer pushes down every session, and when.
 
 Each session has a pusher task that sends its peer the net change of the peer list, the new
-catalog entries, revocations, the round and the changed scoreboard rows since its last push. One
-announcer decides when all of them push: once changes pause for a moment, so a burst of joins
-costs every peer about one small message, and the database peer O(N) work per push rather than
-per change (a storm of N joins was N^2 scoreboards).
+catalog entries, revocations, the round and the changed rows of its scoreboard view (the top
+rows, the round's finders and itself: `BoardFeed`) since its last push. One announcer decides when
+all of them push: once changes pause for a moment, so a burst of joins costs every peer about one
+small message, and the database peer O(N) work per push rather than per change (a storm of N
+joins was N^2 scoreboards).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ..game.board import BoardLog
+from ..game.board import BoardFeed
 from ..game.host import HuntHost
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
@@ -38,6 +39,8 @@ class Session:
     """The announcer's push count when this session last pushed."""
     round_version: int = -1
     board_tick: int = -1
+    board_row: PlayerStats | None = None
+    """This player's own row as last pushed (the view always has it)."""
     revoked_sent: int = 0
     published: dict[str, bytes] = field(default_factory=dict)
     map_size: int = 0
@@ -82,7 +85,7 @@ class Announcer:
         self.sessions = sessions
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
-        self.board = BoardLog()
+        self.board = BoardFeed()
         self.catalog_log: list[FileInfo] = []
         self.revoked_log: list[str] = []
         self._board_stale = False
@@ -131,11 +134,16 @@ class Announcer:
             self._news = trio.Event()
             if self._board_stale:
                 self._board_stale = False
-                self.board.update(self.scoreboard())
+                self.board.update(self.scoreboard(), self._finders())
             self._trim_log()
             self.pushes += 1
             self._pushed.set()
             self._pushed = trio.Event()
+
+    def _finders(self) -> set[str]:
+        """Who found something in the current round: everyone sees their rows."""
+        state = self.hunt.round_state()
+        return {find.player for find in state.finds} if state is not None else set()
 
     def _push_due(self, first: float) -> float:
         return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
@@ -167,8 +175,10 @@ class Announcer:
             session.round_version = self.hunt.round_version
             if (state := self.hunt.round_state()) is not None:
                 await channel.send(Round(state))
-        if (board := self.board.since(session.board_tick)) is not None:
-            session.board_tick = self.board.tick
+        name = session.peer.name
+        board = self.board.since(session.board_tick, name, session.board_row)
+        session.board_tick, session.board_row = self.board.tick, self.board.rows.get(name)
+        if board is not None:
             await channel.send(board)
 
     def _peers_delta(self, since: int) -> UpdatePeers:

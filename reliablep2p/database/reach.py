@@ -1,10 +1,13 @@
 """Can the others reach a player where it says it listens? The database peer calls it back.
 
 A player is listed at the address it listens on, which it tells in `connect` (or, listening on
-every interface, the address the database peer sees it call from). Before listing it there, the
-database peer calls that address once, briefly: over TLS the answer must come from the player's
-own certificate, so nobody can be listed at another's address. A player that cannot be reached
-back is listed as unreachable, and the others skip it instead of timing out on it.
+every interface, the address the database peer sees it call from). The database peer calls that
+address once: over TLS the answer must come from the player's own certificate. An address the
+player does not call from is checked before it is listed there, briefly, so nobody can be listed
+at another's address; the address it calls from is listed at once and checked after the welcome,
+so a join storm's joins wait for no call back. A player that cannot be reached back is listed as
+unreachable (or marked so by a later `update_peers`), and the others skip it instead of timing
+out on it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ from ..net.identity import DATABASE_NAME
 from ..proto import ErrorCode, PeerInfo, ProtocolError, RemoteProtocolError
 
 REACH_BACK_TIMEOUT = 2.0
-"""How long the call back may take; a LAN answers in milliseconds."""
+"""How long the call back may take while the join waits for it; a LAN answers in milliseconds."""
+LATER_TIMEOUT = 10.0
+"""How long it may take after the welcome: nobody waits, and a database peer busy with a join
+storm answers late (a player is not marked unreachable for the host's own backlog)."""
+AT_ONCE = 32
+"""Calls back after welcomes in flight at once: a storm's checks queue instead of flooding."""
 
 
 def listen_address(told: str, seen: str) -> str:
@@ -40,16 +48,31 @@ def listen_address(told: str, seen: str) -> str:
 class ReachBack:
     """Calls a joining player back, as the database peer (with its certificate, over TLS)."""
 
-    def __init__(self, tls: ssl.SSLContext | None, *, timeout: float = REACH_BACK_TIMEOUT) -> None:
+    def __init__(
+        self,
+        tls: ssl.SSLContext | None,
+        *,
+        timeout: float = REACH_BACK_TIMEOUT,
+        later_timeout: float = LATER_TIMEOUT,
+    ) -> None:
         self.tls = tls
         self.timeout = timeout
+        self.later_timeout = later_timeout
+        self._at_once = trio.CapacityLimiter(AT_ONCE)
 
-    async def problem(self, peer: PeerInfo, seen: str) -> str | None:
-        """Why `peer` cannot be reached at its address (`seen`: where it called from), or None."""
+    async def problem(self, peer: PeerInfo, seen: str, *, later: bool = False) -> str | None:
+        """Why `peer` cannot be reached at its address (`seen`: where it called from), or None;
+        `later`: after its welcome (nobody waits, so the call may take longer)."""
         listens, calls = ipaddress.ip_address(peer.host), ipaddress.ip_address(seen)
         if listens.is_loopback and not calls.is_loopback:
             return f"it listens on {peer.host}, its own machine only"
-        with trio.move_on_after(self.timeout):
+        if not later:
+            return await self._call(peer, self.timeout)
+        async with self._at_once:  # a storm's checks queue; the timeout starts at their turn
+            return await self._call(peer, self.later_timeout)
+
+    async def _call(self, peer: PeerInfo, timeout: float) -> str | None:
+        with trio.move_on_after(timeout):
             try:
                 channel = await open_channel(
                     peer.host, peer.port, name=DATABASE_NAME, listen_port=0,
@@ -59,4 +82,4 @@ class ReachBack:
                 return exc.detail
             await channel.aclose()
             return None
-        return f"{peer.host}:{peer.port} did not answer within {self.timeout:g} s"
+        return f"{peer.host}:{peer.port} did not answer within {timeout:g} s"

@@ -27,6 +27,7 @@ from ..proto import (
     Found,
     Message,
     Need,
+    PeerInfo,
     Ping,
     PlayerStats,
     Pong,
@@ -165,7 +166,14 @@ class DatabaseSession:
         self.ready.set()
         view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again))
         if not welcome.you.reachable:
-            view.bus.emit(events.NotReachable(self.listens_on or view.me.host, view.me.port))
+            self._listed_as(welcome.you)
+
+    def _listed_as(self, me: PeerInfo) -> None:
+        """How the database peer lists us: in the welcome, or corrected later (it could not
+        call us back after all)."""
+        self.view.me = me
+        if not me.reachable:
+            self.view.bus.emit(events.NotReachable(self.listens_on or me.host, me.port))
 
     def _add_to_catalog(self, files: list[FileInfo]) -> list[FileInfo]:
         added = []
@@ -216,6 +224,9 @@ class DatabaseSession:
                 view.address_book.rename_peer(peer)
             if joined or left:
                 bus.emit(events.PeersChanged(tuple(joined), tuple(left)))
+            for peer in message.updated:
+                if peer.addr == view.me.addr and peer != view.me:
+                    self._listed_as(peer)
         elif isinstance(message, CatalogAdded):
             if added := self._add_to_catalog(message.files):
                 bus.emit(events.CatalogChanged(tuple(added)))

@@ -1,4 +1,4 @@
-"""Players: everyone in the game, you highlighted, the database peer as host, by score."""
+"""Players: the top of the scoreboard, this round's finders and you (highlighted), the host first."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ class PlayersTable(SyncedTable):
         self.add_column("map", key="map")
         self.add_column("", key="online")
 
-    def show(self, players: list[Player]) -> None:
+    def show(self, players: list[Player], online: int) -> None:
+        """`players`: the rows to show; `online`: how many play (more than the rows, in a crowd)."""
         self.sync({p.name: _cells(p) for p in players})
-        online = sum(1 for p in players if p.online and not p.host)
         self.border_subtitle = f"{online} online"
 
 

@@ -17,7 +17,14 @@ import msgspec
 import trio
 
 from ..game.host import HuntHost, Online
-from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel, first_protocol_error, keep_alive
+from ..net.channel import (
+    READ_TIMEOUT,
+    SESSION_TIMEOUT,
+    Channel,
+    ConnectionLost,
+    first_protocol_error,
+    keep_alive,
+)
 from ..net.identity import DATABASE_NAME
 from ..net.server import Server
 from ..peer.peerlist import Addr, PeerRegistry
@@ -220,7 +227,10 @@ class DatabasePeer:
     async def _serve_session(self, channel: Channel, hello: Hello, request: Connect) -> None:
         if not 0 < hello.port < 65536:
             raise RemoteProtocolError(ErrorCode.MALFORMED, "connect needs the port you listen on")
-        seen = channel.remote_host
+        try:
+            seen = channel.remote_host
+        except OSError:  # it gave up waiting (a storm's backlog) and hung up: nothing to list
+            raise ConnectionLost(ErrorCode.INTERNAL, "hung up before its welcome") from None
         host = listen_address(request.host, seen)
         peer = PeerInfo(name=hello.name, host=host, port=hello.port)
         problem = None

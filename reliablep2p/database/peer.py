@@ -61,6 +61,9 @@ from .reach import ReachBack, listen_address
 
 log = logging.getLogger("rp2p.db")
 
+QUIET_ENOUGH = 8
+"""Callers still in their handshake above which the host is letting a crowd in (a storm)."""
+
 
 class DatabasePeer:
     """The always-on database peer. Start it with ``await nursery.start(db.run)``."""
@@ -138,7 +141,10 @@ class DatabasePeer:
             read_timeout=read_timeout,
         )
         self.server.name = DATABASE_NAME
-        self.reach_back = ReachBack(identity.client_context() if identity else None)
+        self.reach_back = ReachBack(
+            identity.client_context() if identity else None,
+            busy=lambda: self.server.caps.pending_count > QUIET_ENOUGH,
+        )
         self.ready = trio.Event()
         self._nursery: trio.Nursery | None = None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+from collections.abc import Callable
 
 import trio
 
@@ -28,6 +29,9 @@ LATER_TIMEOUT = 10.0
 storm answers late (a player is not marked unreachable for the host's own backlog)."""
 AT_ONCE = 32
 """Calls back after welcomes in flight at once: a storm's checks queue instead of flooding."""
+DEFER_LIMIT = 30.0
+"""A call back after the welcome waits while the host is busy letting players in (a join
+storm's handshakes come first), but no longer than this."""
 
 
 def listen_address(told: str, seen: str) -> str:
@@ -54,10 +58,13 @@ class ReachBack:
         *,
         timeout: float = REACH_BACK_TIMEOUT,
         later_timeout: float = LATER_TIMEOUT,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.tls = tls
         self.timeout = timeout
         self.later_timeout = later_timeout
+        self.busy = busy
+        """True while the host is letting players in: calls back after welcomes wait."""
         self._at_once = trio.CapacityLimiter(AT_ONCE)
 
     async def problem(self, peer: PeerInfo, seen: str, *, later: bool = False) -> str | None:
@@ -69,6 +76,9 @@ class ReachBack:
         if not later:
             return await self._call(peer, self.timeout)
         async with self._at_once:  # a storm's checks queue; the timeout starts at their turn
+            with trio.move_on_after(DEFER_LIMIT):
+                while self.busy():  # noqa: ASYNC110 - the host's load, which its server keeps
+                    await trio.sleep(0.1)
             return await self._call(peer, self.later_timeout)
 
     async def _call(self, peer: PeerInfo, timeout: float) -> str | None:

@@ -43,6 +43,9 @@ CONNECT_TIMEOUT = 5.0
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds the TLS handshake may take after that: a busy host (hundreds of peers joining at
 once) finishes handshakes late, and one cut off would start over from nothing."""
+DATABASE_HANDSHAKE_TIMEOUT = 30.0
+"""...and with the database peer, which a whole LAN party joins at once: it works through
+thousands of handshakes, and a player that gives up and calls again only adds one more."""
 SEND_PIECE = 128 * 1024
 """File bytes are read and sent in pieces of this size (frames stay one chunk long)."""
 RECEIVE_SIZE = 256 * 1024
@@ -337,6 +340,7 @@ async def open_channel(
     timeout: float = READ_TIMEOUT,
     tls: ssl.SSLContext | None = None,
     expect: str | None = None,
+    handshake_timeout: float = HANDSHAKE_TIMEOUT,
 ) -> Channel:
     """Connect to a node and introduce ourselves with `Hello`.
 
@@ -354,7 +358,7 @@ async def open_channel(
         raise ConnectionLost(ErrorCode.INTERNAL, f"cannot reach {host}:{port}: {reason}") from None
     if tls is not None:
         tcp = stream
-        with trio.move_on_after(HANDSHAKE_TIMEOUT):
+        with trio.move_on_after(handshake_timeout):
             stream = await secure(tcp, tls, server_side=False)
         if stream is tcp:
             await tcp.aclose()

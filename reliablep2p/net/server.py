@@ -212,6 +212,8 @@ class ConnectionCaps:
         self.per_host: collections.Counter[str] = collections.Counter()
         self.pending: dict[str, dict[Slot, None]] = {}
         """By address, its pending connections, oldest first."""
+        self.pending_count = 0
+        """Pending connections in all: callers still in their TLS handshake or before `Hello`."""
 
     def admit(self, host: str, hang_up: Callable[[], None]) -> Slot | None:
         """A place for a new connection from `host` (`hang_up` ends it if it is shed), or
@@ -230,6 +232,7 @@ class ConnectionCaps:
         self.count += 1
         self.per_host[host] += 1
         self.pending.setdefault(host, {})[slot] = None
+        self.pending_count += 1
         return slot
 
     def introduced(self, slot: Slot) -> None:
@@ -249,7 +252,9 @@ class ConnectionCaps:
 
     def _unpend(self, slot: Slot) -> None:
         waiting = self.pending.get(slot.host, {})
-        waiting.pop(slot, None)
+        if slot in waiting:
+            del waiting[slot]
+            self.pending_count -= 1
         if not waiting:
             self.pending.pop(slot.host, None)
 

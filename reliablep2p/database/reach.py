@@ -29,6 +29,8 @@ LATER_TIMEOUT = 10.0
 storm answers late (a player is not marked unreachable for the host's own backlog)."""
 AT_ONCE = 32
 """Calls back after welcomes in flight at once: a storm's checks queue instead of flooding."""
+LATER_TRIES = 2
+"""Calls back after a welcome before a silent player is marked unreachable."""
 DEFER_LIMIT = 30.0
 """A call back after the welcome waits while the host is busy letting players in (a join
 storm's handshakes come first), but no longer than this."""
@@ -74,14 +76,19 @@ class ReachBack:
         if listens.is_loopback and not calls.is_loopback:
             return f"it listens on {peer.host}, its own machine only"
         if not later:
-            return await self._call(peer, self.timeout)
-        async with self._at_once:  # a storm's checks queue; the timeout starts at their turn
-            with trio.move_on_after(DEFER_LIMIT):
-                while self.busy():  # noqa: ASYNC110 - the host's load, which its server keeps
-                    await trio.sleep(0.1)
-            return await self._call(peer, self.later_timeout)
+            return (await self._call(peer, self.timeout))[0]
+        for _ in range(LATER_TRIES):  # silence may be the host's own backlog: ask once more
+            async with self._at_once:  # a storm's checks queue; the timeout starts at their turn
+                with trio.move_on_after(DEFER_LIMIT):
+                    while self.busy():  # noqa: ASYNC110 - the host's load, which its server keeps
+                        await trio.sleep(0.1)
+                problem, silent = await self._call(peer, self.later_timeout)
+            if not silent:
+                break
+        return problem
 
-    async def _call(self, peer: PeerInfo, timeout: float) -> str | None:
+    async def _call(self, peer: PeerInfo, timeout: float) -> tuple[str | None, bool]:
+        """The problem (None: it answered), and whether it was silence (a timeout)."""
         with trio.move_on_after(timeout):
             try:
                 channel = await open_channel(
@@ -89,7 +96,7 @@ class ReachBack:
                     tls=self.tls, expect=peer.name if self.tls else None,
                 )  # fmt: skip
             except ProtocolError as exc:
-                return exc.detail
+                return exc.detail, exc.code == ErrorCode.TIMEOUT
             await channel.aclose()
-            return None
-        return f"{peer.host}:{peer.port} did not answer within {timeout:g} s"
+            return None, False
+        return f"{peer.host}:{peer.port} did not answer within {timeout:g} s", True

@@ -23,7 +23,11 @@ from typing import Literal, cast
 import trio
 
 RECEIVE_SIZE = 1024 * 1024
-"""Bytes read from the socket at once: many records per read, decrypted in one go."""
+"""Bytes read from the socket at once, at most: many records per read, decrypted in one go."""
+RECEIVE_START = 64 * 1024
+"""...and at first (four full records): the read buffer grows (x4) only while reads fill it, so
+a session that carries small messages holds 64 KiB, not a megabyte (a host of 2,000 sessions
+held 2 GiB)."""
 SEND_PIECE = 256 * 1024
 """`send_all` encrypts and sends this much at a time, so a large write is never copied whole."""
 RECEIVE_SOME_SIZE = 64 * 1024  # receive_some() without a size
@@ -61,7 +65,7 @@ class TLSStream(trio.abc.Stream):
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
-        self._buffer = bytearray(RECEIVE_SIZE)  # the socket is read into this, always
+        self._buffer = bytearray(RECEIVE_START)  # the socket is read into this, always
         self._view = memoryview(self._buffer)
         self._send_lock = trio.StrictFIFOLock()
         self._handshake_lock = trio.Lock()
@@ -134,7 +138,9 @@ class TLSStream(trio.abc.Stream):
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Up to `max_bytes` decrypted bytes; b"" at the other side's close_notify."""
-        buffer = bytearray(RECEIVE_SOME_SIZE if max_bytes is None else max_bytes)
+        # at most RECEIVE_SOME_SIZE: a caller asking for more (a message channel asks 256 KiB
+        # for every small message) gets what fits, without a big zeroed buffer each time
+        buffer = bytearray(min(RECEIVE_SOME_SIZE, max_bytes or RECEIVE_SOME_SIZE))
         count = await self.receive_into(buffer)
         return bytes(memoryview(buffer)[:count])
 
@@ -219,6 +225,9 @@ class TLSStream(trio.abc.Stream):
             raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
         if got:
             self._incoming.write(self._view[:got])
+            if got == len(self._buffer) < RECEIVE_SIZE:  # a bulk transfer: read more at once
+                self._buffer = bytearray(min(4 * got, RECEIVE_SIZE))
+                self._view = memoryview(self._buffer)
         else:
             self._incoming.write_eof()  # TLS tells a clean end from a truncation
 

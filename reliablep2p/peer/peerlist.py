@@ -8,7 +8,7 @@ patches it with those deltas.
 
 from __future__ import annotations
 
-from collections import deque
+import itertools
 from collections.abc import Iterable, Iterator
 
 from ..proto import PeerInfo, UpdatePeers
@@ -23,7 +23,7 @@ class PeerRegistry:
     def __init__(self) -> None:
         self.peers: dict[Addr, PeerInfo] = {}
         self.version = 0
-        self._log: deque[tuple[str, PeerInfo]] = deque()
+        self._log: list[tuple[str, PeerInfo, Addr]] = []
         self._log_start = 0
         """The version the first log entry starts from."""
 
@@ -46,32 +46,34 @@ class PeerRegistry:
         return True
 
     def _record(self, kind: str, peer: PeerInfo) -> None:
-        self._log.append((kind, peer))
+        self._log.append((kind, peer, peer.addr))
         self.version += 1
 
     def delta(self, since: int) -> UpdatePeers:
         """The net change from version `since` to now (`since` must not be trimmed yet)."""
         if since < self._log_start:
             raise ValueError(f"version {since} is older than the log")
-        net: dict[Addr, tuple[str, PeerInfo]] = {}
-        for index in range(since - self._log_start, len(self._log)):
-            kind, peer = self._log[index]
-            if kind == UPDATED and net.get(peer.addr, ("", peer))[0] == JOINED:
+        kinds: dict[Addr, str] = {}
+        latest: dict[Addr, PeerInfo] = {}
+        for kind, peer, addr in itertools.islice(self._log, since - self._log_start, None):
+            if kind is UPDATED and kinds.get(addr) is JOINED:
                 kind = JOINED  # joined since `since`: its entry as it is now
-            net[peer.addr] = (kind, peer)
+            kinds[addr] = kind
+            latest[addr] = peer
+        lists: dict[str, list[PeerInfo]] = {JOINED: [], LEFT: [], UPDATED: []}
+        for addr, kind in kinds.items():
+            lists[kind].append(latest[addr])
         return UpdatePeers(
-            base=since,
-            version=self.version,
-            joined=[peer for kind, peer in net.values() if kind == JOINED],
-            left=[peer for kind, peer in net.values() if kind == LEFT],
-            updated=[peer for kind, peer in net.values() if kind == UPDATED],
-        )
+            base=since, version=self.version,
+            joined=lists[JOINED], left=lists[LEFT], updated=lists[UPDATED],
+        )  # fmt: skip
 
     def trim(self, oldest_needed: int) -> None:
         """Forget log entries no session needs any more."""
-        while self._log and self._log_start < oldest_needed:
-            self._log.popleft()
-            self._log_start += 1
+        drop = min(max(0, oldest_needed - self._log_start), len(self._log))
+        if drop:
+            del self._log[:drop]
+            self._log_start += drop
 
 
 class PeerList:

@@ -220,8 +220,8 @@ class DatabaseSession:
                 ) from None
             for peer in left:
                 view.address_book.forget_peer(peer.addr)
-            for peer in joined:
-                view.address_book.rename_peer(peer)
+            view.address_book.rename_peers(joined)
+            view.address_book.rename_peers(message.updated)
             if joined or left:
                 bus.emit(events.PeersChanged(tuple(joined), tuple(left)))
             for peer in message.updated:

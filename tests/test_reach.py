@@ -47,7 +47,9 @@ async def test_a_player_nobody_can_call_back_is_listed_so_and_a_get_says_it_skip
     await session.send(Connect())
     welcome = await session.receive_message(Welcome)
     assert welcome.you == PeerInfo("ghost", "127.0.0.1", nowhere)  # called back after the welcome
-    await until(lambda: list(fetcher.peers) == [msgspec.structs.replace(welcome.you, reachable=False)])
+    await until(
+        lambda: list(fetcher.peers) == [msgspec.structs.replace(welcome.you, reachable=False)]
+    )
 
     result = await fetcher.get("lonely.txt")
     assert result.from_vault and result.probes == 1

@@ -156,7 +156,9 @@ def test_a_peer_found_unreachable_is_updated_for_those_who_have_it_joined_for_th
     assert registry.delta(after_join).joined == []
 
 
-ops = st.lists(st.tuples(st.sampled_from(["join", "leave", "hide"]), st.integers(1, 8)), max_size=40)
+ops = st.lists(
+    st.tuples(st.sampled_from(["join", "leave", "hide"]), st.integers(1, 8)), max_size=40
+)
 
 
 @given(ops, st.lists(st.integers(0, 40), min_size=1, max_size=6))

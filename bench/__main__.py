@@ -1,4 +1,4 @@
-"""`make bench`: every scenario of issue 6 on loopback, side by side with its references.
+"""`make bench`: every scenario of issues 6 and 14, side by side with its references.
 
 Prints the tables and writes them, with the machine's description, to bench/RESULTS.md.
 Sizes come from environment variables (see bench/README.md); defaults follow the issue.
@@ -12,11 +12,13 @@ import time
 import traceback
 from collections.abc import Callable
 
-from . import joinstorm, learning, transfer, tui, vault
+from . import crowd, joinstorm, lanlink, learning, transfer, tui, vault
 from .common import BENCH, MIB, env_int, env_list, log, machine_description, raise_fd_limit
 from .report import Section, targets_table
 
-SCENARIOS = ("transfer", "join", "search", "vault", "tui")
+SCENARIOS = ("transfer", "join", "search", "vault", "tui", "crowd")
+CROWD_PARTS = ("crowd", "link", "sources")
+"""What `crowd` runs on the simulated LAN: the flash crowd (7), one fast link (8), many sources (9)."""
 
 
 def main() -> int:
@@ -69,6 +71,8 @@ def main() -> int:
         )
     if "tui" in chosen:
         sections += attempt("tui", "6. TUI", lambda: [tui.run()])
+    if "crowd" in chosen:
+        sections += _crowd(attempt, rounds)
 
     elapsed = time.monotonic() - started
     text = _document(sections, elapsed, rounds, chosen)
@@ -79,6 +83,30 @@ def main() -> int:
         (BENCH / "RESULTS.md").write_text(text)
         log(f"wrote bench/RESULTS.md ({elapsed:.0f} s of benchmarks)")
     return 1 if failed else 0
+
+
+def _crowd(attempt: Callable[[str, str, Callable[[], list[Section]]], list[Section]],
+           rounds: int) -> list[Section]:  # fmt: skip
+    """Scenarios 7 to 9, each on a simulated LAN of its own."""
+    parts = os.environ.get("BENCH_CROWD_PARTS", "").replace(" ", "").split(",")
+    parts = [p for p in CROWD_PARTS if p in parts] or list(CROWD_PARTS)
+    found: list[Section] = []
+    if "crowd" in parts:
+        sizes = env_list("BENCH_CROWD_SIZES", [6, 12])
+        crowd_rounds = env_int("BENCH_CROWD_ROUNDS", rounds)
+        size, mbit = env_int("BENCH_CROWD_MIB", 40), env_int("BENCH_CROWD_MBIT", 100)
+        found += attempt("crowd", "7. LAN flash crowd",
+                         lambda: [crowd.run(sizes, crowd_rounds, size, mbit)])  # fmt: skip
+    if "link" in parts:
+        size, mbit = env_int("BENCH_LINK_MIB", 256), env_int("BENCH_LINK_MBIT", 1000)
+        found += attempt("link", "8. One transfer on a LAN link",
+                         lambda: [lanlink.run_link(rounds, size, mbit)])  # fmt: skip
+    if "sources" in parts:
+        count, size = env_int("BENCH_SOURCES", 8), env_int("BENCH_SOURCES_MIB", 512)
+        mbit = env_int("BENCH_LINK_MBIT", 1000)
+        found += attempt("sources", "9. Memory with many sources",
+                         lambda: [lanlink.run_sources(count, size, mbit)])  # fmt: skip
+    return found
 
 
 def _document(sections: list[Section], elapsed: float, rounds: int, chosen: list[str]) -> str:
@@ -96,7 +124,7 @@ def _document(sections: list[Section], elapsed: float, rounds: int, chosen: list
         f"Run on {time.strftime('%Y-%m-%d %H:%M %Z')}, {rounds} rounds per scenario, "
         f"benchmarks took {elapsed:.0f} s; settings: "
         + (", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults")
-        + ". Everything runs on 127.0.0.1.",
+        + ". Scenarios 1 to 6 run on 127.0.0.1; 7 to 9 on a simulated LAN of network namespaces.",
         "",
     ]
     parts += [s.markdown() for s in sections]
@@ -105,4 +133,8 @@ def _document(sections: list[Section], elapsed: float, rounds: int, chosen: list
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # every scenario has ended its processes and removed its files
+        log("interrupted: nothing written")
+        sys.exit(130)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import platform
@@ -242,6 +243,17 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_seconds(pid: int) -> float:
+    """How long a process's live threads have waited, runnable, for a core so far (the sum of
+    /proc/PID/task/*/schedstat); 0 for a process that is gone."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -261,6 +273,14 @@ def make_random_file(path: Path, size: int) -> None:
             piece = min(left, 8 * MIB)
             f.write(os.urandom(piece))
             left -= piece
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while piece := f.read(8 * MIB):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

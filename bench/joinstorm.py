@@ -23,7 +23,6 @@ from pathlib import Path
 import trio
 
 from reliablep2p.database.peer import DatabasePeer
-from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
 from reliablep2p.peer.session import DatabaseSession
 
@@ -85,6 +84,7 @@ class Storm:
             with trio.fail_after(CONVERGE_LIMIT):
                 await self._converged(nodes)
             converged = trio.current_time() - start
+            self.retries = sum(n.session.failed_tries for n in nodes)
             self._check(nodes)
             await _settle(traffic)
             nursery.cancel_scope.cancel()
@@ -99,12 +99,7 @@ class Storm:
             name=name, share_dir=self.root / name, database=("127.0.0.1", db.port),
             rescan_interval=3600, rng=random.Random(i), identity=identity,
         )  # fmt: skip
-        node.subscribe(self._on_event)
         return node
-
-    def _on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.DatabaseUnreachable):
-            self.retries += 1
 
     async def _converged(self, nodes: list[Node]) -> None:
         """Until every list is whole at once; each poll looks only at those not whole yet."""

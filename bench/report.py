@@ -42,6 +42,11 @@ class Section:
 
 def targets_table(sections: Sequence[Section]) -> str:
     rows = [t for s in sections for t in s.targets]
-    out = ["## Targets (issues 6 and 15)", "", "| target | measured | verdict |", "|---|---|---|"]
+    out = [
+        "## Targets (issues 6, 14 and 15)",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+    ]
     out += [f"| {t.text} | {t.value} | {t.verdict} |" for t in rows]
     return "\n".join(out) + "\n"

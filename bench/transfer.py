@@ -18,7 +18,7 @@ floor). A long-running sender's is its VmHWM, reset just before the timed run
 
 from __future__ import annotations
 
-import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -43,6 +43,7 @@ from .common import (
     ratio,
     reset_peak_rss,
     scratch_dir,
+    sha256_file,
     tool_version,
     wait_for_text,
     wait_listening,
@@ -74,14 +75,6 @@ class Runs:
         return self.size / MIB / median(self.seconds) if self.seconds else float("nan")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while piece := f.read(8 * MIB):
-            digest.update(piece)
-    return digest.hexdigest()
-
-
 class Rp2p:
     """A database peer and a seeder of the shared folder, plain TCP or TLS (the default)."""
 
@@ -97,6 +90,16 @@ class Rp2p:
 
     def _log(self, name: str) -> IO[bytes]:
         return (self.logs / f"{self.mode}-{name}").open("ab")
+
+    def _own_share(self) -> Path:
+        """The seed files hard-linked into a folder of this seeder's own: a share belongs to
+        one peer at a time, and the plain and the TLS seeder run side by side."""
+        share = self.root / f"seed-{self.mode}"
+        share.mkdir(exist_ok=True)
+        for path in self.seed.iterdir():
+            if path.is_file() and not (share / path.name).exists():
+                os.link(path, share / path.name)
+        return share
 
     def security(self, name: str) -> list[str | Path]:
         if not self.tls:
@@ -126,9 +129,10 @@ class Rp2p:
             self.code = line.split("join code:")[1].split()[0]
         wait_listening(self.db_port, proc=db)
         seeder_log = self.logs / f"{self.mode}-seeder.log"
+        share = self._own_share()
         self.seeder = self.procs.start(
             [BIN / "rp2p-peer", "--host", "127.0.0.1", "--db", f"127.0.0.1:{self.db_port}",
-             "--share", self.seed, "--name", "seeder", *self.security("seeder")],
+             "--share", share, "--name", "seeder", *self.security("seeder")],
             stdin=subprocess.PIPE, stdout=seeder_log.open("ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         started = time.monotonic()
@@ -180,7 +184,7 @@ class Bench:
         make_random_file(self.src, self.size)
         make_random_file(self.seed / "small.bin", self.small)
         make_random_file(self.seed / "tiny.bin", TINY)
-        self.src_hash = _sha256(self.src)
+        self.src_hash = sha256_file(self.src)
         for net in self.nets.values():
             net.start(["tiny.bin", "small.bin", "big.bin"])
             self.rp2p(net.tls, "tiny.bin", TINY)  # warm-up; with TLS, the getter joins here
@@ -234,7 +238,7 @@ class Bench:
                 f"{tool}: received {got} bytes instead of {size}; logs in {self.logs}"
             )
         if size == self.size and tool not in self.checked:  # content, once per tool
-            if _sha256(path) != self.src_hash:
+            if sha256_file(path) != self.src_hash:
                 raise RuntimeError(f"{tool}: the received file differs from the source")
             self.checked.add(tool)
 

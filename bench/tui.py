@@ -242,6 +242,8 @@ def measure_idle(root: Path, logs: Path) -> tuple[float, float] | None:
                 "600",
                 "--pause-seconds",
                 "60",
+                "--lobby-seconds",
+                "0",
                 "--enroll-port",
                 free_port(),
             ],

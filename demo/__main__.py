@@ -24,9 +24,9 @@ from . import samples
 RUN = Path(os.environ.get("RP2P_DEMO_DIR") or Path(__file__).parent / ".run")
 """Where the demo's game lives; tests point it elsewhere so they never touch a player's game."""
 BIN = Path(sys.executable).parent
-ROUND_SECONDS, PAUSE_SECONDS = 120, 10
-BOTS = {"ada": 6.0, "brick": 9.0, "cosmo": 12.0}
-"""The opponents and their mean pause before each get, in seconds."""
+ROUND_SECONDS, PAUSE_SECONDS, LOBBY_SECONDS = 120, 10, 3
+BOTS = {"ada": "hard", "brick": "normal", "cosmo": "easy"}
+"""The opponents and their levels (`rp2p-peer --bot --level`): one you can beat, one you can't."""
 
 
 def free_port(preferred: int) -> int:
@@ -46,7 +46,8 @@ def start_database(port: int, log: IO[str]) -> tuple[subprocess.Popen[str], str]
     process = subprocess.Popen(
         [BIN / "rp2p-db", "--host", "127.0.0.1", "--port", str(port),
          "--enroll-port", str(free_port(0)), "--data", RUN / "db",
-         "--round-seconds", str(ROUND_SECONDS), "--pause-seconds", str(PAUSE_SECONDS)],
+         "--round-seconds", str(ROUND_SECONDS), "--pause-seconds", str(PAUSE_SECONDS),
+         "--lobby-seconds", str(LOBBY_SECONDS)],
         stdout=subprocess.PIPE, stderr=log, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -100,10 +101,10 @@ def play(processes: list[subprocess.Popen[str]], logs: contextlib.ExitStack) -> 
     database, code = start_database(db_port, db_log)
     processes.append(database)
     enroll = enroll_port_of(database)
-    for name, pace in BOTS.items():
+    for name, level in BOTS.items():
         log = logs.enter_context(open(RUN / f"{name}.log", "w"))  # noqa: SIM115 - as above
         args = player_args(name, free_port(0), db_port, enroll, code)
-        command = [BIN / "rp2p-peer", *args, "--bot", "--pace", str(pace)]
+        command = [BIN / "rp2p-peer", *args, "--bot", "--level", level]
         processes.append(
             subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, text=True)
         )

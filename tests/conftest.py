@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -16,6 +18,8 @@ from reliablep2p.net.channel import Channel, certificate_name, open_channel, sec
 from reliablep2p.net.identity import DATABASE_NAME, Identity
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import FileInfo
+
+from .servers import postgres, scaled, seaweed  # noqa: F401 - real servers, once per session
 
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
@@ -39,7 +43,7 @@ class Network:
         self.db: DatabasePeer
         self.count = 0
 
-    async def start_db(self, port: int = 0, **options: float) -> DatabasePeer:
+    async def start_db(self, port: int = 0, **options: Any) -> DatabasePeer:
         self.db = DatabasePeer(data_dir=self.root / "db", port=port, secure=self.secure, **options)
         await self.nursery.start(self.db.run)
         return self.db
@@ -126,6 +130,14 @@ async def plain_network(nursery: trio.Nursery, tmp_path: Path) -> Network:
     net = Network(nursery, tmp_path, secure=False)
     await net.start_db()
     return net
+
+
+def free_udp_port() -> int:
+    """A UDP port for a test's own LAN discovery, so tests running at once do not hear each other."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def random_bytes(size: int, seed: int = 0) -> bytes:

@@ -78,9 +78,9 @@ class InternalErrors(logging.Handler):
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Node, DatabasePeer]:
     root = tmp_path_factory.mktemp("fuzz")
     database = DatabasePeer(data_dir=root / "db", port=0, read_timeout=1)
-    database.store.open()
+    database.stores.open()
     for info in CATALOG:  # as uploads leave them: every catalog entry has its blob in the vault
-        blob = database.store.start_blob(info)
+        blob = database.vault.start_blob(info)
         if info.size:
             blob.write_chunk(CONTENTS[info.name])
         blob.finish()

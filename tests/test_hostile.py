@@ -64,9 +64,10 @@ async def test_hostile_input_is_cut_off_while_others_are_served(
     fetcher = await net.peer()
     result = await fetcher.get("safe.txt")
     assert result.path.read_bytes() == b"still here"
-    # and the hostile connection is answered with a typed error (or a TLS alert), or closed
+    # and the hostile connection is answered with a typed error (or a TLS alert), or closed;
+    # the database peer reads a first byte that is not TLS's as plaintext (where newcomers enroll)
     reply = await read_until_closed(stream)
-    if reply and net.secure:
+    if reply and net.secure and target == "peer":
         assert reply[0] == 0x15, "not a TLS alert"
     elif reply:
         decoder = FrameDecoder()

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from typing import TypeVar
 
+import msgspec
 import pytest
 import trio
 
@@ -14,6 +15,7 @@ from reliablep2p.app import bot
 from reliablep2p.database.peer import DatabasePeer
 from reliablep2p.game import rules as game
 from reliablep2p.game.board import TOP_ROWS
+from reliablep2p.game.settings import GameSettings
 from reliablep2p.net.channel import Channel
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import (
@@ -21,6 +23,7 @@ from reliablep2p.proto import (
     Connect,
     Found,
     Proof,
+    Publish,
     Round,
     Scoreboard,
     Scored,
@@ -40,7 +43,8 @@ SETS = [
 @pytest.fixture
 async def game_network(nursery: trio.Nursery, tmp_path: Path) -> Network:
     net = Network(nursery, tmp_path)
-    await net.start_db(round_seconds=60, pause_seconds=600, min_players=2, lobby_seconds=0)
+    await net.start_db(round_seconds=60, pause_seconds=600, min_players=2, lobby_seconds=0,
+                       settings=GameSettings(60, 600, targets=5, treasure=2))  # fmt: skip
     return net
 
 
@@ -56,25 +60,42 @@ async def test_three_bots_play_a_whole_round_and_agree_on_the_result(
     await until(lambda: all(b.round is not None and b.round.over for b in bots), timeout=30)
     final = bots[0].round
     assert final is not None and final.winner
-    assert all(b.round == final for b in bots)
+    # each hunted its own targets: none of them a file it seeded when the round began
+    for b, files in zip(bots, SETS, strict=True):
+        assert b.round is not None and b.round.targets
+        assert not set(b.round.targets) & set(files)
+        same = msgspec.structs.replace(b.round, targets=final.targets)
+        assert same == final, "every bot saw the same finds, standings and winner"
+    # the round ended early: everything was found by everyone
+    hunted = {(b.name, t) for b in bots for t in b.round.targets}  # type: ignore[union-attr]
+    assert hunted <= {(f.player, f.target) for f in final.finds}
     # the winner is who the rules say: the most points, ties to whoever got there first
-    replay = game.Round(final.number, final.targets, 0, 60)
-    for step, find in enumerate(final.finds):
-        replay.credit(find.player, find.target, from_vault=find.from_vault, now=step)
-    assert replay.winner() == final.winner
-    assert replay.completed_by() is not None
+    assert final.standings[0].player == final.winner
+    assert [s.points for s in final.standings] == sorted(
+        (s.points for s in final.standings), reverse=True
+    )
+    for standing in final.standings:
+        found = sum(f.points for f in final.finds if f.player == standing.player)
+        assert standing.points == found + standing.map_points
     # every player ends with the same scoreboard, and it adds up
-    await until(lambda: all(b.scoreboard == bots[0].scoreboard for b in bots))
+    points = {s.player: s.points for s in final.standings}
+
+    def settled() -> bool:
+        rows = {row.name: row for row in bots[0].scoreboard}
+        return (
+            all(b.scoreboard == bots[0].scoreboard for b in bots)
+            and all(rows[name].score == points.get(name, 0) for name in rows)
+            and rows[final.winner].wins == 1
+        )
+
+    await until(settled)
     board = {row.name: row for row in bots[0].scoreboard}
     assert set(board) == {b.name for b in bots}
     for name, row in board.items():
-        assert row.score == replay.points().get(name, 0)
+        assert row.score == points.get(name, 0)
         assert row.files_found == len([f for f in final.finds if f.player == name])
         assert row.online
     assert board[final.winner].wins == 1
-    assert [r.score for r in bots[0].scoreboard] == sorted(
-        (r.score for r in board.values()), reverse=True
-    )
     # what a bot found, it seeds
     for b in bots:
         for find in final.finds:
@@ -113,7 +134,7 @@ async def test_a_vault_fallback_scores_less_than_a_find_from_a_peer(game_network
     hunter = await net.peer()
     await until(lambda: hunter.round is not None)
     assert hunter.round is not None
-    first, second = hunter.round.targets[:2]
+    first, second = [t for t in hunter.round.targets if t in SETS[0]][:2]  # not treasure
     scored: list[int] = []
     hunter.subscribe(lambda e: scored.append(e.points) if hasattr(e, "points") else None)
     await hunter.get(first)  # from the seeder
@@ -134,6 +155,7 @@ async def cheater(net: Network) -> tuple[Channel, list[str]]:
     channel = await net.connect(net.db.port, name="cheater", listen_port=40999)
     await channel.send(Connect())
     await channel.receive_message(Welcome)
+    await channel.send(Publish([]))  # it holds nothing
     while True:
         message = await channel.receive()
         if isinstance(message, Round) and not message.state.over:
@@ -182,12 +204,13 @@ async def test_a_wrong_proof_scores_nothing(game_network: Network) -> None:
 async def test_a_proof_for_another_nonce_scores_nothing(game_network: Network) -> None:
     seeder = await game_network.peer(SETS[0])
     channel, targets = await cheater(game_network)
-    await channel.send(Found(targets[0]))
+    target = next(t for t in targets if t in SETS[0])
+    await channel.send(Found(target))
     await next_of(channel, Challenge)
     stale = b"\x00" * 32  # a nonce we were not given, with a correct digest for it
-    path = seeder.share.path / targets[0]  # type: ignore[union-attr]
+    path = seeder.share.path / target  # type: ignore[union-attr]
     digest = hashlib.sha256(stale + path.read_bytes()).digest()
-    await channel.send(Proof(targets[0], stale, digest))
+    await channel.send(Proof(target, stale, digest))
     result = await verdict(channel)
     assert result.points == 0 and "no open challenge" in result.message
 

@@ -14,7 +14,7 @@ from reliablep2p.database.guesses import GuessLimiter, source_of
 from reliablep2p.net.server import ConnectionCaps, Slot
 from reliablep2p.proto.codes import CODE_BITS, WORDS, new_join_code, parse_code
 from reliablep2p.proto.errors import SecurityError
-from reliablep2p.storage.sqlite import SqliteStore
+from reliablep2p.storage.sqlite import SqliteMetadata
 
 
 def test_a_join_code_is_a_number_and_four_words_worth_44_bits() -> None:
@@ -74,7 +74,9 @@ def test_an_ipv6_host_counts_as_its_whole_64() -> None:
 
 
 def test_a_code_lives_a_week_at_most(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    SqliteStore(tmp_path).prepare()  # the database peer's data folder, as its first start made it
+    SqliteMetadata(
+        tmp_path
+    ).prepare()  # the database peer's data folder, as its first start made it
     with pytest.raises(SystemExit) as exited:
         db_main(["invite", "--data", str(tmp_path), "--hours", "200"])
     assert exited.value.code == 2
@@ -86,7 +88,7 @@ def test_a_code_lives_a_week_at_most(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_codes_of_the_old_short_kind_stop_working(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path)
+    store = SqliteMetadata(tmp_path)
     store.prepare()
     store.open()
     fresh = store.new_invite(uses=5, seconds=60)

@@ -387,7 +387,7 @@ async def test_peers_keep_sharing_while_the_database_peer_is_down_and_rejoin_by_
 
 async def test_same_content_under_two_names_is_stored_once(network: Network) -> None:
     await network.peer({"one.txt": b"same bytes", "two.txt": b"same bytes"})
-    blobs = [p for p in network.db.store.vault.rglob("*") if p.is_file()]
+    blobs = [p for p in network.db.vault.root.rglob("*") if p.is_file()]
     assert len(blobs) == 1
 
 

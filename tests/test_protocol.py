@@ -59,6 +59,8 @@ def strategy_for(info: msgspec.inspect.Type) -> st.SearchStrategy[typing.Any]:
         return st.binary(max_size=40)
     if isinstance(info, msgspec.inspect.ListType):
         return st.lists(strategy_for(info.item_type), max_size=3)
+    if isinstance(info, msgspec.inspect.TupleType):
+        return st.tuples(*(strategy_for(item) for item in info.item_types))
     if isinstance(info, msgspec.inspect.DictType):
         return st.dictionaries(
             strategy_for(info.key_type), strategy_for(info.value_type), max_size=3

@@ -89,7 +89,9 @@ async def test_a_player_found_unreachable_after_its_welcome_is_told_and_others_s
     network: Network,
 ) -> None:
     db = network.db
-    db.reach_back = ReachBack(db.reach_back.tls, later_timeout=0)  # nobody answers in no time
+    db.joins.reach_back = ReachBack(
+        db.joins.reach_back.tls, later_timeout=0
+    )  # nobody answers in no time
     other = await network.peer()
     heard: list[events.Event] = []
     node = Node(name="player9", identity=network.identity("player9"),

@@ -59,7 +59,7 @@ def plan(book: AddressBook, peers: list[PeerInfo], seed: int = 0) -> SearchPlan:
 
 book_steps = st.lists(
     st.tuples(
-        st.sampled_from(["add", "forget", "leave", "rename"]),
+        st.sampled_from(["add", "forget", "leave", "rename", "drop"]),
         st.sampled_from(["a", "b", "c"]),
         st.integers(1, 4),
         st.booleans(),
@@ -69,7 +69,7 @@ book_steps = st.lists(
 
 
 @given(book_steps)
-def test_address_book_follows_adds_forgets_leaves_and_renames(
+def test_address_book_follows_adds_forgets_leaves_renames_and_drops(
     steps: list[tuple[str, str, int, bool]],
 ) -> None:
     book = AddressBook()
@@ -86,6 +86,9 @@ def test_address_book_follows_adds_forgets_leaves_and_renames(
             book.forget_peer(holder.addr)
             for holders in model.values():
                 holders.pop(holder.addr, None)
+        elif op == "drop":  # the file left the catalog
+            book.drop(name)
+            model.pop(name, None)
         else:
             book.rename_peers([holder])
             for holders in model.values():

@@ -7,19 +7,36 @@ from pathlib import Path
 
 import pytest
 import trio
+from spake2 import SPAKE2_A  # type: ignore[import-untyped]
 
 from reliablep2p.app import words
 from reliablep2p.database.authority import NetworkAuthority
-from reliablep2p.net.channel import ConnectionLost, open_channel
-from reliablep2p.net.enroll import enroll
+from reliablep2p.net.channel import ConnectionLost, RemoteError, open_channel
+from reliablep2p.net.discovery import ask_network
+from reliablep2p.net.enroll import DATABASE_SIDE, PLAYER_SIDE, enroll
 from reliablep2p.net.identity import ADMIN_NAME, SecurityError
 from reliablep2p.peer.fetch import GetError
 from reliablep2p.peer.node import Node
-from reliablep2p.proto import Get, Kick, KickReport, MapRequest
+from reliablep2p.proto import (
+    PROTOCOL_VERSION,
+    Connect,
+    Enroll,
+    Error,
+    ErrorCode,
+    File,
+    Get,
+    Hello,
+    Kick,
+    KickReport,
+    Map,
+    MapRequest,
+    encode_message,
+)
 from reliablep2p.proto.codes import WORDS
+from reliablep2p.proto.tags import tagged_code
 
 from .conftest import Network, until
-from .strangers import guess, hold_idle
+from .strangers import guess
 
 MARKER = b"THE-TREASURE-IS-UNDER-THE-OAK-" * 1000
 
@@ -52,11 +69,28 @@ async def test_a_client_without_a_certificate_is_refused(network: Network, tmp_p
 
 async def test_a_plain_client_is_refused_before_any_message_is_read(network: Network) -> None:
     seeder = await network.peer({"secret.txt": b"x"})
-    for port in (seeder.port, network.db.port):
-        channel = await open_channel("127.0.0.1", port, name="plain", listen_port=0)
-        await channel.send(Get("secret.txt"))
-        with pytest.raises(ConnectionLost):
-            await channel.receive()
+    channel = await open_channel("127.0.0.1", seeder.port, name="plain", listen_port=0)
+    await channel.send(Get("secret.txt"))
+    with pytest.raises(ConnectionLost):
+        await channel.receive()
+
+
+async def test_in_plaintext_the_database_peer_only_tells_its_network_and_enrolls(
+    network: Network,
+) -> None:
+    """Enrollment shares the database peer's port; a caller without TLS reaches nothing else."""
+    await network.peer({"secret.txt": b"x"})
+    for request in (Get("secret.txt"), MapRequest(), Connect(), Kick("player1")):
+        async with await open_channel(
+            "127.0.0.1", network.db.port, name=ADMIN_NAME, listen_port=1
+        ) as channel:
+            await channel.send(request)
+            reply = await channel.receive()
+            assert isinstance(reply, Error) and reply.code == "unexpected", (request, reply)
+    assert "player1" not in network.db.revoked
+    assert network.db.authority is not None
+    info = await ask_network("127.0.0.1", network.db.port, name="newbie")
+    assert info.tag == network.db.authority.tag and info.name == network.db.network_name
 
 
 async def test_a_certificate_from_another_network_is_refused(
@@ -103,16 +137,17 @@ async def test_a_kicked_player_is_refused_everywhere_at_once(network: Network) -
     # the answer comes once every other online peer refuses the name
     assert await admin.receive_message(KickReport) == KickReport(rogue.name, [seeder.name], [])
     assert rogue.name in seeder.revoked and not seeder.peers.peers
-    await until(lambda: "the host kicked you out of the network" in told)
+    await until(lambda: "the host removed you from the network (kicked out)" in told[-1])
     # the rogue's certificate no longer opens any door
     assert rogue.name in network.db.revoked
     with pytest.raises(GetError):
         await rogue.secure_get("loot.txt", "127.0.0.1", seeder.port)
-    with pytest.raises(ConnectionLost):
+    with pytest.raises(RemoteError, match="kicked out") as refused:  # told why, inside TLS
         channel = await open_channel("127.0.0.1", network.db.port, name=rogue.name,
                                      listen_port=0, tls=rogue.dialer.tls)  # fmt: skip
         await channel.send(MapRequest())
-        await channel.receive()
+        await channel.receive_message(Map)
+    assert refused.value.code == ErrorCode.FORBIDDEN
 
 
 async def test_a_connection_opened_before_the_kick_cannot_ask_after_it(network: Network) -> None:
@@ -123,9 +158,9 @@ async def test_a_connection_opened_before_the_kick_cannot_ask_after_it(network: 
     admin = await network.connect(network.db.port, name=ADMIN_NAME)
     await admin.send(Kick(rogue.name))
     await admin.receive_message(KickReport)
-    with pytest.raises(ConnectionLost):
+    with pytest.raises((ConnectionLost, RemoteError)):
         await early.send(Get("loot.txt"))
-        await early.receive()
+        await early.receive_message(File)
 
 
 async def test_only_the_admin_may_kick(network: Network) -> None:
@@ -215,20 +250,37 @@ async def test_players_on_one_machine_joining_at_once_take_turns_and_all_get_in(
 async def test_one_address_may_hold_only_a_few_join_conversations_open(
     network: Network, tmp_path: Path
 ) -> None:
-    idle = await hold_idle(network.db.enroll_port, 20, source="127.0.0.2")
+    """Enrollment shares the main port: silent connections there follow the main port's rules
+    (tests/faults/test_strangers.py); join conversations that stall have a cap of their own."""
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=1, seconds=60))
+    idle = [
+        await start_enrolling(network.db.enroll_port, int(code.split("-")[0]), "127.0.0.2")
+        for _ in range(20)
+    ]
     try:
-        with trio.fail_after(5):  # the 4 over the cap of 16 are hung up on at once, not in 15 s
+        with trio.fail_after(5):  # the 4 over the cap of 16 are told busy at once, not in 15 s
             for stream in idle[16:]:
-                while await stream.receive_some():
-                    pass
-        code = await trio.to_thread.run_sync(
-            lambda: network.db.store.new_invite(uses=1, seconds=60)
-        )
-        identity = await enroll("127.0.0.1", network.db.enroll_port, code, "late", tmp_path / "me")
+                told = b""
+                while data := await stream.receive_some():
+                    told += data
+                assert b"busy" in told and b"too many join conversations" in told, told
+        with trio.fail_after(5):  # a newcomer from elsewhere still joins
+            identity = await enroll(
+                "127.0.0.1", network.db.enroll_port, code, "late", tmp_path / "me"
+            )
         assert identity.name == "late"
     finally:
         for stream in idle:
             await stream.aclose()
+
+
+async def start_enrolling(port: int, number: int, source: str) -> trio.SocketStream:
+    """A join conversation from `source` that says `enroll`, then nothing more."""
+    spake = SPAKE2_A(b"any guess", idA=PLAYER_SIDE, idB=DATABASE_SIDE)
+    stream = await trio.open_tcp_stream("127.0.0.1", port, local_address=source)
+    hello = Hello(version=PROTOCOL_VERSION, name="staller", port=0)
+    await stream.send_all(encode_message(hello) + encode_message(Enroll(number, spake.start())))
+    return stream
 
 
 async def test_a_single_use_code_works_once_and_names_stay_unique(
@@ -241,6 +293,27 @@ async def test_a_single_use_code_works_once_and_names_stay_unique(
     again = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=2, seconds=60))
     with pytest.raises(SecurityError, match="taken"):
         await enroll("127.0.0.1", network.db.enroll_port, again, "first", tmp_path / "c")
+
+
+async def test_a_code_for_another_network_is_never_tried_on_this_host(
+    network: Network, tmp_path: Path
+) -> None:
+    """The code's first words name its network; another network's host never sees the guess."""
+    code = await trio.to_thread.run_sync(lambda: network.db.store.new_invite(uses=1, seconds=60))
+    assert network.db.authority is not None
+    mine = network.db.authority.tag
+    other = bytes([mine[0] ^ 1]) + mine[1:]
+    for _ in range(5):  # more tries than the 3 wrong guesses that kill an invite
+        with pytest.raises(SecurityError, match="the code was not tried there"):
+            await enroll(
+                "127.0.0.1", network.db.port, tagged_code(code, other), "eve", tmp_path / "e"
+            )
+    with pytest.raises(SecurityError, match="not tried there"):  # nor on another host than chosen
+        await enroll("127.0.0.1", network.db.port, code, "eve", tmp_path / "e", tag=other)
+    identity = await enroll(
+        "127.0.0.1", network.db.port, tagged_code(code, mine), "newbie", tmp_path / "me"
+    )
+    assert identity.name == "newbie" and identity.network_tag == mine
 
 
 async def test_an_expired_code_is_refused(network: Network, tmp_path: Path) -> None:

@@ -8,10 +8,8 @@ import logging
 import sys
 from collections.abc import Iterable, Sequence
 
-from textual import events as textual_events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
@@ -21,8 +19,9 @@ from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import PlayerStats, RoundState
 
-from . import model
+from . import model, screenshot
 from .bridge import CoreBridge
+from .join import ScreenChooser
 from .messages import (
     CommandDone,
     CommandFailed,
@@ -32,37 +31,23 @@ from .messages import (
     CoreStopped,
     FetchRequested,
 )
+from .news import RoundNews
+from .screens.evening import EveningScreen
 from .screens.help import HelpScreen
 from .screens.round_over import RoundOverScreen
+from .screenshot import save_screenshot
 from .widgets.addressbook import AddressBookTable
+from .widgets.board import NARROW, Board
 from .widgets.catalog import CatalogTable
 from .widgets.command_line import CommandLine
 from .widgets.feed import Feed
 from .widgets.hunt import HuntPanel
 from .widgets.players import PlayersTable
+from .widgets.search import CatalogSearch
 from .widgets.status import StatusBar
 from .widgets.transfers import TransfersPanel
 
 FETCHES = commands.FETCHES
-NARROW = 120
-"""Below this width the board has two columns (HORIZONTAL_BREAKPOINTS says the same)."""
-
-
-class Board(Grid):
-    """The panels. Narrow, the catalog comes right after players and hunt to span the width."""
-
-    WIDE_ORDER = ("players", "hunt", "transfers", "catalog", "addressbook", "feed")
-    NARROW_ORDER = ("players", "hunt", "catalog", "addressbook", "transfers", "feed")
-
-    def on_resize(self, event: textual_events.Resize) -> None:
-        self.order_panels()
-
-    def order_panels(self) -> None:
-        order = self.NARROW_ORDER if self.screen.size.width < NARROW else self.WIDE_ORDER
-        if [child.id for child in self.children] != list(order):
-            for name in reversed(order):
-                self.move_child(self.get_child_by_id(name), before=0)
-            self.app.refresh_bindings()  # "m Map" only where it does something
 
 
 class GameApp(App[int]):
@@ -72,6 +57,8 @@ class GameApp(App[int]):
     TITLE = "ReliableP2P"
     BINDINGS = [
         Binding("colon", "command_line", "Command", key_display=":"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("r", "ready", "Ready"),
         Binding("s", "scoreboard", "Scores"),
         Binding("m", "map", "Map"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -80,13 +67,18 @@ class GameApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
-    def __init__(self, node: Node, *, batch_seconds: float = 0.05) -> None:
+    def __init__(
+        self, node: Node, *, batch_seconds: float = 0.05, notes: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         self.node = node
+        self.notes = list(notes)
+        """What joining had to say (e.g. the host did not answer where it was): the feed's first lines."""
         self.bridge = CoreBridge(self, node, batch_seconds=batch_seconds)
         self.connection = "starting"
         self.finished_round: tuple[RoundState, list[PlayerStats]] | None = None
-        self.round_seen: RoundState | None = None
+        self.news = RoundNews(node.name)
+        self.catalog_query = ""
         self.quitting = False
 
     def compose(self) -> ComposeResult:
@@ -99,17 +91,39 @@ class GameApp(App[int]):
             yield AddressBookTable(id="addressbook")
             yield Feed(id="feed")
         yield CommandLine(lambda: self.node.catalog.keys(), id="command")
+        yield CatalogSearch(id="search")
         yield StatusBar(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = self.node.name or "starting"
         self.query_one(CommandLine).display = False
+        self.query_one(CatalogSearch).display = False
         self.query_one(CatalogTable).focus()
         self.feed("press : for commands, ? for help")
+        for note in self.notes:
+            self.feed(note, "error")
         self.bridge.start()
-        self.set_interval(1.0, self.query_one(HuntPanel).tick)
+        self.set_interval(1.0, self.tick)
         self.refresh_views(players=True, catalog=True, book=True, hunt=True)
+
+    PANELS = (PlayersTable, HuntPanel, TransfersPanel, CatalogTable, AddressBookTable, Feed,
+              StatusBar)  # fmt: skip
+
+    def board_shown(self) -> bool:
+        """Every panel is there (not yet, or no more, while the app starts or ends)."""
+        return all(self.query(panel) for panel in self.PANELS)
+
+    def tick(self) -> None:
+        """Once a second: the clocks."""
+        if not self.board_shown():
+            return
+        self.query_one(HuntPanel).tick()
+        self.query_one(StatusBar).tick(self.clock())
+
+    def clock(self) -> str:
+        """The game's clock: the round's time left, or the countdown to the next one."""
+        return self.news.clock()
 
     # ------------------------------------------------------------------- from the core
 
@@ -122,6 +136,8 @@ class GameApp(App[int]):
         self.refresh_views(players=True)
 
     def on_core_events(self, message: CoreEvents) -> None:
+        if not self.board_shown():
+            return  # the app is ending: nobody is looking
         changed: set[str] = set()
         transfers = self.query_one(TransfersPanel)
         for event in message.events:
@@ -144,7 +160,15 @@ class GameApp(App[int]):
             elif isinstance(event, events.SessionLost):
                 self.connection = "reconnecting…"
                 self.feed(text, "error")
-                changed.add("players")
+                changed |= {"players", "hunt"}
+            elif isinstance(event, events.Kicked | events.VersionRefused):
+                self.connection = "kicked out" if isinstance(event, events.Kicked) else "stopped"
+                title = "Removed from the network" if isinstance(event, events.Kicked) else (
+                    "Another protocol version")  # fmt: skip
+                self.notify(f"{text}\nCtrl+Q quits.", title=title, severity="error",
+                            timeout=3600)  # fmt: skip
+                self.feed(text, "error")
+                changed |= {"players", "hunt"}
             elif isinstance(event, events.PeersChanged):
                 self.feed(text, "join" if event.joined else "leave")
                 changed |= {"players", "book", "catalog"}
@@ -159,14 +183,24 @@ class GameApp(App[int]):
                 changed.add("players")
                 if self.finished_round is not None:
                     state, _ = self.finished_round
-                    if self.round_seen is not None and self.round_seen.number == state.number:
+                    seen = self.news.seen
+                    if seen is not None and seen.number == state.number:
                         self.finished_round = (state, list(event.players))
                         for screen in self.screen_stack:
                             if isinstance(screen, RoundOverScreen):
                                 screen.show_scoreboard(list(event.players))
             elif isinstance(event, events.RoundChanged):
                 self.on_round(event)
-                changed |= {"hunt", "catalog"}
+                changed |= {"hunt", "catalog", "players"}
+            elif isinstance(event, events.LobbyChanged):
+                self.on_lobby(event)
+                changed.add("hunt")
+            elif isinstance(event, events.TreasurePlanted | events.TreasureExpired):
+                self.feed(text, "round")
+                changed |= {"catalog", "book", "hunt"}
+            elif isinstance(event, events.EveningOver):
+                self.feed(text, "round")
+                self.show_modal(EveningScreen(list(event.players), self.node.name))
             elif isinstance(event, events.FindScored):
                 self.notify(f"+{event.points} for {event.name}", title="Found!")
             else:
@@ -179,29 +213,34 @@ class GameApp(App[int]):
             book="book" in changed,
             hunt="hunt" in changed,
         )
+        self.query_one(StatusBar).tick(self.clock())
+
+    def on_lobby(self, event: events.LobbyChanged) -> None:
+        for text, kind in self.news.lobby(event.lobby):
+            self.feed(text, kind)
 
     def on_round(self, event: events.RoundChanged) -> None:
-        """One feed line per news: a round starts, a target is found, the round ends."""
-        state, before = event.round, self.round_seen
-        self.round_seen = state
-        if before is None or before.number != state.number:
-            targets = ", ".join(state.targets)
-            self.feed(f"round {state.number} started ({model.clock(state.seconds_left)}): "
-                      f"find {targets}", "round")  # fmt: skip
-            before = None
-        known = {(f.player, f.target) for f in before.finds} if before else set()
-        for find in state.finds:
-            if (find.player, find.target) not in known:
-                who = "you" if find.player == self.node.name else find.player
-                extra = (" first!" if find.first else "") + (
-                    " from the vault" if find.from_vault else ""
-                )
-                self.feed(f"★ {who} found {find.target} +{find.points}{extra}", "find")
-        if state.over and not (before and before.over):
-            self.feed(f"round {state.number} over: winner {state.winner or 'nobody'}", "round")
-            self.finished_round = (state, list(self.node.scoreboard))
-            if not isinstance(self.screen, RoundOverScreen | HelpScreen):
-                self.push_screen(RoundOverScreen(state, list(self.node.scoreboard), self.node.name))
+        lines, ended = self.news.round(event.round)
+        for text, kind in lines:
+            self.feed(text, kind)
+        if ended:
+            board = list(self.node.scoreboard)
+            self.finished_round = (event.round, board)
+            if not isinstance(self.screen, RoundOverScreen | HelpScreen | EveningScreen):
+                self.show_modal(self.round_over_screen(event.round, board))
+
+    def round_over_screen(self, state: RoundState, board: list[PlayerStats]) -> RoundOverScreen:
+        return RoundOverScreen(state, board, self.node.name, self.clock)
+
+    def show_modal(self, screen: Screen[None]) -> None:
+        """A screen over the board; when it closes, the board has the focus again."""
+        self.push_screen(screen, callback=lambda _: self.focus_board())
+
+    def focus_board(self) -> None:
+        """The catalog (or, narrow with the map shown, the address book) gets the focus."""
+        board = self.query_one(Board)
+        shown = AddressBookTable if board.has_class("-map") else CatalogTable
+        self.query_one(shown).focus()
 
     def on_command_done(self, message: CommandDone) -> None:
         lines = words.result_lines(message.result)
@@ -236,19 +275,27 @@ class GameApp(App[int]):
         hunt: bool = False,
     ) -> None:  # fmt: skip
         node = self.node
+        if not self.board_shown():
+            return
         if players or book:
             rows = model.players(node, host_online=self.connection == "joined")
             online = model.online_count(node)
             self.query_one(PlayersTable).show(rows, online)
             me = next(p for p in rows if p.me)
-            self.query_one(StatusBar).show(me, online, self.connection)
+            self.query_one(StatusBar).show(me, self.connection)
         if catalog:
-            self.query_one(CatalogTable).show(model.catalog(node))
+            rows_shown = model.catalog(node, self.catalog_query)
+            self.query_one(CatalogTable).show(rows_shown, query=self.catalog_query,
+                                              total=len(node.catalog))  # fmt: skip
         if book:
             self.query_one(AddressBookTable).show(model.address_book(node))
         if hunt:
             have = {info.name for info in node.seeding()}
-            self.query_one(HuntPanel).show(node.round, node.name, have)
+            paused = node.session.paused_left if self.connection != "joined" else None
+            panel = self.query_one(HuntPanel)
+            panel.show(node.round, node.name, have, paused=paused)
+            in_game = sorted(p.name for p in model.players(node) if p.online and not p.host)
+            panel.show_lobby(node.lobby, in_game)
 
     def feed(self, text: str, kind: str = "info") -> None:
         self.query_one(Feed).add(text, kind)
@@ -277,10 +324,30 @@ class GameApp(App[int]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if isinstance(event.input, CatalogSearch):
+            event.input.close()  # the filter stays; Esc in the search clears it
+            return
         line = event.value
         command_line = self.query_one(CommandLine)
         command_line.action_close()
         self.run_line(line)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if isinstance(event.input, CatalogSearch):
+            event.stop()
+            self.catalog_query = event.value.strip()
+            self.refresh_views(catalog=True)
+
+    def on_command_line_closed(self, message: CommandLine.Closed) -> None:
+        self.focus_board()
+
+    def action_search(self) -> None:
+        search = self.query_one(CatalogSearch)
+        search.value = self.catalog_query
+        search.open()
+
+    def action_ready(self) -> None:
+        self.run_line("ready")
 
     def on_fetch_requested(self, message: FetchRequested) -> None:
         self.run_line(f"get {message.name}")
@@ -302,14 +369,18 @@ class GameApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.show_modal(HelpScreen(self.clock))
 
     def action_scoreboard(self) -> None:
         if self.finished_round is None:
             self.notify("no round has finished yet; the players panel has the live scores")
             return
         state, board = self.finished_round
-        self.push_screen(RoundOverScreen(state, board, self.node.name))
+        self.show_modal(self.round_over_screen(state, board))
+
+    def action_save_screenshot(self) -> None:
+        if (path := save_screenshot(self, screenshot.screenshot_folder())) is not None:
+            self.feed(f"screenshot saved to {path}")
 
     async def action_quit(self) -> None:
         self.action_quit_now()
@@ -340,7 +411,11 @@ class GameApp(App[int]):
         for name in sorted(self.node.catalog):
             yield SystemCommand(f"Get {name}", "fetch it from the network",
                                 functools.partial(self.run_line, f"get {name}"))  # fmt: skip
-        yield from (c for c in super().get_system_commands(screen) if c.title != "Quit")
+        yield SystemCommand("Screenshot", "Save an SVG of the screen "
+                            f"in {screenshot.screenshot_folder()}",
+                            self.action_save_screenshot)  # fmt: skip
+        yield from (c for c in super().get_system_commands(screen)
+                    if c.title not in ("Quit", "Screenshot"))  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -361,9 +436,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:  # the screen is the log: nothing may write over it
         logging.getLogger().addHandler(logging.NullHandler())
         logging.lastResort = None
-    node = make_player(args)
-    app = GameApp(node)
+    notes: list[str] = []
+    node = make_player(args, ScreenChooser(), notes)
+    app = GameApp(node, notes=notes)
     app.run()
+    if (row := node.evening.row(node.name)) is not None:
+        print(words.my_evening(row))
     sys.exit(app.return_code or 0)
 
 

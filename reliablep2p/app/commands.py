@@ -21,6 +21,7 @@ HELP = {
     "address-book": "which peers hold which files, as far as we know",
     "seeding": "the files we share",
     "peers": "the players online",
+    "ready": "ready for the next round (once everyone is, the countdown is cut short)",
     "disconnect": "say goodbye to everyone and quit",
     "help": "this list",
 }
@@ -78,6 +79,11 @@ class PeerListing:
 
 
 @dataclass(frozen=True)
+class ReadySent:
+    """`ready`: the host was told."""
+
+
+@dataclass(frozen=True)
 class HelpListing:
     entries: tuple[tuple[str, str], ...]
 
@@ -90,6 +96,7 @@ Result = (
     | SeedingListing
     | PeerListing
     | HelpListing
+    | ReadySent
 )
 
 
@@ -149,6 +156,9 @@ async def execute(node: Node, command: Command) -> Result:
             holders = await node.request_map(_resolve_host(node, command), command.port)
             entries = sum(len(peers) for peers in holders.values())
             return MapMerged(command.port, entries, len(node.address_book))
+        if command.verb == "ready":
+            await node.ready_up()
+            return ReadySent()
     except GetError as exc:
         raise CommandError(str(exc)) from None
     except ProtocolError as exc:

@@ -1,8 +1,9 @@
 """What a player program is started with: its options, and the node they make.
 
 `rp2p-peer` and `rp2p-tui` take the same options (`add_player_options`) and build their node the
-same way (`make_player`), enrolling with a join code on a first start. `parse_address` is the
-one reader of HOST:PORT, for options and typed commands alike.
+same way (`make_player`): `joining.join` finds the host and the profile, enrolling with a join
+code on a first start. `parse_address` is the one reader of HOST:PORT, for options and typed
+commands alike.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-import trio
-
-from ..net.identity import Identity, SecurityError
+from ..net.discovery import DISCOVERY_PORT
 from ..peer.node import Node
-from ..proto import ProtocolError
+from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
+from .profiles import Profiles
 
 DEFAULT_DB = ("127.0.0.1", 9000)
+"""Where an --insecure-lan player looks for its host (it does not look on the LAN)."""
 
 
 def parse_address(text: str, *, default_host: str = "") -> tuple[str, int]:
@@ -71,48 +71,60 @@ def add_player_options(parser: argparse.ArgumentParser) -> None:
     add_version_option(parser)
     parser.add_argument("--port", type=port_option, default=0,
                         help="port to listen on (default: any)")  # fmt: skip
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
-    parser.add_argument("--db", type=address_option, default=DEFAULT_DB,
-                        help="the database peer, HOST:PORT (127.0.0.1:9000)")  # fmt: skip
+    parser.add_argument("--host", default="0.0.0.0",
+                        help="address to listen on, and to look for the host from "
+                        "(default: all)")  # fmt: skip
+    parser.add_argument("--db", type=address_option,
+                        help="the database peer, HOST:PORT, where the LAN does not carry its "
+                        "announcements (default: found on the LAN)")  # fmt: skip
+    parser.add_argument("--discovery-port", type=port_option, default=DISCOVERY_PORT,
+                        help=f"UDP port hosts announce on ({DISCOVERY_PORT})")  # fmt: skip
     parser.add_argument("--share", type=Path, help="folder to seed and save into (./port_PORT)")
     parser.add_argument("--name", help="player name (player-PORT)")
-    parser.add_argument("--code", help="join code from the host, needed once (7-purple-sausage)")
+    parser.add_argument("--code", help="join code from the host, needed once per network "
+                        "(piano-7-orbit-lemon-sausage-ridge)")  # fmt: skip
     parser.add_argument("--profile", type=Path,
                         help="folder for this player's key and certificate "
-                        "(default: the user data dir, per name)")  # fmt: skip
+                        "(default: the user data dir, per network and name)")  # fmt: skip
     parser.add_argument("--enroll-port", type=port_option,
-                        help="the database peer's port for join codes (its PORT+1)")  # fmt: skip
+                        help="the host's port for join codes, if it has one of its own "
+                        "(default: its own port)")  # fmt: skip
     parser.add_argument("--insecure-lan", action="store_true",
                         help="plain TCP with no authentication, to join an --insecure-lan host")  # fmt: skip
 
 
-def make_player(args: argparse.Namespace, **options: Any) -> Node:
-    """The node for a player program: joins the network with its identity, or with a code.
+def make_player(
+    args: argparse.Namespace,
+    chooser: Chooser | None = None,
+    notes: list[str] | None = None,
+    **options: Any,
+) -> Node:
+    """The node for a player program: joins its network with its profile, or with a code.
 
-    Exits with a one-line message when the player has no identity and no code, or the code
-    is refused.
+    Exits with a one-line message (and a list, for several hosts and nobody to choose) when
+    the player cannot join: no code, no host found, a refused code. What the player should
+    still be told goes to `notes` (to standard error, without it).
     """
     port = args.port or free_port(args.host)
     name = unicodedata.normalize("NFC", args.name or f"player-{port}")  # as the network has it
-    identity = None
+    identity, database = None, args.db or DEFAULT_DB
     if not args.insecure_lan:
-        profile = args.profile or Path(platformdirs.user_data_dir("rp2p")) / "players" / name
-        identity = Identity.load(profile)
-        if identity is None:
-            if not args.code:
-                sys.exit(f"{name} has not joined this network yet: ask the host for a join code "
-                         "(rp2p-db prints one) and run again with --code CODE")  # fmt: skip
-            from ..net.enroll import enroll  # spake2 only where it is used: a faster start
-
-            host, db_port = args.db
-            enroll_port = args.enroll_port or db_port + 1
-            try:
-                identity = trio.run(enroll, host, enroll_port, args.code, name, profile)
-            except (SecurityError, ProtocolError) as exc:
-                sys.exit(f"cannot join with code {args.code}: {exc}")
-        if identity.name != name:
-            sys.exit(f"the profile in {profile} belongs to {identity.name}, not {name}")
-    return Node(name=name, host=args.host, port=port, share_dir=args.share, database=args.db,
+        where = Where(
+            name=name, code=args.code, database=args.db, profile=args.profile,
+            listen_host=args.host, discovery_port=args.discovery_port,
+            profiles=Profiles(), enroll_port=args.enroll_port,
+        )  # fmt: skip
+        try:
+            joined = join(where, chooser or NobodyToAsk())
+        except JoinFailed as exc:
+            sys.exit(str(exc))
+        identity, database = joined.identity, joined.database
+        if notes is None:
+            for note in joined.notes:
+                print(note, file=sys.stderr, flush=True)
+        else:
+            notes.extend(joined.notes)
+    return Node(name=name, host=args.host, port=port, share_dir=args.share, database=database,
                 identity=identity, **options)  # fmt: skip
 
 

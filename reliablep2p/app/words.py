@@ -10,11 +10,13 @@ from functools import singledispatch
 
 from ..peer import events
 from ..peer.fetch import GetResult
-from ..proto import PeerInfo, RoundState, short_hash
+from ..proto import UPDATE_COMMAND, EveningRow, Lobby, PeerInfo, RoundState, short_hash
 from . import commands
 
 TROUBLE = (
+    events.SessionLost,
     events.DatabaseUnreachable,
+    events.VersionRefused,
     events.NotReachable,
     events.Kicked,
     events.CatalogEntryIgnored,
@@ -36,8 +38,12 @@ def shown(name: str) -> str:
     return name if name.isprintable() else repr(name)
 
 
+def counted(count: int, thing: str) -> str:
+    return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
 def probes(count: int) -> str:
-    return f"{count} probe{'' if count == 1 else 's'}"
+    return counted(count, "probe")
 
 
 @singledispatch
@@ -48,14 +54,18 @@ def describe(event: events.Event) -> str:
 
 @describe.register
 def _(event: events.Joined) -> str:
-    again = " (reconnected)" if event.again else ""
-    return (f"joined as {event.name}: {event.peers} peers online, "
-            f"{event.files} files in the catalog{again}")  # fmt: skip
+    counts = f"{counted(event.peers, 'peer')} online, {counted(event.files, 'file')} in the catalog"
+    if event.again:
+        return f"back with the host at {event.host}:{event.port}: {counts}"
+    return f"joined as {event.name}: {counts}"
 
 
 @describe.register
 def _(event: events.SessionLost) -> str:
-    return "lost the database peer; reconnecting…"
+    line = f"lost the host at {event.host}:{event.port} — retrying"
+    if event.round:
+        line += f" (round {event.round} is paused with {event.seconds_left:.0f} s left)"
+    return line
 
 
 @describe.register
@@ -64,9 +74,36 @@ def _(event: events.NotReachable) -> str:
             "fetch from you; listen on an address the others can reach (--host)")  # fmt: skip
 
 
+UNREACHABLE = {
+    events.NO_ANSWER: "nothing answers there (is rp2p-db running, and is the address right?)",
+    events.HANDSHAKE: "the secure handshake failed (is it this network's host?)",
+    events.BROKEN: "the connection broke while joining",
+}
+
+
 @describe.register
 def _(event: events.DatabaseUnreachable) -> str:
-    return f"database peer unreachable ({event.reason}); retrying"
+    where = f"the host at {event.host}:{event.port}"
+    if event.cause == events.REFUSED:
+        return f"{where} refused us: {event.detail} — retrying"
+    return f"cannot reach {where}: {UNREACHABLE.get(event.cause, event.cause)} — retrying"
+
+
+@describe.register
+def _(event: events.VersionRefused) -> str:
+    return version_refused(event.host, event.port, event.theirs, event.ours)
+
+
+def version_refused(host: str, port: int, theirs: int, ours: int) -> str:
+    """Which side must update, when the host speaks another protocol version than we do."""
+    where = f"the host at {host}:{port}"
+    if not theirs:
+        return (f"{where} does not speak protocol {ours}, as this rp2p-peer does: update the "
+                f"older of the two ({UPDATE_COMMAND})")  # fmt: skip
+    said = f"{where} speaks protocol {theirs}, this rp2p-peer speaks {ours}"
+    if theirs > ours:
+        return f"{said}: update rp2p-peer ({UPDATE_COMMAND})"
+    return f"{said}: the host must update rp2p-db ({UPDATE_COMMAND})"
 
 
 @describe.register
@@ -76,7 +113,7 @@ def _(event: events.Left) -> str:
 
 @describe.register
 def _(event: events.Kicked) -> str:
-    return "the host kicked you out of the network"
+    return "the host removed you from the network (kicked out): it refuses you from now on"
 
 
 @describe.register
@@ -164,7 +201,7 @@ def _(event: events.Scoreboard) -> str:
 
 @describe.register
 def _(event: events.RoundChanged) -> str:
-    return describe_round(event.round)
+    return describe_round(event.round, resumed=event.resumed)
 
 
 @describe.register
@@ -177,15 +214,68 @@ def _(event: events.FindRefused) -> str:
     return f"no points for {event.name}: {event.reason}"
 
 
-def describe_round(state: RoundState) -> str:
+@describe.register
+def _(event: events.LobbyChanged) -> str:
+    return describe_lobby(event.lobby)
+
+
+@describe.register
+def _(event: events.TreasurePlanted) -> str:
+    return "the host hid fresh treasure with you (others hunt it): " + ", ".join(event.names)
+
+
+@describe.register
+def _(event: events.TreasureExpired) -> str:
+    return "treasure expired: " + ", ".join(event.names)
+
+
+@describe.register
+def _(event: events.EveningOver) -> str:
+    return "the host ended the evening: " + "; ".join(evening_lines(list(event.players))[1:4])
+
+
+def describe_round(state: RoundState, *, resumed: bool = False) -> str:
     if state.over:
-        winner = f"{state.winner} wins" if state.winner else "nobody found anything"
+        if state.winner:
+            points = next((s.points for s in state.standings if s.player == state.winner), 0)
+            winner = f"{state.winner} wins with {points}" if points else f"{state.winner} wins"
+        else:
+            winner = "nobody scored"
         return f"round {state.number} is over: {winner}"
-    found = len({f.target for f in state.finds})
+    resumes = " resumes" if resumed else ""
     return (
-        f"round {state.number}: {found}/{len(state.targets)} targets found, "
+        f"round {state.number}{resumes}: {len(state.targets)} files to find, "
         f"{state.seconds_left:.0f} s left"
     )
+
+
+def describe_lobby(lobby: Lobby) -> str:
+    if lobby.starts_in < 0:
+        if lobby.needed:
+            return f"waiting for {lobby.needed} more player{'' if lobby.needed == 1 else 's'}"
+        return "a round is running"
+    ready = f"; ready: {', '.join(lobby.ready)}" if lobby.ready else ""
+    return f"next round in {lobby.starts_in:.0f} s{ready}"
+
+
+def evening_lines(rows: list[EveningRow]) -> list[str]:
+    """The evening, for a log or a terminal: a head line, then one line per player."""
+    if not rows:
+        return ["the evening is over: no rounds were played"]
+    lines = [f"the evening is over after {max(r.rounds for r in rows)} rounds:"]
+    for row in rows:
+        lines.append(f"{row.name}: {_evening(row)}")
+    return lines
+
+
+def my_evening(row: EveningRow) -> str:
+    return f"your evening: {_evening(row)}"
+
+
+def _evening(row: EveningRow) -> str:
+    best = f", best find {row.best_find} +{row.best_points}" if row.best_find else ""
+    rounds = f"{row.rounds} round{'' if row.rounds == 1 else 's'}"
+    return f"won {row.wins} of {rounds}, {row.points} points{best}"
 
 
 # ----------------------------------------------------------------------- command results
@@ -198,6 +288,8 @@ def result_lines(result: commands.Result) -> list[str]:
     if isinstance(result, commands.MapMerged):
         return [f"map from port {result.port}: {result.entries} entries; "
                 f"ours now has {result.map_size}"]  # fmt: skip
+    if isinstance(result, commands.ReadySent):
+        return ["ready: the next round starts soon once everyone is"]
     if isinstance(result, commands.HelpListing):
         return [f"{usage:<22} {text}" for usage, text in result.entries]
     if isinstance(result, commands.CatalogListing):

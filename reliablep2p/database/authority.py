@@ -19,6 +19,7 @@ from ..net.identity import (
     Identity,
     SecurityError,
     key_pem,
+    network_tag,
     new_key,
     now,
     public_pem,
@@ -39,6 +40,11 @@ class NetworkAuthority:
     @property
     def ca_pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def tag(self) -> bytes:
+        """The network's tag: announced on the LAN and spoken as a join code's first words."""
+        return network_tag(self.ca_pem)
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> NetworkAuthority:

@@ -31,7 +31,7 @@ from ..proto import (
     Upload,
     check_file_info,
 )
-from ..storage.sqlite import SqliteStore
+from ..storage.interfaces import MetadataStore, StoreUnavailable, Vault
 from .pushes import Session
 
 log = logging.getLogger("rp2p.db")
@@ -44,12 +44,14 @@ class Backup:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: MetadataStore,
+        vault: Vault,
         catalog: dict[str, FileInfo],
         hunt: HuntHost,
         cataloged: Callable[[FileInfo], None],
     ) -> None:
         self.store = store
+        self.vault = vault
         self.catalog = catalog
         self.hunt = hunt
         self.cataloged = cataloged
@@ -69,10 +71,12 @@ class Backup:
                     raise _looks_like(twin, "published with it")
                 batch.add(info.name)
                 if info.name not in self.catalog:
-                    if not await trio.to_thread.run_sync(self.store.has_blob, info.hash, info.size):
+                    if not await trio.to_thread.run_sync(self.vault.has_blob, info):
                         needed.append(info.name)
                     else:
                         await self._add(info, session.peer)  # refuses a look-alike that won a race
+            except StoreUnavailable:  # asked for: the upload fails, and is tried again later
+                needed.append(info.name)
             except ProtocolError as exc:
                 refused[info.name] = exc.detail
                 log.info("refused %r from %s: %s", info.name, session.peer.name, exc.detail)
@@ -110,7 +114,7 @@ class Backup:
         await channel.send(Stored(info.name))
 
     async def _store_blob(self, channel: Channel, info: FileInfo) -> None:
-        blob = await trio.to_thread.run_sync(self.store.start_blob, info)
+        blob = await trio.to_thread.run_sync(self.vault.start_blob, info)
         try:
             while not blob.complete:
                 data = await channel.receive_data()

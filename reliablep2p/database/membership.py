@@ -14,25 +14,26 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 import trio
 
-from ..net.channel import Channel, ConnectionLost, RemoteError
+from ..net.channel import Channel
 from ..net.enroll import Grant, serve_enrollment
 from ..net.identity import ADMIN_NAME, DATABASE_NAME, SecurityError
-from ..net.server import ConnectionCaps, Slot, remote
+from ..net.server import ConnectionCaps, Handler, Slot, remote
 from ..proto import (
+    AskNetwork,
     Enroll,
     ErrorCode,
     Hello,
     Kick,
     KickReport,
     LocalProtocolError,
+    NetworkInfo,
     ProtocolError,
     RemoteProtocolError,
     Revoked,
-    check_version,
     name_problem,
     taken_by,
 )
-from ..storage.sqlite import SqliteStore
+from ..storage.interfaces import MetadataStore
 from .authority import NetworkAuthority
 from .guesses import GuessLimiter, source_of
 from .pushes import Session
@@ -59,13 +60,14 @@ class Membership:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: MetadataStore,
         authority: NetworkAuthority | None,
         revoked: set[str],
         sessions: Callable[[], Iterable[Session]],
         announce_revoked: Callable[[str], None],
         *,
         read_timeout: float,
+        network_name: str,
     ) -> None:
         self.store = store
         self.authority = authority
@@ -73,47 +75,49 @@ class Membership:
         self.sessions = sessions
         self.announce_revoked = announce_revoked
         self.read_timeout = read_timeout
+        self.network_name = network_name
+        """What the network is called in announcements and answers (the host's machine name)."""
         self.guesses = GuessLimiter()
         self.conversations = ConnectionCaps(MAX_ENROLLING, MAX_ENROLLING_PER_HOST)
         self._turns: dict[str, trio.Lock] = {}
         """Per address, held by its conversation trying a code now."""
 
-    async def serve_enrollment(self, stream: trio.SocketStream) -> None:
-        """A new player joins with a code (see `net/enroll.py`); one short conversation."""
-        async with Channel(stream, timeout=self.read_timeout) as channel:
-            host = remote(channel)
-            shed = trio.CancelScope()
-            slot = self.conversations.admit(host, shed.cancel)
-            if slot is None:
-                with trio.move_on_after(2):
-                    await channel.receive_message(Hello)
-                    await channel.send_error(
-                        ErrorCode.BUSY, f"too many join conversations from {host}; try again"
-                    )
-                return
-            try:
-                with shed:
-                    await self._converse(channel, host, slot)
-            finally:
-                self.conversations.release(slot)
+    def plaintext_handlers(self) -> dict[type, Handler]:
+        """What a caller with no certificate may ask, in plaintext: which network, and to join."""
+        if self.authority is None:
+            return {}
+        return {AskNetwork: self.serve_ask_network, Enroll: self.serve_enrollment}
 
-    async def _converse(self, channel: Channel, host: str, slot: Slot) -> None:
+    async def serve_ask_network(self, channel: Channel, hello: Hello, request: AskNetwork) -> None:
+        """Say which network this is, so a code is never tried on another network's host."""
+        assert self.authority is not None
+        await channel.send(NetworkInfo(self.authority.tag, self.network_name))
+
+    async def serve_enrollment(self, channel: Channel, hello: Hello, request: Enroll) -> None:
+        """A new player joins with a code (see `net/enroll.py`); one short conversation.
+
+        It arrives in plaintext on the database peer's port (`Server` routes it here, past the
+        server's caps); `conversations` bounds how many run at once. A refusal
+        (`ProtocolError`) is logged and told to the player by the server."""
+        host = remote(channel)
+        shed = trio.CancelScope()
+        slot = self.conversations.admit(host, shed.cancel)
+        if slot is None:
+            raise LocalProtocolError(
+                ErrorCode.BUSY, f"too many join conversations from {host}; try again"
+            )
         try:
-            hello = await channel.receive_message(Hello)
-            check_version(hello)
-            request = await channel.receive_message(Enroll)
-            async with self._turn(host):
-                name = await serve_enrollment(
-                    channel, request, functools.partial(self._invite_password, host),
-                    functools.partial(self._grant, host, slot, request.number),
-                )  # fmt: skip
-            log.info("%s joined the network with a code", name)
-        except (ConnectionLost, RemoteError) as exc:
-            log.info("enrollment from %s ended: %s", host, exc.detail)
-        except ProtocolError as exc:
-            level = logging.DEBUG if exc.code == ErrorCode.BUSY else logging.INFO
-            log.log(level, "enrollment from %s refused: %s", host, exc.detail)
-            await channel.send_error(exc.code, exc.detail)
+            with shed:
+                async with self._turn(host):
+                    name = await serve_enrollment(
+                        channel, request, functools.partial(self._invite_password, host),
+                        functools.partial(self._grant, host, slot, request.number),
+                    )  # fmt: skip
+                log.info("%s joined the network with a code", name)
+            if shed.cancelled_caught:
+                log.debug("enrollment from %s hung up on, unproven, to make room", host)
+        finally:
+            self.conversations.release(slot)
 
     @contextlib.asynccontextmanager
     async def _turn(self, host: str) -> AsyncIterator[None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import trio
 
@@ -19,12 +20,50 @@ from ..game.board import BoardFeed
 from ..game.host import HuntHost
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
-from ..proto import CatalogAdded, FileInfo, PeerInfo, PlayerStats, Revoked, Round, UpdatePeers
+from ..proto import (
+    CatalogAdded,
+    Expired,
+    FileInfo,
+    PeerInfo,
+    Plant,
+    PlayerStats,
+    Revoked,
+    Round,
+    UpdatePeers,
+)
 
 COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
 """...but a steady stream of changes (a long join storm) is still pushed this often."""
+
+
+T = TypeVar("T")
+
+
+class Log(Generic[T]):
+    """Append-only, read by position; what every session has been sent is dropped, so an
+    evening of treasure planted and expired does not pile up."""
+
+    def __init__(self) -> None:
+        self.start = 0
+        self._items: list[T] = []
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self._items)
+
+    def extend(self, items: Iterable[T]) -> None:
+        self._items.extend(items)
+
+    def since(self, position: int) -> list[T]:
+        return self._items[max(0, position - self.start) :]
+
+    def trim(self, oldest: int) -> None:
+        """Every reader is at `oldest` or later."""
+        if oldest > self.start:
+            del self._items[: oldest - self.start]
+            self.start = oldest
 
 
 @dataclass(eq=False)
@@ -38,12 +77,21 @@ class Session:
     pushes_seen: int
     """The announcer's push count when this session last pushed."""
     round_version: int = -1
+    lobby_version: int = -1
     board_tick: int = -1
     board_row: PlayerStats | None = None
     """This player's own row as last pushed (the view always has it)."""
     revoked_sent: int = 0
+    expired_sent: int = 0
     published: dict[str, bytes] = field(default_factory=dict)
+    publishes: int = 0
+    """Publishes read on this session (the first tells what the player brought)."""
     map_size: int = 0
+    """Entries of its last reported map that were true."""
+    plays: bool = True
+    """False for a one-off fetcher: in the network, not in the game."""
+    plants: list[str] = field(default_factory=list)
+    """Treasure handed to this player, not yet pushed."""
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     refusing: set[str] = field(default_factory=set)
     """Kicked names this peer said it refuses now (its answers to `revoked`)."""
@@ -83,11 +131,13 @@ class Announcer:
         self.registry = registry
         self.hunt = hunt
         self.sessions = sessions
+        self._players: list[str] | None = None
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
         self.board = BoardFeed()
-        self.catalog_log: list[FileInfo] = []
+        self.catalog_log: Log[FileInfo] = Log()
         self.revoked_log: list[str] = []
+        self.expired_log: Log[FileInfo] = Log()
         self._board_stale = False
         self._news = trio.Event()
         self._news_at = 0.0
@@ -98,8 +148,8 @@ class Announcer:
     def new_session(self, peer: PeerInfo, channel: Channel) -> Session:
         """A session that starts from now: it was welcomed with everything up to here."""
         return Session(
-            peer, channel, self.registry.version, len(self.catalog_log), self.pushes,
-            revoked_sent=len(self.revoked_log),
+            peer, channel, self.registry.version, self.catalog_log.end, self.pushes,
+            revoked_sent=len(self.revoked_log), expired_sent=self.expired_log.end,
         )  # fmt: skip
 
     def note_news(self) -> None:
@@ -108,11 +158,15 @@ class Announcer:
         self._news.set()
 
     def cataloged(self, info: FileInfo) -> None:
-        self.catalog_log.append(info)
+        self.catalog_log.extend([info])
         self.note_news()
 
     def revoked(self, name: str) -> None:
         self.revoked_log.append(name)
+        self.note_news()
+
+    def expired(self, files: list[FileInfo]) -> None:
+        self.expired_log.extend(files)
         self.note_news()
 
     def hunt_changed(self) -> None:
@@ -136,14 +190,15 @@ class Announcer:
                 self._board_stale = False
                 self.board.update(self.scoreboard(), self._finders())
             self._trim_log()
+            self._players = None
             self.pushes += 1
             self._pushed.set()
             self._pushed = trio.Event()
 
     def _finders(self) -> set[str]:
         """Who found something in the current round: everyone sees their rows."""
-        state = self.hunt.round_state()
-        return {find.player for find in state.finds} if state is not None else set()
+        current = self.hunt.round
+        return {find.player for find in current.finds} if current is not None else set()
 
     def _push_due(self, first: float) -> float:
         return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
@@ -163,23 +218,41 @@ class Announcer:
             update = self._peers_delta(session.peers_version)
             session.peers_version = update.version
             await channel.send(update)
-        if session.catalog_sent < len(self.catalog_log):
-            added = self.catalog_log[session.catalog_sent :]
-            session.catalog_sent = len(self.catalog_log)
+        if session.catalog_sent < self.catalog_log.end:
+            added = self.catalog_log.since(session.catalog_sent)
+            session.catalog_sent = self.catalog_log.end
             await channel.send(CatalogAdded(added))
+        if session.plants:
+            names, session.plants = session.plants, []
+            await channel.send(Plant(names))
         if session.revoked_sent < len(self.revoked_log):
             names = self.revoked_log[session.revoked_sent :]
             session.revoked_sent = len(self.revoked_log)
             await channel.send(Revoked(names))
+        if session.expired_sent < self.expired_log.end:
+            gone = self.expired_log.since(session.expired_sent)
+            session.expired_sent = self.expired_log.end
+            await channel.send(Expired([i.name for i in gone], [i.hash for i in gone]))
+        if not session.plays:
+            return  # a one-off fetcher: the game is none of its business
+        if session.lobby_version != self.hunt.lobby_version:
+            session.lobby_version = self.hunt.lobby_version
+            await channel.send(self.hunt.lobby_state(self.players()))
         if session.round_version != self.hunt.round_version:
             session.round_version = self.hunt.round_version
-            if (state := self.hunt.round_state()) is not None:
+            if (state := self.hunt.round_state(session.peer.name)) is not None:
                 await channel.send(Round(state))
         name = session.peer.name
         board = self.board.since(session.board_tick, name, session.board_row)
         session.board_tick, session.board_row = self.board.tick, self.board.rows.get(name)
         if board is not None:
             await channel.send(board)
+
+    def players(self) -> list[str]:
+        """Who plays now, worked out once per push for every session's lobby."""
+        if self._players is None:
+            self._players = [s.peer.name for s in self.sessions.values() if s.plays]
+        return self._players
 
     def _peers_delta(self, since: int) -> UpdatePeers:
         """The peer-list delta from `since`, computed once for all sessions at that version."""
@@ -195,3 +268,6 @@ class Announcer:
     def _trim_log(self) -> None:
         oldest = min((s.peers_version for s in self.sessions.values()), default=0)
         self.registry.trim(min(oldest, self.registry.version))
+        sessions = self.sessions.values()
+        self.catalog_log.trim(min((s.catalog_sent for s in sessions), default=self.catalog_log.end))
+        self.expired_log.trim(min((s.expired_sent for s in sessions), default=self.expired_log.end))

@@ -1,9 +1,12 @@
-"""The database peer's side of the game: hosting rounds, checking claimed finds, the scoreboard.
+"""The database peer's side of the game: the lobby, rounds over time, treasure, checked finds.
 
 Rules come from `rules.py`; this module adds time, proof of possession and persistence. A find is
 credited only after the player answers a fresh random nonce with SHA-256(nonce + file bytes),
-checked against the vault's copy. Whether the player fell back to the vault is not taken from the
-player: the database peer knows which files it served to whom during the round.
+checked against the vault's copy. Where its bytes came from is not taken from the player: the
+database peer counts what its vault served to whom. Who held what before a round comes from the
+host's own records (published, served by the vault, found, planted), kept in the store. The
+running round is kept in the store too (`saved.py`): a host that crashes and comes back goes on
+with it, once a player is back, with the time it had left.
 """
 
 from __future__ import annotations
@@ -12,90 +15,105 @@ import hmac
 import logging
 import random
 import secrets
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import astuple, dataclass
 
 import trio
 
 from ..proto import (
     Challenge,
     FoundBy,
+    Lobby,
+    MapEntry,
     PeerInfo,
     PlayerStats,
     Proof,
     RoundState,
     Scored,
+    Standing,
 )
-from ..storage.share import possession_proof
-from ..storage.sqlite import SqliteStore
-from . import rules
+from ..storage.interfaces import MetadataStore
+from . import rules, saved
 from .board import ranked
+from .evening import Evening
+from .records import PlayerRecord, Records, stored
+from .settings import GameSettings
+from .treasure import Treasury, treasure_bytes, treasure_name
 
 log = logging.getLogger("rp2p.hunt")
 
 
-@dataclass
-class PlayerRecord:
-    score: int = 0
-    files_found: int = 0
-    wins: int = 0
-
-
 @dataclass(frozen=True)
 class Online:
-    """What the host needs to know of a player in the network right now."""
+    """What the host needs to know of a player in the game right now."""
 
     peer: PeerInfo
     holdings: frozenset[str]
+    """The catalog files it seeds now (what it published, matching the catalog)."""
     map_size: int
+    """Entries of its map the host checked true."""
 
 
 class HuntHost:
-    """Runs rounds forever: waits for players, picks targets, credits proven finds."""
+    """Runs the evening: a lobby, then rounds forever; credits proven finds and checked maps."""
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: MetadataStore,
+        treasury: Treasury,
         *,
-        round_seconds: float,
-        pause_seconds: float,
+        settings: GameSettings,
         min_players: int = 2,
-        lobby_seconds: float = 3.0,
-        targets: int = rules.TARGETS_PER_ROUND,
+        lobby_seconds: float | None = None,
         rng: random.Random | None = None,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
-        self.round_seconds = round_seconds
-        self.pause_seconds = pause_seconds
+        self.treasury = treasury
+        self.settings = settings
         self.min_players = min_players
         self.lobby_seconds = lobby_seconds
-        """Once a round could start, wait this long so that players joining together all play."""
-        self.targets = targets
+        """The countdown before the first round (None: the pause between rounds)."""
         self.rng = rng or random.Random()
         self.on_change = on_change
         self.players: dict[str, PlayerRecord] = {}
+        self.records = Records(store)
+        self.treasure: dict[str, tuple[bytes, int]] = {}
+        """Planted files in the catalog: name -> (hash, round planted)."""
+        self.rounds = 0
+        """The number of the latest round (they go on counting across restarts)."""
         self.round: rules.Round | None = None
         self.round_version = 0
         """Bumped whenever the round changes; sessions push the new `RoundState`."""
+        self.lobby_version = 0
+        self.starts_at: float | None = None
+        """When the next round starts (None: waiting for players, or playing)."""
+        self.ready: set[str] = set()
+        self.playing = False
+        """A round is running (between its start and its end)."""
+        self.evening = Evening()
         self._wake = trio.Event()
-        self._vault_served: set[tuple[str, str]] = set()
         self._nonces: dict[tuple[str, str], bytes] = {}
+        self._unsaved: set[str] = set()  # records a store outage held back: saved next time
+        self._truth: dict[str, set[str]] | None = None
 
     async def load(self) -> None:
         saved = await trio.to_thread.run_sync(self.store.load_players)
         self.players = {name: PlayerRecord(*row) for name, row in saved.items()}
+        await self.records.load()
+        self.treasure = await trio.to_thread.run_sync(self.store.load_treasure)
+        self.rounds = await trio.to_thread.run_sync(self.store.rounds_played)
 
     def poke(self) -> None:
-        """Something changed (a join, a leave, a publish): maybe a round can start now."""
+        """Something changed (a publish, a file cataloged): look again."""
+        self._truth = None
         self._wake.set()
 
-    def _changed(self, *, round_changed: bool) -> None:
+    def _changed(self, *, round_changed: bool = False, lobby_changed: bool = False) -> None:
         """The scoreboard may have changed (`on_change`: the database peer rebuilds it), and
         with `round_changed` the round too."""
-        if round_changed:
-            self.round_version += 1
+        self.round_version += round_changed
+        self.lobby_version += lobby_changed
         self.on_change()
         self._wake.set()
 
@@ -105,82 +123,190 @@ class HuntHost:
 
     # ----------------------------------------------------------------------- rounds
 
-    async def run(
-        self,
-        online: Callable[[], Mapping[str, Online]],
-        catalog: Callable[[], Collection[str]],
-    ) -> None:
-        number = 0
-        while True:
-            holdings, targets = self._candidates(online, catalog)
-            if not targets:
-                await self._wait_for_change()
-                continue
-            if self.lobby_seconds:
-                await trio.sleep(self.lobby_seconds)
-                holdings, targets = self._candidates(online, catalog)
-                if not targets:
+    async def run(self, online: Callable[[], Mapping[str, Online]]) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.records.keep)
+            first = True
+            if (resumed := await self._resume(online)) is not None:
+                first = False
+                await self._play(resumed, online)
+            while True:
+                if len(online()) < self.min_players:
+                    self._set_countdown(None)
+                    await self._wait_for_change()
                     continue
-            number += 1
+                if not await self._count_down(online, first=first):
+                    continue
+                first = False
+                current = await self._start_round(online())
+                await self._play(current, online)
+
+    def _set_countdown(self, starts_at: float | None) -> None:
+        if starts_at != self.starts_at:
+            self.starts_at = starts_at
+            self._changed(lobby_changed=True)
+
+    async def _count_down(self, online: Callable[[], Mapping[str, Online]], *, first: bool) -> bool:
+        """Wait out the countdown to the next round; False if too few players are left."""
+        began = trio.current_time()
+        all_ready_at: float | None = None
+        while True:
+            players = online()
+            if len(players) < self.min_players:
+                return False
             now = trio.current_time()
-            self.round = rules.Round(
-                number, targets, now, now + self.round_seconds, held_at_start=holdings
-            )
-            self._vault_served.clear()
-            self._nonces.clear()
-            log.info("round %d started: %s (%g s)", number, ", ".join(targets), self.round_seconds)
-            self._changed(round_changed=True)
-            await self._play(self.round)
-            await trio.sleep(self.pause_seconds)
-
-    def _candidates(
-        self,
-        online: Callable[[], Mapping[str, Online]],
-        catalog: Callable[[], Collection[str]],
-    ) -> tuple[dict[str, frozenset[str]], list[str]]:
-        """What each player holds and what they would hunt if a round started now (none: wait).
-
-        Called on every join while no round runs: with an empty catalog it skips `online()`,
-        which costs O(players), so a join storm into a new network stays O(N).
-        """
-        files = catalog()
-        if not files:
-            return {}, []
-        players = online()
-        holdings = {name: p.holdings for name, p in players.items()}
-        if len(players) < self.min_players:
-            return holdings, []
-        return holdings, rules.pick_targets(holdings, files, self.rng, self.targets)
-
-    async def _play(self, current: rules.Round) -> None:
-        with trio.move_on_at(current.ends_at):
-            while not current.is_over(trio.current_time()):
+            seconds = self.settings.pause_seconds
+            if first and self.lobby_seconds is not None:
+                seconds = self.lobby_seconds
+            starts_at = began + seconds
+            if all(name in self.ready for name in players):
+                all_ready_at = now if all_ready_at is None else all_ready_at
+                starts_at = min(starts_at, all_ready_at + rules.READY_SECONDS)
+            else:
+                all_ready_at = None
+            self._set_countdown(starts_at)
+            if now >= starts_at:
+                return True
+            with trio.move_on_at(starts_at):
                 await self._wait_for_change()
+
+    async def _start_round(self, players: Mapping[str, Online]) -> rules.Round:
+        number = self.rounds + 1
+        await self._expire(number)
+        catalog = {name: info.hash for name, info in self.treasury.catalog().items()}
+        plan = rules.plan_round(
+            {name: self.records.before(name, number) for name in players}, catalog, self.rng,
+            targets=self.settings.targets, treasure=self.settings.treasure,
+        )  # fmt: skip
+        pool: dict[str, bytes] = {}
+        planted: dict[str, list[str]] = {}
+        for seeders in plan.treasure:
+            name = treasure_name(self.rng, number, set(catalog) | set(pool))
+            info = await self.treasury.bury(name, treasure_bytes(self.rng), number)
+            if info is None:  # a store is down: the round goes on with the catalog's files
+                break
+            pool[name] = info.hash
+            self.treasure[name] = (info.hash, number)
+            for seeder in seeders:
+                planted.setdefault(seeder, []).append(name)
+                self.records.note(seeder, [info.hash], "planted", number)
+        treasure = frozenset(pool)
+        pool.update((name, catalog[name]) for name in plan.ordinary)
+        # From here to the start, no waiting: what was published meanwhile is held before.
+        held = {name: self.records.before(name, number) for name in players}
+        for seeder, names in planted.items():
+            held[seeder].update(pool[name] for name in names)
+        now = trio.current_time()
+        self.rounds = number
+        self.round = current = rules.Round(
+            number, pool, now, now + self.settings.round_seconds, held_before=held,
+            treasure=treasure,
+        )  # fmt: skip
+        for seeder, names in planted.items():
+            self.treasury.hand_out(seeder, names)
+        self.ready.clear()
+        self.records.new_round()
+        self._nonces.clear()
+        self.starts_at = None
+        self.playing = True
+        targets = ", ".join(f"{p} {len(current.targets_for(p))}" for p in sorted(players))
+        log.info("round %d started: %d files (%d planted), %g s; targets: %s", number,
+                 len(pool), len(treasure), self.settings.round_seconds, targets)  # fmt: skip
+        self._changed(round_changed=True, lobby_changed=True)
+        await stored(self.store.save_rounds, number, what="the round count")
+        return current
+
+    async def _expire(self, number: int) -> None:
+        """Dig up the treasure whose time is up when round `number` starts."""
+        planted = {name: at for name, (_, at) in self.treasure.items()}
+        gone = rules.expired(planted, number, self.settings.treasure_rounds)
+        if not gone:
+            return
+        catalog = self.treasury.catalog()
+        files = [catalog[name] for name in gone if name in catalog]
+        if not await self.treasury.dig_up(files, number):
+            return  # a store is down: dug up at a later round's start
+        self.records.forget({self.treasure.pop(name)[0] for name in gone})
+        self._truth = None
+        log.info("treasure expired: %s", ", ".join(gone))
+
+    async def _resume(self, online: Callable[[], Mapping[str, Online]]) -> rules.Round | None:
+        """The round that ran when the host stopped, going on once a player is back."""
+        if not await trio.to_thread.run_sync(self.store.load_running_round):
+            return None
+        while not online():
+            await self._wait_for_change()
+        if (loaded := await saved.load(self.store)) is None:  # going on from now: the time
+            return None  # away is not counted
+        current, left = loaded
+        self.round, self.rounds, self.playing = current, max(self.rounds, current.number), True
+        log.info("round %d resumed with %.0f s left", current.number, left)
+        self._changed(round_changed=True, lobby_changed=True)
+        return current
+
+    async def _play(self, current: rules.Round, online: Callable[[], Mapping[str, Online]]) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(saved.keep_saving, self.store, current)
+            with trio.move_on_at(current.ends_at):
+                while not current.is_over(trio.current_time(), online()):
+                    await self._wait_for_change()
+            nursery.cancel_scope.cancel()
+        current.ends_at = min(current.ends_at, trio.current_time())
+        self.playing = False
+        await saved.save(self.store, None)  # over: nothing to resume
         winner = current.winner()
+        points = current.points()
+        for name, gained in current.map_points.items():
+            if gained:
+                self.players.setdefault(name, PlayerRecord()).score += gained
         if winner is not None:
             self.players.setdefault(winner, PlayerRecord()).wins += 1
-            await self._save(winner)
-        log.info("round %d over: %s", current.number, f"{winner} wins" if winner else "no finds")
+        for name in sorted({*current.map_points, *([winner] if winner else [])}):
+            await self._save(name)
+        self.evening.round_over(
+            current.number, winner=winner, points=points,
+            finds=[(f.player, f.target, f.points) for f in current.finds],
+            played=list(online()),
+        )  # fmt: skip
+        log.info("round %d over: %s", current.number,
+                 f"{winner} wins with {points[winner]}" if winner else "nobody scored")  # fmt: skip
         self._changed(round_changed=True)
 
-    def round_state(self) -> RoundState | None:
+    # ----------------------------------------------------------------- what players see
+
+    def round_state(self, player: str) -> RoundState | None:
         current = self.round
         if current is None:
             return None
         now = trio.current_time()
-        over = current.is_over(now)
+        over = not self.playing
         return RoundState(
             number=current.number,
-            targets=list(current.targets),
+            targets=current.targets_for(player),
             seconds_left=0.0 if over else current.time_left(now),
             finds=[
                 FoundBy(f.player, f.target, f.points, f.from_vault, f.first) for f in current.finds
             ],
             over=over,
             winner=(current.winner() or "") if over else "",
+            standings=[
+                Standing(name, points, current.map_points.get(name, 0))
+                for name, points in current.standings()
+            ],
+        )
+
+    def lobby_state(self, online: Collection[str]) -> Lobby:
+        now = trio.current_time()
+        return Lobby(
+            starts_in=-1.0 if self.starts_at is None else max(0.0, self.starts_at - now),
+            ready=sorted(name for name in self.ready if name in online),
+            needed=max(0, self.min_players - len(online)),
+            round_seconds=self.settings.round_seconds,
+            targets=self.settings.targets,
         )
 
     def scoreboard(self, online: Mapping[str, Online]) -> list[PlayerStats]:
+        live = self.round.map_points if self.round and self.playing else {}
         rows = []
         for name in sorted(set(self.players) | set(online)):
             record = self.players.get(name, PlayerRecord())
@@ -190,7 +316,7 @@ class HuntHost:
                     name=name,
                     host=here.peer.host if here else "",
                     port=here.peer.port if here else 0,
-                    score=record.score,
+                    score=record.score + live.get(name, 0),
                     files_found=record.files_found,
                     map_size=here.map_size if here else 0,
                     online=here is not None,
@@ -200,22 +326,80 @@ class HuntHost:
         return ranked(rows)
 
     def roster_changed(self, name: str | None = None) -> None:
-        """A player joined or left, or its map grew: the scoreboard changed."""
+        """A player joined or left: the scoreboard and the lobby changed."""
         if name is not None:
             self.players.setdefault(name, PlayerRecord())
-        self._changed(round_changed=False)
+        self._truth = None
+        self._changed(lobby_changed=True)
+
+    def player_ready(self, name: str) -> None:
+        if name not in self.ready:
+            self.ready.add(name)
+            self._changed(lobby_changed=True)
+
+    def change_setting(self, key: str, value: str) -> dict[str, str]:
+        """Change a setting now (raises ValueError): a round running keeps its length."""
+        self.settings = self.settings.changed(key, value)
+        log.info("setting %s is now %s", key, value)
+        self._changed(lobby_changed=True)
+        return self.settings.as_text()
+
+    # ----------------------------------------------------------------- holdings, maps
+
+    def arrived(self, name: str) -> None:
+        """A player's session began: during a round, what the records say it held before
+        the round is not its target."""
+        if self.round is not None and self.playing:
+            self.round.admit(name, self.records.before(name, self.round.number))
+        self.roster_changed(name)
+
+    def first_publish(self, name: str, held: Iterable[bytes]) -> None:
+        """The first publish of a session: what a player brings when it joins during a round
+        it held before any find it could claim."""
+        held = list(held)
+        if self.round is not None and self.playing:
+            self.round.admit(name, held)
+            self._changed(round_changed=True)
+        self.published(name, held)
+
+    def published(self, name: str, held: Iterable[bytes]) -> None:
+        self.records.note(name, held, "published", self.rounds)
+        self._truth = None
+
+    def served_from_vault(self, player: str, name: str, offset: int, sent: int) -> None:
+        """The vault sent `player` `sent` bytes of `name` from `offset`."""
+        self.records.vault_sent(player, name, sent)
+        info = self.treasury.catalog().get(name)
+        if info is not None and offset + sent >= info.size:
+            self.records.note(player, [info.hash], "vault", self.rounds)
+
+    def report_map(self, player: str, entries: list[MapEntry], online: Mapping[str, Online]) -> int:
+        """A player's map: how many entries are true (only those score)."""
+        if not entries:
+            true = 0
+        else:
+            if self._truth is None:
+                self._truth = {}
+                for name, here in online.items():
+                    for held in here.holdings:
+                        self._truth.setdefault(held, set()).add(name)
+            true = rules.true_entries(entries, self._truth, reporter=player)
+        current = self.round
+        now = trio.current_time()
+        scored = bool(
+            current and self.playing and current.score_map(player, rules.map_points(true), now)
+        )
+        self._changed(round_changed=scored)  # the scoreboard shows the map's size
+        return true
 
     # ------------------------------------------------------------------------ finds
-
-    def served_from_vault(self, player: str, name: str) -> None:
-        self._vault_served.add((player, name))
 
     def claim(self, player: str, name: str) -> Challenge | Scored:
         """A player says it found `name`: challenge it, or say why it cannot score."""
         current = self.round
         problem = (
             current.claim_problem(player, name, trio.current_time())
-            if current
+            if current and self.playing
             else "no round is running"
         )
         if problem:
@@ -225,14 +409,16 @@ class HuntHost:
         self._nonces[(player, name)] = nonce
         return Challenge(name, nonce)
 
-    async def check_proof(self, player: str, proof: Proof, blob: Path) -> Scored:
-        """Credit the find if the proof matches the vault's copy for the nonce we sent."""
+    async def check_proof(
+        self, player: str, proof: Proof, prove: Callable[[bytes], bytes], size: int
+    ) -> Scored:
+        """Credit the find if the proof matches `prove(nonce)`, the vault's copy's (blocking)."""
         nonce = self._nonces.pop((player, proof.name), None)
         current = self.round
         if nonce is None or not hmac.compare_digest(nonce, proof.nonce) or current is None:
             log.info("proof by %s for %s refused: no such challenge", player, proof.name)
             return Scored(proof.name, 0, "no open challenge for that find")
-        expected = await trio.to_thread.run_sync(possession_proof, blob, nonce)
+        expected = await trio.to_thread.run_sync(prove, nonce)
         if not hmac.compare_digest(expected, proof.digest):
             log.info("proof by %s for %s refused: wrong proof", player, proof.name)
             return Scored(proof.name, 0, "the proof does not match the file")
@@ -240,12 +426,14 @@ class HuntHost:
         problem = current.claim_problem(player, proof.name, now)
         if problem:
             return Scored(proof.name, 0, problem)
-        from_vault = (player, proof.name) in self._vault_served
+        from_vault = self.records.mostly_from_vault(player, proof.name, size)
         find = current.credit(player, proof.name, from_vault=from_vault, now=now)
+        self.records.note(player, [current.pool[proof.name]], "found", self.rounds)
         record = self.players.setdefault(player, PlayerRecord())
         record.score += find.points
         record.files_found += 1
         await self._save(player)
+        await saved.save(self.store, current)
         log.info("%s found %s: +%d%s", player, find.target, find.points,
                  " (first!)" if find.first else "")  # fmt: skip
         self._changed(round_changed=True)
@@ -254,7 +442,9 @@ class HuntHost:
         return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
 
     async def _save(self, name: str) -> None:
-        record = self.players[name]
-        await trio.to_thread.run_sync(
-            self.store.save_player, name, record.score, record.files_found, record.wins
-        )
+        self._unsaved.add(name)
+        for player in sorted(self._unsaved):
+            row = astuple(self.players[player])
+            if not await stored(self.store.save_player, player, *row, what="scores"):
+                return
+            self._unsaved.discard(player)

@@ -1,41 +1,168 @@
-"""The file hunt's rules, as pure code: picking targets, scoring finds, declaring a winner.
+"""The file hunt's rules, as pure code: planning a round, scoring finds and maps, the winner.
 
 No I/O and no clock: callers pass the time in. The database peer hosts rounds with these rules
-(`dbpeer.py`); the tests play them out directly.
+(`host.py`); the tests play them out directly. docs/game.md says the same in words.
 
-Scoring: a find fetched from another peer scores `PEER_POINTS`, one that had to fall back to the
-vault `VAULT_POINTS`; the first finder of each target gets `FIRST_BONUS` on top. A round ends
-when one player has found every target or time runs out; the most round points wins, and a tie
-goes to whoever reached that score first.
+* A round's hunt is a pool of files: fresh treasure planted for the round (seeded by one or a
+  few players) and catalog files some online player lacks. Each player hunts the files of the
+  pool it does not hold by the host's records, so nobody is given a file it holds, and treasure
+  makes sure everybody has something to find.
+* A find scores `PEER_POINTS` when most of its bytes came from other players, `VAULT_POINTS`
+  when they came from the vault; the first finder of each file gets `FIRST_BONUS`. Content the
+  host has a record of the player holding before the round scores nothing.
+* A map scores for its true entries only (file -> holder pairs the host can check), with
+  diminishing points and at most `MAP_CAP` a round, less than one find from a player.
+* A round ends when time runs out or every online player has found all of its targets. The most
+  round points (finds and map) wins; a tie goes to whoever reached that score first.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 PEER_POINTS = 10
 VAULT_POINTS = 4
 FIRST_BONUS = 5
-TARGETS_PER_ROUND = 5
+MAP_CAP = 8
+"""The most a map can score in a round: less than one find from a player."""
+MAX_SEEDERS = 3
+"""Players a planted file is handed to, at most."""
+READY_SECONDS = 3.0
+"""Once every online player is ready, the countdown to the next round is cut to this."""
+
+Held = Mapping[str, Collection[bytes]]
+"""Player -> the content hashes the host has a record of it holding."""
 
 
-def pick_targets(
-    holdings: Mapping[str, Collection[str]],
-    catalog: Collection[str],
-    rng: random.Random,
-    count: int = TARGETS_PER_ROUND,
-) -> list[str]:
-    """Targets for a round: catalog files held by at least one online player, not by all.
+def find_points(*, from_vault: bool, first: bool) -> int:
+    return (VAULT_POINTS if from_vault else PEER_POINTS) + (FIRST_BONUS if first else 0)
 
-    `holdings` maps each online player to the names it seeds.
+
+def map_points(true_entries: int) -> int:
+    """A map's points for a round: ⌊√(4n)⌋ for n true entries, at most `MAP_CAP`.
+
+    1 entry is worth 2, 4 are worth 4, 9 are worth 6, 16 or more the cap: each entry is worth
+    less than the one before, so harvesting other maps pays less and less.
     """
-    players = list(holdings)
-    eligible = sorted(
-        name for name in catalog if 0 < sum(name in holdings[p] for p in players) < len(players)
-    )
-    return rng.sample(eligible, min(count, len(eligible)))
+    return min(MAP_CAP, math.isqrt(4 * max(0, true_entries)))
+
+
+def true_entries(
+    reported: Iterable[tuple[str, str]], holders: Mapping[str, Collection[str]], *, reporter: str
+) -> int:
+    """How many distinct reported (file, holder) pairs are true now.
+
+    `holders` maps each file to the players that hold it (the host's knowledge); an entry naming
+    the reporter itself is not map knowledge and counts for nothing.
+    """
+    true = {
+        (name, holder)
+        for name, holder in reported
+        if holder != reporter and holder in holders.get(name, ())
+    }
+    return len(true)
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a round will hunt: files to plant (each with its seeders) and catalog files."""
+
+    treasure: tuple[tuple[str, ...], ...]
+    """For each file to plant, the players who will seed it (none: only the vault has it)."""
+    ordinary: tuple[str, ...]
+
+
+def plan_round(
+    held: Held,
+    catalog: Mapping[str, bytes],
+    rng: random.Random,
+    *,
+    targets: int,
+    treasure: int,
+) -> Plan:
+    """Plan a round of `targets` files for the online players in `held`; `catalog` maps
+    name -> content hash.
+
+    `treasure` files are planted, and more where the catalog has too few files someone lacks,
+    so the hunt never runs dry. Every player ends up lacking at least one file of the pool:
+    where it would not, one more file is planted with others.
+    """
+    players = sorted(held)
+    if not players:
+        return Plan((), ())
+    order = list(players)
+    rng.shuffle(order)
+    planted = min(treasure, targets)
+    ordinary = _ordinary(held, catalog, rng, targets - planted)
+    planted = max(planted, targets - len(ordinary))
+    seeds = [_seeders(order, index) for index in range(planted)]
+    hashes = [catalog[name] for name in ordinary]
+    for player in players:
+        lacks_ordinary = any(h not in held[player] for h in hashes)
+        if not lacks_ordinary and all(player in group for group in seeds):
+            others = [p for p in players if p != player]
+            seeds.append(tuple(sorted(rng.sample(others, _seeders_each(players)))))
+    return Plan(tuple(seeds), tuple(ordinary))
+
+
+def _seeders_each(players: Collection[str]) -> int:
+    """One seeder per planted file, one more per six players, at most `MAX_SEEDERS`;
+    never everyone."""
+    return max(0, min(MAX_SEEDERS, 1 + (len(players) - 1) // 6, len(players) - 1))
+
+
+def _seeders(order: list[str], index: int) -> tuple[str, ...]:
+    """The seeders of planted file number `index`: taken in turn from the shuffled players,
+    so different files go to different players while there are enough of them."""
+    each = _seeders_each(order)
+    return tuple(sorted({order[(index * each + k) % len(order)] for k in range(each)}))
+
+
+def _ordinary(
+    held: Held, catalog: Mapping[str, bytes], rng: random.Random, count: int
+) -> list[str]:
+    """Catalog files someone online lacks: those a player holds first (a find from a peer is
+    possible), then for whoever has the fewest targets so far; random among equals."""
+    lacking: dict[str, list[str]] = {}
+    holder: dict[str, bool] = {}
+    seen: set[bytes] = set()
+    for name in sorted(catalog):
+        digest = catalog[name]
+        if digest in seen:
+            continue  # the same content under another name: hunt it once
+        seen.add(digest)
+        lackers = [p for p in held if digest not in held[p]]
+        if lackers:
+            lacking[name] = lackers
+            holder[name] = len(lackers) < len(held)
+    tiebreak = {name: rng.random() for name in lacking}
+    given = dict.fromkeys(held, 0)
+    picked: list[str] = []
+    for _ in range(max(0, count)):
+        if not lacking:
+            break
+        best = max(lacking, key=lambda n: (
+            holder[n], -min(given[p] for p in lacking[n]), len(lacking[n]), tiebreak[n]
+        ))  # fmt: skip
+        for player in lacking.pop(best):
+            given[player] += 1
+        picked.append(best)
+    return picked
+
+
+def expired(treasure: Mapping[str, int], number: int, lifetime: int) -> list[str]:
+    """Planted files (name -> the round they were planted in) whose time is up when round
+    `number` starts: each lives `lifetime` rounds."""
+    return sorted(name for name, planted in treasure.items() if planted <= number - lifetime)
+
+
+# ------------------------------------------------------------------------------- a round
 
 
 @dataclass(frozen=True)
@@ -50,15 +177,32 @@ class Find:
 
 @dataclass
 class Round:
-    """One round: its targets, its deadline and the finds credited so far."""
+    """One round: its pool, its deadline, what each player held before, finds and maps."""
 
     number: int
-    targets: list[str]
+    pool: dict[str, bytes]
+    """Every file hunted this round (name -> content hash), in the hunt's order."""
     started_at: float
     ends_at: float
-    held_at_start: dict[str, frozenset[str]] = field(default_factory=dict)
-    """What each player already had when the round began: no points for those."""
+    held_before: dict[str, set[bytes]] = field(default_factory=dict)
+    """What each player held before the round, by the host's records: never its targets."""
+    treasure: frozenset[str] = frozenset()
+    """The files of the pool planted for this round."""
     finds: list[Find] = field(default_factory=list)
+    map_points: dict[str, int] = field(default_factory=dict)
+    reached: dict[str, float] = field(default_factory=dict)
+    """When each player's round points last changed (a tie goes to the earlier)."""
+
+    def targets_for(self, player: str) -> list[str]:
+        """What `player` hunts: the pool less what it held before the round."""
+        before = self.held_before.get(player, set())
+        return [name for name, digest in self.pool.items() if digest not in before]
+
+    def admit(self, player: str, held: Iterable[bytes]) -> None:
+        """`player` showed up holding `held` (it joined mid-round): none of it is its target,
+        except what it already found this round."""
+        found = {self.pool[f.target] for f in self.finds if f.player == player}
+        self.held_before.setdefault(player, set()).update(set(held) - found)
 
     def found_by(self, target: str) -> list[str]:
         return [f.player for f in self.finds if f.target == target]
@@ -67,10 +211,10 @@ class Round:
         """Why `player` cannot score `target` now, or None if a proven find would count."""
         if now >= self.ends_at:
             return "the round is over"
-        if target not in self.targets:
+        if target not in self.pool:
             return f"{target} is not a target of this round"
-        if target in self.held_at_start.get(player, frozenset()):
-            return f"{player} already had {target} when the round began"
+        if self.pool[target] in self.held_before.get(player, set()):
+            return f"{player} already had {target} before the round"
         if player in self.found_by(target):
             return f"{player} already scored {target}"
         return None
@@ -81,47 +225,47 @@ class Round:
         if problem:
             raise ValueError(problem)
         first = not self.found_by(target)
-        points = (VAULT_POINTS if from_vault else PEER_POINTS) + (FIRST_BONUS if first else 0)
-        find = Find(player, target, from_vault, now, points, first)
+        find = Find(player, target, from_vault, now, find_points(from_vault=from_vault,
+                                                               first=first), first)  # fmt: skip
         self.finds.append(find)
+        self.reached[player] = now
         return find
 
+    def score_map(self, player: str, points: int, now: float) -> bool:
+        """The player's map is worth `points` now; True if that changed its round points."""
+        if self.map_points.get(player, 0) == points:
+            self.map_points.setdefault(player, points)
+            return False
+        self.map_points[player] = points
+        self.reached[player] = now
+        return True
+
     def points(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
+        """Round points: finds plus the map."""
+        totals = dict(self.map_points)
         for find in self.finds:
             totals[find.player] = totals.get(find.player, 0) + find.points
         return totals
 
-    def is_over(self, now: float) -> bool:
-        """Time is up, or one player has found every target."""
-        return now >= self.ends_at or self.completed_by() is not None
+    def found_all(self, player: str) -> bool:
+        mine = {f.target for f in self.finds if f.player == player}
+        return all(target in mine for target in self.targets_for(player))
 
-    def completed_by(self) -> str | None:
-        """The first player to have found every target, if any."""
-        found: dict[str, set[str]] = {}
-        for find in self.finds:
-            found.setdefault(find.player, set()).add(find.target)
-            if len(found[find.player]) == len(self.targets):
-                return find.player
-        return None
+    def is_over(self, now: float, online: Collection[str] = ()) -> bool:
+        """Time is up, or every online player has found all of its targets."""
+        return now >= self.ends_at or all(self.found_all(player) for player in online)
 
     def time_left(self, now: float) -> float:
         return max(0.0, self.ends_at - now)
 
-    def winner(self) -> str | None:
-        """The most points; a tie goes to whoever reached that score first. None if no finds."""
+    def standings(self) -> list[tuple[str, int]]:
+        """(player, round points), best first: the most points, then who got there first."""
         totals = self.points()
-        if not totals:
-            return None
-        best = max(totals.values())
-        reached: dict[str, float] = {}
-        for player in totals:
-            if totals[player] == best:
-                running = 0
-                for find in self.finds:
-                    if find.player == player:
-                        running += find.points
-                        if running == best:
-                            reached[player] = find.at
-                            break
-        return min(reached, key=lambda player: (reached[player], player))
+        return sorted(
+            totals.items(), key=lambda item: (-item[1], self.reached.get(item[0], 0.0), item[0])
+        )
+
+    def winner(self) -> str | None:
+        """The first of the standings, if it scored at all."""
+        standings = self.standings()
+        return standings[0][0] if standings and standings[0][1] > 0 else None

@@ -32,6 +32,7 @@ from ..proto import (
     encode_message,
 )
 from ..proto import Error as ErrorMessage
+from ..storage.portable import read_into, sendfile_refused, sendfile_works
 from .identity import common_name
 from .tls import TLSStream
 
@@ -59,12 +60,30 @@ DATA_HEADER = 5
 M = TypeVar("M")
 
 
+def _shrank() -> LocalProtocolError:
+    return LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
+
+
 def _why(exc: BaseException) -> str:
+    """Plain words for how a stream broke: never raw SSL text (TLS failures by their kind)."""
+    tls = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
+    if isinstance(tls, ssl.SSLEOFError):
+        return "the other side hung up mid-stream"
+    if isinstance(tls, ssl.SSLError):
+        return f"the encrypted stream was damaged ({tls.reason or 'TLS error'})".lower()
+    if isinstance(exc, trio.BrokenResourceError) and isinstance(exc.__cause__, OSError):
+        exc = exc.__cause__
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
     return str(exc) or str(exc.__cause__ or "") or type(exc).__name__
 
 
 class RemoteError(RemoteProtocolError):
-    """The other side answered with an `Error` message."""
+    """The other side answered with an `Error` message (`speaks`: its version, on `version`)."""
+
+    def __init__(self, code: str, detail: str, *, speaks: int = 0) -> None:
+        super().__init__(code, detail)
+        self.speaks = speaks
 
 
 class ConnectionLost(ProtocolError):
@@ -143,7 +162,8 @@ class Channel:
 
     async def send_data_sendfile(self, fd: int, offset: int, length: int) -> None:
         """One data frame straight from a file to a plain TCP socket with `os.sendfile`:
-        the bytes never pass through Python (over TLS, use `send_data_from`)."""
+        the bytes never pass through Python (over TLS, use `send_data_from`). Where sendfile
+        is missing or refused, the rest is read and sent in pieces."""
         assert isinstance(self.stream, trio.SocketStream)
         header = data_frame_header(length)
         socket = self.stream.socket
@@ -151,18 +171,34 @@ class Channel:
             with _connection_errors():
                 await self.stream.send_all(header)
                 sent = 0
-                while sent < length:
+                while sent < length and sendfile_works():
                     await trio.lowlevel.wait_writable(socket)
                     try:
                         count = os.sendfile(socket.fileno(), fd, offset + sent, length - sent)
                     except BlockingIOError:
                         continue
+                    except OSError as exc:
+                        if not sendfile_refused(exc):
+                            raise
+                        break
                     if count == 0:
-                        raise LocalProtocolError(
-                            ErrorCode.INTERNAL, "the file shrank while being sent"
-                        )
+                        raise _shrank()
                     sent += count
+                if sent < length:
+                    await self._send_read(fd, offset + sent, length - sent)
             self.bytes_sent += len(header) + length
+
+    async def _send_read(self, fd: int, offset: int, length: int) -> None:
+        """Send `length` bytes of the file from `offset`, read a piece at a time."""
+        buffer = memoryview(bytearray(min(SEND_PIECE, length)))
+        while length:
+            piece = buffer[: min(SEND_PIECE, length)]
+            count = await trio.to_thread.run_sync(read_into, fd, piece, offset)
+            if count < len(piece):
+                raise _shrank()
+            await self.stream.send_all(piece)
+            offset += count
+            length -= count
 
     async def _send_bytes(self, frame: bytes) -> None:
         async with self._send_lock:
@@ -241,7 +277,7 @@ class Channel:
         """
         frame = await self.receive(timeout)
         if isinstance(frame, ErrorMessage) and ErrorMessage not in expected:
-            raise RemoteError(frame.code, frame.message)
+            raise RemoteError(frame.code, frame.message, speaks=frame.speaks)
         if not isinstance(frame, expected):
             what = "file data" if isinstance(frame, bytes) else type(frame).__name__
             wanted = " or ".join(t.__name__ for t in expected)
@@ -251,17 +287,27 @@ class Channel:
     async def receive_data(self, timeout: float | None = None) -> bytes:
         frame = await self.receive(timeout)
         if isinstance(frame, ErrorMessage):
-            raise RemoteError(frame.code, frame.message)
+            raise RemoteError(frame.code, frame.message, speaks=frame.speaks)
         if not isinstance(frame, bytes):
             raise RemoteProtocolError(
                 ErrorCode.UNEXPECTED, f"expected file data, got {type(frame)}"
             )
         return frame
 
-    async def send_error(self, code: str, message: str) -> None:
+    async def send_error(self, code: str, message: str, *, speaks: int = 0) -> None:
         """Best effort: tell the other side why we are hanging up, without waiting long."""
         with trio.move_on_after(1), contextlib.suppress(ProtocolError):
-            await self.send(ErrorMessage(code=code, message=message))
+            await self.send(ErrorMessage(code=code, message=message, speaks=speaks))
+
+    async def refuse(self, code: str, message: str, *, speaks: int = 0) -> None:
+        """Send an error, then read and drop what the other side still sends until it hangs
+        up (1 s at most): closing with bytes unread makes TCP reset the connection, and a
+        reset can overtake our error, which the other side would then never read."""
+        await self.send_error(code, message, speaks=speaks)
+        with trio.move_on_after(1), contextlib.suppress(ProtocolError):
+            while True:
+                await self._fill(RECEIVE_SIZE)
+                self._decoder = FrameDecoder()  # dropped: nothing it says is read now
 
     async def aclose(self) -> None:
         with trio.move_on_after(1):

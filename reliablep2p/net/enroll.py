@@ -7,9 +7,12 @@ try (`database/guesses.py`), never using up the code. From the SPAKE2 key, HKDF 
 AES-GCM key per direction. The player sends its name and public key sealed with it; the database
 peer answers with a certificate for that name signed by the network CA, plus the CA certificate.
 
-Conversation (on the database peer's enrollment port, no TLS — there are no certificates yet):
-``hello, enroll{number, spake}`` → ``enroll_challenge{spake}``; ``sealed{name, public key}`` →
-``sealed{certificate, ca}`` or ``error``.
+Conversation (in plaintext on the database peer's own port — there are no certificates yet):
+first, on a connection of its own, ``hello, ask_network`` → ``network_info{tag, name}``: a code
+whose tag word names another network is never tried there (nor is a code on a host other than
+the one chosen). Then ``hello, enroll{number, spake}`` → ``enroll_challenge{spake}``;
+``sealed{name, public key}`` → ``sealed{certificate, ca}`` or ``error``. The CA that comes back
+must be the network the host said it was.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from spake2 import SPAKE2_A, SPAKE2_B  # type: ignore[import-untyped]
 
 from ..proto import Enroll, EnrollChallenge, ErrorCode, ProtocolError, Sealed
 from ..proto.codes import parse_code
+from ..proto.tags import split_code, tag_words
 from .channel import Channel, RemoteError, open_channel
-from .identity import Identity, SecurityError, key_pem, new_key, public_pem
+from .discovery import ask_network
+from .identity import Identity, SecurityError, key_pem, network_tag, new_key, public_pem
 
 PLAYER_SIDE, DATABASE_SIDE = b"rp2p player", b"rp2p database"
 
@@ -62,9 +67,29 @@ def unseal(shared: bytes, direction: bytes, sealed: Sealed) -> bytes:
         raise SecurityError("wrong join code") from None
 
 
-async def enroll(host: str, port: int, code: str, name: str, folder: Path) -> Identity:
-    """Join the network at `host:port` (its enrollment port) as `name`; keep the identity."""
+async def enroll(
+    host: str, port: int, code: str, name: str, folder: Path, *, tag: bytes | None = None
+) -> Identity:
+    """Join the network at `host:port` as `name`; keep the identity in `folder`.
+
+    `tag`, if given, is the network the player chose (discovered): the host must be that one.
+    """
+    words = split_code(code)
     number, password = parse_code(code)
+    try:
+        network = await ask_network(host, port, name=name)
+    except RemoteError as exc:
+        raise SecurityError(
+            f"{host}:{port} did not say which network it is: {exc.detail}"
+        ) from None
+    except ProtocolError as exc:
+        raise SecurityError(exc.detail) from None
+    if not words.matches(network.tag) or (tag is not None and network.tag != tag):
+        wanted = words.network or "the one chosen"
+        raise SecurityError(
+            f"{host}:{port} is network {'-'.join(tag_words(network.tag))} "
+            f"({network.name}), not {wanted}: the code was not tried there"
+        )
     spake = SPAKE2_A(password, idA=PLAYER_SIDE, idB=DATABASE_SIDE)
     channel = await open_channel(host, port, name=name, listen_port=0)
     try:
@@ -86,6 +111,8 @@ async def enroll(host: str, port: int, code: str, name: str, folder: Path) -> Id
         raise SecurityError(f"enrollment failed: {exc}") from None
     finally:
         await channel.aclose()
+    if network_tag(grant.ca) != network.tag:
+        raise SecurityError(f"{host}:{port} answered for another network than it said it was")
     return Identity.save(folder, key_pem(key), grant.certificate, grant.ca)
 
 

@@ -9,6 +9,7 @@ ends against the CA; the name in a certificate is the player's identity. Only `s
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import ssl
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ..proto.errors import SecurityError
+from ..proto.tags import TAG_BYTES
 
 __all__ = ["SecurityError"]  # re-exported: certificates, keys and codes fail the same way
 
@@ -104,6 +106,11 @@ class Identity:
         return None
 
     @property
+    def network_tag(self) -> bytes:
+        """The tag of the network this identity belongs to."""
+        return network_tag(self.ca_path.read_bytes())
+
+    @property
     def name(self) -> str:
         certificate = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
         return common_name(certificate.subject)
@@ -126,6 +133,21 @@ class Identity:
 
     def client_context(self) -> ssl.SSLContext:
         return self._context(ssl.Purpose.SERVER_AUTH)
+
+
+def network_tag(ca_pem: bytes) -> bytes:
+    """The tag of the network whose CA certificate this is: a hash of the CA's public key.
+
+    The key, not the certificate: the tag stays the same if the CA certificate is renewed.
+    """
+    try:
+        ca = x509.load_pem_x509_certificate(ca_pem)
+    except ValueError:
+        raise SecurityError("the network's CA certificate is unreadable") from None
+    spki = ca.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).digest()[:TAG_BYTES]
 
 
 def common_name(name: x509.Name) -> str:

@@ -8,6 +8,12 @@ taken by callers past `Hello`, a newcomer is told `busy` (inside TLS, when TLS i
 closed. With TLS the caller's certificate names it, and a revoked name is refused before any
 message is read. Then `Hello` and one request, which the handler table maps to the code that
 serves it; the node owning the server decides what is in the table.
+
+A TLS server may also serve a few requests in plaintext on the same port (the database peer's
+enrollment: a newcomer has no certificate yet). The first byte decides: a TLS ClientHello starts
+with 0x16 (a handshake record), a frame with its 4-byte length, whose first byte is 0 or 1 under
+the 16 MiB cap. It is peeked, not read, so TLS starts on an untouched stream; a plaintext
+connection reaches only the `plaintext` table, never a handler that trusts a certificate.
 """
 
 from __future__ import annotations
@@ -23,8 +29,17 @@ from typing import Any
 import msgspec
 import trio
 
-from ..proto import ErrorCode, Hello, ProtocolError, RemoteProtocolError, check_version
+from ..proto import (
+    UPDATE_COMMAND,
+    ErrorCode,
+    Hello,
+    ProtocolError,
+    RemoteProtocolError,
+    VersionMismatch,
+    check_version,
+)
 from .channel import READ_TIMEOUT, Channel, ConnectionLost, RemoteError, certificate_name, secure
+from .identity import DATABASE_NAME
 
 log = logging.getLogger("rp2p.node")
 
@@ -36,6 +51,8 @@ to shed the oldest silent one (a storm's callers clear sooner; strangers holding
 MAX_CONNECTIONS = 512
 MAX_PER_HOST = 128
 """Connections one address may hold open at once (long-lived sessions are not counted)."""
+TLS_HANDSHAKE = 0x16
+"""The first byte of a TLS connection: the record type of its ClientHello."""
 
 Handler = Callable[[Channel, Hello, Any], Awaitable[None]]
 """Serves one request: the channel, the caller's `Hello` (its name verified under TLS), the
@@ -52,6 +69,7 @@ class Server:
         tls: ssl.SSLContext | None,
         revoked: Collection[str],
         long_lived: Collection[type] = (),
+        plaintext: Mapping[type, Handler] | None = None,
         read_timeout: float = READ_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
         max_per_host: int = MAX_PER_HOST,
@@ -62,6 +80,8 @@ class Server:
         """Names whose certificates are refused (a live view: the owner adds to it)."""
         self.long_lived = long_lived
         """Requests that open a session: not counted against the caps once they start."""
+        self.plaintext = plaintext or {}
+        """Requests served without TLS on a TLS server (the caller has no certificate yet)."""
         self.read_timeout = read_timeout
         self.max_connections = max_connections
         self.max_per_host = max_per_host
@@ -128,41 +148,56 @@ class Server:
         shed = trio.CancelScope()
         slot = self.caps.admit(host, shed.cancel)
         self._starting = max(0, self._starting - 1)  # (serve may be handed a stream directly)
+        caller = "a caller"
         try:
             if slot is None:
                 with trio.move_on_after(2):
-                    await self.authenticate(channel)  # busy is said inside TLS, if TLS is on
+                    if not await self.speaks_plaintext(channel):
+                        await self.authenticate(channel)  # busy is said inside TLS, if TLS is on
                     await channel.send_error(ErrorCode.BUSY, "too many connections; try again")
                 return
             try:
                 with shed:
-                    who = await self.authenticate(channel)
+                    plaintext = await self.speaks_plaintext(channel)
+                    who = None if plaintext else await self.authenticate(channel)
                     hello = await channel.receive_message(Hello)
-                    self.caps.introduced(slot)
+                    if plaintext:  # a stranger: still the first to go, until it has asked
+                        request = await channel.receive()
+                    else:
+                        self.caps.introduced(slot)
                 if slot.shed:
                     log.debug("%s: hung up on %s, silent, to make room", self.name, host)
                     return
+                caller = who or hello.name or caller
                 check_version(hello)
                 if who is not None:
                     hello = msgspec.structs.replace(hello, name=who)
-                request = await channel.receive()
+                if not plaintext:
+                    request = await channel.receive()
                 if who is not None and who in self.revoked:  # kicked since its handshake
-                    raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out")
-                handler = self.handlers.get(type(request))
+                    raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{who} was kicked out")
+                handler = (self.plaintext if plaintext else self.handlers).get(type(request))
                 if handler is None:
                     what = "file data" if isinstance(request, bytes) else type(request).__name__
                     raise RemoteProtocolError(ErrorCode.UNEXPECTED, f"{what} is not a request here")
-                if type(request) in self.long_lived:
-                    self._release(slot)  # a session lives long; the registry bounds it
+                if plaintext or type(request) in self.long_lived:
+                    self._release(slot)  # a session's registry, or the handler, bounds it
                 await handler(channel, hello, request)
             finally:
                 self._release(slot)
+        except VersionMismatch as exc:
+            log.warning("%s: refused %s at %s: %s", self.name, caller, host,
+                        self._version_words(caller, exc))  # fmt: skip
+            await channel.refuse(exc.code, exc.detail, speaks=exc.ours)
         except (ConnectionLost, RemoteError) as exc:
             level = logging.INFO if exc.code == ErrorCode.FORBIDDEN else logging.DEBUG
             log.log(level, "%s: connection from %s ended: %s", self.name, host, exc.detail)
         except ProtocolError as exc:
             log.info("%s: refused a request from %s: %s", self.name, remote(channel), exc.detail)
-            await channel.send_error(exc.code, exc.detail)
+            if exc.code == ErrorCode.FORBIDDEN:  # kicked out: it must hear it, not a reset
+                await channel.refuse(exc.code, exc.detail)
+            else:
+                await channel.send_error(exc.code, exc.detail)
         except Exception:
             log.exception("%s: internal error while serving %s", self.name, remote(channel))
             await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
@@ -172,6 +207,22 @@ class Server:
     def _release(self, slot: Slot) -> None:
         self.caps.release(slot)
         self._room.set()
+
+    async def speaks_plaintext(self, channel: Channel) -> bool:
+        """Is this a caller without TLS, for the `plaintext` table? (With TLS on, the first
+        byte says; a server with no TLS and a `plaintext` table serves only that.)"""
+        if not self.plaintext:
+            return False
+        if self.tls is None:
+            return True
+        assert isinstance(channel.stream, trio.SocketStream)
+        with trio.move_on_after(self.read_timeout):
+            try:
+                first = await channel.stream.socket.recv(1, socket.MSG_PEEK)
+            except OSError as exc:
+                raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {exc}") from None
+            return bool(first) and first[0] != TLS_HANDSHAKE
+        raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {self.read_timeout:g} s")
 
     async def authenticate(self, channel: Channel) -> str | None:
         """With TLS on, the verified name of who is calling; before any message is read."""
@@ -183,9 +234,17 @@ class Server:
         if scope.cancelled_caught:
             raise ConnectionLost(ErrorCode.FORBIDDEN, "TLS handshake timed out")
         who = certificate_name(channel.stream)
-        if who in self.revoked:
-            raise ConnectionLost(ErrorCode.FORBIDDEN, f"{who} was kicked out of the network")
+        if who in self.revoked:  # told inside TLS, so it knows it was removed (not a glitch)
+            raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{who} was kicked out of the network")
         return who
+
+    def _version_words(self, caller: str, exc: VersionMismatch) -> str:
+        """Which side must update, in one line for the log of whoever runs this node."""
+        me = "rp2p-db" if self.name == DATABASE_NAME else "rp2p-peer"
+        said = f"it speaks protocol {exc.theirs}, this {me} speaks {exc.ours}"
+        if exc.theirs > exc.ours:
+            return f"{said}: update {me} on this machine ({UPDATE_COMMAND})"
+        return f"{said}: {caller} must update its rp2p-peer ({UPDATE_COMMAND})"
 
 
 class Slot:

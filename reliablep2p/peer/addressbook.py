@@ -60,6 +60,11 @@ class AddressBook:
             if not names:
                 del self._held_by[addr]
 
+    def drop(self, name: str) -> None:
+        """`name` left the catalog: nobody holds it any more."""
+        for addr in list(self._holders.get(name, ())):
+            self.forget(name, addr)
+
     def forget_peer(self, addr: Addr) -> None:
         """`addr` left the network: it holds nothing any more."""
         for name in list(self._held_by.get(addr, ())):

@@ -52,7 +52,13 @@ class Publisher:
         """A new session knows nothing we published over the last one."""
         self._published.clear()
 
-    async def publish_changes(self, session: Channel) -> None:
+    def forget(self, name: str) -> None:
+        """`name` left the share (expired treasure): publish it afresh if it comes back."""
+        self._published.pop(name, None)
+
+    async def publish_changes(self, session: Channel, *, first: bool = False) -> None:
+        """Publish what is new in the share; `first` (a new session) publishes even nothing,
+        so the host knows what we hold before it counts us in a round."""
         share = self.view.share
         if share is None:
             return
@@ -68,7 +74,7 @@ class Publisher:
             for name, info in files.items()
             if self._published.get(name) != info.hash or name in due
         ]
-        if fresh:
+        if fresh or first:
             for info in fresh:
                 self._published[info.name] = info.hash
             await session.send(Publish(fresh))

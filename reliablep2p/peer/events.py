@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..proto import FileInfo, PeerInfo, PlayerStats, RoundState
+from ..proto import EveningRow, FileInfo, Lobby, PeerInfo, PlayerStats, RoundState
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,23 @@ class Joined(Event):
     peers: int
     files: int
     again: bool
-    """True when this was a reconnection after `SessionLost`."""
+    """True when this was a reconnection after `SessionLost` (we are back)."""
+    host: str = ""
+    port: int = 0
+    """The database peer's address."""
 
 
 @dataclass(frozen=True)
 class SessionLost(Event):
-    """The session with the database peer dropped; the node reconnects by itself (then `Joined`)."""
+    """The session with the database peer dropped. Told once: the node reconnects by itself,
+    quietly, until `Joined` (again) says it is back. A running round is paused meanwhile."""
+
+    host: str
+    port: int
+    round: int = 0
+    """The round that is paused (0: none was running)."""
+    seconds_left: float = 0.0
+    """The time that round had left when the session dropped."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +53,34 @@ class NotReachable(Event):
     port: int
 
 
+NO_ANSWER, HANDSHAKE, BROKEN, REFUSED = "no-answer", "handshake", "broken", "refused"
+"""Why the database peer could not be joined: nothing answered at its address, the TLS
+handshake failed, the connection broke, or it refused us (`detail` has its words)."""
+
+
 @dataclass(frozen=True)
 class DatabaseUnreachable(Event):
-    """A try to reach the database peer failed; the node tries again."""
+    """Joining the database peer failed. Told once; the node keeps trying, quietly, until
+    `Joined` (or `SessionLost`, if that was how it began: then this is not told at all)."""
 
-    reason: str
+    host: str
+    port: int
+    cause: str
+    """`NO_ANSWER`, `HANDSHAKE`, `BROKEN` or `REFUSED`."""
+    detail: str = ""
+    """The database peer's own words, when it refused us."""
+
+
+@dataclass(frozen=True)
+class VersionRefused(Event):
+    """The database peer speaks another protocol version: one side must be updated. Final:
+    the node stops trying."""
+
+    host: str
+    port: int
+    theirs: int
+    """Its version (0: it did not say, an older node)."""
+    ours: int
 
 
 @dataclass(frozen=True)
@@ -56,7 +90,8 @@ class Left(Event):
 
 @dataclass(frozen=True)
 class Kicked(Event):
-    """The host threw us out of the network: our certificate is refused from now on."""
+    """The host threw us out of the network: our certificate is refused from now on. Final:
+    the node stops trying."""
 
 
 @dataclass(frozen=True)
@@ -157,9 +192,11 @@ class Scoreboard(Event):
 
 @dataclass(frozen=True)
 class RoundChanged(Event):
-    """A round started, a target was found, or the round ended (then `round.winner` is set)."""
+    """A round started, a target was found, or the round ended (then `round.winner` is set);
+    or, with `resumed`, the round goes on after our session with the host was down."""
 
     round: RoundState
+    resumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,6 +215,34 @@ class FindRefused(Event):
 
     name: str
     reason: str
+
+
+@dataclass(frozen=True)
+class LobbyChanged(Event):
+    """Between rounds: the countdown to the next, who is ready, or the host's settings."""
+
+    lobby: Lobby
+
+
+@dataclass(frozen=True)
+class TreasurePlanted(Event):
+    """The host hid fresh treasure with us: we fetched it from the vault and seed it."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TreasureExpired(Event):
+    """Treasure whose time was up left the catalog (and our share, where we had it)."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EveningOver(Event):
+    """The host stopped the game: everyone's evening, best first."""
+
+    players: tuple[EveningRow, ...]
 
 
 Listener = Callable[[Event], None]

@@ -126,6 +126,14 @@ class Fetcher:
         peer = known or PeerInfo(name=f"{host}:{port}", host=host, port=port)
         return await self._fetch(info, OneSource(peer, database=self.view.database))
 
+    async def fetch_from_vault(self, name: str) -> GetResult:
+        """Fetch a file from the vault only, claiming no find (treasure we were handed)."""
+        info = self.catalog_entry(name)
+        vault = self.view.database_peer
+        if vault is None:
+            raise GetError(f"{name}: no vault to fetch it from")
+        return await self._fetch(info, OneSource(vault, database=self.view.database), claim=False)
+
     async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
         """Ask a peer for its address book, and merge it into ours."""
         async with await self.dialer.open_address(host, port) as channel:
@@ -147,7 +155,9 @@ class Fetcher:
             raise GetError(f"{name}: not in the catalog")
         return info
 
-    async def _fetch(self, info: FileInfo, plan: SearchPlan | OneSource) -> GetResult:
+    async def _fetch(
+        self, info: FileInfo, plan: SearchPlan | OneSource, *, claim: bool = True
+    ) -> GetResult:
         share = self.view.share
         assert share is not None
         path = share.path_of(info.name)
@@ -172,7 +182,8 @@ class Fetcher:
         bus.emit(events.TransferDone(info.name, source, info.size, plan.probes,
                                      download.resumed_at))  # fmt: skip
         bus.emit(events.SeedingChanged(tuple(sorted(share.files())), fetched=info.name))
-        await self.found(info.name)
+        if claim:
+            await self.found(info.name)
         return GetResult(
             info.name, info.size, source, plan.probes, from_vault, path,
             resumed_at=download.resumed_at, sources=tuple(sources),

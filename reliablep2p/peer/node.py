@@ -17,16 +17,26 @@ from pathlib import Path
 
 import trio
 
+from ..game.evening import Evening
 from ..net.channel import READ_TIMEOUT
 from ..net.identity import Identity, SecurityError
 from ..net.server import Server
-from ..proto import Bye, Disconnect, FileInfo, PeerInfo, PlayerStats, ProtocolError, RoundState
+from ..proto import (
+    Bye,
+    Disconnect,
+    FileInfo,
+    Lobby,
+    PeerInfo,
+    PlayerStats,
+    ProtocolError,
+    RoundState,
+)
 from ..storage.share import SharedFolder
 from . import events
 from .addressbook import AddressBook
 from .backup import Publisher
 from .dialer import Dialer
-from .fetch import STALL_TIMEOUT, Fetcher, GetResult
+from .fetch import STALL_TIMEOUT, Fetcher, GetError, GetResult
 from .peerlist import Addr, PeerList
 from .revocations import RevocationFile
 from .serving import MAX_SERVING, FileService
@@ -55,6 +65,7 @@ class Node:
         max_serving: int = MAX_SERVING,
         identity: Identity | None = None,
         rng: random.Random | None = None,
+        plays: bool = True,
     ) -> None:
         if identity is not None:
             if name is not None and name != identity.name:
@@ -88,8 +99,9 @@ class Node:
         )
         self.publisher = Publisher(self.view, self.dialer)
         self.session = DatabaseSession(
-            self.view, self.dialer, self.publisher, rng=self.rng, revocations=self.revocations
-        )
+            self.view, self.dialer, self.publisher, rng=self.rng, plays=plays,
+            plant=self._seed_treasure, revocations=self.revocations,
+        )  # fmt: skip
         self.fetcher = Fetcher(
             self.view,
             self.dialer,
@@ -156,6 +168,24 @@ class Node:
     def scoreboard(self) -> list[PlayerStats]:
         """Our view of the board: the top rows, this round's finders and us, by rank."""
         return self.session.scoreboard
+
+    @property
+    def lobby(self) -> Lobby | None:
+        """Between rounds: the countdown (`lobby_deadline` for the clock) and who is ready."""
+        return self.session.lobby
+
+    @property
+    def lobby_deadline(self) -> float:
+        return self.session.lobby_deadline
+
+    @property
+    def evening(self) -> Evening:
+        """The rounds we played this evening."""
+        return self.session.evening
+
+    async def ready_up(self) -> None:
+        """Ready for the next round: the countdown is cut short once everyone is."""
+        await self.session.ready_up()
 
     def seeding(self) -> list[FileInfo]:
         if self.view.share is None:
@@ -257,6 +287,20 @@ class Node:
     async def secure_get(self, name: str, host: str, port: int) -> GetResult:
         """Fetch a trusted file from one named peer only."""
         return await self.fetcher.secure_get(name, host, port)
+
+    async def _seed_treasure(self, names: list[str]) -> None:
+        """The host hid treasure with us: fetch it from the vault (no find: it is ours to
+        seed), and publish it so others can find it here."""
+        got = []
+        for name in names:
+            try:
+                await self.fetcher.fetch_from_vault(name)
+                got.append(name)
+            except GetError as exc:
+                log.info("%s: could not fetch planted %s: %s", self.name, name, exc)
+        if got:
+            await self.session.publish_changes()
+            self.view.bus.emit(events.TreasurePlanted(tuple(got)))
 
     async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
         """Ask a peer for its address book, and merge it into ours."""

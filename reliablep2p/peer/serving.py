@@ -21,14 +21,17 @@ from ..proto import (
     RemoteProtocolError,
     check_name,
 )
+from ..storage.interfaces import ReadChunk
 from . import events
-from .transfer import send_file
+from .transfer import send_chunks, send_file
 from .view import NetworkView
 
 MAX_SERVING = 32
 """Files served at once; one more request is answered `busy` and the asker tries another source."""
 
-Lookup = Callable[[str], tuple[FileInfo, Path] | None]
+Source = Path | ReadChunk
+"""A file on disk (sent by the kernel where it can) or a reader of its chunks (an object store)."""
+Lookup = Callable[[str], tuple[FileInfo, Source] | None]
 Missing = Callable[[Channel, str], Awaitable[None]]
 
 
@@ -37,7 +40,8 @@ class FileService:
 
     `lookup` says which trusted file we can serve under a name (a player: what it seeds; the
     database peer: its vault); `missing` answers a `get` for anything else (a player: its map;
-    the database peer: an error). `served` hears who was sent which file.
+    the database peer: an error). `served` hears who was sent how many bytes of which file,
+    from which offset, even when the transfer broke off.
     """
 
     def __init__(
@@ -46,7 +50,7 @@ class FileService:
         *,
         lookup: Lookup,
         missing: Missing | None = None,
-        served: Callable[[str, str], None] | None = None,
+        served: Callable[[str, str, int, int], None] | None = None,
         max_serving: int = MAX_SERVING,
     ) -> None:
         self.view = view
@@ -66,7 +70,7 @@ class FileService:
         if source is None:
             await self.missing(channel, request.name)
             return
-        info, path = source
+        info, where = source
         if request.offset % CHUNK_SIZE or not 0 <= request.offset <= info.size:
             raise RemoteProtocolError(
                 ErrorCode.MALFORMED, f"offset {request.offset} is not a chunk start"
@@ -74,13 +78,22 @@ class FileService:
         if self._serving >= self.max_serving:
             raise LocalProtocolError(ErrorCode.BUSY, "serving too many files; try another source")
         self._serving += 1
+        sent = 0
+
+        def count(length: int) -> None:
+            nonlocal sent
+            sent += length
+
         try:
             await channel.send(File(info.name, info.size, info.hash, request.offset))
-            await send_file(channel, path, request.offset, info.size)
+            if isinstance(where, Path):
+                await send_file(channel, where, request.offset, info.size, sent=count)
+            else:
+                await send_chunks(channel, where, request.offset, info.size, sent=count)
         finally:
             self._serving -= 1
-        if self.served is not None:
-            self.served(hello.name, request.name)
+            if self.served is not None:
+                self.served(hello.name, request.name, request.offset, sent)
 
     async def send_map(self, channel: Channel, name: str = "") -> None:
         """A peer that lacks a file answers with its map (so the asker learns)."""

@@ -3,36 +3,54 @@
 The session is how a player is in the network: `connect` brings the peer list and the catalog
 (`welcome`), then the database peer pushes `update_peers`, catalog additions, revocations, the
 round and the scoreboard over it, asks for backups (`need`) and challenges our finds. When it
-drops, we reconnect with capped exponential backoff and jitter.
+drops, we reconnect with capped exponential backoff and jitter, and say so once per outage
+(`SessionLost` or `DatabaseUnreachable`, then `Joined` when back), never once per try. Being
+kicked out, or a host of another protocol version, ends the trying (`gave_up`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import trio
 
 from ..game.board import apply_scoreboard
-from ..net.channel import SESSION_TIMEOUT, Channel, first_protocol_error, keep_alive
+from ..game.evening import Evening
+from ..net.channel import (
+    SESSION_TIMEOUT,
+    Channel,
+    ConnectionLost,
+    RemoteError,
+    first_protocol_error,
+    keep_alive,
+)
 from ..proto import (
+    MAX_MAP_REPORT,
+    PROTOCOL_VERSION,
     Bye,
     CatalogAdded,
     Challenge,
     Connect,
     Disconnect,
     ErrorCode,
+    EveningOver,
+    Expired,
     FileInfo,
     Found,
+    Lobby,
     Message,
     Need,
     PeerInfo,
     Ping,
+    Plant,
     PlayerStats,
     Pong,
     Proof,
     ProtocolError,
+    Ready,
     Refusing,
     Rejected,
     RemoteProtocolError,
@@ -57,7 +75,7 @@ from .view import NetworkView
 BACKOFF_START, BACKOFF_CAP = 0.5, 15.0
 GOODBYE_TIMEOUT = 2.0
 MAP_REPORT_PAUSE = 0.2
-"""The map size is reported at most this often."""
+"""The map is reported at most this often."""
 
 
 class DatabaseSession:
@@ -71,6 +89,8 @@ class DatabaseSession:
         *,
         rng: random.Random,
         revocations: RevocationFile | None = None,
+        plays: bool = True,
+        plant: Callable[[list[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.view = view
         self.dialer = dialer
@@ -78,6 +98,10 @@ class DatabaseSession:
         self.rng = rng
         self.revocations = revocations or RevocationFile(None)
         """Where what we are told of kicks is kept across restarts."""
+        self.plays = plays
+        """In the game (False: a one-off fetcher, in the network only)."""
+        self.plant = plant
+        """Fetches treasure the host hid with us, and seeds it."""
         self.ready = trio.Event()
         """Set once the database peer welcomed us (we know the peers and the catalog)."""
         self.channel: Channel | None = None
@@ -86,37 +110,96 @@ class DatabaseSession:
         """The database peer's current round, as last pushed (`round_deadline` for the clock)."""
         self.round_deadline = 0.0
         self.scoreboard: list[PlayerStats] = []
+        self.lobby: Lobby | None = None
+        """Between rounds: the countdown, who is ready (`lobby_deadline` for the clock)."""
+        self.lobby_deadline = 0.0
+        self.evening = Evening()
+        """The rounds we played this evening (from those we saw run and end)."""
+        self._playing: int | None = None
         self.leaving = False
+        self.gave_up = trio.Event()
+        """Set when we stop trying for good: kicked out, or the host speaks another version."""
+        self.gave_up_because: events.Event | None = None
+        """`Kicked` or `VersionRefused`, once `gave_up` is set."""
+        self.failed_tries = 0
+        """Tries to join that failed, in all (each outage is told once, not per try)."""
+        self.paused_left: float | None = None
+        """While the session is down during a round: the time that round had left."""
         self.listens_on = ""
         """The one address we listen on, told in `connect` ("" when we listen on all)."""
         self._ended = trio.Event()
         self._map_news = trio.Event()
+        self._outage_told = False
+        self._dialing = False
+        self._first_round_push = False
         view.bus.subscribe(self._on_event)
 
     def _on_event(self, event: events.Event) -> None:
         if isinstance(event, events.MapChanged):
             self._map_news.set()
 
+    @property
+    def connected(self) -> bool:
+        return self.channel is not None
+
     async def run(self) -> None:
-        """Stay joined until we leave (or are kicked out)."""
+        """Stay joined until we leave, are kicked out, or the host speaks another version."""
         backoff = BACKOFF_START
         while not self.leaving:
             self._ended = trio.Event()
             try:
                 await self._run_once()
-                backoff = BACKOFF_START
             except ProtocolError as exc:
                 if not self.leaving:
-                    self.view.bus.emit(events.DatabaseUnreachable(exc.detail))
+                    self._failed(exc)
             finally:
-                if self.channel is not None and not self.leaving:
-                    self.view.bus.emit(events.SessionLost())
+                if self.channel is not None:
+                    backoff = BACKOFF_START  # we were in: a new outage starts from the start
+                    if not self.leaving:
+                        self._lost()
                 self.channel = None
                 self._ended.set()
             if self.leaving:
                 return
             await trio.sleep(backoff * self.rng.uniform(0.5, 1.0))
             backoff = min(backoff * 2, BACKOFF_CAP)
+
+    def _where(self) -> tuple[str, int]:
+        return self.dialer.database or ("", 0)
+
+    def _lost(self) -> None:
+        """The session dropped: say so once, and pause the round's clock."""
+        now = trio.current_time()
+        state = self.round
+        running = state is not None and not state.over and now < self.round_deadline
+        self.paused_left = max(0.0, self.round_deadline - now) if running else None
+        self._outage_told = True
+        number = state.number if running and state else 0
+        self.view.bus.emit(events.SessionLost(*self._where(), number, self.paused_left or 0.0))
+
+    def _failed(self, exc: ProtocolError) -> None:
+        """A try to join failed: give up if it never can work, else say so once."""
+        self.failed_tries += 1
+        if isinstance(exc, RemoteError) and exc.code == ErrorCode.VERSION:
+            self._give_up(events.VersionRefused(*self._where(), exc.speaks, PROTOCOL_VERSION))
+        elif isinstance(exc, RemoteError) and exc.code == ErrorCode.FORBIDDEN:
+            self._give_up(events.Kicked())
+        elif not self._outage_told and self.channel is None:  # (a dropped session: `_lost`)
+            self._outage_told = True
+            if isinstance(exc, RemoteProtocolError):
+                cause, detail = events.REFUSED, exc.detail
+            elif self._dialing and isinstance(exc, ConnectionLost):
+                forbidden = exc.code == ErrorCode.FORBIDDEN
+                cause, detail = (events.HANDSHAKE if forbidden else events.NO_ANSWER), ""
+            else:
+                cause, detail = events.BROKEN, ""
+            self.view.bus.emit(events.DatabaseUnreachable(*self._where(), cause, detail))
+
+    def _give_up(self, why: events.Event) -> None:
+        self.leaving = True  # knocking again cannot help
+        self.gave_up_because = why
+        self.view.bus.emit(why)
+        self.gave_up.set()
 
     async def leave(self) -> None:
         """Tell the database peer we go, and wait (briefly) for its `bye`."""
@@ -128,9 +211,9 @@ class DatabaseSession:
             await self._ended.wait()
 
     async def publish_changes(self) -> None:
+        """Publish what is new in the share; a session that just broke loses nothing (the
+        next one publishes everything afresh)."""
         if self.channel is not None:
-            # a database peer gone mid-publish is the session's to notice: it joins again and
-            # publishes everything then (this is the share's rescan, which must not die of it)
             with contextlib.suppress(ProtocolError):
                 await self.publisher.publish_changes(self.channel)
 
@@ -142,18 +225,28 @@ class DatabaseSession:
         with contextlib.suppress(ProtocolError):  # no session: we keep the file, not the points
             await channel.send(Found(name))
 
+    async def ready_up(self) -> None:
+        """Tell the host we are ready for the next round (it shortens the countdown)."""
+        if self.channel is not None:
+            with contextlib.suppress(ProtocolError):
+                await self.channel.send(Ready())
+
     async def _run_once(self) -> None:
-        async with await self.dialer.open_database() as channel:
-            await channel.send(Connect(host=self.listens_on))
+        self._dialing = True
+        channel = await self.dialer.open_database()
+        self._dialing = False
+        async with channel:
+            await channel.send(Connect(host=self.listens_on, play=self.plays))
             self._welcome(await channel.receive_message(Welcome))
             await self.revocations.keep(self.view.revoked)
             self.channel = channel
             with first_protocol_error():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(keep_alive, channel)
-                    nursery.start_soon(self._report_map_size, channel)
+                    if self.plays:
+                        nursery.start_soon(self._report_map, channel)
                     self.publisher.forget_published()
-                    await self.publisher.publish_changes(channel)
+                    await self.publisher.publish_changes(channel, first=True)
                     await self._read(channel, nursery)
                     nursery.cancel_scope.cancel()
 
@@ -167,7 +260,11 @@ class DatabaseSession:
         self._add_to_catalog(welcome.catalog)
         again = self.ready.is_set()
         self.ready.set()
-        view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again))
+        self._outage_told = False
+        self._first_round_push = True
+        self.paused_left = None
+        view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again,
+                                    *self._where()))  # fmt: skip
         if not welcome.you.reachable:
             self._listed_as(welcome.you)
 
@@ -190,13 +287,17 @@ class DatabaseSession:
             added.append(info)
         return added
 
-    async def _report_map_size(self, channel: Channel) -> None:
-        """Keep the scoreboard's map size current, at most a few messages a second."""
-        reported = -1
+    async def _report_map(self, channel: Channel) -> None:
+        """Keep the host's copy of our map current (it checks the entries and scores the true
+        ones), at most a few messages a second."""
+        reported: list[tuple[str, str]] | None = None
         while True:
-            if len(self.view.address_book) != reported:
-                reported = len(self.view.address_book)
-                await channel.send(Stats(map_size=reported))
+            book = self.view.address_book
+            entries = sorted((name, peer.name) for name, peers in book.as_map().items()
+                             for peer in peers)[:MAX_MAP_REPORT]  # fmt: skip
+            if entries != reported:
+                reported = entries
+                await channel.send(Stats(map_size=len(book), entries=entries))
             await self._map_news.wait()
             await trio.sleep(MAP_REPORT_PAUSE)
             self._map_news = trio.Event()
@@ -205,7 +306,7 @@ class DatabaseSession:
         while True:
             message = await channel.receive_message(
                 UpdatePeers, CatalogAdded, Need, Rejected, Round, Scoreboard, ScoreboardChanged,
-                Challenge, Scored, Revoked, Ping, Pong, Bye,
+                Challenge, Scored, Revoked, Lobby, Plant, Expired, EveningOver, Ping, Pong, Bye,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Bye):
@@ -240,10 +341,34 @@ class DatabaseSession:
             for name, reason in zip(message.names, message.reasons, strict=False):
                 bus.emit(events.PublishRefused(name, reason))
         elif isinstance(message, Round):
-            self.round_deadline = trio.current_time() + message.state.seconds_left
-            if not _same_round(self.round, message.state):
-                self.round = message.state
-                bus.emit(events.RoundChanged(message.state))
+            state = message.state
+            self.round_deadline = trio.current_time() + state.seconds_left
+            if not state.over:
+                self._playing = state.number
+            elif self._playing == state.number:
+                self._playing = None
+                self.evening.round_state_over(state, view.me.name)
+            old = self.round
+            resumed = self._first_round_push and old is not None and old.number == state.number
+            self._first_round_push = False
+            self.paused_left = None
+            if resumed and not state.over:  # the clock goes on: told even if nothing else moved
+                self.round = state
+                bus.emit(events.RoundChanged(state, resumed=True))
+            elif not _same_round(old, state):
+                self.round = state
+                bus.emit(events.RoundChanged(state))
+        elif isinstance(message, Lobby):
+            self.lobby = message
+            self.lobby_deadline = trio.current_time() + max(0.0, message.starts_in)
+            bus.emit(events.LobbyChanged(message))
+        elif isinstance(message, Plant):
+            if self.plant is not None:
+                nursery.start_soon(self.plant, message.names)
+        elif isinstance(message, Expired):
+            nursery.start_soon(self._expired, message)
+        elif isinstance(message, EveningOver):
+            bus.emit(events.EveningOver(tuple(message.players)))
         elif isinstance(message, Scoreboard | ScoreboardChanged):
             board = apply_scoreboard(self.scoreboard, message)
             if board != self.scoreboard:
@@ -265,8 +390,7 @@ class DatabaseSession:
     def _revoked(self, names: list[str]) -> None:
         view = self.view
         if view.me.name in names:
-            self.leaving = True  # no point knocking again: our certificate is refused
-            view.bus.emit(events.Kicked())
+            self._give_up(events.Kicked())  # no point knocking again: our certificate is refused
             raise RemoteProtocolError(ErrorCode.FORBIDDEN, "kicked out of the network")
         view.revoked.update(names)
         for peer in [p for p in view.peers if p.name in view.revoked]:
@@ -279,12 +403,31 @@ class DatabaseSession:
         await self.revocations.keep(self.view.revoked)
         await channel.send(Refusing(names))
 
+    async def _expired(self, expired: Expired) -> None:
+        """Treasure whose time is up: out of the catalog, the map and the share."""
+        view = self.view
+        for name, digest in zip(expired.names, expired.hashes, strict=False):
+            info = view.catalog.get(name)
+            if info is not None and info.hash == digest:
+                del view.catalog[name]
+            view.address_book.drop(name)
+            self.publisher.forget(name)
+            if view.share is not None:
+                await trio.to_thread.run_sync(view.share.discard, name, digest)
+        view.bus.emit(events.TreasureExpired(tuple(expired.names)))
+        if view.share is not None:
+            view.bus.emit(events.SeedingChanged(tuple(sorted(view.share.files()))))
+        view.map_changed()
+
     async def _answer_challenge(self, channel: Channel, challenge: Challenge) -> None:
         """Prove we hold the bytes of a find we claimed."""
         source = self.view.file_source(challenge.name)
         if source is None:
             return  # we no longer hold it: no proof, no points
-        digest = await trio.to_thread.run_sync(possession_proof, source[1], challenge.nonce)
+        try:
+            digest = await trio.to_thread.run_sync(possession_proof, source[1], challenge.nonce)
+        except OSError:
+            return  # deleted since: no proof, no points
         await channel.send(Proof(challenge.name, challenge.nonce, digest))
 
 

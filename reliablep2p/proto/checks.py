@@ -8,7 +8,7 @@ import unicodedata
 import regex
 
 from .content import chunk_count, content_hash
-from .errors import ErrorCode, RemoteProtocolError
+from .errors import ErrorCode, RemoteProtocolError, VersionMismatch
 from .messages import HASH_BYTES, MAX_NAME_BYTES, PROTOCOL_VERSION, FileInfo, Hello
 
 
@@ -82,9 +82,6 @@ def check_file_info(info: FileInfo) -> None:
 
 
 def check_version(hello: Hello) -> None:
+    """Refuse a `hello` of another protocol version (`VersionMismatch` names both)."""
     if hello.version != PROTOCOL_VERSION:
-        raise RemoteProtocolError(
-            ErrorCode.VERSION,
-            f"protocol version {hello.version} is not supported (this node speaks "
-            f"{PROTOCOL_VERSION})",
-        )
+        raise VersionMismatch(hello.version, PROTOCOL_VERSION)

@@ -16,6 +16,7 @@ import secrets
 from mnemonic import Mnemonic
 
 from .errors import SecurityError
+from .tags import split_code
 
 WORDS: list[str] = Mnemonic("english").wordlist
 WORDS_PER_CODE = 4
@@ -36,8 +37,9 @@ def new_join_code(number: int, rng: secrets.SystemRandom | None = None) -> str:
 
 def parse_code(code: str) -> tuple[int, bytes]:
     """The invite number and the password of a join code, typed with dashes or spaces, in any
-    case. A misspelt word is caught here, so it never costs a try at the database peer."""
-    number, *words = re.split(r"[\s-]+", code.strip().lower())
+    case. A misspelt word is caught here, so it never costs a try at the database peer. The
+    network's tag word in front (see `tags.py`) is no part of the password."""
+    number, *words = re.split(r"[\s-]+", split_code(code).invite)
     if not (number.isascii() and number.isdigit()) or len(words) != WORDS_PER_CODE:
         raise SecurityError(f"{code!r} is not a join code (it looks like {_EXAMPLE})")
     for word in words:

@@ -47,5 +47,22 @@ class LocalProtocolError(ProtocolError):
     """We failed or hit our own limit; the other side did nothing wrong."""
 
 
+UPDATE_COMMAND = "pipx upgrade reliablep2p"
+"""How a friend who installed with pipx updates (both programs come in one package)."""
+
+
+class VersionMismatch(RemoteProtocolError):
+    """The other side speaks another protocol version: one of the two programs needs updating.
+
+    `theirs` and `ours` are the versions, so each side can say which one (the detail is for a
+    node too old to know this class: it prints it as it is).
+    """
+
+    def __init__(self, theirs: int, ours: int) -> None:
+        super().__init__(ErrorCode.VERSION, f"you speak protocol {theirs}, this node speaks {ours}")
+        self.theirs = theirs
+        self.ours = ours
+
+
 class SecurityError(Exception):
     """A certificate, key or join code problem; the message is one line for people."""

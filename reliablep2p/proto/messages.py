@@ -8,6 +8,24 @@ from __future__ import annotations
 
 import msgspec
 
+from .game import (
+    Challenge,
+    ChangeSetting,
+    EveningOver,
+    Expired,
+    Found,
+    Lobby,
+    Plant,
+    Proof,
+    Ready,
+    Round,
+    Scoreboard,
+    ScoreboardChanged,
+    Scored,
+    Settings,
+    Stats,
+)
+
 PROTOCOL_VERSION = 1
 CHUNK_SIZE = 1024 * 1024
 """Files are hashed, verified and sent in chunks of 1 MiB (the last one may be shorter)."""
@@ -73,6 +91,8 @@ class Connect(msgspec.Struct, tag="connect"):
 
     host: str = ""
     """The address we listen on, when it is one address; empty: the one you see us call from."""
+    play: bool = True
+    """False for a one-off fetcher (`rp2p-peer --get`): in the network, not in the game."""
 
 
 class Welcome(msgspec.Struct, tag="welcome"):
@@ -177,97 +197,6 @@ class Map(msgspec.Struct, tag="map"):
     holders: dict[str, list[PeerInfo]]
 
 
-class PlayerStats(msgspec.Struct, frozen=True, gc=False):
-    """One row of the scoreboard."""
-
-    name: str
-    host: str
-    port: int
-    score: int
-    files_found: int
-    map_size: int
-    online: bool
-    wins: int = 0
-
-
-class FoundBy(msgspec.Struct, frozen=True):
-    """A credited find in the current round."""
-
-    player: str
-    target: str
-    points: int
-    from_vault: bool
-    first: bool
-
-
-class RoundState(msgspec.Struct, frozen=True):
-    """The current (or just finished) round, pushed to every session when it changes."""
-
-    number: int
-    targets: list[str]
-    seconds_left: float
-    finds: list[FoundBy]
-    over: bool = False
-    winner: str = ""
-
-
-class Stats(msgspec.Struct, tag="stats"):
-    """A peer tells the database peer how big its map has grown (for the scoreboard)."""
-
-    map_size: int
-
-
-class Scoreboard(msgspec.Struct, tag="scoreboard"):
-    """Every player the database peer knows: a session's first scoreboard push."""
-
-    players: list[PlayerStats]
-
-
-class ScoreboardChanged(msgspec.Struct, tag="scoreboard_changed"):
-    """The rows that changed since the last push (merge by name; `gone` rows are removed).
-
-    Later pushes carry only these, so a join costs each of N players one row, not N rows.
-    """
-
-    players: list[PlayerStats]
-    gone: list[str] = []
-
-
-class Round(msgspec.Struct, tag="round"):
-    """The round state, pushed to every session when it changes."""
-
-    state: RoundState
-
-
-class Found(msgspec.Struct, tag="found"):
-    """A player claims it fetched a round target; the database peer answers `Challenge`."""
-
-    name: str
-
-
-class Challenge(msgspec.Struct, tag="challenge"):
-    """Prove you hold `name`: answer SHA-256(nonce + the file's bytes)."""
-
-    name: str
-    nonce: bytes
-
-
-class Proof(msgspec.Struct, tag="proof"):
-    """Answer to `Challenge`."""
-
-    name: str
-    nonce: bytes
-    digest: bytes
-
-
-class Scored(msgspec.Struct, tag="scored"):
-    """The verdict on a claimed find: the points (0 if refused) and why."""
-
-    name: str
-    points: int
-    message: str
-
-
 class Revoked(msgspec.Struct, tag="revoked"):
     """Players kicked out of the network: refuse their certificates from now on."""
 
@@ -310,6 +239,17 @@ class EnrollChallenge(msgspec.Struct, tag="enroll_challenge"):
     spake: bytes
 
 
+class AskNetwork(msgspec.Struct, tag="ask_network"):
+    """Which network is this? Asked in plaintext on the database peer's port, before a code."""
+
+
+class NetworkInfo(msgspec.Struct, tag="network_info"):
+    """The database peer's network: its tag (see `tags.py`) and its name."""
+
+    tag: bytes
+    name: str
+
+
 class Sealed(msgspec.Struct, tag="sealed"):
     """A payload encrypted and authenticated with the key both sides derived from the code."""
 
@@ -317,11 +257,14 @@ class Sealed(msgspec.Struct, tag="sealed"):
     box: bytes
 
 
-class Error(msgspec.Struct, tag="error"):
+class Error(msgspec.Struct, tag="error", omit_defaults=True):
     """A request failed: a machine-readable `code` and a sentence for people."""
 
     code: str
     message: str
+    speaks: int = 0
+    """With code `version`: the protocol version the refusing side speaks (so the caller can
+    say which side to update). `hello` and `error` keep their shape in every version."""
 
 
 Message = (
@@ -344,6 +287,13 @@ Message = (
     | MapRequest
     | Map
     | Stats
+    | Lobby
+    | Ready
+    | Plant
+    | Expired
+    | ChangeSetting
+    | Settings
+    | EveningOver
     | Scoreboard
     | ScoreboardChanged
     | Round
@@ -357,6 +307,8 @@ Message = (
     | KickReport
     | Enroll
     | EnrollChallenge
+    | AskNetwork
+    | NetworkInfo
     | Sealed
     | Error
 )

@@ -1,2 +1,3 @@
-"""What is kept on disk: a peer's shared folder, the verified partial file, the database peer's
-catalog and vault (SQLite + content-addressed blobs)."""
+"""What is kept: a peer's shared folder and the verified partial file; the database peer's
+metadata (SQLite, or PostgreSQL) and vault (a folder, or an S3-compatible object store) behind
+the protocols of `interfaces.py`."""

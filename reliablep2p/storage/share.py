@@ -13,7 +13,6 @@ If a folder holds two names with one NFC form, the one already in NFC is shared.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from ..proto import CHUNK_SIZE, FileInfo, check_name, content_hash, name_problem
 from .partial import Download, fsync_dir
+from .portable import lock_exclusively
 
 WORK_DIR = ".rp2p"
 
@@ -92,12 +92,15 @@ class SharedFolder:
         except OSError as exc:
             raise ShareUnusable(f"cannot use {self.path} as a share: {exc.strerror}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held = lock_exclusively(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise ShareUnusable(f"cannot lock {self.path}: {exc.strerror}") from None
+        if not held:
             os.close(fd)
             raise ShareUnusable(
                 f"{self.path} is the share of another running peer; give each peer its own --share"
-            ) from None
+            )
         self._claim = fd
 
     def release(self) -> None:
@@ -163,6 +166,21 @@ class SharedFolder:
             seen = _Seen(stat.st_size, stat.st_mtime_ns, download.info, download.final_path.name)
             self._seen = {**self._seen, download.info.name: seen}
         fsync_dir(self.path)
+
+    def discard(self, name: str, digest: bytes) -> bool:
+        """Delete `name` if it holds exactly the content `digest`, and any partial download of
+        that content (blocking: run it in a thread); True if the file was there."""
+        work = self.path / WORK_DIR / digest.hex()
+        for leftover in (work.with_suffix(".part"), work.with_suffix(".chunks")):
+            leftover.unlink(missing_ok=True)
+        with self._lock:
+            seen = self._seen.get(name)
+            if seen is None or seen.info.hash != digest:
+                return False
+            self.path_of(name).unlink(missing_ok=True)
+            self._seen = {n: s for n, s in self._seen.items() if n != name}
+        fsync_dir(self.path)
+        return True
 
 
 def _shareable(folder: Path) -> dict[str, os.DirEntry[str]]:

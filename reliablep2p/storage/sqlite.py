@@ -1,26 +1,24 @@
-"""The database peer's durable state: the catalog in SQLite (WAL), blobs content-addressed on disk.
+"""The embedded metadata store: SQLite (WAL) in the database peer's data folder.
 
-A blob is written to `vault/tmp/`, verified, flushed and renamed to `vault/<ab>/<hash>`; only then
-is its catalog row committed. So after any crash a catalog entry always has its complete blob, and
-no half-written blob is ever visible under a content address. `open()` sweeps what a crash left.
 A database that was emptied or damaged is refused with one line (`StoreError`), never started
 empty: that would forget the catalog, the members, the revocations and the scores in silence.
-All methods block: the database peer calls them from a worker thread.
+Every transaction is explicit (`BEGIN IMMEDIATE` ... `COMMIT`), schema migrations included.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import secrets
 import sqlite3
 import threading
-import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
-from ..proto import FileInfo, taken_by
-from ..proto.codes import MAX_CODE_HOURS, MAX_NUMBER, is_current, new_join_code
-from .partial import Download, fsync_dir
+from .interfaces import StoreError
+from .metadata import Sql, SqlMetadata, restore_hint, signs_of_use
+from .partial import fsync_dir
 
 log = logging.getLogger("rp2p.store")
 
@@ -28,48 +26,19 @@ DB_FILE = "rp2p.sqlite3"
 OWN_FILES = {DB_FILE + suffix for suffix in ("", "-wal", "-shm", "-journal", ".new")}
 """The database and what SQLite (or `_create`) keeps beside it."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS catalog (
-    name TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    chunks BLOB NOT NULL,
-    added_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS invites (
-    number INTEGER PRIMARY KEY,
-    code TEXT NOT NULL,
-    expires_at REAL NOT NULL,
-    uses_left INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS members (
-    name TEXT PRIMARY KEY,
-    enrolled_at REAL NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS players (
-    name TEXT PRIMARY KEY,
-    score INTEGER NOT NULL,
-    files_found INTEGER NOT NULL,
-    wins INTEGER NOT NULL
-);
-"""
 
-
-class StoreError(Exception):
-    """The data folder's database cannot be used as it is; the message is one line for people."""
-
-
-class SqliteStore:
-    """Catalog and vault under one data folder."""
+class SqliteMetadata(SqlMetadata):
+    """The metadata in `rp2p.sqlite3` under the data folder; one connection, one lock."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.db_path = data_dir / DB_FILE
-        self.vault = data_dir / "vault"
-        self._tmp = self.vault / "tmp"
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return str(self.db_path)
 
     def prepare(self) -> None:
         """Make sure there is a database to `open`; call it before anything else writes here.
@@ -86,54 +55,35 @@ class SqliteStore:
             size = None
         if size:
             return
-        if in_use := self._signs_of_use():
+        if in_use := signs_of_use(self.data_dir, OWN_FILES):
             state = "missing" if size is None else "empty (0 bytes)"
             raise StoreError(
                 f"the catalog database {self.db_path} is {state}, but {self.data_dir} was in use"
-                f" ({in_use}); {self._restore_hint()}"
+                f" ({in_use}); {restore_hint(self.data_dir)}"
             )
         if size == 0:
             log.warning("%s was empty and nothing else is in %s: starting a new network",
                         self.db_path, self.data_dir)  # fmt: skip
         self._create()
 
-    def _signs_of_use(self) -> str:
-        """What in the data folder shows the network ran here, in words ('' if nothing)."""
-        if not self.data_dir.is_dir():
-            return ""
-        blobs = sum(1 for _ in self.vault.glob("??/*"))
-        others = sorted(
-            p.name for p in self.data_dir.iterdir() if p.name not in OWN_FILES | {"vault"}
-        )
-        signs = [f"{blobs} backed-up file{'' if blobs == 1 else 's'} in the vault"] if blobs else []
-        if others:
-            signs.append(", ".join(others[:5]) + (", ..." if len(others) > 5 else ""))
-        return "; ".join(signs)
-
-    def _restore_hint(self) -> str:
-        return (
-            f"restore it from a backup copy, or move {self.data_dir} aside to start a new network"
-            " (players then join again with a new code; the catalog, the members, the"
-            " revocations and the scores are lost)"
-        )
-
     def _create(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         new = self.db_path.with_name(DB_FILE + ".new")
         new.unlink(missing_ok=True)
-        db = sqlite3.connect(new)
+        self._db = sqlite3.connect(new, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            with self._transaction() as db:
+                self._migrate(db)
         finally:
-            db.close()  # the last connection: the WAL is checkpointed into the file
+            self.close()  # the last connection: the WAL is checkpointed into the file
         with new.open("rb") as made:
             os.fsync(made.fileno())
         os.replace(new, self.db_path)
         fsync_dir(self.data_dir)
 
-    def open(self) -> list[FileInfo]:
-        """Open the database, check it is whole, repair after a crash, and return the catalog.
+    def open(self) -> None:
+        """Open the database, check it is whole and bring its schema up to date.
 
         Only a database `prepare` made sure of is opened; none is created here (so
         `rp2p-db invite` pointed at the wrong folder says so instead of minting a useless code).
@@ -141,22 +91,14 @@ class SqliteStore:
         db = self._connect()
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA)
         self._db = db
+        try:
+            with self._transaction() as tx:
+                self._migrate(tx)
+        except BaseException:
+            self.close()
+            raise
         self._drop_weak_invites()
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        for leftover in self._tmp.iterdir():
-            log.info("removing unfinished upload %s", leftover.name)
-            leftover.unlink()
-        catalog = []
-        for info in self._load():
-            if self.has_blob(info.hash, info.size):
-                catalog.append(info)
-            else:
-                log.warning("dropping %s from the catalog: its backup is missing", info.name)
-                with self._lock, db:
-                    db.execute("DELETE FROM catalog WHERE name = ?", (info.name,))
-        return catalog
 
     def _connect(self) -> sqlite3.Connection:
         """A connection to the existing database, checked whole (`quick_check`), or StoreError."""
@@ -168,7 +110,7 @@ class SqliteStore:
             )
         uri = f"{path.resolve().as_uri()}?mode=rw"
         try:
-            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the catalog database {path}: {exc}") from None
         try:
@@ -186,131 +128,29 @@ class SqliteStore:
             state = "empty (0 bytes)" if path.stat().st_size == 0 else "not a catalog"
         else:
             state = f"damaged ({problems[0]})"
-        raise StoreError(f"the catalog database {path} is {state}; {self._restore_hint()}")
+        raise StoreError(f"the catalog database {path} is {state}; {restore_hint(self.data_dir)}")
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
 
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise RuntimeError("store is not open")
-        return self._db
-
-    def _load(self) -> list[FileInfo]:
+    @contextlib.contextmanager
+    def _transaction(self, *, exclusive: bool = False) -> Iterator[Sql]:
+        """One connection for every thread, so the lock makes the transactions one at a time
+        (`exclusive` needs nothing more); IMMEDIATE makes another process wait for its turn."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT name, size, hash, chunks FROM catalog ORDER BY added_at, name"
-            ).fetchall()
-        return [
-            FileInfo(name=name, size=size, hash=digest, chunks=_unpack_chunks(chunks))
-            for name, size, digest, chunks in rows
-        ]
+            if self._db is None:
+                raise RuntimeError("store is not open")
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield cast(Sql, db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
-    def blob_path(self, digest: bytes) -> Path:
-        hexdigest = digest.hex()
-        return self.vault / hexdigest[:2] / hexdigest
-
-    def has_blob(self, digest: bytes, size: int) -> bool:
-        try:
-            return self.blob_path(digest).stat().st_size == size
-        except FileNotFoundError:
-            return False
-
-    def start_blob(self, info: FileInfo) -> Download:
-        """A writer for `info`'s bytes; `Download.finish()` makes the blob visible."""
-        final = self.blob_path(info.hash)
-        final.parent.mkdir(exist_ok=True)
-        part = self._tmp / f"{info.hash.hex()}-{secrets.token_hex(4)}.part"
-        return Download(info, part, final)
-
-    def add_file(self, info: FileInfo) -> None:
-        """Catalog a file whose blob is already in the vault."""
-        with self._lock, self._conn as db:
-            db.execute(
-                "INSERT OR REPLACE INTO catalog (name, size, hash, chunks, added_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (info.name, info.size, info.hash, b"".join(info.chunks), time.time()),
-            )
-
-    def load_players(self) -> dict[str, tuple[int, int, int]]:
-        """Every player's (score, files found, rounds won), kept across restarts."""
-        with self._lock:
-            rows = self._conn.execute("SELECT name, score, files_found, wins FROM players")
-            return {name: (score, found, wins) for name, score, found, wins in rows}
-
-    def save_player(self, name: str, score: int, files_found: int, wins: int) -> None:
-        with self._lock, self._conn as db:
-            db.execute(
-                "INSERT OR REPLACE INTO players (name, score, files_found, wins) VALUES (?, ?, ?, ?)",
-                (name, score, files_found, wins),
-            )
-
-    # ------------------------------------------------------------------ invites, members
-
-    def new_invite(self, *, uses: int, seconds: float) -> str:
-        """Mint a join code, good for `uses` enrollments within `seconds` (a week at most).
-
-        Wrong guesses never use it up (see `database/guesses.py` for what limits them).
-        """
-        if seconds > MAX_CODE_HOURS * 3600:
-            raise ValueError(f"a join code lives {MAX_CODE_HOURS} hours at most")
-        now = time.time()
-        with self._lock, self._conn as db:
-            db.execute("DELETE FROM invites WHERE expires_at < ? OR uses_left <= 0", (now,))
-            taken = {n for (n,) in db.execute("SELECT number FROM invites")}
-            free = [n for n in range(1, MAX_NUMBER + 1) if n not in taken]
-            if not free:
-                raise RuntimeError(f"{MAX_NUMBER} join codes are live already")
-            code = new_join_code(secrets.choice(free))
-            db.execute(
-                "INSERT INTO invites (number, code, expires_at, uses_left) VALUES (?, ?, ?, ?)",
-                (int(code.split("-")[0]), code, now + seconds, uses),
-            )
-        return code
-
-    def invite_password(self, number: int) -> bytes | None:
-        """The code of a live invite, or None."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT code FROM invites WHERE number = ? AND expires_at >= ? AND uses_left > 0",
-                (number, time.time()),
-            ).fetchone()
-        return row[0].encode() if row else None
-
-    def _drop_weak_invites(self) -> None:
-        """Codes minted before codes had four words of a 2048-word list were guessable."""
-        with self._lock, self._conn as db:
-            weak = [n for n, code in db.execute("SELECT number, code FROM invites")
-                    if not is_current(code)]  # fmt: skip
-            if weak:
-                log.warning("dropping %d join codes of the old, short kind", len(weak))
-                db.executemany("DELETE FROM invites WHERE number = ?", [(n,) for n in weak])
-
-    def enroll_member(self, name: str, number: int) -> str | None:
-        """Record a new member and use up one enrollment of the invite; or, recording nothing,
-        the member (kicked ones too) whose name `name` is or looks like."""
-        with self._lock, self._conn as db:
-            members = [n for (n,) in db.execute("SELECT name FROM members")]
-            if (taken := taken_by(name, members)) is not None:
-                return taken
-            db.execute("INSERT INTO members (name, enrolled_at) VALUES (?, ?)", (name, time.time()))
-            db.execute("UPDATE invites SET uses_left = uses_left - 1 WHERE number = ?", (number,))
-        return None
-
-    def revoke(self, name: str) -> bool:
-        """Mark a member revoked, for good; False if no member has this name (nothing changes,
-        so a typo in `rp2p-db kick` cannot bar a name nobody has)."""
-        with self._lock, self._conn as db:
-            cursor = db.execute("UPDATE members SET revoked = 1 WHERE name = ?", (name,))
-            return cursor.rowcount > 0
-
-    def revoked(self) -> set[str]:
-        with self._lock:
-            return {n for (n,) in self._conn.execute("SELECT name FROM members WHERE revoked")}
-
-
-def _unpack_chunks(packed: bytes) -> list[bytes]:
-    return [packed[i : i + 32] for i in range(0, len(packed), 32)]
+    def _has_table(self, db: Sql, name: str) -> bool:
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return db.execute(query, (name,)).fetchone() is not None

@@ -57,6 +57,8 @@ class Cluster:
         self.processes: list[subprocess.Popen[str]] = []
         self.db_port = free_port()
         self.enroll_port = free_port()
+        self.discovery_port = free_port()
+        """UDP: this cluster's own, so clusters of tests running at once do not hear each other."""
         self.code = ""
         self.db: subprocess.Popen[str] | None = None
 
@@ -64,11 +66,12 @@ class Cluster:
     def data(self) -> Path:
         return self.root / "db"
 
-    def start_db(self) -> subprocess.Popen[str]:
-        """Start (or restart) the database peer on the same port and data folder."""
+    def start_db(self, *options: str) -> subprocess.Popen[str]:
+        """Start (or restart) the database peer on the same port and data folder; `options`
+        are more of its options (by default no round ever starts: the countdown is an hour)."""
         log = (self.root / "db.log").open("a")
         self.db = self._spawn(
-            [BIN / "rp2p-db", *self.db_args(), "--pause-seconds", "3600"],
+            [BIN / "rp2p-db", *self.db_args(), "--pause-seconds", "3600", *options],
             stdout=subprocess.PIPE, stderr=log,
         )  # fmt: skip
         assert self.db.stdout is not None
@@ -80,6 +83,9 @@ class Cluster:
 
     def db_log(self) -> str:
         return (self.root / "db.log").read_text()
+
+    def peer_log(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text()
 
     def peer_args(self, name: str, port: int | None = None) -> list[str]:
         return [
@@ -105,6 +111,16 @@ class Cluster:
         return self._spawn(
             [BIN / "rp2p-peer", *self.peer_args(name, port)],
             stdin=subprocess.PIPE, stdout=log, stderr=log,
+        )  # fmt: skip
+
+    def bot(self, name: str, files: dict[str, bytes], *options: str) -> subprocess.Popen[str]:
+        """`rp2p-peer --bot` seeding `files`; `options` such as `--level hard`."""
+        for filename, data in files.items():
+            (self.share(name) / filename).write_bytes(data)
+        log = (self.root / f"{name}.log").open("a")
+        return self._spawn(
+            [BIN / "rp2p-peer", *self.peer_args(name), "--bot", *options],
+            stdout=log, stderr=log,
         )  # fmt: skip
 
     def fetcher(self, name: str, *files: str, share: Path | None = None) -> subprocess.Popen[str]:
@@ -160,6 +176,7 @@ class Cluster:
         return [
             "--host", "127.0.0.1", "--port", str(self.db_port),
             "--enroll-port", str(self.enroll_port), "--data", str(self.data),
+            "--discovery-port", str(self.discovery_port),
         ]  # fmt: skip
 
     def wait_cataloged(self, *names: str, timeout: float = 60) -> None:

@@ -19,7 +19,7 @@ import pytest
 from reliablep2p.proto import CHUNK_SIZE, describe_bytes
 from reliablep2p.storage.share import hash_file
 
-from .cluster import Cluster, wait_for
+from .cluster import BIN, Cluster, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -189,3 +189,16 @@ def assert_consistent(data: Path) -> None:
         )
     for blob in (data / "vault").glob("??/*"):
         assert hash_file(blob, "blob").hash.hex() == blob.name, f"{blob} is not whole"
+
+
+def test_a_get_is_told_once_on_stdout_and_not_again_in_the_log(cluster: Cluster) -> None:
+    """`rp2p-peer --get` prints its outcome; its log does not repeat it."""
+    process = subprocess.run(
+        [BIN / "rp2p-peer", *cluster.peer_args("teller"), "--get", NAME],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    told = [
+        line for line in (process.stdout + process.stderr).splitlines() if f"got {NAME}" in line
+    ]
+    assert len(told) == 1 and process.stdout.startswith(f"got {NAME} "), told

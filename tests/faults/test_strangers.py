@@ -15,12 +15,16 @@ import psutil
 import pytest
 import trio
 
+from reliablep2p.proto import PROTOCOL_VERSION, Hello, encode_message
+from reliablep2p.proto.codes import parse_code
+
 from ..strangers import guess, hold_idle
 from .cluster import Cluster, wait_for
 
 pytestmark = pytest.mark.slow
 
 LOOT = b"the rightful player gets this" * 100
+HELLO = encode_message(Hello(version=PROTOCOL_VERSION, name="stranger", port=0))
 
 
 @pytest.fixture
@@ -37,7 +41,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 async def test_a_flood_of_wrong_guesses_is_slowed_and_leaves_the_code_to_its_holder(
     cluster: Cluster,
 ) -> None:
-    number = cluster.code.split("-")[0]
+    number, _ = parse_code(cluster.code)  # the printed code starts with its network's word
     wrong = f"{number}-not-the-right-words"
     told: list[str] = []
 
@@ -72,9 +76,12 @@ def strangers_held(pid: int, port: int) -> int:
     )
 
 
+@pytest.mark.parametrize("first_words", [b"", HELLO], ids=["silent", "plaintext hello"])
 async def test_idle_strangers_filling_the_connection_cap_do_not_keep_a_player_out(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path, first_words: bytes
 ) -> None:
+    """Silent, or past a plaintext `hello` (the port takes join codes in plaintext too): a
+    stranger who has not asked for anything is still the first to make room."""
     assert cluster.db is not None
     seeder = cluster.seeder("seeder", {"loot.txt": LOOT})
     cluster.wait_cataloged("loot.txt")
@@ -83,6 +90,9 @@ async def test_idle_strangers_filling_the_connection_cap_do_not_keep_a_player_ou
     try:
         for last in range(2, 7):  # 5 addresses x 103 = 515 idle connections, over the cap of 512
             idle += await hold_idle(cluster.db_port, 103, source=f"127.0.0.{last}")
+        for stream in idle:
+            if first_words:
+                await stream.send_all(first_words)
         wait_for(lambda: strangers_held(cluster.db.pid, cluster.db_port) >= 512, 10,
                  "the database peer to hold 512 idle connections", interval=0.05)  # fmt: skip
         player = cluster.fetcher("player", "loot.txt", share=tmp_path / "player")

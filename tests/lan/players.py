@@ -1,8 +1,8 @@
 """The real programs on the simulated LAN: `rp2p-db` on one host, `rp2p-peer` on others.
 
 Every program runs with ``ip netns exec`` on its host and is killed by the `Lan` at the end.
-Each host has its own ports, so every database peer listens on 9000 (join codes on 9001, its
-default PORT+1) and every player on 7000, as on separate machines.
+Each host has its own ports, so every database peer listens on 9000 (TCP, join codes included,
+and UDP for its announcements) and every player on 7000, as on separate machines.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ class Database:
                  timeout, f"the database peer to back up {names}", interval=0.02)  # fmt: skip
 
 
-def start_database(host: Host, root: Path) -> Database:
-    """`rp2p-db` on `host`, once it printed its join code."""
+def start_database(host: Host, root: Path, *options: str) -> Database:
+    """`rp2p-db` on `host`, once it printed its join code (`options`: round settings, ...)."""
     root.mkdir(parents=True, exist_ok=True)
     log = root / "db.log"
+    settings = options or ("--pause-seconds", "3600")
     process = host.popen(
-        [BIN / "rp2p-db", "--port", str(DB_PORT), "--data", root / "db", "--pause-seconds", "3600"],
+        [BIN / "rp2p-db", "--port", str(DB_PORT), "--data", root / "db", *settings],
         stdout=subprocess.PIPE, stderr=log.open("a"),
     )  # fmt: skip
     assert process.stdout is not None
@@ -93,16 +94,20 @@ class Player:
         return line
 
 
-def player_args(name: str, database: Database, root: Path, *extra: str | Path) -> list[str | Path]:
+def player_args(
+    name: str, database: Database, root: Path, *extra: str | Path, code_only: bool = False
+) -> list[str | Path]:
+    """`rp2p-peer`'s arguments; with `code_only`, the join code alone finds the host."""
+    where = [] if code_only else ["--db", database.address]
     return [BIN / "rp2p-peer", "--name", name, "--port", str(PLAYER_PORT),
-            "--db", database.address, "--code", database.code,
+            *where, "--code", database.code,
             "--profile", root / "profiles" / name, "--share", root / f"share-{name}",
             *extra]  # fmt: skip
 
 
 def start_player(
     host: Host, database: Database, root: Path, name: str,
-    files: dict[str, bytes] | None = None, *extra: str | Path,
+    files: dict[str, bytes] | None = None, *extra: str | Path, code_only: bool = False,
 ) -> Player:  # fmt: skip
     """`rp2p-peer` on `host` seeding `files`, joined once the database peer says so."""
     share = root / f"share-{name}"
@@ -111,7 +116,7 @@ def start_player(
         (share / filename).write_bytes(data)
     log = root / f"{name}.log"
     out = log.open("a")
-    process = host.popen(player_args(name, database, root, *extra),
+    process = host.popen(player_args(name, database, root, *extra, code_only=code_only),
                          stdin=subprocess.PIPE, stdout=out, stderr=out)  # fmt: skip
     wait_for(lambda: f"{name} joined from" in database.log_text() or process.poll() is not None,
              20, f"{name} to join", interval=0.02)  # fmt: skip

@@ -1,7 +1,7 @@
 """The game across machines: `rp2p-db` on one host, players on others, found with `--db`.
 
 Each player is a real `rp2p-peer` in its own network namespace, enrolled with the join code the
-host printed (on the database peer's PORT+1), and fetches from the other players' hosts.
+host printed (on the database peer's own port), and fetches from the other players' hosts.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 import trio
+from textual.css.query import NoMatches
 
 from reliablep2p.peer.node import Node
 from tests.conftest import Network
@@ -130,13 +133,21 @@ def hunt_network(tmp_path: Path) -> Iterator[BackgroundNetwork]:
 async def wait_until(
     predicate: Callable[[], object], timeout: float = 15.0, what: str = "the condition"
 ) -> None:
-    """Wait (letting the app and its trio guest run) until `predicate()` is true."""
+    """Wait (letting the app and its trio guest run) until `predicate()` is true; a widget it
+    looks at that is not mounted yet (`NoMatches`, a screen just pushed) is "not yet"."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():
+    while not _holds(predicate):
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+def _holds(predicate: Callable[[], object]) -> bool:
+    try:
+        return bool(predicate())
+    except NoMatches:
+        return False
 
 
 def screen_text(app: GameApp, selector: str) -> str:
@@ -153,3 +164,38 @@ def shown_text(app: GameApp, selector: str) -> str:
     return "\n".join(
         strip.crop(region.x, region.right).text for strip in strips[region.y : region.bottom]
     )
+
+
+# ------------------------------------------------------------------------ snapshots
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+MASKS = [
+    (re.compile(r"\d\d:\d\d:\d\d"), "00:00:00"),  # the feed's clock
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+    (re.compile(r"port&#160;\d+"), "port&#160;PORT"),
+    (re.compile(r"terminal-\d+"), "terminal-ID"),  # rich derives it from the content
+    (re.compile(r"in&#160;\d+:\d\d"), "in&#160;M:SS"),  # the countdown to the next round
+    (re.compile(r"\d+:\d\d&#160;left"), "M:SS&#160;left"),  # a round's time left
+    (re.compile(r">\d+:\d\d<"), ">M:SS<"),  # a clock in a style of its own
+]
+
+
+def mask(svg: str) -> str:
+    for pattern, replacement in MASKS:
+        svg = pattern.sub(replacement, svg)
+    return svg
+
+
+def check_snapshot(name: str, svg: str) -> None:
+    stored = SNAPSHOTS / name
+    actual = mask(svg)
+    if os.environ.get("RP2P_UPDATE_SNAPSHOTS"):
+        stored.parent.mkdir(exist_ok=True)
+        stored.write_text(actual)
+        return
+    if not stored.exists():
+        pytest.fail(f"no stored snapshot {stored}; make it with RP2P_UPDATE_SNAPSHOTS=1")
+    if stored.read_text() != actual:
+        new = stored.with_suffix(".actual.svg")
+        new.write_text(actual)
+        pytest.fail(f"the screen differs from {stored.name}; compare it with {new}")

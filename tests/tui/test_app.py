@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from textual.pilot import Pilot
 
+from reliablep2p.game.settings import GameSettings
 from tests.conftest import random_bytes
 from tui.app import GameApp
 from tui.screens.help import HelpScreen
@@ -91,7 +93,7 @@ def test_get_command_fetches_a_target_and_score_and_map_size_grow(
             await started(app)
             await wait_until(lambda: player.round is not None, what="a round to start")
             assert player.round is not None
-            target = player.round.targets[0]
+            target = next(t for t in player.round.targets if t in files)  # not treasure
             await wait_until(
                 lambda: (
                     target in [str(r.key.value) for r in app.query_one(CatalogTable).ordered_rows]
@@ -105,12 +107,14 @@ def test_get_command_fetches_a_target_and_score_and_map_size_grow(
             assert path.read_bytes() == files[target]
             await wait_until(lambda: app.query_one(PlayersTable).get_row("me")[1].plain != "0",
                              what="a score")  # fmt: skip
+            await wait_until(lambda: app.query_one(PlayersTable).get_row("me")[3].plain != "0",
+                             what="a map, checked by the host")  # fmt: skip
             me = app.query_one(PlayersTable).get_row("me")
             assert int(me[3].plain) >= 1  # map size: we learned that player1 holds it
             status = screen_text(app, "#status")
-            assert "score 0" not in status and "map 0" not in status, status
+            assert "total 0" not in status and "map 0" not in status, status
             await wait_until(lambda: "★" in screen_text(app, "#hunt"), what="the find in the hunt")
-            assert f"{target}  you +" in screen_text(app, "#hunt")
+            assert re.search(rf"★ {target} +you \+", screen_text(app, "#hunt"))
             assert "✓" in str(app.query_one(CatalogTable).get_row(target)[2])
             await net.acall(seeder.leave)
 
@@ -171,8 +175,8 @@ def test_command_line_completes_file_names_from_the_catalog() -> None:
 
 def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
     net = BackgroundNetwork(tmp_path).start(
-        min_players=2, lobby_seconds=0, round_seconds=1.5, pause_seconds=600
-    )
+        min_players=2, lobby_seconds=0, settings=GameSettings(6, 600, targets=2, treasure=1)
+    )  # the round ends by time: player1 does not hunt
 
     async def scenario() -> None:
         await net.peer({"only.txt": b"the one target"})
@@ -187,10 +191,10 @@ def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
             await wait_until(lambda: player.round is not None, what="a round")
             await type_command(pilot, "get only.txt")
             await wait_until(
-                lambda: isinstance(app.screen, RoundOverScreen), what="the round's end"
+                lambda: isinstance(app.screen, RoundOverScreen), timeout=30, what="the round's end"
             )
             await wait_until(lambda: "me" in screen_text(app, "#final-scores"), what="the scores")
-            assert "You win!" in screen_text(app, "#round-title")
+            assert "You win with" in screen_text(app, "#round-title")
             await pilot.press("escape")
             assert not isinstance(app.screen, RoundOverScreen)
             await pilot.press("s")

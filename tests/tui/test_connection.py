@@ -1,15 +1,35 @@
-"""The status bar says when the session with the database peer is down, and when it is back."""
+"""The status bar says when the session with the database peer is down, and when it is back;
+the hunt is paused meanwhile; a kicked player is told it was removed."""
 
 from __future__ import annotations
 
 import asyncio
 
+from reliablep2p.net.identity import ADMIN_NAME
+from reliablep2p.proto import Kick, KickReport
 from tests.tui.conftest import QUIET_DB
+from tui import model
 from tui.app import GameApp
+from tui.widgets.hunt import HuntPanel
 from tui.widgets.players import PlayersTable
 
 from .conftest import BackgroundNetwork, screen_text, wait_until
-from .test_app import started
+from .test_app import notices, started
+
+HUNT_DB = {"min_players": 2, "lobby_seconds": 0, "round_seconds": 300, "pause_seconds": 600}
+
+
+def recording_feed(app: GameApp) -> list[str]:
+    """Every line the app puts in its feed, as it is put there (the widget wraps them)."""
+    fed: list[str] = []
+    shown = app.feed
+
+    def feed(text: str, kind: str = "info") -> None:
+        fed.append(text)
+        shown(text, kind)
+
+    app.feed = feed  # type: ignore[method-assign]
+    return fed
 
 
 def test_status_bar_shows_reconnecting_while_the_database_peer_is_down(
@@ -22,6 +42,7 @@ def test_status_bar_shows_reconnecting_while_the_database_peer_is_down(
 
     async def scenario() -> None:
         app = GameApp(net.player("me"))
+        fed = recording_feed(app)
         async with app.run_test(size=(80, 24)) as pilot:
             await started(app)
             await pilot.pause()
@@ -29,11 +50,76 @@ def test_status_bar_shows_reconnecting_while_the_database_peer_is_down(
             net.call_sync(net.net.db.stop)
             await wait_until(lambda: "reconnecting…" in screen_text(app, "#status"),
                              what="reconnecting in the status bar")  # fmt: skip
-            assert str(app.query_one(PlayersTable).get_row("vault")[-1]) == "○"
-            assert "lost the database peer" in screen_text(app, "#feed")
+            await wait_until(lambda: str(app.query_one(PlayersTable).get_row("vault")[-1]) == "○",
+                             what="the vault shown offline")  # fmt: skip
+            lost = f"lost the host at 127.0.0.1:{net.db_port} — retrying"
+            await wait_until(lambda: lost in fed, what="the feed to say so")
             await net.acall(restart_db)
             await wait_until(lambda: screen_text(app, "#status").rstrip().endswith("joined"),
                              timeout=30, what="joined again")  # fmt: skip
-            assert str(app.query_one(PlayersTable).get_row("vault")[-1]) == "●"
+            await wait_until(lambda: str(app.query_one(PlayersTable).get_row("vault")[-1]) == "●",
+                             what="the vault shown online")  # fmt: skip
+
+    asyncio.run(scenario())
+
+
+def test_the_hunt_is_paused_while_the_host_is_away_and_goes_on_when_it_is_back(
+    hunt_network: BackgroundNetwork,
+) -> None:
+    net = hunt_network
+
+    async def restart_db() -> None:
+        await net.net.start_db(port=net.db_port, **HUNT_DB)
+
+    async def scenario() -> None:
+        await net.peer({"relic.bin": b"relic" * 100})
+        player = net.player("me")
+        app = GameApp(player)
+        fed = recording_feed(app)
+        async with app.run_test(size=(160, 45)):
+            await started(app)
+            hunt = app.query_one(HuntPanel)
+            await wait_until(lambda: str(hunt.border_subtitle).endswith(" left"),
+                             what="the round's clock")  # fmt: skip
+            net.call_sync(net.net.db.stop)
+            await wait_until(lambda: "paused" in str(hunt.border_subtitle), what="paused")
+            left = player.session.paused_left
+            assert left is not None and hunt.seconds_left() == left
+            assert hunt.border_subtitle == (
+                f"round 1 · paused, {model.clock(left)} left · the host is away"
+            )
+            await wait_until(lambda: player.session.failed_tries >= 2, what="two more tries")
+            lost = [line for line in fed if "host" in line]
+            assert lost == [f"lost the host at 127.0.0.1:{net.db_port} — retrying (round 1 is "
+                            f"paused with {left:.0f} s left)"], fed  # fmt: skip
+            await net.acall(restart_db)
+            await wait_until(lambda: "paused" not in str(hunt.border_subtitle), timeout=30,
+                             what="the clock again")  # fmt: skip
+            assert str(hunt.border_subtitle).startswith("round 1 · ")
+            assert hunt.seconds_left() > left - 2  # the time it had left, not the time away
+            assert sum("back with the host" in line for line in fed) == 1, fed
+
+    asyncio.run(scenario())
+
+
+def test_a_kicked_player_sees_a_clear_notice(background_network: BackgroundNetwork) -> None:
+    net = background_network
+
+    async def kick(name: str) -> None:
+        admin = await net.net.connect(net.db_port, name=ADMIN_NAME)
+        await admin.send(Kick(name))
+        await admin.receive_message(KickReport)
+
+    async def scenario() -> None:
+        app = GameApp(net.player("me"))
+        fed = recording_feed(app)
+        async with app.run_test(size=(160, 45)):
+            await started(app)
+            await net.acall(kick, "me")
+            await wait_until(lambda: app.connection == "kicked out", what="kicked out")
+            said = "the host removed you from the network (kicked out)"
+            assert any(said in notice for notice in notices(app)), notices(app)
+            assert "kicked out" in screen_text(app, "#status")
+            assert sum(said in line for line in fed) == 1, fed
 
     asyncio.run(scenario())

@@ -75,3 +75,31 @@ def test_a_finished_round_names_the_winner_above_the_targets() -> None:
     assert lines[0] == "Round 3 over: winner brick"
     assert lines[1].startswith("★ dragon-hoard.bin  brick +15 first")
     assert not any("still to find" in line for line in lines)
+
+
+def test_still_to_find_counts_what_you_still_need() -> None:
+    others_found_all = RoundState(5, ["a.txt", "b.txt", "c.txt"], 30, [
+        FoundBy("ada", "a.txt", 15, from_vault=False, first=True),
+        FoundBy("ada", "b.txt", 15, from_vault=False, first=True),
+        FoundBy("ada", "c.txt", 15, from_vault=False, first=True),
+        FoundBy("me", "c.txt", 10, from_vault=False, first=False),
+    ])  # fmt: skip
+    lines = hunt_lines(60, others_found_all)
+    assert lines[-1] == "2 of 3 still to find", "ada found them all, but you still need two"
+    rows = model.hunt(others_found_all, "me", have={"a.txt"})
+    assert model.still_to_find(rows) == 1  # a.txt is in your share: only b.txt is left
+
+
+def test_a_long_name_is_cut_only_when_its_own_line_has_no_room() -> None:
+    long = "moonlit-doubloon-of-the-sunken-fleet.coin"
+    state = RoundState(6, [long, "dragon-hoard.bin"], 30, [
+        FoundBy("me", long, 15, from_vault=False, first=True),
+        FoundBy("brick", "dragon-hoard.bin", 15, from_vault=False, first=True),
+        FoundBy("ada", "dragon-hoard.bin", 10, from_vault=False, first=False),
+        FoundBy("cosmo", "dragon-hoard.bin", 10, from_vault=False, first=False),
+        FoundBy("me", "dragon-hoard.bin", 10, from_vault=False, first=False),
+    ])  # fmt: skip
+    lines = hunt_lines(64, state)
+    assert lines[0] == f"★ {long}  you +15 first", "room enough beside its own details"
+    assert lines[1].startswith("★ dragon-hoard.bin")
+    assert hunt_lines(38, state)[0].startswith("★ moonlit-doubloon-of-…  you +15 first")

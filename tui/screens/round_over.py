@@ -1,6 +1,8 @@
-"""The end of a round: the winner and the final scoreboard."""
+"""The end of a round: the winner, and the round's standings ranked by the points that named it."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from rich.table import Table
 from rich.text import Text
@@ -12,37 +14,53 @@ from textual.widgets import Static
 
 from reliablep2p.proto import PlayerStats, RoundState
 
+from .. import model
+from ..widgets.clock import CountdownLine
+
 
 class RoundOverScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,enter,q,s", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,enter,q,s", "dismiss", "Close"),
+        Binding("r", "app.ready", "Ready"),
+    ]
 
-    def __init__(self, state: RoundState, scoreboard: list[PlayerStats], me: str) -> None:
+    def __init__(
+        self,
+        state: RoundState,
+        scoreboard: list[PlayerStats],
+        me: str,
+        clock: Callable[[], str] = lambda: "",
+    ) -> None:
         super().__init__()
         self.state = state
         self.scoreboard = scoreboard
         self.me = me
+        self.clock = clock
 
     def show_scoreboard(self, scoreboard: list[PlayerStats]) -> None:
-        """The scores pushed after the round's last news."""
+        """The totals pushed after the round's last news."""
         self.scoreboard = scoreboard
         for board in self.query("#final-scores").results(Static):  # none until composed
             board.update(self._board())
 
     def _board(self) -> Table:
         board = Table(expand=True, box=None, header_style="bold")
-        for column in ("#", "player", "score", "found", "map", "wins"):
+        for column in ("#", "player", "round", "map", "total", "found", "wins"):
             board.add_column(column, justify="left" if column == "player" else "right")
-        for rank, player in enumerate(self.scoreboard, 1):
-            style = "bold reverse" if player.name == self.me else ""
-            board.add_row(str(rank), player.name, str(player.score), str(player.files_found),
-                          str(player.map_size), str(player.wins), style=style)  # fmt: skip
+        for rank, row in enumerate(model.final_rows(self.state, self.scoreboard), 1):
+            style = "bold reverse" if row.name == self.me else ""
+            board.add_row(str(rank), row.name, str(row.round_points), str(row.map_points),
+                          str(row.total), str(row.files_found), str(row.wins),
+                          style=style)  # fmt: skip
         return board
 
     def compose(self) -> ComposeResult:
         state = self.state
         winner = state.winner or "nobody"
         title = Text(f"Round {state.number} is over\n", style="bold")
-        title.append("You win!" if winner == self.me else f"Winner: {winner}",
+        points = next((s.points for s in state.standings if s.player == state.winner), 0)
+        named = "You win" if winner == self.me else f"Winner: {winner}"
+        title.append(f"{named} with {points} points!" if state.winner else "Winner: nobody",
                      style="bold magenta")  # fmt: skip
         finds = Text()
         for find in state.finds:
@@ -54,4 +72,6 @@ class RoundOverScreen(ModalScreen[None]):
             yield Static(self._board(), id="final-scores")
             if state.finds:
                 yield Static(finds)
-            yield Static(Text("\nEnter or Esc closes; the next round starts soon.", style="dim"))
+            yield Static("")
+            yield CountdownLine(self.clock, id="round-over-clock")
+            yield Static(Text("r: ready for the next round · Enter or Esc closes", style="dim"))

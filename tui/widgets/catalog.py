@@ -1,4 +1,4 @@
-"""Catalog: the trusted files; Enter on a row gets the file."""
+"""Catalog: the trusted files, the targets you still need first; Enter on a row gets the file."""
 
 from __future__ import annotations
 
@@ -23,10 +23,14 @@ class CatalogTable(SyncedTable):
         self.add_column("have", key="have")
         self.add_column("held by", key="holders")
 
-    def show(self, rows: list[CatalogRow]) -> None:
+    def show(self, rows: list[CatalogRow], *, query: str = "", total: int | None = None) -> None:
+        """`rows` are those matching `query` (a search), of `total` files."""
         self.sync({row.name: _cells(row) for row in rows})
         have = sum(1 for row in rows if row.have)
-        self.border_subtitle = f"{len(rows)} files · you have {have}"
+        if query:
+            self.border_subtitle = f"/{query}: {len(rows)} of {total} files · you have {have}"
+        else:
+            self.border_subtitle = f"{len(rows)} files · you have {have}"
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

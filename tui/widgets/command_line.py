@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from textual.binding import Binding
+from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input
 
@@ -44,6 +45,9 @@ class CommandLine(Input):
         Binding("tab", "complete", "Complete", show=True),
     ]
 
+    class Closed(Message):
+        """The command line is hidden again: the board should have the focus back."""
+
     def __init__(self, names: Callable[[], Iterable[str]], id: str | None = None) -> None:
         super().__init__(
             placeholder="command: get NAME · secure-get NAME PORT · list · peers · help",
@@ -59,7 +63,7 @@ class CommandLine(Input):
     def action_close(self) -> None:
         self.value = ""
         self.display = False
-        self.screen.focus_next()
+        self.post_message(self.Closed())
 
     def action_complete(self) -> None:
         """Accept the completion shown (what → at the end of the line does)."""

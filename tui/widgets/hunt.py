@@ -1,16 +1,19 @@
-"""The hunt: this round's targets, who found them, and the time left."""
+"""The hunt: your targets this round, who found them, the time left; between rounds, the lobby."""
 
 from __future__ import annotations
 
 import time
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
-from reliablep2p.proto import RoundState
+from reliablep2p.proto import Lobby, RoundState
 
 from .. import model
+
+MIN_NAME = 12
+"""A name is cut no shorter than this, however long the details beside it."""
 
 
 class HuntPanel(Static):
@@ -22,6 +25,11 @@ class HuntPanel(Static):
         self.deadline = 0.0
         self.mine: set[str] = set()
         self.me = ""
+        self.lobby: Lobby | None = None
+        self.lobby_starts = 0.0
+        self.in_game: list[str] = []
+        self.paused: float | None = None
+        """While our session with the host is down: the time the round had left (no clock)."""
 
     def on_mount(self) -> None:
         self._render_state()
@@ -29,49 +37,101 @@ class HuntPanel(Static):
     def on_resize(self) -> None:
         self._render_state()  # the names get what the details leave of the width
 
-    def show(self, state: RoundState | None, me: str, have: set[str]) -> None:
-        if state is not None and state != self.state:
+    def show(
+        self, state: RoundState | None, me: str, have: set[str], *, paused: float | None = None
+    ) -> None:
+        """Show `state`; `paused`: the host is away, the round waits with that time left."""
+        if state is not None and state is not self.state:  # a push: the host's clock
             self.deadline = time.monotonic() + state.seconds_left
         self.state, self.me, self.mine = state, me, have
+        if paused is None and self.paused is not None and state is self.state:
+            self.deadline = time.monotonic() + self.paused  # back, before the host's push
+        self.paused = paused
+        self._render_state()
+
+    def show_lobby(self, lobby: Lobby | None, in_game: list[str]) -> None:
+        """Who is in the game, who is ready, and when the next round starts."""
+        if lobby is not None and lobby != self.lobby:
+            self.lobby_starts = time.monotonic() + max(0.0, lobby.starts_in)
+        self.lobby, self.in_game = lobby, in_game
         self._render_state()
 
     def seconds_left(self) -> float:
+        if self.paused is not None:
+            return self.paused
         return max(0.0, self.deadline - time.monotonic())
 
     def tick(self) -> None:
-        """Once a second, while a round runs: the clock."""
-        if self.state is not None and not self.state.over:
+        """Once a second: the clock (none while the host is away: the round waits)."""
+        if self.paused is None:
             self._render_state()
 
     def _render_state(self) -> None:
         state = self.state
         if state is None:
-            self.border_subtitle = ""
-            self.update(Text("Waiting for the host to start a round\n(it needs two players online).",
-                             style="dim"))  # fmt: skip
+            self.border_subtitle = "lobby"
+            self.update(Group(*self._lobby_lines()))
             return
         if state.over:
             self.border_subtitle = f"round {state.number} over"
+        elif self.paused is not None:
+            self.border_subtitle = (f"round {state.number} · paused, {model.clock(self.paused)}"
+                                    " left · the host is away")  # fmt: skip
         else:
             self.border_subtitle = f"round {state.number} · {model.clock(self.seconds_left())} left"
         rows = model.hunt(state, self.me, self.mine)
-        width = self.content_size.width or 80
-        lines = [_line(row, self.me) for row in rows]
-        names = max((name.cell_len for name, _ in lines), default=0)
-        details = max((detail.cell_len for _, detail in lines), default=0)
-        name_width = max(min(names, width - details - 2), min(names, 12))
-        table = Text("\n").join(
-            Text.assemble(_fit(name, name_width), "  ", detail) if detail else name
-            for name, detail in lines
-        )
-        table.no_wrap, table.overflow = True, "ellipsis"
+        table = fit_lines([_line(row, self.me) for row in rows], self.content_size.width or 80)
         if state.over:
             winner = state.winner or "nobody"
             head = Text(f"Round {state.number} over: winner {winner}", style="bold magenta")
-            self.update(Group(head, table))
+            self.update(Group(head, table, *self._lobby_lines()))
+        elif not rows:
+            self.update(Text("Nothing to find for you this round.", style="dim"))
         else:
-            left = sum(1 for row in rows if row.first is None)
+            left = model.still_to_find(rows)
             self.update(Group(table, Text(f"{left} of {len(rows)} still to find", style="dim")))
+
+    def _lobby_lines(self) -> list[RenderableType]:
+        lobby = self.lobby
+        if lobby is None:
+            return [Text("Waiting for the host to start a round\n(it needs two players online).",
+                         style="dim")]  # fmt: skip
+        if lobby.starts_in < 0:
+            more = f"{lobby.needed} more player{'' if lobby.needed == 1 else 's'}"
+            return [Text(f"Lobby: waiting for {more} to start a round.", style="dim")]
+        starts = model.clock(self.lobby_starts - time.monotonic())
+        line = Text.assemble(("Next round in ", "bold"), (starts, "bold cyan"))
+        ready = set(lobby.ready)
+        who = Text("In: ", style="dim")
+        for index, name in enumerate(self.in_game):
+            who.append(", " if index else "")
+            who.append(name + (" ✓" if name in ready else ""),
+                       style="green" if name in ready else "")  # fmt: skip
+        hint = "you are ready" if self.me in ready else "press r when you are ready"
+        return [line, who, Text(hint, style="dim")]
+
+
+def fit_lines(lines: list[tuple[Text, Text]], width: int) -> Text:
+    """Names in one column and details beside them, in `width` cells.
+
+    The column is as wide as the longest name that leaves room for the widest details; a
+    longer name takes the room its own details leave, and is cut (with …) only when even that
+    is gone, never below `MIN_NAME`.
+    """
+    names = max((name.cell_len for name, _ in lines), default=0)
+    details = max((detail.cell_len for _, detail in lines), default=0)
+    column = max(min(names, width - details - 2), min(names, MIN_NAME))
+    out = []
+    for name, detail in lines:
+        if not detail.cell_len:
+            out.append(name)
+            continue
+        room = max(width - detail.cell_len - 2, MIN_NAME)
+        fitted = _fit(name, column if name.cell_len <= column else min(name.cell_len, room))
+        out.append(Text.assemble(fitted, "  ", detail))
+    table = Text("\n").join(out)
+    table.no_wrap, table.overflow = True, "ellipsis"
+    return table
 
 
 def _fit(text: Text, width: int) -> Text:

@@ -1,4 +1,5 @@
-"""Players: the top of the scoreboard, this round's finders and you (highlighted), the host first."""
+"""Players: the top of the scoreboard, this round's finders and you (highlighted), the
+database peer as host; this round's points and the total, ranked as the round's standings are."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ class PlayersTable(SyncedTable):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="none")
         self.add_column("player", key="player")
-        self.add_column("score", key="score")
-        self.add_column("found", key="found")
+        self.add_column("round", key="round")
+        self.add_column("total", key="total")
         self.add_column("map", key="map")
         self.add_column("", key="online")
 
@@ -35,8 +36,8 @@ def _cells(player: Player) -> list[Cell]:
         label += f" ♛{player.wins}"
     return [
         Text(label, style=style),
+        Text(str(player.round_points), style=style, justify="right"),
         Text(str(player.score), style=style, justify="right"),
-        Text(str(player.files_found), style=style, justify="right"),
         Text(str(player.map_size), style=style, justify="right"),
         _online(player.online),
     ]

@@ -1,4 +1,4 @@
-"""The status bar: your score, files found and map size, always visible."""
+"""The status bar: your points this round and in total, files found, map size, the game's clock."""
 
 from __future__ import annotations
 
@@ -18,16 +18,51 @@ CONNECTION_STYLES = {
 class StatusBar(Static):
     def __init__(self, id: str | None = None) -> None:
         super().__init__("", id=id)
+        self.me: Player | None = None
         self.connection = "starting"
+        self.clock = ""
 
-    def show(self, me: Player, online: int, connection: str) -> None:
-        text = Text()
-        text.append(f" {me.name} ", style="bold reverse")
-        text.append(f"  score {me.score}", style="bold")
-        text.append(f"  ·  found {me.files_found}  ·  map {me.map_size}")
-        if me.wins:
-            text.append(f"  ·  wins {me.wins}")
-        text.append(f"  ·  {online} online  ·  ")
-        style = CONNECTION_STYLES.get(connection, "red")
-        text.append(connection, style=style)
-        self.update(text)
+    def show(self, me: Player, connection: str) -> None:
+        self.me, self.connection = me, connection
+        self._render_status()
+
+    def tick(self, clock: str) -> None:
+        """The countdown, once a second."""
+        if clock != self.clock:
+            self.clock = clock
+            self._render_status()
+
+    def on_resize(self) -> None:
+        self._render_status()
+
+    def _render_status(self) -> None:
+        """Your name, points, clock and connection; on a narrow screen the least needed
+        parts (wins, then files found) give way first."""
+        me = self.me
+        if me is None:
+            return
+        parts = [
+            ("points", Text(f"round {me.round_points} · total {me.score}", style="bold")),
+            ("found", Text(f"found {me.files_found}")),
+            ("map", Text(f"map {me.map_size}")),
+            ("wins", Text(f"wins {me.wins}") if me.wins else None),
+            ("clock", Text(self.clock, style="bold cyan") if self.clock else None),
+            (
+                "connection",
+                Text(self.connection, style=CONNECTION_STYLES.get(self.connection, "red")),
+            ),
+        ]
+        shown = [(key, part) for key, part in parts if part is not None]
+        width = self.size.width or 80
+        for drop in ("wins", "found"):
+            if _line(me.name, shown).cell_len <= width:
+                break
+            shown = [(key, part) for key, part in shown if key != drop]
+        self.update(_line(me.name, shown))
+
+
+def _line(name: str, parts: list[tuple[str, Text]]) -> Text:
+    text = Text()
+    text.append(f" {name} ", style="bold reverse")
+    text.append("  ")
+    return text + Text(" · ").join(part for _, part in parts)

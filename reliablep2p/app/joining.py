@@ -1,0 +1,223 @@
+"""Which host a player joins, and as whom: from a join code, a profile, or `--db`.
+
+In order: a player with `--db` asks that host which network it is; a player with one known
+network tries the address its host was last reached at; otherwise it asks the LAN (see
+`net/discovery.py`) for hosts of its code's network, or of the networks it has profiles in.
+One host: that one. Several: the `Chooser` decides (`rp2p-tui` shows a picker, `rp2p-peer`
+lists them and exits 1). None: one line naming `--db`. A code is only ever sent to a host of
+the network its tag words name, and a player that has joined that network already just uses
+its profile there.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import trio
+
+from ..net.discovery import (
+    DISCOVERY_TIMEOUT,
+    Addr,
+    Host,
+    ask_network,
+    discover,
+    lan_interfaces,
+    unreachable_hint,
+)
+from ..net.identity import Identity, SecurityError
+from ..proto import ProtocolError
+from ..proto.tags import JoinCode, split_code, tag_words
+from .profiles import LastHost, Profile, Profiles
+
+PROBE_TIMEOUT = 1.5
+"""How long the last known address may take to say which network it is."""
+
+
+class JoinFailed(Exception):
+    """The player cannot join; the message is for people (its first line says why)."""
+
+
+class Chooser(Protocol):
+    """Asks the person at the keyboard, where there is one."""
+
+    def pick(self, hosts: Sequence[Host]) -> Host | None:
+        """One of several hosts (None: none of them)."""
+
+    def ask_code(self, why: str) -> str | None:
+        """A join code typed in (None: the person gave up)."""
+
+
+class NobodyToAsk:
+    """`rp2p-peer`: no screen to ask on; say what to add to the command line instead."""
+
+    def pick(self, hosts: Sequence[Host]) -> Host | None:
+        lines = [f"{len(hosts)} hosts answered on this LAN; choose one with --db HOST:PORT:"]
+        lines += [f"  {describe(host)}" for host in hosts]
+        raise JoinFailed("\n".join(lines))
+
+    def ask_code(self, why: str) -> str | None:
+        return None
+
+
+def describe(host: Host) -> str:
+    """A host as a picker or a list shows it."""
+    where = "{}:{}".format(*host.address)
+    return f"{host.name}  {where}  (network {'-'.join(tag_words(host.tag))})"
+
+
+@dataclass(frozen=True)
+class Where:
+    """What the player's options say about where to join."""
+
+    name: str
+    code: str | None
+    database: Addr | None
+    profile: Path | None
+    listen_host: str
+    discovery_port: int
+    profiles: Profiles
+    enroll_port: int | None = None
+    """Where the host takes codes, if not on its own port (an older setup's --enroll-port)."""
+    discovery_timeout: float = DISCOVERY_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Who the player is in the network it joins, where that network's host is, and what the
+    player should be told (a line naming --db, when the host did not answer where expected)."""
+
+    identity: Identity
+    database: Addr
+    notes: tuple[str, ...] = ()
+
+
+def join(where: Where, chooser: Chooser) -> Joined:
+    """The player's identity in the network it joins, and that network's database peer."""
+    code = _parse(where.code)
+    if where.profile is not None:
+        explicit = Profile(where.profile)
+        known = {tag: explicit} if (tag := explicit.tag) else {}
+    else:
+        known = where.profiles.of_player(where.name)
+    if code is None and not known:
+        code = _parse(chooser.ask_code(f"{where.name} has not joined a network yet"))
+        if code is None:
+            raise JoinFailed(f"{where.name} has not joined this network yet: ask the host for a "
+                             "join code (rp2p-db prints one) and run again with --code CODE")  # fmt: skip
+    host, note = _find_host(where, code, known, chooser)
+    profile = known.get(host.tag) or (
+        Profile(where.profile)
+        if where.profile
+        else where.profiles.for_network(host.tag, where.name)
+    )
+    identity = profile.identity
+    if identity is not None and profile.tag != host.tag:
+        raise JoinFailed(f"the profile in {profile.folder} belongs to another network than "
+                         f"{host.name}'s")  # fmt: skip
+    if identity is None:
+        if code is None:
+            code = _parse(chooser.ask_code(f"{where.name} has not joined {host.name}'s network"))
+        if code is None:
+            raise JoinFailed(f"{where.name} has not joined {host.name}'s network yet: run "
+                             "again with --code CODE")  # fmt: skip
+        at = (host.address[0], where.enroll_port or host.address[1])
+        identity = _enroll(at, host.tag, code, where.name, profile.folder)
+    if identity.name != where.name:
+        raise JoinFailed(f"the profile in {profile.folder} belongs to {identity.name}, "
+                         f"not {where.name}")  # fmt: skip
+    if note is None:  # heard from the host itself, or named by --db
+        profile.remember(LastHost(host.tag, host.name, host.address))
+    return Joined(identity, host.address, (note,) if note else ())
+
+
+def _parse(text: str | None) -> JoinCode | None:
+    if not text:
+        return None
+    try:
+        return split_code(text)
+    except SecurityError as exc:
+        raise JoinFailed(str(exc)) from None
+
+
+def _find_host(
+    where: Where, code: JoinCode | None, known: dict[bytes, Profile], chooser: Chooser
+) -> tuple[Host, str | None]:
+    """The one host to join: named by --db, last seen, or heard on the LAN; and a note for the
+    player when it is only where the host was last seen (it did not answer: maybe down)."""
+    if code is not None:
+        wanted: Callable[[bytes], bool] = code.matches
+        what = f"network {code.network}" if code.network else "any network"
+    else:
+        wanted = known.__contains__
+        what = "your network" if len(known) == 1 else "your networks"
+    mine = [tag for tag in known if wanted(tag)]
+    if where.database is not None:
+        if len(mine) == 1:  # the player is in that network: TLS checks it is the one
+            before = known[mine[0]].last_host()
+            return Host(mine[0], before.name if before else "the host", [where.database]), None
+        try:
+            host = _ask(where.database, where.name)
+        except ProtocolError as exc:
+            raise JoinFailed("the database peer at {}:{} did not say which network it is: "
+                             "{}".format(*where.database, exc.detail)) from None  # fmt: skip
+        if not wanted(host.tag):
+            raise JoinFailed(f"{describe(host)} is not {what}: nothing was sent to it")
+        return host, None
+    last = [p.last_host() for p in known.values()] if code is None else []
+    remembered = [entry for entry in last if entry is not None]
+    if len(known) == 1 and remembered:  # the usual restart: the host is where it was
+        still_there = _answering(remembered[0], where.name)
+        if still_there is not None:
+            return still_there, None
+    only = next(iter(known)) if code is None and len(known) == 1 else b""  # the others keep quiet
+    hosts = trio.run(functools.partial(_discover, where, wanted, only))
+    if not hosts and len(known) > 1:  # a host on another subnet, at the address it had
+        hosts = [h for entry in remembered if (h := _answering(entry, where.name))]
+    hint = unreachable_hint(where.discovery_port)
+    if not hosts and len(known) == 1 and remembered:  # down, or away: try it there anyway
+        last_seen = remembered[0]
+        where_last = "{}:{}".format(*last_seen.address)
+        note = f"{last_seen.name} did not answer; trying {where_last}, where it was last. {hint}"
+        return Host(last_seen.tag, last_seen.name, [last_seen.address]), note
+    if not hosts:
+        raise JoinFailed(f"no host of {what} found: {hint}")
+    if len(hosts) == 1:
+        return hosts[0], None
+    chosen = chooser.pick(hosts)
+    if chosen is None:
+        raise JoinFailed("no host chosen")
+    return chosen, None
+
+
+async def _discover(where: Where, wanted: Callable[[bytes], bool], tag: bytes) -> list[Host]:
+    interfaces = await trio.to_thread.run_sync(lan_interfaces, where.listen_host)
+    return await discover(interfaces, port=where.discovery_port, wanted=wanted, tag=tag,
+                          timeout=where.discovery_timeout)  # fmt: skip
+
+
+def _ask(address: Addr, name: str) -> Host:
+    """The host at `address`, as it says (raises `ProtocolError`)."""
+    info = trio.run(functools.partial(ask_network, *address, name=name, timeout=PROBE_TIMEOUT))
+    return Host(info.tag, info.name, [address])
+
+
+def _answering(last: LastHost, name: str) -> Host | None:
+    """The host last reached, if it is still there (the same network at the same address)."""
+    try:
+        host = _ask(last.address, name)
+    except ProtocolError:
+        return None
+    return host if host.tag == last.tag else None
+
+
+def _enroll(at: Addr, tag: bytes, code: JoinCode, name: str, folder: Path) -> Identity:
+    from ..net.enroll import enroll  # spake2 only where it is used: a faster start
+
+    try:
+        return trio.run(functools.partial(enroll, *at, str(code), name, folder, tag=tag))
+    except (SecurityError, ProtocolError) as exc:
+        raise JoinFailed(f"cannot join with code {code}: {exc}") from None

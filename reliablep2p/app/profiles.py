@@ -1,0 +1,98 @@
+"""A player's profiles: one per network and name, each remembering where its host was last.
+
+A profile folder holds the player's key and certificate (`net/identity.Identity`) and
+`host.json`: the network's tag, its name, and the address its database peer was last reached at.
+Folders live under the user data dir as ``networks/<tag in hex>/<name>``, so one person can play
+in two networks under one name. Profiles made before networks had tags (``players/<name>``) are
+still found and used where they are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from ..net.identity import Identity, SecurityError
+
+DEFAULT_ROOT = Path(platformdirs.user_data_dir("rp2p"))
+HOST_FILE = "host.json"
+
+
+@dataclass(frozen=True)
+class LastHost:
+    """Where a network's database peer was last reached."""
+
+    tag: bytes
+    name: str
+    address: tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One player's folder in one network."""
+
+    folder: Path
+
+    @property
+    def identity(self) -> Identity | None:
+        return Identity.load(self.folder)
+
+    @property
+    def tag(self) -> bytes | None:
+        """The network this profile belongs to (None before it joined one)."""
+        identity = self.identity
+        if identity is None:
+            return None
+        try:
+            return identity.network_tag
+        except (OSError, SecurityError):
+            return None
+
+    def last_host(self) -> LastHost | None:
+        """The host last reached, if it is recorded (and belongs to this profile's network)."""
+        try:
+            saved = json.loads((self.folder / HOST_FILE).read_text())
+            last = LastHost(bytes.fromhex(saved["tag"]), str(saved["name"]),
+                            (str(saved["host"]), int(saved["port"])))  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # none yet, or unreadable: discovery finds the host again
+        return last if last.tag == self.tag else None
+
+    def remember(self, last: LastHost) -> None:
+        """Keep where the host is now, atomically (a crash leaves the old or the new record)."""
+        host, port = last.address
+        text = json.dumps({"tag": last.tag.hex(), "name": last.name, "host": host, "port": port})
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f"{HOST_FILE}.tmp"
+        with tmp.open("w") as f:
+            f.write(text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.folder / HOST_FILE)
+
+
+class Profiles:
+    """Every profile of this user, by network and player name."""
+
+    def __init__(self, root: Path = DEFAULT_ROOT) -> None:
+        self.root = root
+
+    def for_network(self, tag: bytes, name: str) -> Profile:
+        """Where `name`'s profile in network `tag` is (or will be, once it joins)."""
+        return Profile(self.root / "networks" / tag.hex() / name)
+
+    def of_player(self, name: str) -> dict[bytes, Profile]:
+        """`name`'s profiles that hold an identity, by network tag."""
+        found: dict[bytes, Profile] = {}
+        networks = self.root / "networks"
+        folders = sorted(n / name for n in networks.iterdir()) if networks.is_dir() else []
+        for folder in [*folders, self.root / "players" / name]:  # the old place last
+            profile = Profile(folder)
+            tag = profile.tag
+            if tag is not None:
+                found.setdefault(tag, profile)
+        return found

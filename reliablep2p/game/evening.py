@@ -1,0 +1,74 @@
+"""An evening of rounds, summed up: rounds played and won, points, the best find.
+
+The host keeps one for everybody (said when it stops); a player keeps its own from the rounds it
+saw end (said when it quits). Pure: fed one finished round at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ..proto import EveningRow, RoundState
+
+
+@dataclass
+class _Player:
+    rounds: int = 0
+    wins: int = 0
+    points: int = 0
+    best_find: str = ""
+    best_points: int = 0
+
+
+class Evening:
+    def __init__(self) -> None:
+        self._players: dict[str, _Player] = {}
+        self.rounds = 0
+        self._last = -1
+
+    def round_over(
+        self,
+        number: int,
+        *,
+        winner: str | None,
+        points: Mapping[str, int],
+        finds: Iterable[tuple[str, str, int]],
+        played: Iterable[str],
+    ) -> None:
+        """Round `number` ended; `finds` are (player, file, points). A round is counted once."""
+        if number == self._last:
+            return
+        self._last = number
+        self.rounds += 1
+        for name in set(played) | set(points):
+            self._players.setdefault(name, _Player()).rounds += 1
+        for name, gained in points.items():
+            self._players[name].points += gained
+        for player, target, gained in finds:
+            row = self._players.setdefault(player, _Player())
+            if gained > row.best_points:
+                row.best_find, row.best_points = target, gained
+        if winner:
+            self._players.setdefault(winner, _Player()).wins += 1
+
+    def round_state_over(self, state: RoundState, me: str) -> None:
+        """A finished round as a player sees it pushed (it played if it was in the game)."""
+        self.round_over(
+            state.number,
+            winner=state.winner or None,
+            points={s.player: s.points for s in state.standings},
+            finds=[(f.player, f.target, f.points) for f in state.finds],
+            played=[me],
+        )
+
+    def rows(self) -> list[EveningRow]:
+        """Everyone's evening: the most rounds won first, then points, then name."""
+        rows = [
+            EveningRow(name, p.rounds, p.wins, p.points, p.best_find, p.best_points)
+            for name, p in self._players.items()
+        ]
+        return sorted(rows, key=lambda r: (-r.wins, -r.points, r.name))
+
+    def row(self, name: str) -> EveningRow | None:
+        return next((row for row in self.rows() if row.name == name), None)

@@ -1,0 +1,191 @@
+"""Joining with a code alone: the right host among several, a profile per network, a moved host.
+
+Real database peers on loopback announce themselves; `joining.join` (what `rp2p-peer` and
+`rp2p-tui` run before they start) finds them, in a worker thread as the programs do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import trio
+import trio.lowlevel
+
+from reliablep2p.app.joining import JoinFailed, NobodyToAsk, Where, join
+from reliablep2p.app.profiles import Profiles
+from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.net.channel import Channel
+from reliablep2p.net.discovery import Host
+from reliablep2p.net.enroll import enroll
+from reliablep2p.proto import Enroll, Hello
+from reliablep2p.proto.tags import tagged_code
+
+from .conftest import free_udp_port
+
+
+class Picker:
+    """A person who picks the host named `choice`, or types `code` when asked."""
+
+    def __init__(self, choice: str = "", code: str | None = None) -> None:
+        self.choice, self.code = choice, code
+        self.offered: list[list[str]] = []
+
+    def pick(self, hosts: Sequence[Host]) -> Host | None:
+        self.offered.append([h.name for h in hosts])
+        return next((h for h in hosts if h.name == self.choice), None)
+
+    def ask_code(self, why: str) -> str | None:
+        return self.code
+
+
+class Lan:
+    """Database peers on loopback, announcing on one UDP port; they count the codes they see."""
+
+    def __init__(self, nursery: trio.Nursery, root: Path) -> None:
+        self.nursery, self.root = nursery, root
+        self.port = free_udp_port()
+        self.guesses: dict[str, int] = {}
+
+    async def host(self, name: str, tcp_port: int = 0) -> DatabasePeer:
+        db = DatabasePeer(data_dir=self.root / name, host="127.0.0.1", port=tcp_port,
+                          secure=True, discovery_port=self.port, network_name=name)  # fmt: skip
+        await self.nursery.start(db.run)
+        serve = db.server.plaintext[Enroll]
+        self.guesses[name] = 0
+
+        async def counted(channel: Channel, hello: Hello, request: Enroll) -> None:
+            self.guesses[name] += 1
+            await serve(channel, hello, request)
+
+        db.server.plaintext[Enroll] = counted  # type: ignore[index]
+        return db
+
+    def where(self, name: str, code: str | None = None, **changes: object) -> Where:
+        where = Where(name=name, code=code, database=None, profile=None,
+                      listen_host="127.0.0.1", discovery_port=self.port,
+                      profiles=Profiles(self.root / "me"), discovery_timeout=1.0)  # fmt: skip
+        return dataclasses.replace(where, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def lan(nursery: trio.Nursery, tmp_path: Path) -> Lan:
+    return Lan(nursery, tmp_path)
+
+
+async def code_of(db: DatabasePeer, uses: int = 5) -> str:
+    invite = await trio.to_thread.run_sync(lambda: db.store.new_invite(uses=uses, seconds=60))
+    assert db.authority is not None
+    return tagged_code(invite, db.authority.tag)
+
+
+async def joined(where: Where, chooser: object = None) -> tuple[str, tuple[str, int]]:
+    run = functools.partial(join, where, chooser or NobodyToAsk())
+    result = await trio.to_thread.run_sync(run)
+    assert result.notes == ()
+    return result.identity.name, result.database
+
+
+async def test_a_code_alone_finds_its_host_and_no_other_host_sees_it(lan: Lan) -> None:
+    await lan.host("alice-laptop")
+    bob = await lan.host("bob-desktop")
+    name, address = await joined(lan.where("carol", await code_of(bob)))
+    assert (name, address) == ("carol", ("127.0.0.1", bob.port))
+    assert lan.guesses == {"alice-laptop": 0, "bob-desktop": 1}
+
+
+async def test_with_several_hosts_and_a_code_that_names_none_the_player_chooses(
+    lan: Lan,
+) -> None:
+    await lan.host("alice-laptop")
+    bob = await lan.host("bob-desktop")
+    untagged = (await code_of(bob)).split("-", 1)[1]  # a code as older hosts printed it
+    with pytest.raises(JoinFailed) as failed:
+        await joined(lan.where("carol", untagged))
+    lines = str(failed.value).splitlines()
+    assert lines[0].startswith("2 hosts answered on this LAN") and "--db" in lines[0]
+    assert "alice-laptop  127.0.0.1:" in lines[1] and "bob-desktop  127.0.0.1:" in lines[2]
+    picker = Picker("bob-desktop")
+    assert (await joined(lan.where("carol", untagged), picker))[0] == "carol"
+    assert picker.offered == [["alice-laptop", "bob-desktop"]]
+    assert lan.guesses == {"alice-laptop": 0, "bob-desktop": 1}
+
+
+async def test_one_name_plays_in_two_networks_with_a_profile_in_each(lan: Lan) -> None:
+    alice, bob = await lan.host("alice-laptop"), await lan.host("bob-desktop")
+    assert (await joined(lan.where("carol", await code_of(alice))))[1][1] == alice.port
+    assert (await joined(lan.where("carol", await code_of(bob))))[1][1] == bob.port
+    profiles = Profiles(lan.root / "me").of_player("carol")
+    assert alice.authority and bob.authority
+    assert set(profiles) == {alice.authority.tag, bob.authority.tag}
+    # later starts need no code; with both hosts up, the player chooses
+    picker = Picker("alice-laptop")
+    assert (await joined(lan.where("carol"), picker))[1][1] == alice.port
+    assert picker.offered == [["alice-laptop", "bob-desktop"]]
+    # a code for a network the player is in already just uses its profile there
+    assert (await joined(lan.where("carol", await code_of(bob))))[1][1] == bob.port
+    assert lan.guesses == {"alice-laptop": 1, "bob-desktop": 1}
+
+
+async def test_a_player_finds_its_host_again_after_the_host_moved(
+    lan: Lan,
+) -> None:
+    host = await lan.host("alice-laptop")
+    await joined(lan.where("carol", await code_of(host)))
+    host.stop()
+    await trio.lowlevel.checkpoint()
+    moved = await lan.host("alice-laptop")  # same data, so the same network; a new port
+    assert moved.port != host.port
+    assert (await joined(lan.where("carol")))[1] == ("127.0.0.1", moved.port)
+    last = Profiles(lan.root / "me").of_player("carol")
+    assert [p.last_host().address for p in last.values()] == [("127.0.0.1", moved.port)]  # type: ignore[union-attr]
+
+
+async def test_a_player_no_announcement_reaches_is_told_about_db(lan: Lan) -> None:
+    host = await lan.host("alice-laptop")
+    code = await code_of(host)
+    elsewhere = free_udp_port()  # the host announces where the player does not listen
+    with pytest.raises(JoinFailed, match=r"no host of network \S+ found: .* add --db HOST:PORT"):
+        await joined(lan.where("carol", code, discovery_port=elsewhere))
+    where = lan.where("carol", code, discovery_port=elsewhere, database=("127.0.0.1", host.port))
+    assert (await joined(where))[1] == ("127.0.0.1", host.port)
+
+
+async def test_a_db_of_another_network_never_sees_the_code(lan: Lan) -> None:
+    alice, bob = await lan.host("alice-laptop"), await lan.host("bob-desktop")
+    where = lan.where("carol", await code_of(bob), database=("127.0.0.1", alice.port))
+    with pytest.raises(JoinFailed, match="nothing was sent to it"):
+        await joined(where)
+    assert lan.guesses == {"alice-laptop": 0, "bob-desktop": 0}
+
+
+async def test_no_code_and_no_profile_asks_for_a_code_and_uses_it(lan: Lan) -> None:
+    host = await lan.host("alice-laptop")
+    with pytest.raises(JoinFailed, match=r"has not joined this network yet.*--code CODE"):
+        await joined(lan.where("carol"))
+    assert (await joined(lan.where("carol"), Picker(code=await code_of(host))))[0] == "carol"
+
+
+async def test_a_profile_from_before_networks_had_tags_is_still_found(lan: Lan) -> None:
+    host = await lan.host("alice-laptop")
+    old_place = lan.root / "me" / "players" / "carol"
+    code = await code_of(host)
+    await enroll("127.0.0.1", host.port, code, "carol", old_place)
+    assert (await joined(lan.where("carol")))[1] == ("127.0.0.1", host.port)
+    assert lan.guesses == {"alice-laptop": 1}  # the enrollment above; none since
+
+
+async def test_a_player_whose_host_is_down_starts_anyway_where_it_was_last(lan: Lan) -> None:
+    """It serves its peers meanwhile, and its session joins when the host is back."""
+    host = await lan.host("alice-laptop")
+    await joined(lan.where("carol", await code_of(host)))
+    host.stop()
+    await trio.lowlevel.checkpoint()
+    result = await trio.to_thread.run_sync(join, lan.where("carol"), NobodyToAsk())
+    assert result.database == ("127.0.0.1", host.port)
+    (note,) = result.notes
+    assert note.startswith(f"alice-laptop did not answer; trying 127.0.0.1:{host.port}")
+    assert "--db HOST:PORT" in note

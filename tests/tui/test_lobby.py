@@ -1,0 +1,252 @@
+"""The game's shape on screen: the lobby and its countdown, the end of a round ranked by the
+points that name its winner, the end of the evening, and the focus coming back to the board.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from reliablep2p.proto import EveningRow, FoundBy, PlayerStats, RoundState, Standing
+from tests.conftest import random_bytes
+from tui.app import GameApp
+from tui.screens.evening import EveningScreen
+from tui.screens.help import HelpScreen
+from tui.screens.round_over import RoundOverScreen
+from tui.widgets.addressbook import AddressBookTable
+from tui.widgets.catalog import CatalogTable
+from tui.widgets.command_line import CommandLine
+from tui.widgets.feed import Feed
+
+from .conftest import BackgroundNetwork, check_snapshot, screen_text, wait_until
+
+FILES = {"ancient-map.txt": b"x" * 70, "ocean.png": random_bytes(3600)}
+
+
+@pytest.fixture
+def lobby_network(tmp_path: Path) -> BackgroundNetwork:
+    """Two players in, and a countdown of ten minutes to the first round."""
+    network = BackgroundNetwork(tmp_path).start(min_players=2, pause_seconds=600)
+    yield network  # type: ignore[misc]
+    network.close()
+
+
+def row_names(app: GameApp) -> list[str]:
+    return [str(row.key.value) for row in app.query_one(CatalogTable).ordered_rows]
+
+
+def test_the_lobby_shows_who_is_in_who_is_ready_and_the_countdown_everywhere(
+    lobby_network: BackgroundNetwork,
+) -> None:
+    net = lobby_network
+
+    async def scenario() -> None:
+        await net.peer(FILES)
+        await net.peer({"dragon-hoard.bin": random_bytes(200_000, seed=1)})
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(lambda: "In: me, player1, player2" in screen_text(app, "#hunt"),
+                             what="the lobby")  # fmt: skip
+            hunt = screen_text(app, "#hunt")
+            assert re.search(r"Next round in (10:00|9:5\d)", hunt), hunt
+            assert "press r when you are ready" in hunt
+            await wait_until(lambda: re.search(r"round 1 in (10:00|9:5\d)",
+                                               screen_text(app, "#status")),
+                             what="the countdown in the status bar")  # fmt: skip
+            await pilot.press("r")
+            await wait_until(lambda: "me ✓" in screen_text(app, "#hunt"), what="me ready")
+            await wait_until(lambda: "you are ready" in screen_text(app, "#hunt"))
+            await wait_until(lambda: "ready: the next round" in screen_text(app, "#feed"))
+            await pilot.pause(0.2)
+            check_snapshot("lobby-80x24.svg", app.export_screenshot())
+            await pilot.press("question_mark")  # the countdown is on every screen
+            assert isinstance(app.screen, HelpScreen)
+            await wait_until(lambda: "round 1 in 9:5" in screen_text(app, "#help-clock"),
+                             what="the countdown in the help")  # fmt: skip
+
+    asyncio.run(scenario())
+
+
+class RoundOverOnly(App[None]):
+    CSS_PATH = str(Path(__file__).parents[2] / "tui" / "app.tcss")
+
+    def __init__(self, screen: RoundOverScreen | EveningScreen) -> None:
+        super().__init__()
+        self.shown = screen
+
+    def compose(self) -> ComposeResult:
+        yield Static("the board")
+
+    def on_mount(self) -> None:
+        self.push_screen(self.shown)
+
+
+ROUND = RoundState(
+    4, ["gem"], 0, [
+        FoundBy("bob", "gem", 15, from_vault=False, first=True),
+        FoundBy("ann", "gem", 10, from_vault=False, first=False),
+        FoundBy("bob", "orb", 9, from_vault=True, first=True),
+        FoundBy("ann", "cup", 10, from_vault=False, first=False),
+    ],
+    over=True, winner="bob",
+    standings=[Standing("bob", 28, map_points=4), Standing("ann", 24, map_points=4)],
+)  # fmt: skip
+BOARD = [  # by total: ann leads the evening, bob won the round
+    PlayerStats("ann", "", 0, 200, 12, 5, True, wins=3),
+    PlayerStats("bob", "", 0, 50, 4, 5, True, wins=1),
+    PlayerStats("cy", "", 0, 10, 1, 0, False),
+]
+
+
+def test_the_end_of_a_round_ranks_by_the_points_that_named_the_winner() -> None:
+    async def scenario() -> None:
+        app = RoundOverOnly(RoundOverScreen(ROUND, BOARD, "ann", lambda: "round 5 in 0:15"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.2)
+            title = screen_text(app, "#round-title")
+            assert "Winner: bob with 28 points!" in title
+            table = [line.split() for line in screen_text(app, "#final-scores").splitlines()]
+            assert table[0][:3] == ["#", "player", "round"]
+            assert [row[1] for row in table[1:4]] == ["bob", "ann", "cy"]
+            assert table[1][2] == "28" and table[2][2] == "24" and table[2][4] == "200"
+            assert "round 5 in 0:15" in screen_text(app, "#round-over-clock")
+            check_snapshot("round-over.svg", app.export_screenshot())
+
+    asyncio.run(scenario())
+
+
+def test_the_end_of_the_evening_shows_everyone_and_the_best_finds() -> None:
+    rows = [EveningRow("ann", 8, 3, 254, "cosmo-1.txt", 15), EveningRow("me", 8, 2, 120)]
+
+    async def scenario() -> None:
+        app = RoundOverOnly(EveningScreen(rows, "me"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.2)
+            text = screen_text(app, "#evening-scores")
+            assert "cosmo-1.txt +15" in text and "254" in text
+            assert text.index("ann") < text.index("me")
+
+    asyncio.run(scenario())
+
+
+def test_the_host_stopping_shows_the_evening_to_every_player(
+    lobby_network: BackgroundNetwork,
+) -> None:
+    net = lobby_network
+
+    async def scenario() -> None:
+        await net.peer(FILES)
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(80, 24)):
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            await wait_until(lambda: app.node.lobby is not None, what="the lobby")
+            await net.acall(net.net.db.say_goodnight)
+            await wait_until(lambda: isinstance(app.screen, EveningScreen), what="the evening")
+
+    asyncio.run(scenario())
+
+
+def test_focus_comes_back_to_the_board_after_the_command_line_and_a_modal(
+    lobby_network: BackgroundNetwork,
+) -> None:
+    net = lobby_network
+
+    async def scenario() -> None:
+        await net.peer(FILES)
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            catalog = app.query_one(CatalogTable)
+            assert catalog.has_focus
+            await pilot.press("colon")
+            assert app.query_one(CommandLine).has_focus
+            await pilot.press("escape")
+            assert catalog.has_focus, app.focused
+            await pilot.press("colon", *"help", "enter")  # help from the command line
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert catalog.has_focus, app.focused
+            await pilot.press("question_mark", "escape")
+            assert catalog.has_focus, app.focused
+            await pilot.press("slash", "escape")
+            assert catalog.has_focus, app.focused
+            await pilot.press("m", "colon", "escape")  # narrow, with the map shown
+            assert app.query_one(AddressBookTable).has_focus, app.focused
+
+    asyncio.run(scenario())
+
+
+def test_catalog_search_and_the_targets_first(hunt_network: BackgroundNetwork) -> None:
+    net = hunt_network
+
+    async def scenario() -> None:
+        await net.peer({**FILES, "zebra-notes.txt": b"z", "aardvark.txt": b"a"})
+        player = net.player("me")
+        app = GameApp(player)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(lambda: player.round is not None, what="a round")
+            targets = player.round.targets  # type: ignore[union-attr]
+
+            def targets_first() -> bool:
+                names = row_names(app)
+                rest = names[len(targets) :]
+                return set(names[: len(targets)]) == set(targets) and rest == sorted(rest)
+
+            await wait_until(targets_first, what="the targets first, then the rest by name")
+            assert len(row_names(app)) == len(player.catalog)
+            await pilot.press("slash", *"OCE")
+            await wait_until(lambda: row_names(app) == ["ocean.png"], what="the search")
+            await wait_until(lambda: "/OCE: 1 of" in screen_text(app, "#catalog"), what="1 of")
+            await pilot.press("enter")  # the filter stays, the catalog has the focus
+            assert app.query_one(CatalogTable).has_focus and row_names(app) == ["ocean.png"]
+            await pilot.press("slash", "escape")  # Escape clears the search
+            await wait_until(lambda: len(row_names(app)) == len(player.catalog), what="all")
+
+    asyncio.run(scenario())
+
+
+def test_the_feed_rewraps_when_the_screen_grows_and_keeps_following(
+    background_network: BackgroundNetwork,
+) -> None:
+    net = background_network
+
+    async def scenario() -> None:
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            feed = app.query_one(Feed)
+            for index in range(30):
+                feed.add(f"line {index}: " + "a long line that wraps on a narrow screen " * 2)
+            await pilot.pause(0.2)
+            narrow = len(feed.lines)
+            await pilot.resize_terminal(160, 45)
+            await wait_until(lambda: len(feed.lines) < narrow, what="the feed to rewrap")
+            await wait_until(lambda: "line 29" in screen_text(app, "#feed"), what="line 29")
+            assert feed.scroll_y == feed.max_scroll_y, "still following the newest line"
+
+    asyncio.run(scenario())
+
+
+def test_a_screenshot_lands_in_a_folder_that_exists_and_the_player_is_told_where(
+    background_network: BackgroundNetwork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net = background_network
+    folder = tmp_path / "no" / "such" / "folder"
+    monkeypatch.setattr("tui.screenshot.screenshot_folder", lambda: folder)
+
+    async def scenario() -> None:
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            app.action_save_screenshot()
+            await pilot.pause()
+            saved = list(folder.glob("*.svg"))
+            assert len(saved) == 1 and saved[0].read_text().startswith("<svg")
+            assert any(str(saved[0]) in n.message for n in app._notifications)
+
+    asyncio.run(scenario())

@@ -1,0 +1,61 @@
+"""The game's news as the screen tells it: feed lines for a round's start, finds and end, the
+lobby's countdown, and the clock. Plain code with no widgets, so it is easy to test."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from reliablep2p.app import words
+from reliablep2p.proto import Lobby, RoundState
+
+from . import model
+
+Line = tuple[str, str]
+"""A feed line: its text and its kind (`widgets.feed.STYLES`)."""
+
+
+@dataclass
+class RoundNews:
+    """What changed since the last news, for one player (`me`)."""
+
+    me: str
+    countdown: model.Countdown = field(default_factory=model.Countdown)
+    seen: RoundState | None = None
+
+    def lobby(self, lobby: Lobby) -> list[Line]:
+        before = self.countdown.lobby
+        self.countdown.lobby = lobby
+        self.countdown.lobby_starts = time.monotonic() + max(0.0, lobby.starts_in)
+        if lobby.starts_in >= 0 and (before is None or before.starts_in < 0):
+            return [("the countdown to the next round is on: press r when you are ready",
+                     "round")]  # fmt: skip
+        return []
+
+    def round(self, state: RoundState) -> tuple[list[Line], bool]:
+        """One feed line per news (a round starts, a target is found, the round ends), and
+        whether this news ended the round."""
+        before, self.seen = self.seen, state
+        self.countdown.round = state
+        self.countdown.round_ends = time.monotonic() + state.seconds_left
+        lines: list[Line] = []
+        if before is None or before.number != state.number:
+            targets = ", ".join(state.targets) or "nothing (you have it all)"
+            lines.append((f"round {state.number} started ({model.clock(state.seconds_left)}): "
+                          f"find {targets}", "round"))  # fmt: skip
+            before = None
+        known = {(f.player, f.target) for f in before.finds} if before else set()
+        for find in state.finds:
+            if (find.player, find.target) not in known:
+                who = "you" if find.player == self.me else find.player
+                extra = (" first!" if find.first else "") + (
+                    " from the vault" if find.from_vault else ""
+                )
+                lines.append((f"★ {who} found {find.target} +{find.points}{extra}", "find"))
+        ended = state.over and not (before and before.over)
+        if ended:
+            lines.append((words.describe_round(state), "round"))
+        return lines, ended
+
+    def clock(self) -> str:
+        return self.countdown.line(time.monotonic())

@@ -1,0 +1,38 @@
+"""The end of the evening (the host stopped): rounds won, points and best find, for everyone."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from reliablep2p.proto import EveningRow
+
+
+class EveningScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
+
+    def __init__(self, rows: list[EveningRow], me: str) -> None:
+        super().__init__()
+        self.rows = rows
+        self.me = me
+
+    def compose(self) -> ComposeResult:
+        board = Table(expand=True, box=None, header_style="bold")
+        for column in ("#", "player", "won", "rounds", "points", "best find"):
+            board.add_column(column, justify="left" if column in ("player", "best find")
+                             else "right")  # fmt: skip
+        for rank, row in enumerate(self.rows, 1):
+            best = f"{row.best_find} +{row.best_points}" if row.best_find else "—"
+            board.add_row(str(rank), row.name, str(row.wins), str(row.rounds), str(row.points),
+                          best, style="bold reverse" if row.name == self.me else "")  # fmt: skip
+        title = Text("The evening is over\n", style="bold")
+        title.append("The host stopped the game. Thanks for playing!", style="magenta")
+        with Vertical(id="evening"):
+            yield Static(title)
+            yield Static(board, id="evening-scores")
+            yield Static(Text("\nEnter or Esc closes; Ctrl+Q quits.", style="dim"))

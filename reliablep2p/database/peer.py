@@ -16,6 +16,7 @@ from pathlib import Path
 
 import trio
 
+from ..game import views
 from ..game.host import HuntHost, Online
 from ..game.settings import GameSettings
 from ..net.channel import (
@@ -141,7 +142,7 @@ class DatabasePeer:
         self.registry = PeerRegistry()
         self.pushes = Announcer(
             self.registry, self.hunt, self.sessions,
-            lambda: self.hunt.scoreboard(self.online_players()),
+            lambda: views.scoreboard(self.hunt, self.online_players()),
         )  # fmt: skip
         self.backup = Backup(
             self.store, self.vault, self.view.catalog, self.hunt, self.pushes.cataloged
@@ -327,7 +328,7 @@ class DatabasePeer:
             elif isinstance(message, Stats):
                 entries = message.entries[:MAX_MAP_REPORT] if session.plays else []
                 session.map_size = self.hunt.report_map(
-                    session.peer.name, entries, self.online_players()
+                    session.peer.name, entries, self.online_players
                 )
             elif isinstance(message, Ready):
                 if session.plays:

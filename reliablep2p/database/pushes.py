@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 import trio
 
+from ..game import views
 from ..game.board import BoardFeed
 from ..game.host import HuntHost
 from ..net.channel import Channel
@@ -24,6 +25,7 @@ from ..proto import (
     CatalogAdded,
     Expired,
     FileInfo,
+    Lobby,
     PeerInfo,
     Plant,
     PlayerStats,
@@ -132,9 +134,11 @@ class Announcer:
         self.hunt = hunt
         self.sessions = sessions
         self._players: list[str] | None = None
+        self._lobby: tuple[int, Lobby] | None = None
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
         self.board = BoardFeed()
+        self.round = views.RoundFeed(hunt)
         self.catalog_log: Log[FileInfo] = Log()
         self.revoked_log: list[str] = []
         self.expired_log: Log[FileInfo] = Log()
@@ -190,7 +194,7 @@ class Announcer:
                 self._board_stale = False
                 self.board.update(self.scoreboard(), self._finders())
             self._trim_log()
-            self._players = None
+            self._players = self._lobby = None
             self.pushes += 1
             self._pushed.set()
             self._pushed = trio.Event()
@@ -237,16 +241,23 @@ class Announcer:
             return  # a one-off fetcher: the game is none of its business
         if session.lobby_version != self.hunt.lobby_version:
             session.lobby_version = self.hunt.lobby_version
-            await channel.send(self.hunt.lobby_state(self.players()))
+            await channel.send(self.lobby())
         if session.round_version != self.hunt.round_version:
             session.round_version = self.hunt.round_version
-            if (state := self.hunt.round_state(session.peer.name)) is not None:
+            if (state := self.round.state(session.peer.name)) is not None:
                 await channel.send(Round(state))
         name = session.peer.name
         board = self.board.since(session.board_tick, name, session.board_row)
         session.board_tick, session.board_row = self.board.tick, self.board.rows.get(name)
         if board is not None:
             await channel.send(board)
+
+    def lobby(self) -> Lobby:
+        """The lobby every session is sent, built once per change (`ready` is checked against
+        who plays: per session, a crowd's lobby cost the whole crowd)."""
+        if self._lobby is None or self._lobby[0] != self.hunt.lobby_version:
+            self._lobby = (self.hunt.lobby_version, views.lobby_state(self.hunt, self.players()))
+        return self._lobby[1]
 
     def players(self) -> list[str]:
         """Who plays now, worked out once per push for every session's lobby."""

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,8 +42,9 @@ TIME_GROWTH, BYTES_GROWTH = 6.0, 2.0
 PEER_LIST = ("Welcome", "UpdatePeers")
 """Messages that carry the peer list (the seed protocol's whole list per join)."""
 
-Run = tuple[float, Traffic, int]
-"""Seconds to converge, what was sent (until quiet), session retries."""
+Run = tuple[float, Traffic, int, float, float]
+"""Seconds to converge, what was sent (until quiet), session retries, CPU seconds to converge,
+the machine's load average (1 minute) then."""
 
 
 @contextlib.contextmanager
@@ -66,6 +69,9 @@ class Storm:
         self.n = n
         self.tls = tls
         self.retries = 0
+        self.cpu = self.load = 0.0
+        """CPU seconds this process spent from the start to converging (all its threads): on a
+        shared machine, wall time also counts what the others ran meanwhile."""
 
     async def run(self, traffic: Traffic) -> tuple[float, Traffic]:
         go = trio.Event()
@@ -79,11 +85,13 @@ class Storm:
                     for node in nodes:
                         starting.start_soon(nursery.start, node.run)
             traffic.reset()
-            start = trio.current_time()
+            start, cpu = trio.current_time(), time.process_time()
             go.set()
             with trio.fail_after(CONVERGE_LIMIT):
                 await self._converged(nodes)
             converged = trio.current_time() - start
+            self.cpu = time.process_time() - cpu
+            self.load = os.getloadavg()[0]
             self.retries = sum(n.session.failed_tries for n in nodes)
             self._check(nodes)
             await _settle(traffic)
@@ -141,10 +149,13 @@ def run(sizes: list[int], rounds: int) -> Section:
                     with scratch_dir(f"join-{n}") as root:
                         storm = Storm(root, n, tls)
                         converged, total = trio.run(storm.run, traffic)
-                    results.setdefault((tls, n), []).append((converged, total, storm.retries))
+                    results.setdefault((tls, n), []).append(
+                        (converged, total, storm.retries, storm.cpu, storm.load)
+                    )
                     log(f"join storm {'TLS' if tls else 'plain'} N={n} round {number + 1}/{rounds}: "
-                        f"{converged:.2f} s, {total.frame_bytes / n / 1024:.1f} KiB per join, "
-                        f"{storm.retries} session retries")  # fmt: skip
+                        f"{converged:.2f} s ({storm.cpu:.2f} s CPU), "
+                        f"{total.frame_bytes / n / 1024:.1f} KiB per join, "
+                        f"{storm.retries} session retries, load {storm.load:.1f}")  # fmt: skip
     return _section(sizes, rounds, results)
 
 
@@ -154,10 +165,12 @@ def _section(sizes: list[int], rounds: int, results: dict[tuple[bool, int], list
     )
     rows = []
     seconds: dict[tuple[bool, int], float] = {}
+    cpu: dict[tuple[bool, int], float] = {}
     per_join: dict[tuple[bool, int], float] = {}
     peer_list: dict[tuple[bool, int], float] = {}
     for (tls, n), runs in results.items():
         seconds[tls, n] = median([r[0] for r in runs])
+        cpu[tls, n] = median([r[3] for r in runs])
         messages = median([r[1].total_messages for r in runs])
         frame_bytes = median([r[1].frame_bytes for r in runs])
         wire_bytes = median([r[1].wire_bytes for r in runs])
@@ -169,6 +182,7 @@ def _section(sizes: list[int], rounds: int, results: dict[tuple[bool, int], list
         peer_list[tls, n] = listed / n
         rows.append([
             "TLS" if tls else "plain", str(n), f"**{fmt(seconds[tls, n], 2)}**",
+            fmt(cpu[tls, n], 2), ", ".join(f"{r[4]:.1f}" for r in runs),
             fmt(messages, 0), fmt(frame_bytes / 1024, 0), fmt(wire_bytes / 1024, 0),
             fmt(messages / n, 1), f"**{fmt(frame_bytes / n / 1024, 1)}**",
             fmt(listed / n / 1024, 1), fmt((frame_bytes - listed) / n / 1024, 1),
@@ -176,7 +190,7 @@ def _section(sizes: list[int], rounds: int, results: dict[tuple[bool, int], list
             ", ".join(f"{r[0]:.2f}" for r in runs),
         ])  # fmt: skip
     section.table(
-        ["link", "N", "converged (s)", "messages", "frame KiB", "wire KiB", "messages / join",
+        ["link", "N", "converged (s)", "CPU (s)", "load", "messages", "frame KiB", "wire KiB", "messages / join",
          "frame KiB / join", "of which peer list", "of which the rest", "TCP connections",
          "busy refusals / session retries", "seconds per round"],
         rows,
@@ -193,7 +207,8 @@ def _section(sizes: list[int], rounds: int, results: dict[tuple[bool, int], list
     section.note("")
     section.note(
         "Everything runs in one process on one trio loop, the database peer too, so the nodes share "
-        "one core. The clock starts once every player is up (listening, share scanned) and all "
+        "one core; `CPU` is that process's CPU time to converge and `load` the machine's load "
+        "average then (on a shared machine, wall time also counts what the others ran). The clock starts once every player is up (listening, share scanned) and all "
         "their sessions start together. Every player calls from 127.0.0.1, so the database peer's "
         "per-address connection cap is raised to N (on a LAN each player has its own address). "
         "Counts cover every frame any node sent, from the start until the network was quiet for "
@@ -217,7 +232,8 @@ def _section(sizes: list[int], rounds: int, results: dict[tuple[bool, int], list
         growth = seconds[big] / seconds[small]
         section.targets.append(
             Target(f"converge time at N={BIG} ≤ {TIME_GROWTH:g}x N={SMALL} ({link})",
-                   f"{seconds[small]:.2f} s → {seconds[big]:.2f} s ({growth:.1f}x)",
+                   f"{seconds[small]:.2f} s → {seconds[big]:.2f} s ({growth:.1f}x; CPU "
+                   f"{cpu[small]:.2f} → {cpu[big]:.2f} s, {cpu[big] / cpu[small]:.1f}x)",
                    growth <= TIME_GROWTH)
         )  # fmt: skip
         growth = per_join[big] / per_join[small]

@@ -11,9 +11,10 @@ import trio
 
 from reliablep2p.app import commands, words
 from reliablep2p.database.peer import DatabasePeer
-from reliablep2p.net.channel import Channel, secure
+from reliablep2p.net.channel import READ_TIMEOUT, Channel, secure
 from reliablep2p.peer import events
 from reliablep2p.peer.fetch import GetError
+from reliablep2p.peer.node import Node
 from reliablep2p.proto import (
     CHUNK_SIZE,
     PROTOCOL_VERSION,
@@ -424,3 +425,29 @@ async def test_a_peer_acknowledges_disconnect_with_bye(network: Network) -> None
     channel = await network.connect(peer.port, listen_port=1)
     await channel.send(Disconnect())
     await channel.receive_message(Bye)
+
+
+async def test_a_join_waits_for_a_welcome_slower_than_a_read_timeout(
+    plain_network: Network, nursery: trio.Nursery
+) -> None:
+    # a database peer letting a crowd in welcomes them in turn: giving up would queue again
+    called = 0
+
+    async def busy_host(stream: trio.SocketStream) -> None:
+        nonlocal called
+        called += 1
+        channel = Channel(stream)
+        hello = await channel.receive_message(Hello)
+        await channel.receive_message(Connect)
+        await trio.sleep(READ_TIMEOUT + 1)
+        you = PeerInfo(hello.name, "127.0.0.1", hello.port)
+        await channel.send(Welcome(you=you, peers=[], peers_version=0, catalog=[], revoked=[]))
+        await trio.sleep_forever()
+
+    listeners = await nursery.start(trio.serve_tcp, busy_host, 0)
+    node = Node(name="patient", share_dir=plain_network.root / "patient",
+                database=("127.0.0.1", listeners[0].socket.getsockname()[1]))  # fmt: skip
+    await nursery.start(node.run)
+    with trio.fail_after(READ_TIMEOUT + 10):
+        await node.ready.wait()
+    assert called == 1 and node.session.failed_tries == 0, "it waited, and did not call again"

@@ -46,7 +46,8 @@ HANDSHAKE_TIMEOUT = 10.0
 once) finishes handshakes late, and one cut off would start over from nothing."""
 DATABASE_HANDSHAKE_TIMEOUT = 30.0
 """...and with the database peer, which a whole LAN party joins at once: it works through
-thousands of handshakes, and a player that gives up and calls again only adds one more."""
+thousands of handshakes, and a player that gives up and calls again only adds one more (the
+same allowance for its `welcome`: the host's machine took the connection, so it is there)."""
 SEND_PIECE = 128 * 1024
 """File bytes are read and sent in pieces of this size (frames stay one chunk long)."""
 RECEIVE_SIZE = 256 * 1024

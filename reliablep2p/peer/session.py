@@ -20,6 +20,7 @@ import trio
 from ..game.board import apply_scoreboard
 from ..game.evening import Evening
 from ..net.channel import (
+    DATABASE_HANDSHAKE_TIMEOUT,
     SESSION_TIMEOUT,
     Channel,
     ConnectionLost,
@@ -237,7 +238,9 @@ class DatabaseSession:
         self._dialing = False
         async with channel:
             await channel.send(Connect(host=self.listens_on, play=self.plays))
-            self._welcome(await channel.receive_message(Welcome))
+            # a crowd's joins are welcomed in turn: one that gave up would only queue again
+            welcome = await channel.receive_message(Welcome, timeout=DATABASE_HANDSHAKE_TIMEOUT)
+            self._welcome(welcome)
             await self.revocations.keep(self.view.revoked)
             self.channel = channel
             with first_protocol_error():

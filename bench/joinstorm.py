@@ -15,6 +15,7 @@ host opening N connections (the global cap, and everything else, is as shipped).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -64,8 +65,9 @@ def gated_sessions(go: trio.Event) -> Iterator[None]:
 
 
 class Storm:
-    def __init__(self, root: Path, n: int, tls: bool) -> None:
+    def __init__(self, root: Path, n: int, tls: bool, *, gc_paused: bool = False) -> None:
         self.root = root
+        self.gc_paused = gc_paused
         self.n = n
         self.tls = tls
         self.retries = 0
@@ -86,9 +88,14 @@ class Storm:
                         starting.start_soon(nursery.start, node.run)
             traffic.reset()
             start, cpu = trio.current_time(), time.process_time()
+            if self.gc_paused:
+                gc.disable()
             go.set()
-            with trio.fail_after(CONVERGE_LIMIT):
-                await self._converged(nodes)
+            try:
+                with trio.fail_after(CONVERGE_LIMIT):
+                    await self._converged(nodes)
+            finally:
+                gc.enable()
             converged = trio.current_time() - start
             self.cpu = time.process_time() - cpu
             self.load = os.getloadavg()[0]
@@ -139,7 +146,10 @@ async def _settle(traffic: Traffic) -> None:
                 return
 
 
-def run(sizes: list[int], rounds: int) -> Section:
+def run(sizes: list[int], rounds: int, *, gc_paused: bool = False) -> Section:
+    """`gc_paused`: the cyclic garbage collector is paused from the start to converging. Here
+    one heap holds every player's peer list (N^2 entries) and each full collection walks them
+    all; on a LAN each player is a process with a heap of its own (N entries)."""
     logging.getLogger("rp2p").setLevel(logging.ERROR)
     results: dict[tuple[bool, int], list[Run]] = {}
     with counting() as traffic:
@@ -147,7 +157,7 @@ def run(sizes: list[int], rounds: int) -> Section:
             for n in sizes:
                 for number in range(rounds):
                     with scratch_dir(f"join-{n}") as root:
-                        storm = Storm(root, n, tls)
+                        storm = Storm(root, n, tls, gc_paused=gc_paused)
                         converged, total = trio.run(storm.run, traffic)
                     results.setdefault((tls, n), []).append(
                         (converged, total, storm.retries, storm.cpu, storm.load)
@@ -156,12 +166,15 @@ def run(sizes: list[int], rounds: int) -> Section:
                         f"{converged:.2f} s ({storm.cpu:.2f} s CPU), "
                         f"{total.frame_bytes / n / 1024:.1f} KiB per join, "
                         f"{storm.retries} session retries, load {storm.load:.1f}")  # fmt: skip
-    return _section(sizes, rounds, results)
+    return _section(sizes, rounds, results, gc_paused)
 
 
-def _section(sizes: list[int], rounds: int, results: dict[tuple[bool, int], list[Run]]) -> Section:
+def _section(
+    sizes: list[int], rounds: int, results: dict[tuple[bool, int], list[Run]], gc_paused: bool
+) -> Section:
+    paused = ", the garbage collector paused until converged" if gc_paused else ""
     section = Section(
-        f"3. Join storm: N peers join one database peer at once, median of {rounds} rounds"
+        f"3. Join storm: N peers join one database peer at once, median of {rounds} rounds{paused}"
     )
     rows = []
     seconds: dict[tuple[bool, int], float] = {}

@@ -143,7 +143,6 @@ class LanRp2p:
         ], self.logs / f"{host.name}.log", stdin=False)  # fmt: skip
         _, line = db.wait(r"join code: \S+", 60)
         self.code = line.split("join code:")[1].split()[0]
-        db.wait(r"players join with a code on port", 30)
         self.address = f"{host.address}:{DB_PORT}"
         return db
 

@@ -249,3 +249,29 @@ async def test_in_a_crowd_a_player_is_sent_the_top_rows_and_itself_not_everyone(
     first = await next_of(crowd[0], Scoreboard)
     assert len(first.players) <= TOP_ROWS and first.players[0].name == "crowd00"
     assert len(encode_message(last)) < 100 * (TOP_ROWS + 1), "rows, not the whole board"
+
+
+async def test_a_target_the_host_removes_leaves_the_round_which_goes_on(
+    game_network: Network, tmp_path: Path
+) -> None:
+    from reliablep2p.app.admin import ask_removal
+    from reliablep2p.net.identity import ADMIN_NAME
+    from reliablep2p.peer.fetch import GetError
+    from reliablep2p.proto import Remove
+
+    net = game_network
+    seeder = await net.peer(SETS[0])
+    hunter = await net.peer()
+    await until(lambda: hunter.round is not None and not hunter.round.over)
+    assert hunter.round is not None
+    target = next(t for t in hunter.round.targets if t in SETS[0])
+    assert net.db.authority is not None
+    admin = net.db.authority.identity(ADMIN_NAME, tmp_path / "admin", days=1)
+    removed = await ask_removal("127.0.0.1", net.db.port, admin.client_context(), Remove(target))
+    assert removed.names == [target]
+    await until(lambda: hunter.round is not None and target not in hunter.round.targets)
+    assert not hunter.round.over and hunter.round.targets, "the round goes on with the others"
+    with pytest.raises(GetError, match="not in the catalog"):
+        await hunter.get(target)
+    await until(lambda: target not in seeder.catalog)
+    assert (seeder.share.path / target).exists() if seeder.share else False, "its copy stays"

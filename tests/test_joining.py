@@ -10,6 +10,7 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -23,6 +24,7 @@ from reliablep2p.net.discovery import Host
 from reliablep2p.net.enroll import enroll
 from reliablep2p.proto import Enroll, Hello
 from reliablep2p.proto.tags import tagged_code
+from reliablep2p.storage.stores import embedded
 
 from .conftest import free_udp_port
 
@@ -50,9 +52,12 @@ class Lan:
         self.port = free_udp_port()
         self.guesses: dict[str, int] = {}
 
-    async def host(self, name: str, tcp_port: int = 0) -> DatabasePeer:
+    async def host(
+        self, name: str, tcp_port: int = 0, *, network: str | None = None, **options: Any
+    ) -> DatabasePeer:
         db = DatabasePeer(data_dir=self.root / name, host="127.0.0.1", port=tcp_port,
-                          secure=True, discovery_port=self.port, network_name=name)  # fmt: skip
+                          secure=True, discovery_port=self.port, network_name=network or name,
+                          **options)  # fmt: skip
         await self.nursery.start(db.run)
         serve = db.server.plaintext[Enroll]
         self.guesses[name] = 0
@@ -189,3 +194,30 @@ async def test_a_player_whose_host_is_down_starts_anyway_where_it_was_last(lan: 
     (note,) = result.notes
     assert note.startswith(f"alice-laptop did not answer; trying 127.0.0.1:{host.port}")
     assert "--db HOST:PORT" in note
+
+
+async def test_a_network_with_two_database_peers_is_listed_once_and_the_player_takes_both(
+    lan: Lan,
+) -> None:
+    """Both database peers of one network (one store, one CA) announce; the player joining by
+    code alone takes both as its list, and remembers both; a list shows the network once."""
+    first = await lan.host("party-1", network="lan-party")
+    second = await lan.host("party-2", network="lan-party", stores=embedded(lan.root / "party-1"),
+                            shared_ca=lan.root / "party-1")  # fmt: skip
+    await lan.host("quiz-night")
+    both = {("127.0.0.1", first.port), ("127.0.0.1", second.port)}
+    code = await code_of(first)
+    result = await trio.to_thread.run_sync(join, lan.where("carol", code), NobodyToAsk())
+    assert {result.database, *result.databases} == both
+    assert first.authority is not None
+    last = Profiles(lan.root / "me").for_network(first.authority.tag, "carol").last_host()
+    assert last is not None and set(last.addresses) == both, "the profile remembers both"
+
+    untagged = code.split("-", 1)[1]  # a code that names no network: the player must choose
+    with pytest.raises(JoinFailed) as failed:
+        await joined(lan.where("dan", untagged))
+    lines = str(failed.value).splitlines()
+    assert lines[0].startswith("2 hosts answered on this LAN"), lines
+    party = next(line for line in lines if "lan-party" in line)
+    assert f"127.0.0.1:{first.port}" in party and f"127.0.0.1:{second.port}" in party, party
+    assert sum("lan-party" in line for line in lines) == 1, lines

@@ -1,15 +1,18 @@
-"""What the host sends a crowd of the round (the top of the standings and your own place) and
-what a map report costs it (nothing for who holds what, until that changed)."""
+"""What the host (or a relaying database peer) sends a crowd of the round (the top of the
+standings and your own place) and what a map report costs it (nothing for who holds what, until
+that changed)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reliablep2p.database.play import GameMirror
 from reliablep2p.game.board import TOP_ROWS
 from reliablep2p.game.host import HuntHost, Online
 from reliablep2p.game.rules import Round
 from reliablep2p.game.settings import GameSettings
 from reliablep2p.game.views import RoundFeed
+from reliablep2p.proto import Lobby, bus
 
 CROWD = [f"p{index:02}" for index in range(TOP_ROWS + 10)]
 
@@ -64,3 +67,18 @@ async def test_a_map_report_asks_who_holds_what_only_when_that_changed() -> None
     hunt.roster_changed("late")
     hunt.report_map("p01", [("x", "p02")], online)
     assert asked == [1, 1]
+
+
+async def test_a_relay_sends_each_of_its_players_the_top_of_the_host_s_standings_and_its_own() -> (
+    None
+):
+    hunt = crowd_round()
+    whole = RoundFeed(hunt).whole()  # what the host tells the other database peers
+    assert whole is not None and len(whole.standings) == len(CROWD)
+    mirror = GameMirror()
+    mirror.update(bus.GameState("host", Lobby(), whole, {"p25": ["x"], "p03": ["x"]}))
+    far, near = mirror.round_state("p25"), mirror.round_state("p03")
+    assert far is not None and near is not None
+    top = CROWD[:TOP_ROWS]
+    assert [s.player for s in near.standings] == top
+    assert [s.player for s in far.standings] == [*top, "p25"] and far.targets == ["x"]

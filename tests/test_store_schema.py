@@ -65,6 +65,8 @@ def test_a_data_folder_with_the_game_records_but_no_schema_version_keeps_them(
         assert stores.metadata.load_holdings() == {"ann": {digest: 7}}
         assert stores.metadata.rounds_played() == 7
         assert stores.metadata.load_players() == {"ann": (30, 2, 1)}
+        assert stores.metadata.shared_by("ann") == catalog, "what ann held is what she shared"
+        assert stores.metadata.removed_hashes() == set()
     finally:
         stores.close()
 

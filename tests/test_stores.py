@@ -191,3 +191,58 @@ def test_the_game_records_are_kept_and_expired_treasure_leaves_the_vault(backend
         assert stores.metadata.load_running_round() is None
     finally:
         stores.close()
+
+
+def test_database_peers_are_listed_while_their_heartbeat_is_fresh(backend: Backend) -> None:
+    """Each database peer registers where players reach it; one that stops beating drops off
+    (by the store's clock), one that stops cleanly at once, one that restarts takes its row."""
+    stores, _ = backend.opened()
+    metadata = stores.metadata
+    try:
+        metadata.register_database_peer("one", [("10.0.0.1", 9000), ("192.168.1.5", 9000)])
+        metadata.register_database_peer("two", [("10.0.0.2", 9000)])
+        assert metadata.database_peers(15) == [
+            ("10.0.0.1", 9000), ("10.0.0.2", 9000), ("192.168.1.5", 9000)
+        ]  # fmt: skip
+        assert metadata.database_peers(-1) == [], "rows older than the age asked are not listed"
+        metadata.register_database_peer("one", [("10.0.0.1", 9000)])  # an address went away
+        metadata.forget_database_peer("two")
+        metadata.register_database_peer("three", [("10.0.0.1", 9000)])  # restarted there
+        assert metadata.database_peers(15) == [("10.0.0.1", 9000)]
+        metadata.forget_database_peer("one")
+        assert metadata.database_peers(15) == [("10.0.0.1", 9000)], "three holds it now"
+    finally:
+        stores.close()
+
+
+def test_who_shared_what_is_kept_and_a_removed_file_leaves_the_records(backend: Backend) -> None:
+    stores, _ = backend.opened()
+    try:
+        notes = store_blob(stores.vault, b"notes", "notes.txt")
+        twin = store_blob(stores.vault, b"notes", "twin.txt")
+        other = store_blob(stores.vault, b"other", "other.txt")
+        stores.metadata.add_file(notes, "ann")
+        stores.metadata.add_file(twin, "bob")
+        stores.metadata.add_file(other, "bob")
+        stores.metadata.record_shared("ann", ["other.txt", "other.txt"])
+        stores.metadata.record_holdings([("ann", notes.hash, 1, "published")])
+    finally:
+        stores.close()
+
+    stores, _ = backend.opened()
+    try:
+        metadata = stores.metadata
+        assert [i.name for i in metadata.shared_by("ann")] == ["notes.txt", "other.txt"]
+        assert metadata.shared_by("bob") == [twin, other]
+        assert metadata.remove_file("notes.txt") == [notes, twin], "every name of its content"
+        assert metadata.remove_file("twin.txt") == []
+        assert [i.name for i in metadata.catalog()] == ["other.txt"]
+        assert [i.name for i in metadata.shared_by("ann")] == ["other.txt"]
+        assert metadata.removed_hashes() == {notes.hash}
+        assert metadata.load_holdings() == {}
+        stores.vault.delete_blob(notes.hash)
+        stores.vault.erase_chunks(set(notes.chunks))
+        assert stores.vault.missing([notes, other]) == [notes]
+        assert read_blob(stores.vault, other) == b"other"
+    finally:
+        stores.close()

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Input
 
 from reliablep2p.app import commands, words
@@ -80,6 +81,7 @@ class GameApp(App[int]):
         self.news = RoundNews(node.name)
         self.catalog_query = ""
         self.quitting = False
+        self.panels: list[Widget] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -96,6 +98,7 @@ class GameApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.panels = [self.query_one(panel) for panel in self.PANELS]
         self.sub_title = self.node.name or "starting"
         self.query_one(CommandLine).display = False
         self.query_one(CatalogSearch).display = False
@@ -112,18 +115,14 @@ class GameApp(App[int]):
 
     def board_shown(self) -> bool:
         """Every panel is there (not yet, or no more, while the app starts or ends)."""
-        return all(self.query(panel) for panel in self.PANELS)
+        return bool(self.panels) and all(panel.is_attached for panel in self.panels)
 
     def tick(self) -> None:
         """Once a second: the clocks."""
         if not self.board_shown():
             return
         self.query_one(HuntPanel).tick()
-        self.query_one(StatusBar).tick(self.clock())
-
-    def clock(self) -> str:
-        """The game's clock: the round's time left, or the countdown to the next one."""
-        return self.news.clock()
+        self.query_one(StatusBar).tick(self.news.clock())
 
     # ------------------------------------------------------------------- from the core
 
@@ -195,7 +194,9 @@ class GameApp(App[int]):
             elif isinstance(event, events.LobbyChanged):
                 self.on_lobby(event)
                 changed.add("hunt")
-            elif isinstance(event, events.TreasurePlanted | events.TreasureExpired):
+            elif isinstance(
+                event, events.TreasurePlanted | events.TreasureExpired | events.FilesRemoved
+            ):
                 self.feed(text, "round")
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.EveningOver):
@@ -213,7 +214,7 @@ class GameApp(App[int]):
             book="book" in changed,
             hunt="hunt" in changed,
         )
-        self.query_one(StatusBar).tick(self.clock())
+        self.query_one(StatusBar).tick(self.news.clock())
 
     def on_lobby(self, event: events.LobbyChanged) -> None:
         for text, kind in self.news.lobby(event.lobby):
@@ -230,7 +231,7 @@ class GameApp(App[int]):
                 self.show_modal(self.round_over_screen(event.round, board))
 
     def round_over_screen(self, state: RoundState, board: list[PlayerStats]) -> RoundOverScreen:
-        return RoundOverScreen(state, board, self.node.name, self.clock)
+        return RoundOverScreen(state, board, self.node.name, self.news.clock)
 
     def show_modal(self, screen: Screen[None]) -> None:
         """A screen over the board; when it closes, the board has the focus again."""
@@ -369,7 +370,7 @@ class GameApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.show_modal(HelpScreen(self.clock))
+            self.show_modal(HelpScreen(self.news.clock))
 
     def action_scoreboard(self) -> None:
         if self.finished_round is None:

@@ -1,6 +1,7 @@
 """`rp2p-db`'s subcommands for the host: `invite` (mint a join code), `kick NAME` (throw a player
-out) and `set KEY VALUE` (change a setting of the running game). `kick` and `set` talk to the
-running database peer over TLS with a short-lived admin certificate minted from the network's CA.
+out), `set KEY VALUE` (change a setting of the running game) and `remove NAME` (take a file out
+of the network). `kick`, `set` and `remove` talk to the running database peer over TLS with a
+short-lived admin certificate minted from the network's CA.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import trio
 
 from ..game.settings import GameSettings
 from ..net.channel import READ_TIMEOUT, RemoteError, open_channel
-from ..net.identity import ADMIN_NAME, DATABASE_NAME
-from ..proto import ChangeSetting, Kick, KickReport, ProtocolError, Settings
+from ..net.identity import ADMIN_NAME, DATABASE_NAME, SecurityError
+from ..proto import ChangeSetting, Kick, KickReport, ProtocolError, Remove, Removed, Settings
 from ..proto.tags import tagged_code
 from .options import port_option
 from .storeoptions import add_store_option
@@ -43,11 +44,11 @@ def invite(argv: list[str]) -> int:
     from ..storage.interfaces import StoreError, StoreUnavailable
     from ..storage.stores import metadata_store
 
-    tag = NetworkAuthority.load_or_create(args.data).tag
     try:
+        tag = NetworkAuthority.load_or_create(args.data).tag
         store = metadata_store(args.data, args.store)
         store.open()
-    except StoreError as exc:
+    except (StoreError, SecurityError) as exc:
         return refused(exc)
     try:
         print(tagged_code(store.new_invite(uses=args.uses, seconds=args.hours * 3600), tag))
@@ -95,7 +96,10 @@ def kick(argv: list[str]) -> int:
         return 1
     from ..database.authority import NetworkAuthority
 
-    authority = NetworkAuthority.load_or_create(args.data)
+    try:
+        authority = NetworkAuthority.load_or_create(args.data)
+    except SecurityError as exc:
+        return refused(exc)
     with tempfile.TemporaryDirectory() as tmp:
         admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
         try:
@@ -108,6 +112,51 @@ def kick(argv: list[str]) -> int:
             return _kick_offline(args.data, args.store, args.name, exc.detail)
     print(f"{args.name} is kicked out of the network; " + _kick_outcome(report, args.wait))
     return 0
+
+
+def remove(argv: list[str]) -> int:
+    """Take a file out of the catalog and the vault of the running database peer."""
+    parser = argparse.ArgumentParser(
+        prog="rp2p-db remove",
+        description="Remove a file from the network (catalog and vault) for good: every "
+        "online peer stops offering it, and its content is refused if published again.",
+    )
+    parser.add_argument("name", help="the file's name in the catalog")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the database peer's data")
+    parser.add_argument("--host", default="127.0.0.1", help="the running database peer's address")
+    parser.add_argument("--port", type=port_option, default=9000, help="its port (9000)")
+    args = parser.parse_args(argv)
+    if not (args.data / "ca.key").exists():
+        print(f"rp2p-db remove: no network keys in {args.data} (no ca.key): give the database "
+              "peer's --data (an --insecure-lan network has no admin tool)", file=sys.stderr)  # fmt: skip
+        return 1
+    from ..database.authority import NetworkAuthority
+
+    authority = NetworkAuthority.load_or_create(args.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
+        try:
+            removed = trio.run(ask_removal, args.host, args.port, admin.client_context(),
+                               Remove(args.name))  # fmt: skip
+        except RemoteError as exc:
+            print(f"rp2p-db remove: {exc.detail}", file=sys.stderr)
+            return 1
+        except ProtocolError as exc:
+            print(f"rp2p-db remove: cannot reach the database peer at {args.host}:{args.port}"
+                  f" ({exc.detail}); it must be running", file=sys.stderr)  # fmt: skip
+            return 1
+    also = f" (and {', '.join(removed.names[1:])}, the same content)" if removed.names[1:] else ""
+    print(f"removed {args.name} from the catalog and the vault{also}; the online peers stop "
+          "offering it, the others when they next join; the same content is refused if "
+          "published again")  # fmt: skip
+    return 0
+
+
+async def ask_removal(host: str, port: int, tls: ssl.SSLContext, request: Remove) -> Removed:
+    async with await open_channel(host, port, name=ADMIN_NAME, listen_port=0, tls=tls,
+                                  expect=DATABASE_NAME) as channel:  # fmt: skip
+        await channel.send(request)
+        return await channel.receive_message(Removed)
 
 
 def set_setting(argv: list[str]) -> int:
@@ -128,7 +177,10 @@ def set_setting(argv: list[str]) -> int:
         return 2
     from ..database.authority import NetworkAuthority
 
-    authority = NetworkAuthority.load_or_create(args.data)
+    try:
+        authority = NetworkAuthority.load_or_create(args.data)
+    except SecurityError as exc:
+        return refused(exc)
     with tempfile.TemporaryDirectory() as tmp:
         admin = authority.identity(ADMIN_NAME, Path(tmp), days=1)
         try:

@@ -16,13 +16,14 @@ import trio
 
 from ..game.settings import GameSettings
 from ..net.discovery import DISCOVERY_PORT, lan_addresses, lan_interfaces
+from ..net.identity import SecurityError
 from ..peer import events
 from ..peer.node import Node
 from ..proto.discovery import MAX_NETWORK_NAME
 from ..proto.tags import tagged_code
 from ..storage.share import ShareUnusable
 from . import bot, commands, words
-from .admin import DEFAULT_DATA, invite, kick, refused, set_setting
+from .admin import DEFAULT_DATA, invite, kick, refused, remove, set_setting
 from .options import add_player_options, add_version_option, make_player, port_option
 
 if TYPE_CHECKING:
@@ -63,11 +64,19 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         sys.exit(kick(argv[1:]))
     if argv and argv[0] == "set":
         sys.exit(set_setting(argv[1:]))
+    if argv and argv[0] == "remove":
+        sys.exit(remove(argv[1:]))
+    if argv and argv[0] == "backup":
+        from .snapshot import backup
+
+        sys.exit(backup(argv[1:]))
     parser = argparse.ArgumentParser(
         prog="rp2p-db",
         description="The headless database peer: peer list, catalog, backup and game host. "
         "Also: 'rp2p-db invite' mints a join code, 'rp2p-db kick NAME' revokes a player, "
-        "'rp2p-db set KEY VALUE' changes a setting of the running game.",
+        "'rp2p-db set KEY VALUE' changes a setting of the running game, "
+        "'rp2p-db remove NAME' takes a file out of the network, "
+        "'rp2p-db backup DIR' writes a copy of the data to start from.",
     )
     add_version_option(parser)
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
@@ -97,6 +106,10 @@ def db_main(argv: Sequence[str] | None = None) -> None:
                         help="fresh files planted each round (%(default)s)")  # fmt: skip
     parser.add_argument("--treasure-rounds", type=int, default=defaults.treasure_rounds,
                         help="rounds a planted file lives before it expires (%(default)s)")  # fmt: skip
+    parser.add_argument("--ca", type=Path, metavar="DIR",
+                        help="a second database peer of the network: the folder holding a copy "
+                        "of the first one's ca.key and ca.pem (from its --data), copied into "
+                        "--data on the first start (see docs/scale.md)")  # fmt: skip
     parser.add_argument("--insecure-lan", action="store_true",
                         help="NO encryption, NO authentication: anyone on the LAN can join, "
                         "read every file and pose as any player; for quick local tests only")  # fmt: skip
@@ -115,7 +128,13 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     from ..database.peer import DatabasePeer
     from ..storage.interfaces import StoreError
 
+    if args.ca is not None and args.insecure_lan:
+        parser.error("--ca: an --insecure-lan network has no keys")
     try:
+        if args.ca is not None:  # checked before anything is made in --data
+            from ..database.authority import NetworkAuthority
+
+            NetworkAuthority.load_or_refuse(args.ca)
         database = DatabasePeer(
             stores=stores_from(args, args.data),
             data_dir=args.data,
@@ -127,9 +146,10 @@ def db_main(argv: Sequence[str] | None = None) -> None:
             enroll_port=args.enroll_port,
             discovery_port=args.discovery_port or None,
             network_name=args.network_name,
+            shared_ca=args.ca,
         )
         sys.exit(trio.run(_serve_until_signal, database))
-    except StoreError as exc:
+    except (StoreError, SecurityError) as exc:
         sys.exit(refused(exc))
 
 
@@ -200,9 +220,14 @@ def how_to_join(database: DatabasePeer, code: str) -> list[str]:
 
 
 def peer_main(argv: Sequence[str] | None = None) -> None:
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["restore"]:
+        from .restore import restore
+
+        sys.exit(restore(list(sys.argv[2:] if argv is None else argv[1:])))
     parser = argparse.ArgumentParser(
         prog="rp2p-peer",
-        description="A headless peer: seeds a folder, fetches files, reads commands from stdin.",
+        description="A headless peer: seeds a folder, fetches files, reads commands from stdin. "
+        "Also: 'rp2p-peer restore' brings back every file this player shared, from the vault.",
     )
     add_player_options(parser)
     parser.add_argument("--get", action="append", metavar="NAME", default=[],
@@ -286,8 +311,9 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
             if node.session.gave_up.is_set():
                 pass  # kicked, or another version: its one line is logged already
             elif not node.ready.is_set():
-                host, port = node.database or ("?", 0)
-                print(f"rp2p-peer: database peer {host}:{port} unreachable", file=sys.stderr)
+                known = ", ".join(f"{host}:{port}" for host, port in node.databases) or "?"
+                several = "s" if len(node.databases) > 1 else ""
+                print(f"rp2p-peer: database peer{several} {known} unreachable", file=sys.stderr)
                 status = 1
             elif wanted:
                 status = await _fetch_all(node, wanted)

@@ -3,7 +3,9 @@
 In order: a player with `--db` asks that host which network it is; a player with one known
 network tries the address its host was last reached at; otherwise it asks the LAN (see
 `net/discovery.py`) for hosts of its code's network, or of the networks it has profiles in.
-One host: that one. Several: the `Chooser` decides (`rp2p-tui` shows a picker, `rp2p-peer`
+A network with several database peers is one host with several addresses (they announce the
+same tag): the player takes them all, and its session moves among them. One network: that one.
+Several: the `Chooser` decides (`rp2p-tui` shows a picker, `rp2p-peer`
 lists them and exits 1). None: one line naming `--db`. A code is only ever sent to a host of
 the network its tag words name, and a player that has joined that network already just uses
 its profile there.
@@ -64,8 +66,8 @@ class NobodyToAsk:
 
 
 def describe(host: Host) -> str:
-    """A host as a picker or a list shows it."""
-    where = "{}:{}".format(*host.address)
+    """A host as a picker or a list shows it (a network's several database peers, one line)."""
+    where = ", ".join("{}:{}".format(*address) for address in host.addresses)
     return f"{host.name}  {where}  (network {'-'.join(tag_words(host.tag))})"
 
 
@@ -82,6 +84,8 @@ class Where:
     profiles: Profiles
     enroll_port: int | None = None
     """Where the host takes codes, if not on its own port (an older setup's --enroll-port)."""
+    databases: tuple[Addr, ...] = ()
+    """Every database peer `--db` named (`database` is the first)."""
     discovery_timeout: float = DISCOVERY_TIMEOUT
 
 
@@ -93,6 +97,10 @@ class Joined:
     identity: Identity
     database: Addr
     notes: tuple[str, ...] = ()
+    databases: tuple[Addr, ...] = ()
+    """The network's other database peers we know of: where to go when `database` is away."""
+    profile: Profile | None = None
+    """Where the player's profile is (it remembers the database peers the network lists)."""
 
 
 def join(where: Where, chooser: Chooser) -> Joined:
@@ -129,9 +137,13 @@ def join(where: Where, chooser: Chooser) -> Joined:
     if identity.name != where.name:
         raise JoinFailed(f"the profile in {profile.folder} belongs to {identity.name}, "
                          f"not {where.name}")  # fmt: skip
+    before = profile.last_host()
+    known_before = before.addresses if before is not None and before.tag == host.tag else []
+    others = tuple(a for a in dict.fromkeys([*host.addresses, *where.databases, *known_before])
+                   if a != host.address)  # fmt: skip
     if note is None:  # heard from the host itself, or named by --db
-        profile.remember(LastHost(host.tag, host.name, host.address))
-    return Joined(identity, host.address, (note,) if note else ())
+        profile.remember(LastHost(host.tag, host.name, host.address, others))
+    return Joined(identity, host.address, (note,) if note else (), others, profile)
 
 
 def _parse(text: str | None) -> JoinCode | None:
@@ -156,21 +168,18 @@ def _find_host(
         what = "your network" if len(known) == 1 else "your networks"
     mine = [tag for tag in known if wanted(tag)]
     if where.database is not None:
+        given = list(dict.fromkeys([where.database, *where.databases]))
         if len(mine) == 1:  # the player is in that network: TLS checks it is the one
             before = known[mine[0]].last_host()
-            return Host(mine[0], before.name if before else "the host", [where.database]), None
-        try:
-            host = _ask(where.database, where.name)
-        except ProtocolError as exc:
-            raise JoinFailed("the database peer at {}:{} did not say which network it is: "
-                             "{}".format(*where.database, exc.detail)) from None  # fmt: skip
+            return Host(mine[0], before.name if before else "the host", given), None
+        host = _ask_any(given, where.name)
         if not wanted(host.tag):
             raise JoinFailed(f"{describe(host)} is not {what}: nothing was sent to it")
         return host, None
     last = [p.last_host() for p in known.values()] if code is None else []
     remembered = [entry for entry in last if entry is not None]
     if len(known) == 1 and remembered:  # the usual restart: the host is where it was
-        still_there = _answering(remembered[0], where.name)
+        still_there = _answering(remembered[0], where.name)  # (or one of its database peers)
         if still_there is not None:
             return still_there, None
     only = next(iter(known)) if code is None and len(known) == 1 else b""  # the others keep quiet
@@ -182,7 +191,7 @@ def _find_host(
         last_seen = remembered[0]
         where_last = "{}:{}".format(*last_seen.address)
         note = f"{last_seen.name} did not answer; trying {where_last}, where it was last. {hint}"
-        return Host(last_seen.tag, last_seen.name, [last_seen.address]), note
+        return Host(last_seen.tag, last_seen.name, last_seen.addresses), note
     if not hosts:
         raise JoinFailed(f"no host of {what} found: {hint}")
     if len(hosts) == 1:
@@ -205,13 +214,34 @@ def _ask(address: Addr, name: str) -> Host:
     return Host(info.tag, info.name, [address])
 
 
+def _ask_any(addresses: list[Addr], name: str) -> Host:
+    """The network the first of `addresses` that answers is, with all of them as its
+    database peers (the others are checked by TLS when the session moves there)."""
+    problems = []
+    for address in addresses:
+        try:
+            host = _ask(address, name)
+        except ProtocolError as exc:
+            problems.append("the database peer at {}:{} did not say which network it is: "
+                            "{}".format(*address, exc.detail))  # fmt: skip
+            continue
+        host.addresses = list(dict.fromkeys([address, *addresses]))
+        return host
+    raise JoinFailed("; ".join(problems))
+
+
 def _answering(last: LastHost, name: str) -> Host | None:
-    """The host last reached, if it is still there (the same network at the same address)."""
-    try:
-        host = _ask(last.address, name)
-    except ProtocolError:
-        return None
-    return host if host.tag == last.tag else None
+    """The host last reached, if it is still there: the same network at its address, or at
+    another of its database peers' (that one first)."""
+    for address in last.addresses:
+        try:
+            host = _ask(address, name)
+        except ProtocolError:
+            continue
+        if host.tag == last.tag:
+            host.addresses = list(dict.fromkeys([address, *last.addresses]))
+            return host
+    return None
 
 
 def _enroll(at: Addr, tag: bytes, code: JoinCode, name: str, folder: Path) -> Identity:

@@ -9,6 +9,7 @@ commands alike.
 from __future__ import annotations
 
 import argparse
+import functools
 import socket
 import sys
 import unicodedata
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ..net.discovery import DISCOVERY_PORT
+from ..peer import events
 from ..peer.node import Node
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
-from .profiles import Profiles
+from .profiles import Profile, Profiles
 
 DEFAULT_DB = ("127.0.0.1", 9000)
 """Where an --insecure-lan player looks for its host (it does not look on the LAN)."""
@@ -43,6 +45,11 @@ def address_option(text: str) -> tuple[str, int]:
         return parse_address(text, default_host="127.0.0.1")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def addresses_option(text: str) -> list[tuple[str, int]]:
+    """argparse's type for `--db`: one HOST:PORT or several, comma-separated."""
+    return [address_option(part.strip()) for part in text.split(",") if part.strip()]
 
 
 def port_option(text: str) -> int:
@@ -74,9 +81,11 @@ def add_player_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="0.0.0.0",
                         help="address to listen on, and to look for the host from "
                         "(default: all)")  # fmt: skip
-    parser.add_argument("--db", type=address_option,
+    parser.add_argument("--db", type=addresses_option, action="extend",
                         help="the database peer, HOST:PORT, where the LAN does not carry its "
-                        "announcements (default: found on the LAN)")  # fmt: skip
+                        "announcements (default: found on the LAN); a network with several "
+                        "takes several, A:9000,B:9000 or --db again: the others are where to "
+                        "go when one is away")  # fmt: skip
     parser.add_argument("--discovery-port", type=port_option, default=DISCOVERY_PORT,
                         help=f"UDP port hosts announce on ({DISCOVERY_PORT})")  # fmt: skip
     parser.add_argument("--share", type=Path, help="folder to seed and save into (./port_PORT)")
@@ -107,10 +116,13 @@ def make_player(
     """
     port = args.port or free_port(args.host)
     name = unicodedata.normalize("NFC", args.name or f"player-{port}")  # as the network has it
-    identity, database = None, args.db or DEFAULT_DB
+    given: list[tuple[str, int]] = args.db or []
+    identity, databases = None, given or [DEFAULT_DB]
+    joined = None
     if not args.insecure_lan:
         where = Where(
-            name=name, code=args.code, database=args.db, profile=args.profile,
+            name=name, code=args.code, database=given[0] if given else None,
+            databases=tuple(given), profile=args.profile,
             listen_host=args.host, discovery_port=args.discovery_port,
             profiles=Profiles(), enroll_port=args.enroll_port,
         )  # fmt: skip
@@ -118,14 +130,24 @@ def make_player(
             joined = join(where, chooser or NobodyToAsk())
         except JoinFailed as exc:
             sys.exit(str(exc))
-        identity, database = joined.identity, joined.database
+        identity, databases = joined.identity, [joined.database, *joined.databases]
         if notes is None:
             for note in joined.notes:
                 print(note, file=sys.stderr, flush=True)
         else:
             notes.extend(joined.notes)
-    return Node(name=name, host=args.host, port=port, share_dir=args.share, database=database,
-                identity=identity, **options)  # fmt: skip
+    node = Node(name=name, host=args.host, port=port, share_dir=args.share,
+                database=databases[0], databases=databases[1:], identity=identity,
+                **options)  # fmt: skip
+    if joined is not None and joined.profile is not None:
+        node.subscribe(functools.partial(remember_databases, joined.profile))
+    return node
+
+
+def remember_databases(profile: Profile, event: events.Event) -> None:
+    """Keep every database peer the network lists in the profile, for the next start."""
+    if isinstance(event, events.DatabasesChanged) and event.addresses:
+        profile.remember_databases(list(event.addresses))
 
 
 def free_port(host: str) -> int:

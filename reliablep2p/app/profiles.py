@@ -1,7 +1,8 @@
 """A player's profiles: one per network and name, each remembering where its host was last.
 
 A profile folder holds the player's key and certificate (`net/identity.Identity`) and
-`host.json`: the network's tag, its name, and the address its database peer was last reached at.
+`host.json`: the network's tag, its name, the address its database peer was last reached at, and
+the network's other database peers as last listed (where to look when that one is away).
 Folders live under the user data dir as ``networks/<tag in hex>/<name>``, so one person can play
 in two networks under one name. Profiles made before networks had tags (``players/<name>``) are
 still found and used where they are.
@@ -29,6 +30,12 @@ class LastHost:
     tag: bytes
     name: str
     address: tuple[str, int]
+    others: tuple[tuple[str, int], ...] = ()
+    """The network's other database peers, as last listed."""
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return list(dict.fromkeys([self.address, *self.others]))
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,9 @@ class Profile:
         """The host last reached, if it is recorded (and belongs to this profile's network)."""
         try:
             saved = json.loads((self.folder / HOST_FILE).read_text())
+            others = tuple((str(host), int(port)) for host, port in saved.get("databases", []))
             last = LastHost(bytes.fromhex(saved["tag"]), str(saved["name"]),
-                            (str(saved["host"]), int(saved["port"])))  # fmt: skip
+                            (str(saved["host"]), int(saved["port"])), others)  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             return None  # none yet, or unreadable: discovery finds the host again
         return last if last.tag == self.tag else None
@@ -65,7 +73,10 @@ class Profile:
     def remember(self, last: LastHost) -> None:
         """Keep where the host is now, atomically (a crash leaves the old or the new record)."""
         host, port = last.address
-        text = json.dumps({"tag": last.tag.hex(), "name": last.name, "host": host, "port": port})
+        record = {"tag": last.tag.hex(), "name": last.name, "host": host, "port": port}
+        if last.others:
+            record["databases"] = [list(address) for address in last.others]
+        text = json.dumps(record)
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f"{HOST_FILE}.tmp"
         with tmp.open("w") as f:
@@ -73,6 +84,16 @@ class Profile:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.folder / HOST_FILE)
+
+    def remember_databases(self, addresses: list[tuple[str, int]]) -> None:
+        """Keep the network's database peers as listed now, the one we are on first."""
+        last, tag = self.last_host(), self.tag
+        if tag is None or not addresses:
+            return
+        now = LastHost(tag, last.name if last else "the host", addresses[0],
+                       tuple(a for a in addresses[1:] if a != addresses[0]))  # fmt: skip
+        if now != last:
+            self.remember(now)
 
 
 class Profiles:

@@ -55,9 +55,18 @@ def describe(event: events.Event) -> str:
 @describe.register
 def _(event: events.Joined) -> str:
     counts = f"{counted(event.peers, 'peer')} online, {counted(event.files, 'file')} in the catalog"
+    if event.again and event.gone_host:
+        return (f"database peer {event.gone_host}:{event.gone_port} gone; now on"
+                f" {event.host}:{event.port}: {counts}")  # fmt: skip
     if event.again:
         return f"back with the host at {event.host}:{event.port}: {counts}"
     return f"joined as {event.name}: {counts}"
+
+
+@describe.register
+def _(event: events.DatabasesChanged) -> str:
+    where = ", ".join(f"{host}:{port}" for host, port in event.addresses)
+    return f"database peers of the network: {where}"
 
 
 @describe.register
@@ -227,6 +236,12 @@ def _(event: events.TreasurePlanted) -> str:
 @describe.register
 def _(event: events.TreasureExpired) -> str:
     return "treasure expired: " + ", ".join(event.names)
+
+
+@describe.register
+def _(event: events.FilesRemoved) -> str:
+    names = ", ".join(shown(name) for name in event.names)
+    return f"the host removed {names} from the network: no longer offered (your copy stays)"
 
 
 @describe.register

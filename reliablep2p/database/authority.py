@@ -1,13 +1,19 @@
 """The network's certificate authority, kept by the database peer in its data folder.
 
-An EC P-256 key and a self-signed certificate, readable by its owner only; it signs every
-player's certificate. Only `cryptography` primitives are used: nothing here is home-made crypto.
+An EC P-256 key (`ca.key`) and a self-signed certificate (`ca.pem`); it signs every player's
+certificate. The first database peer makes them; every other database peer of the network is
+given a copy of both (`rp2p-db --ca DIR`, or copied into its data folder by hand), and signs its
+own identity with them. The key is readable by its owner only: a key file that the group or
+others may read is refused, and it is never put in the shared database. Only `cryptography`
+primitives are used: nothing here is home-made crypto.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import secrets
+import stat
 from pathlib import Path
 
 from cryptography import x509
@@ -28,6 +34,7 @@ from ..net.identity import (
 )
 
 CA_DAYS = 3650
+KEY_FILE, CERT_FILE = "ca.key", "ca.pem"
 
 
 class NetworkAuthority:
@@ -47,14 +54,59 @@ class NetworkAuthority:
         return network_tag(self.ca_pem)
 
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> NetworkAuthority:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key_path, cert_path = data_dir / "ca.key", data_dir / "ca.pem"
-        if key_path.exists() and cert_path.exists():
+    def load(cls, folder: Path) -> NetworkAuthority | None:
+        """The network keys in `folder` (None if there are none); `SecurityError` for half a
+        pair, a key others may read, or files that are not keys."""
+        key_path, cert_path = folder / KEY_FILE, folder / CERT_FILE
+        if not key_path.exists() and not cert_path.exists():
+            return None
+        for path, other in ((key_path, cert_path), (cert_path, key_path)):
+            if not path.exists():
+                raise SecurityError(f"{other} is there but {path.name} is not: the network's"
+                                    f" keys are the two files {KEY_FILE} and {CERT_FILE}")  # fmt: skip
+        mode = stat.S_IMODE(key_path.stat().st_mode)
+        if mode & 0o077:
+            raise SecurityError(f"{key_path} may be read by others (mode {mode:04o}): it signs"
+                                f" every player's certificate; run chmod 600 {key_path}")  # fmt: skip
+        try:
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-            if not isinstance(key, ec.EllipticCurvePrivateKey):
-                raise SecurityError(f"{key_path} is not an EC key")
-            return cls(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))
+            certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        except (ValueError, TypeError) as exc:
+            raise SecurityError(f"the network keys in {folder} cannot be read: {exc}") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise SecurityError(f"{key_path} is not an EC key")
+        if key.public_key() != certificate.public_key():
+            raise SecurityError(f"{key_path} is not the key of {cert_path}")
+        return cls(key, certificate)
+
+    @classmethod
+    def load_or_refuse(cls, shared: Path) -> NetworkAuthority:
+        """The keys a database peer is given (`--ca DIR`): they must be there."""
+        given = cls.load(shared)
+        if given is None:
+            raise SecurityError(f"--ca {shared}: no {KEY_FILE} and {CERT_FILE} there (copy"
+                                " them from the first database peer's --data)")  # fmt: skip
+        return given
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path, *, shared: Path | None = None) -> NetworkAuthority:
+        """The network keys in the data folder; made there on a first start, or, with
+        `shared` (`rp2p-db --ca DIR`), copied there from the keys the first database peer made
+        (the same network's: keys of another network in the data folder are refused)."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        own = cls.load(data_dir)
+        if shared is not None:
+            given = cls.load_or_refuse(shared)
+            if own is None:
+                write_private(data_dir / KEY_FILE, key_pem(given._key))
+                write_private(data_dir / CERT_FILE, given.ca_pem)
+                return given
+            if own.ca_pem != given.ca_pem:
+                raise SecurityError(f"{data_dir} holds the keys of another network than those"
+                                    f" in {shared}: give this database peer a data folder of"
+                                    " its own")  # fmt: skip
+        if own is not None:
+            return own
         key = new_key()
         name = subject(f"rp2p network {secrets.token_hex(4)}")
         certificate = (
@@ -82,8 +134,9 @@ class NetworkAuthority:
             )
             .sign(key, hashes.SHA256())
         )
-        write_private(key_path, key_pem(key))
-        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        write_private(data_dir / KEY_FILE, key_pem(key))
+        write_private(data_dir / CERT_FILE, certificate.public_bytes(serialization.Encoding.PEM))
+        os.chmod(data_dir / CERT_FILE, 0o644)  # the certificate is public
         return cls(key, certificate)
 
     def issue(self, name: str, public_key_pem: bytes, *, days: float = PLAYER_DAYS) -> bytes:

@@ -9,7 +9,7 @@ A name that looks like another name in the catalog (same UTS #39 skeleton) is re
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import trio
 
@@ -49,6 +49,8 @@ class Backup:
         catalog: dict[str, FileInfo],
         hunt: HuntHost,
         cataloged: Callable[[FileInfo], None],
+        *,
+        removed: Collection[bytes] = frozenset(),
     ) -> None:
         self.store = store
         self.vault = vault
@@ -56,12 +58,15 @@ class Backup:
         self.hunt = hunt
         self.cataloged = cataloged
         """Hears every file added to the catalog (the pushes announce it)."""
+        self.removed = removed
+        """The content the host removed: refused, under any name."""
         self._upload_slots = trio.CapacityLimiter(MAX_UPLOADS)
         self._lookalikes = Lookalikes(catalog)
 
     async def on_publish(self, session: Session, publish: Publish) -> None:
         """Catalog what we already hold, ask for the bytes we lack, refuse conflicts."""
         needed: list[str] = []
+        shared: list[str] = []
         refused: dict[str, str] = {}
         batch = Lookalikes()  # two new look-alikes in one publish: the first one wins
         for info in publish.files:
@@ -70,11 +75,12 @@ class Backup:
                 if (twin := batch.clash(info.name)) is not None:
                     raise _looks_like(twin, "published with it")
                 batch.add(info.name)
-                if info.name not in self.catalog:
-                    if not await trio.to_thread.run_sync(self.vault.has_blob, info):
-                        needed.append(info.name)
-                    else:
-                        await self._add(info, session.peer)  # refuses a look-alike that won a race
+                if info.name in self.catalog:
+                    shared.append(info.name)
+                elif not await trio.to_thread.run_sync(self.vault.has_blob, info):
+                    needed.append(info.name)
+                else:
+                    await self._add(info, session.peer)  # refuses a look-alike that won a race
             except StoreUnavailable:  # asked for: the upload fails, and is tried again later
                 needed.append(info.name)
             except ProtocolError as exc:
@@ -82,14 +88,23 @@ class Backup:
                 log.info("refused %r from %s: %s", info.name, session.peer.name, exc.detail)
                 continue
             session.published[info.name] = info.hash
+        await self._record_shared(session.peer.name, shared)
         if needed:
             await session.channel.send(Need(needed))
         if refused:
             await session.channel.send(Rejected(list(refused), list(refused.values())))
         self.hunt.poke()
 
+    def forget(self, name: str) -> None:
+        """`name` left the catalog (the host removed it): free for other content."""
+        self._lookalikes.discard(name)
+
     def _check_publishable(self, info: FileInfo) -> None:
         check_file_info(info)
+        if info.hash in self.removed:
+            raise RemoteProtocolError(
+                ErrorCode.FORBIDDEN, "the host removed this file from the network"
+            )
         known = self.catalog.get(info.name)
         if known is not None and known.hash != info.hash:
             raise RemoteProtocolError(
@@ -97,6 +112,13 @@ class Backup:
             )
         if (twin := self._lookalikes.clash(info.name)) is not None:
             raise _looks_like(twin, "already in the catalog")
+
+    async def _record_shared(self, player: str, names: list[str]) -> None:
+        """Remember who shares a cataloged file too (what `restore` brings back)."""
+        try:
+            await trio.to_thread.run_sync(self.store.record_shared, player, names)
+        except StoreUnavailable as exc:  # kept by its next publish, once the store is back
+            log.warning("not recorded that %s shares %d files: %s", player, len(names), exc)
 
     async def serve_upload(self, channel: Channel, hello: Hello, request: Upload) -> None:
         info = request.file
@@ -130,7 +152,7 @@ class Backup:
             raise _looks_like(twin, "already in the catalog")  # it won a race to get there
         self._lookalikes.add(info.name)  # taken now, while the row is written
         try:
-            await trio.to_thread.run_sync(self.store.add_file, info)
+            await trio.to_thread.run_sync(self.store.add_file, info, publisher.name)
         except BaseException:
             self._lookalikes.discard(info.name)
             raise

@@ -2,25 +2,32 @@
 
 A join is checked by name and address in O(1) (a LAN party joins by the thousand), listed at
 once where the player calls from and called back after its welcome (`reach.py`); only an address
-it does not call from is checked before it is listed there. The session's own messages are the
-database peer's to read (`read`); when the session ends, the player leaves the list.
+it does not call from is checked before it is listed there. Who may join is `admission.py`'s to say;
+the session's game messages go where `play.py` says; its own messages are the database peer's
+to read (`read`); when the session ends, the player leaves the list (and the other database
+peers hear of both, through the `cluster`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from typing import TYPE_CHECKING
 
 import msgspec
 import trio
 
-from ..game.host import HuntHost
 from ..net.channel import Channel, ConnectionLost, first_protocol_error, keep_alive
 from ..peer.peerlist import Addr, PeerRegistry
 from ..peer.view import NetworkView
 from ..proto import Connect, ErrorCode, Hello, PeerInfo, RemoteProtocolError, Welcome
+from .admission import admit
+from .play import Play
 from .pushes import Announcer, Session
 from .reach import ReachBack, listen_address
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 log = logging.getLogger("rp2p.db")
 
@@ -34,16 +41,21 @@ class Joins:
         sessions: dict[Addr, Session],
         registry: PeerRegistry,
         pushes: Announcer,
-        hunt: HuntHost,
+        play: Play,
         view: NetworkView,
         reach_back: ReachBack,
         read: Callable[[Session], Awaitable[None]],
+        removed: Collection[bytes],
+        cluster: Cluster | None,
     ) -> None:
         self.sessions = sessions
         self.registry = registry
         self.pushes = pushes
-        self.hunt = hunt
+        self.play = play
         self.view = view
+        self.removed = removed
+        """The hashes removed from the network (a welcome lists them)."""
+        self.cluster = cluster
         self.reach_back = reach_back
         self.read = read
         """Reads the session's messages until the player says goodbye."""
@@ -64,7 +76,7 @@ class Joins:
             problem = await self.reach_back.problem(peer, seen)
             if problem is not None:  # listed where we see it (nobody else's address), and marked
                 peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
-        self._admit(peer)
+        admit(peer, self.sessions, self.registry, self.view.revoked, self._addr_of)
         others = list(self.registry.peers.values())
         self.registry.join(peer)
         session = self.pushes.new_session(peer, channel)
@@ -72,8 +84,10 @@ class Joins:
         self.sessions[peer.addr] = session
         self._addr_of[peer.name] = peer.addr
         self.pushes.note_news()
+        if self.cluster is not None:
+            self.cluster.joined(peer)
         if session.plays:
-            self.hunt.arrived(peer.name)
+            self.play.arrived(session)
         log.info("%s joined from %s:%d (%d online)%s", peer.name, *peer.addr, len(self.sessions),
                  f"; cannot reach it back: {problem}" if problem else "")  # fmt: skip
         try:
@@ -84,6 +98,8 @@ class Joins:
                     peers_version=session.peers_version,
                     catalog=list(self.view.catalog.values()),
                     revoked=sorted(self.view.revoked),
+                    databases=self.pushes.databases,
+                    removed=sorted(self.removed),
                 )
             )
             with session.scope, first_protocol_error():
@@ -101,7 +117,9 @@ class Joins:
                 del self._addr_of[peer.name]
                 self.registry.leave(peer.addr)
                 self.pushes.note_news()
-                self.hunt.roster_changed()
+                if self.cluster is not None:
+                    self.cluster.left(session.peer)  # as last said (perhaps unreachable)
+                self.play.left(session)
                 log.info("%s left (%d online)", peer.name, len(self.sessions))
 
     async def _reach_back_later(self, session: Session, seen: str) -> None:
@@ -114,26 +132,6 @@ class Joins:
         session.peer = msgspec.structs.replace(session.peer, reachable=False)
         self.registry.update(session.peer)
         self.pushes.note_news()
+        if self.cluster is not None:
+            self.cluster.joined(session.peer)
         log.info("cannot reach %s back: %s", session.peer.name, problem)
-
-    def _admit(self, peer: PeerInfo) -> None:
-        """Refuse a kicked name, a name online elsewhere and another player's address (the
-        address is tied to the name: nobody displaces someone else's session); a player that
-        joins again from its own address ends its stale session."""
-        if peer.name in self.view.revoked:  # kicked while its connection was being set up
-            raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{peer.name} was kicked out")
-        if self._addr_of.get(peer.name, peer.addr) != peer.addr:
-            raise RemoteProtocolError(
-                ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online"
-            )
-        old = self.sessions.get(peer.addr)
-        if old is None:
-            return
-        if old.peer.name != peer.name:
-            raise RemoteProtocolError(
-                ErrorCode.ADDRESS_TAKEN,
-                f"{peer.host}:{peer.port} is {old.peer.name}'s address; connect with your own port",
-            )
-        del self.sessions[peer.addr]
-        old.scope.cancel()
-        self.registry.leave(peer.addr)

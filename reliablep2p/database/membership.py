@@ -10,7 +10,9 @@ import contextlib
 import functools
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -37,6 +39,9 @@ from ..storage.interfaces import MetadataStore
 from .authority import NetworkAuthority
 from .guesses import GuessLimiter, source_of
 from .pushes import Session
+
+if TYPE_CHECKING:
+    from ..storage.pgcluster import ClusterStore
 
 log = logging.getLogger("rp2p.db")
 
@@ -68,6 +73,7 @@ class Membership:
         *,
         read_timeout: float,
         network_name: str,
+        shared: ClusterStore | None = None,
     ) -> None:
         self.store = store
         self.authority = authority
@@ -78,6 +84,9 @@ class Membership:
         self.network_name = network_name
         """What the network is called in announcements and answers (the host's machine name)."""
         self.guesses = GuessLimiter()
+        self.shared = shared
+        """With several database peers on one PostgreSQL, the tries are counted there: a
+        guesser gets no more by asking each of them (`guesses` then only sets the waits)."""
         self.conversations = ConnectionCaps(MAX_ENROLLING, MAX_ENROLLING_PER_HOST)
         self._turns: dict[str, trio.Lock] = {}
         """Per address, held by its conversation trying a code now."""
@@ -134,18 +143,32 @@ class Membership:
     async def _invite_password(self, host: str, number: int) -> bytes | None:
         """The invite's code, if `host` may try one now (a try is counted from here on)."""
         password = await trio.to_thread.run_sync(self.store.invite_password, number)
-        if password is not None and (wait := self.guesses.try_now(host, trio.current_time())):
+        if password is not None and (wait := await self._try_now(host)):
             raise LocalProtocolError(
                 ErrorCode.BUSY,
                 f"too many join tries from {host}; wait {math.ceil(wait)} s and try again",
             )
         return password
 
+    async def _try_now(self, host: str) -> float:
+        if self.shared is None:
+            return self.guesses.try_now(host, trio.current_time())
+        return await trio.to_thread.run_sync(
+            self.shared.try_join, source_of(host), time.time(), self.guesses.wait_after,
+            self.guesses.forget_after,
+        )  # fmt: skip
+
+    async def _forget(self, host: str) -> None:
+        if self.shared is None:
+            self.guesses.forget(host)
+        else:
+            await trio.to_thread.run_sync(self.shared.forget_tries, source_of(host))
+
     async def _grant(
         self, host: str, slot: Slot, number: int, name: str, public_key: bytes
     ) -> Grant:
         assert self.authority is not None
-        self.guesses.forget(host)  # the code proved right:
+        await self._forget(host)  # the code proved right:
         self.conversations.introduced(slot)  # never cut off between enrolling and answering
         if problem := name_problem(name):
             raise RemoteProtocolError(ErrorCode.BAD_NAME, f"player name {name!r} {problem}")

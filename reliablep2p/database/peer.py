@@ -8,23 +8,18 @@ file service over the vault, the pushes (`Announcer`), the backup, membership an
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
 from ..game import views
 from ..game.host import HuntHost, Online
 from ..game.settings import GameSettings
-from ..net.channel import (
-    READ_TIMEOUT,
-    SESSION_TIMEOUT,
-    Channel,
-)
-from ..net.discovery import Beacon, default_network_name, lan_interfaces
+from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel
+from ..net.discovery import Beacon, default_network_name
 from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..net.server import Server
 from ..peer.peerlist import Addr, PeerRegistry
@@ -32,12 +27,12 @@ from ..peer.serving import MAX_SERVING, FileService, Source
 from ..peer.view import NetworkView
 from ..proto import (
     MAX_MAP_REPORT,
+    AskShared,
     Bye,
     ChangeSetting,
     Connect,
     Disconnect,
     ErrorCode,
-    EveningOver,
     EveningRow,
     FileInfo,
     Found,
@@ -47,11 +42,11 @@ from ..proto import (
     Ping,
     Pong,
     Proof,
-    ProtocolError,
     Publish,
     Ready,
     Refusing,
     RemoteProtocolError,
+    Remove,
     Scored,
     Settings,
     Stats,
@@ -60,20 +55,25 @@ from ..proto import (
 from ..proto.lookalike import load_table
 from ..storage.interfaces import StoreError, StoreUnavailable
 from ..storage.stores import Stores, embedded
+from . import lan
 from .authority import NetworkAuthority
 from .backup import Backup
+from .directory import DatabaseDirectory, reachable_addresses
 from .joins import Joins
 from .membership import Membership
-from .pushes import Announcer, Session
+from .play import Play
+from .pushes import GOODNIGHT_TIMEOUT, Announcer, Session
 from .reach import ReachBack
+from .removal import Removals
 from .treasury import Treasury
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
 
 log = logging.getLogger("rp2p.db")
 
 QUIET_ENOUGH = 8
 """Callers still in their handshake above which the host is letting a crowd in (a storm)."""
-GOODNIGHT_TIMEOUT = 1.0
-"""How long the host waits for a player to take its evening summary before it stops."""
 
 
 class DatabasePeer:
@@ -98,6 +98,7 @@ class DatabasePeer:
         max_serving: int = MAX_SERVING,
         rng: random.Random | None = None,
         stores: Stores | None = None,
+        shared_ca: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -116,7 +117,9 @@ class DatabasePeer:
         self.store = self.stores.metadata
         self.vault = self.stores.vault
         self.stores.prepare()  # before the keys are made: a lost database is refused, not renewed
-        self.authority = NetworkAuthority.load_or_create(data_dir) if secure else None
+        self.authority = (
+            NetworkAuthority.load_or_create(data_dir, shared=shared_ca) if secure else None
+        )  # SecurityError: keys others may read, half a pair, another network's
         identity = (
             self.authority.identity(DATABASE_NAME, data_dir / "identity")
             if self.authority
@@ -126,9 +129,10 @@ class DatabasePeer:
         self.sessions: dict[Addr, Session] = {}
         self.treasury = Treasury(
             self.store, self.vault, self.view.catalog, self.sessions.values,
-            cataloged=lambda info: self.pushes.cataloged(info),
-            expired=lambda files: self.pushes.expired(files),
+            cataloged=lambda info: self._cataloged(info),
+            expired=lambda files: self._expired(files),
             note_news=lambda: self.pushes.note_news(),
+            elsewhere=lambda seeder, names: self.play.hand_out(seeder, names),
         )  # fmt: skip
         self.hunt = HuntHost(
             self.store,
@@ -141,21 +145,33 @@ class DatabasePeer:
         )
         self.registry = PeerRegistry()
         self.pushes = Announcer(
-            self.registry, self.hunt, self.sessions,
-            lambda: views.scoreboard(self.hunt, self.online_players()),
+            self.registry, views.HuntView(self.hunt), self.sessions, lambda: self.play.scoreboard()
+        )
+        self.directory = DatabaseDirectory(
+            self.store, lambda: reachable_addresses(self.host, self.port),
+            lambda: self.pushes.databases_changed(self.directory.live),
+        )  # fmt: skip
+        self.play = Play(self.hunt, self.pushes, self.sessions, self.view.catalog, self.vault)
+        self.pushes.on_push = self.play.pushed
+        self.removals = Removals(
+            self.store, self.vault, self.view.catalog, self.sessions.values,
+            secure=self.authority is not None, removed=self._removed,
         )  # fmt: skip
         self.backup = Backup(
-            self.store, self.vault, self.view.catalog, self.hunt, self.pushes.cataloged
-        )
+            self.store, self.vault, self.view.catalog, self.hunt, self._cataloged,
+            removed=self.removals.hashes,
+        )  # fmt: skip
+        self.cluster = self._cluster() if self.stores.shared else None
         self.membership = Membership(
-            self.store, self.authority, self.view.revoked, self.sessions.values,
-            self.pushes.revoked, read_timeout=read_timeout, network_name=self.network_name,
+            self.store, self.authority, self.view.revoked, self.sessions.values, self._revoked,
+            read_timeout=read_timeout, network_name=self.network_name,
+            shared=self.cluster.shared if self.cluster else None,
         )  # fmt: skip
         self.files = FileService(
             self.view,
             lookup=self._vault_source,
             missing=self._not_in_catalog,
-            served=self.hunt.served_from_vault,
+            served=self.play.served,
             max_serving=max_serving,
         )
         reach_back = ReachBack(
@@ -163,8 +179,9 @@ class DatabasePeer:
             busy=lambda: self.server.caps.pending_count > QUIET_ENOUGH,
         )
         self.joins = Joins(
-            sessions=self.sessions, registry=self.registry, pushes=self.pushes, hunt=self.hunt,
+            sessions=self.sessions, registry=self.registry, pushes=self.pushes, play=self.play,
             view=self.view, reach_back=reach_back, read=self._read_session,
+            removed=self.removals.hashes, cluster=self.cluster,
         )  # fmt: skip
         self.server = Server(
             {
@@ -172,6 +189,8 @@ class DatabasePeer:
                 Connect: self.joins.serve,
                 Upload: self.backup.serve_upload,
                 Kick: self.membership.serve_kick,
+                Remove: self.removals.serve_remove,
+                AskShared: self.removals.serve_shared,
                 ChangeSetting: self._serve_setting,
             },
             tls=identity.server_context() if identity else None,
@@ -208,8 +227,7 @@ class DatabasePeer:
             self.pushes.catalog_log.extend(catalog)
             try:
                 self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
-                await self.hunt.load()
-                await self.treasury.load()
+                await self.load_game()
             except StoreUnavailable as exc:  # gone since it opened: not started
                 raise StoreError(exc.detail) from None
             async with trio.open_nursery() as nursery:
@@ -220,44 +238,29 @@ class DatabasePeer:
                     "database peer listening on %s:%s with %d files in the catalog (%s)",
                     self.host, self.port, len(self.catalog), self.stores.where,
                 )  # fmt: skip
-                nursery.start_soon(self.hunt.run, self.online_players)
+                await nursery.start(self.directory.run)  # the welcome lists every database peer
+                if self.cluster is not None:
+                    nursery.start_soon(self.cluster.run)
+                else:
+                    nursery.start_soon(self.hunt.run, self.play.online_players)
                 nursery.start_soon(self.pushes.run)
                 if self.authority is not None:
-                    await self._start_enrollment(nursery)
-                    await self._start_announcing(nursery, self.authority.tag)
+                    if not self._own_enroll_port:  # players join with a code on the main port
+                        self.enroll_port = self.port
+                    else:
+                        self.enroll_port = await lan.start_enrollment(
+                            nursery, self.membership, self.host, self.enroll_port,
+                            self.read_timeout,
+                        )  # fmt: skip
+                    if self.discovery_port is not None:
+                        self.beacon = await lan.start_announcing(
+                            nursery, self.authority.tag, self.network_name, self.host,
+                            self.port, self.discovery_port,
+                        )  # fmt: skip
                 self.ready.set()
                 task_status.started(self)
         finally:
             self.stores.close()
-
-    async def _start_enrollment(self, nursery: trio.Nursery) -> None:
-        """Players join with a code on the main port; on a port of their own if asked."""
-        if not self._own_enroll_port:
-            self.enroll_port = self.port
-            return
-        enrollment = Server(
-            {}, plaintext=self.membership.plaintext_handlers(), tls=None, revoked=(),
-            read_timeout=self.read_timeout,
-        )  # fmt: skip
-        enrollment.name = DATABASE_NAME
-        self.enroll_port = await enrollment.listen(nursery, self.host, self.enroll_port)
-        log.info("players may also join with a code on port %d", self.enroll_port)
-
-    async def _start_announcing(self, nursery: trio.Nursery, tag: bytes) -> None:
-        """Announce the network on the LAN; without the UDP port, players need --db."""
-        if self.discovery_port is None:
-            return
-        find = functools.partial(lan_interfaces, self.host)
-        beacon = Beacon(tag, self.network_name, self.port, find, port=self.discovery_port)
-        try:
-            await nursery.start(beacon.run)
-        except OSError as exc:
-            log.warning("cannot announce on UDP port %d (%s): players need --db",
-                        self.discovery_port, exc.strerror or exc)  # fmt: skip
-            return
-        self.beacon = beacon
-        log.info("announcing network %s on UDP port %d (%s)", self.network_name,
-                 self.discovery_port, ", ".join(i.address for i in beacon.interfaces) or "nowhere")  # fmt: skip
 
     def stop(self) -> None:
         """Stop at once (what a crash looks like to the players)."""
@@ -265,36 +268,69 @@ class DatabasePeer:
             self._nursery.cancel_scope.cancel()
 
     async def say_goodnight(self) -> list[EveningRow]:
-        """Tell everyone how the evening went, before the host stops; the rows, best first."""
-        rows = self.hunt.evening.rows()
-        message = EveningOver(rows)
-
-        async def tell(session: Session) -> None:
-            with trio.move_on_after(GOODNIGHT_TIMEOUT), contextlib.suppress(ProtocolError):
-                await session.channel.send(message)
-
-        async with trio.open_nursery() as nursery:
-            for session in list(self.sessions.values()):
-                if session.plays:
-                    nursery.start_soon(tell, session)
-        return rows
+        """Tell everyone how the evening went, before the host stops; the rows, best first.
+        While other database peers run, the evening goes on there: nobody is told it is over
+        (the players move to one of them)."""
+        if self.cluster is not None and self.cluster.members:
+            return self.hunt.evening.rows()
+        return await self.pushes.say_goodnight(self.hunt.evening.rows(), GOODNIGHT_TIMEOUT)
 
     def online_players(self) -> dict[str, Online]:
-        """Who plays right now, what each holds (of the catalog) and how big its map is."""
-        players = {}
-        for session in self.sessions.values():
-            if not session.plays or not session.publishes:
-                continue  # not in the game, or not yet said what it holds
-            holdings = frozenset(
-                name
-                for name, digest in session.published.items()
-                if name in self.catalog and self.catalog[name].hash == digest
-            )
-            players[session.peer.name] = Online(session.peer, holdings, session.map_size)
-        return players
+        """Who plays right now (of every database peer's players, at the round host)."""
+        return self.play.online_players()
+
+    def _cluster(self) -> Cluster:
+        from .cluster import cluster_of  # psycopg is imported only for PostgreSQL
+
+        return cluster_of(self)
+
+    async def load_game(self) -> None:
+        """The game's records from the store: at start, and when this one starts hosting."""
+        await self.hunt.load()
+        await self.treasury.load()
+        await self.removals.load()
 
     def _hunt_changed(self) -> None:
         self.pushes.hunt_changed()
+
+    def _cataloged(self, info: FileInfo) -> None:
+        self.pushes.cataloged(info)
+        if self.cluster is not None:
+            self.cluster.cataloged(info)
+            self.play.cataloged(info)
+
+    def _expired(self, files: list[FileInfo]) -> None:
+        self.pushes.expired(files)
+        if self.cluster is not None:
+            self.cluster.dug(files)
+
+    def _revoked(self, name: str) -> None:
+        self.pushes.revoked(name)
+        if self.cluster is not None:
+            self.cluster.kicked(name)
+
+    def _removed(self, info: FileInfo) -> None:
+        """The host removed a file here: out of the game, and the others hear of it."""
+        self._drop_removed(info)
+        if self.cluster is not None:
+            self.cluster.erased(info)
+
+    def removed_elsewhere(self, info: FileInfo) -> None:
+        """A file removed through another database peer (over the bus)."""
+        self.removals.hashes.add(info.hash)
+        self.view.catalog.pop(info.name, None)
+        for session in self.sessions.values():
+            session.published.pop(info.name, None)
+        self._drop_removed(info)
+
+    def _drop_removed(self, info: FileInfo) -> None:
+        """The host removed a file: its name is free, every session is told, and the round
+        goes on without it (out of its pool: nobody hunts it, and it cannot be claimed)."""
+        self.backup.forget(info.name)
+        current = self.hunt.round
+        dropped = current is not None and current.pool.pop(info.name, None) is not None
+        self.hunt.poke(round_changed=dropped)  # (the players' hunt lists lose it)
+        self.pushes.removed(info)
 
     # --------------------------------------------------------------------- the vault
 
@@ -326,50 +362,37 @@ class DatabasePeer:
             elif isinstance(message, Publish):
                 await self._on_publish(session, message)
             elif isinstance(message, Stats):
-                entries = message.entries[:MAX_MAP_REPORT] if session.plays else []
-                session.map_size = self.hunt.report_map(
-                    session.peer.name, entries, self.online_players
+                self.play.map_report(
+                    session, message.entries[:MAX_MAP_REPORT] if session.plays else []
                 )
             elif isinstance(message, Ready):
                 if session.plays:
-                    self.hunt.player_ready(session.peer.name)
+                    self.play.ready(session)
             elif isinstance(message, Found):
                 if not session.plays or not session.publishes:
                     why = "publish first" if session.plays else "you joined to fetch, not to play"
                     await channel.send(Scored(message.name, 0, why))
                     continue
-                await channel.send(self.hunt.claim(session.peer.name, message.name))
+                await channel.send(await self.play.claim(session, message.name))
             elif isinstance(message, Proof):
-                await channel.send(await self._check_proof(session, message))
+                await channel.send(await self.play.proof(session, message))
 
     async def _on_publish(self, session: Session, publish: Publish) -> None:
         publish = await self.treasury.screen_publish(session, publish)
         await self.backup.on_publish(session, publish)
         held = [i.hash for i in publish.files if session.published.get(i.name) == i.hash]
         session.publishes += 1
-        if not session.plays:
-            return
-        if session.publishes == 1:
-            self.hunt.first_publish(session.peer.name, held)
-        else:
-            self.hunt.published(session.peer.name, held)
-
-    async def _check_proof(self, session: Session, proof: Proof) -> Scored:
-        info = self.catalog.get(proof.name)
-        if info is None:
-            return Scored(proof.name, 0, f"{proof.name} is not in the catalog")
-        try:
-            return await self.hunt.check_proof(
-                session.peer.name, proof, functools.partial(self.vault.possession_proof, info),
-                info.size,
-            )  # fmt: skip
-        except StoreUnavailable as exc:  # the claim stands: the player proves it again later
-            return Scored(proof.name, 0, f"cannot check the proof now: {exc.detail}")
+        if session.plays:
+            self.play.published(session, held)
 
     async def _serve_setting(self, channel: Channel, hello: Hello, request: ChangeSetting) -> None:
         """`rp2p-db set KEY VALUE`: change the running game (the host's admin tool only)."""
         if self.authority is None or hello.name != ADMIN_NAME:
             raise RemoteProtocolError(ErrorCode.FORBIDDEN, "only the host's admin tool may set")
+        if not self.play.hosting:
+            raise RemoteProtocolError(
+                ErrorCode.FORBIDDEN, "another database peer hosts the rounds now: set it there"
+            )
         try:
             values = self.hunt.change_setting(request.key, request.value)
         except ValueError as exc:

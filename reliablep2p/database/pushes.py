@@ -1,39 +1,46 @@
 """What the database peer pushes down every session, and when.
 
 Each session has a pusher task that sends its peer the net change of the peer list, the new
-catalog entries, revocations, the round and the changed rows of its scoreboard view (the top
-rows, the round's finders and itself: `BoardFeed`) since its last push. One announcer decides when
-all of them push: once changes pause for a moment, so a burst of joins costs every peer about one
-small message, and the database peer O(N) work per push rather than per change (a storm of N
-joins was N^2 scoreboards).
+catalog entries, revocations, removals, the round and the changed rows of its scoreboard view
+(the top rows, the round's finders and itself: `BoardFeed`) since its last push. One announcer
+decides when all of them push: once changes pause for a moment, so a burst of joins costs every
+peer about one small message, and the database peer O(N) work per push rather than per change
+(a storm of N joins was N^2 scoreboards).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import trio
 
-from ..game import views
 from ..game.board import BoardFeed
-from ..game.host import HuntHost
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import (
     CatalogAdded,
+    DatabasePeers,
+    EveningOver,
+    EveningRow,
     Expired,
     FileInfo,
     Lobby,
     PeerInfo,
     Plant,
     PlayerStats,
+    ProtocolError,
+    Removed,
     Revoked,
     Round,
+    RoundState,
     UpdatePeers,
 )
 
+GOODNIGHT_TIMEOUT = 1.0
+"""How long the host waits for a player to take its evening summary before it stops."""
 COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
@@ -41,6 +48,22 @@ COALESCE_LIMIT = 2.0
 
 
 T = TypeVar("T")
+
+
+class GameView(Protocol):
+    """What sessions are pushed of the game: the host's hunt, or a relay's mirror of it."""
+
+    @property
+    def lobby_version(self) -> int: ...
+
+    @property
+    def round_version(self) -> int: ...
+
+    def lobby_state(self, online: Collection[str]) -> Lobby: ...
+
+    def round_state(self, player: str) -> RoundState | None: ...
+
+    def finders(self) -> set[str]: ...
 
 
 class Log(Generic[T]):
@@ -85,6 +108,9 @@ class Session:
     """This player's own row as last pushed (the view always has it)."""
     revoked_sent: int = 0
     expired_sent: int = 0
+    databases_sent: int = 0
+    """The version of the database peers' list this player was last told."""
+    removed_sent: int = 0
     published: dict[str, bytes] = field(default_factory=dict)
     publishes: int = 0
     """Publishes read on this session (the first tells what the player brought)."""
@@ -126,7 +152,7 @@ class Announcer:
     def __init__(
         self,
         registry: PeerRegistry,
-        hunt: HuntHost,
+        hunt: GameView,
         sessions: Mapping[Addr, Session],
         scoreboard: Callable[[], Iterable[PlayerStats]],
     ) -> None:
@@ -138,22 +164,29 @@ class Announcer:
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
         self.board = BoardFeed()
-        self.round = views.RoundFeed(hunt)
         self.catalog_log: Log[FileInfo] = Log()
         self.revoked_log: list[str] = []
         self.expired_log: Log[FileInfo] = Log()
+        self.removed_log: Log[FileInfo] = Log()
         self._board_stale = False
         self._news = trio.Event()
         self._news_at = 0.0
         self.pushes = 0
         self._pushed = trio.Event()
         self._peer_deltas: dict[int, UpdatePeers] = {}
+        self.on_push: Callable[[], None] = lambda: None
+        """Hears every push round (the round host tells the other database peers)."""
+        self.databases: list[Addr] = []
+        """Where players reach every live database peer (see `directory.py`)."""
+        self.databases_version = 0
 
     def new_session(self, peer: PeerInfo, channel: Channel) -> Session:
         """A session that starts from now: it was welcomed with everything up to here."""
         return Session(
             peer, channel, self.registry.version, self.catalog_log.end, self.pushes,
             revoked_sent=len(self.revoked_log), expired_sent=self.expired_log.end,
+            databases_sent=self.databases_version,
+            removed_sent=self.removed_log.end,
         )  # fmt: skip
 
     def note_news(self) -> None:
@@ -171,6 +204,15 @@ class Announcer:
 
     def expired(self, files: list[FileInfo]) -> None:
         self.expired_log.extend(files)
+        self.note_news()
+
+    def databases_changed(self, addresses: list[Addr]) -> None:
+        self.databases = list(addresses)
+        self.databases_version += 1
+        self.note_news()
+
+    def removed(self, info: FileInfo) -> None:
+        self.removed_log.extend([info])
         self.note_news()
 
     def hunt_changed(self) -> None:
@@ -192,17 +234,13 @@ class Announcer:
             self._news = trio.Event()
             if self._board_stale:
                 self._board_stale = False
-                self.board.update(self.scoreboard(), self._finders())
+                self.board.update(self.scoreboard(), self.hunt.finders())
             self._trim_log()
             self._players = self._lobby = None
+            self.on_push()
             self.pushes += 1
             self._pushed.set()
             self._pushed = trio.Event()
-
-    def _finders(self) -> set[str]:
-        """Who found something in the current round: everyone sees their rows."""
-        current = self.hunt.round
-        return {find.player for find in current.finds} if current is not None else set()
 
     def _push_due(self, first: float) -> float:
         return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
@@ -226,6 +264,9 @@ class Announcer:
             added = self.catalog_log.since(session.catalog_sent)
             session.catalog_sent = self.catalog_log.end
             await channel.send(CatalogAdded(added))
+        if session.databases_sent != self.databases_version:
+            session.databases_sent = self.databases_version
+            await channel.send(DatabasePeers(list(self.databases)))
         if session.plants:
             names, session.plants = session.plants, []
             await channel.send(Plant(names))
@@ -237,6 +278,10 @@ class Announcer:
             gone = self.expired_log.since(session.expired_sent)
             session.expired_sent = self.expired_log.end
             await channel.send(Expired([i.name for i in gone], [i.hash for i in gone]))
+        if session.removed_sent < self.removed_log.end:
+            gone = self.removed_log.since(session.removed_sent)
+            session.removed_sent = self.removed_log.end
+            await channel.send(Removed([i.name for i in gone], [i.hash for i in gone]))
         if not session.plays:
             return  # a one-off fetcher: the game is none of its business
         if session.lobby_version != self.hunt.lobby_version:
@@ -244,7 +289,7 @@ class Announcer:
             await channel.send(self.lobby())
         if session.round_version != self.hunt.round_version:
             session.round_version = self.hunt.round_version
-            if (state := self.round.state(session.peer.name)) is not None:
+            if (state := self.hunt.round_state(session.peer.name)) is not None:
                 await channel.send(Round(state))
         name = session.peer.name
         board = self.board.since(session.board_tick, name, session.board_row)
@@ -256,8 +301,22 @@ class Announcer:
         """The lobby every session is sent, built once per change (`ready` is checked against
         who plays: per session, a crowd's lobby cost the whole crowd)."""
         if self._lobby is None or self._lobby[0] != self.hunt.lobby_version:
-            self._lobby = (self.hunt.lobby_version, views.lobby_state(self.hunt, self.players()))
+            self._lobby = (self.hunt.lobby_version, self.hunt.lobby_state(self.players()))
         return self._lobby[1]
+
+    async def say_goodnight(self, rows: list[EveningRow], timeout: float) -> list[EveningRow]:
+        """Tell every player how the evening went (`timeout` each at most); the rows."""
+        message = EveningOver(rows)
+
+        async def tell(session: Session) -> None:
+            with trio.move_on_after(timeout), contextlib.suppress(ProtocolError):
+                await session.channel.send(message)
+
+        async with trio.open_nursery() as nursery:
+            for session in list(self.sessions.values()):
+                if session.plays:
+                    nursery.start_soon(tell, session)
+        return rows
 
     def players(self) -> list[str]:
         """Who plays now, worked out once per push for every session's lobby."""
@@ -282,3 +341,4 @@ class Announcer:
         sessions = self.sessions.values()
         self.catalog_log.trim(min((s.catalog_sent for s in sessions), default=self.catalog_log.end))
         self.expired_log.trim(min((s.expired_sent for s in sessions), default=self.expired_log.end))
+        self.removed_log.trim(min((s.removed_sent for s in sessions), default=self.removed_log.end))

@@ -29,6 +29,7 @@ class Treasury:
         cataloged: Callable[[FileInfo], None],
         expired: Callable[[list[FileInfo]], None],
         note_news: Callable[[], None],
+        elsewhere: Callable[[str, list[str]], None] = lambda seeder, names: None,
     ) -> None:
         self.store = store
         self.vault = vault
@@ -37,6 +38,8 @@ class Treasury:
         self.cataloged = cataloged
         self.expired = expired
         self.note_news = note_news
+        self.elsewhere = elsewhere
+        """Hands treasure to a seeder that is another database peer's player."""
         self.gone: dict[bytes, int] = {}
         """Content of expired treasure (-> the round it expired in): refused when a player
         publishes it again, for `KEEP_EXPIRED_ROUNDS`."""
@@ -80,14 +83,18 @@ class Treasury:
         except StoreUnavailable as exc:
             log.warning("treasure not expired yet: %s", exc)
             return False
+        self.forget(files, number)
+        self.expired(files)
+        return True
+
+    def forget(self, files: list[FileInfo], number: int) -> None:
+        """Expired treasure (here, or at the round host) is out of the catalog."""
         self.gone = {d: at for d, at in self.gone.items() if at >= number - KEEP_EXPIRED_ROUNDS}
         for info in files:
             self._catalog.pop(info.name, None)
             self.gone[info.hash] = number
             for session in self.sessions():
                 session.published.pop(info.name, None)
-        self.expired(files)
-        return True
 
     def _expire(self, names: list[str], number: int) -> None:
         for digest in self.store.expire_treasure(names, number):
@@ -100,6 +107,7 @@ class Treasury:
         for session in self.sessions():
             if session.peer.name == seeder:
                 session.plants.extend(names)
+        self.elsewhere(seeder, names)
         self.note_news()
 
     async def screen_publish(self, session: Session, publish: Publish) -> Publish:

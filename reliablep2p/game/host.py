@@ -98,14 +98,14 @@ class HuntHost:
         self.treasure = await trio.to_thread.run_sync(self.store.load_treasure)
         self.rounds = await trio.to_thread.run_sync(self.store.rounds_played)
 
-    def poke(self) -> None:
-        """Something changed (a publish, a file cataloged): look again."""
+    def poke(self, *, round_changed: bool = False) -> None:
+        """Something changed (a publish, a file cataloged; the pool: `round_changed`)."""
         self._truth = None
+        self.round_version += round_changed
         self._wake.set()
 
     def _changed(self, *, round_changed: bool = False, lobby_changed: bool = False) -> None:
-        """The scoreboard may have changed (`on_change`: the database peer rebuilds it), and
-        with `round_changed` the round too."""
+        """The scoreboard (with `round_changed`, the round too) may have changed: say so."""
         self.round_version += round_changed
         self.lobby_version += lobby_changed
         self.on_change()

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+import msgspec
 import trio
 
 from ..proto import FoundBy, Lobby, PlayerStats, RoundState, Standing
 from .board import TOP_ROWS, ranked
 from .host import HuntHost, Online
 from .records import PlayerRecord
+
+
+def standings_for(
+    standings: list[Standing], places: Mapping[str, int], player: str, top: int = TOP_ROWS
+) -> list[Standing]:
+    """The top `top` standings, then the player's own if it is further down (`places`: each
+    player's index in `standings`)."""
+    shown = standings[:top]
+    if places.get(player, 0) >= top:  # its own place, far down
+        shown = [*shown, standings[places[player]]]
+    return shown
 
 
 class RoundFeed:
@@ -28,9 +40,11 @@ class RoundFeed:
     def __init__(self, hunt: HuntHost, top: int = TOP_ROWS) -> None:
         self.hunt = hunt
         self.top = top
-        self._shared: tuple[int, list[FoundBy], list[Standing], dict[str, int]] | None = None
+        self._shared: tuple[int, RoundState, dict[str, int]] | None = None
 
-    def state(self, player: str) -> RoundState | None:
+    def whole(self) -> RoundState | None:
+        """The round with every standing and nobody's targets (what other database peers
+        are told: they show their players their own views of it)."""
         hunt, current = self.hunt, self.hunt.round
         if current is None:
             return None
@@ -43,21 +57,51 @@ class RoundFeed:
                 FoundBy(f.player, f.target, f.points, f.from_vault, f.first) for f in current.finds
             ]
             places = {standing.player: place for place, standing in enumerate(standings)}
-            self._shared = (hunt.round_version, finds, standings, places)
-        _, finds, standings, places = self._shared
-        shown = standings[: self.top]
-        if places.get(player, 0) >= self.top:  # its own place, far down
-            shown = [*shown, standings[places[player]]]
-        over = not hunt.playing
-        return RoundState(
-            number=current.number,
-            targets=current.targets_for(player),
-            seconds_left=0.0 if over else current.time_left(trio.current_time()),
-            finds=finds,
-            over=over,
-            winner=standings[0].player if over and standings and standings[0].points > 0 else "",
-            standings=shown,
+            over = not hunt.playing
+            winner = standings[0].player if over and standings and standings[0].points > 0 else ""
+            state = RoundState(current.number, [], 0.0, finds, over, winner, standings)
+            self._shared = (hunt.round_version, state, places)
+        _, state, _ = self._shared
+        if state.over:
+            return state
+        return msgspec.structs.replace(state, seconds_left=current.time_left(trio.current_time()))
+
+    def state(self, player: str) -> RoundState | None:
+        whole = self.whole()
+        if whole is None or self._shared is None or self.hunt.round is None:
+            return None
+        return msgspec.structs.replace(
+            whole,
+            targets=self.hunt.round.targets_for(player),
+            standings=standings_for(whole.standings, self._shared[2], player, self.top),
         )
+
+
+class HuntView:
+    """The host's hunt as its sessions are pushed it (the `GameView` of `pushes.py`)."""
+
+    def __init__(self, hunt: HuntHost) -> None:
+        self.hunt = hunt
+        self.round = RoundFeed(hunt)
+
+    @property
+    def lobby_version(self) -> int:
+        return self.hunt.lobby_version
+
+    @property
+    def round_version(self) -> int:
+        return self.hunt.round_version
+
+    def lobby_state(self, online: Collection[str]) -> Lobby:
+        return lobby_state(self.hunt, online)
+
+    def round_state(self, player: str) -> RoundState | None:
+        return self.round.state(player)
+
+    def finders(self) -> set[str]:
+        """Who found something in the current round (everyone sees their rows)."""
+        current = self.hunt.round
+        return {find.player for find in current.finds} if current is not None else set()
 
 
 def lobby_state(hunt: HuntHost, online: Collection[str]) -> Lobby:

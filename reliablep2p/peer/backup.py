@@ -47,6 +47,10 @@ class Publisher:
         self._failing: dict[str, _Failing] = {}
         self.rounds = 0
         """How many times we looked for something to publish (once per rescan)."""
+        self.removed: set[bytes] = set()
+        """Content the host removed: never published again (the file stays on disk)."""
+        self._held_back: dict[str, bytes] = {}
+        """Files of the share not published because the host removed their content (told once)."""
 
     def forget_published(self) -> None:
         """A new session knows nothing we published over the last one."""
@@ -55,6 +59,13 @@ class Publisher:
     def forget(self, name: str) -> None:
         """`name` left the share (expired treasure): publish it afresh if it comes back."""
         self._published.pop(name, None)
+
+    def refuse(self, digest: bytes) -> None:
+        """The host removed this content: never publish it again."""
+        self.removed.add(digest)
+        for name in [n for n, d in self._published.items() if d == digest]:
+            del self._published[name]
+            self._held_back[name] = digest  # the `removed` push is what we tell
 
     async def publish_changes(self, session: Channel, *, first: bool = False) -> None:
         """Publish what is new in the share; `first` (a new session) publishes even nothing,
@@ -72,12 +83,25 @@ class Publisher:
         fresh = [
             info
             for name, info in files.items()
-            if self._published.get(name) != info.hash or name in due
+            if (self._published.get(name) != info.hash or name in due)
+            and not self._held_back_now(info)
         ]
         if fresh or first:
             for info in fresh:
                 self._published[info.name] = info.hash
             await session.send(Publish(fresh))
+
+    def _held_back_now(self, info: FileInfo) -> bool:
+        """True for content the host removed; said once per file, unless we had it published
+        (then the host's `removed` told us already)."""
+        if info.hash not in self.removed:
+            return False
+        if self._held_back.get(info.name) != info.hash:
+            self._held_back[info.name] = info.hash
+            self.view.bus.emit(
+                events.PublishRefused(info.name, "the host removed this file from the network")
+            )
+        return True
 
     def _is_due(self, failing: _Failing) -> bool:
         return failing.due is not None and self.rounds >= failing.due

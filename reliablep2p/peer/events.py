@@ -30,6 +30,16 @@ class Joined(Event):
     host: str = ""
     port: int = 0
     """The database peer's address."""
+    gone_host: str = ""
+    gone_port: int = 0
+    """The database peer of our last session, when we moved to another (it went away)."""
+
+
+@dataclass(frozen=True)
+class DatabasesChanged(Event):
+    """The database peers we know of changed (the network listed its live ones)."""
+
+    addresses: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,13 @@ class TreasurePlanted(Event):
 @dataclass(frozen=True)
 class TreasureExpired(Event):
     """Treasure whose time was up left the catalog (and our share, where we had it)."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FilesRemoved(Event):
+    """The host removed files from the network: we no longer offer them (our copy stays)."""
 
     names: tuple[str, ...]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import trio
 
 from ..proto import (
+    AskShared,
     ErrorCode,
     File,
     FileInfo,
@@ -27,6 +28,8 @@ from ..proto import (
     PeerInfo,
     ProtocolError,
     RemoteProtocolError,
+    SharedFiles,
+    check_file_info,
     check_name,
 )
 from ..storage.partial import Download
@@ -133,6 +136,22 @@ class Fetcher:
         if vault is None:
             raise GetError(f"{name}: no vault to fetch it from")
         return await self._fetch(info, OneSource(vault, database=self.view.database), claim=False)
+
+    async def shared_by_me(self) -> list[FileInfo]:
+        """The catalog files the database peer says we ever published (what `restore` brings
+        back); entries that fail the checks are left out."""
+        async with await self.dialer.open_database() as channel:
+            await channel.send(AskShared())
+            reply = await channel.receive_message(SharedFiles)
+        files = []
+        for info in reply.files:
+            try:
+                check_file_info(info)
+            except ProtocolError as exc:
+                self.view.bus.emit(events.CatalogEntryIgnored(exc.detail))
+                continue
+            files.append(info)
+        return files
 
     async def request_map(self, host: str, port: int) -> dict[str, list[PeerInfo]]:
         """Ask a peer for its address book, and merge it into ours."""

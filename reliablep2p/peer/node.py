@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import trio
@@ -35,6 +35,7 @@ from ..storage.share import SharedFolder
 from . import events
 from .addressbook import AddressBook
 from .backup import Publisher
+from .databases import DatabaseList
 from .dialer import Dialer
 from .fetch import STALL_TIMEOUT, Fetcher, GetError, GetResult
 from .peerlist import Addr, PeerList
@@ -59,6 +60,7 @@ class Node:
         port: int = 0,
         share_dir: Path | None = None,
         database: Addr | None = ("127.0.0.1", 9000),
+        databases: Sequence[Addr] = (),
         rescan_interval: float = 2.0,
         read_timeout: float = READ_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
@@ -101,6 +103,7 @@ class Node:
         self.session = DatabaseSession(
             self.view, self.dialer, self.publisher, rng=self.rng, plays=plays,
             plant=self._seed_treasure, revocations=self.revocations,
+            databases=DatabaseList([database, *databases] if database else []),
         )  # fmt: skip
         self.fetcher = Fetcher(
             self.view,
@@ -125,6 +128,11 @@ class Node:
     @property
     def database(self) -> Addr | None:
         return self.view.database
+
+    @property
+    def databases(self) -> list[Addr]:
+        """Every database peer of the network we know of, the one we are on first."""
+        return self.session.databases.all
 
     @property
     def database_peer(self) -> PeerInfo | None:
@@ -190,7 +198,10 @@ class Node:
     def seeding(self) -> list[FileInfo]:
         if self.view.share is None:
             return []
-        return sorted(self.view.share.files().values(), key=lambda info: info.name)
+        offered = [
+            i for i in self.view.share.files().values() if i.hash not in self.publisher.removed
+        ]
+        return sorted(offered, key=lambda info: info.name)
 
     def subscribe(self, callback: Callable[[events.Event], None]) -> None:
         self.view.bus.subscribe(callback)

@@ -2,10 +2,13 @@
 
 The session is how a player is in the network: `connect` brings the peer list and the catalog
 (`welcome`), then the database peer pushes `update_peers`, catalog additions, revocations, the
-round and the scoreboard over it, asks for backups (`need`) and challenges our finds. When it
-drops, we reconnect with capped exponential backoff and jitter, and say so once per outage
-(`SessionLost` or `DatabaseUnreachable`, then `Joined` when back), never once per try. Being
-kicked out, or a host of another protocol version, ends the trying (`gave_up`).
+round, the scoreboard and the files it removed over it, asks for backups (`need`) and
+challenges our finds. When it drops, we reconnect with capped exponential backoff and jitter, and say so once per outage
+(`SessionLost` or `DatabaseUnreachable`, then `Joined` when back), never once per try. A
+network with several database peers lists them (`welcome`, `database_peers`): each try goes to
+the next one known (`DatabaseList`), so a player whose database peer died moves to another by
+itself, and the backoff grows once per round of them all. Being kicked out, or a host of
+another protocol version, ends the trying (`gave_up`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ..proto import (
     CatalogAdded,
     Challenge,
     Connect,
+    DatabasePeers,
     Disconnect,
     ErrorCode,
     EveningOver,
@@ -49,12 +53,12 @@ from ..proto import (
     Plant,
     PlayerStats,
     Pong,
-    Proof,
     ProtocolError,
     Ready,
     Refusing,
     Rejected,
     RemoteProtocolError,
+    Removed,
     Revoked,
     Round,
     RoundState,
@@ -64,12 +68,14 @@ from ..proto import (
     Stats,
     UpdatePeers,
     Welcome,
+    check_database_addresses,
     check_file_info,
 )
-from ..storage.share import possession_proof
-from . import events
+from . import events, hunting
 from .backup import Publisher
+from .databases import DatabaseList
 from .dialer import Dialer
+from .drops import drop_expired, drop_removed, forget_uncataloged
 from .revocations import RevocationFile
 from .view import NetworkView
 
@@ -92,6 +98,7 @@ class DatabaseSession:
         revocations: RevocationFile | None = None,
         plays: bool = True,
         plant: Callable[[list[str]], Awaitable[None]] | None = None,
+        databases: DatabaseList | None = None,
     ) -> None:
         self.view = view
         self.dialer = dialer
@@ -128,6 +135,10 @@ class DatabaseSession:
         """While the session is down during a round: the time that round had left."""
         self.listens_on = ""
         """The one address we listen on, told in `connect` ("" when we listen on all)."""
+        self.databases = databases or DatabaseList([dialer.database] if dialer.database else [])
+        """The database peers we know of; each try goes to the next."""
+        self._joined_at: tuple[str, int] | None = None
+        """The database peer of our last session."""
         self._ended = trio.Event()
         self._map_news = trio.Event()
         self._outage_told = False
@@ -145,7 +156,7 @@ class DatabaseSession:
 
     async def run(self) -> None:
         """Stay joined until we leave, are kicked out, or the host speaks another version."""
-        backoff = BACKOFF_START
+        backoff, tries = BACKOFF_START, 0
         while not self.leaving:
             self._ended = trio.Event()
             try:
@@ -155,15 +166,23 @@ class DatabaseSession:
                     self._failed(exc)
             finally:
                 if self.channel is not None:
-                    backoff = BACKOFF_START  # we were in: a new outage starts from the start
+                    backoff, tries = BACKOFF_START, 0  # we were in: a new outage starts afresh
                     if not self.leaving:
                         self._lost()
                 self.channel = None
                 self._ended.set()
             if self.leaving:
                 return
+            self._use(self.databases.move_on())
             await trio.sleep(backoff * self.rng.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, BACKOFF_CAP)
+            tries += 1
+            if tries >= len(self.databases.all):  # each known one was tried: wait longer
+                backoff, tries = min(backoff * 2, BACKOFF_CAP), 0
+
+    def _use(self, database: tuple[str, int] | None) -> None:
+        """Call `database` from now on (and fetch from its vault, last in every search)."""
+        if database is not None:
+            self.dialer.database = self.view.database = database
 
     def _where(self) -> tuple[str, int]:
         return self.dialer.database or ("", 0)
@@ -261,13 +280,20 @@ class DatabaseSession:
         view.peers.reset(welcome.peers, welcome.peers_version)
         view.catalog.clear()
         self._add_to_catalog(welcome.catalog)
+        if welcome.databases:  # (an older database peer lists none)
+            self._listed(welcome.databases)
+        forget_uncataloged(view)
+        for digest in welcome.removed:
+            self.publisher.refuse(digest)
         again = self.ready.is_set()
         self.ready.set()
         self._outage_told = False
         self._first_round_push = True
         self.paused_left = None
+        before, self._joined_at = self._joined_at, self._where()
+        moved_from = before if before is not None and before != self._joined_at else ("", 0)
         view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again,
-                                    *self._where()))  # fmt: skip
+                                    *self._where(), *moved_from))  # fmt: skip
         if not welcome.you.reachable:
             self._listed_as(welcome.you)
 
@@ -277,6 +303,12 @@ class DatabaseSession:
         self.view.me = me
         if not me.reachable:
             self.view.bus.emit(events.NotReachable(self.listens_on or me.host, me.port))
+
+    def _listed(self, addresses: list[tuple[str, int]]) -> None:
+        """The network's live database peers, as ours told them."""
+        check_database_addresses(addresses)
+        if self.databases.listed_now([(host, port) for host, port in addresses]):
+            self.view.bus.emit(events.DatabasesChanged(tuple(self.databases.all)))
 
     def _add_to_catalog(self, files: list[FileInfo]) -> list[FileInfo]:
         added = []
@@ -308,8 +340,9 @@ class DatabaseSession:
     async def _read(self, channel: Channel, nursery: trio.Nursery) -> None:
         while True:
             message = await channel.receive_message(
-                UpdatePeers, CatalogAdded, Need, Rejected, Round, Scoreboard, ScoreboardChanged,
-                Challenge, Scored, Revoked, Lobby, Plant, Expired, EveningOver, Ping, Pong, Bye,
+                UpdatePeers, DatabasePeers, CatalogAdded, Need, Rejected, Round, Scoreboard,
+                ScoreboardChanged, Challenge, Scored, Revoked, Lobby, Plant, Expired, Removed,
+                EveningOver, Ping, Pong, Bye,
                 timeout=SESSION_TIMEOUT,
             )  # fmt: skip
             if isinstance(message, Bye):
@@ -334,6 +367,8 @@ class DatabaseSession:
             for peer in message.updated:
                 if peer.addr == view.me.addr and peer != view.me:
                     self._listed_as(peer)
+        elif isinstance(message, DatabasePeers):
+            self._listed(message.addresses)
         elif isinstance(message, CatalogAdded):
             if added := self._add_to_catalog(message.files):
                 bus.emit(events.CatalogChanged(tuple(added)))
@@ -369,7 +404,9 @@ class DatabaseSession:
             if self.plant is not None:
                 nursery.start_soon(self.plant, message.names)
         elif isinstance(message, Expired):
-            nursery.start_soon(self._expired, message)
+            nursery.start_soon(drop_expired, view, self.publisher, message)
+        elif isinstance(message, Removed):
+            drop_removed(view, self.publisher, message)
         elif isinstance(message, EveningOver):
             bus.emit(events.EveningOver(tuple(message.players)))
         elif isinstance(message, Scoreboard | ScoreboardChanged):
@@ -381,7 +418,7 @@ class DatabaseSession:
             self._revoked(message.names)
             nursery.start_soon(self._refuse, channel, message.names)
         elif isinstance(message, Challenge):
-            nursery.start_soon(self._answer_challenge, channel, message)
+            nursery.start_soon(hunting.answer_challenge, view, channel, message)
         elif isinstance(message, Scored):
             if message.points:
                 bus.emit(events.FindScored(message.name, message.points, message.message))
@@ -405,33 +442,6 @@ class DatabaseSession:
         waits for that)."""
         await self.revocations.keep(self.view.revoked)
         await channel.send(Refusing(names))
-
-    async def _expired(self, expired: Expired) -> None:
-        """Treasure whose time is up: out of the catalog, the map and the share."""
-        view = self.view
-        for name, digest in zip(expired.names, expired.hashes, strict=False):
-            info = view.catalog.get(name)
-            if info is not None and info.hash == digest:
-                del view.catalog[name]
-            view.address_book.drop(name)
-            self.publisher.forget(name)
-            if view.share is not None:
-                await trio.to_thread.run_sync(view.share.discard, name, digest)
-        view.bus.emit(events.TreasureExpired(tuple(expired.names)))
-        if view.share is not None:
-            view.bus.emit(events.SeedingChanged(tuple(sorted(view.share.files()))))
-        view.map_changed()
-
-    async def _answer_challenge(self, channel: Channel, challenge: Challenge) -> None:
-        """Prove we hold the bytes of a find we claimed."""
-        source = self.view.file_source(challenge.name)
-        if source is None:
-            return  # we no longer hold it: no proof, no points
-        try:
-            digest = await trio.to_thread.run_sync(possession_proof, source[1], challenge.nonce)
-        except OSError:
-            return  # deleted since: no proof, no points
-        await channel.send(Proof(challenge.name, challenge.nonce, digest))
 
 
 def _same_round(old: RoundState | None, new: RoundState) -> bool:

@@ -9,7 +9,14 @@ import regex
 
 from .content import chunk_count, content_hash
 from .errors import ErrorCode, RemoteProtocolError, VersionMismatch
-from .messages import HASH_BYTES, MAX_NAME_BYTES, PROTOCOL_VERSION, FileInfo, Hello
+from .messages import (
+    HASH_BYTES,
+    MAX_DATABASE_PEERS,
+    MAX_NAME_BYTES,
+    PROTOCOL_VERSION,
+    FileInfo,
+    Hello,
+)
 
 
 def check_name(name: str) -> None:
@@ -79,6 +86,17 @@ def check_file_info(info: FileInfo) -> None:
         )
     if any(len(h) != HASH_BYTES for h in info.chunks) or info.hash != content_hash(info.chunks):
         raise RemoteProtocolError(ErrorCode.MALFORMED, f"{info.name}: hashes do not match")
+
+
+def check_database_addresses(addresses: list[tuple[str, int]]) -> None:
+    """Refuse a list of database peers a player could not dial (or too long a list)."""
+    if len(addresses) > MAX_DATABASE_PEERS:
+        raise RemoteProtocolError(ErrorCode.TOO_LARGE, f"{len(addresses)} database peers listed")
+    for host, port in addresses:
+        if not 0 < port < 65536 or not host or len(host) > MAX_NAME_BYTES:
+            raise RemoteProtocolError(ErrorCode.MALFORMED, f"no database peer at {host!r}:{port}")
+        if not host.isprintable() or " " in host:
+            raise RemoteProtocolError(ErrorCode.MALFORMED, f"no database peer at {host!r}:{port}")
 
 
 def check_version(hello: Hello) -> None:

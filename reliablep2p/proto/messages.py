@@ -35,6 +35,8 @@ MAX_MESSAGE_BODY = 16 * 1024 * 1024
 
 MAX_DATA_BODY = CHUNK_SIZE + 1
 MAX_NAME_BYTES = 255
+MAX_DATABASE_PEERS = 64
+"""Addresses of database peers a player is told at most."""
 HASH_BYTES = 32
 
 
@@ -104,6 +106,17 @@ class Welcome(msgspec.Struct, tag="welcome"):
     catalog: list[FileInfo]
     revoked: list[str] = []
     """Every player the host ever kicked out: a peer that joins late refuses them too."""
+    databases: list[tuple[str, int]] = []
+    """Where players reach every live database peer of the network, this one included (an
+    older database peer sends none): where to go when this one dies."""
+    removed: list[bytes] = []
+    """The content of every file the host removed: never published again."""
+
+
+class DatabasePeers(msgspec.Struct, tag="database_peers"):
+    """The live database peers changed (one started, or stopped or died): where each is."""
+
+    addresses: list[tuple[str, int]]
 
 
 class UpdatePeers(msgspec.Struct, tag="update_peers"):
@@ -226,6 +239,31 @@ class KickReport(msgspec.Struct, tag="kick_report"):
     not_told: list[str]
 
 
+class Remove(msgspec.Struct, tag="remove"):
+    """From the host's admin tool: take a file out of the catalog and the vault for good."""
+
+    name: str
+
+
+class Removed(msgspec.Struct, tag="removed"):
+    """Files the host removed (`hashes[i]` is `names[i]`'s content): out of the catalog; stop
+    offering them and never publish that content again (the bytes on disk stay). Pushed on
+    every session, and the answer to `remove`."""
+
+    names: list[str]
+    hashes: list[bytes]
+
+
+class AskShared(msgspec.Struct, tag="ask_shared"):
+    """Which catalog files did I ever publish? (`rp2p-peer restore`)"""
+
+
+class SharedFiles(msgspec.Struct, tag="shared_files"):
+    """The answer to `ask_shared`: the catalog entries the asker published."""
+
+    files: list[FileInfo]
+
+
 class Enroll(msgspec.Struct, tag="enroll"):
     """Join with a code: the invite's number and our SPAKE2 message for the code."""
 
@@ -271,6 +309,7 @@ Message = (
     Hello
     | Connect
     | Welcome
+    | DatabasePeers
     | UpdatePeers
     | CatalogAdded
     | Publish
@@ -305,6 +344,10 @@ Message = (
     | Refusing
     | Kick
     | KickReport
+    | Remove
+    | Removed
+    | AskShared
+    | SharedFiles
     | Enroll
     | EnrollChallenge
     | AskNetwork

@@ -10,7 +10,7 @@ Every method blocks: the database peer calls them from worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -57,10 +57,24 @@ class MetadataStore(Protocol):
         """Every cataloged file, oldest first."""
         ...
 
-    def add_file(self, info: FileInfo) -> None:
-        """Catalog a file whose blob is already in the vault."""
+    def add_file(self, info: FileInfo, publisher: str | None = None) -> None:
+        """Catalog a file whose blob is already in the vault (`publisher` shared it)."""
 
     def drop_file(self, name: str) -> None: ...
+
+    def record_shared(self, player: str, names: list[str]) -> None:
+        """`player` published these catalog files too."""
+
+    def shared_by(self, player: str) -> list[FileInfo]:
+        """The catalog files `player` ever published (what `rp2p-peer restore` brings back)."""
+        ...
+
+    def remove_file(self, name: str) -> list[FileInfo]:
+        """The host's `remove`: `name` and every name of its content out of the catalog, that
+        content refused from now on; the entries taken out (the caller deletes the blob)."""
+        ...
+
+    def removed_hashes(self) -> set[bytes]: ...
 
     def load_players(self) -> dict[str, tuple[int, int, int]]:
         """Every player's (score, files found, rounds won)."""
@@ -91,6 +105,17 @@ class MetadataStore(Protocol):
         ...
 
     def revoked(self) -> set[str]: ...
+
+    # the database peers sharing this store (database/directory.py)
+
+    def register_database_peer(self, peer_id: str, addresses: Sequence[tuple[str, int]]) -> None:
+        """Database peer `peer_id` is alive, reached at `addresses` (a heartbeat)."""
+
+    def database_peers(self, max_age: float) -> list[tuple[str, int]]:
+        """Addresses of the database peers whose heartbeat is at most `max_age` seconds old."""
+        ...
+
+    def forget_database_peer(self, peer_id: str) -> None: ...
 
     # the game's records (game/records.py, game/host.py, database/treasury.py)
 
@@ -159,6 +184,10 @@ class Vault(Protocol):
 
     def delete_blob(self, digest: bytes) -> None:
         """Forget a blob no catalog entry has (expired treasure); absent is no error."""
+
+    def erase_chunks(self, digests: Collection[bytes]) -> None:
+        """Delete the chunks of a removed file that no other blob has (where chunks are kept
+        apart from blobs); absent is no error."""
 
     def source(self, info: FileInfo) -> Path | ReadChunk:
         """How to serve the blob: a local file (sent by the kernel) or chunk by chunk."""

@@ -15,13 +15,14 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
 
 from ..proto import FileInfo, taken_by
 from ..proto.codes import MAX_CODE_HOURS, MAX_NUMBER, is_current, new_join_code
 from .interfaces import StoreError
+from .sharing import SharingRecords
+from .sqltypes import Sql, unpack_chunks
 
 log = logging.getLogger("rp2p.store")
 
@@ -71,33 +72,41 @@ MIGRATIONS: list[list[str]] = [
             "only" INTEGER PRIMARY KEY CHECK ("only" = 1),
             state {BLOB} NOT NULL)""",
     ],
+    [  # 2 -> 3: the database peers sharing this store, one row per address players reach one at
+        """CREATE TABLE IF NOT EXISTS database_peers (
+            host TEXT NOT NULL,
+            port INTEGER NOT NULL,
+            peer_id TEXT NOT NULL,
+            seen_at {REAL} NOT NULL,
+            PRIMARY KEY (host, port))""",
+    ],
+    [  # 3 -> 4: who shared which catalog file (for restore), and the content the host removed
+        """CREATE TABLE shared (
+            player TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (player, name))""",
+        # what the game's records say each player held is what it shared before this table
+        """INSERT INTO shared (player, name)
+            SELECT DISTINCT h.player, c.name FROM holdings h JOIN catalog c ON c.hash = h.hash
+            WHERE true ON CONFLICT DO NOTHING""",
+        """CREATE TABLE removed (
+            hash {BLOB} PRIMARY KEY,
+            name TEXT NOT NULL,
+            removed_at {REAL} NOT NULL)""",
+    ],
 ]
 """Append a step to change the schema; never edit one that shipped."""
+FORGET_DATABASE_PEERS = 24 * 3600.0
+"""A database peer not heard of for this long (it never came back) leaves the table."""
 KEEP_EXPIRED_ROUNDS = 500
 """Expired treasure is remembered this many rounds, then forgotten."""
 
 
-class Rows(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def fetchone(self) -> Any: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
-
-
-class Sql(Protocol):
-    """One transaction's connection: `?` placeholders."""
-
-    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Rows: ...
-
-
-class SqlMetadata:
+class SqlMetadata(SharingRecords):
     """The metadata's queries; a subclass gives `_transaction` and `_has_table`."""
 
-    DIALECT = {"BLOB": "BLOB", "REAL": "REAL"}
+    DIALECT = {"BLOB": "BLOB", "REAL": "REAL", "NOW": "(julianday('now') - 2440587.5) * 86400.0"}
+    """The types of the schema, and the store's own clock in Unix seconds (`NOW`)."""
 
     @property
     def where(self) -> str:
@@ -152,11 +161,11 @@ class SqlMetadata:
                 "SELECT name, size, hash, chunks FROM catalog ORDER BY added_at, name"
             ).fetchall()
         return [
-            FileInfo(name=name, size=size, hash=bytes(digest), chunks=_unpack_chunks(chunks))
+            FileInfo(name=name, size=size, hash=bytes(digest), chunks=unpack_chunks(chunks))
             for name, size, digest, chunks in rows
         ]
 
-    def add_file(self, info: FileInfo) -> None:
+    def add_file(self, info: FileInfo, publisher: str | None = None) -> None:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO catalog (name, size, hash, chunks, added_at) VALUES (?, ?, ?, ?, ?)"
@@ -164,10 +173,16 @@ class SqlMetadata:
                 " chunks = excluded.chunks, added_at = excluded.added_at",
                 (info.name, info.size, info.hash, b"".join(info.chunks), time.time()),
             )
+            if publisher is not None:
+                db.execute(
+                    "INSERT INTO shared (player, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (publisher, info.name),
+                )
 
     def drop_file(self, name: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM catalog WHERE name = ?", (name,))
+            db.execute("DELETE FROM shared WHERE name = ?", (name,))
 
     def load_players(self) -> dict[str, tuple[int, int, int]]:
         with self._transaction() as db:
@@ -248,6 +263,38 @@ class SqlMetadata:
         with self._transaction() as db:
             return {n for (n,) in db.execute("SELECT name FROM members WHERE revoked <> 0")}
 
+    # ------------------------------------------------------------------ database peers
+
+    def register_database_peer(self, peer_id: str, addresses: Sequence[tuple[str, int]]) -> None:
+        """Database peer `peer_id` is alive and reached at `addresses` (its earlier ones are
+        dropped). The time is the store's own, so machines whose clocks differ agree."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM database_peers WHERE peer_id = ? OR seen_at < {NOW} - ?"
+                       .format(**self.DIALECT), (peer_id, FORGET_DATABASE_PEERS))  # fmt: skip
+            for host, port in addresses:
+                db.execute(
+                    "INSERT INTO database_peers (host, port, peer_id, seen_at)"
+                    " VALUES (?, ?, ?, {NOW}) ON CONFLICT (host, port) DO UPDATE"
+                    " SET peer_id = excluded.peer_id, seen_at = excluded.seen_at"
+                    .format(**self.DIALECT),
+                    (host, port, peer_id),
+                )  # fmt: skip
+
+    def database_peers(self, max_age: float) -> list[tuple[str, int]]:
+        """The addresses of the database peers registered within the last `max_age` seconds."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT host, port FROM database_peers WHERE seen_at >= {NOW} - ?"
+                " ORDER BY host, port".format(**self.DIALECT),
+                (max_age,),
+            ).fetchall()
+        return [(str(host), int(port)) for host, port in rows]
+
+    def forget_database_peer(self, peer_id: str) -> None:
+        """Database peer `peer_id` stops: it is no longer listed."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM database_peers WHERE peer_id = ?", (peer_id,))
+
     # ------------------------------------------------------------------ the game
 
     def load_holdings(self) -> dict[str, dict[bytes, int]]:
@@ -317,6 +364,7 @@ class SqlMetadata:
             for name in names:
                 db.execute("DELETE FROM catalog WHERE name = ?", (name,))
                 db.execute("DELETE FROM treasure WHERE name = ?", (name,))
+                db.execute("DELETE FROM shared WHERE name = ?", (name,))
             for digest in digests:
                 db.execute("DELETE FROM holdings WHERE hash = ?", (digest,))
                 db.execute(
@@ -333,11 +381,6 @@ class SqlMetadata:
         with self._transaction() as db:
             rows = db.execute("SELECT hash, round FROM expired").fetchall()
         return {bytes(digest): number for digest, number in rows}
-
-
-def _unpack_chunks(packed: bytes) -> list[bytes]:
-    packed = bytes(packed)
-    return [packed[i : i + 32] for i in range(0, len(packed), 32)]
 
 
 def signs_of_use(data_dir: Path, own: set[str]) -> str:

@@ -21,7 +21,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from .interfaces import CACHE_DIR, StoreError, StoreUnavailable
-from .metadata import Rows, Sql, SqlMetadata, restore_hint, signs_of_use
+from .metadata import SqlMetadata, restore_hint, signs_of_use
+from .sqltypes import Rows, Sql
 
 log = logging.getLogger("rp2p.store")
 
@@ -48,7 +49,11 @@ class _Qmark:
 class PostgresMetadata(SqlMetadata):
     """The metadata in one PostgreSQL database (the URL's), in its default schema."""
 
-    DIALECT = {"BLOB": "BYTEA", "REAL": "DOUBLE PRECISION"}
+    DIALECT = {
+        "BLOB": "BYTEA",
+        "REAL": "DOUBLE PRECISION",
+        "NOW": "extract(epoch FROM clock_timestamp())::double precision",
+    }
 
     def __init__(self, url: str, data_dir: Path, *, wait_seconds: float = WAIT_SECONDS) -> None:
         self.url = url
@@ -131,6 +136,10 @@ class PostgresMetadata(SqlMetadata):
             raise StoreUnavailable(
                 f"the metadata database cannot be reached now ({_one_line(exc)})"
             ) from None
+
+    def transaction(self, *, exclusive: bool = False) -> contextlib.AbstractContextManager[Sql]:
+        """One transaction, for the tables several database peers share (`pgcluster.py`)."""
+        return self._transaction(exclusive=exclusive)
 
     def _has_table(self, db: Sql, name: str) -> bool:
         row = db.execute("SELECT to_regclass(?)", (name,)).fetchone()

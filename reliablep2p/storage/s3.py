@@ -18,6 +18,7 @@ AWS variables; with none, requests are anonymous (never the cloud's instance met
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import logging
@@ -25,7 +26,7 @@ import os
 import re
 import struct
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,6 +191,13 @@ class S3Vault:
     def delete_blob(self, digest: bytes) -> None:
         """The manifest goes; the chunks stay (another blob may have them; see docs/scale.md)."""
         self._call(obstore.delete, _blob_key(digest))
+
+    def erase_chunks(self, digests: Collection[bytes]) -> None:
+        """A removed file's chunks that no other blob has: out of the store and the cache."""
+        for digest in digests:
+            self.cache.discard(digest.hex())
+            with contextlib.suppress(FileNotFoundError):
+                self._call(obstore.delete, _chunk_key(digest))
 
     def put(self, key: str, data: bytes | memoryview) -> None:
         self._call(obstore.put, key, bytes(data))

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import cast
 
 from .interfaces import StoreError
-from .metadata import Sql, SqlMetadata, restore_hint, signs_of_use
+from .metadata import SqlMetadata, restore_hint, signs_of_use
 from .partial import fsync_dir
+from .sqltypes import Sql
 
 log = logging.getLogger("rp2p.store")
 

@@ -27,6 +27,11 @@ class Stores:
     def where(self) -> str:
         return f"metadata in {self.metadata.where}, vault in {self.vault.where}"
 
+    @property
+    def shared(self) -> bool:
+        """Several database peers may share the metadata (PostgreSQL): they need the bus."""
+        return self.metadata.where.startswith("postgresql://")
+
     def prepare(self) -> None:
         """Make the metadata store if it is new, once an object-store vault proved usable (so
         a wrong endpoint or key leaves nothing made)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
 from pathlib import Path
 
 from ..proto import FileInfo
@@ -63,6 +64,9 @@ class LocalVault:
 
     def delete_blob(self, digest: bytes) -> None:
         self.blob_path(digest).unlink(missing_ok=True)
+
+    def erase_chunks(self, digests: Collection[bytes]) -> None:
+        """Nothing to do: a blob's chunks are in its one file (`delete_blob`)."""
 
     def source(self, info: FileInfo) -> Path:
         return self.blob_path(info.hash)

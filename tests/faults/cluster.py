@@ -61,6 +61,7 @@ class Cluster:
         """UDP: this cluster's own, so clusters of tests running at once do not hear each other."""
         self.code = ""
         self.db: subprocess.Popen[str] | None = None
+        self._said: dict[str, int] = {}
 
     @property
     def data(self) -> Path:
@@ -77,7 +78,9 @@ class Cluster:
         assert self.db.stdout is not None
         line = self.db.stdout.readline()
         match = re.search(r"join code: (\S+)", line)
-        assert match, f"rp2p-db printed {line!r}"
+        if not match:
+            self.db.wait(10)
+            raise AssertionError(f"rp2p-db printed {line!r}; its log ends: {self.db_log()[-800:]}")
         self.code = self.code or match.group(1)
         return self.db
 
@@ -179,6 +182,22 @@ class Cluster:
             "--discovery-port", str(self.discovery_port),
         ]  # fmt: skip
 
+    def wait_said(self, name: str, pattern: str, timeout: float = 60) -> re.Match[str]:
+        """Wait for a line of `name`'s log (a peer's, or ``db``'s) matching `pattern`, after
+        the line the last `wait_said` for it matched; the match."""
+        path = self.root / f"{name}.log"
+        match = None
+
+        def found() -> bool:
+            nonlocal match
+            match = re.compile(pattern).search(path.read_text(), self._said.get(name, 0))
+            return match is not None
+
+        wait_for(found, timeout, f"{name} to say {pattern!r}", interval=0.05)
+        assert match is not None
+        self._said[name] = match.end()
+        return match
+
     def wait_cataloged(self, *names: str, timeout: float = 60) -> None:
         wait_for(
             lambda: all(f"cataloged {n} " in self.db_log() for n in names),
@@ -240,6 +259,19 @@ class Player:
                         f"the peer exited ({self.process.returncode}) instead of answering {command!r}"
                     ) from None
         raise AssertionError(f"no answer to {command!r} after {timeout:g} s")
+
+    def type(self, command: str) -> None:
+        """Type `command`, not waiting for anything."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def next_line(self, timeout: float = 60) -> str:
+        """The next line it printed (of an answer longer than one line)."""
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no more lines after {timeout:g} s") from None
 
     def get(self, name: str, timeout: float = 60) -> str:
         """`get name`, asked again while the catalog pushed to this peer lacks it; the answer."""

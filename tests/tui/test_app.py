@@ -24,7 +24,7 @@ SIZE = (160, 45)
 
 def player_names(app: GameApp) -> list[str]:
     table = app.query_one(PlayersTable)
-    return [str(row.key.value) for row in table.ordered_rows]
+    return list(table.order)
 
 
 def notices(app: GameApp) -> list[str]:
@@ -175,11 +175,11 @@ def test_command_line_completes_file_names_from_the_catalog() -> None:
 
 def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
     net = BackgroundNetwork(tmp_path).start(
-        min_players=2, lobby_seconds=0, settings=GameSettings(6, 600, targets=2, treasure=1)
-    )  # the round ends by time: player1 does not hunt
+        min_players=2, lobby_seconds=0, settings=GameSettings(600, 600, targets=1, treasure=0)
+    )  # player1 does not hunt: the round ends when it leaves, once "me" has found its target
 
     async def scenario() -> None:
-        await net.peer({"only.txt": b"the one target"})
+        other = await net.peer({"only.txt": b"the one target"})
         player = net.player("me")
         app = GameApp(player)
         async with app.run_test(size=SIZE) as pilot:
@@ -190,6 +190,10 @@ def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
             assert not isinstance(app.screen, HelpScreen)
             await wait_until(lambda: player.round is not None, what="a round")
             await type_command(pilot, "get only.txt")
+            await wait_until(
+                lambda: player.round is not None and player.round.finds, what="the find"
+            )
+            await net.acall(other.leave)  # everyone online has found all: the round is over
             await wait_until(
                 lambda: isinstance(app.screen, RoundOverScreen), timeout=30, what="the round's end"
             )

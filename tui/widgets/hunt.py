@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.text import Text
-from textual.widgets import Static
 
 from reliablep2p.proto import Lobby, RoundState
 
 from .. import model
+from .steady import SteadyStatic, text_key
 
 MIN_NAME = 12
 """A name is cut no shorter than this, however long the details beside it."""
 
 
-class HuntPanel(Static):
+class HuntPanel(SteadyStatic):
     BORDER_TITLE = "Hunt"
 
     def __init__(self, id: str | None = None) -> None:
-        super().__init__("", id=id)
+        super().__init__(id=id)
         self.state: RoundState | None = None
         self.deadline = 0.0
         self.mine: set[str] = set()
@@ -68,30 +68,35 @@ class HuntPanel(Static):
 
     def _render_state(self) -> None:
         state = self.state
+        width = self.content_size.width or 80
         if state is None:
-            self.border_subtitle = "lobby"
-            self.update(Group(*self._lobby_lines()))
+            self.subtitle("lobby")
+            lines = self._lobby_lines()
+            self.paint((width, text_key(lines)), Group(*lines))
             return
         if state.over:
-            self.border_subtitle = f"round {state.number} over"
+            self.subtitle(f"round {state.number} over")
         elif self.paused is not None:
-            self.border_subtitle = (f"round {state.number} · paused, {model.clock(self.paused)}"
-                                    " left · the host is away")  # fmt: skip
+            self.subtitle(f"round {state.number} · paused, {model.clock(self.paused)} left"
+                          " · the host is away")  # fmt: skip
         else:
-            self.border_subtitle = f"round {state.number} · {model.clock(self.seconds_left())} left"
+            self.subtitle(f"round {state.number} · {model.clock(self.seconds_left())} left")
         rows = model.hunt(state, self.me, self.mine)
-        table = fit_lines([_line(row, self.me) for row in rows], self.content_size.width or 80)
+        table = fit_lines([_line(row, self.me) for row in rows], width)
         if state.over:
             winner = state.winner or "nobody"
             head = Text(f"Round {state.number} over: winner {winner}", style="bold magenta")
-            self.update(Group(head, table, *self._lobby_lines()))
+            lines = [head, table, *self._lobby_lines()]
+            self.paint((width, text_key(lines)), Group(*lines))
         elif not rows:
-            self.update(Text("Nothing to find for you this round.", style="dim"))
+            empty = Text("Nothing to find for you this round.", style="dim")
+            self.paint((width, text_key([empty])), empty)
         else:
             left = model.still_to_find(rows)
-            self.update(Group(table, Text(f"{left} of {len(rows)} still to find", style="dim")))
+            lines = [table, Text(f"{left} of {len(rows)} still to find", style="dim")]
+            self.paint((width, text_key(lines)), Group(*lines))
 
-    def _lobby_lines(self) -> list[RenderableType]:
+    def _lobby_lines(self) -> list[Text]:
         lobby = self.lobby
         if lobby is None:
             return [Text("Waiting for the host to start a round\n(it needs two players online).",

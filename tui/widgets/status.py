@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ..model import Player
+from .steady import SteadyStatic, text_key
 
 CONNECTION_STYLES = {
     "joined": "green",
@@ -15,9 +15,9 @@ CONNECTION_STYLES = {
 }
 
 
-class StatusBar(Static):
+class StatusBar(SteadyStatic):
     def __init__(self, id: str | None = None) -> None:
-        super().__init__("", id=id)
+        super().__init__(id=id)
         self.me: Player | None = None
         self.connection = "starting"
         self.clock = ""
@@ -58,7 +58,8 @@ class StatusBar(Static):
             if _line(me.name, shown).cell_len <= width:
                 break
             shown = [(key, part) for key, part in shown if key != drop]
-        self.update(_line(me.name, shown))
+        line = _line(me.name, shown)
+        self.paint((width, text_key([line])), line)
 
 
 def _line(name: str, parts: list[tuple[str, Text]]) -> Text:

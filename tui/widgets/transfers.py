@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import time
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
@@ -30,6 +31,7 @@ class Transfer(Widget):
         self.label = Label(f"{name}  searching…", classes="transfer-label", markup=False)
         self.bar = ProgressBar(show_eta=False)
         self.stats = Label("", classes="transfer-stats", markup=False)
+        self.stats_shown = ""
 
     def compose(self) -> ComposeResult:
         yield self.label
@@ -54,7 +56,11 @@ class Transfer(Widget):
             speed = done / max(now - self.started, 0.05)
         self.bar.update(total=total, progress=done)
         left = f" · {model.clock((total - done) / speed)}" if speed > 0 else ""
-        self.stats.update(f"{model.fraction(done, total)} · {model.rate(speed)}{left}")
+        stats = f"{model.fraction(done, total)} · {model.rate(speed)}{left}"
+        # The stats take the width they need from the bar: only a new width needs a layout
+        # of the screen, not each progress step.
+        self.stats.update(stats, layout=cell_len(stats) != cell_len(self.stats_shown))
+        self.stats_shown = stats
 
     def finish(self, source: str, size: int) -> None:
         seconds = time.monotonic() - self.started

@@ -86,7 +86,7 @@ $(BENCH_STAMP): bench/requirements.txt requirements/build.txt
 # scenario 1, aria2c and opentracker for scenario 7's BitTorrent swarm.
 BENCH_TOOLS := curl:curl aria2c:aria2 opentracker:opentracker
 
-bench: $(STAMP) $(BENCH_STAMP)
+bench: $(STAMP) $(BENCH_STAMP) services
 	@missing=""; for pair in $(BENCH_TOOLS); do \
 		command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then echo "bench: installing$$missing with apt-get"; \

@@ -11,10 +11,13 @@ class Target:
     text: str
     value: str
     met: bool | None
-    """None: not measured."""
+    """None: not measured (or, with `reported`, measured against no number)."""
+    reported: bool = False
 
     @property
     def verdict(self) -> str:
+        if self.reported:
+            return "reported (no number to meet)"
         return {True: "met", False: "**missed**", None: "not measured"}[self.met]
 
 

@@ -87,6 +87,7 @@ class Rp2p:
         self.mode = "tls" if tls else "plain"
         self.profiles = root / f"profiles-{self.mode}"
         self.code = ""
+        self.db_options: list[str | Path] = []  # e.g. the stores (scenario 5's scaled rows)
 
     def _log(self, name: str) -> IO[bytes]:
         return (self.logs / f"{self.mode}-{name}").open("ab")
@@ -121,7 +122,7 @@ class Rp2p:
             [BIN / "rp2p-db", "--host", "127.0.0.1", "--port", self.db_port,
              "--enroll-port", self.enroll_port, "--data", self.root / f"db-{self.mode}",
              "--round-seconds", "0.001", "--pause-seconds", "1e9",
-             *([] if self.tls else ["--insecure-lan"])],
+             *([] if self.tls else ["--insecure-lan"]), *self.db_options],
             stdout=db_log.open("ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         if self.tls:

@@ -11,16 +11,12 @@ database peer serves `MAX_SERVING` files at once) backs off and asks again with 
 from __future__ import annotations
 
 import logging
-import random
-from pathlib import Path
 
 import trio
 
-from reliablep2p.database.authority import NetworkAuthority
-from reliablep2p.peer.fetch import BACKOFF_CAP, BUSY_BACKOFF, SourcesBusy
-from reliablep2p.peer.node import Node
 from reliablep2p.peer.serving import MAX_SERVING
 
+from . import vaultscale
 from .common import (
     MIB,
     Processes,
@@ -36,54 +32,7 @@ from .common import (
 )
 from .report import Section
 from .transfer import Rp2p
-
-
-class Load:
-    def __init__(self, net: Rp2p, root: Path, names: list[str], number: int) -> None:
-        self.net = net
-        self.root = root
-        self.names = names
-        self.number = number
-        self.busy = 0
-        self.authority = NetworkAuthority.load_or_create(net.root / "db-tls") if net.tls else None
-
-    def _node(self, k: int) -> Node:
-        name = f"r{self.number}f{k}"
-        identity = None
-        if self.authority is not None:  # the network's CA signs it, as enrollment would
-            identity = self.authority.identity(name, self.root / "profiles" / name)
-        return Node(name=name, share_dir=self.root / name, database=("127.0.0.1", self.net.db_port),
-                    rescan_interval=3600, rng=random.Random(k), identity=identity)  # fmt: skip
-
-    async def run(self) -> float:
-        async with trio.open_nursery() as nursery:
-            nodes = [self._node(k) for k in range(len(self.names))]
-            for node in nodes:
-                nursery.start_soon(node.run)
-            with trio.fail_after(120):
-                while not all(n.ready.is_set() for n in nodes):  # noqa: ASYNC110
-                    await trio.sleep(0.01)
-            start = trio.current_time()
-            async with trio.open_nursery() as fetches:
-                for node, name in zip(nodes, self.names, strict=True):
-                    fetches.start_soon(self._fetch, node, name)
-            elapsed = trio.current_time() - start
-            nursery.cancel_scope.cancel()
-        return elapsed
-
-    async def _fetch(self, node: Node, name: str) -> None:
-        delay = BUSY_BACKOFF
-        while True:
-            try:
-                result = await node.secure_get(name, "127.0.0.1", self.net.db_port)
-            except SourcesBusy:
-                self.busy += 1
-                await trio.sleep(delay * node.rng.uniform(0.5, 1.5))
-                delay = min(delay * 2, BACKOFF_CAP)
-                continue
-            if not result.from_vault:
-                raise RuntimeError(f"{name} came from {result.source}, not the vault")
-            return
+from .vaultload import Load
 
 
 def run(fetchers: int, size: int, rounds: int, raw_limit: float) -> Section:
@@ -112,7 +61,10 @@ def run(fetchers: int, size: int, rounds: int, raw_limit: float) -> Section:
                 log(f"vault {net.mode} round {number + 1}/{rounds}: {seconds:.2f} s, "
                     f"{fetchers * size / MIB / seconds:.0f} MiB/s, {load.busy} busy retries")  # fmt: skip
             procs.stop(net.db)
-    return _section(fetchers, size, rounds, raw_limit, results)
+        scaled = vaultscale.measure(procs, seed, names, rounds)
+    section = _section(fetchers, size, rounds, raw_limit, results)
+    vaultscale.add_rows(section, scaled, fetchers, size)
+    return section
 
 
 def _section(

@@ -53,9 +53,12 @@ def main() -> int:
         raw_limit = found[0].facts.get("raw_mib_s", raw_limit)
         sections += found
     if "join" in chosen:
-        sizes = env_list("BENCH_JOIN_SIZES", [50, 200, 500])
-        join_rounds = env_int("BENCH_JOIN_ROUNDS", rounds)
-        sections += attempt("join", "3. Join storm", lambda: [joinstorm.run(sizes, join_rounds)])
+        sizes = env_list("BENCH_JOIN_SIZES", [50, 500, 2000])
+        join_rounds = env_int("BENCH_JOIN_ROUNDS", 1)  # N=2,000 on both links: ~2 min a round
+        paused = os.environ.get("BENCH_JOIN_GC", "on") == "paused"
+        sections += attempt(
+            "join", "3. Join storm", lambda: [joinstorm.run(sizes, join_rounds, gc_paused=paused)]
+        )
     if "search" in chosen:
         peers = env_int("BENCH_SEARCH_PEERS", 100)
         files = env_int("BENCH_SEARCH_FILES", 1000)

@@ -16,10 +16,21 @@ import trio
 
 from reliablep2p.app.admin import ask_removal
 from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.game.board import TOP_ROWS, apply_scoreboard
 from reliablep2p.game.host import Online
 from reliablep2p.net.identity import ADMIN_NAME
 from reliablep2p.peer.node import Node
-from reliablep2p.proto import Kick, KickReport, PeerInfo, Remove
+from reliablep2p.proto import (
+    Connect,
+    Kick,
+    KickReport,
+    PeerInfo,
+    PlayerStats,
+    Remove,
+    Scoreboard,
+    ScoreboardChanged,
+    Welcome,
+)
 from reliablep2p.storage.pgcluster import ClusterStore
 from reliablep2p.storage.postgres import PostgresMetadata
 
@@ -192,3 +203,46 @@ def test_the_bus_carries_what_notify_cannot_whole_and_in_order_and_equal_ones_ea
         stop.set()
         listener.join(timeout=10)
         store.close()
+
+
+async def test_a_relay_sends_its_crowd_the_top_rows_and_each_its_own_not_the_whole_board(
+    two: TwoDatabasePeers,
+) -> None:
+    """The host's whole board goes over the bus; the relay's players get their views of it."""
+    await two.start_both()
+    crowd = []
+    for i in range(TOP_ROWS + 5):  # nobody has scored: the board goes by name
+        name = f"crowd{i:02}"
+        channel = await two.connect(two.other.port, name=name, listen_port=42000 + i)
+        await channel.send(Connect())
+        await channel.receive_message(Welcome)
+        crowd.append(channel)
+    expected = [f"crowd{i:02}" for i in range(TOP_ROWS)] + [f"crowd{TOP_ROWS + 4:02}"]
+    board: list[PlayerStats] = []
+    with trio.fail_after(30):  # the host hears of all 25, then the relay is told its board
+        while not set(expected) <= {row.name for row in board}:
+            message = await crowd[-1].receive()
+            if isinstance(message, Scoreboard | ScoreboardChanged):
+                board = apply_scoreboard(board, message)
+                assert len(board) <= TOP_ROWS + 1, "the top rows and its own, not everyone"
+    assert [row.name for row in board] == expected
+    for channel in crowd:
+        await channel.aclose()
+
+
+async def test_a_player_found_unreachable_after_its_welcome_is_unreachable_on_every_database_peer(
+    two: TwoDatabasePeers,
+) -> None:
+    await two.start_both()
+    alice = await two.peer_of(two.db)
+    silent = await two.connect(two.other.port, name="silent", listen_port=43001)  # nobody there
+    await silent.send(Connect())
+    await silent.receive_message(Welcome)
+
+    def listed() -> PeerInfo | None:
+        return next((p for p in alice.peers if p.name == "silent"), None)
+
+    await until(lambda: listed() is not None)
+    await until(lambda: (peer := listed()) is not None and not peer.reachable)
+    await silent.aclose()
+    await until(lambda: listed() is None)

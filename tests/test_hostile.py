@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import struct
 from pathlib import Path
 
 import pytest
@@ -9,10 +12,14 @@ import trio
 
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import (
+    PROTOCOL_VERSION,
+    Connect,
     Error,
     FrameDecoder,
     Get,
+    Hello,
     decode_body,
+    encode_message,
 )
 
 from .conftest import Network, until
@@ -105,6 +112,27 @@ async def test_a_peer_survives_a_client_vanishing_mid_request(network: Network) 
     fetcher = await network.peer()
     result = await fetcher.get("big.bin")
     assert result.path.read_bytes() == big
+
+
+async def test_a_player_that_hangs_up_before_its_welcome_is_no_internal_error(
+    plain_network: Network, caplog: pytest.LogCaptureFixture
+) -> None:
+    # what a join storm's backlog looks like: the player gave up waiting and reset the connection
+    caplog.set_level(logging.DEBUG, logger="rp2p")
+    join = encode_message(Hello(PROTOCOL_VERSION, "quitter", 40999)) + encode_message(Connect())
+    with socket.create_connection(("127.0.0.1", plain_network.db.port)) as quitter:
+        quitter.sendall(join)  # no checkpoint until it is gone: the database peer reads it later
+        quitter.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def told() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "welcome" in r.getMessage() or r.exc_info]
+
+    await until(told)
+    assert [(r.levelname, r.getMessage()) for r in told()] == [
+        ("DEBUG", "database: connection from a vanished peer ended: hung up before its welcome")
+    ]
+    late = await plain_network.peer()
+    assert late.ready.is_set() and "quitter" not in [p.name for p in late.peers]
 
 
 async def test_hundreds_of_idle_connections_do_not_stop_service(network: Network) -> None:

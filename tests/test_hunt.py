@@ -14,6 +14,7 @@ import trio
 from reliablep2p.app import bot
 from reliablep2p.database.peer import DatabasePeer
 from reliablep2p.game import rules as game
+from reliablep2p.game.board import TOP_ROWS
 from reliablep2p.game.settings import GameSettings
 from reliablep2p.net.channel import Channel
 from reliablep2p.peer.node import Node
@@ -24,8 +25,10 @@ from reliablep2p.proto import (
     Proof,
     Publish,
     Round,
+    Scoreboard,
     Scored,
     Welcome,
+    encode_message,
 )
 
 from .conftest import Network, until
@@ -229,6 +232,23 @@ async def test_a_player_that_does_not_hold_the_file_cannot_prove_it(game_network
     await liar.session.claim(second)  # claims it anyway
     await trio.sleep(0.5)
     assert game_network.db.hunt.players[liar.name].files_found == 1
+
+
+async def test_in_a_crowd_a_player_is_sent_the_top_rows_and_itself_not_everyone(
+    network: Network,
+) -> None:
+    crowd = []
+    for i in range(TOP_ROWS + 5):  # nobody has scored: the board goes by name
+        channel = await network.connect(network.db.port, name=f"crowd{i:02}", listen_port=41000 + i)
+        await channel.send(Connect())
+        await channel.receive_message(Welcome)
+        crowd.append(channel)
+    last = await next_of(crowd[-1], Scoreboard)  # its first push: everyone had joined by then
+    names = [row.name for row in last.players]
+    assert names == [f"crowd{i:02}" for i in range(TOP_ROWS)] + [f"crowd{TOP_ROWS + 4:02}"]
+    first = await next_of(crowd[0], Scoreboard)
+    assert len(first.players) <= TOP_ROWS and first.players[0].name == "crowd00"
+    assert len(encode_message(last)) < 100 * (TOP_ROWS + 1), "rows, not the whole board"
 
 
 async def test_a_target_the_host_removes_leaves_the_round_which_goes_on(

@@ -17,11 +17,19 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import trio
+
+from reliablep2p.database.authority import NetworkAuthority
+from reliablep2p.net.channel import open_channel
+from reliablep2p.net.identity import DATABASE_NAME, Identity
+from reliablep2p.proto import Connect, Welcome
 
 from .faults.cluster import BIN, Cluster, peak_rss_kib
 
@@ -132,3 +140,66 @@ def test_a_200_mib_transfer_grows_neither_process_by_more_than_30_mib(tmp_path: 
     finally:
         cluster.close()
         shutil.rmtree(tmp_path / "cluster", ignore_errors=True)  # ~600 MiB of copies
+
+
+SESSIONS = 200
+SESSION_GROWTH_LIMIT_KIB = 60 * 1024
+
+
+def resident_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def unused_ports(count: int) -> list[int]:
+    """Ports nobody listens on, all different (each player has its own address)."""
+    with contextlib.ExitStack() as held:
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+
+
+async def hold_sessions(port: int, identities: list[Identity], resident: Callable[[], int]) -> int:
+    """Join with every identity (a few at a time, as a crowd arrives) and, with all sessions
+    still open, return what the database peer holds in memory."""
+    async with contextlib.AsyncExitStack() as sessions:
+        joining = trio.CapacityLimiter(20)
+        ports = unused_ports(len(identities))
+
+        async def join(identity: Identity, listen_port: int) -> None:
+            async with joining:
+                channel = await open_channel(
+                    "127.0.0.1", port, name=identity.name, listen_port=listen_port,
+                    tls=identity.client_context(), expect=DATABASE_NAME,
+                )  # fmt: skip
+                await sessions.enter_async_context(channel)
+                await channel.send(Connect())
+                await channel.receive_message(Welcome)
+
+        async with trio.open_nursery() as nursery:
+            for identity, listen_port in zip(identities, ports, strict=True):
+                nursery.start_soon(join, identity, listen_port)
+        return resident()
+
+
+def test_hundreds_of_tls_sessions_cost_the_database_peer_little_memory(tmp_path: Path) -> None:
+    """A LAN party's sessions idle between small messages: none may hold a megabyte."""
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        db = cluster.start_db()
+        authority = NetworkAuthority.load_or_create(cluster.data)  # the network's own CA
+        identities = [
+            authority.identity(f"crowd{i}", tmp_path / "profiles" / f"crowd{i}")
+            for i in range(SESSIONS)
+        ]
+        before = resident_kib(db.pid)
+        during = trio.run(hold_sessions, cluster.db_port, identities, lambda: resident_kib(db.pid))
+        print(f"rp2p-db resident memory: {before} KiB, with {SESSIONS} TLS sessions {during} KiB")
+        assert during - before < SESSION_GROWTH_LIMIT_KIB, (
+            f"{SESSIONS} sessions: +{during - before} KiB"
+        )
+    finally:
+        cluster.close()

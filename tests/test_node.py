@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import socket
 
 import pytest
 import trio
 
 from reliablep2p.app import commands, words
 from reliablep2p.database.peer import DatabasePeer
-from reliablep2p.net.channel import Channel, secure
+from reliablep2p.net.channel import READ_TIMEOUT, Channel, secure
 from reliablep2p.peer import events
 from reliablep2p.peer.fetch import GetError
+from reliablep2p.peer.node import Node
 from reliablep2p.proto import (
     CHUNK_SIZE,
     PROTOCOL_VERSION,
@@ -33,6 +36,9 @@ from reliablep2p.proto import (
 
 from .conftest import Network, random_bytes, until
 
+CROWD = 100
+"""Players in a burst from one address (the per-address cap on waiting connections is 128)."""
+
 
 async def raw_session(net: Network, port: int, name: str | None = None) -> Channel:
     """A hand-driven session with the database peer, as a peer listening on `port`."""
@@ -51,7 +57,11 @@ async def test_connect_welcomes_with_peer_list_and_catalog(network: Network) -> 
     assert [p.port for p in welcome.peers] == [seeder.port]
     assert [f.name for f in welcome.catalog] == ["maze.txt"]
     assert welcome.catalog[0] == describe_bytes(b"a maze", "maze.txt")
-    assert welcome.you == PeerInfo("raw-40001", "127.0.0.1", 40001, reachable=False)  # no listener
+    # listed at once where it calls from; called back after the welcome: nobody listens there
+    assert welcome.you == PeerInfo("raw-40001", "127.0.0.1", 40001)
+    while not isinstance(update := await channel.receive(), UpdatePeers) or not update.updated:
+        pass  # the scoreboard, the seeder's map size...
+    assert update.updated == [PeerInfo("raw-40001", "127.0.0.1", 40001, reachable=False)]
 
 
 async def test_a_file_appearing_in_the_share_is_published_and_pushed_to_everyone(
@@ -97,6 +107,23 @@ async def test_a_burst_of_joins_costs_each_peer_one_small_delta(network: Network
     assert all(u.base == prev.version for prev, u in itertools.pairwise(updates))
     assert len(updates) < 8, "joins were not coalesced"
     assert all(len(encode_message(u)) < 80 * 8 for u in updates)
+
+
+async def test_a_crowd_waiting_in_the_backlog_is_let_in_at_once(plain_network: Network) -> None:
+    # a join storm: the connections are made (by the kernel) before the host accepts any
+    net = plain_network
+    with contextlib.ExitStack() as crowd:
+        probes = [crowd.enter_context(socket.socket()) for _ in range(CROWD)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))  # a distinct port for each player to say it listens on
+        ports = [probe.getsockname()[1] for probe in probes]
+        for number, port in enumerate(ports):
+            caller = crowd.enter_context(socket.create_connection(("127.0.0.1", net.db.port)))
+            join = Hello(PROTOCOL_VERSION, f"crowd{number}", port), Connect()
+            caller.sendall(b"".join(encode_message(message) for message in join))
+        for _ in range(40):  # passes of the scheduler: the old accept loop took one per pass
+            await trio.lowlevel.checkpoint()
+        assert len(net.db.sessions) == CROWD
 
 
 # -------------------------------------------------------------------------- disconnect
@@ -398,3 +425,29 @@ async def test_a_peer_acknowledges_disconnect_with_bye(network: Network) -> None
     channel = await network.connect(peer.port, listen_port=1)
     await channel.send(Disconnect())
     await channel.receive_message(Bye)
+
+
+async def test_a_join_waits_for_a_welcome_slower_than_a_read_timeout(
+    plain_network: Network, nursery: trio.Nursery
+) -> None:
+    # a database peer letting a crowd in welcomes them in turn: giving up would queue again
+    called = 0
+
+    async def busy_host(stream: trio.SocketStream) -> None:
+        nonlocal called
+        called += 1
+        channel = Channel(stream)
+        hello = await channel.receive_message(Hello)
+        await channel.receive_message(Connect)
+        await trio.sleep(READ_TIMEOUT + 1)
+        you = PeerInfo(hello.name, "127.0.0.1", hello.port)
+        await channel.send(Welcome(you=you, peers=[], peers_version=0, catalog=[], revoked=[]))
+        await trio.sleep_forever()
+
+    listeners = await nursery.start(trio.serve_tcp, busy_host, 0)
+    node = Node(name="patient", share_dir=plain_network.root / "patient",
+                database=("127.0.0.1", listeners[0].socket.getsockname()[1]))  # fmt: skip
+    await nursery.start(node.run)
+    with trio.fail_after(READ_TIMEOUT + 10):
+        await node.ready.wait()
+    assert called == 1 and node.session.failed_tries == 0, "it waited, and did not call again"

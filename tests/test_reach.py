@@ -9,10 +9,14 @@ import random
 import socket
 
 import msgspec
+import trio
 
 from reliablep2p.app import words
+from reliablep2p.database.reach import ReachBack
+from reliablep2p.net.channel import Channel, secure
+from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
-from reliablep2p.proto import Connect, Error, PeerInfo, Welcome
+from reliablep2p.proto import Connect, Error, Hello, PeerInfo, Welcome
 
 from .conftest import Network, until
 
@@ -46,14 +50,60 @@ async def test_a_player_nobody_can_call_back_is_listed_so_and_a_get_says_it_skip
     session = await network.connect(network.db.port, name="ghost", listen_port=nowhere)
     await session.send(Connect())
     welcome = await session.receive_message(Welcome)
-    assert welcome.you == PeerInfo("ghost", "127.0.0.1", nowhere, reachable=False)
-    await until(lambda: [p.name for p in fetcher.peers] == ["ghost"])
-    assert not next(iter(fetcher.peers)).reachable
+    assert welcome.you == PeerInfo("ghost", "127.0.0.1", nowhere)  # called back after the welcome
+    await until(
+        lambda: list(fetcher.peers) == [msgspec.structs.replace(welcome.you, reachable=False)]
+    )
 
     result = await fetcher.get("lonely.txt")
     assert result.from_vault and result.probes == 1
     assert result.skipped == ("ghost",)
     assert words.fetched(result).endswith("; skipped ghost (unreachable)")
+
+
+async def test_a_join_does_not_wait_for_the_call_back(network: Network) -> None:
+    called, answer, answered = trio.Event(), trio.Event(), trio.Event()
+    identity = network.identity("slowpoke")
+    assert identity is not None
+
+    async def slow_to_answer(stream: trio.SocketStream) -> None:  # as a player's busy machine
+        called.set()
+        await answer.wait()
+        tls = await secure(stream, identity.server_context(), server_side=True)
+        await Channel(tls).receive_message(Hello)
+        answered.set()
+        await tls.aclose()
+
+    listeners = await network.nursery.start(trio.serve_tcp, slow_to_answer, 0)
+    port = listeners[0].socket.getsockname()[1]
+    session = await network.connect(network.db.port, name="slowpoke", listen_port=port)
+    await session.send(Connect())
+    welcome = await session.receive_message(Welcome)  # before the call back was answered
+    assert not answer.is_set() and welcome.you == PeerInfo("slowpoke", "127.0.0.1", port)
+    answer.set()
+    await until(lambda: called.is_set() and answered.is_set())
+    assert network.db.sessions[("127.0.0.1", port)].peer.reachable
+
+
+async def test_a_player_found_unreachable_after_its_welcome_is_told_and_others_skip_it(
+    network: Network,
+) -> None:
+    db = network.db
+    db.joins.reach_back = ReachBack(
+        db.joins.reach_back.tls, later_timeout=0
+    )  # nobody answers in no time
+    other = await network.peer()
+    heard: list[events.Event] = []
+    node = Node(name="player9", identity=network.identity("player9"),
+                share_dir=network.root / "nine", database=("127.0.0.1", db.port),
+                rng=random.Random(9))  # fmt: skip
+    node.subscribe(heard.append)
+    await network.nursery.start(node.run)
+    await until(lambda: any(isinstance(e, events.NotReachable) for e in heard))
+    told = next(e for e in heard if isinstance(e, events.NotReachable))
+    assert "cannot reach you back at 127.0.0.1:" in words.describe(told)
+    assert node.me == PeerInfo("player9", "127.0.0.1", node.port, reachable=False)
+    await until(lambda: node.me in other.peers)  # listed as it is: nobody asks it
 
 
 async def test_nobody_takes_over_a_live_players_address(network: Network) -> None:

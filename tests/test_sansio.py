@@ -7,13 +7,15 @@ import random
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from reliablep2p.game.board import BoardLog, apply_scoreboard, ranked
+from reliablep2p.game.board import BoardFeed, BoardLog, apply_scoreboard, ranked
 from reliablep2p.peer.addressbook import AddressBook
 from reliablep2p.peer.peerlist import PeerList, PeerRegistry
 from reliablep2p.peer.search import OneSource, SearchPlan
 from reliablep2p.peer.swarm.finder import HOPELESS, REASK_FIRST, VAULT_AFTER, Finder, Step
-from reliablep2p.proto import PeerInfo, PlayerStats, ScoreboardChanged
+from reliablep2p.proto import PeerInfo, PlayerStats, Scoreboard, ScoreboardChanged
 
 
 def peer(port: int) -> PeerInfo:
@@ -55,6 +57,48 @@ def test_address_book_forgets_a_peer_everywhere() -> None:
 
 def plan(book: AddressBook, peers: list[PeerInfo], seed: int = 0) -> SearchPlan:
     return SearchPlan("f", book, peers, database=DB, me=("127.0.0.1", 1), rng=random.Random(seed))
+
+
+book_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "forget", "leave", "rename", "drop"]),
+        st.sampled_from(["a", "b", "c"]),
+        st.integers(1, 4),
+        st.booleans(),
+    ),
+    max_size=40,
+)
+
+
+@given(book_steps)
+def test_address_book_follows_adds_forgets_leaves_renames_and_drops(
+    steps: list[tuple[str, str, int, bool]],
+) -> None:
+    book = AddressBook()
+    model: dict[str, dict[tuple[str, int], PeerInfo]] = {}  # the book as a plain dict
+    for op, name, port, hidden in steps:
+        holder = msgspec.structs.replace(peer(port), reachable=not hidden)
+        if op == "add":
+            book.add(name, holder)
+            model.setdefault(name, {})[holder.addr] = holder
+        elif op == "forget":
+            book.forget(name, holder.addr)
+            model.get(name, {}).pop(holder.addr, None)
+        elif op == "leave":
+            book.forget_peer(holder.addr)
+            for holders in model.values():
+                holders.pop(holder.addr, None)
+        elif op == "drop":  # the file left the catalog
+            book.drop(name)
+            model.pop(name, None)
+        else:
+            book.rename_peers([holder])
+            for holders in model.values():
+                if holder.addr in holders:
+                    holders[holder.addr] = holder
+        model = {n: h for n, h in model.items() if h}
+        assert book.as_map() == {n: list(h.values()) for n, h in model.items()}
+        assert len(book) == sum(len(h) for h in model.values())
 
 
 def test_search_asks_known_holders_first_then_random_peers_then_the_vault() -> None:
@@ -138,6 +182,49 @@ def test_peer_list_follows_the_registry_through_deltas() -> None:
             registry.join(peer(step + 10))
         mine.apply(registry.delta(mine.version))
     assert set(mine.peers) == set(registry.peers) - {peer(1).addr}
+
+
+def test_a_peer_found_unreachable_is_updated_for_those_who_have_it_joined_for_the_rest() -> None:
+    registry = PeerRegistry()
+    registry.join(peer(1))
+    before = registry.version
+    registry.join(peer(2))
+    after_join = registry.version
+    hidden = msgspec.structs.replace(peer(2), reachable=False)
+    assert registry.update(hidden)
+    assert not registry.update(hidden), "no change, no news"
+    assert not registry.update(peer(7)), "not listed: nothing to update"
+    assert registry.delta(before).joined == [peer(1), hidden][1:]
+    assert registry.delta(before).updated == []
+    assert registry.delta(after_join).updated == [hidden]
+    assert registry.delta(after_join).joined == []
+
+
+ops = st.lists(
+    st.tuples(st.sampled_from(["join", "leave", "hide"]), st.integers(1, 8)), max_size=40
+)
+
+
+@given(ops, st.lists(st.integers(0, 40), min_size=1, max_size=6))
+def test_peer_lists_at_any_version_follow_joins_leaves_and_updates(
+    steps: list[tuple[str, int]], starts: list[int]
+) -> None:
+    registry = PeerRegistry()
+    lists: list[PeerList] = []
+    for number, (op, port) in enumerate(steps):
+        if op == "join" and peer(port).addr not in registry.peers:
+            registry.join(peer(port))
+        elif op == "leave":
+            registry.leave(peer(port).addr)
+        elif op == "hide":
+            registry.update(msgspec.structs.replace(peer(port), reachable=False))
+        for start in starts:
+            if start == number:  # a peer welcomed now
+                lists.append(PeerList(me=peer(start % 8 + 1).addr))
+                lists[-1].reset(registry.peers.values(), registry.version)
+    for mine in lists:
+        mine.apply(registry.delta(mine.version))
+        assert mine.peers == {a: p for a, p in registry.peers.items() if a != mine.me}
 
 
 def test_peer_list_refuses_an_update_with_a_gap() -> None:
@@ -239,3 +326,63 @@ def test_with_nobody_left_and_nothing_linked_the_search_gives_up() -> None:
     linked.answered(asked.addr)
     assert not step(linked, 0.1, links=1).give_up  # a source still linked may get it yet
     assert step(linked, 0.1 + HOPELESS, links=1).give_up
+
+
+def stats(name: str, score: int, map_size: int = 0) -> PlayerStats:
+    return PlayerStats(name, "127.0.0.1", int(name[1:]), score, 0, map_size, True)
+
+
+NAMES = [f"p{i}" for i in range(12)]
+board_steps = st.lists(
+    st.tuples(
+        st.dictionaries(st.sampled_from(NAMES), st.integers(0, 20), max_size=6),  # new scores
+        st.sets(st.sampled_from(NAMES), max_size=2),  # off the board
+        st.sets(st.sampled_from(NAMES), max_size=3),  # found something this round
+        st.sets(st.sampled_from(NAMES)),  # whose sessions push this time
+    ),
+    min_size=1,
+    max_size=2 * BoardLog.KEEP,
+)
+
+
+@given(board_steps, st.integers(1, 5))
+def test_board_feed_shows_each_player_the_top_rows_the_finders_and_itself(
+    steps: list[tuple[dict[str, int], set[str], set[str], set[str]]], top: int
+) -> None:
+    feed = BoardFeed(top=top)
+    rows: dict[str, PlayerStats] = {}
+    sessions: dict[str, tuple[int, PlayerStats | None, list[PlayerStats]]] = {}
+    for scores, removed, featured, pushing in steps:
+        for name, score in scores.items():
+            rows[name] = stats(name, score, map_size=len(rows))
+        for name in removed:
+            rows.pop(name, None)
+        feed.update(rows.values(), featured)
+        order = ranked(rows.values())
+        shared = order[:top] + [r for r in order[top:] if r.name in featured]
+        for name in pushing | rows.keys() - sessions.keys():
+            tick, mine, board = sessions.get(name, (-1, None, []))
+            push = feed.since(tick, name, mine)
+            if push is not None:
+                if isinstance(push, ScoreboardChanged):
+                    assert len(push.players) <= len(shared) + 1, "a delta, not the board"
+                board = apply_scoreboard(board, push)
+            sessions[name] = (feed.tick, feed.rows.get(name), board)
+            own = [rows[name]] if name in rows and rows[name] not in shared else []
+            assert board == ranked(shared + own), "the host's view of those rows, in order"
+            assert board[: len(order[:top])] == order[:top], "the top rows, on top"
+            if name in rows:
+                assert rows[name] in board, "a player always sees itself"
+            assert feed.since(feed.tick, name, feed.rows.get(name)) is None
+
+
+def test_a_new_session_gets_the_top_rows_and_its_own_far_down_a_big_board() -> None:
+    feed = BoardFeed(top=3)
+    feed.update([stats(f"p{i}", 1000 - i) for i in range(1000)])
+    first = feed.since(-1, "p700", None)
+    assert isinstance(first, Scoreboard)
+    assert [r.name for r in first.players] == ["p0", "p1", "p2", "p700"]
+    feed.update([stats(f"p{i}", 1000 - i, map_size=i == 700) for i in range(1000)])
+    again = feed.since(feed.tick, "p700", first.players[-1])
+    assert again == ScoreboardChanged([stats("p700", 300, map_size=1)])
+    assert feed.since(feed.tick, "p5", stats("p5", 995)) is None, "a change far down: not for p5"

@@ -280,7 +280,8 @@ class GameApp(App[int]):
             return
         if players or book:
             rows = model.players(node, host_online=self.connection == "joined")
-            self.query_one(PlayersTable).show(rows)
+            online = model.online_count(node)
+            self.query_one(PlayersTable).show(rows, online)
             me = next(p for p in rows if p.me)
             self.query_one(StatusBar).show(me, self.connection)
         if catalog:

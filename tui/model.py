@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reliablep2p.game.board import TOP_ROWS
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import FoundBy, Lobby, PlayerStats, RoundState
 
@@ -33,11 +34,14 @@ def round_points(state: RoundState | None) -> dict[str, int]:
 
 
 def players(node: Node, *, host_online: bool | None = None) -> list[Player]:
-    """Every player the scoreboard or the peer list knows: the host first, then by this
-    round's points (the order that names the round's winner), then by total.
+    """The scoreboard we are sent, and ourselves: the host first, then by this round's points
+    (the order that names the round's winner), then by total.
 
-    The host is online once we joined, unless `host_online` (our session with it) says otherwise.
-    Our map size is the host's count of its true entries, as for everyone.
+    The host sends its top rows, whoever found something this round and our own row, not every
+    player (a LAN party has thousands); `online_count` says how many play. In a game that fits
+    that view, who is online but not on the board yet shows too. The host is online once we
+    joined, unless `host_online` (our session with it) says otherwise. Our map size is the
+    host's count of its true entries, as for everyone.
     """
     online = {peer.name for peer in node.peers}
     points = round_points(node.round)
@@ -47,8 +51,9 @@ def players(node: Node, *, host_online: bool | None = None) -> list[Player]:
             stats.name, stats.score, stats.files_found, stats.map_size,
             online=stats.name in online, wins=stats.wins, round_points=points.get(stats.name, 0),
         )  # fmt: skip
-    for name in online - rows.keys():
-        rows[name] = Player(name, round_points=points.get(name, 0))
+    if len(online) < TOP_ROWS:  # the whole board fits the view
+        for name in online - rows.keys():
+            rows[name] = Player(name, round_points=points.get(name, 0))
     mine = rows.get(node.name, Player(node.name, round_points=points.get(node.name, 0)))
     rows[node.name] = Player(
         node.name, mine.score, mine.files_found, mine.map_size,
@@ -62,6 +67,11 @@ def players(node: Node, *, host_online: bool | None = None) -> list[Player]:
         online_host = node.ready.is_set() if host_online is None else host_online
         ranked.insert(0, Player(VAULT, online=online_host, host=True))
     return ranked
+
+
+def online_count(node: Node) -> int:
+    """Players online, ourselves included (the peer list knows them all; the board shows some)."""
+    return len(node.peers) + 1
 
 
 def me(node: Node) -> Player:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import ErrorCode, PeerInfo, RemoteProtocolError
@@ -14,13 +14,15 @@ def admit(
     sessions: MutableMapping[Addr, Session],
     registry: PeerRegistry,
     revoked: set[str],
+    addr_of: Mapping[str, Addr],
 ) -> None:
     """Refuse a kicked name, a name online elsewhere and another player's address (the
     address is tied to the name: nobody displaces someone else's session); a player that
-    joins again from its own address ends its stale session."""
+    joins again from its own address ends its stale session. `addr_of`: where each online
+    player's session is, by name (a join storm checks its name in O(1))."""
     if peer.name in revoked:  # kicked while its connection was being set up
         raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{peer.name} was kicked out")
-    if any(s.peer.name == peer.name and s.peer.addr != peer.addr for s in sessions.values()):
+    if addr_of.get(peer.name, peer.addr) != peer.addr:
         raise RemoteProtocolError(
             ErrorCode.NAME_TAKEN, f"player name {peer.name} is already online"
         )

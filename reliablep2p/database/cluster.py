@@ -215,7 +215,8 @@ class Cluster:
             case bus.PeerJoined(peer=peer):
                 self.theirs.setdefault(sender, {})[peer.addr] = peer
                 if peer.addr not in self.sessions and self.registry.peers.get(peer.addr) != peer:
-                    self.registry.join(peer)
+                    if not self.registry.update(peer):  # listed: found unreachable since
+                        self.registry.join(peer)
                     self.pushes.note_news()
             case bus.PeerLeft(peer=peer):
                 self.theirs.get(sender, {}).pop(peer.addr, None)

@@ -1,7 +1,7 @@
 """The database peer: registry of live peers, `update_peers`, the trusted catalog and the vault.
 
 It serves `get` from its vault (last in every search) like any node serves its share, plus
-`connect` (a player's long-lived session), `upload` (a published file's bytes for the vault)
+`connect` (a player's long-lived session: `joins.py`), `upload` (a published file's bytes for the vault)
 and `kick`. It is built from parts, not from a player's node: the listener (`Server`), the
 file service over the vault, the pushes (`Announcer`), the backup, membership and the hunt.
 """
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ..game import views
 from ..game.host import HuntHost, Online
 from ..game.settings import GameSettings
-from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel, first_protocol_error, keep_alive
+from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel
 from ..net.discovery import Beacon, default_network_name
 from ..net.identity import ADMIN_NAME, DATABASE_NAME
 from ..net.server import Server
@@ -50,20 +51,19 @@ from ..proto import (
     Settings,
     Stats,
     Upload,
-    Welcome,
 )
 from ..proto.lookalike import load_table
 from ..storage.interfaces import StoreError, StoreUnavailable
 from ..storage.stores import Stores, embedded
 from . import lan
-from .admission import admit
 from .authority import NetworkAuthority
 from .backup import Backup
 from .directory import DatabaseDirectory, reachable_addresses
+from .joins import Joins
 from .membership import Membership
 from .play import Play
 from .pushes import GOODNIGHT_TIMEOUT, Announcer, Session
-from .reach import ReachBack, listen_address
+from .reach import ReachBack
 from .removal import Removals
 from .treasury import Treasury
 
@@ -71,6 +71,9 @@ if TYPE_CHECKING:
     from .cluster import Cluster
 
 log = logging.getLogger("rp2p.db")
+
+QUIET_ENOUGH = 8
+"""Callers still in their handshake above which the host is letting a crowd in (a storm)."""
 
 
 class DatabasePeer:
@@ -142,7 +145,7 @@ class DatabasePeer:
         )
         self.registry = PeerRegistry()
         self.pushes = Announcer(
-            self.registry, self.hunt, self.sessions, lambda: self.play.scoreboard()
+            self.registry, views.HuntView(self.hunt), self.sessions, lambda: self.play.scoreboard()
         )
         self.directory = DatabaseDirectory(
             self.store, lambda: reachable_addresses(self.host, self.port),
@@ -172,10 +175,19 @@ class DatabasePeer:
             max_serving=max_serving,
             known=lambda addr: self.registry.peers.get(addr),
         )
+        reach_back = ReachBack(
+            identity.client_context() if identity else None,
+            busy=lambda: self.server.caps.pending_count > QUIET_ENOUGH,
+        )
+        self.joins = Joins(
+            sessions=self.sessions, registry=self.registry, pushes=self.pushes, play=self.play,
+            view=self.view, reach_back=reach_back, read=self._read_session,
+            removed=self.removals.hashes, cluster=self.cluster,
+        )  # fmt: skip
         self.server = Server(
             {
                 **self.files.handlers(),
-                Connect: self._serve_session,
+                Connect: self.joins.serve,
                 Upload: self.backup.serve_upload,
                 Kick: self.membership.serve_kick,
                 Remove: self.removals.serve_remove,
@@ -189,7 +201,6 @@ class DatabasePeer:
             read_timeout=read_timeout,
         )
         self.server.name = DATABASE_NAME
-        self.reach_back = ReachBack(identity.client_context() if identity else None)
         self.ready = trio.Event()
         self._nursery: trio.Nursery | None = None
 
@@ -334,59 +345,6 @@ class DatabasePeer:
         raise RemoteProtocolError(ErrorCode.NOT_IN_CATALOG, f"{name} is not in the catalog")
 
     # ------------------------------------------------------------------------ sessions
-
-    async def _serve_session(self, channel: Channel, hello: Hello, request: Connect) -> None:
-        if not 0 < hello.port < 65536:
-            raise RemoteProtocolError(ErrorCode.MALFORMED, "connect needs the port you listen on")
-        seen = channel.remote_host
-        host = listen_address(request.host, seen)
-        listens = PeerInfo(name=hello.name, host=host, port=hello.port)
-        problem = await self.reach_back.problem(listens, seen)
-        if problem is None:
-            peer = listens
-        else:  # listed where we see it (so no one else's address), and marked: nobody asks it
-            peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
-        admit(peer, self.sessions, self.registry, self.revoked)
-        others = list(self.registry.peers.values())
-        self.registry.join(peer)
-        session = self.pushes.new_session(peer, channel)
-        session.plays = request.play
-        self.sessions[peer.addr] = session
-        self.pushes.note_news()
-        if self.cluster is not None:
-            self.cluster.joined(peer)
-        if session.plays:
-            self.play.arrived(session)
-        log.info("%s joined from %s:%d (%d online)%s", peer.name, *peer.addr, len(self.sessions),
-                 f"; cannot reach it back: {problem}" if problem else "")  # fmt: skip
-        try:
-            await channel.send(
-                Welcome(
-                    you=peer,
-                    peers=others,
-                    peers_version=session.peers_version,
-                    catalog=list(self.catalog.values()),
-                    revoked=sorted(self.revoked),
-                    databases=self.pushes.databases,
-                    removed=sorted(self.removals.hashes),
-                )
-            )
-            with session.scope, first_protocol_error():
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self.pushes.push_changes, session)
-                    nursery.start_soon(keep_alive, channel)
-                    await self._read_session(session)
-                    nursery.cancel_scope.cancel()
-        finally:
-            session.end()
-            if self.sessions.get(peer.addr) is session:
-                del self.sessions[peer.addr]
-                self.registry.leave(peer.addr)
-                self.pushes.note_news()
-                if self.cluster is not None:
-                    self.cluster.left(peer)
-                self.play.left(session)
-                log.info("%s left (%d online)", peer.name, len(self.sessions))
 
     async def _read_session(self, session: Session) -> None:
         channel = session.channel

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import msgspec
 import trio
 
+from ..game import views
 from ..game.host import HuntHost, Online
 from ..peer.peerlist import Addr
 from ..proto import (  # fmt: skip
@@ -62,6 +63,7 @@ class GameMirror:
         self.round: RoundState | None = None
         self.targets: dict[str, list[str]] = {}
         self.board: list[PlayerStats] = []
+        self._places: dict[str, int] = {}
         self._at = 0.0
 
     def update(self, state: bus.GameState) -> bool:
@@ -71,6 +73,8 @@ class GameMirror:
             self.lobby, self.lobby_version = state.lobby, self.lobby_version + 1
         if state.round != self.round or state.targets != self.targets:
             self.round_version += 1
+            standings = state.round.standings if state.round is not None else []
+            self._places = {standing.player: place for place, standing in enumerate(standings)}
         self.round, self.targets = state.round, state.targets
         if state.board is not None and state.board != self.board:
             self.board = state.board
@@ -98,7 +102,13 @@ class GameMirror:
         targets = self.targets.get(player)
         if targets is None:  # the host has not heard of it yet: its targets come next
             return None
-        return msgspec.structs.replace(self.round, targets=targets, seconds_left=left)
+        standings = views.standings_for(self.round.standings, self._places, player)
+        return msgspec.structs.replace(
+            self.round, targets=targets, seconds_left=left, standings=standings
+        )
+
+    def finders(self) -> set[str]:
+        return {find.player for find in self.round.finds} if self.round is not None else set()
 
 
 class Play:
@@ -129,6 +139,8 @@ class Play:
         self._maps: dict[str, list[MapEntry]] = {}
         self._sent = (-1, -1, -1, -1)
         self._remote_version = 0
+        self._round = views.RoundFeed(hunt)
+        """The whole round, built once per change, as the relays are told it."""
 
     # ------------------------------------------------------------- a session's messages
 
@@ -156,9 +168,7 @@ class Play:
 
     def map_report(self, session: Session, entries: list[MapEntry]) -> None:
         if self.hosting:
-            session.map_size = self.hunt.report_map(
-                session.peer.name, entries, self.online_players()
-            )
+            session.map_size = self.hunt.report_map(session.peer.name, entries, self.online_players)
         else:  # the latest one of each player goes with the next batch
             self._maps[session.peer.name] = entries
 
@@ -254,14 +264,16 @@ class Play:
         return players
 
     def scoreboard(self) -> list[PlayerStats]:
-        return self.hunt.scoreboard(self.online_players()) if self.hosting else self.mirror.board
+        if not self.hosting:
+            return self.mirror.board
+        return views.scoreboard(self.hunt, self.online_players())
 
     # -------------------------------------------------------------- the role changes
 
     def host(self) -> None:
         """This database peer took the host's lease (its hunt was loaded from the store)."""
         self.hosting = True
-        self.pushes.hunt = self.hunt
+        self.pushes.hunt = views.HuntView(self.hunt)
         self._sent = (-1, -1, -1, -1)
         for session in self.sessions.values():
             session.round_version = session.lobby_version = -2  # pushed afresh
@@ -333,7 +345,7 @@ class Play:
             case bus.MapReports(maps=maps):
                 for name, entries in maps.items():
                     if (reporter := self.remote.get(name)) is not None:
-                        size = self.hunt.report_map(name, entries, self.online_players())
+                        size = self.hunt.report_map(name, entries, self.online_players)
                         reporter.map_size = size
             case bus.VaultServed():
                 self.hunt.served_from_vault(message.player, message.name, message.offset,
@@ -396,5 +408,5 @@ class Play:
             targets = {name: hunt.round.targets_for(name) for name in players}  # a player
             # moving here from another database peer is pushed its own at once
         board = list(self.pushes.board.rows.values()) if board_changed else None
-        self.send(bus.GameState(self.me, hunt.lobby_state(players), hunt.round_state(""),
-                                targets, board))  # fmt: skip
+        lobby = views.lobby_state(hunt, players)
+        self.send(bus.GameState(self.me, lobby, self._round.whole(), targets, board))

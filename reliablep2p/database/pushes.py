@@ -1,10 +1,11 @@
 """What the database peer pushes down every session, and when.
 
 Each session has a pusher task that sends its peer the net change of the peer list, the new
-catalog entries, revocations, removals, the round and the changed scoreboard rows since its last push. One
-announcer decides when all of them push: once changes pause for a moment, so a burst of joins
-costs every peer about one small message, and the database peer O(N) work per push rather than
-per change (a storm of N joins was N^2 scoreboards).
+catalog entries, revocations, removals, the round and the changed rows of its scoreboard view
+(the top rows, the round's finders and itself: `BoardFeed`) since its last push. One announcer
+decides when all of them push: once changes pause for a moment, so a burst of joins costs every
+peer about one small message, and the database peer O(N) work per push rather than per change
+(a storm of N joins was N^2 scoreboards).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Generic, Protocol, TypeVar
 
 import trio
 
-from ..game.board import BoardLog
+from ..game.board import BoardFeed
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import (
@@ -62,6 +63,8 @@ class GameView(Protocol):
 
     def round_state(self, player: str) -> RoundState | None: ...
 
+    def finders(self) -> set[str]: ...
+
 
 class Log(Generic[T]):
     """Append-only, read by position; what every session has been sent is dropped, so an
@@ -101,6 +104,8 @@ class Session:
     round_version: int = -1
     lobby_version: int = -1
     board_tick: int = -1
+    board_row: PlayerStats | None = None
+    """This player's own row as last pushed (the view always has it)."""
     revoked_sent: int = 0
     expired_sent: int = 0
     databases_sent: int = 0
@@ -155,9 +160,10 @@ class Announcer:
         self.hunt = hunt
         self.sessions = sessions
         self._players: list[str] | None = None
+        self._lobby: tuple[int, Lobby] | None = None
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
-        self.board = BoardLog()
+        self.board = BoardFeed()
         self.catalog_log: Log[FileInfo] = Log()
         self.revoked_log: list[str] = []
         self.expired_log: Log[FileInfo] = Log()
@@ -228,9 +234,9 @@ class Announcer:
             self._news = trio.Event()
             if self._board_stale:
                 self._board_stale = False
-                self.board.update(self.scoreboard())
+                self.board.update(self.scoreboard(), self.hunt.finders())
             self._trim_log()
-            self._players = None
+            self._players = self._lobby = None
             self.on_push()
             self.pushes += 1
             self._pushed.set()
@@ -280,14 +286,23 @@ class Announcer:
             return  # a one-off fetcher: the game is none of its business
         if session.lobby_version != self.hunt.lobby_version:
             session.lobby_version = self.hunt.lobby_version
-            await channel.send(self.hunt.lobby_state(self.players()))
+            await channel.send(self.lobby())
         if session.round_version != self.hunt.round_version:
             session.round_version = self.hunt.round_version
             if (state := self.hunt.round_state(session.peer.name)) is not None:
                 await channel.send(Round(state))
-        if (board := self.board.since(session.board_tick)) is not None:
-            session.board_tick = self.board.tick
+        name = session.peer.name
+        board = self.board.since(session.board_tick, name, session.board_row)
+        session.board_tick, session.board_row = self.board.tick, self.board.rows.get(name)
+        if board is not None:
             await channel.send(board)
+
+    def lobby(self) -> Lobby:
+        """The lobby every session is sent, built once per change (`ready` is checked against
+        who plays: per session, a crowd's lobby cost the whole crowd)."""
+        if self._lobby is None or self._lobby[0] != self.hunt.lobby_version:
+            self._lobby = (self.hunt.lobby_version, self.hunt.lobby_state(self.players()))
+        return self._lobby[1]
 
     async def say_goodnight(self, rows: list[EveningRow], timeout: float) -> list[EveningRow]:
         """Tell every player how the evening went (`timeout` each at most); the rows."""

@@ -15,26 +15,20 @@ import hmac
 import logging
 import random
 import secrets
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import astuple, dataclass
 
 import trio
 
 from ..proto import (
     Challenge,
-    FoundBy,
-    Lobby,
     MapEntry,
     PeerInfo,
-    PlayerStats,
     Proof,
-    RoundState,
     Scored,
-    Standing,
 )
 from ..storage.interfaces import MetadataStore
 from . import rules, saved
-from .board import ranked
 from .evening import Evening
 from .records import PlayerRecord, Records, stored
 from .settings import GameSettings
@@ -272,59 +266,6 @@ class HuntHost:
                  f"{winner} wins with {points[winner]}" if winner else "nobody scored")  # fmt: skip
         self._changed(round_changed=True)
 
-    # ----------------------------------------------------------------- what players see
-
-    def round_state(self, player: str) -> RoundState | None:
-        current = self.round
-        if current is None:
-            return None
-        now = trio.current_time()
-        over = not self.playing
-        return RoundState(
-            number=current.number,
-            targets=current.targets_for(player),
-            seconds_left=0.0 if over else current.time_left(now),
-            finds=[
-                FoundBy(f.player, f.target, f.points, f.from_vault, f.first) for f in current.finds
-            ],
-            over=over,
-            winner=(current.winner() or "") if over else "",
-            standings=[
-                Standing(name, points, current.map_points.get(name, 0))
-                for name, points in current.standings()
-            ],
-        )
-
-    def lobby_state(self, online: Collection[str]) -> Lobby:
-        now = trio.current_time()
-        return Lobby(
-            starts_in=-1.0 if self.starts_at is None else max(0.0, self.starts_at - now),
-            ready=sorted(name for name in self.ready if name in online),
-            needed=max(0, self.min_players - len(online)),
-            round_seconds=self.settings.round_seconds,
-            targets=self.settings.targets,
-        )
-
-    def scoreboard(self, online: Mapping[str, Online]) -> list[PlayerStats]:
-        live = self.round.map_points if self.round and self.playing else {}
-        rows = []
-        for name in sorted(set(self.players) | set(online)):
-            record = self.players.get(name, PlayerRecord())
-            here = online.get(name)
-            rows.append(
-                PlayerStats(
-                    name=name,
-                    host=here.peer.host if here else "",
-                    port=here.peer.port if here else 0,
-                    score=record.score + live.get(name, 0),
-                    files_found=record.files_found,
-                    map_size=here.map_size if here else 0,
-                    online=here is not None,
-                    wins=record.wins,
-                )
-            )
-        return ranked(rows)
-
     def roster_changed(self, name: str | None = None) -> None:
         """A player joined or left: the scoreboard and the lobby changed."""
         if name is not None:
@@ -373,14 +314,17 @@ class HuntHost:
         if info is not None and offset + sent >= info.size:
             self.records.note(player, [info.hash], "vault", self.rounds)
 
-    def report_map(self, player: str, entries: list[MapEntry], online: Mapping[str, Online]) -> int:
-        """A player's map: how many entries are true (only those score)."""
+    def report_map(
+        self, player: str, entries: list[MapEntry], online: Callable[[], Mapping[str, Online]]
+    ) -> int:
+        """A player's map: how many entries are true (only those score); `online()` only when
+        who holds what changed (a storm's empty maps must not each walk every player)."""
         if not entries:
             true = 0
         else:
             if self._truth is None:
                 self._truth = {}
-                for name, here in online.items():
+                for name, here in online().items():
                     for held in here.holdings:
                         self._truth.setdefault(held, set()).add(name)
             true = rules.true_entries(entries, self._truth, reporter=player)

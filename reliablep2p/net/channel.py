@@ -44,6 +44,11 @@ CONNECT_TIMEOUT = 5.0
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds the TLS handshake may take after that: a busy host (hundreds of peers joining at
 once) finishes handshakes late, and one cut off would start over from nothing."""
+DATABASE_HANDSHAKE_TIMEOUT = 60.0
+"""...and with the database peer, which a whole LAN party joins at once: it works through
+thousands of handshakes, and a player that gives up and calls again only adds one more (the
+same allowance for its `welcome`: the host's machine took the connection, so it is there). At
+30 s, a 2,000-player TLS storm on a busy machine gave up 1,395 times and never converged."""
 SEND_PIECE = 128 * 1024
 """File bytes are read and sent in pieces of this size (frames stay one chunk long)."""
 RECEIVE_SIZE = 256 * 1024
@@ -402,6 +407,7 @@ async def open_channel(
     timeout: float = READ_TIMEOUT,
     tls: ssl.SSLContext | None = None,
     expect: str | None = None,
+    handshake_timeout: float = HANDSHAKE_TIMEOUT,
 ) -> Channel:
     """Connect to a node and introduce ourselves with `Hello`.
 
@@ -419,7 +425,7 @@ async def open_channel(
         raise ConnectionLost(ErrorCode.INTERNAL, f"cannot reach {host}:{port}: {reason}") from None
     if tls is not None:
         tcp = stream
-        with trio.move_on_after(HANDSHAKE_TIMEOUT):
+        with trio.move_on_after(handshake_timeout):
             stream = await secure(tcp, tls, server_side=False)
         if stream is tcp:
             await tcp.aclose()

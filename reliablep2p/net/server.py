@@ -19,7 +19,7 @@ connection reaches only the `plaintext` table, never a handler that trusts a cer
 from __future__ import annotations
 
 import collections
-import functools
+import errno
 import logging
 import socket
 import ssl
@@ -43,6 +43,11 @@ from .identity import DATABASE_NAME
 
 log = logging.getLogger("rp2p.node")
 
+ACCEPT_LATER = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+"""Out of file descriptors or memory: wait a moment and accept again (as `trio.serve_tcp`)."""
+SHED_AFTER = 1.0
+"""With every place taken, how long a waiting caller is left in the backlog before it is let in
+to shed the oldest silent one (a storm's callers clear sooner; strangers holding places do not)."""
 MAX_CONNECTIONS = 512
 MAX_PER_HOST = 128
 """Connections one address may hold open at once (long-lived sessions are not counted)."""
@@ -85,20 +90,64 @@ class Server:
         self.address = ("", 0)
         """Where we listen (host and port as bound), once `listen` has run."""
         self.caps = ConnectionCaps(max_connections, max_per_host)
+        self._room = trio.Event()
+        """Set when a place under the caps frees (the accept loop may wait for one)."""
+        self._starting = 0
+        """Connections accepted whose `serve` has not taken its place yet."""
 
     async def listen(self, nursery: trio.Nursery, host: str, port: int) -> int:
         """Start serving on `host:port`; returns the port (the one picked, for port 0)."""
-        serve = functools.partial(trio.serve_tcp, self.serve, port, host=host)
-        listeners = await nursery.start(serve)
-        host, bound = listeners[0].socket.getsockname()[:2]
+        sockets = [
+            socket.socket(fileno=listener.socket.detach())
+            for listener in await trio.open_tcp_listeners(port, host=host)
+        ]
+        for listening in sockets:
+            listening.setblocking(False)
+            nursery.start_soon(self._accept, listening, nursery)
+        host, bound = sockets[0].getsockname()[:2]
         self.address = (host, bound)
         return int(bound)
+
+    async def _accept(self, listening: socket.socket, nursery: trio.Nursery) -> None:
+        """Take every connection waiting, each time the socket says some are.
+
+        `trio.serve_tcp` accepts one per pass of the scheduler, and a pass grows with the tasks
+        running: in a join storm the backlog then outlived the players' patience, each retry
+        left a dead connection in it, and the database peer stalled accepting those.
+        """
+        with listening:
+            while True:
+                await trio.lowlevel.wait_readable(listening)
+                room = self._room_left()
+                if room <= 0:  # all places taken: one may free before a newcomer sheds a caller
+                    self._room = trio.Event()
+                    with trio.move_on_after(SHED_AFTER):
+                        await self._room.wait()
+                    room = max(1, self._room_left())
+                for _ in range(room):  # the rest wait in the backlog: no caller sheds another
+                    try:
+                        connection, _ = listening.accept()
+                    except BlockingIOError:
+                        break
+                    except OSError as exc:
+                        if exc.errno not in ACCEPT_LATER:
+                            raise
+                        log.error("%s: cannot accept (%s); retrying", self.name, exc.strerror)
+                        await trio.sleep(0.1)
+                        break
+                    stream = trio.SocketStream(trio.socket.from_stdlib_socket(connection))
+                    self._starting += 1
+                    nursery.start_soon(self.serve, stream)
+
+    def _room_left(self) -> int:
+        return self.caps.max_connections - self.caps.count - self._starting
 
     async def serve(self, stream: trio.abc.Stream) -> None:
         channel = Channel(stream, timeout=self.read_timeout)
         host = remote(channel)
         shed = trio.CancelScope()
         slot = self.caps.admit(host, shed.cancel)
+        self._starting = max(0, self._starting - 1)  # (serve may be handed a stream directly)
         caller = "a caller"
         try:
             if slot is None:
@@ -132,10 +181,10 @@ class Server:
                     what = "file data" if isinstance(request, bytes) else type(request).__name__
                     raise RemoteProtocolError(ErrorCode.UNEXPECTED, f"{what} is not a request here")
                 if plaintext or type(request) in self.long_lived:
-                    self.caps.release(slot)  # a session's registry, or the handler, bounds it
+                    self._release(slot)  # a session's registry, or the handler, bounds it
                 await handler(channel, hello, request)
             finally:
-                self.caps.release(slot)
+                self._release(slot)
         except VersionMismatch as exc:
             log.warning("%s: refused %s at %s: %s", self.name, caller, host,
                         self._version_words(caller, exc))  # fmt: skip
@@ -154,6 +203,10 @@ class Server:
             await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
         finally:
             await channel.aclose()
+
+    def _release(self, slot: Slot) -> None:
+        self.caps.release(slot)
+        self._room.set()
 
     async def speaks_plaintext(self, channel: Channel) -> bool:
         """Is this a caller without TLS, for the `plaintext` table? (With TLS on, the first
@@ -218,6 +271,8 @@ class ConnectionCaps:
         self.per_host: collections.Counter[str] = collections.Counter()
         self.pending: dict[str, dict[Slot, None]] = {}
         """By address, its pending connections, oldest first."""
+        self.pending_count = 0
+        """Pending connections in all: callers still in their TLS handshake or before `Hello`."""
 
     def admit(self, host: str, hang_up: Callable[[], None]) -> Slot | None:
         """A place for a new connection from `host` (`hang_up` ends it if it is shed), or
@@ -236,6 +291,7 @@ class ConnectionCaps:
         self.count += 1
         self.per_host[host] += 1
         self.pending.setdefault(host, {})[slot] = None
+        self.pending_count += 1
         return slot
 
     def introduced(self, slot: Slot) -> None:
@@ -255,7 +311,9 @@ class ConnectionCaps:
 
     def _unpend(self, slot: Slot) -> None:
         waiting = self.pending.get(slot.host, {})
-        waiting.pop(slot, None)
+        if slot in waiting:
+            del waiting[slot]
+            self.pending_count -= 1
         if not waiting:
             self.pending.pop(slot.host, None)
 

@@ -10,16 +10,23 @@ Addr = tuple[str, int]
 
 
 class AddressBook:
-    """File name -> the peers known to hold it. Its size is the number of such pairs."""
+    """File name -> the peers known to hold it. Its size is the number of such pairs.
+
+    Also indexed by holder, so that a peer that leaves or changes costs the files it holds,
+    not the whole book (a join storm renames thousands of peers).
+    """
 
     def __init__(self) -> None:
         self._holders: dict[str, dict[Addr, PeerInfo]] = {}
+        self._held_by: dict[Addr, set[str]] = {}
 
     def add(self, name: str, peer: PeerInfo) -> bool:
         """Record that `peer` holds `name`; True if that is news."""
         holders = self._holders.setdefault(name, {})
-        is_new = peer.addr not in holders
-        holders[peer.addr] = peer
+        addr = peer.addr
+        is_new = addr not in holders
+        holders[addr] = peer
+        self._held_by.setdefault(addr, set()).add(name)
         return is_new
 
     def merge(
@@ -58,21 +65,30 @@ class AddressBook:
             holders.pop(addr, None)
             if not holders:
                 del self._holders[name]
+        names = self._held_by.get(addr)
+        if names is not None:
+            names.discard(name)
+            if not names:
+                del self._held_by[addr]
 
     def drop(self, name: str) -> None:
         """`name` left the catalog: nobody holds it any more."""
-        self._holders.pop(name, None)
+        for addr in list(self._holders.get(name, ())):
+            self.forget(name, addr)
 
     def forget_peer(self, addr: Addr) -> None:
         """`addr` left the network: it holds nothing any more."""
-        for name in list(self._holders):
+        for name in list(self._held_by.get(addr, ())):
             self.forget(name, addr)
 
-    def rename_peer(self, peer: PeerInfo) -> None:
-        """Keep the names we show in step with the peer list."""
-        for holders in self._holders.values():
-            if peer.addr in holders:
-                holders[peer.addr] = peer
+    def rename_peers(self, peers: Iterable[PeerInfo]) -> None:
+        """Keep the names we show in step with the peer list (joined or updated peers)."""
+        if not self._held_by:
+            return  # a new player's empty book: a welcome-sized update costs nothing
+        for peer in peers:
+            addr = (peer.host, peer.port)
+            for name in self._held_by.get(addr, ()):
+                self._holders[name][addr] = peer
 
     def as_map(self) -> dict[str, list[PeerInfo]]:
         return {name: list(holders.values()) for name, holders in self._holders.items()}

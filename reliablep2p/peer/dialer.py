@@ -5,7 +5,14 @@ from __future__ import annotations
 import ssl
 from collections.abc import Collection
 
-from ..net.channel import Channel, ConnectionLost, certificate_name, open_channel
+from ..net.channel import (
+    DATABASE_HANDSHAKE_TIMEOUT,
+    HANDSHAKE_TIMEOUT,
+    Channel,
+    ConnectionLost,
+    certificate_name,
+    open_channel,
+)
 from ..net.identity import DATABASE_NAME
 from ..proto import ErrorCode, PeerInfo
 from .peerlist import Addr, PeerList
@@ -45,12 +52,22 @@ class Dialer:
 
     async def open_database(self) -> Channel:
         assert self.database is not None
-        return await self.connect(*self.database, DATABASE_NAME)
-
-    async def connect(self, host: str, port: int, expect: str | None) -> Channel:
-        channel = await open_channel(
-            host, port, name=self.name, listen_port=self.port, tls=self.tls, expect=expect
+        return await self.connect(
+            *self.database, DATABASE_NAME, handshake_timeout=DATABASE_HANDSHAKE_TIMEOUT
         )
+
+    async def connect(
+        self,
+        host: str,
+        port: int,
+        expect: str | None,
+        *,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    ) -> Channel:
+        channel = await open_channel(
+            host, port, name=self.name, listen_port=self.port, tls=self.tls, expect=expect,
+            handshake_timeout=handshake_timeout,
+        )  # fmt: skip
         if self.tls is not None:
             who = certificate_name(channel.stream)
             if who in self.revoked:

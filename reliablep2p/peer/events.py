@@ -194,7 +194,8 @@ class PublishRefused(Event):
 
 @dataclass(frozen=True)
 class Scoreboard(Event):
-    """The live scoreboard: every player the database peer knows, online or not."""
+    """The live scoreboard as the database peer shows it to us: its top rows, whoever found
+    something this round, and our own row (every player, in a small game)."""
 
     players: tuple[PlayerStats, ...]
 

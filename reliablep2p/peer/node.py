@@ -179,6 +179,7 @@ class Node:
 
     @property
     def scoreboard(self) -> list[PlayerStats]:
+        """Our view of the board: the top rows, this round's finders and us, by rank."""
         return self.session.scoreboard
 
     @property

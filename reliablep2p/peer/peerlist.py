@@ -1,19 +1,20 @@
 """The peer list on both ends of `update_peers`, without I/O.
 
-The database peer keeps a `PeerRegistry`: the live peers plus a log of joins and leaves, each
-bumping a version. Each session sends its peer only the net change since the version that peer
+The database peer keeps a `PeerRegistry`: the live peers plus a log of joins, leaves and updates
+(a listed peer found unreachable after its welcome), each bumping a version. Each session sends its peer only the net change since the version that peer
 has, so a burst of joins costs every peer one small message. A peer keeps a `PeerList` and
 patches it with those deltas.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import itertools
 from collections.abc import Iterable, Iterator
 
 from ..proto import PeerInfo, UpdatePeers
 
 Addr = tuple[str, int]
+JOINED, LEFT, UPDATED = "joined", "left", "updated"
 
 
 class PeerRegistry:
@@ -22,44 +23,57 @@ class PeerRegistry:
     def __init__(self) -> None:
         self.peers: dict[Addr, PeerInfo] = {}
         self.version = 0
-        self._log: deque[tuple[bool, PeerInfo]] = deque()
+        self._log: list[tuple[str, PeerInfo, Addr]] = []
         self._log_start = 0
         """The version the first log entry starts from."""
 
     def join(self, peer: PeerInfo) -> None:
         self.peers[peer.addr] = peer
-        self._record(True, peer)
+        self._record(JOINED, peer)
 
     def leave(self, addr: Addr) -> PeerInfo | None:
         peer = self.peers.pop(addr, None)
         if peer is not None:
-            self._record(False, peer)
+            self._record(LEFT, peer)
         return peer
 
-    def _record(self, joined: bool, peer: PeerInfo) -> None:
-        self._log.append((joined, peer))
+    def update(self, peer: PeerInfo) -> bool:
+        """A listed peer's entry changed (it is unreachable after all); False if not listed."""
+        if self.peers.get(peer.addr) in (None, peer):
+            return False
+        self.peers[peer.addr] = peer
+        self._record(UPDATED, peer)
+        return True
+
+    def _record(self, kind: str, peer: PeerInfo) -> None:
+        self._log.append((kind, peer, peer.addr))
         self.version += 1
 
     def delta(self, since: int) -> UpdatePeers:
         """The net change from version `since` to now (`since` must not be trimmed yet)."""
         if since < self._log_start:
             raise ValueError(f"version {since} is older than the log")
-        net: dict[Addr, tuple[bool, PeerInfo]] = {}
-        for index in range(since - self._log_start, len(self._log)):
-            joined, peer = self._log[index]
-            net[peer.addr] = (joined, peer)
+        kinds: dict[Addr, str] = {}
+        latest: dict[Addr, PeerInfo] = {}
+        for kind, peer, addr in itertools.islice(self._log, since - self._log_start, None):
+            if kind is UPDATED and kinds.get(addr) is JOINED:
+                kind = JOINED  # joined since `since`: its entry as it is now
+            kinds[addr] = kind
+            latest[addr] = peer
+        lists: dict[str, list[PeerInfo]] = {JOINED: [], LEFT: [], UPDATED: []}
+        for addr, kind in kinds.items():
+            lists[kind].append(latest[addr])
         return UpdatePeers(
-            base=since,
-            version=self.version,
-            joined=[peer for joined, peer in net.values() if joined],
-            left=[peer for joined, peer in net.values() if not joined],
-        )
+            base=since, version=self.version,
+            joined=lists[JOINED], left=lists[LEFT], updated=lists[UPDATED],
+        )  # fmt: skip
 
     def trim(self, oldest_needed: int) -> None:
         """Forget log entries no session needs any more."""
-        while self._log and self._log_start < oldest_needed:
-            self._log.popleft()
-            self._log_start += 1
+        drop = min(max(0, oldest_needed - self._log_start), len(self._log))
+        if drop:
+            del self._log[:drop]
+            self._log_start += drop
 
 
 class PeerList:
@@ -71,23 +85,32 @@ class PeerList:
         self.version = -1
 
     def reset(self, peers: Iterable[PeerInfo], version: int) -> None:
-        self.peers = {p.addr: p for p in peers if p.addr != self.me}
+        listed = {(p.host, p.port): p for p in peers}  # not `.addr`: a welcome lists everyone
+        if self.me is not None:
+            listed.pop(self.me, None)
+        self.peers = listed
         self.version = version
 
     def apply(self, update: UpdatePeers) -> tuple[list[PeerInfo], list[PeerInfo]]:
-        """Patch the list; returns who really joined and who really left.
+        """Patch the list; returns who really joined and who really left (an updated entry is
+        neither: it just replaces the listed one).
 
         Raises ValueError if the update does not start from our version (a gap).
         """
         if update.base != self.version:
             raise ValueError(f"update from version {update.base}, we have {self.version}")
-        left = [p for p in update.left if self.peers.pop(p.addr, None) is not None]
+        peers, me = self.peers, self.me
+        left = [p for p in update.left if peers.pop(p.addr, None) is not None]
         joined = []
         for peer in update.joined:
-            if peer.addr != self.me:
-                if self.peers.get(peer.addr) != peer:
+            addr = (peer.host, peer.port)
+            if addr != me:
+                if peers.get(addr) != peer:
                     joined.append(peer)
-                self.peers[peer.addr] = peer
+                peers[addr] = peer
+        for peer in update.updated:
+            if peer.addr in peers:
+                peers[peer.addr] = peer
         self.version = update.version
         return joined, left
 

@@ -23,6 +23,7 @@ import trio
 from ..game.board import apply_scoreboard
 from ..game.evening import Evening
 from ..net.channel import (
+    DATABASE_HANDSHAKE_TIMEOUT,
     SESSION_TIMEOUT,
     Channel,
     ConnectionLost,
@@ -47,6 +48,7 @@ from ..proto import (
     Lobby,
     Message,
     Need,
+    PeerInfo,
     Ping,
     Plant,
     PlayerStats,
@@ -255,7 +257,9 @@ class DatabaseSession:
         self._dialing = False
         async with channel:
             await channel.send(Connect(host=self.listens_on, play=self.plays))
-            self._welcome(await channel.receive_message(Welcome))
+            # a crowd's joins are welcomed in turn: one that gave up would only queue again
+            welcome = await channel.receive_message(Welcome, timeout=DATABASE_HANDSHAKE_TIMEOUT)
+            self._welcome(welcome)
             await self.revocations.keep(self.view.revoked)
             self.channel = channel
             with first_protocol_error():
@@ -291,7 +295,14 @@ class DatabaseSession:
         view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again,
                                     *self._where(), *moved_from))  # fmt: skip
         if not welcome.you.reachable:
-            view.bus.emit(events.NotReachable(self.listens_on or view.me.host, view.me.port))
+            self._listed_as(welcome.you)
+
+    def _listed_as(self, me: PeerInfo) -> None:
+        """How the database peer lists us: in the welcome, or corrected later (it could not
+        call us back after all)."""
+        self.view.me = me
+        if not me.reachable:
+            self.view.bus.emit(events.NotReachable(self.listens_on or me.host, me.port))
 
     def _listed(self, addresses: list[tuple[str, int]]) -> None:
         """The network's live database peers, as ours told them."""
@@ -349,10 +360,13 @@ class DatabaseSession:
                 ) from None
             for peer in left:
                 view.address_book.forget_peer(peer.addr)
-            for peer in joined:
-                view.address_book.rename_peer(peer)
+            view.address_book.rename_peers(joined)
+            view.address_book.rename_peers(message.updated)
             if joined or left:
                 bus.emit(events.PeersChanged(tuple(joined), tuple(left)))
+            for peer in message.updated:
+                if peer.addr == view.me.addr and peer != view.me:
+                    self._listed_as(peer)
         elif isinstance(message, DatabasePeers):
             self._listed(message.addresses)
         elif isinstance(message, CatalogAdded):

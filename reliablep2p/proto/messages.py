@@ -126,6 +126,9 @@ class UpdatePeers(msgspec.Struct, tag="update_peers"):
     version: int
     joined: list[PeerInfo] = []
     left: list[PeerInfo] = []
+    updated: list[PeerInfo] = []
+    """Listed peers whose entry changed (found unreachable after their welcome): replace them.
+    An older node ignores it and keeps the entry as it was."""
 
 
 class CatalogAdded(msgspec.Struct, tag="catalog_added"):

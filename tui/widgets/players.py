@@ -1,5 +1,5 @@
-"""Players: everyone in the game, you highlighted, the database peer as host; this round's
-points and the total, ranked as the round's standings are."""
+"""Players: the top of the scoreboard, this round's finders and you (highlighted), the
+database peer as host; this round's points and the total, ranked as the round's standings are."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ class PlayersTable(LineTable):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(self.COLUMNS, id=id)
 
-    def show(self, players: list[Player]) -> None:
+    def show(self, players: list[Player], online: int) -> None:
+        """`players`: the rows to show; `online`: how many play (more than the rows, in a crowd)."""
         self.sync({p.name: _cells(p) for p in players})
-        online = sum(1 for p in players if p.online and not p.host)
         if self.border_subtitle != (subtitle := f"{online} online"):
             self.border_subtitle = subtitle  # setting it repaints, even to the same
 

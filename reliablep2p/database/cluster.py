@@ -72,6 +72,7 @@ class Cluster:
         on_catalog: Callable[[FileInfo], None],
         on_dug: Callable[[list[FileInfo], int], None],
         on_erased: Callable[[FileInfo], None],
+        on_member: Callable[[], None] = lambda: None,
     ) -> None:
         self.shared = shared
         self.store = store
@@ -86,6 +87,8 @@ class Cluster:
         self.on_catalog = on_catalog
         self.on_dug = on_dug
         self.on_erased = on_erased
+        self.on_member = on_member
+        """A database peer we had not heard is on the bus (the list players are told may grow)."""
         self.me = play.me = secrets.token_hex(6)
         self.host: str | None = None
         """The database peer hosting the rounds, as far as the bus says."""
@@ -199,6 +202,7 @@ class Cluster:
         sender = message.sender
         if sender not in self.members:
             log.info("database peer %s is on the bus", sender)
+            self.on_member()
             if not isinstance(message, bus.Arrived):  # back after it was given up: who is
                 self.say(bus.Arrived(self.me))  # online at it again? (it tells us, below)
         self.members[sender] = trio.current_time()
@@ -379,4 +383,5 @@ def cluster_of(db: DatabasePeer) -> Cluster:
         registry=db.registry, sessions=db.sessions, catalog=db.view.catalog,
         revoked=db.view.revoked, pushes=db.pushes, on_catalog=db.pushes.cataloged,
         on_dug=db.treasury.forget, on_erased=db.removed_elsewhere,
+        on_member=db.directory.look_again,
     )  # fmt: skip

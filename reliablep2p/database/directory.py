@@ -64,6 +64,7 @@ class DatabaseDirectory:
         """Every live database peer's addresses, ours first."""
         self.failing = False
         """The store could not be reached at the last heartbeat."""
+        self._soon = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Beat until cancelled; the first beat is done before `started` (the welcome has it);
@@ -72,7 +73,9 @@ class DatabaseDirectory:
             await self.beat()
             task_status.started()
             while True:
-                await trio.sleep(self.heartbeat)
+                with trio.move_on_after(self.heartbeat):
+                    await self._soon.wait()
+                self._soon = trio.Event()
                 await self.beat()
         finally:
             shielded = trio.CancelScope(shield=True)
@@ -80,6 +83,11 @@ class DatabaseDirectory:
                 await trio.to_thread.run_sync(  # else our rows go stale by themselves
                     self.store.forget_database_peer, self.peer_id, abandon_on_cancel=True
                 )
+
+    def look_again(self) -> None:
+        """Read the list now, not at the next heartbeat: another database peer just started, and
+        a player joining meanwhile must hear of it before its own database peer can die."""
+        self._soon.set()
 
     async def beat(self) -> None:
         self.own = await trio.to_thread.run_sync(self.addresses)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import msgspec
 import trio
 
-from ..net.channel import Channel, ConnectionLost, first_protocol_error, keep_alive
+from ..net.channel import Channel, ConnectionLost, keep_alive
+from ..net.groups import first_protocol_error
 from ..peer.peerlist import Addr, PeerRegistry
 from ..peer.view import NetworkView
 from ..proto import Connect, ErrorCode, Hello, PeerInfo, RemoteProtocolError, Welcome

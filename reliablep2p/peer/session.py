@@ -28,9 +28,9 @@ from ..net.channel import (
     Channel,
     ConnectionLost,
     RemoteError,
-    first_protocol_error,
     keep_alive,
 )
+from ..net.groups import first_protocol_error
 from ..proto import (
     MAX_MAP_REPORT,
     PROTOCOL_VERSION,

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import trio
 
-from ..net.channel import Channel, first_protocol_error
+from ..net.channel import Channel
+from ..net.groups import first_protocol_error
 from ..proto import CHUNK_SIZE, Chunk, ErrorCode, LocalProtocolError, Message, chunk_count
 from ..storage.interfaces import ReadChunk
 from ..storage.portable import read_into

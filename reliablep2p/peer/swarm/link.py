@@ -16,7 +16,8 @@ from typing import Protocol
 
 import trio
 
-from ...net.channel import Channel, ConnectionLost, first_protocol_error
+from ...net.channel import Channel, ConnectionLost
+from ...net.groups import first_protocol_error
 from ...proto import (
     Cancel,
     Chunk,

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import trio
 
-from ...net.channel import Channel, ConnectionLost, first_protocol_error
+from ...net.channel import Channel, ConnectionLost
+from ...net.groups import first_protocol_error
 from ...proto import (
     CHUNK_SIZE,
     Cancel,

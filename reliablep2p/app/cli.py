@@ -21,10 +21,9 @@ from ..peer import events
 from ..peer.node import Node
 from ..proto.discovery import MAX_NETWORK_NAME
 from ..proto.tags import tagged_code
-from ..storage.share import ShareUnusable
 from . import bot, commands, words
 from .admin import DEFAULT_DATA, invite, kick, refused, remove, set_setting
-from .options import add_player_options, add_version_option, make_player, port_option
+from .options import add_player_options, add_version_option, make_player, port_option, start_node
 
 if TYPE_CHECKING:
     from ..database.peer import DatabasePeer
@@ -295,13 +294,7 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
     """Join, do the work (fetch or read commands) until done or signalled, then disconnect."""
     status = 0
     async with trio.open_nursery() as nursery:
-        try:
-            await nursery.start(node.run)
-        except ShareUnusable as exc:
-            print(f"rp2p-peer: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"rp2p-peer: cannot listen on port {node.port}: {exc.strerror}", file=sys.stderr)
+        if not await start_node(nursery, node, "rp2p-peer"):
             return 2
         with trio.CancelScope() as work:
             nursery.start_soon(_until_signal, work)

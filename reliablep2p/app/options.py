@@ -17,10 +17,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from ..net.discovery import DISCOVERY_PORT
 from ..peer import events
 from ..peer.node import Node
 from ..peer.swarm.uploads import parse_rate
+from ..storage.share import ShareUnusable
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
 from .profiles import Profile, Profiles
 
@@ -168,3 +171,16 @@ def free_port(host: str) -> int:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+async def start_node(nursery: trio.Nursery, node: Node, program: str) -> bool:
+    """Start `node` in `nursery`; False, told in one line, when its folder or port is unusable."""
+    try:
+        await nursery.start(node.run)
+    except ShareUnusable as exc:
+        print(f"{program}: {exc}", file=sys.stderr)
+        return False
+    except OSError as exc:
+        print(f"{program}: cannot listen on port {node.port}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True

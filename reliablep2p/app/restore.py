@@ -19,8 +19,7 @@ import trio
 from ..peer.fetch import GetError
 from ..peer.node import Node
 from ..proto import FileInfo, ProtocolError
-from ..storage.share import ShareUnusable
-from .options import add_player_options, make_player
+from .options import add_player_options, make_player, start_node
 
 JOIN_TIMEOUT = 15.0
 
@@ -41,14 +40,7 @@ def restore(argv: list[str]) -> int:
 
 async def _restore(node: Node) -> int:
     async with trio.open_nursery() as nursery:
-        try:
-            await nursery.start(node.run)
-        except ShareUnusable as exc:
-            print(f"rp2p-peer restore: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"rp2p-peer restore: cannot listen on port {node.port}: {exc.strerror}",
-                  file=sys.stderr)  # fmt: skip
+        if not await start_node(nursery, node, "rp2p-peer restore"):
             return 2
         with trio.move_on_after(JOIN_TIMEOUT):
             await node.ready.wait()

@@ -18,10 +18,7 @@ from .view import NetworkView
 async def drop_expired(view: NetworkView, publisher: Publisher, expired: Expired) -> None:
     """Treasure whose time is up: out of the catalog, the map and the share."""
     for name, digest in zip(expired.names, expired.hashes, strict=False):
-        info = view.catalog.get(name)
-        if info is not None and info.hash == digest:
-            del view.catalog[name]
-        view.address_book.drop(name)
+        _uncatalog(view, name, digest)
         publisher.forget(name)
         if view.share is not None:
             await trio.to_thread.run_sync(view.share.discard, name, digest)
@@ -35,16 +32,21 @@ def drop_removed(view: NetworkView, publisher: Publisher, removed: Removed) -> N
     """Files the host removed: out of the catalog and the map, never offered or published
     again; our copy stays where it is."""
     for name, digest in zip(removed.names, removed.hashes, strict=False):
-        info = view.catalog.get(name)
-        if info is not None and info.hash == digest:
-            del view.catalog[name]
-        view.address_book.drop(name)
+        _uncatalog(view, name, digest)
         publisher.refuse(digest)
     view.bus.emit(events.FilesRemoved(tuple(removed.names)))
     if view.share is not None:
         seeding = [n for n, i in view.share.files().items() if i.hash not in publisher.removed]
         view.bus.emit(events.SeedingChanged(tuple(sorted(seeding))))
     view.map_changed()
+
+
+def _uncatalog(view: NetworkView, name: str, digest: bytes) -> None:
+    """`name` (if it still has that content) out of our catalog, and out of the map."""
+    info = view.catalog.get(name)
+    if info is not None and info.hash == digest:
+        del view.catalog[name]
+    view.address_book.drop(name)
 
 
 def forget_uncataloged(view: NetworkView) -> None:

@@ -6,6 +6,7 @@ lost (the files, the score, the round)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import psycopg
 import pytest
 
 from .conftest import random_bytes
-from .faults.cluster import BIN, free_port
+from .faults.cluster import BIN, free_port, wait_for
 from .servers import S3_ENV, Postgres, Seaweed
 from .test_scale_e2e import ScaledCluster
 
@@ -84,7 +85,8 @@ def test_two_database_peers_share_files_and_the_round_and_one_takes_over_when_th
         assert (cluster.share("bob") / "alice.map").read_bytes() == maps["alice"]
 
         # the host lists the other as soon as it hears it on the bus: alice knows where to go
-        cluster.wait_said("alice", rf"database peers of the network: .*:{cluster.db2_port}", 30)
+        listed = rf"database peers of the network: .*:{cluster.db2_port}"
+        wait_for(lambda: re.search(listed, cluster.peer_log("alice")), 30, "alice to hear of db2")
         cluster.kill(host, signal.SIGKILL)  # mid-round
         killed = time.monotonic()
         left = int(cluster.wait_said("db2", r"round 1 resumed with (\d+) s left", 30).group(1))

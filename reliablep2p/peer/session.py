@@ -260,8 +260,8 @@ class DatabaseSession:
             # a crowd's joins are welcomed in turn: one that gave up would only queue again
             welcome = await channel.receive_message(Welcome, timeout=DATABASE_HANDSHAKE_TIMEOUT)
             self._welcome(welcome)
+            self.channel = channel  # before a checkpoint: whoever `ready` woke may send at once
             await self.revocations.keep(self.view.revoked)
-            self.channel = channel
             with first_protocol_error():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(keep_alive, channel)

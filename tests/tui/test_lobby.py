@@ -198,7 +198,9 @@ def test_catalog_search_and_the_targets_first(hunt_network: BackgroundNetwork) -
                 return set(names[: len(targets)]) == set(targets) and rest == sorted(rest)
 
             await wait_until(targets_first, what="the targets first, then the rest by name")
-            assert len(row_names(app)) == len(player.catalog)
+            await wait_until(  # (treasure planted for the round may still be arriving)
+                lambda: len(row_names(app)) == len(player.catalog), what="every file listed"
+            )
             await pilot.press("slash", *"OCE")
             await wait_until(lambda: row_names(app) == ["ocean.png"], what="the search")
             await wait_until(lambda: "/OCE: 1 of" in screen_text(app, "#catalog"), what="1 of")

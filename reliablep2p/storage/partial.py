@@ -18,6 +18,7 @@ import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..proto import (
     CHUNK_SIZE,
@@ -35,28 +36,29 @@ SYNC_FILE_RANGE_WRITE = 2
 FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 1, 2
 
 
-@functools.cache
-def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """Linux's `sync_file_range(2)` through ctypes (Python has no wrapper), or None."""
+def _libc_call(name: str, argtypes: list[Any]) -> Callable[[int, int, int, int], int] | None:
+    """A libc function through ctypes, or None where the C library lacks it."""
     try:
-        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+        call = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (AttributeError, OSError):
         return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.argtypes = argtypes
     call.restype = ctypes.c_int
     return call
+
+
+@functools.cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's `sync_file_range(2)` (Python has no wrapper), or None."""
+    return _libc_call(
+        "sync_file_range", [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    )
 
 
 @functools.cache
 def _fallocate() -> Callable[[int, int, int, int], int] | None:
-    """Linux's `fallocate(2)` through ctypes (`os.posix_fallocate` cannot punch holes), or None."""
-    try:
-        call = ctypes.CDLL(None, use_errno=True).fallocate
-    except (AttributeError, OSError):
-        return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
-    call.restype = ctypes.c_int
-    return call
+    """Linux's `fallocate(2)` (`os.posix_fallocate` cannot punch holes), or None."""
+    return _libc_call("fallocate", [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64])
 
 
 def give_back(fd: int, offset: int, length: int) -> None:

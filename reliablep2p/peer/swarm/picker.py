@@ -214,12 +214,7 @@ class Schedule:
         if known is None:
             return self._fill()
         for index in known.asked:
-            at = self.asked.get(index, {})
-            at.pop(source, None)
-            if not at:
-                self.asked.pop(index, None)
-                if self.wants(index):
-                    self.free.add(index)
+            self._release(index, source)
         for index in range(self.count) if known.has is None else known.has:
             self.avail[index] -= 1
             self._score[index] -= self.count
@@ -229,12 +224,16 @@ class Schedule:
         """We withdrew a request ourselves (not one of the schedule's own cancels)."""
         known = self.sources.get(source)
         if known is not None and known.asked.pop(index, None) is not None:
-            at = self.asked.get(index, {})
-            at.pop(source, None)
-            if not at:
-                self.asked.pop(index, None)
-                if self.wants(index):
-                    self.free.add(index)
+            self._release(index, source)
+
+    def _release(self, index: int, source: Hashable) -> None:
+        """`source` no longer has `index` asked of it: free again if nobody else has."""
+        at = self.asked.get(index, {})
+        at.pop(source, None)
+        if not at:
+            self.asked.pop(index, None)
+            if self.wants(index):
+                self.free.add(index)
 
     # ---------------------------------------------------------------------------- picking
 

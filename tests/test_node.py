@@ -285,6 +285,14 @@ async def test_secure_get_fetches_from_the_named_peer(network: Network) -> None:
     assert result.path.read_bytes() == b"x marks"
 
 
+async def test_secure_get_from_the_database_peer_comes_from_the_vault(network: Network) -> None:
+    await network.peer({"map.txt": b"x marks"})
+    fetcher = await network.peer()
+    result = await fetcher.secure_get("map.txt", "127.0.0.1", network.db.port)
+    assert (result.source, result.from_vault) == ("vault", True)
+    assert result.path.read_bytes() == b"x marks"
+
+
 async def test_secure_get_fails_when_the_named_peer_lacks_the_file(network: Network) -> None:
     await network.peer({"map.txt": b"x marks"})
     empty = await network.peer()

@@ -183,6 +183,7 @@ class SwarmFetch:
         return self.schedule.unavailable() > 0
 
     async def _probe(self, peer: PeerInfo, vault: bool) -> None:
+        vault = vault or self.plan.is_database(peer)  # a `secure-get` naming the database peer
         label = "vault" if vault else peer.name
         channel = None
         small = self.count < CROWD_CHUNKS  # a crowd asks a seeder at once: no blind picks

@@ -1,5 +1,5 @@
 """`rp2p-db`'s subcommands for the host: `invite` (mint a join code), `kick NAME` (throw a player
-out), `set KEY VALUE` (change a setting of the running game) and `remove NAME` (take a file out
+out), `set KEY VALUE` (change a setting of the network's game, kept in its store) and `remove NAME` (take a file out
 of the network). `kick`, `set` and `remove` talk to the running database peer over TLS with a
 short-lived admin certificate minted from the network's CA.
 """
@@ -162,7 +162,12 @@ async def ask_removal(host: str, port: int, tls: ssl.SSLContext, request: Remove
 def set_setting(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="rp2p-db set",
-        description="Change a setting of the running game: " + ", ".join(settings_names()),
+        description="Change a setting of the network's game, now and for good: "
+        + ", ".join(settings_names())
+        + ". It is kept in the store, so it lasts across restarts and a change of the database "
+        "peer hosting the rounds (any database peer of the network takes it), until it is set "
+        "again or a database peer starts with that option on its command line (the latest "
+        "wins). A round running keeps its length.",
     )
     parser.add_argument("key", help="the setting, e.g. round-seconds")
     parser.add_argument("value", help="its new value")

@@ -22,7 +22,7 @@ from ..peer.node import Node
 from ..proto.discovery import MAX_NETWORK_NAME
 from ..proto.tags import tagged_code
 from . import bot, commands, words
-from .admin import DEFAULT_DATA, invite, kick, refused, remove, set_setting
+from .admin import DEFAULT_DATA, invite, kick, refused, remove, set_setting, settings_names
 from .options import add_player_options, add_version_option, make_player, port_option, start_node
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def db_main(argv: Sequence[str] | None = None) -> None:
         prog="rp2p-db",
         description="The headless database peer: peer list, catalog, backup and game host. "
         "Also: 'rp2p-db invite' mints a join code, 'rp2p-db kick NAME' revokes a player, "
-        "'rp2p-db set KEY VALUE' changes a setting of the running game, "
+        "'rp2p-db set KEY VALUE' changes a setting of the network's game, "
         "'rp2p-db remove NAME' takes a file out of the network, "
         "'rp2p-db backup DIR' writes a copy of the data to start from.",
     )
@@ -91,20 +91,27 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="folder for the catalog, the vault and the network's keys")  # fmt: skip
     defaults = GameSettings()
-    parser.add_argument("--round-seconds", type=float, default=defaults.round_seconds,
-                        help="longest a round lasts (%(default)g; it ends early once "
-                        "everything is found)")  # fmt: skip
-    parser.add_argument("--pause-seconds", type=float, default=defaults.pause_seconds,
-                        help="countdown before each round (%(default)g; cut short once "
-                        "everyone is ready)")  # fmt: skip
+    game = parser.add_argument_group(
+        "the game's settings",
+        "kept in the store for the network: one given here is set when this database peer "
+        "starts (as with 'rp2p-db set'); one left out keeps what was set before, or its "
+        "default (in brackets)",
+    )
+    game.add_argument("--round-seconds", type=float,
+                      help=f"longest a round lasts ({defaults.round_seconds:g}; it ends early "
+                      "once everything is found)")  # fmt: skip
+    game.add_argument("--pause-seconds", type=float,
+                      help=f"countdown before each round ({defaults.pause_seconds:g}; cut "
+                      "short once everyone is ready)")  # fmt: skip
     parser.add_argument("--lobby-seconds", type=float,
-                        help="countdown before the first round (as --pause-seconds)")  # fmt: skip
-    parser.add_argument("--targets", type=int, default=defaults.targets,
-                        help="files in each round's hunt, treasure included (%(default)s)")  # fmt: skip
-    parser.add_argument("--treasure", type=int, default=defaults.treasure,
-                        help="fresh files planted each round (%(default)s)")  # fmt: skip
-    parser.add_argument("--treasure-rounds", type=int, default=defaults.treasure_rounds,
-                        help="rounds a planted file lives before it expires (%(default)s)")  # fmt: skip
+                        help="countdown before the first round (as --pause-seconds; not kept)")  # fmt: skip
+    game.add_argument("--targets", type=int,
+                      help=f"files in each round's hunt, treasure included ({defaults.targets})")  # fmt: skip
+    game.add_argument("--treasure", type=int,
+                      help=f"fresh files planted each round ({defaults.treasure})")  # fmt: skip
+    game.add_argument("--treasure-rounds", type=int,
+                      help=f"rounds a planted file lives before it expires "
+                      f"({defaults.treasure_rounds})")  # fmt: skip
     parser.add_argument("--ca", type=Path, metavar="DIR",
                         help="a second database peer of the network: the folder holding a copy "
                         "of the first one's ca.key and ca.pem (from its --data), copied into "
@@ -117,12 +124,11 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     add_store_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
-    settings = defaults
-    try:
-        for key in ("round-seconds", "pause-seconds", "targets", "treasure", "treasure-rounds"):
-            settings = settings.changed(key, str(getattr(args, key.replace("-", "_"))))
-    except ValueError as exc:
-        parser.error(str(exc))
+    given = {key: str(value) for key in settings_names()
+             if (value := getattr(args, key.replace("-", "_"))) is not None}  # fmt: skip
+    settings, problems = defaults.with_values(given)
+    if problems:
+        parser.error(problems[0])
     _setup_logging(args.verbose)
     from ..database.peer import DatabasePeer
     from ..storage.interfaces import StoreError
@@ -140,6 +146,7 @@ def db_main(argv: Sequence[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             settings=settings,
+            settings_given=given,
             lobby_seconds=args.lobby_seconds,
             secure=not args.insecure_lan,
             enroll_port=args.enroll_port,

@@ -3,7 +3,7 @@
 Each database peer keeps its own players' sessions. Over the bus (`storage/pgcluster.py`,
 LISTEN/NOTIFY) each tells the others what their players must hear: who joined and left (so
 every `update_peers` lists everyone on the network), what was cataloged, what treasure expired,
-who was kicked; and the game goes between the round host and the others (`play.py`). Exactly
+who was kicked (and which of their players refuse the name now: `kicks.py`), the settings; and the game goes between the round host and the others (`play.py`). Exactly
 one hosts the rounds: the one holding the lease (an advisory lock on a connection of its own).
 When it dies, PostgreSQL lets the lease go, another takes it within about a second, loads the
 game from the store and resumes the running round with the time it had left.
@@ -32,6 +32,7 @@ from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import FileInfo, PeerInfo, bus
 from ..storage.interfaces import MetadataStore, StoreUnavailable
 from ..storage.pgcluster import ClusterStore, HostLease
+from .kicks import KickReports, answer_within, refusals
 from .play import Play
 from .pushes import Announcer, Session
 
@@ -97,6 +98,7 @@ class Cluster:
         self.theirs: dict[str, dict[Addr, PeerInfo]] = {}
         """The players online at each other database peer."""
         self.lease = HostLease(shared.url)
+        self.kicks = KickReports()
         self.orphaned = False
         """Hosting without the lease: PostgreSQL went away (and the lock with it)."""
         self._dropping = False
@@ -237,6 +239,14 @@ class Cluster:
                     self.on_erased(info)
             case bus.Kicked(name=name):
                 self._kicked(name)
+                if message.wait > 0:  # the kick waits for every database peer's players
+                    nursery.start_soon(self._answer_kick, message)
+            case bus.KickHeard() if message.to == self.me:
+                self.kicks.heard(message)
+            case bus.KickHeard():
+                pass
+            case bus.SettingsChanged(values=values):
+                self.hunt.apply_settings(values)
             case _:
                 await self.play.heard(message, nursery)
 
@@ -280,8 +290,19 @@ class Cluster:
     def erased(self, info: FileInfo) -> None:
         self.say(bus.Erased(self.me, [info]))
 
-    def kicked(self, name: str) -> None:
-        self.say(bus.Kicked(self.me, name))
+    async def kick_elsewhere(self, name: str, wait: float) -> tuple[list[str], list[str]]:
+        """A kick here: the others' players are told, and their refusals awaited (`wait` s at
+        most): who of them refuse `name`, who did not say so."""
+        self.say(bus.Kicked(self.me, name, wait))
+        return await self.kicks.gather(name, list(self.members), self.theirs, wait)
+
+    async def _answer_kick(self, kick: bus.Kicked) -> None:
+        told, not_told = await refusals(self.sessions.values(), kick.name,
+                                        answer_within(kick.wait))  # fmt: skip
+        self.say(bus.KickHeard(self.me, kick.sender, kick.name, told, not_told))
+
+    def settings_changed(self, values: dict[str, str]) -> None:
+        self.say(bus.SettingsChanged(self.me, values))
 
     # ---------------------------------------------------------- members and the lease
 

@@ -11,7 +11,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 import trio
@@ -38,6 +38,7 @@ from ..proto import (
 from ..storage.interfaces import MetadataStore
 from .authority import NetworkAuthority
 from .guesses import GuessLimiter, source_of
+from .kicks import refusals
 from .pushes import Session
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class Membership:
         read_timeout: float,
         network_name: str,
         shared: ClusterStore | None = None,
+        elsewhere: Callable[[str, float], Awaitable[tuple[list[str], list[str]]]] | None = None,
     ) -> None:
         self.store = store
         self.authority = authority
@@ -87,6 +89,9 @@ class Membership:
         self.shared = shared
         """With several database peers on one PostgreSQL, the tries are counted there: a
         guesser gets no more by asking each of them (`guesses` then only sets the waits)."""
+        self.elsewhere = elsewhere
+        """With several database peers: a kick's refusals by their players (who did, who
+        did not say so within the wait)."""
         self.conversations = ConnectionCaps(MAX_ENROLLING, MAX_ENROLLING_PER_HOST)
         self._turns: dict[str, trio.Lock] = {}
         """Per address, held by its conversation trying a code now."""
@@ -192,8 +197,9 @@ class Membership:
         return Grant(certificate, self.authority.ca_pem)
 
     async def serve_kick(self, channel: Channel, hello: Hello, request: Kick) -> None:
-        """Revoke a player at once, and answer only once every other online peer said it
-        refuses the name too (or `request.wait` is over: the report names who did not say so).
+        """Revoke a player at once, and answer only once every other online peer (of every
+        database peer) said it refuses the name too (or `request.wait` is over: the report
+        names who did not say so).
 
         The revocation is stored first, so it holds across restarts; a peer that joins later
         hears it in its `welcome`.
@@ -212,18 +218,23 @@ class Membership:
         self.revoked.add(name)
         self.announce_revoked(name)  # every other session's pusher sends `revoked`
         sessions = list(self.sessions())
-        others = [s for s in sessions if s.peer.name != name]
         for session in sessions:
             if session.peer.name == name:
                 with trio.move_on_after(1), contextlib.suppress(ProtocolError):
                     await session.channel.send(Revoked([name]))  # tell it why
                 session.scope.cancel()
-        with trio.move_on_after(request.wait):
-            async with trio.open_nursery() as nursery:
-                for session in others:
-                    nursery.start_soon(session.refuses, name)
-        told = sorted(s.peer.name for s in others if name in s.refusing)
-        not_told = sorted(s.peer.name for s in others if name not in s.refusing)
+        told, not_told = [], []  # type: tuple[list[str], list[str]]
+
+        async def count(refusing: Awaitable[tuple[list[str], list[str]]]) -> None:
+            said, unsaid = await refusing
+            told.extend(said)
+            not_told.extend(unsaid)
+
+        async with trio.open_nursery() as nursery:  # here, and at the other database peers
+            nursery.start_soon(count, refusals(sessions, name, request.wait))
+            if self.elsewhere is not None:
+                nursery.start_soon(count, self.elsewhere(name, request.wait))
+        told, not_told = sorted(set(told)), sorted(set(not_told) - set(told))
         log.info("%s was kicked out of the network; %d online peers refuse it now%s", name,
                  len(told), f", not told: {', '.join(not_told)}" if not_told else "")  # fmt: skip
         await channel.send(KickReport(name, told, not_told))

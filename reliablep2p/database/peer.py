@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,10 +18,11 @@ import trio
 
 from ..game import views
 from ..game.host import HuntHost, Online
+from ..game.records import stored
 from ..game.settings import GameSettings
 from ..net.channel import READ_TIMEOUT, SESSION_TIMEOUT, Channel
 from ..net.discovery import Beacon, default_network_name
-from ..net.identity import ADMIN_NAME, DATABASE_NAME
+from ..net.identity import DATABASE_NAME
 from ..net.server import Server
 from ..peer.peerlist import Addr, PeerRegistry
 from ..peer.serving import MAX_SERVING, FileService, Source
@@ -36,7 +38,6 @@ from ..proto import (
     EveningRow,
     FileInfo,
     Found,
-    Hello,
     Kick,
     PeerInfo,
     Ping,
@@ -48,7 +49,6 @@ from ..proto import (
     RemoteProtocolError,
     Remove,
     Scored,
-    Settings,
     Stats,
     Upload,
 )
@@ -66,6 +66,7 @@ from .pushes import GOODNIGHT_TIMEOUT, Announcer, Session
 from .reach import ReachBack
 from .removal import Removals
 from .treasury import Treasury
+from .tuning import Tuning
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -90,6 +91,7 @@ class DatabasePeer:
         min_players: int = 2,
         lobby_seconds: float | None = None,
         settings: GameSettings | None = None,
+        settings_given: Mapping[str, str] | None = None,
         secure: bool = False,
         enroll_port: int | None = None,
         discovery_port: int | None = None,
@@ -162,10 +164,15 @@ class DatabasePeer:
             removed=self.removals.hashes,
         )  # fmt: skip
         self.cluster = self._cluster() if self.stores.shared else None
+        self.tuning = Tuning(
+            self.store, self.hunt, secure=self.authority is not None, given=settings_given or {},
+            tell_others=self.cluster.settings_changed if self.cluster else lambda values: None,
+        )  # fmt: skip
         self.membership = Membership(
-            self.store, self.authority, self.view.revoked, self.sessions.values, self._revoked,
+            self.store, self.authority, self.view.revoked, self.sessions.values, self.pushes.revoked,
             read_timeout=read_timeout, network_name=self.network_name,
             shared=self.cluster.shared if self.cluster else None,
+            elsewhere=self.cluster.kick_elsewhere if self.cluster else None,
         )  # fmt: skip
         self.files = FileService(
             self.view,
@@ -192,7 +199,7 @@ class DatabasePeer:
                 Kick: self.membership.serve_kick,
                 Remove: self.removals.serve_remove,
                 AskShared: self.removals.serve_shared,
-                ChangeSetting: self._serve_setting,
+                ChangeSetting: self.tuning.serve_setting,
             },
             tls=identity.server_context() if identity else None,
             revoked=self.view.revoked,
@@ -228,6 +235,7 @@ class DatabasePeer:
             self.pushes.catalog_log.extend(catalog)
             try:
                 self.view.revoked.update(await trio.to_thread.run_sync(self.store.revoked))
+                await self.tuning.keep_given()  # then read back with what was set before
                 await self.load_game()
             except StoreUnavailable as exc:  # gone since it opened: not started
                 raise StoreError(exc.detail) from None
@@ -269,12 +277,15 @@ class DatabasePeer:
             self._nursery.cancel_scope.cancel()
 
     async def say_goodnight(self) -> list[EveningRow]:
-        """Tell everyone how the evening went, before the host stops; the rows, best first.
+        """Tell everyone how the evening went (every round since the last goodnight, whoever
+        hosted it), before the host stops; the rows, best first.
         While other database peers run, the evening goes on there: nobody is told it is over
         (the players move to one of them)."""
         if self.cluster is not None and self.cluster.members:
             return self.hunt.evening.rows()
-        return await self.pushes.say_goodnight(self.hunt.evening.rows(), GOODNIGHT_TIMEOUT)
+        rows = await self.pushes.say_goodnight(self.hunt.evening.rows(), GOODNIGHT_TIMEOUT)
+        await stored(self.store.end_evening, what="the end of the evening")  # the next starts anew
+        return rows
 
     def online_players(self) -> dict[str, Online]:
         """Who plays right now (of every database peer's players, at the round host)."""
@@ -304,11 +315,6 @@ class DatabasePeer:
         self.pushes.expired(files)
         if self.cluster is not None:
             self.cluster.dug(files)
-
-    def _revoked(self, name: str) -> None:
-        self.pushes.revoked(name)
-        if self.cluster is not None:
-            self.cluster.kicked(name)
 
     def _removed(self, info: FileInfo) -> None:
         """The host removed a file here: out of the game, and the others hear of it."""
@@ -385,17 +391,3 @@ class DatabasePeer:
         session.publishes += 1
         if session.plays:
             self.play.published(session, held)
-
-    async def _serve_setting(self, channel: Channel, hello: Hello, request: ChangeSetting) -> None:
-        """`rp2p-db set KEY VALUE`: change the running game (the host's admin tool only)."""
-        if self.authority is None or hello.name != ADMIN_NAME:
-            raise RemoteProtocolError(ErrorCode.FORBIDDEN, "only the host's admin tool may set")
-        if not self.play.hosting:
-            raise RemoteProtocolError(
-                ErrorCode.FORBIDDEN, "another database peer hosts the rounds now: set it there"
-            )
-        try:
-            values = self.hunt.change_setting(request.key, request.value)
-        except ValueError as exc:
-            raise RemoteProtocolError(ErrorCode.MALFORMED, str(exc)) from None
-        await channel.send(Settings(values))

@@ -1,7 +1,9 @@
 """An evening of rounds, summed up: rounds played and won, points, the best find.
 
 The host keeps one for everybody (said when it stops); a player keeps its own from the rounds it
-saw end (said when it quits). Pure: fed one finished round at a time.
+saw end (said when it quits). Pure: fed one finished round at a time. The host also keeps each
+finished round's `RoundSummary` in the store, so a host that takes over (or comes back after a
+crash) rebuilds the evening so far (`Evening.replayed`) instead of starting a new one.
 """
 
 from __future__ import annotations
@@ -9,7 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import msgspec
+
 from ..proto import EveningRow, RoundState
+
+
+class RoundSummary(msgspec.Struct, array_like=True):
+    """A finished round as the evening counts it (as the store keeps it)."""
+
+    number: int
+    winner: str | None
+    points: dict[str, int]
+    finds: list[tuple[str, str, int]]
+    """(player, file, points)"""
+    played: list[str]
+
+    def encode(self) -> bytes:
+        return msgspec.msgpack.encode(self)
 
 
 @dataclass
@@ -51,6 +69,21 @@ class Evening:
                 row.best_find, row.best_points = target, gained
         if winner:
             self._players.setdefault(winner, _Player()).wins += 1
+
+    def add(self, summary: RoundSummary) -> None:
+        self.round_over(summary.number, winner=summary.winner, points=summary.points,
+                        finds=summary.finds, played=summary.played)  # fmt: skip
+
+    @classmethod
+    def replayed(cls, summaries: Iterable[bytes]) -> Evening:
+        """The evening of these stored rounds (one that cannot be read is left out)."""
+        evening = cls()
+        for data in summaries:
+            try:
+                evening.add(msgspec.msgpack.decode(data, type=RoundSummary))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+        return evening
 
     def round_state_over(self, state: RoundState, me: str) -> None:
         """A finished round as a player sees it pushed (it played if it was in the game)."""

@@ -29,7 +29,7 @@ from ..proto import (
 )
 from ..storage.interfaces import MetadataStore
 from . import rules, saved
-from .evening import Evening
+from .evening import Evening, RoundSummary
 from .records import PlayerRecord, Records, stored
 from .settings import GameSettings
 from .treasure import Treasury, treasure_bytes, treasure_name
@@ -92,11 +92,15 @@ class HuntHost:
         self._truth: dict[str, set[str]] | None = None
 
     async def load(self) -> None:
+        """The game from the store: at start, and when this database peer starts hosting
+        (the settings as set, the evening so far, the scores and records)."""
         saved = await trio.to_thread.run_sync(self.store.load_players)
         self.players = {name: PlayerRecord(*row) for name, row in saved.items()}
         await self.records.load()
         self.treasure = await trio.to_thread.run_sync(self.store.load_treasure)
         self.rounds = await trio.to_thread.run_sync(self.store.rounds_played)
+        self.apply_settings(await trio.to_thread.run_sync(self.store.load_settings))
+        self.evening = Evening.replayed(await trio.to_thread.run_sync(self.store.load_evening))
 
     def poke(self, *, round_changed: bool = False) -> None:
         """Something changed (a publish, a file cataloged; the pool: `round_changed`)."""
@@ -257,11 +261,12 @@ class HuntHost:
             self.players.setdefault(winner, PlayerRecord()).wins += 1
         for name in sorted({*current.map_points, *([winner] if winner else [])}):
             await self._save(name)
-        self.evening.round_over(
-            current.number, winner=winner, points=points,
-            finds=[(f.player, f.target, f.points) for f in current.finds],
-            played=list(online()),
-        )  # fmt: skip
+        summary = RoundSummary(current.number, winner, points,
+                               [(f.player, f.target, f.points) for f in current.finds],
+                               list(online()))  # fmt: skip
+        self.evening.add(summary)
+        await stored(self.store.save_evening_round, current.number, summary.encode(),
+                     what="the evening's round")  # fmt: skip
         log.info("round %d over: %s", current.number,
                  f"{winner} wins with {points[winner]}" if winner else "nobody scored")  # fmt: skip
         self._changed(round_changed=True)
@@ -278,12 +283,26 @@ class HuntHost:
             self.ready.add(name)
             self._changed(lobby_changed=True)
 
-    def change_setting(self, key: str, value: str) -> dict[str, str]:
-        """Change a setting now (raises ValueError): a round running keeps its length."""
-        self.settings = self.settings.changed(key, value)
-        log.info("setting %s is now %s", key, value)
-        self._changed(lobby_changed=True)
+    async def change_setting(self, key: str, value: str) -> dict[str, str]:
+        """Change a setting now and for good, kept in the store first (raises ValueError, or
+        StoreUnavailable: then nothing changed): a round running keeps its length."""
+        key = key.replace("_", "-")
+        self.settings.changed(key, value)
+        await trio.to_thread.run_sync(self.store.save_settings, {key: value})
+        self.apply_settings({key: value})
         return self.settings.as_text()
+
+    def apply_settings(self, values: Mapping[str, str]) -> None:
+        """Settings kept in the store (read from it, or told another database peer set them)."""
+        settings, problems = self.settings.with_values(values)
+        for problem in problems:
+            log.warning("a kept setting is left out: %s", problem)
+        if settings != self.settings:
+            changed = settings.as_text().items() - self.settings.as_text().items()
+            self.settings = settings
+            for key, value in sorted(changed):
+                log.info("setting %s is now %s", key, value)
+            self._changed(lobby_changed=True)
 
     # ----------------------------------------------------------------- holdings, maps
 

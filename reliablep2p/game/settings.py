@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 TARGETS_PER_ROUND = 5
@@ -45,6 +46,22 @@ class GameSettings:
             raise ValueError(f"treasure ({updated.treasure}) cannot exceed targets "
                              f"({updated.targets})")  # fmt: skip
         return updated
+
+    def with_values(self, values: Mapping[str, str]) -> tuple[GameSettings, list[str]]:
+        """These settings with `values` (key -> value, as typed) applied one by one; and the
+        problems of those refused (one line each), which are left as they were."""
+        settings, pending = self, sorted(values.items())
+        while True:  # again while one more goes in (`treasure` may wait for `targets`)
+            problems, left = [], []
+            for key, value in pending:
+                try:
+                    settings = settings.changed(key, value)
+                except ValueError as exc:
+                    problems.append(str(exc))
+                    left.append((key, value))
+            if len(left) in (0, len(pending)):
+                return settings, problems
+            pending = left
 
     def as_text(self) -> dict[str, str]:
         return {name: f"{getattr(self, name.replace('-', '_')):g}" for name in names()}

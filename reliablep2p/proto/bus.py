@@ -56,6 +56,24 @@ class Erased(BusMessage, tag="erased"):
 
 class Kicked(BusMessage, tag="kicked"):
     name: str
+    wait: float = 0.0
+    """The kick waits this long for the players to refuse the name: each database peer answers
+    `KickHeard` before then, naming its players who refuse it and those who did not say so."""
+
+
+class KickHeard(BusMessage, tag="kick_heard"):
+    """The answer to `Kicked`: which of my players refuse `name` now, and which did not say."""
+
+    to: str
+    name: str
+    told: list[str]
+    not_told: list[str]
+
+
+class SettingsChanged(BusMessage, tag="settings"):
+    """I kept these game settings in the store (`rp2p-db set`, or my command line at start)."""
+
+    values: dict[str, str]
 
 
 # ------------------------------------------------------------------ a relay to the host
@@ -136,8 +154,9 @@ class GameState(BusMessage, tag="game"):
 
 
 Message = (
-    Alive | Arrived | PeerJoined | PeerLeft | Cataloged | Dug | Erased | Kicked | PlayerIn | PlayerHolds
-    | PlayerOut | PlayerReady | MapReports | VaultServed | Ask | Answer | Planted | GameState
+    Alive | Arrived | PeerJoined | PeerLeft | Cataloged | Dug | Erased | Kicked | KickHeard
+    | SettingsChanged | PlayerIn | PlayerHolds | PlayerOut | PlayerReady | MapReports
+    | VaultServed | Ask | Answer | Planted | GameState
 )  # fmt: skip
 
 _encoder = msgspec.msgpack.Encoder()

@@ -10,7 +10,7 @@ Every method blocks: the database peer calls them from worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -140,6 +140,22 @@ class MetadataStore(Protocol):
         ...
 
     def expired_hashes(self) -> dict[bytes, int]: ...
+
+    # what a new round host takes over (storage/gamekeeping.py)
+
+    def load_settings(self) -> dict[str, str]:
+        """The game's settings as set (`rp2p-db set`, command-line options): key -> value."""
+        ...
+
+    def save_settings(self, values: Mapping[str, str]) -> None: ...
+
+    def save_evening_round(self, number: int, summary: bytes) -> None: ...
+
+    def load_evening(self) -> list[bytes]:
+        """This evening's finished rounds (their summaries), in order."""
+        ...
+
+    def end_evening(self) -> None: ...
 
 
 class BlobWriter(Protocol):

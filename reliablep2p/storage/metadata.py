@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..proto import FileInfo, taken_by
 from ..proto.codes import MAX_CODE_HOURS, MAX_NUMBER, is_current, new_join_code
+from .gamekeeping import GameKeeping
 from .interfaces import StoreError
 from .sharing import SharingRecords
 from .sqltypes import Sql, unpack_chunks
@@ -94,6 +95,14 @@ MIGRATIONS: list[list[str]] = [
             name TEXT NOT NULL,
             removed_at {REAL} NOT NULL)""",
     ],
+    [  # 4 -> 5: the game's settings, and the finished rounds of the evening (for a new host)
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL)""",
+        """CREATE TABLE evening_rounds (
+            number INTEGER PRIMARY KEY,
+            summary {BLOB} NOT NULL)""",
+    ],
 ]
 """Append a step to change the schema; never edit one that shipped."""
 FORGET_DATABASE_PEERS = 24 * 3600.0
@@ -102,7 +111,7 @@ KEEP_EXPIRED_ROUNDS = 500
 """Expired treasure is remembered this many rounds, then forgotten."""
 
 
-class SqlMetadata(SharingRecords):
+class SqlMetadata(SharingRecords, GameKeeping):
     """The metadata's queries; a subclass gives `_transaction` and `_has_table`."""
 
     DIALECT = {"BLOB": "BLOB", "REAL": "REAL", "NOW": "(julianday('now') - 2440587.5) * 86400.0"}

@@ -114,3 +114,25 @@ def test_a_new_migration_step_applies_once_to_postgresql(
     with psycopg.connect(url) as db:
         assert db.execute("SELECT version FROM schema_version").fetchone() == (len(NEXT),)
         assert db.execute("SELECT count(*) FROM sightings").fetchone() == (0,)
+
+
+def test_a_data_folder_of_schema_4_opens_with_everything_kept_and_no_settings_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as before:  # as rp2p with schema 4 made it
+        before.setattr(metadata, "MIGRATIONS", metadata.MIGRATIONS[:4])
+        store = SqliteMetadata(tmp_path)
+        store.prepare()
+        store.open()
+        store.save_player("ann", 42, 3, 1)
+        store.save_rounds(7)
+        store.close()
+    store = SqliteMetadata(tmp_path)
+    store.open()
+    try:
+        assert store.load_players() == {"ann": (42, 3, 1)} and store.rounds_played() == 7
+        assert store.load_settings() == {} and store.load_evening() == []
+    finally:
+        store.close()
+    with sqlite3.connect(tmp_path / "rp2p.sqlite3") as db:
+        assert db.execute("SELECT version FROM schema_version").fetchone() == (5,)

@@ -246,3 +246,22 @@ def test_who_shared_what_is_kept_and_a_removed_file_leaves_the_records(backend: 
         assert read_blob(stores.vault, other) == b"other"
     finally:
         stores.close()
+
+
+def test_the_settings_and_the_evening_so_far_are_kept_until_goodnight(backend: Backend) -> None:
+    stores, _ = backend.opened()
+    stores.metadata.save_settings({"round-seconds": "30", "targets": "3"})
+    stores.metadata.save_settings({"round-seconds": "45"})
+    stores.metadata.save_evening_round(2, b"second")
+    stores.metadata.save_evening_round(1, b"first")
+    stores.metadata.save_evening_round(1, b"first, again")  # a round is kept once
+    stores.close()
+    stores, _ = backend.opened()
+    try:
+        assert stores.metadata.load_settings() == {"round-seconds": "45", "targets": "3"}
+        assert stores.metadata.load_evening() == [b"first", b"second"]
+        stores.metadata.end_evening()
+        assert stores.metadata.load_evening() == []
+        assert stores.metadata.load_settings() == {"round-seconds": "45", "targets": "3"}
+    finally:
+        stores.close()

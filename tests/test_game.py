@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from reliablep2p.game.evening import Evening
+from reliablep2p.game.evening import Evening, RoundSummary
 from reliablep2p.game.records import Records
 from reliablep2p.game.rules import (
     FIRST_BONUS,
@@ -180,6 +180,28 @@ def test_an_evening_counts_rounds_wins_points_and_the_best_find() -> None:
     assert (rows["bob"].best_find, rows["bob"].best_points) == ("z", 15)
     assert rows["cy"].rounds == 1 and rows["cy"].best_find == ""
     assert [r.name for r in evening.rows()] == ["bob", "ann", "cy"]
+
+
+def test_an_evening_is_rebuilt_from_the_rounds_the_store_kept() -> None:
+    kept = [
+        RoundSummary(1, "ann", {"ann": 24, "bob": 9}, [("ann", "x", 15), ("bob", "y", 9)],
+                     ["ann", "bob", "cy"]).encode(),
+        b"not a round",  # damaged: left out, the others count
+        RoundSummary(2, "bob", {"bob": 30}, [("bob", "z", 15)], ["ann", "bob"]).encode(),
+    ]  # fmt: skip
+    rows = {row.name: row for row in Evening.replayed(kept).rows()}
+    assert (rows["bob"].rounds, rows["bob"].wins, rows["bob"].points) == (2, 1, 39)
+    assert (rows["ann"].rounds, rows["cy"].rounds, rows["bob"].best_find) == (2, 1, "z")
+
+
+def test_kept_settings_apply_in_any_order_and_a_bad_one_is_left_out() -> None:
+    settings, problems = GameSettings().with_values(
+        {"treasure": "1", "targets": "1", "round-seconds": "soon", "colour": "red"}
+    )
+    assert (settings.targets, settings.treasure, settings.round_seconds) == (1, 1, 120.0)
+    assert sorted(problems) == ["round-seconds must be a number, not 'soon'",
+                                "unknown setting 'colour'; the settings are round-seconds, "
+                                "pause-seconds, targets, treasure, treasure-rounds"]  # fmt: skip
 
 
 def test_settings_are_checked_one_line_each() -> None:

@@ -67,6 +67,10 @@ def test_the_settings_and_the_evening_so_far_go_on_when_another_takes_over_the_r
         two.start_db2(*quick)
         two.wait_said("db2", r"database peer \w+ hosts the rounds", 30)
         assert "round-seconds is now 5" in set_setting(two, "round-seconds", "5").stdout
+        relayed = two.run("rp2p-db", "set", "treasure-rounds", "4", "--data", two.data,
+                          "--port", two.db2_port)  # fmt: skip
+        assert relayed.returncode == 0, relayed  # any database peer takes it, the host too:
+        two.wait_said("db", "setting treasure-rounds is now 4", 10)
         two.player("alice")
         two.wait_said("alice", "joined as alice")
         two.player("bob")

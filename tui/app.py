@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 from collections.abc import Iterable, Sequence
@@ -20,7 +19,7 @@ from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import PlayerStats, RoundState
 
-from . import model, screenshot
+from . import model, palette, screenshot
 from .bridge import CoreBridge
 from .join import ScreenChooser
 from .messages import (
@@ -229,6 +228,8 @@ class GameApp(App[int]):
             self.finished_round = (event.round, board)
             if not isinstance(self.screen, RoundOverScreen | HelpScreen | EveningScreen):
                 self.show_modal(self.round_over_screen(event.round, board))
+        elif not event.round.over and isinstance(self.screen, RoundOverScreen | EveningScreen):
+            self.screen.dismiss()  # a round runs (again): what ended is over, the board is back
 
     def round_over_screen(self, state: RoundState, board: list[PlayerStats]) -> RoundOverScreen:
         return RoundOverScreen(state, board, self.node.name, self.news.clock)
@@ -293,6 +294,7 @@ class GameApp(App[int]):
         if hunt:
             have = {info.name for info in node.seeding()}
             paused = node.session.paused_left if self.connection != "joined" else None
+            self.news.countdown.paused = paused  # the status bar's clock stands still too
             panel = self.query_one(HuntPanel)
             panel.show(node.round, node.name, have, paused=paused)
             in_game = sorted(p.name for p in model.players(node) if p.online and not p.host)
@@ -405,16 +407,7 @@ class GameApp(App[int]):
         self.exit(1 if self.bridge.error is not None else 0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield SystemCommand("Command line", "Type a command: get, secure-get, list, peers…",
-                            self.action_command_line)  # fmt: skip
-        yield SystemCommand("Help", "Keys and commands", self.action_help)
-        yield SystemCommand("Quit", "Disconnect from everyone and quit", self.action_quit_now)
-        for name in sorted(self.node.catalog):
-            yield SystemCommand(f"Get {name}", "fetch it from the network",
-                                functools.partial(self.run_line, f"get {name}"))  # fmt: skip
-        yield SystemCommand("Screenshot", "Save an SVG of the screen "
-                            f"in {screenshot.screenshot_folder()}",
-                            self.action_save_screenshot)  # fmt: skip
+        yield from palette.system_commands(self, screen)
         yield from (c for c in super().get_system_commands(screen)
                     if c.title not in ("Quit", "Screenshot"))  # fmt: skip
 

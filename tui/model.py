@@ -191,10 +191,14 @@ class Countdown:
     round_ends: float = 0.0
     lobby: Lobby | None = None
     lobby_starts: float = 0.0
+    paused: float | None = None
+    """While the host is away: the time the round had left (its clock stands still)."""
 
     def line(self, now: float) -> str:
         """`round 3 · 1:23 left`, `next round in 0:07`, or what the lobby waits for."""
         state, lobby = self.round, self.lobby
+        if state is not None and not state.over and self.paused is not None:
+            return f"round {state.number} · paused, {clock(self.paused)} left"
         if state is not None and not state.over:
             return f"round {state.number} · {clock(self.round_ends - now)} left"
         if lobby is not None and lobby.starts_in >= 0:

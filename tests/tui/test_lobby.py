@@ -12,6 +12,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
+from reliablep2p.game.settings import GameSettings
 from reliablep2p.proto import EveningRow, FoundBy, PlayerStats, RoundState, Standing
 from tests.conftest import random_bytes
 from tui.app import GameApp
@@ -250,5 +251,60 @@ def test_a_screenshot_lands_in_a_folder_that_exists_and_the_player_is_told_where
             saved = list(folder.glob("*.svg"))
             assert len(saved) == 1 and saved[0].read_text().startswith("<svg")
             assert any(str(saved[0]) in n.message for n in app._notifications)
+
+    asyncio.run(scenario())
+
+
+def test_the_end_of_a_round_gives_way_to_the_next_round(tmp_path: Path) -> None:
+    """A player away from the keyboard comes back to the round that runs, not to the end of
+    the one before ("r: ready for the next round" while it runs)."""
+    net = BackgroundNetwork(tmp_path).start(
+        min_players=2, lobby_seconds=0, settings=GameSettings(1.5, 1.5, targets=1, treasure=1)
+    )
+
+    async def scenario() -> None:
+        await net.peer(FILES)
+        player = net.player("me")
+        app = GameApp(player)
+        async with app.run_test(size=(80, 24)):
+            await wait_until(lambda: isinstance(app.screen, RoundOverScreen), timeout=30,
+                             what="the end of round 1")  # fmt: skip
+            await wait_until(lambda: player.round is not None and player.round.number > 1
+                             and not player.round.over, timeout=30, what="round 2")  # fmt: skip
+            await wait_until(lambda: not isinstance(app.screen, RoundOverScreen),
+                             what="the board for round 2")  # fmt: skip
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        net.close()
+
+
+def test_the_evening_gives_way_when_the_host_comes_back_to_its_round(
+    hunt_network: BackgroundNetwork,
+) -> None:
+    """The host stopped (goodnight), then started again and resumed the round: the round is
+    on the screen again, not the evening's end."""
+    net = hunt_network
+
+    async def restart_db() -> None:
+        await net.net.start_db(port=net.db_port, min_players=2, lobby_seconds=0,
+                               round_seconds=300, pause_seconds=600)  # fmt: skip
+
+    async def scenario() -> None:
+        await net.peer(FILES)
+        player = net.player("me")
+        app = GameApp(player)
+        async with app.run_test(size=(80, 24)):
+            await wait_until(lambda: player.round is not None, what="a round")
+            await net.acall(net.net.db.say_goodnight)
+            await wait_until(lambda: isinstance(app.screen, EveningScreen), what="the evening")
+            net.call_sync(net.net.db.stop)
+            await wait_until(lambda: app.connection != "joined", what="the host gone")
+            await net.acall(restart_db)
+            await wait_until(lambda: app.connection == "joined", timeout=30, what="back")
+            await wait_until(lambda: not isinstance(app.screen, EveningScreen),
+                             what="the round again")  # fmt: skip
+            assert "round 1 · " in screen_text(app, "#hunt")
 
     asyncio.run(scenario())

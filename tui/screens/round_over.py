@@ -45,7 +45,7 @@ class RoundOverScreen(ModalScreen[None]):
 
     def _board(self) -> Table:
         board = Table(expand=True, box=None, header_style="bold")
-        for column in ("#", "player", "round", "map", "total", "found", "wins"):
+        for column in ("#", "player", "round", "map pts", "total", "found", "wins"):
             board.add_column(column, justify="left" if column == "player" else "right")
         for rank, row in enumerate(model.final_rows(self.state, self.scoreboard), 1):
             style = "bold reverse" if row.name == self.me else ""

@@ -1,4 +1,5 @@
-"""The status bar: your points this round and in total, files found, map size, the game's clock."""
+"""The status bar: your points this round (never read as a round's number) and in total,
+files found, map size, the game's clock."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ class StatusBar(SteadyStatic):
         if me is None:
             return
         parts = [
-            ("points", Text(f"round {me.round_points} · total {me.score}", style="bold")),
+            ("points", Text(f"{me.round_points} pts this round · total {me.score}", style="bold")),
             ("found", Text(f"found {me.files_found}")),
             ("map", Text(f"map {me.map_size}")),
             ("wins", Text(f"wins {me.wins}") if me.wins else None),

@@ -1,0 +1,52 @@
+"""Numbers on screen say what they count: the status bar's points are not read as a round's
+number beside the round's clock, and the end of a round's map column is points, not the map's
+size the players panel shows."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+
+from tui import model
+from tui.screens.round_over import RoundOverScreen
+from tui.widgets.status import StatusBar
+
+from .conftest import screen_text
+from .test_lobby import BOARD, ROUND, RoundOverOnly
+
+
+class StatusOnly(App[None]):
+    CSS_PATH = str(Path(__file__).parents[2] / "tui" / "app.tcss")
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+
+
+def test_the_status_bar_names_points_as_points_beside_the_rounds_clock() -> None:
+    async def scenario() -> None:
+        app = StatusOnly()
+        async with app.run_test(size=(100, 3)) as pilot:
+            bar = app.query_one(StatusBar)
+            bar.show(model.Player("ann", score=62, round_points=18, map_size=3, me=True),
+                     "joined")  # fmt: skip
+            bar.tick("round 2 · 0:23 left")
+            await pilot.pause()
+            status = screen_text(app, "#status")
+            assert "18 pts this round · total 62" in status, status
+            assert "round 18" not in status
+            assert "round 2 · 0:23 left" in status
+
+    asyncio.run(scenario())
+
+
+def test_the_end_of_a_round_calls_its_map_column_points() -> None:
+    async def scenario() -> None:
+        app = RoundOverOnly(RoundOverScreen(ROUND, BOARD, "ann"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.2)
+            header = screen_text(app, "#final-scores").splitlines()[0].split()
+            assert header[:5] == ["#", "player", "round", "map", "pts"], header
+
+    asyncio.run(scenario())

@@ -23,6 +23,7 @@ from reliablep2p.net.channel import Channel
 from reliablep2p.net.discovery import Host
 from reliablep2p.net.enroll import enroll
 from reliablep2p.proto import Enroll, Hello
+from reliablep2p.proto.codes import WORDS
 from reliablep2p.proto.tags import tagged_code
 from reliablep2p.storage.stores import embedded
 
@@ -221,3 +222,45 @@ async def test_a_network_with_two_database_peers_is_listed_once_and_the_player_t
     party = next(line for line in lines if "lan-party" in line)
     assert f"127.0.0.1:{first.port}" in party and f"127.0.0.1:{second.port}" in party, party
     assert sum("lan-party" in line for line in lines) == 1, lines
+
+
+def mistyped(code: str) -> str:
+    """`code` with its last word changed to another word of join codes."""
+    *rest, last = code.split("-")
+    return "-".join([*rest, WORDS[(WORDS.index(last) + 1) % len(WORDS)]])
+
+
+class Typist:
+    """A person at the code prompt who types `codes` one after the other, and tells why."""
+
+    def __init__(self, *codes: str) -> None:
+        self.codes = list(codes)
+        self.asked: list[str] = []
+
+    def pick(self, hosts: Sequence[Host]) -> Host | None:
+        return None
+
+    def ask_code(self, why: str) -> str | None:
+        self.asked.append(why)
+        return self.codes.pop(0) if self.codes else None
+
+
+async def test_a_code_the_host_finds_wrong_is_asked_for_again_where_someone_can_type(
+    lan: Lan,
+) -> None:
+    host = await lan.host("alice-laptop")
+    host.membership.guesses.first_wait = 0.0  # the person takes a second to type it again
+    code = await code_of(host)
+    typist = Typist(code)
+    assert (await joined(lan.where("carol", mistyped(code)), typist))[0] == "carol"
+    assert len(typist.asked) == 1 and "wrong join code" in typist.asked[0], typist.asked
+    with pytest.raises(JoinFailed, match=r"cannot join with code .*: wrong join code"):
+        await joined(lan.where("dave", mistyped(code)))  # rp2p-peer: nobody to ask
+
+
+async def test_a_name_taken_says_how_to_choose_another(lan: Lan) -> None:
+    host = await lan.host("alice-laptop")
+    code = await code_of(host)
+    await joined(lan.where("player-8001", code, profiles=Profiles(lan.root / "one")))
+    with pytest.raises(JoinFailed, match="player-8001 is taken; choose another name with --name"):
+        await joined(lan.where("player-8001", code, profiles=Profiles(lan.root / "two")))

@@ -31,12 +31,14 @@ from ..net.discovery import (
     unreachable_hint,
 )
 from ..net.identity import Identity, SecurityError
-from ..proto import ProtocolError
+from ..proto import ErrorCode, ProtocolError
 from ..proto.tags import JoinCode, split_code, tag_words
 from .profiles import LastHost, Profile, Profiles
 
 PROBE_TIMEOUT = 1.5
 """How long the last known address may take to say which network it is."""
+RETYPES = 5
+"""How many codes one start tries, a wrong one typed again each time."""
 
 
 class JoinFailed(Exception):
@@ -133,7 +135,7 @@ def join(where: Where, chooser: Chooser) -> Joined:
             raise JoinFailed(f"{where.name} has not joined {host.name}'s network yet: run "
                              "again with --code CODE")  # fmt: skip
         at = (host.address[0], where.enroll_port or host.address[1])
-        identity = _enroll(at, host.tag, code, where.name, profile.folder)
+        identity = _enroll(at, host.tag, code, where.name, profile.folder, chooser)
     if identity.name != where.name:
         raise JoinFailed(f"the profile in {profile.folder} belongs to {identity.name}, "
                          f"not {where.name}")  # fmt: skip
@@ -244,10 +246,23 @@ def _answering(last: LastHost, name: str) -> Host | None:
     return None
 
 
-def _enroll(at: Addr, tag: bytes, code: JoinCode, name: str, folder: Path) -> Identity:
+def _enroll(
+    at: Addr, tag: bytes, code: JoinCode, name: str, folder: Path, chooser: Chooser
+) -> Identity:
+    """The identity the code gets; a code the host finds wrong is asked for again, where
+    someone can type one (a typo need not end the program: the host limits the tries)."""
     from ..net.enroll import enroll  # spake2 only where it is used: a faster start
 
-    try:
-        return trio.run(functools.partial(enroll, *at, str(code), name, folder, tag=tag))
-    except (SecurityError, ProtocolError) as exc:
-        raise JoinFailed(f"cannot join with code {code}: {exc}") from None
+    for attempt in range(1, RETYPES + 1):
+        try:
+            return trio.run(functools.partial(enroll, *at, str(code), name, folder, tag=tag))
+        except (SecurityError, ProtocolError) as exc:
+            refused, problem = getattr(exc, "code", ""), exc
+        if refused != ErrorCode.WRONG_CODE or attempt == RETYPES:
+            break
+        again = _parse(chooser.ask_code(f"The host refused {code} ({problem})"))
+        if again is None:
+            break
+        code = again
+    hint = "; choose another name with --name NAME" if refused == ErrorCode.NAME_TAKEN else ""
+    raise JoinFailed(f"cannot join with code {code}: {problem}{hint}")

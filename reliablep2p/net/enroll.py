@@ -64,7 +64,7 @@ def unseal(shared: bytes, direction: bytes, sealed: Sealed) -> bytes:
     try:
         return _key(shared, direction).decrypt(sealed.nonce, sealed.box, None)
     except (InvalidTag, ValueError):
-        raise SecurityError("wrong join code") from None
+        raise SecurityError("wrong join code", ErrorCode.WRONG_CODE) from None
 
 
 async def enroll(
@@ -102,7 +102,7 @@ async def enroll(
         reply = await channel.receive_message(Sealed)
         grant = msgspec.msgpack.decode(unseal(shared, DATABASE_SIDE, reply), type=Grant)
     except RemoteError as exc:
-        raise SecurityError(exc.detail) from None
+        raise SecurityError(exc.detail, exc.code) from None
     except (ProtocolError, msgspec.DecodeError) as exc:
         raise SecurityError(f"enrollment failed: {exc}") from None
     except Exception as exc:  # spake2 raises plain exceptions on a bad message

@@ -26,7 +26,8 @@ MAX_CODE_HOURS = 7 * 24
 """The longest a code may live: the guessing arithmetic in docs/security.md assumes it."""
 
 _WORD_SET = frozenset(WORDS)
-_EXAMPLE = "7-orbit-lemon-sausage-ridge"
+_EXAMPLE = "piano-7-orbit-lemon-sausage-ridge"
+"""As `rp2p-db` prints a code: the network's word, the invite's number, the four words."""
 
 
 def new_join_code(number: int, rng: secrets.SystemRandom | None = None) -> str:
@@ -39,6 +40,8 @@ def parse_code(code: str) -> tuple[int, bytes]:
     """The invite number and the password of a join code, typed with dashes or spaces, in any
     case. A misspelt word is caught here, so it never costs a try at the database peer. The
     network's tag word in front (see `tags.py`) is no part of the password."""
+    if not code.strip():
+        raise SecurityError(f"no join code typed: it looks like {_EXAMPLE}")
     number, *words = re.split(r"[\s-]+", split_code(code).invite)
     if not (number.isascii() and number.isdigit()) or len(words) != WORDS_PER_CODE:
         raise SecurityError(f"{code!r} is not a join code (it looks like {_EXAMPLE})")

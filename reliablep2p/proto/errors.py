@@ -65,4 +65,9 @@ class VersionMismatch(RemoteProtocolError):
 
 
 class SecurityError(Exception):
-    """A certificate, key or join code problem; the message is one line for people."""
+    """A certificate, key or join code problem; the message is one line for people. `code`:
+    the `ErrorCode` the other side refused with, if it did (a wrong code, a name taken)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code

@@ -69,3 +69,21 @@ def test_what_joining_had_to_say_is_the_feeds_first_news(
             assert "did not answer" in shown_text(app, "#feed")
 
     asyncio.run(scenario())
+
+
+def test_the_code_prompt_shows_a_code_as_the_host_prints_it() -> None:
+    """Enter on an empty prompt, or half a code: the example is a whole code, the network's
+    word first, as `rp2p-db` prints it and as the prompt's placeholder shows."""
+
+    async def scenario() -> None:
+        app = JoinApp(why="carol has not joined a network yet")
+        async with app.run_test(size=(100, 24)) as pilot:
+            await pilot.press("enter")
+            problem = str(app.query_one("#problem", Static).render())
+            assert problem == "no join code typed: it looks like piano-7-orbit-lemon-sausage-ridge"
+            await pilot.press(*"voice-821", "enter")
+            problem = str(app.query_one("#problem", Static).render())
+            assert problem.endswith("(it looks like piano-7-orbit-lemon-sausage-ridge)"), problem
+            assert app.is_running
+
+    asyncio.run(scenario())

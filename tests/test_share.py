@@ -215,3 +215,44 @@ def test_a_record_of_the_earlier_prefix_format_is_still_resumed(tmp_path: Path) 
     work.with_suffix(".part").write_bytes(data[: 3 * CHUNK_SIZE])
     work.with_suffix(".chunks").write_text(f"{3:>20}\n")
     assert folder.start_download(info).stored() == {0, 1, 2}
+
+
+def test_a_file_still_being_copied_in_is_not_shared_until_it_is_whole(tmp_path: Path) -> None:
+    """A friend copies a big file into the share: a rescan while the copy runs must not
+    publish what was there so far (the catalog would keep the cut-off file under its name)."""
+    folder = SharedFolder(tmp_path / "share")
+    folder.ensure()
+    piece = random_bytes(256 * 1024, seed=7)
+    copying, stop, done = threading.Event(), threading.Event(), threading.Event()
+
+    def copy_in() -> None:  # at a copy's pace, 256 KiB at a time, 64 MiB at most
+        with (folder.path / "movie.mkv").open("wb") as out:
+            for count in range(256):
+                out.write(piece)
+                out.flush()
+                if count == 8:
+                    copying.set()
+                else:
+                    stop.wait(0.002)
+                if stop.is_set():
+                    break
+        done.set()
+
+    writer = threading.Thread(target=copy_in)
+    writer.start()
+    seen_while_copying = []
+    try:
+        assert copying.wait(10)
+        while not done.is_set() and len(seen_while_copying) < 3:
+            info = folder.scan().get("movie.mkv")
+            if not done.is_set():  # the copy was still under way when the scan ended
+                seen_while_copying.append(info)
+    finally:
+        stop.set()
+        writer.join()
+    assert seen_while_copying, "no scan ended while the copy ran"
+    assert all(info is None for info in seen_while_copying), [
+        info and info.size for info in seen_while_copying
+    ]
+    whole = (folder.path / "movie.mkv").read_bytes()
+    assert folder.scan()["movie.mkv"] == describe_bytes(whole, "movie.mkv")

@@ -133,6 +133,8 @@ class Backup:
                 ) from None
         if info.name not in self.catalog:
             await self._add(info, uploader)
+        else:  # the same content, or another that took the name while this one came
+            self._check_publishable(info)
         await channel.send(Stored(info.name))
 
     async def _store_blob(self, channel: Channel, info: FileInfo) -> None:

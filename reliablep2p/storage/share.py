@@ -128,6 +128,8 @@ class SharedFolder:
                     if not _matches(seen, entry.name, stat):
                         info = hash_file(Path(entry.path), name)
                         seen = _Seen(stat.st_size, stat.st_mtime_ns, info, entry.name)
+                        if not _matches(seen, entry.name, os.stat(entry.path)):
+                            continue  # still being written (a copy under way): not yet whole
             except OSError:
                 continue  # vanished or unreadable while we looked: next scan will tell
             assert seen is not None

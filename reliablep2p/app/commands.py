@@ -134,12 +134,18 @@ def _address(text: str) -> tuple[str, int]:
 
 
 def _resolve_host(node: Node, command: Command) -> str:
-    """A bare PORT means the peer with that port in our list (else this machine)."""
+    """A bare PORT means the peer with that port in our list (else this machine); on a LAN
+    where several players listen on that port, the player must say which (never one at random:
+    `secure-get` is from one named peer)."""
     if command.host:
         return command.host
-    for peer in node.peers:
-        if peer.port == command.port:
-            return peer.host
+    same = sorted((p for p in node.peers if p.port == command.port), key=lambda p: p.name)
+    if len(same) > 1:
+        named = ", ".join(f"{p.name} at {p.host}:{p.port}" for p in same)
+        raise CommandError(f"{len(same)} players listen on port {command.port} ({named}): "
+                           "say which, as HOST:PORT")  # fmt: skip
+    if same:
+        return same[0].host
     if node.database and node.database[1] == command.port:
         return node.database[0]
     return "127.0.0.1"

@@ -148,3 +148,30 @@ def test_rp2p_tui_on_its_own_host_shows_where_the_others_see_it_and_gets_a_file(
     wait_for(lambda: exit_file.exists() and exit_file.read_text().strip(), 20,
              "rp2p-tui to exit", interval=0.1)  # fmt: skip
     assert exit_file.read_text().strip() == "0"
+
+
+def test_a_bare_port_that_several_players_listen_on_asks_which_one(
+    lan: Lan, tmp_path: Path
+) -> None:
+    """On a LAN every friend runs on the same port: `secure-get NAME PORT` must not take one of
+    them at random, and HOST:PORT still names one."""
+    db_host, alice_host, bob_host, carol_host = (
+        lan.host(n) for n in ("db", "alice", "bob", "carol")
+    )
+    database = start_database(db_host, tmp_path)
+    riddle = b"what has keys but opens no locks?"
+    alice = start_player(alice_host, database, tmp_path, "alice", {"riddle.txt": riddle})
+    start_player(bob_host, database, tmp_path, "bob", {"riddle.txt": riddle})
+    carol = start_player(carol_host, database, tmp_path, "carol")
+    database.wait_cataloged("riddle.txt")
+    carol.wait_output(r"joined as carol: 2 peers online")
+    carol.say(f"secure-get riddle.txt {PLAYER_PORT}")
+    refused = carol.wait_output(r"^error: .*$").group(0)
+    assert refused == (f"error: 2 players listen on port {PLAYER_PORT} (alice at "
+                       f"{alice_host.address}:{PLAYER_PORT}, bob at {bob_host.address}:"
+                       f"{PLAYER_PORT}): say which, as HOST:PORT")  # fmt: skip
+    assert not (carol.share / "riddle.txt").exists()
+    carol.say(f"secure-get riddle.txt {alice_host.address}:{PLAYER_PORT}")
+    got = carol.wait_output(r"^got riddle\.txt .*$").group(0)
+    assert " from alice" in got, got
+    assert alice.process.poll() is None

@@ -275,3 +275,32 @@ async def test_a_target_the_host_removes_leaves_the_round_which_goes_on(
         await hunter.get(target)
     await until(lambda: target not in seeder.catalog)
     assert (seeder.share.path / target).exists() if seeder.share else False, "its copy stays"
+
+
+async def test_a_player_back_mid_evening_ends_it_with_what_the_host_told_everyone(
+    game_network: Network,
+) -> None:
+    """A player who quit and came back saw only the rounds since; when the host stops, the
+    evening it says it had is the one the goodnight table showed it, not a smaller one."""
+    net = game_network
+    first, second = await net.peer(SETS[0]), await net.peer(SETS[1])
+    first_bot = trio.CancelScope()
+
+    async def first_plays() -> None:
+        with first_bot:
+            await bot.play(first, pace=0.02, rng=random.Random(1))
+
+    net.nursery.start_soon(first_plays)
+    net.nursery.start_soon(lambda: bot.play(second, pace=0.02, rng=random.Random(2)))
+    await until(lambda: first.round is not None and first.round.over, timeout=30)
+    first_bot.cancel()
+    await first.leave()
+    share = net.root / "player1-again"
+    share.mkdir()
+    again = Node(name=first.name, identity=net.identity(first.name), share_dir=share,
+                 database=("127.0.0.1", net.db.port), rng=random.Random(9))  # fmt: skip
+    await net.nursery.start(again.run)
+    await until(lambda: again.ready.is_set())
+    told = {row.name: row for row in await net.db.say_goodnight()}
+    assert told[first.name].rounds >= 1
+    await until(lambda: again.evening.row(first.name) == told[first.name])

@@ -70,6 +70,16 @@ class Evening:
         if winner:
             self._players.setdefault(winner, _Player()).wins += 1
 
+    def tell(self, rows: Iterable[EveningRow]) -> tuple[EveningRow, ...]:
+        """The host stopped and said how the evening went (`rows`, returned): its word stands
+        (a player who came back mid-evening saw fewer rounds), so what the player says at the
+        end agrees with the table it was shown. A round seen again later is counted once."""
+        rows = tuple(rows)
+        self._players = {row.name: _Player(row.rounds, row.wins, row.points, row.best_find,
+                                           row.best_points) for row in rows}  # fmt: skip
+        self.rounds = max((p.rounds for p in self._players.values()), default=0)
+        return rows
+
     def add(self, summary: RoundSummary) -> None:
         self.round_over(summary.number, winner=summary.winner, points=summary.points,
                         finds=summary.finds, played=summary.played)  # fmt: skip

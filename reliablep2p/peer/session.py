@@ -408,7 +408,7 @@ class DatabaseSession:
         elif isinstance(message, Removed):
             drop_removed(view, self.publisher, message)
         elif isinstance(message, EveningOver):
-            bus.emit(events.EveningOver(tuple(message.players)))
+            bus.emit(events.EveningOver(self.evening.tell(message.players)))  # ours agrees
         elif isinstance(message, Scoreboard | ScoreboardChanged):
             board = apply_scoreboard(self.scoreboard, message)
             if board != self.scoreboard:

@@ -57,7 +57,7 @@ def test_hunt_shows_first_finder_others_and_you() -> None:
     lines = hunt_lines(60, ROUND)
     assert lines[0] == "★ dragon-hoard.bin  brick +15 first · you · 2 more"
     assert lines[1] == "★ sunset.png        you +8 first"
-    assert lines[2] == "✓ cipher.txt        ada +15 first · 1 more"
+    assert lines[2] == "○ cipher.txt        ada +15 first · 1 more"  # still yours to find
     assert lines[3] == "◆ ocean.png         you have it"
     assert lines[4] == "○ riddles.txt"
     assert lines[5] == "2 of 5 still to find"
@@ -67,7 +67,7 @@ def test_hunt_at_80x24_keeps_each_target_on_one_line() -> None:
     lines = hunt_lines(38, ROUND)  # a panel's width at 80 columns, less its border
     assert len(lines) == 6
     assert lines[0].startswith("★ dragon-ho…  brick +15 first"), lines[0]
-    assert lines[2] == "✓ cipher.txt  ada +15 first · 1 more", lines[2]
+    assert lines[2] == "○ cipher.txt  ada +15 first · 1 more", lines[2]
 
 
 def test_a_finished_round_names_the_winner_above_the_targets() -> None:

@@ -31,10 +31,9 @@ RULES = (
     "everyone is, the next round starts sooner."
 )
 LEGEND = {
-    "○": "a target you still need",
+    "○": "a target you still need (beside it: who found it first, if someone did)",
     "◆": "a target you have (it scores once the host has checked your find)",
     "★": "a target you found this round",
-    "✓": "found by others, not by you",
     "◎": "in the catalog: a target of this round",
     "map": "your address book: its entries the host checked true",
     "round / total": "points this round / over every round",

@@ -147,14 +147,15 @@ def _fit(text: Text, width: int) -> Text:
 
 
 def _line(row: model.Target, me: str) -> tuple[Text, Text]:
-    """`★ name   ada +15 first · you · 2 more`: ★ when you found it, ✓ when only others did."""
+    """`★ name   ada +15 first · you · 2 more`: ★ when you found it; a target only others
+    found is still yours to find, so it keeps its ○ (a tick there read as done)."""
     first = row.first
+    still = Text.assemble(("○ ", "yellow"), (row.name, "bold yellow"))
     if first is None:
         if row.have:
             return Text.assemble(("◆ ", "cyan"), (row.name, "cyan")), Text("you have it", "dim")
-        return Text.assemble(("○ ", "yellow"), (row.name, "bold yellow")), Text("")
-    name = Text.assemble(("★ ", "bold green"), (row.name, "bold green")) if row.mine else (
-        Text.assemble(("✓ ", "green"), row.name))  # fmt: skip
+        return still, Text("")
+    name = Text.assemble(("★ ", "bold green"), (row.name, "bold green")) if row.mine else still
     who = "you" if first.player == me else first.player
     detail = Text.assemble((f"{who} +{first.points}", "bold green" if who == "you" else "green"),
                            (" first", "magenta"))  # fmt: skip

@@ -50,3 +50,19 @@ def test_the_end_of_a_round_calls_its_map_column_points() -> None:
             assert header[:5] == ["#", "player", "round", "map", "pts"], header
 
     asyncio.run(scenario())
+
+
+def test_at_80_columns_the_clock_and_the_connection_always_show() -> None:
+    async def scenario() -> None:
+        app = StatusOnly()
+        async with app.run_test(size=(80, 3)) as pilot:
+            bar = app.query_one(StatusBar)
+            bar.show(model.Player("carol", score=1234, round_points=56, files_found=78,
+                                  map_size=90, me=True, wins=3), "reconnecting…")  # fmt: skip
+            bar.tick("waiting for 98 more players")
+            await pilot.pause()
+            status = screen_text(app, "#status")
+            assert "56 pts · total 1234" in status, status  # "this round" gave way last
+            assert status.rstrip().endswith("waiting for 98 more players · reconnecting…"), status
+
+    asyncio.run(scenario())

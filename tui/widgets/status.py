@@ -38,7 +38,8 @@ class StatusBar(SteadyStatic):
 
     def _render_status(self) -> None:
         """Your name, points, clock and connection; on a narrow screen the least needed
-        parts (wins, then files found) give way first."""
+        parts (wins, files found, the map: the players panel has them, then the words "this
+        round") give way first, so the clock and the connection always show."""
         me = self.me
         if me is None:
             return
@@ -55,9 +56,12 @@ class StatusBar(SteadyStatic):
         ]
         shown = [(key, part) for key, part in parts if part is not None]
         width = self.size.width or 80
-        for drop in ("wins", "found"):
+        for drop in ("wins", "found", "map", "this round"):
             if _line(me.name, shown).cell_len <= width:
                 break
+            if drop == "this round":
+                short = Text(f"{me.round_points} pts · total {me.score}", style="bold")
+                shown = [(key, short if key == "points" else part) for key, part in shown]
             shown = [(key, part) for key, part in shown if key != drop]
         line = _line(me.name, shown)
         self.paint((width, text_key([line])), line)

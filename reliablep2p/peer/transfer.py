@@ -19,7 +19,7 @@ from ..net.channel import Channel
 from ..net.groups import first_protocol_error
 from ..proto import CHUNK_SIZE, Chunk, ErrorCode, LocalProtocolError, Message, chunk_count
 from ..storage.interfaces import ReadChunk
-from ..storage.portable import read_into
+from ..storage.portable import read_cached, read_into
 from .swarm.uploads import RateLimit
 
 UNCAPPED = RateLimit(None)
@@ -110,7 +110,9 @@ async def send_range(
         await channel.send_data_sendfile(fd, start, length, before=before)
         return
     chunk = buffer[:length]
-    read = await trio.to_thread.run_sync(read_into, fd, chunk, start)
+    read = read_cached(fd, chunk, start)  # what is not in the page cache, a worker reads
+    if read < length:
+        read += await trio.to_thread.run_sync(read_into, fd, chunk[read:], start + read)
     if read != length:
         raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
     await send_bytes(channel, chunk, limit=limit, before=before)

@@ -187,10 +187,10 @@ class Channel:
                 await self.stream.send_all(header)
                 sent = 0
                 while sent < length and sendfile_works():
-                    await trio.lowlevel.wait_writable(socket)
-                    try:
+                    try:  # first, then wait only if the socket is full (each wait is a pass)
                         count = os.sendfile(socket.fileno(), fd, offset + sent, length - sent)
                     except BlockingIOError:
+                        await trio.lowlevel.wait_writable(socket)
                         continue
                     except OSError as exc:
                         if not sendfile_refused(exc):

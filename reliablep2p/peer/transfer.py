@@ -1,9 +1,10 @@
 """Moving a file's bytes out: the whole file streamed, or one chunk asked for on a source link.
 
 On plain TCP the kernel copies file bytes to the socket (`sendfile`). Over TLS, or under an
-upload cap, each chunk is read into a reused buffer in a single worker-thread call (not one per
-128 KiB piece: the thread hops were most of the sender's time), then encrypted and sent a piece
-at a time, each piece taken from the upload cap first. A file an object store keeps (the
+upload cap, each chunk is read into a reused buffer: what the page cache holds right on the
+event loop (`read_cached`; a served file mostly is), the rest in a single worker-thread call
+(the thread hand-off cost more than the copy); then it is encrypted and sent in one call, or,
+under a cap, a piece at a time, each piece taken from the upload cap first. A file an object store keeps (the
 vault's `ReadChunk`) is read chunk by chunk in a worker thread instead. Receiving is the
 swarm's (`swarm/link.py`): each source's frames go straight into page-aligned chunk buffers.
 """

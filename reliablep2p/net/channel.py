@@ -190,12 +190,14 @@ class Channel:
                     try:  # first, then wait only if the socket is full (each wait is a pass)
                         count = os.sendfile(socket.fileno(), fd, offset + sent, length - sent)
                     except BlockingIOError:
-                        await trio.lowlevel.wait_writable(socket)
-                        continue
+                        count = -1
                     except OSError as exc:
                         if not sendfile_refused(exc):
                             raise
                         break
+                    if count < 0:
+                        await trio.lowlevel.wait_writable(socket)
+                        continue
                     if count == 0:
                         raise _shrank()
                     sent += count
@@ -373,7 +375,8 @@ async def _recv_into(socket: trio.socket.SocketType, view: memoryview) -> int:
         try:
             return os.readv(socket.fileno(), [view])
         except BlockingIOError:
-            await trio.lowlevel.wait_readable(socket)
+            pass
+        await trio.lowlevel.wait_readable(socket)  # outside the handler: no stale context
 
 
 @contextlib.contextmanager

@@ -218,18 +218,9 @@ class TLSStream(trio.abc.Stream):
         """Read what the socket has into the stream's own buffer, and hand it to TLS; whether
         it had to wait (a checkpoint) for the socket to have something."""
         socket, waited = self.transport_stream.socket, False
-        while True:
-            try:  # the system call itself: trio's recv_into is a trip through the scheduler
-                got = os.readv(socket.fileno(), [self._buffer])
-                break
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(socket)
-                waited = True
-            except OSError as exc:
-                if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
-                    raise trio.ClosedResourceError("this TLS stream was closed") from None
-                self._broken = self._broken or exc
-                raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
+        while (got := self._read_socket()) is None:
+            await trio.lowlevel.wait_readable(socket)
+            waited = True
         if got:
             self._incoming.write(self._view[:got])
             if got == len(self._buffer) < RECEIVE_SIZE:  # a bulk transfer: read more at once
@@ -238,6 +229,19 @@ class TLSStream(trio.abc.Stream):
         else:
             self._incoming.write_eof()  # TLS tells a clean end from a truncation
         return waited
+
+    def _read_socket(self) -> int | None:
+        """The system call itself (trio's `recv_into` is a trip through the scheduler): the
+        count read into our buffer, None if nothing has arrived."""
+        try:
+            return os.readv(self.transport_stream.socket.fileno(), [self._buffer])
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
+                raise trio.ClosedResourceError("this TLS stream was closed") from None
+            self._broken = self._broken or exc
+            raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt `data` and send it. A failed or cancelled send leaves the stream broken:
@@ -285,14 +289,21 @@ class TLSStream(trio.abc.Stream):
         with memoryview(data) as view:
             sent = 0
             while sent < len(view):
-                try:
-                    sent += os.write(socket.fileno(), view[sent:])
-                except BlockingIOError:
+                count = self._write_socket(view[sent:])
+                if count is None:  # full: wait outside the handler (no stale exception context)
                     await trio.lowlevel.wait_writable(socket)
-                except OSError as exc:
-                    if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
-                        raise trio.ClosedResourceError("this TLS stream was closed") from None
-                    raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
+                sent += count or 0
+
+    def _write_socket(self, view: memoryview) -> int | None:
+        """The system call itself: the count sent, None if the socket is full."""
+        try:
+            return os.write(self.transport_stream.socket.fileno(), view)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
+                raise trio.ClosedResourceError("this TLS stream was closed") from None
+            raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
     async def wait_send_all_might_not_block(self) -> None:
         with self._sending:

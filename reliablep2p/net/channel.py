@@ -134,9 +134,8 @@ class Channel:
         self, data: bytes | bytearray | memoryview, *, before: Message | None = None
     ) -> None:
         """One data frame: at most one chunk of file bytes (after the message `before`, if any,
-        in the same write: nothing can come between them). The bytes are in memory already, so
-        they go in one call, not piece by piece: over TLS, a piece's trip through the locks
-        and the scheduler cost more than encrypting it."""
+        in the same write: nothing can come between them), in one call: over TLS, sending it
+        piece by piece cost more in locks and scheduler passes than encrypting it."""
         view = memoryview(data)
         header = (encode_message(before) if before else b"") + data_frame_header(len(view))
         async with self._send_lock:
@@ -228,10 +227,9 @@ class Channel:
     ) -> Message | bytes:
         """The next message or data chunk; raises `ProtocolError` on anything else.
 
-        With `exact`, at most `LOOKAHEAD` bytes past that frame are read: a data frame that
-        follows a message (a source link's `chunk`) is left (nearly) whole on the stream for
-        `receive_data_into`, and a `chunk` message comes with its data frame's header in one
-        read, not three.
+        With `exact`, at most `LOOKAHEAD` bytes past that frame are read: a data frame after a
+        message (a source link's `chunk`) stays (nearly) whole on the stream for
+        `receive_data_into`, and the message and the frame's header come in one read.
         """
         limit = self.timeout if timeout is None else timeout
         with trio.move_on_after(limit):
@@ -369,8 +367,7 @@ def certificate_name(stream: trio.abc.Stream) -> str:
 
 
 async def _recv_into(socket: trio.socket.SocketType, view: memoryview) -> int:
-    """`recv_into` with the system call itself, waiting only while nothing has arrived: trio's
-    own is a trip through the scheduler each time, and a chunk's payload takes several."""
+    """`recv_into` as a system call, waiting only while nothing has arrived (trio's is a pass)."""
     while True:
         try:
             return os.readv(socket.fileno(), [view])

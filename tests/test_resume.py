@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
+import trio.testing
 
 from reliablep2p.net.channel import Channel
 from reliablep2p.proto import CHUNK_SIZE, Chunk, Chunks, Connect, File, Get, Hello, Ping, Welcome
@@ -19,6 +20,9 @@ Misbehaviour = Callable[[Channel], Awaitable[None]]
 
 
 async def hang_up(channel: Channel) -> None:
+    # Once the fetcher has taken what was sent: closing with its requests unread resets the
+    # connection, and a reset drops whatever our kernel had not yet put on the wire.
+    await trio.testing.wait_all_tasks_blocked()
     await channel.aclose()
 
 

@@ -58,6 +58,9 @@ SESSION_TIMEOUT = 20.0
 """A session that hears nothing (not even `Pong`) for this long is dead."""
 DATA_HEADER = 5
 """Bytes before a data frame's payload (length and kind): read alone, so the payload is not."""
+LOOKAHEAD = 64
+"""Bytes an exact read (`receive(exact=True)`) takes at least: a `chunk` message and the header
+of the data frame after it, and a few payload bytes (moved into the chunk's buffer)."""
 
 M = TypeVar("M")
 
@@ -131,16 +134,18 @@ class Channel:
         self, data: bytes | bytearray | memoryview, *, before: Message | None = None
     ) -> None:
         """One data frame: at most one chunk of file bytes (after the message `before`, if any,
-        in the same write: nothing can come between them)."""
+        in the same write: nothing can come between them), in one call: over TLS, sending it
+        piece by piece cost more in locks and scheduler passes than encrypting it."""
         view = memoryview(data)
-        position = 0
-
-        async def next_piece(size: int) -> memoryview:
-            nonlocal position
-            position += size
-            return view[position - size : position]
-
-        await self.send_data_from(len(view), next_piece, before=before)
+        header = (encode_message(before) if before else b"") + data_frame_header(len(view))
+        async with self._send_lock:
+            with _connection_errors():
+                if isinstance(self.stream, TLSStream):
+                    await self.stream.send_parts([header, view])
+                else:
+                    await self.stream.send_all(header)
+                    await self.stream.send_all(view)
+            self.bytes_sent += len(header) + len(view)
 
     async def send_data_from(
         self,
@@ -181,15 +186,17 @@ class Channel:
                 await self.stream.send_all(header)
                 sent = 0
                 while sent < length and sendfile_works():
-                    await trio.lowlevel.wait_writable(socket)
-                    try:
+                    try:  # first, then wait only if the socket is full (each wait is a pass)
                         count = os.sendfile(socket.fileno(), fd, offset + sent, length - sent)
                     except BlockingIOError:
-                        continue
+                        count = -1
                     except OSError as exc:
                         if not sendfile_refused(exc):
                             raise
                         break
+                    if count < 0:
+                        await trio.lowlevel.wait_writable(socket)
+                        continue
                     if count == 0:
                         raise _shrank()
                     sent += count
@@ -220,13 +227,14 @@ class Channel:
     ) -> Message | bytes:
         """The next message or data chunk; raises `ProtocolError` on anything else.
 
-        With `exact`, no byte past that frame is read: a data frame that follows a message
-        (a source link's `chunk`) is left whole on the stream for `receive_data_into`.
+        With `exact`, at most `LOOKAHEAD` bytes past that frame are read: a data frame after a
+        message (a source link's `chunk`) stays (nearly) whole on the stream for
+        `receive_data_into`, and the message and the frame's header come in one read.
         """
         limit = self.timeout if timeout is None else timeout
         with trio.move_on_after(limit):
             while (frame := self._decoder.next_frame()) is None:
-                await self._fill(self._decoder.missing() if exact else RECEIVE_SIZE)
+                await self._fill(max(self._decoder.missing(), LOOKAHEAD) if exact else RECEIVE_SIZE)
             return frame
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 
@@ -272,7 +280,7 @@ class Channel:
         stream = self.stream
         with _connection_errors(tls_failure="TLS failed"):
             if isinstance(stream, trio.SocketStream):
-                count = await stream.socket.recv_into(view)
+                count = await _recv_into(stream.socket, view)
             elif isinstance(stream, TLSStream):
                 count = await stream.receive_into(view)
             else:
@@ -356,6 +364,16 @@ def certificate_name(stream: trio.abc.Stream) -> str:
     if not der:
         raise ConnectionLost(ErrorCode.FORBIDDEN, "the other end has no certificate")
     return common_name(x509.load_der_x509_certificate(der).subject)
+
+
+async def _recv_into(socket: trio.socket.SocketType, view: memoryview) -> int:
+    """`recv_into` as a system call, waiting only while nothing has arrived (trio's is a pass)."""
+    while True:
+        try:
+            return os.readv(socket.fileno(), [view])
+        except BlockingIOError:
+            pass
+        await trio.lowlevel.wait_readable(socket)  # outside the handler: no stale context
 
 
 @contextlib.contextmanager

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal, cast
 
 import trio
@@ -171,8 +172,7 @@ class TLSStream(trio.abc.Stream):
                     break
                 self._check()  # a record that failed with nothing before it
                 if not self._ended:
-                    await self._receive_records()
-                    yielded = True
+                    yielded = await self._receive_records() or yielded
             if not yielded:  # decrypted data is in `buffer`: this checkpoint must not cancel
                 await trio.lowlevel.cancel_shielded_checkpoint()
             return count
@@ -214,15 +214,13 @@ class TLSStream(trio.abc.Stream):
             self._send_lock.release()
         return True
 
-    async def _receive_records(self) -> None:
-        """Read what the socket has into the stream's own buffer, and hand it to TLS."""
-        try:
-            got = await self.transport_stream.socket.recv_into(self._buffer)
-        except OSError as exc:
-            if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
-                raise trio.ClosedResourceError("this TLS stream was closed") from None
-            self._broken = self._broken or exc
-            raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
+    async def _receive_records(self) -> bool:
+        """Read what the socket has into the stream's own buffer, and hand it to TLS; whether
+        it had to wait (a checkpoint) for the socket to have something."""
+        socket, waited = self.transport_stream.socket, False
+        while (got := self._read_socket()) is None:
+            await trio.lowlevel.wait_readable(socket)
+            waited = True
         if got:
             self._incoming.write(self._view[:got])
             if got == len(self._buffer) < RECEIVE_SIZE:  # a bulk transfer: read more at once
@@ -230,24 +228,46 @@ class TLSStream(trio.abc.Stream):
                 self._view = memoryview(self._buffer)
         else:
             self._incoming.write_eof()  # TLS tells a clean end from a truncation
+        return waited
+
+    def _read_socket(self) -> int | None:
+        """The system call itself (trio's `recv_into` is a trip through the scheduler): the
+        count read into our buffer, None if nothing has arrived."""
+        try:
+            return os.readv(self.transport_stream.socket.fileno(), [self._buffer])
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
+                raise trio.ClosedResourceError("this TLS stream was closed") from None
+            self._broken = self._broken or exc
+            raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt `data` and send it. A failed or cancelled send leaves the stream broken:
         how much of it reached the wire is unknown."""
-        view = memoryview(data).cast("B")
+        await self.send_parts([data])
+
+    async def send_parts(self, parts: Sequence[bytes | bytearray | memoryview]) -> None:
+        """`send_all` of the parts one after the other, in one go: a frame's header and its
+        data leave in the same system call, not the header in a record and a write of its own."""
         with self._sending:
             self._check()
             if not self._handshaken:
                 await self.do_handshake()
             async with self._send_lock:
                 self._check()
-                for start in range(0, len(view), SEND_PIECE):
-                    try:
-                        self._tls.write(view[start : start + SEND_PIECE])
-                    except ssl.SSLError as exc:  # SSLWantReadError too: TLS 1.3 never needs it
-                        self._broken = self._broken or exc
-                        raise trio.BrokenResourceError(f"TLS failed: {exc}") from exc
-                    await self._flush()
+                for part in parts:
+                    view = memoryview(part).cast("B")
+                    for start in range(0, len(view), SEND_PIECE):
+                        try:
+                            self._tls.write(view[start : start + SEND_PIECE])
+                        except ssl.SSLError as exc:  # SSLWantReadError too: TLS 1.3 never needs it
+                            self._broken = self._broken or exc
+                            raise trio.BrokenResourceError(f"TLS failed: {exc}") from exc
+                        if self._outgoing.pending >= SEND_PIECE:
+                            await self._flush()
+                await self._flush()
 
     async def _flush(self) -> None:
         """Send all TLS has written, the held-back tickets first. Only the send lock's holder
@@ -257,10 +277,33 @@ class TLSStream(trio.abc.Stream):
             data = self._tickets + self._outgoing.read()
             self._tickets = b""
             try:
-                await self.transport_stream.send_all(data)
+                await self._send_raw(data)
             except BaseException as exc:  # some unknown part of `data` went out
                 self._broken = self._broken or exc
                 raise
+
+    async def _send_raw(self, data: bytes) -> None:
+        """All of `data` to the socket, with the system call itself (as `_receive_records`),
+        waiting only while the socket is full."""
+        socket = self.transport_stream.socket
+        with memoryview(data) as view:
+            sent = 0
+            while sent < len(view):
+                count = self._write_socket(view[sent:])
+                if count is None:  # full: wait outside the handler (no stale exception context)
+                    await trio.lowlevel.wait_writable(socket)
+                sent += count or 0
+
+    def _write_socket(self, view: memoryview) -> int | None:
+        """The system call itself: the count sent, None if the socket is full."""
+        try:
+            return os.write(self.transport_stream.socket.fileno(), view)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
+                raise trio.ClosedResourceError("this TLS stream was closed") from None
+            raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
     async def wait_send_all_might_not_block(self) -> None:
         with self._sending:

@@ -1,9 +1,10 @@
 """Moving a file's bytes out: the whole file streamed, or one chunk asked for on a source link.
 
 On plain TCP the kernel copies file bytes to the socket (`sendfile`). Over TLS, or under an
-upload cap, each chunk is read into a reused buffer in a single worker-thread call (not one per
-128 KiB piece: the thread hops were most of the sender's time), then encrypted and sent a piece
-at a time, each piece taken from the upload cap first. A file an object store keeps (the
+upload cap, each chunk is read into a reused buffer: what the page cache holds right on the
+event loop (`read_cached`; a served file mostly is), the rest in a single worker-thread call
+(the thread hand-off cost more than the copy); then it is encrypted and sent in one call, or,
+under a cap, a piece at a time, each piece taken from the upload cap first. A file an object store keeps (the
 vault's `ReadChunk`) is read chunk by chunk in a worker thread instead. Receiving is the
 swarm's (`swarm/link.py`): each source's frames go straight into page-aligned chunk buffers.
 """
@@ -19,7 +20,7 @@ from ..net.channel import Channel
 from ..net.groups import first_protocol_error
 from ..proto import CHUNK_SIZE, Chunk, ErrorCode, LocalProtocolError, Message, chunk_count
 from ..storage.interfaces import ReadChunk
-from ..storage.portable import read_into
+from ..storage.portable import read_cached, read_into
 from .swarm.uploads import RateLimit
 
 UNCAPPED = RateLimit(None)
@@ -110,7 +111,9 @@ async def send_range(
         await channel.send_data_sendfile(fd, start, length, before=before)
         return
     chunk = buffer[:length]
-    read = await trio.to_thread.run_sync(read_into, fd, chunk, start)
+    read = read_cached(fd, chunk, start)  # what is not in the page cache, a worker reads
+    if read < length:
+        read += await trio.to_thread.run_sync(read_into, fd, chunk[read:], start + read)
     if read != length:
         raise LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
     await send_bytes(channel, chunk, limit=limit, before=before)

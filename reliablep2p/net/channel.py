@@ -34,6 +34,7 @@ from ..proto import (
 from ..proto import Error as ErrorMessage
 from ..storage.portable import read_into, sendfile_refused, sendfile_works
 from .identity import common_name
+from .sockets import recv_into
 from .tls import TLSStream
 
 READ_TIMEOUT = 15.0
@@ -280,7 +281,7 @@ class Channel:
         stream = self.stream
         with _connection_errors(tls_failure="TLS failed"):
             if isinstance(stream, trio.SocketStream):
-                count = await _recv_into(stream.socket, view)
+                count = await recv_into(stream.socket, view)
             elif isinstance(stream, TLSStream):
                 count = await stream.receive_into(view)
             else:
@@ -364,16 +365,6 @@ def certificate_name(stream: trio.abc.Stream) -> str:
     if not der:
         raise ConnectionLost(ErrorCode.FORBIDDEN, "the other end has no certificate")
     return common_name(x509.load_der_x509_certificate(der).subject)
-
-
-async def _recv_into(socket: trio.socket.SocketType, view: memoryview) -> int:
-    """`recv_into` as a system call, waiting only while nothing has arrived (trio's is a pass)."""
-    while True:
-        try:
-            return os.readv(socket.fileno(), [view])
-        except BlockingIOError:
-            pass
-        await trio.lowlevel.wait_readable(socket)  # outside the handler: no stale context
 
 
 @contextlib.contextmanager

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import ssl
 from collections.abc import Callable, Sequence
 from typing import Literal, cast
 
 import trio
+
+from .sockets import try_read, try_write
 
 RECEIVE_SIZE = 1024 * 1024
 """Bytes read from the socket at once, at most: many records per read, decrypted in one go."""
@@ -234,9 +235,7 @@ class TLSStream(trio.abc.Stream):
         """The system call itself (trio's `recv_into` is a trip through the scheduler): the
         count read into our buffer, None if nothing has arrived."""
         try:
-            return os.readv(self.transport_stream.socket.fileno(), [self._buffer])
-        except BlockingIOError:
-            return None
+            return try_read(self.transport_stream.socket, self._buffer)
         except OSError as exc:
             if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
                 raise trio.ClosedResourceError("this TLS stream was closed") from None
@@ -297,9 +296,7 @@ class TLSStream(trio.abc.Stream):
     def _write_socket(self, view: memoryview) -> int | None:
         """The system call itself: the count sent, None if the socket is full."""
         try:
-            return os.write(self.transport_stream.socket.fileno(), view)
-        except BlockingIOError:
-            return None
+            return try_write(self.transport_stream.socket, view)
         except OSError as exc:
             if self._closed or exc.errno in (errno.EBADF, errno.ENOTSOCK):
                 raise trio.ClosedResourceError("this TLS stream was closed") from None

@@ -118,8 +118,10 @@ class SwarmFetch:
         self.stall_timeout = stall_timeout
         self.partial = partial
         self.silent = silent
+        patience = ENDGAME_PATIENCE if self.count >= CROWD_CHUNKS else 0.0  # a small file's
+        # copy is cheap, and its end is most of its time: any idle source may race for it
         self.schedule = Schedule(self.count, have=download.stored(), rng=rng,
-                                 patience=ENDGAME_PATIENCE, clock=trio.current_time)  # fmt: skip
+                                 patience=patience, clock=trio.current_time)  # fmt: skip
         self.outcome = Outcome()
         self.links: dict[int, SourceLink] = {}
         self.failures: list[str] = []

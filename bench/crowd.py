@@ -161,8 +161,12 @@ class CrowdBench:
             for number, name in enumerate(self.setting.names(n)):
                 clock.start()
                 before = _cpu(programs)
+                split = _cpu_split(db, seeder, fetchers)
                 seconds, lines = net.get_all(fetchers[:n], name, TIMEOUT)
                 after = _cpu(programs)
+                split = [
+                    b - a for a, b in zip(split, _cpu_split(db, seeder, fetchers), strict=True)
+                ]
                 crowd.cores.append((after[0] - before[0]) / seconds)
                 crowd.waiting.append((after[1] - before[1]) / seconds)
                 crowd.machine.append(clock.stop())
@@ -172,7 +176,9 @@ class CrowdBench:
                 self._check(f"rp2p N={n}", [self.root / f"share-{h.name}" / name
                                             for h in self.hosts[:n]])  # fmt: skip
                 log(f"crowd rp2p N={n} round {number + 1}: {seconds:.2f} s "
-                    f"({seconds / self.setting.ideal:.2f}x ideal)")  # fmt: skip
+                    f"({seconds / self.setting.ideal:.2f}x ideal), CPU {after[0] - before[0]:.2f} s "
+                    f"(database peer {split[0]:.2f}, seeder {split[1]:.2f}, fetchers "
+                    f"{split[2]:.2f}), load {os.getloadavg()[0]:.2f}")  # fmt: skip
         for program in programs:
             program.stop()
 
@@ -205,6 +211,12 @@ def _cpu(programs: list[Program]) -> tuple[float, float]:
     """CPU seconds used by `programs` so far, and spent waiting for a core."""
     used = sum(cpu_seconds(p.pid) or 0.0 for p in programs)
     return used, sum(run_queue_seconds(p.pid) for p in programs)
+
+
+def _cpu_split(db: Program, seeder: Program, fetchers: list[Program]) -> list[float]:
+    """CPU seconds so far of the database peer, the seeder, and all fetchers together."""
+    return [cpu_seconds(db.pid) or 0.0, cpu_seconds(seeder.pid) or 0.0,
+            sum(cpu_seconds(f.pid) or 0.0 for f in fetchers)]  # fmt: skip
 
 
 def _served_words(served: Counter[str]) -> str:

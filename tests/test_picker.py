@@ -2,8 +2,9 @@
 
 A state machine drives one `Schedule` with random sources (some holding the whole file, some
 a few chunks, learning more), random arrivals, bad chunks and sources that die, and checks
-after every step: nothing is asked twice outside the endgame, a dead source's chunks are asked
-of the others, and every source with a free slot and a needed chunk is kept busy.
+after every step: nothing is asked twice outside the endgame (and, with patience, only once a
+chunk is late), a dead source's chunks are asked of the others, and every source with a free
+slot and a needed chunk is kept busy.
 """
 
 from __future__ import annotations
@@ -22,9 +23,17 @@ COUNT = 24
 class Swarm(RuleBasedStateMachine):
     """One download of `COUNT` chunks; `flights` is our own record of what is asked of whom."""
 
-    @initialize(seed=st.integers(0, 2**32), have=st.sets(st.integers(0, COUNT - 1), max_size=6))
-    def start(self, seed: int, have: set[int]) -> None:
-        self.schedule = Schedule(COUNT, have=have, rng=random.Random(seed))
+    @initialize(
+        seed=st.integers(0, 2**32),
+        have=st.sets(st.integers(0, COUNT - 1), max_size=6),
+        patience=st.sampled_from([0.0, 2.0]),
+    )
+    def start(self, seed: int, have: set[int], patience: float) -> None:
+        self.now = 0.0
+        self.patience = patience
+        self.schedule = Schedule(COUNT, have=have, rng=random.Random(seed), patience=patience,
+                                 clock=lambda: self.now)  # fmt: skip
+        self.asked_at: dict[tuple[int, int], float] = {}  # (source, chunk) -> when asked
         self.verified = set(have)
         self.flights: dict[int, set[int]] = {}  # source -> chunks asked of it
         self.has: dict[int, set[int]] = {}
@@ -46,6 +55,10 @@ class Swarm(RuleBasedStateMachine):
             if others:  # a second copy: only in the endgame, and only so many
                 assert self.schedule.endgame(), f"{index} asked twice outside the endgame"
                 assert len(others) < ENDGAME_COPIES
+                first = min(self.asked_at[other, index] for other in others)
+                late = self.patience * self.schedule.typical
+                assert self.now - first >= late, f"{index} doubled before it was late"
+            self.asked_at[source, index] = self.now
             assert index not in self.flights[source]
             self.flights[source].add(index)
             assert len(self.flights[source]) <= self.depth[source]
@@ -65,6 +78,12 @@ class Swarm(RuleBasedStateMachine):
         self.depth[source] = depth
         self.flights[source] = set()
         self.apply(self.schedule.join(source, None if whole else chunks, depth=depth, last=last))
+
+    @rule(seconds=st.floats(0.1, 3.0))
+    def time_passes(self, seconds: float) -> None:
+        """The engine fills again at `late_at()`: any second copy must be of a late chunk."""
+        self.now += seconds
+        self.apply(self.schedule.fill())
 
     @precondition(lambda self: self.has)
     @rule(data=st.data())
@@ -229,3 +248,22 @@ def test_the_vault_joined_last_gets_what_the_peers_leave_of_a_dead_sources_chunk
     schedule.join("peer", None, depth=3)
     actions = schedule.leave("dying")
     assert sorted(r.source for r in actions.requests) == ["peer", "peer", "peer", "vault"]
+
+
+def test_with_patience_the_endgame_doubles_a_chunk_only_once_it_is_late() -> None:
+    """A healthy source's last chunk is not asked twice (the loser's MiB would be thrown away);
+    one that takes twice as long as chunks have been taking is, and `late_at` says when."""
+    now = [0.0]
+    schedule = Schedule(4, have={0, 1}, rng=random.Random(0), random_first=0, patience=2.0,
+                        clock=lambda: now[0])  # fmt: skip
+    schedule.join("a", None, depth=1)
+    schedule.join("b", None, depth=1)  # each has one of the two last chunks in flight
+    now[0] = 0.5
+    _, actions = schedule.arrived("a", schedule.sources["a"].asked.copy().popitem()[0])
+    assert not actions.requests  # b's chunk is 0.5 s old; chunks take 0.5 s: not late
+    assert schedule.typical == 0.5 and schedule.late_at() == 1.0  # 2 x 0.5 after it was asked
+    now[0] = 0.9
+    assert not schedule.fill().requests
+    now[0] = 1.0
+    (copy,) = schedule.fill().requests
+    assert copy.source == "a" and copy.index in schedule.sources["b"].asked

@@ -135,7 +135,7 @@ class FileService:
         link = UploadLink(
             channel, offer, requester=hello.name, asker=asker.addr if asker else None,
             uploads=self.uploads, crowds=self.view.swarming.crowds,
-            spreads=self.view.swarming.spreads,
+            spreads=self.view.swarming.spreads, holdings=self.view.swarming.holdings,
             sent=lambda index, length: self._sent_chunk(hello.name, offer, index, length),
             want=want,
         )  # fmt: skip

@@ -5,7 +5,8 @@ another one names: each is remembered for `CROWD_TTL` seconds under the file's n
 asking for that file is told a few of them, so a crowd that all asks at once finds itself in its
 first exchanges. Only peers of our peer list are remembered (an address nobody vouched for is
 never passed on). `Partials` are the downloads under way, whose verified chunks we serve.
-Both are plain state (time is passed in); listeners are called in the caller's thread.
+`Holdings` is what each peer we fetch from told us it has, so our news to it leaves that out.
+All are plain state (time is passed in); listeners are called in the caller's thread.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ CROWD_KEPT = 64
 """Peers kept per file (the longest unseen go first)."""
 CROWD_TOLD = 16
 """Peers named in one answer."""
+HOLDINGS_FILES = 8
+"""Files whose sources' chunks `Holdings` remembers (the oldest first forgotten)."""
 
 Listener = Callable[[PeerInfo], None]
 
@@ -165,6 +168,35 @@ class Spreads:
             listener(index, origin)
 
 
+class Holdings:
+    """File name -> peer -> the chunks it told us it has (its bitfield, its `have`s): in a
+    crowd each pair of peers fetch from each other, and a `have` or `sent` hint about a chunk
+    the other side holds already is a message both ends pay for and nobody uses."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, dict[Addr, set[int] | None]] = {}
+        """None: the whole file."""
+
+    def add(self, name: str, addr: Addr, indices: Iterable[int] | None) -> None:
+        """`addr` has `indices` of `name` (None: all of it)."""
+        held = self._held.pop(name, {})
+        self._held[name] = held  # the most recent last
+        while len(self._held) > HOLDINGS_FILES:
+            del self._held[next(iter(self._held))]
+        known = held.setdefault(addr, set())
+        if indices is None:
+            held[addr] = None
+        elif known is not None:
+            known.update(indices)
+
+    def holds(self, name: str, addr: Addr | None, index: int) -> bool:
+        held = self._held.get(name, {})
+        if addr is None or addr not in held:
+            return False
+        known = held[addr]
+        return known is None or index in known
+
+
 @dataclass(eq=False)
 class Swarming:
     """What a node's fetches and its file service share about the swarms it is in."""
@@ -172,3 +204,4 @@ class Swarming:
     crowds: Crowds = field(default_factory=Crowds)
     partials: Partials = field(default_factory=Partials)
     spreads: Spreads = field(default_factory=Spreads)
+    holdings: Holdings = field(default_factory=Holdings)

@@ -51,6 +51,10 @@ PEER_DEPTH, VAULT_DEPTH = 4, 2
 `picker.IN_FLIGHT`: a crowd of sources gets fewer each)."""
 WANT_FIRST = 2
 """Chunks of a small file asked for in the probe itself: it arrives in one round trip."""
+ENDGAME_PATIENCE = 2.0
+"""In the endgame a chunk is asked of a second source once it is this many times later than a
+chunk takes on average (`picker.Schedule`'s `patience`): a stalled source is still overtaken,
+healthy ones are not doubled (each copy thrown away costs both ends a MiB of TLS and hashing)."""
 BUFFERS, STORE_THREADS = 8, 2
 """Chunk buffers of one download (arriving or being stored), and the threads verifying them."""
 
@@ -114,7 +118,10 @@ class SwarmFetch:
         self.stall_timeout = stall_timeout
         self.partial = partial
         self.silent = silent
-        self.schedule = Schedule(self.count, have=download.stored(), rng=rng)
+        patience = ENDGAME_PATIENCE if self.count >= CROWD_CHUNKS else 0.0  # a small file's
+        # copy is cheap, and its end is most of its time: any idle source may race for it
+        self.schedule = Schedule(self.count, have=download.stored(), rng=rng,
+                                 patience=patience, clock=trio.current_time)  # fmt: skip
         self.outcome = Outcome()
         self.links: dict[int, SourceLink] = {}
         self.failures: list[str] = []
@@ -158,6 +165,7 @@ class SwarmFetch:
     async def _search(self) -> None:
         """Ask candidates until the file is whole; bring in the vault when it is due."""
         while not self._done.is_set():
+            self._apply(self.schedule.fill())  # a chunk late now gets its endgame copy
             step = self.finder.step(
                 trio.current_time(),
                 missing=self._missing(),
@@ -172,7 +180,7 @@ class SwarmFetch:
             if step.give_up:
                 self._done.set()  # nobody left to ask, nothing coming
                 return
-            with trio.move_on_at(step.wake_at):
+            with trio.move_on_at(min(step.wake_at, self.schedule.late_at())):
                 await self._wake.wait()
             self._wake = trio.Event()
 
@@ -244,6 +252,7 @@ class SwarmFetch:
         self.crowd(reply.crowd)
         if not vault:
             self.view.swarming.crowds.saw(self.info.name, peer, trio.current_time())
+            self.view.swarming.holdings.add(self.info.name, peer.addr, None if full else has)
         depth = VAULT_DEPTH if vault else PEER_DEPTH
         joined = self.schedule.join(link.key, None if full else has, depth=depth, last=vault,
                                     asked=link.expected)  # fmt: skip
@@ -338,6 +347,8 @@ class SwarmFetch:
 
     def has_more(self, link: SourceLink, indices: list[int]) -> None:
         if link.key in self.links:
+            if not link.vault:
+                self.view.swarming.holdings.add(self.info.name, link.peer.addr, indices)
             self._apply(self.schedule.learned(link.key, indices))
             link.full = link.full or len(self.schedule.sources[link.key].has or ()) == self.count
             self._wake.set()

@@ -9,14 +9,18 @@ chunks), the first few picks at random, so a fetcher soon has whole chunks to tr
 asked of one source at a time, until the *endgame*: once every needed chunk some source has is
 asked for, an idle source is asked for a chunk already in flight elsewhere (the one with fewest
 copies, asked longest ago, at most `copies` at once): the first copy to arrive wins and the
-others are cancelled, so a slow or silent source never holds up the end. The chunks of a source
-that goes away are asked of others at once.
+others are cancelled, so a slow or silent source never holds up the end. With `patience`, a
+chunk gets its second copy only once it is late (in flight `patience` times as long as a chunk
+has taken to come on average): a 1 MiB copy that loses the race is a MiB sent, received and
+thrown away, which a crowd of healthy sources on shared cores pays for in time. The chunks of a
+source that goes away are asked of others at once.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
 RANDOM_FIRST = 4
@@ -27,6 +31,8 @@ one source is streamed from with several requests ahead, a crowd of sources one 
 request is chosen from fresh news (what is rare changes by the second when a crowd starts)."""
 ENDGAME_COPIES = 2
 """In the endgame, a chunk is in flight at this many sources at most."""
+FIRST_GUESS = 1.0
+"""Seconds a chunk is taken to need before any has come (for `patience`)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class _Source:
     """Sources with free slots are filled in this order (capped sources last)."""
     asked: dict[int, int] = field(default_factory=dict)
     """Chunks in flight from it, with the sequence number of the request."""
+    since: dict[int, float] = field(default_factory=dict)
+    """When each chunk in flight was asked of it (the schedule's clock)."""
 
 
 @dataclass
@@ -72,6 +80,8 @@ class Schedule:
         random_first: int = RANDOM_FIRST,
         copies: int = ENDGAME_COPIES,
         in_flight: int = IN_FLIGHT,
+        patience: float = 0.0,
+        clock: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.count = count
         self.needed = set(range(count)) - set(have)
@@ -93,6 +103,11 @@ class Schedule:
         self._copies = copies
         self._in_flight = in_flight
         self._sequence = 0
+        self._patience = patience
+        self._clock = clock
+        self.typical = FIRST_GUESS
+        """How long a chunk takes from request to arrival, on average (a moving one)."""
+        self._timed = 0
         self.coming = 0
         """Sources expected to join soon (probes under way): the share of each is smaller."""
         self.duplicates = 0
@@ -150,6 +165,7 @@ class Schedule:
             if index in self.free and (chunks is None or index in chunks):
                 self._sequence += 1
                 known.asked[index] = self._sequence
+                known.since[index] = self._clock()
                 self.asked.setdefault(index, {})[source] = self._sequence
                 self.free.discard(index)
         return self._fill()
@@ -171,6 +187,9 @@ class Schedule:
         known = self.sources.get(source)
         if known is not None:
             known.asked.pop(index, None)
+            since = known.since.pop(index, None)
+            if since is not None:
+                self._time(self._clock() - since)
         actions = Actions()
         wanted = self.wants(index)
         at = self.asked.get(index, {})
@@ -180,6 +199,7 @@ class Schedule:
             self.free.discard(index)
             for other in at:
                 self.sources[other].asked.pop(index, None)
+                self.sources[other].since.pop(index, None)
                 actions.cancels.append(Cancel(other, index))
             self.asked.pop(index, None)
         elif not at:
@@ -224,6 +244,7 @@ class Schedule:
         """We withdrew a request ourselves (not one of the schedule's own cancels)."""
         known = self.sources.get(source)
         if known is not None and known.asked.pop(index, None) is not None:
+            known.since.pop(index, None)
             self._release(index, source)
 
     def _release(self, index: int, source: Hashable) -> None:
@@ -238,8 +259,37 @@ class Schedule:
     # ---------------------------------------------------------------------------- picking
 
     def fill(self) -> Actions:
-        """Requests for every free slot (after changing sources by other means)."""
+        """Requests for every free slot (after changing sources by other means, or at
+        `late_at()`)."""
         return self._fill()
+
+    def late_at(self) -> float:
+        """When the next chunk in flight becomes late enough for a second copy (`patience`),
+        if it is not yet: the time to `fill()` again (inf: no such chunk, or no patience)."""
+        if not self._patience or not self.endgame():
+            return math.inf
+        now, wait = self._clock(), self._patience * self.typical
+        due = math.inf
+        for index, at in self.asked.items():
+            if len(at) < self._copies:
+                first = self._first_asked(index, at)
+                if first + wait > now:
+                    due = min(due, first + wait)
+        return due
+
+    def _first_asked(self, index: int, at: dict[Hashable, int]) -> float:
+        return min((self.sources[s].since.get(index, math.inf) for s in at), default=math.inf)
+
+    def _late(self, index: int, at: dict[Hashable, int]) -> bool:
+        if not self._patience:
+            return True
+        return self._clock() - self._first_asked(index, at) >= self._patience * self.typical
+
+    def _time(self, seconds: float) -> None:
+        """A chunk took `seconds` from request to arrival: into the moving average."""
+        self._timed += 1
+        weight = max(1 / self._timed, 0.2)
+        self.typical += weight * (max(seconds, 0.0) - self.typical)
 
     def _count_in(self, indices: Iterable[int]) -> None:
         for index in indices:
@@ -261,6 +311,7 @@ class Schedule:
                     break
                 self._sequence += 1
                 known.asked[index] = self._sequence
+                known.since[index] = self._clock()
                 at = self.asked.setdefault(index, {})
                 if at:
                     self.duplicates += 1
@@ -284,6 +335,8 @@ class Schedule:
                 continue
             if known.has is not None and index not in known.has:
                 continue
+            if not self._late(index, at):
+                continue  # its source may well deliver in time: no copy to throw away
             rank = (len(at), min(at.values()))
             if best is None or rank < best:
                 best, chosen = rank, index

@@ -44,7 +44,7 @@ from ...proto import (
 from ...storage.interfaces import ReadChunk
 from ..peerlist import Addr
 from ..transfer import send_chunk, send_read_chunk
-from .crowd import Crowds, Partial, Spreads
+from .crowd import Crowds, Holdings, Partial, Spreads
 from .uploads import Uploads
 
 log = logging.getLogger("rp2p.swarm")
@@ -92,6 +92,7 @@ class UploadLink:
         spreads: Spreads,
         sent: Callable[[int, int], None],
         want: list[int] | None = None,
+        holdings: Holdings | None = None,
     ) -> None:
         self.channel = channel
         self.offer = offer
@@ -104,6 +105,8 @@ class UploadLink:
         self.spreads = spreads
         self.sent = sent
         self.want = want or []
+        self.holdings = holdings or Holdings()
+        """What the fetcher told us it has, when we fetch from it too: news of those is left out."""
         self._queue: deque[int] = deque()
         self._queued = trio.Event()
         self._news = trio.Event()
@@ -156,11 +159,14 @@ class UploadLink:
             if not self.offer.partial or not self.offer.partial.download.complete:
                 self._scope.cancel()
             return
-        self._have.append(index)
-        self._news.set()
+        if not self.holdings.holds(self.info.name, self.asker, index):
+            self._have.append(index)
+            self._news.set()
 
     def _sent_elsewhere(self, index: int, origin: object) -> None:
-        if origin is not self:
+        if origin is self or self.holdings.holds(self.info.name, self.asker, index):
+            return
+        if self.offer.partial is None or self.offer.partial.download.complete:
             self._spread.append(index)
             self._news.set()
 

@@ -56,11 +56,8 @@ def main() -> int:
         sizes = env_list("BENCH_JOIN_SIZES", [50, 500, 2000])
         join_rounds = env_int("BENCH_JOIN_ROUNDS", 1)  # N=2,000 on both links: ~2 min a round
         paused = os.environ.get("BENCH_JOIN_GC", "on") == "paused"
-        per_worker = env_int("BENCH_JOIN_WORKERS", joinstorm.PER_WORKER)
         sections += attempt(
-            "join",
-            "3. Join storm",
-            lambda: [joinstorm.run(sizes, join_rounds, gc_paused=paused, per_worker=per_worker)],
+            "join", "3. Join storm", lambda: [joinstorm.run(sizes, join_rounds, gc_paused=paused)]
         )
     if "search" in chosen:
         peers = env_int("BENCH_SEARCH_PEERS", 100)

@@ -16,30 +16,26 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import os
 import random
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import trio
 
 from reliablep2p.database.peer import DatabasePeer
 from reliablep2p.peer.node import Node
+from reliablep2p.peer.session import DatabaseSession
 
 from .common import fmt, log, median, scratch_dir
 from .counting import Traffic, counting
-from .joinworker import Lines, add_traffic, gated_sessions
 from .report import Section, Target
 
 QUIET = 0.5
 SETTLE_LIMIT = 10.0
 CONVERGE_LIMIT = 120.0
-PER_WORKER = 250
-"""Players per worker process (`BENCH_JOIN_WORKERS`; 0: every player in the bench's process)."""
 SMALL, BIG = 500, 2000
 """The sizes the issue's targets compare."""
 TIME_GROWTH, BYTES_GROWTH = 6.0, 2.0
@@ -52,13 +48,26 @@ Run = tuple[float, Traffic, int, float, float]
 the machine's load average (1 minute) then."""
 
 
+@contextlib.contextmanager
+def gated_sessions(go: trio.Event) -> Iterator[None]:
+    """Sessions with the database peer wait for `go` (patched in from outside, as counting)."""
+    original = DatabaseSession.run
+
+    async def run(self: DatabaseSession) -> None:
+        await go.wait()
+        await original(self)
+
+    DatabaseSession.run = run  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DatabaseSession.run = original  # type: ignore[method-assign]
+
+
 class Storm:
-    def __init__(
-        self, root: Path, n: int, tls: bool, *, gc_paused: bool = False, per_worker: int = 0
-    ) -> None:
+    def __init__(self, root: Path, n: int, tls: bool, *, gc_paused: bool = False) -> None:
         self.root = root
         self.gc_paused = gc_paused
-        self.per_worker = per_worker
         self.n = n
         self.tls = tls
         self.retries = 0
@@ -67,8 +76,6 @@ class Storm:
         shared machine, wall time also counts what the others ran meanwhile."""
 
     async def run(self, traffic: Traffic) -> tuple[float, Traffic]:
-        if self.per_worker:
-            return await self._run_in_workers(traffic)
         go = trio.Event()
         async with trio.open_nursery() as nursery:
             db = DatabasePeer(data_dir=self.root / "db", port=0, secure=self.tls)
@@ -97,65 +104,6 @@ class Storm:
             await _settle(traffic)
             nursery.cancel_scope.cancel()
         return converged, traffic.snapshot()
-
-    async def _run_in_workers(self, traffic: Traffic) -> tuple[float, Traffic]:
-        """The database peer here, the players in worker processes (`joinworker.py`)."""
-        async with trio.open_nursery() as nursery:
-            db = DatabasePeer(data_dir=self.root / "db", port=0, secure=self.tls)
-            db.server.caps.max_per_host = max(db.server.caps.max_per_host, self.n)
-            await nursery.start(db.run)
-            if db.authority is not None:  # enrolled before the clock starts
-                for i in range(self.n):
-                    db.authority.identity(f"p{i}", self.root / "profiles" / f"p{i}")
-            workers: list[tuple[trio.Process, Lines]] = []
-            try:
-                for first in range(0, self.n, self.per_worker):
-                    count = min(self.per_worker, self.n - first)
-                    process = await trio.lowlevel.open_process(
-                        [sys.executable, "-m", "bench.joinworker", str(self.root), str(db.port),
-                         "tls" if self.tls else "plain", str(first), str(count), str(self.n)],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    )  # fmt: skip
-                    assert process.stdout is not None
-                    workers.append((process, Lines(process.stdout)))
-                converged = await self._storm(workers, traffic)
-            finally:
-                await _stop(workers)
-            nursery.cancel_scope.cancel()
-        return converged, traffic.snapshot()
-
-    async def _storm(self, workers: list[tuple[trio.Process, Lines]], traffic: Traffic) -> float:
-        everyone: list[list[object]] = []
-        for _, lines in workers:
-            verb, _, addresses = (await lines.next()).partition(" ")
-            if verb != "ready":
-                raise RuntimeError("a worker failed to start its players (see its stderr)")
-            everyone += json.loads(addresses)
-        traffic.reset()
-        start, cpu = time.monotonic(), time.process_time()
-        for process, _ in workers:
-            assert process.stdin is not None
-            await process.stdin.send_all(b"go\n")
-        whole_at, workers_cpu = [], 0.0
-        with trio.fail_after(CONVERGE_LIMIT):
-            for _, lines in workers:
-                verb, at, spent = (await lines.next()).split()
-                whole_at.append(float(at))
-                workers_cpu += float(spent)
-        converged = max(whole_at) - start
-        self.cpu = time.process_time() - cpu + workers_cpu
-        self.load = os.getloadavg()[0]
-        await _settle(traffic)  # the database peer's frames (here); each worker counts its own
-        check = f"check {json.dumps(everyone)}\n".encode()
-        for process, lines in workers:
-            assert process.stdin is not None
-            await process.stdin.send_all(check)
-            report = json.loads((await lines.next()).partition(" ")[2])
-            add_traffic(traffic, report["traffic"])
-            self.retries += report["retries"]
-            if report["wrong"]:
-                raise RuntimeError(f"{report['wrong'][0]}'s peer list is wrong")
-        return converged
 
     def _node(self, i: int, db: DatabasePeer) -> Node:
         name = f"p{i}"
@@ -188,21 +136,6 @@ class Storm:
                 raise RuntimeError(f"{node.name}'s peer list is wrong")
 
 
-async def _stop(workers: list[tuple[trio.Process, Lines]]) -> None:
-    """Close every worker's stdin (it stops), and end any that does not within 10 s."""
-    for process, _ in workers:
-        if process.stdin is not None:
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await process.stdin.aclose()
-    with trio.move_on_after(10):
-        for process, _ in workers:
-            await process.wait()
-    for process, _ in workers:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
 async def _settle(traffic: Traffic) -> None:
     """Wait until nothing has been sent for QUIET seconds (or SETTLE_LIMIT passed)."""
     with trio.move_on_after(SETTLE_LIMIT):
@@ -213,9 +146,7 @@ async def _settle(traffic: Traffic) -> None:
                 return
 
 
-def run(
-    sizes: list[int], rounds: int, *, gc_paused: bool = False, per_worker: int = PER_WORKER
-) -> Section:
+def run(sizes: list[int], rounds: int, *, gc_paused: bool = False) -> Section:
     """`gc_paused`: the cyclic garbage collector is paused from the start to converging. Here
     one heap holds every player's peer list (N^2 entries) and each full collection walks them
     all; on a LAN each player is a process with a heap of its own (N entries)."""
@@ -226,7 +157,7 @@ def run(
             for n in sizes:
                 for number in range(rounds):
                     with scratch_dir(f"join-{n}") as root:
-                        storm = Storm(root, n, tls, gc_paused=gc_paused, per_worker=per_worker)
+                        storm = Storm(root, n, tls, gc_paused=gc_paused)
                         converged, total = trio.run(storm.run, traffic)
                     results.setdefault((tls, n), []).append(
                         (converged, total, storm.retries, storm.cpu, storm.load)
@@ -235,15 +166,11 @@ def run(
                         f"{converged:.2f} s ({storm.cpu:.2f} s CPU), "
                         f"{total.frame_bytes / n / 1024:.1f} KiB per join, "
                         f"{storm.retries} session retries, load {storm.load:.1f}")  # fmt: skip
-    return _section(sizes, rounds, results, gc_paused, per_worker)
+    return _section(sizes, rounds, results, gc_paused)
 
 
 def _section(
-    sizes: list[int],
-    rounds: int,
-    results: dict[tuple[bool, int], list[Run]],
-    gc_paused: bool,
-    per_worker: int,
+    sizes: list[int], rounds: int, results: dict[tuple[bool, int], list[Run]], gc_paused: bool
 ) -> Section:
     paused = ", the garbage collector paused until converged" if gc_paused else ""
     section = Section(

@@ -24,7 +24,8 @@ from reliablep2p.proto import PROTOCOL_VERSION, Connect, Error, ErrorCode, Hello
 from .faults.cluster import BIN, Cluster, free_port, wait_for
 
 UPDATE = "(pipx upgrade reliablep2p)"
-BEFORE, NOW, NEXT = PROTOCOL_VERSION - 1, PROTOCOL_VERSION, PROTOCOL_VERSION + 1
+BEFORE, NOW, NEXT = 1, PROTOCOL_VERSION, PROTOCOL_VERSION + 1
+"""BEFORE: protocol 1, where a `PeerInfo` was a map and there were no `Z` frames."""
 
 
 @pytest.fixture
@@ -55,9 +56,9 @@ def test_the_host_tells_a_player_of_another_version_and_logs_which_side_to_updat
     newer = authority.identity("newer", cluster.root / "newer")
     older = authority.identity("older", cluster.root / "older")
 
-    refused = trio.run(join_speaking, PROTOCOL_VERSION + 1, cluster.db_port, newer)
+    refused = trio.run(join_speaking, NEXT, cluster.db_port, newer)
     assert (refused.code, refused.speaks) == (ErrorCode.VERSION, PROTOCOL_VERSION)
-    refused = trio.run(join_speaking, PROTOCOL_VERSION - 1, cluster.db_port, older)
+    refused = trio.run(join_speaking, BEFORE, cluster.db_port, older)
     assert (refused.code, refused.speaks) == (ErrorCode.VERSION, PROTOCOL_VERSION)
 
     log = lambda: cluster.db_log()  # noqa: E731

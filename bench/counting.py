@@ -59,14 +59,14 @@ def counting() -> Iterator[Traffic]:
     ]
     send, send_bytes, send_data, send_all, open_tcp_stream = (o[2] for o in originals)
 
-    async def counted_send(self: wire.Channel, message: Any) -> None:
+    async def counted_send(self: wire.Channel, message: Any, **options: Any) -> None:
         kind = type(message).__name__
         if isinstance(message, Error):
             kind = f"Error({message.code})"
         traffic.messages[kind] += 1
         before = self.bytes_sent
         try:
-            await send(self, message)
+            await send(self, message, **options)
         finally:
             traffic.message_bytes[kind] += self.bytes_sent - before
 

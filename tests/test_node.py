@@ -10,7 +10,9 @@ import pytest
 import trio
 
 from reliablep2p.app import commands, words
+from reliablep2p.database import pushes
 from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.net import channel as wire
 from reliablep2p.net.channel import READ_TIMEOUT, Channel, secure
 from reliablep2p.peer import events
 from reliablep2p.peer.fetch import GetError
@@ -27,6 +29,7 @@ from reliablep2p.proto import (
     Hello,
     Map,
     MapRequest,
+    Message,
     PeerInfo,
     UpdatePeers,
     Welcome,
@@ -107,6 +110,26 @@ async def test_a_burst_of_joins_costs_each_peer_one_small_delta(network: Network
     assert all(u.base == prev.version for prev, u in itertools.pairwise(updates))
     assert len(updates) < 8, "joins were not coalesced"
     assert all(len(encode_message(u)) < 80 * 8 for u in updates)
+
+
+async def test_a_join_is_encoded_once_for_every_player_it_is_pushed_to(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Players at the same version are sent the very same bytes: the database peer encodes
+    (and compresses) a peer-list delta once, not once per session."""
+    players = [await network.peer() for _ in range(5)]
+    await until(lambda: all(len(p.peers) == 4 for p in players))
+    encoded: list[type] = []
+
+    def counted(message: Message) -> bytes:
+        encoded.append(type(message))
+        return encode_message(message)
+
+    monkeypatch.setattr(wire, "encode_message", counted)  # where each session's send encodes
+    monkeypatch.setattr(pushes, "encode_message", counted, raising=False)
+    late = await network.peer()
+    await until(lambda: all(late.me.addr in p.peers.peers for p in players))
+    assert encoded.count(UpdatePeers) == 1, encoded
 
 
 async def test_a_crowd_waiting_in_the_backlog_is_let_in_at_once(plain_network: Network) -> None:

@@ -11,6 +11,7 @@ import itertools
 import struct
 import typing
 import unicodedata
+import zlib
 
 import msgspec
 import pytest
@@ -26,14 +27,17 @@ from reliablep2p.proto import (
     FrameDecoder,
     Hello,
     Message,
+    PeerInfo,
     ProtocolError,
+    UpdatePeers,
+    Welcome,
     check_name,
     check_version,
     data_frame_header,
     decode_body,
     encode_message,
 )
-from reliablep2p.proto.frames import KIND_DATA, KIND_MESSAGE
+from reliablep2p.proto.frames import KIND_DATA, KIND_MESSAGE, KIND_ZIPPED
 
 Frame = Message | bytes
 
@@ -243,13 +247,78 @@ def test_a_data_frame_longer_than_a_chunk_is_refused_before_its_body(length: int
     assert caught.value.code == ErrorCode.TOO_LARGE
 
 
-@given(kind=st.binary(min_size=1, max_size=1).filter(lambda k: k not in (b"M", b"D")))
+@given(kind=st.binary(min_size=1, max_size=1).filter(lambda k: k not in (b"M", b"Z", b"D")))
 def test_an_unknown_frame_kind_is_malformed(kind: bytes) -> None:
     decoder = FrameDecoder()
     decoder.feed(struct.pack(">I", 10) + kind)  # refused before the rest of the body arrives
     with pytest.raises(ProtocolError) as caught:
         decoder.next_frame()
     assert caught.value.code == ErrorCode.MALFORMED
+
+
+# ------------------------------------------------------------- peer lists (protocol 2)
+
+
+def crowd(count: int) -> list[PeerInfo]:
+    return [PeerInfo(f"player-{i}", f"10.0.{i // 250}.{i % 250 + 1}", 8001) for i in range(count)]
+
+
+def test_a_peer_list_entry_travels_as_an_array_without_field_names() -> None:
+    hidden = PeerInfo("bob", "10.0.0.3", 8002, reachable=False)
+    update = UpdatePeers(base=0, version=2, joined=[PeerInfo("ann", "10.0.0.2", 8001), hidden])
+    raw = msgspec.msgpack.decode(encode_message(update)[5:])
+    assert raw["joined"] == [["ann", "10.0.0.2", 8001, True], ["bob", "10.0.0.3", 8002, False]]
+    assert len(msgspec.msgpack.encode(PeerInfo("p1234", "127.0.0.1", 40123))) == 21
+
+
+@pytest.mark.parametrize("kind", [UpdatePeers, Welcome])
+def test_a_big_peer_list_is_compressed_and_decodes_the_same_however_it_is_split(
+    kind: type[UpdatePeers | Welcome],
+) -> None:
+    peers = crowd(2000)
+    if kind is UpdatePeers:
+        message: Message = UpdatePeers(base=3, version=2003, joined=peers)
+    else:
+        message = Welcome(you=peers[0], peers=peers[1:], peers_version=7, catalog=[])
+    frame = encode_message(message)
+    assert frame[4:5] == KIND_ZIPPED
+    plain = len(msgspec.msgpack.encode(message))
+    assert len(frame) < plain / 3, (len(frame), plain)
+    assert decode_stream([frame[i : i + 1000] for i in range(0, len(frame), 1000)]) == [message]
+    assert decode_body(frame[4:]) == message
+
+
+def test_a_small_peer_list_stays_plain() -> None:
+    assert encode_message(UpdatePeers(base=0, version=1, joined=crowd(3)))[4:5] == KIND_MESSAGE
+
+
+def zipped_frame(payload: bytes) -> bytes:
+    body = KIND_ZIPPED + payload
+    return struct.pack(">I", len(body)) + body
+
+
+def test_a_compressed_message_over_the_cap_is_refused_without_unpacking_it_whole() -> None:
+    bomb = zlib.compress(b"\x00" * (MAX_MESSAGE_BODY + 1000), 9)  # 16 KiB that unpack to 16 MiB
+    assert len(bomb) < 20_000
+    with pytest.raises(ProtocolError) as caught:
+        decode_stream([zipped_frame(bomb)])
+    assert caught.value.code == ErrorCode.TOO_LARGE
+
+
+@given(garbage=st.binary(max_size=300))
+def test_compressed_garbage_is_malformed(garbage: bytes) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode_stream([zipped_frame(garbage)])
+    assert caught.value.code == ErrorCode.MALFORMED
+
+
+@given(cut=st.integers(1, 2**16))
+def test_a_compressed_message_cut_short_or_padded_is_malformed(cut: int) -> None:
+    payload = encode_message(UpdatePeers(base=0, version=1, joined=crowd(500)))[5:]
+    for broken in (payload[: cut % len(payload)], payload + b"\x00"):
+        with pytest.raises(ProtocolError) as caught:
+            decode_stream([zipped_frame(broken)])
+        assert caught.value.code == ErrorCode.MALFORMED
 
 
 def test_an_empty_frame_is_malformed() -> None:

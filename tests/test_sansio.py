@@ -3,6 +3,7 @@ without sockets."""
 
 from __future__ import annotations
 
+import gc
 import random
 
 import msgspec
@@ -15,7 +16,7 @@ from reliablep2p.peer.addressbook import AddressBook
 from reliablep2p.peer.peerlist import PeerList, PeerRegistry
 from reliablep2p.peer.search import OneSource, SearchPlan
 from reliablep2p.peer.swarm.finder import HOPELESS, REASK_FIRST, VAULT_AFTER, Finder, Step
-from reliablep2p.proto import PeerInfo, PlayerStats, Scoreboard, ScoreboardChanged
+from reliablep2p.proto import PeerInfo, PlayerStats, Scoreboard, ScoreboardChanged, UpdatePeers
 
 
 def peer(port: int) -> PeerInfo:
@@ -225,6 +226,25 @@ def test_peer_lists_at_any_version_follow_joins_leaves_and_updates(
     for mine in lists:
         mine.apply(registry.delta(mine.version))
         assert mine.peers == {a: p for a, p in registry.peers.items() if a != mine.me}
+
+
+def test_a_player_keeps_a_storm_of_entries_without_waking_the_cycle_collector() -> None:
+    """No entry of a welcome or an update is kept with a tracked object of its own: a storm's
+    N^2 of them set off thousands of collections, each walking the whole heap."""
+    crowd = [PeerInfo(f"p{i}", "10.0.0.1", 10000 + i) for i in range(3000)]
+    mine = PeerList(me=crowd[0].addr)
+    gc.disable()
+    try:
+        gc.collect()  # counts from zero
+        before = gc.get_count()[0]
+        mine.reset(crowd[:1000], 1)
+        mine.apply(UpdatePeers(base=1, version=2, joined=crowd[1000:], left=crowd[1:3]))
+        made = gc.get_count()[0] - before
+    finally:
+        gc.enable()
+    assert len(mine) == 2997 and crowd[5].addr in mine.peers and crowd[1].addr not in mine.peers
+    assert mine.peers[crowd[7].addr] == crowd[7] and crowd[0].addr not in mine.peers
+    assert made < 50, f"{made} tracked objects kept for 3,000 entries"
 
 
 def test_peer_list_refuses_an_update_with_a_gap() -> None:

@@ -1,7 +1,8 @@
 """Programs of two protocol versions meet: each side says, in one line, which one to update.
 
 Real `rp2p-db` and `rp2p-peer` processes on loopback, each facing a hand-written node that
-speaks protocol 2 (or 0) with the network's certificates.
+speaks the next protocol (or the one before: a version-1 player, whose `PeerInfo` was a map)
+with the network's certificates.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from reliablep2p.proto import PROTOCOL_VERSION, Connect, Error, ErrorCode, Hello
 from .faults.cluster import BIN, Cluster, free_port, wait_for
 
 UPDATE = "(pipx upgrade reliablep2p)"
+BEFORE, NOW, NEXT = 1, PROTOCOL_VERSION, PROTOCOL_VERSION + 1
+"""BEFORE: protocol 1, where a `PeerInfo` was a map and there were no `Z` frames."""
 
 
 @pytest.fixture
@@ -53,19 +56,19 @@ def test_the_host_tells_a_player_of_another_version_and_logs_which_side_to_updat
     newer = authority.identity("newer", cluster.root / "newer")
     older = authority.identity("older", cluster.root / "older")
 
-    refused = trio.run(join_speaking, 2, cluster.db_port, newer)
+    refused = trio.run(join_speaking, NEXT, cluster.db_port, newer)
     assert (refused.code, refused.speaks) == (ErrorCode.VERSION, PROTOCOL_VERSION)
-    refused = trio.run(join_speaking, 0, cluster.db_port, older)
+    refused = trio.run(join_speaking, BEFORE, cluster.db_port, older)
     assert (refused.code, refused.speaks) == (ErrorCode.VERSION, PROTOCOL_VERSION)
 
     log = lambda: cluster.db_log()  # noqa: E731
     wait_for(lambda: "refused older" in log(), 10, "the host to log the older player")
     assert re.search(
-        r"refused newer at 127\.0\.0\.1: it speaks protocol 2, this rp2p-db speaks 1: "
+        rf"refused newer at 127\.0\.0\.1: it speaks protocol {NEXT}, this rp2p-db speaks {NOW}: "
         rf"update rp2p-db on this machine {re.escape(UPDATE)}$", log(), re.MULTILINE,
     ), log()  # fmt: skip
     assert re.search(
-        r"refused older at 127\.0\.0\.1: it speaks protocol 0, this rp2p-db speaks 1: "
+        rf"refused older at 127\.0\.0\.1: it speaks protocol {BEFORE}, this rp2p-db speaks {NOW}: "
         rf"older must update its rp2p-peer {re.escape(UPDATE)}$", log(), re.MULTILINE,
     ), log()  # fmt: skip
     assert "joined from" not in log()
@@ -91,7 +94,7 @@ async def test_a_player_facing_a_newer_host_says_to_update_itself_once_and_exits
     authority.identity("alice", tmp_path / "alice")  # alice joined this network before
     calls: list[str] = []
     async with trio.open_nursery() as nursery:
-        serve = functools.partial(refuse_as_version, 2, host_identity, calls)
+        serve = functools.partial(refuse_as_version, NEXT, host_identity, calls)
         listeners = await nursery.start(functools.partial(trio.serve_tcp, serve, 0,
                                                           host="127.0.0.1"))  # fmt: skip
         port = listeners[0].socket.getsockname()[1]
@@ -106,7 +109,7 @@ async def test_a_player_facing_a_newer_host_says_to_update_itself_once_and_exits
     assert done.returncode == 1, said
     assert len(said) == 1, said
     assert said[0].endswith(
-        f"alice: the host at 127.0.0.1:{port} speaks protocol 2, this rp2p-peer speaks 1: "
+        f"alice: the host at 127.0.0.1:{port} speaks protocol {NEXT}, this rp2p-peer speaks {NOW}: "
         f"update rp2p-peer {UPDATE}"
     ), said
     assert calls == ["alice"]  # asked once: knocking again cannot help

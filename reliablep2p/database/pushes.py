@@ -5,7 +5,8 @@ catalog entries, revocations, removals, the round and the changed rows of its sc
 (the top rows, the round's finders and itself: `BoardFeed`) since its last push. One announcer
 decides when all of them push: once changes pause for a moment, so a burst of joins costs every
 peer about one small message, and the database peer O(N) work per push rather than per change
-(a storm of N joins was N^2 scoreboards).
+(a storm of N joins was N^2 scoreboards). A message many sessions are sent alike (a peer-list
+delta, the lobby, the board's shared part) is encoded, and compressed, once per push round.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..proto import (
     Expired,
     FileInfo,
     Lobby,
+    Message,
     PeerInfo,
     Plant,
     PlayerStats,
@@ -37,6 +39,7 @@ from ..proto import (
     Round,
     RoundState,
     UpdatePeers,
+    encode_message,
 )
 
 GOODNIGHT_TIMEOUT = 1.0
@@ -174,6 +177,8 @@ class Announcer:
         self.pushes = 0
         self._pushed = trio.Event()
         self._peer_deltas: dict[int, UpdatePeers] = {}
+        self._frames: dict[int, tuple[Message, bytes]] = {}
+        """This push round's shared messages, encoded once (by the message's identity)."""
         self.on_push: Callable[[], None] = lambda: None
         """Hears every push round (the round host tells the other database peers)."""
         self.databases: list[Addr] = []
@@ -237,6 +242,7 @@ class Announcer:
                 self.board.update(self.scoreboard(), self.hunt.finders())
             self._trim_log()
             self._players = self._lobby = None
+            self._frames.clear()
             self.on_push()
             self.pushes += 1
             self._pushed.set()
@@ -259,7 +265,7 @@ class Announcer:
         if session.peers_version != self.registry.version:
             update = self._peers_delta(session.peers_version)
             session.peers_version = update.version
-            await channel.send(update)
+            await channel.send(update, frame=self._frame(update))
         if session.catalog_sent < self.catalog_log.end:
             added = self.catalog_log.since(session.catalog_sent)
             session.catalog_sent = self.catalog_log.end
@@ -286,7 +292,8 @@ class Announcer:
             return  # a one-off fetcher: the game is none of its business
         if session.lobby_version != self.hunt.lobby_version:
             session.lobby_version = self.hunt.lobby_version
-            await channel.send(self.lobby())
+            lobby = self.lobby()
+            await channel.send(lobby, frame=self._frame(lobby))
         if session.round_version != self.hunt.round_version:
             session.round_version = self.hunt.round_version
             if (state := self.hunt.round_state(session.peer.name)) is not None:
@@ -295,7 +302,15 @@ class Announcer:
         board = self.board.since(session.board_tick, name, session.board_row)
         session.board_tick, session.board_row = self.board.tick, self.board.rows.get(name)
         if board is not None:
-            await channel.send(board)
+            await channel.send(board, frame=self._frame(board))
+
+    def _frame(self, message: Message) -> bytes:
+        """`message` encoded, once for every session sent this very message this round (one
+        encoded for a single session is dropped at the round's end like the rest)."""
+        known = self._frames.get(id(message))
+        if known is None or known[0] is not message:
+            known = self._frames[id(message)] = (message, encode_message(message))
+        return known[1]
 
     def lobby(self) -> Lobby:
         """The lobby every session is sent, built once per change (`ready` is checked against

@@ -128,8 +128,9 @@ class Channel:
             return "127.0.0.1"
         return str(socket.getpeername()[0])
 
-    async def send(self, message: Message) -> None:
-        await self._send_bytes(encode_message(message))
+    async def send(self, message: Message, *, frame: bytes | None = None) -> None:
+        """`frame`: `message` encoded already (a push's bytes, shared by many sessions)."""
+        await self._send_bytes(encode_message(message) if frame is None else frame)
 
     async def send_data(
         self, data: bytes | bytearray | memoryview, *, before: Message | None = None

@@ -1,7 +1,9 @@
 """Frames, without I/O: a length prefix, then a body that says its kind.
 
 Frame layout: 4-byte big-endian body length, then the body. The body's first byte says its kind:
-``M`` (a MessagePack `Message`) or ``D`` (raw file bytes, at most one chunk). `FrameDecoder` turns
+``M`` (a MessagePack `Message`), ``Z`` (the same, zlib-compressed: the peer list, which every
+player learns whole, is most of a join storm's bytes) or ``D`` (raw file bytes, at most one
+chunk). `FrameDecoder` turns
 any byte stream into frames and any malformed input into a single `RemoteProtocolError`; nothing
 here touches a socket, so all of it is tested by feeding bytes.
 """
@@ -9,15 +11,26 @@ here touches a socket, so all of it is tested by feeding bytes.
 from __future__ import annotations
 
 import struct
+import zlib
 
 import msgspec
 
 from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
-from .messages import MAX_DATA_BODY, MAX_MESSAGE_BODY, Message
+from .messages import MAX_DATA_BODY, MAX_MESSAGE_BODY, Message, UpdatePeers, Welcome
 
 _LENGTH = struct.Struct(">I")
 KIND_MESSAGE = b"M"
+KIND_ZIPPED = b"Z"
 KIND_DATA = b"D"
+_KINDS = (KIND_MESSAGE, KIND_ZIPPED, KIND_DATA)
+
+COMPRESSED = (Welcome, UpdatePeers)
+"""Messages that carry peer lists (names and addresses repeat): zlib'd when over `ZIP_OVER`.
+Catalogs are mostly SHA-256 hashes, which do not compress; they stay plain otherwise."""
+ZIP_OVER = 1024
+ZIP_LEVEL = 1
+"""zlib's fastest level: a peer list shrinks about as much as at the default, at a fraction of
+the database peer's CPU (it compresses a welcome for every join)."""
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
@@ -27,8 +40,12 @@ _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 
 
 def encode_message(message: Message) -> bytes:
-    """One complete frame carrying `message`."""
+    """One complete frame carrying `message` (a big peer list compressed)."""
     body = KIND_MESSAGE + _encoder.encode(message)
+    if len(body) > ZIP_OVER and isinstance(message, COMPRESSED):
+        zipped = KIND_ZIPPED + zlib.compress(memoryview(body)[1:], ZIP_LEVEL)
+        if len(zipped) < len(body):
+            body = zipped
     if len(body) > MAX_MESSAGE_BODY:
         raise LocalProtocolError(
             ErrorCode.TOO_LARGE, f"message of {len(body)} bytes exceeds the frame cap"
@@ -52,9 +69,27 @@ def decode_body(body: bytes | bytearray | memoryview) -> Message | bytes:
     kind = bytes(body[:1])
     if kind == KIND_DATA:
         return bytes(body[1:])
+    if kind == KIND_ZIPPED:
+        return _decode_message(_unzip(memoryview(body)[1:]))
     if kind != KIND_MESSAGE:
         raise RemoteProtocolError(ErrorCode.MALFORMED, f"unknown frame kind {kind!r}")
     return _decode_message(memoryview(body)[1:])
+
+
+def _unzip(payload: bytes | memoryview) -> bytes:
+    """A compressed message's MessagePack, never more than the frame cap (no zip bomb)."""
+    unzip = zlib.decompressobj()
+    try:
+        plain = unzip.decompress(payload, MAX_MESSAGE_BODY)
+    except zlib.error as exc:
+        raise RemoteProtocolError(ErrorCode.MALFORMED, f"undecodable compression: {exc}") from None
+    if unzip.unconsumed_tail:
+        raise RemoteProtocolError(
+            ErrorCode.TOO_LARGE, f"compressed message over the {MAX_MESSAGE_BODY}-byte cap"
+        )
+    if not unzip.eof or unzip.unused_data:
+        raise RemoteProtocolError(ErrorCode.MALFORMED, "compressed message cut short or padded")
+    return plain
 
 
 def _decode_message(payload: bytes | memoryview) -> Message:
@@ -102,7 +137,7 @@ class FrameDecoder:
             raise RemoteProtocolError(
                 ErrorCode.TOO_LARGE, f"data frame of {length} bytes is over a chunk"
             )
-        if kind not in (KIND_DATA, KIND_MESSAGE):
+        if kind not in _KINDS:
             raise RemoteProtocolError(ErrorCode.MALFORMED, f"unknown frame kind {bytes(kind)!r}")
         end = _LENGTH.size + length
         return end if len(self._buffer) >= end else None
@@ -152,8 +187,13 @@ class FrameDecoder:
         end = self._frame_end()
         if end is None:
             return None
-        data = self._buffer[_LENGTH.size] == KIND_DATA[0]
+        kind = self._buffer[_LENGTH.size]
         with memoryview(self._buffer) as view, view[_LENGTH.size + 1 : end] as payload:
-            frame = bytes(payload) if data else _decode_message(payload)
+            if kind == KIND_DATA[0]:
+                frame: Message | bytes = bytes(payload)
+            elif kind == KIND_ZIPPED[0]:
+                frame = _decode_message(_unzip(payload))
+            else:
+                frame = _decode_message(payload)
         del self._buffer[:end]
         return frame

@@ -305,6 +305,14 @@ def test_a_compressed_message_over_the_cap_is_refused_without_unpacking_it_whole
     assert caught.value.code == ErrorCode.TOO_LARGE
 
 
+def test_a_peer_list_that_would_unpack_over_the_cap_is_refused_by_its_sender() -> None:
+    """It compresses below the cap, but no receiver would unpack it: it must not go out."""
+    peers = [PeerInfo("p" * 60, "127.0.0.1", 7000)] * (MAX_MESSAGE_BODY // 60)
+    with pytest.raises(ProtocolError) as caught:
+        encode_message(UpdatePeers(base=0, version=1, joined=peers))
+    assert caught.value.code == ErrorCode.TOO_LARGE
+
+
 @given(garbage=st.binary(max_size=300))
 def test_compressed_garbage_is_malformed(garbage: bytes) -> None:
     with pytest.raises(ProtocolError) as caught:

@@ -42,14 +42,14 @@ _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 def encode_message(message: Message) -> bytes:
     """One complete frame carrying `message` (a big peer list compressed)."""
     body = KIND_MESSAGE + _encoder.encode(message)
+    if len(body) > MAX_MESSAGE_BODY:  # unpacked too: a receiver unpacks no more than the cap
+        raise LocalProtocolError(
+            ErrorCode.TOO_LARGE, f"message of {len(body)} bytes exceeds the frame cap"
+        )
     if len(body) > ZIP_OVER and isinstance(message, COMPRESSED):
         zipped = KIND_ZIPPED + zlib.compress(memoryview(body)[1:], ZIP_LEVEL)
         if len(zipped) < len(body):
             body = zipped
-    if len(body) > MAX_MESSAGE_BODY:
-        raise LocalProtocolError(
-            ErrorCode.TOO_LARGE, f"message of {len(body)} bytes exceeds the frame cap"
-        )
     return _LENGTH.pack(len(body)) + body
 
 

@@ -12,6 +12,7 @@ file. Verified chunks are served to others at once (`Partial`).
 
 from __future__ import annotations
 
+import logging
 import math
 import mmap
 import random
@@ -42,6 +43,8 @@ from .crowd import CROWD_CHUNKS, Partial
 from .finder import Finder
 from .link import LinkIdle, SourceLink
 from .picker import Actions, Schedule
+
+log = logging.getLogger("rp2p.swarm")
 
 PROBE_TIMEOUT = 3.0
 """A probed peer must answer the swarm `get` (connect, TLS, reply) within this many seconds."""
@@ -197,11 +200,13 @@ class SwarmFetch:
         small = self.count < CROWD_CHUNKS  # a crowd asks a seeder at once: no blind picks
         want = self.schedule.first_picks(WANT_FIRST if small else 0, besides=self._wanted)
         self._wanted.update(want)
+        asked_at, answer = trio.current_time(), "no answer"
         try:
             with trio.fail_after(VAULT_PROBE_TIMEOUT if vault else PROBE_TIMEOUT):
                 channel = await self.dialer.open(peer)
                 await channel.send(Get(self.info.name, swarm=True, want=want))
                 reply = await channel.receive_message(File, Map)
+            answer = type(reply).__name__.lower()
             if isinstance(reply, Map):
                 self.view.merge_map(reply.holders)
                 self.crowd(reply.crowd)
@@ -215,6 +220,7 @@ class SwarmFetch:
             self._forget(peer, vault)
             self.silent(peer.addr)
         except ProtocolError as exc:
+            answer = exc.detail
             self.failures.append(f"{label}: {exc.detail}")
             if exc.code == ErrorCode.BUSY:
                 self.busy = True  # it holds the file, it is just full: ask again later
@@ -223,12 +229,16 @@ class SwarmFetch:
             else:
                 self._forget(peer, vault)
         finally:
-            if channel is not None:
-                with trio.CancelScope(shield=True):
-                    await channel.aclose()
+            # Before the close's checkpoint: a probe the answer starts (the holder a map named)
+            # asks for these chunks itself, or it costs a round trip more.
             self._wanted.difference_update(want)
             self.finder.answered(peer.addr)
             self._wake.set()
+            log.debug("%s: probe of %s for %s asking chunks %s: %s after %.0f ms", self.view.me.name,
+                      label, self.info.name, want, answer, 1000 * (trio.current_time() - asked_at))  # fmt: skip
+            if channel is not None:
+                with trio.CancelScope(shield=True):
+                    await channel.aclose()
 
     def _join(
         self,

@@ -27,9 +27,11 @@ def test_a_join_code_is_a_number_and_four_words_worth_44_bits() -> None:
 
 def test_a_code_parses_however_it_was_typed_and_a_misspelling_is_refused() -> None:
     assert parse_code("  007 Orbit  lemon-SAUSAGE ridge ") == (7, b"7-orbit-lemon-sausage-ridge")
-    for bad in ("", "orbit-lemon", "7-orbit-lemon", "7-orbit-lemon-sausage-ridge-toy", "x-a-b-c-d"):
+    for bad in ("orbit-lemon", "7-orbit-lemon", "7-orbit-lemon-sausage-ridge-toy", "x-a-b-c-d"):
         with pytest.raises(SecurityError, match="not a join code"):
             parse_code(bad)
+    with pytest.raises(SecurityError, match="no join code typed"):
+        parse_code("  ")
     with pytest.raises(SecurityError, match="'lemmon' is not a word"):
         parse_code("7-orbit-lemmon-sausage-ridge")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ...proto import PeerInfo
 from ...storage.partial import Download
@@ -32,6 +33,7 @@ CROWD_TOLD = 16
 HOLDINGS_FILES = 8
 """Files whose sources' chunks `Holdings` remembers (the oldest first forgotten)."""
 
+L = TypeVar("L")
 Listener = Callable[[PeerInfo], None]
 
 
@@ -78,16 +80,7 @@ class Crowds:
 
     def listen(self, name: str, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every peer new to `name`'s crowd; returns how to stop."""
-        self._listeners.setdefault(name, []).append(listener)
-
-        def stop() -> None:
-            listeners = self._listeners.get(name, [])
-            if listener in listeners:
-                listeners.remove(listener)
-            if not listeners:
-                self._listeners.pop(name, None)
-
-        return stop
+        return _listen(self._listeners, name, listener)
 
 
 @dataclass(eq=False)
@@ -142,17 +135,7 @@ class Spreads:
         """Per file being served, how many times each chunk went out (while links last)."""
 
     def listen(self, name: str, listener: Spread) -> Callable[[], None]:
-        self._links.setdefault(name, []).append(listener)
-
-        def stop() -> None:
-            listeners = self._links.get(name, [])
-            if listener in listeners:
-                listeners.remove(listener)
-            if not listeners:
-                self._links.pop(name, None)
-                self._sent.pop(name, None)
-
-        return stop
+        return _listen(self._links, name, listener, lambda: self._sent.pop(name, None))
 
     def began(self, name: str, index: int) -> None:
         """Chunk `index` of `name` is going out (once more)."""
@@ -205,3 +188,24 @@ class Swarming:
     partials: Partials = field(default_factory=Partials)
     spreads: Spreads = field(default_factory=Spreads)
     holdings: Holdings = field(default_factory=Holdings)
+
+
+def _listen(
+    registry: dict[str, list[L]],
+    name: str,
+    listener: L,
+    emptied: Callable[[], object] = lambda: None,
+) -> Callable[[], None]:
+    """Add `listener` to `name`'s in `registry`; returns how to take it out again (`emptied`
+    is called once `name` has no listener left)."""
+    registry.setdefault(name, []).append(listener)
+
+    def stop() -> None:
+        listeners = registry.get(name, [])
+        if listener in listeners:
+            listeners.remove(listener)
+        if not listeners:
+            registry.pop(name, None)
+            emptied()
+
+    return stop

@@ -14,22 +14,19 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ..game.settings import GameSettings
-from ..net.discovery import DISCOVERY_PORT, lan_addresses, lan_interfaces
 from ..net.identity import SecurityError
 from ..peer import events
 from ..peer.node import Node
-from ..proto.discovery import MAX_NETWORK_NAME
-from ..proto.tags import tagged_code
+from ..proto.discovery import DISCOVERY_PORT, MAX_NETWORK_NAME
 from . import bot, commands, words
-from .admin import DEFAULT_DATA, invite, kick, refused, remove, set_setting, settings_names
 from .options import add_player_options, add_version_option, make_player, port_option, start_node
 
 if TYPE_CHECKING:
     from ..database.peer import DatabasePeer
 
-# The database peer's modules (its store, the hunt) and enrollment (spake2) are imported where
-# they are used: a player started with an identity, e.g. `rp2p-peer --get`, starts ~40 ms sooner.
+# What only `rp2p-db` needs (its store, the hunt, the admin commands, the LAN's sockets) and
+# enrollment (spake2) are imported where they are used: a one-shot `rp2p-peer --get` imports only
+# what it runs, and starts that much sooner (tests/test_startup.py keeps it so).
 
 JOIN_TIMEOUT = 15.0
 
@@ -56,6 +53,9 @@ STARTUP_CODE_USES, STARTUP_CODE_HOURS = 50, 24
 
 
 def db_main(argv: Sequence[str] | None = None) -> None:
+    from ..game.settings import GameSettings
+    from .admin import DEFAULT_DATA, invite, kick, refused, remove, set_setting, settings_names
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "invite":
         sys.exit(invite(argv[1:]))
@@ -160,7 +160,9 @@ def db_main(argv: Sequence[str] | None = None) -> None:
 
 
 async def _serve_until_signal(database: DatabasePeer) -> int:
+    from ..proto.tags import tagged_code
     from ..storage.interfaces import StoreError, StoreUnavailable
+    from .admin import refused
 
     async with trio.open_nursery() as nursery:
         try:
@@ -209,6 +211,8 @@ def network_name_option(text: str) -> str:
 
 def how_to_join(database: DatabasePeer, code: str) -> list[str]:
     """What the host tells its friends: its LAN addresses and the lines to paste."""
+    from ..net.discovery import lan_addresses, lan_interfaces
+
     addresses = lan_addresses(lan_interfaces(database.host))
     udp = database.discovery_port if database.beacon is not None else None
     ports = f"TCP {database.port}, UDP {udp}" if udp else f"TCP {database.port}, not announced"

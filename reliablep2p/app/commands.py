@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from ..peer.fetch import GetError, GetResult
 from ..peer.node import Node
@@ -33,16 +33,14 @@ class CommandError(Exception):
     """A command that cannot run; the message is one line for the player."""
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(msgspec.Struct, frozen=True):
     verb: str
     name: str = ""
     host: str = ""
     port: int = 0
 
 
-@dataclass(frozen=True)
-class MapMerged:
+class MapMerged(msgspec.Struct, frozen=True):
     """`map PORT`: what a peer's map held, and how big ours is now."""
 
     port: int
@@ -50,41 +48,34 @@ class MapMerged:
     map_size: int
 
 
-@dataclass(frozen=True)
-class CatalogRow:
+class CatalogRow(msgspec.Struct, frozen=True):
     info: FileInfo
     holders: int
     have: bool
 
 
-@dataclass(frozen=True)
-class CatalogListing:
+class CatalogListing(msgspec.Struct, frozen=True):
     rows: tuple[CatalogRow, ...]
 
 
-@dataclass(frozen=True)
-class AddressBookListing:
+class AddressBookListing(msgspec.Struct, frozen=True):
     holders: tuple[tuple[str, tuple[PeerInfo, ...]], ...]
     size: int
 
 
-@dataclass(frozen=True)
-class SeedingListing:
+class SeedingListing(msgspec.Struct, frozen=True):
     files: tuple[FileInfo, ...]
 
 
-@dataclass(frozen=True)
-class PeerListing:
+class PeerListing(msgspec.Struct, frozen=True):
     peers: tuple[PeerInfo, ...]
 
 
-@dataclass(frozen=True)
-class ReadySent:
+class ReadySent(msgspec.Struct, frozen=True):
     """`ready`: the host was told."""
 
 
-@dataclass(frozen=True)
-class HelpListing:
+class HelpListing(msgspec.Struct, frozen=True):
     entries: tuple[tuple[str, str], ...]
 
 

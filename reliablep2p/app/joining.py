@@ -21,17 +21,9 @@ from typing import Protocol
 
 import trio
 
-from ..net.discovery import (
-    DISCOVERY_TIMEOUT,
-    Addr,
-    Host,
-    ask_network,
-    discover,
-    lan_interfaces,
-    unreachable_hint,
-)
 from ..net.identity import Identity, SecurityError
 from ..proto import ErrorCode, ProtocolError
+from ..proto.discovery import DISCOVERY_TIMEOUT, Addr, Host
 from ..proto.tags import JoinCode, split_code, tag_words
 from .profiles import LastHost, Profile, Profiles
 
@@ -188,6 +180,8 @@ def _find_host(
     hosts = trio.run(functools.partial(_discover, where, wanted, only))
     if not hosts and len(known) > 1:  # a host on another subnet, at the address it had
         hosts = [h for entry in remembered if (h := _answering(entry, where.name))]
+    from ..net.discovery import unreachable_hint
+
     hint = unreachable_hint(where.discovery_port)
     if not hosts and len(known) == 1 and remembered:  # down, or away: try it there anyway
         last_seen = remembered[0]
@@ -205,6 +199,8 @@ def _find_host(
 
 
 async def _discover(where: Where, wanted: Callable[[bytes], bool], tag: bytes) -> list[Host]:
+    from ..net.discovery import discover, lan_interfaces
+
     interfaces = await trio.to_thread.run_sync(lan_interfaces, where.listen_host)
     return await discover(interfaces, port=where.discovery_port, wanted=wanted, tag=tag,
                           timeout=where.discovery_timeout)  # fmt: skip
@@ -212,6 +208,8 @@ async def _discover(where: Where, wanted: Callable[[bytes], bool], tag: bytes) -
 
 def _ask(address: Addr, name: str) -> Host:
     """The host at `address`, as it says (raises `ProtocolError`)."""
+    from ..net.discovery import ask_network
+
     info = trio.run(functools.partial(ask_network, *address, name=name, timeout=PROBE_TIMEOUT))
     return Host(info.tag, info.name, [address])
 

@@ -13,16 +13,15 @@ import functools
 import socket
 import sys
 import unicodedata
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from ..net.discovery import DISCOVERY_PORT
 from ..peer import events
 from ..peer.node import Node
 from ..peer.swarm.uploads import parse_rate
+from ..proto.discovery import DISCOVERY_PORT
 from ..storage.share import ShareUnusable
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
 from .profiles import Profile, Profiles
@@ -75,14 +74,30 @@ def rate_option(text: str) -> float:
 
 
 def program_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # ~20 ms: only when asked
+
     try:
         return version("reliablep2p")
     except PackageNotFoundError:  # run from a checkout that was never installed
         return "unknown"
 
 
+class _ShowVersion(argparse.Action):
+    """`--version`, as argparse's own, but the version is looked up only when it is asked for
+    (reading the installed package's metadata is not worth every start)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(f"{parser.prog} {program_version()}", flush=True)
+        parser.exit()
+
+
 def add_version_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", action="version", version=f"%(prog)s {program_version()}")
+    parser.add_argument("--version", action=_ShowVersion,
+                        help="show the program's version number and exit")  # fmt: skip
 
 
 def add_player_options(parser: argparse.ArgumentParser) -> None:

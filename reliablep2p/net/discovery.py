@@ -18,15 +18,18 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import trio
 
 from ..proto import AskNetwork, ErrorCode, NetworkInfo
 from ..proto.discovery import (
+    DISCOVERY_PORT,
+    DISCOVERY_TIMEOUT,
     MAX_DATAGRAM,
     MAX_NETWORK_NAME,
     Announce,
+    Host,
     Query,
     decode_datagram,
     encode_datagram,
@@ -35,21 +38,15 @@ from .channel import ConnectionLost, open_channel
 
 log = logging.getLogger("rp2p.discovery")
 
-DISCOVERY_PORT = 9000
-"""UDP, the same number as the database peer's default TCP port."""
 GROUP = "224.0.0.167"
 """Link-local (never routed, TTL 1). Not assigned by IANA to rp2p: a choice, like the port."""
 ANNOUNCE_EVERY = 3.0
-DISCOVERY_TIMEOUT = 2.0
-"""How long a player waits for any host to answer before it gives up."""
 SETTLE = 0.3
 """After the first answer, how long a player still listens for other hosts' answers."""
 QUERY_AT = (0.0, 0.3, 1.0)
 """When a player (re)sends its query, in seconds after it starts: UDP may drop one."""
 ANSWERS_PER_SECOND = 50
 """Queries answered per second at most: a flood of spoofed queries is not amplified far."""
-
-Addr = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -270,25 +267,6 @@ class Beacon:
 
 
 # -------------------------------------------------------------------------------- players
-
-
-@dataclass
-class Host:
-    """A database peer that answered: its network, its name, the addresses it was heard at."""
-
-    tag: bytes
-    name: str
-    addresses: list[Addr] = field(default_factory=list)
-
-    def add(self, address: Addr) -> None:
-        """Another address; ones other machines can reach come before this machine's own."""
-        if address not in self.addresses:
-            self.addresses.append(address)
-            self.addresses.sort(key=lambda a: ipaddress.IPv4Address(a[0]).is_loopback)
-
-    @property
-    def address(self) -> Addr:
-        return self.addresses[0]
 
 
 async def discover(

@@ -9,6 +9,7 @@ a stranger's garbage, a newer version) is `None`, to be ignored. `net/discovery.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -21,6 +22,34 @@ MAX_DATAGRAM = 512
 """Well under any LAN's MTU: an announcement is never fragmented."""
 MAX_NETWORK_NAME = 64
 """Bytes of a network's name (the host's machine name, by default)."""
+DISCOVERY_PORT = 9000
+"""UDP, the same number as the database peer's default TCP port."""
+DISCOVERY_TIMEOUT = 2.0
+"""How long a player waits for any host to answer before it gives up."""
+
+Addr = tuple[str, int]
+
+
+@dataclass
+class Host:
+    """A database peer that answered: its network, its name, the addresses it was heard at.
+
+    Here, not in `net/discovery.py`, so a player that joins where it did before (no asking on
+    the LAN) starts without importing the sockets part."""
+
+    tag: bytes
+    name: str
+    addresses: list[Addr] = field(default_factory=list)
+
+    def add(self, address: Addr) -> None:
+        """Another address; ones other machines can reach come before this machine's own."""
+        if address not in self.addresses:
+            self.addresses.append(address)
+            self.addresses.sort(key=lambda a: ipaddress.IPv4Address(a[0]).is_loopback)
+
+    @property
+    def address(self) -> Addr:
+        return self.addresses[0]
 
 
 class Announce(msgspec.Struct, frozen=True, tag="announce"):

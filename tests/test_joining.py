@@ -6,12 +6,12 @@ Real database peers on loopback announce themselves; `joining.join` (what `rp2p-
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 import trio.lowlevel
@@ -74,7 +74,7 @@ class Lan:
         where = Where(name=name, code=code, database=None, profile=None,
                       listen_host="127.0.0.1", discovery_port=self.port,
                       profiles=Profiles(self.root / "me"), discovery_timeout=1.0)  # fmt: skip
-        return dataclasses.replace(where, **changes)  # type: ignore[arg-type]
+        return msgspec.structs.replace(where, **changes)
 
 
 @pytest.fixture

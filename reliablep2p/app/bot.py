@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
 
+import msgspec
 import trio
 
 from ..peer import events
@@ -21,8 +21,7 @@ from ..proto import ProtocolError
 log = logging.getLogger("rp2p.bot")
 
 
-@dataclass(frozen=True)
-class Level:
+class Level(msgspec.Struct, frozen=True):
     pace: float
     """Mean pause in seconds before each get (uniform between 0.5x and 1.5x)."""
     wrong: float = 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import signal
@@ -12,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
 import trio
 
 from ..net.identity import SecurityError
@@ -258,7 +258,7 @@ def peer_main(argv: Sequence[str] | None = None) -> None:
     node.subscribe(lambda event: _log_event(node, event, bot=args.bot, rounds=rounds))
     level = bot.LEVELS[args.level]
     if args.pace is not None:
-        level = dataclasses.replace(level, pace=args.pace)
+        level = msgspec.structs.replace(level, pace=args.pace)
     status = trio.run(_run_peer, node, args.get, level if args.bot else None)
     if argv is None:  # a process of its own (not a test calling in): exit without tidying up
         _exit_now(status)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
 import trio
 
 from ..net.identity import Identity, SecurityError
@@ -65,8 +65,7 @@ def describe(host: Host) -> str:
     return f"{host.name}  {where}  (network {'-'.join(tag_words(host.tag))})"
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(msgspec.Struct, frozen=True):
     """What the player's options say about where to join."""
 
     name: str
@@ -83,8 +82,7 @@ class Where:
     discovery_timeout: float = DISCOVERY_TIMEOUT
 
 
-@dataclass(frozen=True)
-class Joined:
+class Joined(msgspec.Struct, frozen=True):
     """Who the player is in the network it joins, where that network's host is, and what the
     player should be told (a line naming --db, when the host did not answer where expected)."""
 
@@ -135,8 +133,9 @@ def join(where: Where, chooser: Chooser) -> Joined:
     known_before = before.addresses if before is not None and before.tag == host.tag else []
     others = tuple(a for a in dict.fromkeys([*host.addresses, *where.databases, *known_before])
                    if a != host.address)  # fmt: skip
-    if note is None:  # heard from the host itself, or named by --db
-        profile.remember(LastHost(host.tag, host.name, host.address, others))
+    now = LastHost(host.tag, host.name, host.address, others)
+    if note is None and now != before:  # heard from the host itself, or named by --db; new
+        profile.remember(now)  # (unchanged, as at most starts: no write and fsync)
     return Joined(identity, host.address, (note,) if note else (), others, profile)
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import platformdirs
 
 from ..net.identity import Identity, SecurityError
@@ -23,8 +23,7 @@ DEFAULT_ROOT = Path(platformdirs.user_data_dir("rp2p"))
 HOST_FILE = "host.json"
 
 
-@dataclass(frozen=True)
-class LastHost:
+class LastHost(msgspec.Struct, frozen=True):
     """Where a network's database peer was last reached."""
 
     tag: bytes
@@ -38,8 +37,7 @@ class LastHost:
         return list(dict.fromkeys([self.address, *self.others]))
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(msgspec.Struct, frozen=True):
     """One player's folder in one network."""
 
     folder: Path

@@ -9,7 +9,6 @@ a stranger's garbage, a newer version) is `None`, to be ignored. `net/discovery.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
 
 import msgspec
 
@@ -30,8 +29,7 @@ DISCOVERY_TIMEOUT = 2.0
 Addr = tuple[str, int]
 
 
-@dataclass
-class Host:
+class Host(msgspec.Struct):
     """A database peer that answered: its network, its name, the addresses it was heard at.
 
     Here, not in `net/discovery.py`, so a player that joins where it did before (no asking on
@@ -39,7 +37,7 @@ class Host:
 
     tag: bytes
     name: str
-    addresses: list[Addr] = field(default_factory=list)
+    addresses: list[Addr] = msgspec.field(default_factory=list)
 
     def add(self, address: Addr) -> None:
         """Another address; ones other machines can reach come before this machine's own."""

@@ -16,8 +16,8 @@ which network it belongs to.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+import msgspec
 from mnemonic import Mnemonic
 
 from .errors import SecurityError
@@ -47,8 +47,7 @@ def tagged_code(invite: str, tag: bytes) -> str:
     return "-".join((*tag_words(tag), invite))
 
 
-@dataclass(frozen=True)
-class JoinCode:
+class JoinCode(msgspec.Struct, frozen=True):
     """A join code taken apart: the network's tag words (maybe none) and the invite."""
 
     words: tuple[str, ...]

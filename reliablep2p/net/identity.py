@@ -3,7 +3,8 @@
 Every player holds an `Identity`: its own key and a certificate naming it, signed by the
 network's CA (`database/authority.py`). Every link is TLS 1.3 with certificates checked on both
 ends against the CA; the name in a certificate is the player's identity. Only `ssl` and
-`cryptography` primitives are used: nothing here is home-made crypto.
+`cryptography` primitives are used: nothing here is home-made crypto. `cryptography` is imported
+where a certificate or key is read or made: a player on an `--insecure-lan` network never needs it.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING
 
 from ..proto.errors import SecurityError
 from ..proto.tags import TAG_BYTES
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 __all__ = ["SecurityError"]  # re-exported: certificates, keys and codes fail the same way
 
@@ -34,6 +35,9 @@ PLAYER_DAYS = 365
 
 def subject(name: str) -> x509.Name:
     """A certificate subject that names `name`."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
 
 
@@ -53,10 +57,14 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def new_key() -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     return ec.generate_private_key(ec.SECP256R1())
 
 
 def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -65,6 +73,8 @@ def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def public_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -112,6 +122,8 @@ class Identity:
 
     @property
     def name(self) -> str:
+        from cryptography import x509
+
         certificate = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
         return common_name(certificate.subject)
 
@@ -140,6 +152,9 @@ def network_tag(ca_pem: bytes) -> bytes:
 
     The key, not the certificate: the tag stays the same if the CA certificate is renewed.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         ca = x509.load_pem_x509_certificate(ca_pem)
     except ValueError:
@@ -151,6 +166,8 @@ def network_tag(ca_pem: bytes) -> bytes:
 
 
 def common_name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not values:
         raise SecurityError("certificate has no name")

@@ -1,4 +1,5 @@
-"""A one-shot `rp2p-peer --get` imports only what it runs (issue 10).
+"""Starting the programs: a one-shot `rp2p-peer --get` imports only what it runs (issue 10), and
+a port already taken is one line, not a traceback.
 
 Start-up is most of a small get (a 1 KiB one is ~0.5 s, nearly all of it importing): the
 database peer's modules, the admin commands, enrollment, the LAN's sockets part, the look-alike
@@ -9,6 +10,7 @@ real get is run to its end, with Python reporting every module it imported on th
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,21 @@ def test_a_one_shot_get_imports_only_what_it_runs(
         assert heavy(names) == [], f"a one-shot get imported {heavy(names)}"
     finally:
         cluster.close()
+
+
+def test_a_port_in_use_is_one_line_for_either_program(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        db = cluster.run("rp2p-db", "--host", "127.0.0.1", "--port", port, "--insecure-lan",
+                         "--data", tmp_path / "db", "--discovery-port", "0")  # fmt: skip
+        peer = cluster.run("rp2p-peer", "--host", "127.0.0.1", "--port", port, "--insecure-lan",
+                           "--db", "127.0.0.1:9", "--share", tmp_path / "share", "--get", "x")  # fmt: skip
+    assert (db.returncode, peer.returncode) == (2, 2)
+    assert db.stderr.strip().splitlines()[-1] == (
+        f"rp2p-db: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert peer.stderr.strip() == f"rp2p-peer: cannot listen on port {port}: Address already in use"
+    assert "Traceback" not in db.stderr + peer.stderr

@@ -19,7 +19,14 @@ from ..peer import events
 from ..peer.node import Node
 from ..proto.discovery import DISCOVERY_PORT, MAX_NETWORK_NAME
 from . import bot, commands, words
-from .options import add_player_options, add_version_option, make_player, port_option, start_node
+from .options import (
+    add_player_options,
+    add_version_option,
+    make_player,
+    port_option,
+    sole_error,
+    start_node,
+)
 
 if TYPE_CHECKING:
     from ..database.peer import DatabasePeer
@@ -167,9 +174,12 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(database.run)
-        except StoreError as exc:
-            return refused(exc)
-        except OSError as exc:
+        except (StoreError, OSError, BaseExceptionGroup) as caught:
+            exc = sole_error(caught)
+            if isinstance(exc, StoreError):
+                return refused(exc)
+            if not isinstance(exc, OSError):
+                raise
             print(f"rp2p-db: cannot listen on {database.host}:{database.port}: {exc.strerror}",
                   file=sys.stderr)  # fmt: skip
             return 2

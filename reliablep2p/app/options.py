@@ -192,10 +192,21 @@ async def start_node(nursery: trio.Nursery, node: Node, program: str) -> bool:
     """Start `node` in `nursery`; False, told in one line, when its folder or port is unusable."""
     try:
         await nursery.start(node.run)
-    except ShareUnusable as exc:
-        print(f"{program}: {exc}", file=sys.stderr)
-        return False
-    except OSError as exc:
-        print(f"{program}: cannot listen on port {node.port}: {exc.strerror}", file=sys.stderr)
+    except (ShareUnusable, OSError, BaseExceptionGroup) as caught:
+        exc = sole_error(caught)
+        if isinstance(exc, ShareUnusable):
+            print(f"{program}: {exc}", file=sys.stderr)
+        elif isinstance(exc, OSError):
+            print(f"{program}: cannot listen on port {node.port}: {exc.strerror}", file=sys.stderr)
+        else:
+            raise
         return False
     return True
+
+
+def sole_error(exc: BaseException) -> BaseException:
+    """The one error inside `exc`'s exception groups (a nursery wraps what its task raised: a
+    port in use came out as a traceback), or `exc` itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

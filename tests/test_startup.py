@@ -11,11 +11,12 @@ real get is run to its end, with Python reporting every module it imported on th
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .faults.cluster import Cluster
+from .faults.cluster import BIN, Cluster, free_port, wait_for
 
 NOT_FOR_A_GET = (
     "regex",  # name checks need it only for a name with a format character; look-alikes
@@ -76,6 +77,37 @@ def test_a_one_shot_get_imports_only_what_it_runs(
         names = imported(again.stderr)
         assert "reliablep2p.peer.node" in names
         assert heavy(names) == [], f"a one-shot get imported {heavy(names)}"
+    finally:
+        cluster.close()
+
+
+def test_a_one_shot_get_on_an_insecure_lan_loads_no_cryptography(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain TCP: no certificate is read, so `cryptography` (~40 ms to import) is not."""
+    cluster = Cluster(tmp_path)
+    try:
+        db_log = (tmp_path / "db.log").open("a")
+        cluster._spawn([BIN / "rp2p-db", *cluster.db_args(), "--insecure-lan"],
+                       stdout=db_log, stderr=db_log)  # fmt: skip
+        wait_for(lambda: "listening" in cluster.db_log(), 30, "rp2p-db to listen")
+        data = b"plain bytes\n" * 50
+        (cluster.share("seeder") / "plain.txt").write_bytes(data)
+        plain = ["--host", "127.0.0.1", "--db", f"127.0.0.1:{cluster.db_port}", "--insecure-lan"]
+        seeder_log = (tmp_path / "seeder.log").open("a")
+        cluster._spawn([BIN / "rp2p-peer", *plain, "--port", free_port(), "--name", "seeder",
+                        "--share", cluster.share("seeder")],
+                       stdin=subprocess.PIPE, stdout=seeder_log, stderr=seeder_log)  # fmt: skip
+        cluster.wait_cataloged("plain.txt", timeout=30)
+        monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")
+        got = cluster.run("rp2p-peer", *plain, "--port", free_port(), "--name", "getter",
+                          "--share", cluster.share("getter"), "--get", "plain.txt")  # fmt: skip
+        assert got.returncode == 0, got.stderr[-2000:]
+        assert (cluster.share("getter") / "plain.txt").read_bytes() == data
+        names = imported(got.stderr)
+        assert "reliablep2p.peer.node" in names
+        assert heavy(names) == [], f"a one-shot get imported {heavy(names)}"
+        assert not any(n.startswith("cryptography") for n in names)
     finally:
         cluster.close()
 

@@ -3,7 +3,9 @@
 A published file is cataloged at once when the vault already holds its content (deduplicated by
 hash); otherwise the publisher is asked for the bytes (`need`), which arrive over an `upload`
 connection, are verified chunk by chunk and become a blob before the catalog entry is added.
-A name that looks like another name in the catalog (same UTS #39 skeleton) is refused.
+A name that looks like another name in the catalog (same UTS #39 skeleton) is refused. New
+content under a cataloged name replaces the entry when that name is the publisher's alone (a copy
+published half-done and then finished); under another player's name it is refused.
 """
 
 from __future__ import annotations
@@ -75,12 +77,16 @@ class Backup:
                 if (twin := batch.clash(info.name)) is not None:
                     raise _looks_like(twin, "published with it")
                 batch.add(info.name)
-                if info.name in self.catalog:
+                known = self.catalog.get(info.name)
+                if known is not None and known.hash == info.hash:
                     shared.append(info.name)
-                elif not await trio.to_thread.run_sync(self.vault.has_blob, info):
-                    needed.append(info.name)
                 else:
-                    await self._add(info, session.peer)  # refuses a look-alike that won a race
+                    if known is not None:
+                        await self._check_replaceable(info, session.peer.name)
+                    if not await trio.to_thread.run_sync(self.vault.has_blob, info):
+                        needed.append(info.name)
+                    else:  # refuses a look-alike that won a race
+                        await self._add(info, session.peer)
             except StoreUnavailable:  # asked for: the upload fails, and is tried again later
                 needed.append(info.name)
             except ProtocolError as exc:
@@ -105,13 +111,19 @@ class Backup:
             raise RemoteProtocolError(
                 ErrorCode.FORBIDDEN, "the host removed this file from the network"
             )
-        known = self.catalog.get(info.name)
-        if known is not None and known.hash != info.hash:
-            raise RemoteProtocolError(
-                ErrorCode.NAME_TAKEN, "another file with different content already has this name"
-            )
         if (twin := self._lookalikes.clash(info.name)) is not None:
             raise _looks_like(twin, "already in the catalog")
+
+    async def _check_replaceable(self, info: FileInfo, player: str) -> None:
+        """New content under a cataloged name replaces it only when the name is `player`'s
+        alone (a copy cataloged half-done, then finished); another's file keeps its name."""
+        if info.name in self.hunt.treasure:
+            raise RemoteProtocolError(ErrorCode.NAME_TAKEN, "the host's treasure has this name")
+        sharers = await trio.to_thread.run_sync(self.store.sharers, info.name)
+        if sharers != {player}:
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, "another player's file already has this name"
+            )
 
     async def _record_shared(self, player: str, names: list[str]) -> None:
         """Remember who shares a cataloged file too (what `restore` brings back)."""
@@ -123,6 +135,8 @@ class Backup:
     async def serve_upload(self, channel: Channel, hello: Hello, request: Upload) -> None:
         info = request.file
         self._check_publishable(info)
+        if (known := self.catalog.get(info.name)) is not None and known.hash != info.hash:
+            await self._check_replaceable(info, hello.name)
         uploader = PeerInfo(name=hello.name, host=channel.remote_host, port=hello.port)
         async with self._upload_slots:
             try:
@@ -131,10 +145,12 @@ class Backup:
                 raise LocalProtocolError(
                     ErrorCode.INTERNAL, f"the vault cannot store {info.name} now ({exc.strerror})"
                 ) from None
-        if info.name not in self.catalog:
-            await self._add(info, uploader)
-        else:  # the same content, or another that took the name while this one came
+        known = self.catalog.get(info.name)
+        if known is None or known.hash != info.hash:
+            if known is not None:  # another content took the name while this one came
+                await self._check_replaceable(info, hello.name)
             self._check_publishable(info)
+            await self._add(info, uploader)
         await channel.send(Stored(info.name))
 
     async def _store_blob(self, channel: Channel, info: FileInfo) -> None:

@@ -65,6 +65,10 @@ class MetadataStore(Protocol):
     def record_shared(self, player: str, names: list[str]) -> None:
         """`player` published these catalog files too."""
 
+    def sharers(self, name: str) -> set[str]:
+        """Every player who published catalog file `name`."""
+        ...
+
     def shared_by(self, player: str) -> list[FileInfo]:
         """The catalog files `player` ever published (what `rp2p-peer restore` brings back)."""
         ...

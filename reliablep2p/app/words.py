@@ -6,6 +6,8 @@ them back.
 
 from __future__ import annotations
 
+import math
+import time
 from functools import singledispatch
 
 from ..peer import events
@@ -40,6 +42,17 @@ def shown(name: str) -> str:
 
 def counted(count: int, thing: str) -> str:
     return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
+def points(count: int) -> str:
+    return counted(count, "point")
+
+
+def code_left(uses: int, expires_at: float) -> str:
+    """What is left of a join code: how many more may join with it, for how long."""
+    minutes = max(1, math.ceil((expires_at - time.time()) / 60))
+    within = f"{math.ceil(minutes / 60)} h" if minutes > 90 else f"{minutes} min"
+    return f"for {counted(uses, 'more player')}, {within}"
 
 
 def probes(count: int) -> str:

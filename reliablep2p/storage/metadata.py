@@ -24,6 +24,7 @@ from .gamekeeping import GameKeeping
 from .interfaces import StoreError
 from .sharing import SharingRecords
 from .sqltypes import Sql, unpack_chunks
+from .startcode import StartCodes
 
 log = logging.getLogger("rp2p.store")
 
@@ -111,7 +112,7 @@ KEEP_EXPIRED_ROUNDS = 500
 """Expired treasure is remembered this many rounds, then forgotten."""
 
 
-class SqlMetadata(SharingRecords, GameKeeping):
+class SqlMetadata(SharingRecords, GameKeeping, StartCodes):
     """The metadata's queries; a subclass gives `_transaction` and `_has_table`."""
 
     DIALECT = {"BLOB": "BLOB", "REAL": "REAL", "NOW": "(julianday('now') - 2440587.5) * 86400.0"}

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
@@ -306,5 +308,24 @@ def test_the_evening_gives_way_when_the_host_comes_back_to_its_round(
             await wait_until(lambda: not isinstance(app.screen, EveningScreen),
                              what="the round again")  # fmt: skip
             assert "round 1 · " in screen_text(app, "#hunt")
+
+    asyncio.run(scenario())
+
+
+def test_keys_typed_as_the_end_of_a_round_opens_do_not_act_on_it() -> None:
+    async def scenario() -> None:
+        screen = RoundOverScreen(ROUND, BOARD, "ann")
+        app = RoundOverOnly(screen)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(lambda: screen.shown_at < float("inf"), what="the screen")
+            typed_before = events.Key("q", "q")
+            typed_before.time = screen.shown_at - 0.05  # read just before the screen came
+            app.post_message(typed_before)
+            await pilot.press("s", "enter")  # the rest of the word, and its Enter
+            await pilot.pause()
+            assert app.screen is screen
+            await wait_until(lambda: screen.settled(time.monotonic()), what="the screen to settle")
+            await pilot.press("enter")  # read after the screen was there to see
+            await wait_until(lambda: app.screen is not screen, what="the screen to close")
 
     asyncio.run(scenario())

@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 
 from tui import model
 from tui.screens.round_over import RoundOverScreen
+from tui.widgets.players import PlayersTable
 from tui.widgets.status import StatusBar
 
 from .conftest import screen_text
@@ -64,5 +65,34 @@ def test_at_80_columns_the_clock_and_the_connection_always_show() -> None:
             status = screen_text(app, "#status")
             assert "56 pts · total 1234" in status, status  # "this round" gave way last
             assert status.rstrip().endswith("waiting for 98 more players · reconnecting…"), status
+
+    asyncio.run(scenario())
+
+
+class PlayersOnly(App[None]):
+    CSS_PATH = str(Path(__file__).parents[2] / "tui" / "app.tcss")
+
+    def compose(self) -> ComposeResult:
+        yield PlayersTable(id="players")
+
+
+def test_at_80_columns_a_long_name_gives_way_to_the_numbers_and_the_online_mark() -> None:
+    async def scenario() -> None:
+        app = PlayersOnly()
+        async with app.run_test(size=(38, 6)) as pilot:  # the players panel's room at 80x24
+            players = [
+                model.Player("vault", host=True),
+                model.Player("player-48123", score=1234, round_points=56, map_size=78,
+                             me=True, wins=12),
+                model.Player("a-rather-long-player-name", score=7, online=False),
+            ]  # fmt: skip
+            app.query_one(PlayersTable).show(players, 3)
+            await pilot.pause()
+            lines = screen_text(app, "#players").splitlines()
+            assert lines[0].split() == ["player", "round", "total", "map"], lines
+            for line, mark in zip(lines[1:4], "●●○", strict=True):
+                assert line.rstrip().endswith(mark), lines
+            assert "1234" in lines[2] and "78" in lines[2], lines
+            assert "…" in lines[3], lines  # the long name is the one cut
 
     asyncio.run(scenario())

@@ -7,13 +7,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from reliablep2p.proto import EveningRow
 
+from .settled import SettledModal
 
-class EveningScreen(ModalScreen[None]):
+
+class EveningScreen(SettledModal):
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
 
     def __init__(self, rows: list[EveningRow], me: str) -> None:

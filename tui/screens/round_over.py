@@ -9,16 +9,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from reliablep2p.proto import PlayerStats, RoundState
 
 from .. import model
 from ..widgets.clock import CountdownLine
+from .settled import SettledModal
 
 
-class RoundOverScreen(ModalScreen[None]):
+class RoundOverScreen(SettledModal):
     BINDINGS = [
         Binding("escape,enter,q,s", "dismiss", "Close"),
         Binding("r", "app.ready", "Ready"),
@@ -30,8 +30,10 @@ class RoundOverScreen(ModalScreen[None]):
         scoreboard: list[PlayerStats],
         me: str,
         clock: Callable[[], str] = lambda: "",
+        *,
+        asked: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(asked=asked)
         self.state = state
         self.scoreboard = scoreboard
         self.me = me

@@ -52,7 +52,7 @@ def code_left(uses: int, expires_at: float) -> str:
     """What is left of a join code: how many more may join with it, for how long."""
     minutes = max(1, math.ceil((expires_at - time.time()) / 60))
     within = f"{math.ceil(minutes / 60)} h" if minutes > 90 else f"{minutes} min"
-    return f"for {counted(uses, 'more player')}, {within}"
+    return f"for {counted(uses, 'player')}, {within}"
 
 
 def probes(count: int) -> str:
@@ -218,7 +218,7 @@ def _(event: events.PublishRefused) -> str:
 @describe.register
 def _(event: events.Scoreboard) -> str:
     leader = event.players[0] if event.players else None
-    return f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
+    return f"leader: {leader.name} with {points(leader.score)}" if leader else "no players yet"
 
 
 @describe.register
@@ -265,8 +265,8 @@ def _(event: events.EveningOver) -> str:
 def describe_round(state: RoundState, *, resumed: bool = False) -> str:
     if state.over:
         if state.winner:
-            points = next((s.points for s in state.standings if s.player == state.winner), 0)
-            winner = f"{state.winner} wins with {points}" if points else f"{state.winner} wins"
+            won = next((s.points for s in state.standings if s.player == state.winner), 0)
+            winner = f"{state.winner} wins with {points(won)}" if won else f"{state.winner} wins"
         else:
             winner = "nobody scored"
         return f"round {state.number} is over: {winner}"

@@ -268,7 +268,8 @@ class HuntHost:
         await stored(self.store.save_evening_round, current.number, summary.encode(),
                      what="the evening's round")  # fmt: skip
         log.info("round %d over: %s", current.number,
-                 f"{winner} wins with {points[winner]}" if winner else "nobody scored")  # fmt: skip
+                 f"{winner} wins with {points[winner]} point{'s' * (points[winner] != 1)}"
+                 if winner else "nobody scored")  # fmt: skip
         self._changed(round_changed=True)
 
     def roster_changed(self, name: str | None = None) -> None:

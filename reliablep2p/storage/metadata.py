@@ -145,7 +145,9 @@ class SqlMetadata(SharingRecords, GameKeeping, StartCodes):
             for statement in MIGRATIONS[number]:
                 db.execute(statement.format(**self.DIALECT))
             db.execute("UPDATE schema_version SET version = ?", (number + 1,))
-            log.info("%s: schema migrated to version %d", self.where, number + 1)
+        if version < len(MIGRATIONS):  # one line, however many steps it took
+            was = f" (brought up from schema {version})" if version else ""
+            log.info("%s: store at schema %d%s", self.where, len(MIGRATIONS), was)
 
     def schema_version(self, db: Sql) -> int:
         if not self._has_table(db, "schema_version"):

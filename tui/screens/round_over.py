@@ -62,7 +62,8 @@ class RoundOverScreen(SettledModal):
         title = Text(f"Round {state.number} is over\n", style="bold")
         points = next((s.points for s in state.standings if s.player == state.winner), 0)
         named = "You win" if winner == self.me else f"Winner: {winner}"
-        title.append(f"{named} with {points} points!" if state.winner else "Winner: nobody",
+        won = f"{points} point{'' if points == 1 else 's'}"
+        title.append(f"{named} with {won}!" if state.winner else "Winner: nobody",
                      style="bold magenta")  # fmt: skip
         finds = Text()
         for find in state.finds:

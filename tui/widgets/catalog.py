@@ -46,5 +46,5 @@ def _cells(row: CatalogRow) -> list[Cell]:
         name,
         Text(model.size(row.size), justify="right"),
         Text(" ✓", style="green") if row.have else "",
-        model.holders(row.holders),
+        model.holders(row.holders, yours=row.have),
     ]

@@ -51,7 +51,6 @@ class RemotePlayer:
     peer: PeerInfo
     holdings: frozenset[str] | None = None
     """None until it published (only then is it in the game)."""
-    map_size: int = 0
 
 
 class GameMirror:
@@ -168,7 +167,7 @@ class Play:
 
     def map_report(self, session: Session, entries: list[MapEntry]) -> None:
         if self.hosting:
-            session.map_size = self.hunt.report_map(session.peer.name, entries, self.online_players)
+            self.hunt.report_map(session.peer.name, entries, self.online_players)
         else:  # the latest one of each player goes with the next batch
             self._maps[session.peer.name] = entries
 
@@ -254,14 +253,17 @@ class Play:
         players = {}
         for session in self.sessions.values():
             if session.plays and session.publishes:  # in the game, and said what it holds
-                players[session.peer.name] = Online(
-                    session.peer, self.holdings(session), session.map_size
-                )
+                name = session.peer.name
+                players[name] = Online(session.peer, self.holdings(session), self.map_size(name))
         if self.hosting:
             for name, there in self.remote.items():
                 if there.holdings is not None and name not in players:
-                    players[name] = Online(there.peer, there.holdings, there.map_size)
+                    players[name] = Online(there.peer, there.holdings, self.map_size(name))
         return players
+
+    def map_size(self, name: str) -> int:
+        """The true entries of a player's map, as the host counted them."""
+        return self.hunt.maps.sizes.get(name, 0)
 
     def scoreboard(self) -> list[PlayerStats]:
         if not self.hosting:
@@ -344,9 +346,8 @@ class Play:
                 self.hunt.player_ready(name)
             case bus.MapReports(maps=maps):
                 for name, entries in maps.items():
-                    if (reporter := self.remote.get(name)) is not None:
-                        size = self.hunt.report_map(name, entries, self.online_players)
-                        reporter.map_size = size
+                    if name in self.remote:
+                        self.hunt.report_map(name, entries, self.online_players)
             case bus.VaultServed():
                 self.hunt.served_from_vault(message.player, message.name, message.offset,
                                             message.sent)  # fmt: skip

@@ -30,6 +30,7 @@ from ..proto import (
 from ..storage.interfaces import MetadataStore
 from . import rules, saved
 from .evening import Evening, RoundSummary
+from .maps import RECHECK_SECONDS, MapCounts
 from .records import PlayerRecord, Records, stored
 from .settings import GameSettings
 from .treasure import Treasury, treasure_bytes, treasure_name
@@ -89,7 +90,8 @@ class HuntHost:
         self._wake = trio.Event()
         self._nonces: dict[tuple[str, str], bytes] = {}
         self._unsaved: set[str] = set()  # records a store outage held back: saved next time
-        self._truth: dict[str, set[str]] | None = None
+        self.maps = MapCounts()
+        """Each player's true map entries (what the scoreboard shows as its map)."""
 
     async def load(self) -> None:
         """The game from the store: at start, and when this database peer starts hosting
@@ -104,7 +106,7 @@ class HuntHost:
 
     def poke(self, *, round_changed: bool = False) -> None:
         """Something changed (a publish, a file cataloged; the pool: `round_changed`)."""
-        self._truth = None
+        self.maps.holdings_changed()
         self.round_version += round_changed
         self._wake.set()
 
@@ -124,6 +126,7 @@ class HuntHost:
     async def run(self, online: Callable[[], Mapping[str, Online]]) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.records.keep)
+            nursery.start_soon(self._recount_maps, online)
             first = True
             if (resumed := await self._resume(online)) is not None:
                 first = False
@@ -225,7 +228,7 @@ class HuntHost:
         if not await self.treasury.dig_up(files, number):
             return  # a store is down: dug up at a later round's start
         self.records.forget({self.treasure.pop(name)[0] for name in gone})
-        self._truth = None
+        self.maps.holdings_changed()
         log.info("treasure expired: %s", ", ".join(gone))
 
     async def _resume(self, online: Callable[[], Mapping[str, Online]]) -> rules.Round | None:
@@ -276,7 +279,7 @@ class HuntHost:
         """A player joined or left: the scoreboard and the lobby changed."""
         if name is not None:
             self.players.setdefault(name, PlayerRecord())
-        self._truth = None
+        self.maps.holdings_changed()
         self._changed(lobby_changed=True)
 
     def player_ready(self, name: str) -> None:
@@ -325,7 +328,7 @@ class HuntHost:
 
     def published(self, name: str, held: Iterable[bytes]) -> None:
         self.records.note(name, held, "published", self.rounds)
-        self._truth = None
+        self.maps.holdings_changed()
 
     def served_from_vault(self, player: str, name: str, offset: int, sent: int) -> None:
         """The vault sent `player` `sent` bytes of `name` from `offset`."""
@@ -337,24 +340,25 @@ class HuntHost:
     def report_map(
         self, player: str, entries: list[MapEntry], online: Callable[[], Mapping[str, Online]]
     ) -> int:
-        """A player's map: how many entries are true (only those score); `online()` only when
-        who holds what changed (a storm's empty maps must not each walk every player)."""
-        if not entries:
-            true = 0
-        else:
-            if self._truth is None:
-                self._truth = {}
-                for name, here in online().items():
-                    for held in here.holdings:
-                        self._truth.setdefault(held, set()).add(name)
-            true = rules.true_entries(entries, self._truth, reporter=player)
+        """A player's map: how many entries are true (only those score)."""
+        true = self.maps.count(player, entries, online)
+        self._map_counted(player, true)
+        return true
+
+    async def _recount_maps(self, online: Callable[[], Mapping[str, Online]]) -> None:
+        """Maps that named players not back yet count once those players publish."""
+        while True:
+            await trio.sleep(RECHECK_SECONDS)
+            for player, true in self.maps.recount(online).items():
+                self._map_counted(player, true)
+
+    def _map_counted(self, player: str, true: int) -> None:
         current = self.round
         now = trio.current_time()
         scored = bool(
             current and self.playing and current.score_map(player, rules.map_points(true), now)
         )
         self._changed(round_changed=scored)  # the scoreboard shows the map's size
-        return true
 
     # ------------------------------------------------------------------------ finds
 

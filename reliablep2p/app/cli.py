@@ -192,7 +192,7 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
             print("\n".join(lines), flush=True)
         await _until_signal(trio.CancelScope())  # returns at the first SIGINT or SIGTERM
         rows = await database.say_goodnight()
-        for line in words.evening_lines(rows):
+        for line in words.evening_lines(rows, database.hunt.evening.cut_short):
             logging.getLogger("rp2p").info("%s", line)
         nursery.cancel_scope.cancel()
     logging.getLogger("rp2p").info("stopped")

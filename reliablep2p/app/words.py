@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from functools import singledispatch
 
 from ..peer import events
@@ -272,7 +273,7 @@ def describe_round(state: RoundState, *, resumed: bool = False) -> str:
         return f"round {state.number} is over: {winner}"
     resumes = " resumes" if resumed else ""
     return (
-        f"round {state.number}{resumes}: {len(state.targets)} files to find, "
+        f"round {state.number}{resumes}: {counted(len(state.targets), 'file')} to find, "
         f"{state.seconds_left:.0f} s left"
     )
 
@@ -286,14 +287,21 @@ def describe_lobby(lobby: Lobby) -> str:
     return f"next round in {lobby.starts_in:.0f} s{ready}"
 
 
-def evening_lines(rows: list[EveningRow]) -> list[str]:
-    """The evening, for a log or a terminal: a head line, then one line per player."""
+def evening_lines(rows: list[EveningRow], cut_short: Sequence[int] = ()) -> list[str]:
+    """The evening, for a log or a terminal: a head line, one line per player, and the rounds
+    the host cut short as it stopped (`cut_short`)."""
     if not rows:
         return ["the evening is over: no rounds were played"]
-    lines = [f"the evening is over after {max(r.rounds for r in rows)} rounds:"]
+    lines = [f"the evening is over after {counted(max(r.rounds for r in rows), 'round')}:"]
     for row in rows:
         lines.append(f"{row.name}: {_evening(row)}")
+    for number in cut_short:
+        lines.append(cut_short_line(number))
     return lines
+
+
+def cut_short_line(number: int) -> str:
+    return f"round {number} was cut short when the host stopped: its points count, nobody won it"
 
 
 def my_evening(row: EveningRow) -> str:

@@ -29,7 +29,8 @@ from ..proto import (
 )
 from ..storage.interfaces import MetadataStore
 from . import rules, saved
-from .evening import Evening, RoundSummary
+from .ending import end_round
+from .evening import Evening
 from .maps import RECHECK_SECONDS, MapCounts
 from .records import PlayerRecord, Records, stored
 from .settings import GameSettings
@@ -90,6 +91,11 @@ class HuntHost:
         self._wake = trio.Event()
         self._nonces: dict[tuple[str, str], bytes] = {}
         self._unsaved: set[str] = set()  # records a store outage held back: saved next time
+        self._online: Callable[[], Mapping[str, Online]] | None = None
+        self._playing: trio.CancelScope | None = None
+        """The running round's scope (it keeps the round saved to resume it)."""
+        self._cut: rules.Round | None = None
+        """The round the host cut short as it stops."""
         self.maps = MapCounts()
         """Each player's true map entries (what the scoreboard shows as its map)."""
 
@@ -124,6 +130,7 @@ class HuntHost:
     # ----------------------------------------------------------------------- rounds
 
     async def run(self, online: Callable[[], Mapping[str, Online]]) -> None:
+        self._online = online
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.records.keep)
             nursery.start_soon(self._recount_maps, online)
@@ -131,7 +138,7 @@ class HuntHost:
             if (resumed := await self._resume(online)) is not None:
                 first = False
                 await self._play(resumed, online)
-            while True:
+            while self._cut is None:
                 if len(online()) < self.min_players:
                     self._set_countdown(None)
                     await self._wait_for_change()
@@ -141,6 +148,7 @@ class HuntHost:
                 first = False
                 current = await self._start_round(online())
                 await self._play(current, online)
+            await trio.sleep_forever()  # cut short: the host is stopping
 
     def _set_countdown(self, starts_at: float | None) -> None:
         if starts_at != self.starts_at:
@@ -247,33 +255,28 @@ class HuntHost:
 
     async def _play(self, current: rules.Round, online: Callable[[], Mapping[str, Online]]) -> None:
         async with trio.open_nursery() as nursery:
+            self._playing = nursery.cancel_scope
             nursery.start_soon(saved.keep_saving, self.store, current)
             with trio.move_on_at(current.ends_at):
                 while not current.is_over(trio.current_time(), online()):
                     await self._wait_for_change()
             nursery.cancel_scope.cancel()
-        current.ends_at = min(current.ends_at, trio.current_time())
-        self.playing = False
-        await saved.save(self.store, None)  # over: nothing to resume
-        winner = current.winner()
-        points = current.points()
-        for name, gained in current.map_points.items():
-            if gained:
-                self.players.setdefault(name, PlayerRecord()).score += gained
-        if winner is not None:
-            self.players.setdefault(winner, PlayerRecord()).wins += 1
-        for name in sorted({*current.map_points, *([winner] if winner else [])}):
-            await self._save(name)
-        summary = RoundSummary(current.number, winner, points,
-                               [(f.player, f.target, f.points) for f in current.finds],
-                               list(online()))  # fmt: skip
-        self.evening.add(summary)
-        await stored(self.store.save_evening_round, current.number, summary.encode(),
-                     what="the evening's round")  # fmt: skip
-        log.info("round %d over: %s", current.number,
-                 f"{winner} wins with {points[winner]} point{'s' * (points[winner] != 1)}"
-                 if winner else "nobody scored")  # fmt: skip
+        if self._cut is current:  # the host stops: `cut_short` ends it
+            return
+        await end_round(self, current, list(online()))
         self._changed(round_changed=True)
+
+    async def cut_short(self) -> int | None:
+        """The host stops mid-round: the round ends now, counted in the evening as cut short
+        (its points count, nobody wins it). Its number, or None if no round was running."""
+        current = self.round
+        if current is None or not self.playing or self._online is None:
+            return None
+        self._cut = current
+        if self._playing is not None:
+            self._playing.cancel()  # no more saving it to resume: this evening is over
+        await end_round(self, current, list(self._online()), cut_short=True)
+        return current.number
 
     def roster_changed(self, name: str | None = None) -> None:
         """A player joined or left: the scoreboard and the lobby changed."""
@@ -400,7 +403,7 @@ class HuntHost:
         record = self.players.setdefault(player, PlayerRecord())
         record.score += find.points
         record.files_found += 1
-        await self._save(player)
+        await self.save_player(player)
         await saved.save(self.store, current)
         log.info("%s found %s: +%d%s", player, find.target, find.points,
                  " (first!)" if find.first else "")  # fmt: skip
@@ -409,7 +412,7 @@ class HuntHost:
         bonus = f", first-finder bonus {rules.FIRST_BONUS}" if find.first else ""
         return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
 
-    async def _save(self, name: str) -> None:
+    async def save_player(self, name: str) -> None:
         self._unsaved.add(name)
         for player in sorted(self._unsaved):
             row = astuple(self.players[player])

@@ -1,20 +1,17 @@
-"""The database peer's side of the game: the lobby, rounds over time, treasure, checked finds.
+"""The database peer's side of the game: the lobby, rounds over time, treasure, saved scores.
 
-Rules come from `rules.py`; this module adds time, proof of possession and persistence. A find is
-credited only after the player answers a fresh random nonce with SHA-256(nonce + file bytes),
-checked against the vault's copy. Where its bytes came from is not taken from the player: the
-database peer counts what its vault served to whom. Who held what before a round comes from the
-host's own records (published, served by the vault, found, planted), kept in the store. The
-running round is kept in the store too (`saved.py`): a host that crashes and comes back goes on
-with it, once a player is back, with the time it had left.
+Rules come from `rules.py`; this module adds time and persistence. A find is checked in
+`finds.py` (proof of possession against the vault's copy), a map in `maps.py`, and a round that
+ends is counted in `ending.py`. Who held what before a round comes from the host's own records
+(published, served by the vault, found, planted), kept in the store. The running round is kept
+in the store too (`saved.py`): a host that crashes and comes back goes on with it, once a player
+is back, with the time it had left.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import random
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import astuple, dataclass
 
@@ -28,7 +25,7 @@ from ..proto import (
     Scored,
 )
 from ..storage.interfaces import MetadataStore
-from . import rules, saved
+from . import finds, rules, saved
 from .ending import end_round
 from .evening import Evening
 from .maps import RECHECK_SECONDS, MapCounts
@@ -89,7 +86,8 @@ class HuntHost:
         """A round is running (between its start and its end)."""
         self.evening = Evening()
         self._wake = trio.Event()
-        self._nonces: dict[tuple[str, str], bytes] = {}
+        self.nonces: dict[tuple[str, str], bytes] = {}
+        """The open challenges: (player, file) -> the nonce its proof must use."""
         self._unsaved: set[str] = set()  # records a store outage held back: saved next time
         self._online: Callable[[], Mapping[str, Online]] | None = None
         self._playing: trio.CancelScope | None = None
@@ -116,7 +114,7 @@ class HuntHost:
         self.round_version += round_changed
         self._wake.set()
 
-    def _changed(self, *, round_changed: bool = False, lobby_changed: bool = False) -> None:
+    def changed(self, *, round_changed: bool = False, lobby_changed: bool = False) -> None:
         """The scoreboard (with `round_changed`, the round too) may have changed: say so."""
         self.round_version += round_changed
         self.lobby_version += lobby_changed
@@ -153,7 +151,7 @@ class HuntHost:
     def _set_countdown(self, starts_at: float | None) -> None:
         if starts_at != self.starts_at:
             self.starts_at = starts_at
-            self._changed(lobby_changed=True)
+            self.changed(lobby_changed=True)
 
     async def _count_down(self, online: Callable[[], Mapping[str, Online]], *, first: bool) -> bool:
         """Wait out the countdown to the next round; False if too few players are left."""
@@ -215,13 +213,13 @@ class HuntHost:
             self.treasury.hand_out(seeder, names)
         self.ready.clear()
         self.records.new_round()
-        self._nonces.clear()
+        self.nonces.clear()
         self.starts_at = None
         self.playing = True
         targets = ", ".join(f"{p} {len(current.targets_for(p))}" for p in sorted(players))
         log.info("round %d started: %d files (%d planted), %g s; targets: %s", number,
                  len(pool), len(treasure), self.settings.round_seconds, targets)  # fmt: skip
-        self._changed(round_changed=True, lobby_changed=True)
+        self.changed(round_changed=True, lobby_changed=True)
         await stored(self.store.save_rounds, number, what="the round count")
         return current
 
@@ -250,7 +248,7 @@ class HuntHost:
         current, left = loaded
         self.round, self.rounds, self.playing = current, max(self.rounds, current.number), True
         log.info("round %d resumed with %.0f s left", current.number, left)
-        self._changed(round_changed=True, lobby_changed=True)
+        self.changed(round_changed=True, lobby_changed=True)
         return current
 
     async def _play(self, current: rules.Round, online: Callable[[], Mapping[str, Online]]) -> None:
@@ -264,7 +262,7 @@ class HuntHost:
         if self._cut is current:  # the host stops: `cut_short` ends it
             return
         await end_round(self, current, list(online()))
-        self._changed(round_changed=True)
+        self.changed(round_changed=True)
 
     async def cut_short(self) -> int | None:
         """The host stops mid-round: the round ends now, counted in the evening as cut short
@@ -283,12 +281,12 @@ class HuntHost:
         if name is not None:
             self.players.setdefault(name, PlayerRecord())
         self.maps.holdings_changed()
-        self._changed(lobby_changed=True)
+        self.changed(lobby_changed=True)
 
     def player_ready(self, name: str) -> None:
         if name not in self.ready:
             self.ready.add(name)
-            self._changed(lobby_changed=True)
+            self.changed(lobby_changed=True)
 
     async def change_setting(self, key: str, value: str) -> dict[str, str]:
         """Change a setting now and for good, kept in the store first (raises ValueError, or
@@ -309,7 +307,7 @@ class HuntHost:
             self.settings = settings
             for key, value in sorted(changed):
                 log.info("setting %s is now %s", key, value)
-            self._changed(lobby_changed=True)
+            self.changed(lobby_changed=True)
 
     # ----------------------------------------------------------------- holdings, maps
 
@@ -326,7 +324,7 @@ class HuntHost:
         held = list(held)
         if self.round is not None and self.playing:
             self.round.admit(name, held)
-            self._changed(round_changed=True)
+            self.changed(round_changed=True)
         self.published(name, held)
 
     def published(self, name: str, held: Iterable[bytes]) -> None:
@@ -361,56 +359,19 @@ class HuntHost:
         scored = bool(
             current and self.playing and current.score_map(player, rules.map_points(true), now)
         )
-        self._changed(round_changed=scored)  # the scoreboard shows the map's size
+        self.changed(round_changed=scored)  # the scoreboard shows the map's size
 
     # ------------------------------------------------------------------------ finds
 
     def claim(self, player: str, name: str) -> Challenge | Scored:
         """A player says it found `name`: challenge it, or say why it cannot score."""
-        current = self.round
-        problem = (
-            current.claim_problem(player, name, trio.current_time())
-            if current and self.playing
-            else "no round is running"
-        )
-        if problem:
-            log.info("claim by %s for %s refused: %s", player, name, problem)
-            return Scored(name, 0, problem)
-        nonce = secrets.token_bytes(32)
-        self._nonces[(player, name)] = nonce
-        return Challenge(name, nonce)
+        return finds.challenge(self, player, name)
 
     async def check_proof(
         self, player: str, proof: Proof, prove: Callable[[bytes], bytes], size: int
     ) -> Scored:
         """Credit the find if the proof matches `prove(nonce)`, the vault's copy's (blocking)."""
-        nonce = self._nonces.pop((player, proof.name), None)
-        current = self.round
-        if nonce is None or not hmac.compare_digest(nonce, proof.nonce) or current is None:
-            log.info("proof by %s for %s refused: no such challenge", player, proof.name)
-            return Scored(proof.name, 0, "no open challenge for that find")
-        expected = await trio.to_thread.run_sync(prove, nonce)
-        if not hmac.compare_digest(expected, proof.digest):
-            log.info("proof by %s for %s refused: wrong proof", player, proof.name)
-            return Scored(proof.name, 0, "the proof does not match the file")
-        now = trio.current_time()
-        problem = current.claim_problem(player, proof.name, now)
-        if problem:
-            return Scored(proof.name, 0, problem)
-        from_vault = self.records.mostly_from_vault(player, proof.name, size)
-        find = current.credit(player, proof.name, from_vault=from_vault, now=now)
-        self.records.note(player, [current.pool[proof.name]], "found", self.rounds)
-        record = self.players.setdefault(player, PlayerRecord())
-        record.score += find.points
-        record.files_found += 1
-        await self.save_player(player)
-        await saved.save(self.store, current)
-        log.info("%s found %s: +%d%s", player, find.target, find.points,
-                 " (first!)" if find.first else "")  # fmt: skip
-        self._changed(round_changed=True)
-        how = "from the vault" if from_vault else "from a peer"
-        bonus = f", first-finder bonus {rules.FIRST_BONUS}" if find.first else ""
-        return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
+        return await finds.check_proof(self, player, proof, prove, size)
 
     async def save_player(self, name: str) -> None:
         self._unsaved.add(name)

@@ -26,7 +26,8 @@ SIZE = (160, 45)
 BIG = "dragon-hoard.bin"
 
 
-async def shoot(net: BackgroundNetwork, out: Path) -> None:
+async def shoot(net: BackgroundNetwork) -> str:
+    """The screen as SVG, once the round, a find and the transfer are on it."""
     await net.peer({"ancient-map.txt": b"x" * 7000, "ocean.png": random_bytes(36_000, seed=2)})
     slow = functools.partial(net.net.peer, max_upload=1_500_000)  # a transfer to watch
     await net.acall(slow, {BIG: random_bytes(12_000_000, seed=1)})
@@ -42,19 +43,22 @@ async def shoot(net: BackgroundNetwork, out: Path) -> None:
         await type_command(pilot, f"get {BIG}")
         await wait_until(lambda: "%" in shown_text(app, "#transfers"), what="the transfer")
         await pilot.pause(1.0)  # a rate and an ETA measured
-        out.write_text(app.export_screenshot(title="rp2p-tui"))
+        return app.export_screenshot(title="rp2p-tui")
 
 
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.svg")
     with tempfile.TemporaryDirectory() as root:
         net = BackgroundNetwork(Path(root)).start(
-            min_players=2, lobby_seconds=0, settings=GameSettings(300, 600, targets=4, treasure=1)
+            min_players=2,
+            lobby_seconds=0,
+            settings=GameSettings(300, 600, targets=4, treasure=1),  # type: ignore[arg-type]
         )
         try:
-            asyncio.run(shoot(net, out))
+            svg = asyncio.run(shoot(net))
         finally:
             net.close()
+    out.write_text(svg)
     print(f"wrote {out}")
 
 

@@ -45,6 +45,9 @@ def test_the_round_the_host_stops_counts_in_the_evening_as_cut_short(cluster: Cl
     assert "round 1 was cut short when the host stopped: its points count, nobody won it" in log
     wait_for(lambda: "the host ended the evening: bob: won 0 of 1 round" in cluster.peer_log(
         "alice"), 20, "alice to hear the evening")  # fmt: skip
+    told = cluster.peer_log("alice")  # the round's end first, then the evening's
+    cut = told.index("alice: round 1 was cut short when the host stopped: its points count")
+    assert cut < told.index("the host ended the evening"), told[-1500:]
 
     cluster.start_db(*ROUND)  # the next evening starts afresh, not in the middle of round 1
     cluster.wait_said("db", r"round 2 started", timeout=60)

@@ -200,9 +200,9 @@ class GameApp(App[int]):
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.EveningOver):
                 self.feed(text, "round")
-                running = self.node.round  # not over: the host stopped in the middle of it
-                cut = running.number if running is not None and not running.over else None
-                self.show_modal(EveningScreen(list(event.players), self.node.name, cut))
+                if isinstance(self.screen, RoundOverScreen):  # the evening's end takes its place
+                    self.pop_screen()
+                self.show_modal(EveningScreen(list(event.players), self.node.name, self.node.round))
             elif isinstance(event, events.FindScored):
                 self.notify(f"+{event.points} for {event.name}", title="Found!")
             else:

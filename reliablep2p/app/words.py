@@ -264,6 +264,8 @@ def _(event: events.EveningOver) -> str:
 
 
 def describe_round(state: RoundState, *, resumed: bool = False) -> str:
+    if state.over and state.cut_short:
+        return cut_short_line(state.number)
     if state.over:
         if state.winner:
             won = next((s.points for s in state.standings if s.player == state.winner), 0)

@@ -202,6 +202,17 @@ class Play:
                     players[name] = Online(there.peer, there.holdings, self.map_size(name))
         return players
 
+    async def round_told(self, timeout: float) -> None:
+        """Wait (`timeout` at most) until every player's session was pushed the round as it
+        is now (the round the host cut short, before it says the evening is over)."""
+        with trio.move_on_after(timeout):
+            while self._round_untold():  # noqa: ASYNC110 - the pushers own the sessions
+                await trio.sleep(0.01)
+
+    def _round_untold(self) -> bool:
+        version = self.hunt.round_version
+        return any(s.plays and s.round_version != version for s in self.sessions.values())
+
     def map_size(self, name: str) -> int:
         """The true entries of a player's map, as the host counted them."""
         return self.hunt.maps.sizes.get(name, 0)

@@ -28,6 +28,7 @@ async def end_round(
 ) -> None:
     """Round `current` is over (`played`: who was online): count it everywhere."""
     current.ends_at = min(current.ends_at, trio.current_time())
+    current.cut_short = cut_short
     host.playing = False
     await saved.save(host.store, None)  # over: nothing to resume
     winner = None if cut_short else current.winner()
@@ -52,6 +53,10 @@ async def end_round(
 def _said(winner: str | None, points: dict[str, int]) -> str:
     if winner is None:
         scored = sum(1 for gained in points.values() if gained)
-        return f"{scored} players scored, nobody wins it" if scored else "nobody scored"
+        return (
+            f"{scored} player{'s' * (scored != 1)} scored, nobody wins it"
+            if scored
+            else "nobody scored"
+        )
     won = points[winner]
     return f"{winner} wins with {won} point{'s' * (won != 1)}"

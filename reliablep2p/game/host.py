@@ -274,6 +274,7 @@ class HuntHost:
         if self._playing is not None:
             self._playing.cancel()  # no more saving it to resume: this evening is over
         await end_round(self, current, list(self._online()), cut_short=True)
+        self.changed(round_changed=True)  # its players are told before the evening is over
         return current.number
 
     def roster_changed(self, name: str | None = None) -> None:

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from reliablep2p.app import words
-from reliablep2p.proto import EveningRow
+from reliablep2p.proto import EveningRow, RoundState
 
 from .settled import SettledModal
 
@@ -18,11 +18,14 @@ from .settled import SettledModal
 class EveningScreen(SettledModal):
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
 
-    def __init__(self, rows: list[EveningRow], me: str, cut_short: int | None = None) -> None:
+    def __init__(
+        self, rows: list[EveningRow], me: str, last_round: RoundState | None = None
+    ) -> None:
         super().__init__()
         self.rows = rows
         self.me = me
-        self.cut_short = cut_short
+        cut = last_round if last_round is not None and last_round.cut_short else None
+        self.cut_short = cut.number if cut is not None else None
         """The round running when the host stopped (counted as it stood), if one was."""
 
     def compose(self) -> ComposeResult:

@@ -59,11 +59,14 @@ class RoundOverScreen(SettledModal):
     def compose(self) -> ComposeResult:
         state = self.state
         winner = state.winner or "nobody"
-        title = Text(f"Round {state.number} is over\n", style="bold")
+        title = Text(f"Round {state.number} " + ("was cut short\n" if state.cut_short
+                     else "is over\n"), style="bold")  # fmt: skip
         points = next((s.points for s in state.standings if s.player == state.winner), 0)
         named = "You win" if winner == self.me else f"Winner: {winner}"
         won = f"{points} point{'' if points == 1 else 's'}"
-        title.append(f"{named} with {won}!" if state.winner else "Winner: nobody",
+        cut = "The host stopped: its points count, nobody won it"
+        nobody = cut if state.cut_short else "Winner: nobody"
+        title.append(f"{named} with {won}!" if state.winner else nobody,
                      style="bold magenta")  # fmt: skip
         finds = Text()
         for find in state.finds:

@@ -85,7 +85,8 @@ class HuntPanel(SteadyStatic):
         table = fit_lines([_line(row, self.me) for row in rows], width)
         if state.over:
             winner = state.winner or "nobody"
-            head = Text(f"Round {state.number} over: winner {winner}", style="bold magenta")
+            over = "cut short (the host stopped)" if state.cut_short else f"over: winner {winner}"
+            head = Text(f"Round {state.number} {over}", style="bold magenta")
             lines = [head, table, *self._lobby_lines()]
             self.paint((width, text_key(lines)), Group(*lines))
         elif not rows:

@@ -132,5 +132,9 @@ def test_the_catalog_says_you_hold_your_own_files() -> None:
             assert rows["mine.txt"].rstrip().endswith("you"), rows
             assert rows["ours.txt"].rstrip().endswith("you, bob"), rows
             assert rows["far.txt"].rstrip().endswith("—"), rows
+            catalog = app.query_one(CatalogTable)
+            assert catalog.border_subtitle == "3 files · you have 2"
+            catalog.show([model.CatalogRow("mine.txt", 10, (), have=True, target=False)])
+            assert catalog.border_subtitle == "1 file · you have 1"
 
     asyncio.run(scenario())

@@ -102,6 +102,8 @@ class HuntPanel(SteadyStatic):
         if lobby is None:
             return [Text("Waiting for the host to start a round\n(it needs two players online).",
                          style="dim")]  # fmt: skip
+        if lobby.starts_in < 0 and not lobby.needed:  # enough players, no countdown yet
+            return [Text("Waiting for the host to start the next round.", style="dim")]
         if lobby.starts_in < 0:
             more = f"{lobby.needed} more player{'' if lobby.needed == 1 else 's'}"
             return [Text(f"Lobby: waiting for {more} to start a round.", style="dim")]

@@ -53,3 +53,16 @@ def test_a_name_another_player_published_is_refused_in_one_line(cluster: Cluster
     cluster.player("bob", {NAME: random_bytes(60_000, seed=33)})
     told = cluster.wait_said("bob", rf"will not take {NAME}: .*")
     assert told.group(0).endswith("another player's file already has this name"), told.group(0)
+
+
+def test_an_edited_file_keeps_its_first_content_backed_up_under_the_name(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    first = random_bytes(40_000, seed=34)
+    cluster.player("alice", {NAME: first})
+    cluster.wait_cataloged(NAME)
+    cluster.share("alice").joinpath(NAME).write_bytes(random_bytes(90_000, seed=35))
+    told = cluster.wait_said("alice", rf"will not take {NAME}: .*")
+    assert told.group(0).endswith("kept in the catalog; share this one under another name")
+    cluster.fetch("bob", NAME, share=tmp_path / "bob")
+    assert (tmp_path / "bob" / NAME).read_bytes() == first

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reliablep2p.database.play import GameMirror
+from reliablep2p.database.mirror import GameMirror
 from reliablep2p.game.board import TOP_ROWS
 from reliablep2p.game.host import HuntHost, Online
 from reliablep2p.game.rules import Round

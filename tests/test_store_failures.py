@@ -177,11 +177,11 @@ async def test_scores_made_while_the_store_is_down_are_written_when_it_is_back()
     hunt.roster_changed("ann")
     hunt.roster_changed("bob")
     hunt.players["ann"].score = 10
-    await hunt._save("ann")  # down: kept here, not lost, and nothing raised
+    await hunt.save_player("ann")  # down: kept here, not lost, and nothing raised
     assert store.saved == {}
     store.up = True
     hunt.players["bob"].score = 5
-    await hunt._save("bob")
+    await hunt.save_player("bob")
     assert store.saved == {"ann": (10, 0, 0), "bob": (5, 0, 0)}
 
 

@@ -200,7 +200,9 @@ class GameApp(App[int]):
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.EveningOver):
                 self.feed(text, "round")
-                self.show_modal(EveningScreen(list(event.players), self.node.name))
+                if isinstance(self.screen, RoundOverScreen):  # the evening's end takes its place
+                    self.pop_screen()
+                self.show_modal(EveningScreen(list(event.players), self.node.name, self.node.round))
             elif isinstance(event, events.FindScored):
                 self.notify(f"+{event.points} for {event.name}", title="Found!")
             else:
@@ -231,8 +233,10 @@ class GameApp(App[int]):
         elif not event.round.over and isinstance(self.screen, RoundOverScreen | EveningScreen):
             self.screen.dismiss()  # a round runs (again): what ended is over, the board is back
 
-    def round_over_screen(self, state: RoundState, board: list[PlayerStats]) -> RoundOverScreen:
-        return RoundOverScreen(state, board, self.node.name, self.news.clock)
+    def round_over_screen(
+        self, state: RoundState, board: list[PlayerStats], *, asked: bool = False
+    ) -> RoundOverScreen:
+        return RoundOverScreen(state, board, self.node.name, self.news.clock, asked=asked)
 
     def show_modal(self, screen: Screen[None]) -> None:
         """A screen over the board; when it closes, the board has the focus again."""
@@ -379,7 +383,7 @@ class GameApp(App[int]):
             self.notify("no round has finished yet; the players panel has the live scores")
             return
         state, board = self.finished_round
-        self.show_modal(self.round_over_screen(state, board))
+        self.show_modal(self.round_over_screen(state, board, asked=True))
 
     def action_save_screenshot(self) -> None:
         if (path := save_screenshot(self, screenshot.screenshot_folder())) is not None:

@@ -239,7 +239,10 @@ def clock(seconds: float) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
-def holders(names: tuple[str, ...], most: int = 3) -> str:
+def holders(names: tuple[str, ...], most: int = 3, *, yours: bool = False) -> str:
+    """Who holds a file, as the catalog shows it: `yours` (we seed it) says "you" first."""
+    if yours:
+        names = ("you", *names)
     if not names:
         return "—"
     shown = ", ".join(names[:most])

@@ -189,22 +189,22 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
             )
         else:
             try:
-                code = await trio.to_thread.run_sync(
-                    lambda: database.store.new_invite(
+                start = await trio.to_thread.run_sync(
+                    lambda: database.store.start_code(
                         uses=STARTUP_CODE_USES, seconds=STARTUP_CODE_HOURS * 3600
                     )
                 )
             except StoreUnavailable as exc:  # gone away while we started
                 nursery.cancel_scope.cancel()
                 return refused(exc)
-            code = tagged_code(code, database.authority.tag)
-            print(f"join code: {code}  (for {STARTUP_CODE_USES} players, {STARTUP_CODE_HOURS} h;"
-                  " more with 'rp2p-db invite')", flush=True)  # fmt: skip
+            code = tagged_code(start.code, database.authority.tag)
+            print(f"join code: {code}  ({words.code_left(start.uses_left, start.expires_at)};"
+                  " another with 'rp2p-db invite')", flush=True)  # fmt: skip
             lines = await trio.to_thread.run_sync(how_to_join, database, code)
             print("\n".join(lines), flush=True)
         await _until_signal(trio.CancelScope())  # returns at the first SIGINT or SIGTERM
         rows = await database.say_goodnight()
-        for line in words.evening_lines(rows):
+        for line in words.evening_lines(rows, database.hunt.evening.cut_short):
             logging.getLogger("rp2p").info("%s", line)
         nursery.cancel_scope.cancel()
     logging.getLogger("rp2p").info("stopped")

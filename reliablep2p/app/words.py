@@ -6,6 +6,9 @@ them back.
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Sequence
 from functools import singledispatch
 
 from ..peer import events
@@ -40,6 +43,17 @@ def shown(name: str) -> str:
 
 def counted(count: int, thing: str) -> str:
     return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
+def points(count: int) -> str:
+    return counted(count, "point")
+
+
+def code_left(uses: int, expires_at: float) -> str:
+    """What is left of a join code: how many more may join with it, for how long."""
+    minutes = max(1, math.ceil((expires_at - time.time()) / 60))
+    within = f"{math.ceil(minutes / 60)} h" if minutes > 90 else f"{minutes} min"
+    return f"for {counted(uses, 'player')}, {within}"
 
 
 def probes(count: int) -> str:
@@ -205,7 +219,7 @@ def _(event: events.PublishRefused) -> str:
 @describe.register(events.Scoreboard)
 def _(event: events.Scoreboard) -> str:
     leader = event.players[0] if event.players else None
-    return f"leader: {leader.name} with {leader.score}" if leader else "no players yet"
+    return f"leader: {leader.name} with {points(leader.score)}" if leader else "no players yet"
 
 
 @describe.register(events.RoundChanged)
@@ -250,16 +264,18 @@ def _(event: events.EveningOver) -> str:
 
 
 def describe_round(state: RoundState, *, resumed: bool = False) -> str:
+    if state.over and state.cut_short:
+        return cut_short_line(state.number)
     if state.over:
         if state.winner:
-            points = next((s.points for s in state.standings if s.player == state.winner), 0)
-            winner = f"{state.winner} wins with {points}" if points else f"{state.winner} wins"
+            won = next((s.points for s in state.standings if s.player == state.winner), 0)
+            winner = f"{state.winner} wins with {points(won)}" if won else f"{state.winner} wins"
         else:
             winner = "nobody scored"
         return f"round {state.number} is over: {winner}"
     resumes = " resumes" if resumed else ""
     return (
-        f"round {state.number}{resumes}: {len(state.targets)} files to find, "
+        f"round {state.number}{resumes}: {counted(len(state.targets), 'file')} to find, "
         f"{state.seconds_left:.0f} s left"
     )
 
@@ -273,14 +289,21 @@ def describe_lobby(lobby: Lobby) -> str:
     return f"next round in {lobby.starts_in:.0f} s{ready}"
 
 
-def evening_lines(rows: list[EveningRow]) -> list[str]:
-    """The evening, for a log or a terminal: a head line, then one line per player."""
+def evening_lines(rows: list[EveningRow], cut_short: Sequence[int] = ()) -> list[str]:
+    """The evening, for a log or a terminal: a head line, one line per player, and the rounds
+    the host cut short as it stopped (`cut_short`)."""
     if not rows:
         return ["the evening is over: no rounds were played"]
-    lines = [f"the evening is over after {max(r.rounds for r in rows)} rounds:"]
+    lines = [f"the evening is over after {counted(max(r.rounds for r in rows), 'round')}:"]
     for row in rows:
         lines.append(f"{row.name}: {_evening(row)}")
+    for number in cut_short:
+        lines.append(cut_short_line(number))
     return lines
+
+
+def cut_short_line(number: int) -> str:
+    return f"round {number} was cut short when the host stopped: its points count, nobody won it"
 
 
 def my_evening(row: EveningRow) -> str:

@@ -3,19 +3,24 @@
 A published file is cataloged at once when the vault already holds its content (deduplicated by
 hash); otherwise the publisher is asked for the bytes (`need`), which arrive over an `upload`
 connection, are verified chunk by chunk and become a blob before the catalog entry is added.
-A name that looks like another name in the catalog (same UTS #39 skeleton) is refused.
+A name that looks like another name in the catalog (same UTS #39 skeleton) is refused. New
+content under a cataloged name replaces the entry when that name is the publisher's alone and the
+new content is the old one and more (a copy published half-done, then finished); an edited file
+keeps its first content backed up under the name, and another player's name is refused.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from pathlib import Path
 
 import trio
 
 from ..game.host import HuntHost
 from ..net.channel import Channel
 from ..proto import (
+    CHUNK_SIZE,
     ErrorCode,
     FileInfo,
     Hello,
@@ -75,12 +80,18 @@ class Backup:
                 if (twin := batch.clash(info.name)) is not None:
                     raise _looks_like(twin, "published with it")
                 batch.add(info.name)
-                if info.name in self.catalog:
+                known = self.catalog.get(info.name)
+                if known is not None and known.hash == info.hash:
                     shared.append(info.name)
-                elif not await trio.to_thread.run_sync(self.vault.has_blob, info):
-                    needed.append(info.name)
                 else:
-                    await self._add(info, session.peer)  # refuses a look-alike that won a race
+                    if known is not None:
+                        await self._check_replaceable(info, session.peer.name)
+                    if not await trio.to_thread.run_sync(self.vault.has_blob, info):
+                        needed.append(info.name)
+                    else:  # refuses a look-alike that won a race
+                        if known is not None:
+                            await self._check_grown(known, info)
+                        await self._add(info, session.peer)
             except StoreUnavailable:  # asked for: the upload fails, and is tried again later
                 needed.append(info.name)
             except ProtocolError as exc:
@@ -105,13 +116,28 @@ class Backup:
             raise RemoteProtocolError(
                 ErrorCode.FORBIDDEN, "the host removed this file from the network"
             )
-        known = self.catalog.get(info.name)
-        if known is not None and known.hash != info.hash:
-            raise RemoteProtocolError(
-                ErrorCode.NAME_TAKEN, "another file with different content already has this name"
-            )
         if (twin := self._lookalikes.clash(info.name)) is not None:
             raise _looks_like(twin, "already in the catalog")
+
+    async def _check_replaceable(self, info: FileInfo, player: str) -> None:
+        """New content under a cataloged name replaces it only when the name is `player`'s
+        alone (a copy cataloged half-done, then finished); another's file keeps its name."""
+        if info.name in self.hunt.treasure:
+            raise RemoteProtocolError(ErrorCode.NAME_TAKEN, "the host's treasure has this name")
+        sharers = await trio.to_thread.run_sync(self.store.sharers, info.name)
+        if sharers != {player}:
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, "another player's file already has this name"
+            )
+
+    async def _check_grown(self, known: FileInfo, info: FileInfo) -> None:
+        """The new content (in the vault now) must be the cataloged one and more after it: a
+        copy that went on to the end. An edited file keeps the name's first content backed up."""
+        if not await trio.to_thread.run_sync(grew_from, self.vault, known, info):
+            raise RemoteProtocolError(
+                ErrorCode.NAME_TAKEN, "your earlier file with this name is kept in the catalog;"
+                " share this one under another name",
+            )  # fmt: skip
 
     async def _record_shared(self, player: str, names: list[str]) -> None:
         """Remember who shares a cataloged file too (what `restore` brings back)."""
@@ -123,6 +149,8 @@ class Backup:
     async def serve_upload(self, channel: Channel, hello: Hello, request: Upload) -> None:
         info = request.file
         self._check_publishable(info)
+        if (known := self.catalog.get(info.name)) is not None and known.hash != info.hash:
+            await self._check_replaceable(info, hello.name)
         uploader = PeerInfo(name=hello.name, host=channel.remote_host, port=hello.port)
         async with self._upload_slots:
             try:
@@ -131,10 +159,13 @@ class Backup:
                 raise LocalProtocolError(
                     ErrorCode.INTERNAL, f"the vault cannot store {info.name} now ({exc.strerror})"
                 ) from None
-        if info.name not in self.catalog:
-            await self._add(info, uploader)
-        else:  # the same content, or another that took the name while this one came
+        known = self.catalog.get(info.name)
+        if known is None or known.hash != info.hash:
+            if known is not None:  # a copy finished, or another took the name meanwhile
+                await self._check_replaceable(info, hello.name)
+                await self._check_grown(known, info)
             self._check_publishable(info)
+            await self._add(info, uploader)
         await channel.send(Stored(info.name))
 
     async def _store_blob(self, channel: Channel, info: FileInfo) -> None:
@@ -162,6 +193,28 @@ class Backup:
         self.cataloged(info)
         self.hunt.poke()
         log.info("cataloged %s (%s bytes) from %s", info.name, f"{info.size:,}", publisher.name)
+
+
+def grew_from(vault: Vault, old: FileInfo, new: FileInfo) -> bool:
+    """True if `new` is `old` with more bytes after it, as both blobs in the vault say
+    (blocking): its whole chunks by their hashes, the last one's bytes read."""
+    whole = old.size // CHUNK_SIZE
+    if new.size <= old.size or old.chunks[:whole] != new.chunks[:whole]:
+        return False
+    tail = old.size - whole * CHUNK_SIZE
+    try:
+        return not tail or _chunk(vault, old, whole)[:tail] == _chunk(vault, new, whole)[:tail]
+    except (OSError, ValueError):  # a copy gone or damaged: nothing to compare
+        return False
+
+
+def _chunk(vault: Vault, info: FileInfo, index: int) -> bytes:
+    source = vault.source(info)
+    if not isinstance(source, Path):
+        return source(index)
+    with source.open("rb") as blob:
+        blob.seek(index * CHUNK_SIZE)
+        return blob.read(CHUNK_SIZE)
 
 
 def _looks_like(twin: str, where: str) -> RemoteProtocolError:

@@ -283,6 +283,8 @@ class DatabasePeer:
         (the players move to one of them)."""
         if self.cluster is not None and self.cluster.members:
             return self.hunt.evening.rows()
+        if await self.hunt.cut_short() is not None:  # it counts, with what was found so far
+            await self.play.round_told(GOODNIGHT_TIMEOUT)  # its end, then the evening's
         rows = await self.pushes.say_goodnight(self.hunt.evening.rows(), GOODNIGHT_TIMEOUT)
         await stored(self.store.end_evening, what="the end of the evening")  # the next starts anew
         return rows

@@ -4,8 +4,8 @@ With one database peer (or while this one holds the host's lease) a session's ga
 to its own `HuntHost`. Among several on one PostgreSQL, only one hosts the rounds; the others
 relay: their players' game messages go over the bus to the host (`send`), the host's answers,
 treasure and game state come back, and what their sessions are pushed comes from a
-`GameMirror` of the host's last `GameState`. The host keeps the relayed players in `remote`,
-so its rounds, lobby and scoreboard count everyone on the network.
+`GameMirror` (`mirror.py`) of the host's last `GameState`. The host keeps the relayed players in
+`remote`, so its rounds, lobby and scoreboard count everyone on the network.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import msgspec
 import trio
 
 from ..game import views
@@ -24,16 +23,15 @@ from ..peer.peerlist import Addr
 from ..proto import (  # fmt: skip
     Challenge,
     FileInfo,
-    Lobby,
     MapEntry,
     PeerInfo,
     PlayerStats,
     Proof,
-    RoundState,
     Scored,
     bus,
 )
 from ..storage.interfaces import StoreUnavailable, Vault
+from .mirror import GameMirror
 from .pushes import Announcer, Session
 
 log = logging.getLogger("rp2p.db")
@@ -51,64 +49,6 @@ class RemotePlayer:
     peer: PeerInfo
     holdings: frozenset[str] | None = None
     """None until it published (only then is it in the game)."""
-    map_size: int = 0
-
-
-class GameMirror:
-    """The lobby, round and scoreboard as the host last said (what a relay pushes)."""
-
-    def __init__(self) -> None:
-        self.lobby_version = self.round_version = -1
-        self.lobby: Lobby | None = None
-        self.round: RoundState | None = None
-        self.targets: dict[str, list[str]] = {}
-        self.board: list[PlayerStats] = []
-        self._places: dict[str, int] = {}
-        self._at = 0.0
-
-    def update(self, state: bus.GameState) -> bool:
-        """Take the host's state; True if the scoreboard changed."""
-        self._at = trio.current_time()
-        if state.lobby != self.lobby:
-            self.lobby, self.lobby_version = state.lobby, self.lobby_version + 1
-        if state.round != self.round or state.targets != self.targets:
-            self.round_version += 1
-            standings = state.round.standings if state.round is not None else []
-            self._places = {standing.player: place for place, standing in enumerate(standings)}
-        self.round, self.targets = state.round, state.targets
-        if state.board is not None and state.board != self.board:
-            self.board = state.board
-            return True
-        return False
-
-    def forced(self) -> None:
-        """Every session is pushed the mirror's state afresh (it was a host's until now)."""
-        self.lobby_version += 1
-        self.round_version += 1
-
-    def lobby_state(self, online: object) -> Lobby:
-        lobby = self.lobby or Lobby()
-        if lobby.starts_in < 0:
-            return lobby
-        elapsed = trio.current_time() - self._at
-        return msgspec.structs.replace(lobby, starts_in=max(0.0, lobby.starts_in - elapsed))
-
-    def round_state(self, player: str) -> RoundState | None:
-        if self.round is None:
-            return None
-        left = self.round.seconds_left
-        if not self.round.over:
-            left = max(0.0, left - (trio.current_time() - self._at))
-        targets = self.targets.get(player)
-        if targets is None:  # the host has not heard of it yet: its targets come next
-            return None
-        standings = views.standings_for(self.round.standings, self._places, player)
-        return msgspec.structs.replace(
-            self.round, targets=targets, seconds_left=left, standings=standings
-        )
-
-    def finders(self) -> set[str]:
-        return {find.player for find in self.round.finds} if self.round is not None else set()
 
 
 class Play:
@@ -168,7 +108,7 @@ class Play:
 
     def map_report(self, session: Session, entries: list[MapEntry]) -> None:
         if self.hosting:
-            session.map_size = self.hunt.report_map(session.peer.name, entries, self.online_players)
+            self.hunt.report_map(session.peer.name, entries, self.online_players)
         else:  # the latest one of each player goes with the next batch
             self._maps[session.peer.name] = entries
 
@@ -254,14 +194,28 @@ class Play:
         players = {}
         for session in self.sessions.values():
             if session.plays and session.publishes:  # in the game, and said what it holds
-                players[session.peer.name] = Online(
-                    session.peer, self.holdings(session), session.map_size
-                )
+                name = session.peer.name
+                players[name] = Online(session.peer, self.holdings(session), self.map_size(name))
         if self.hosting:
             for name, there in self.remote.items():
                 if there.holdings is not None and name not in players:
-                    players[name] = Online(there.peer, there.holdings, there.map_size)
+                    players[name] = Online(there.peer, there.holdings, self.map_size(name))
         return players
+
+    async def round_told(self, timeout: float) -> None:
+        """Wait (`timeout` at most) until every player's session was pushed the round as it
+        is now (the round the host cut short, before it says the evening is over)."""
+        with trio.move_on_after(timeout):
+            while self._round_untold():  # noqa: ASYNC110 - the pushers own the sessions
+                await trio.sleep(0.01)
+
+    def _round_untold(self) -> bool:
+        version = self.hunt.round_version
+        return any(s.plays and s.round_version != version for s in self.sessions.values())
+
+    def map_size(self, name: str) -> int:
+        """The true entries of a player's map, as the host counted them."""
+        return self.hunt.maps.sizes.get(name, 0)
 
     def scoreboard(self) -> list[PlayerStats]:
         if not self.hosting:
@@ -344,9 +298,8 @@ class Play:
                 self.hunt.player_ready(name)
             case bus.MapReports(maps=maps):
                 for name, entries in maps.items():
-                    if (reporter := self.remote.get(name)) is not None:
-                        size = self.hunt.report_map(name, entries, self.online_players)
-                        reporter.map_size = size
+                    if name in self.remote:
+                        self.hunt.report_map(name, entries, self.online_players)
             case bus.VaultServed():
                 self.hunt.served_from_vault(message.player, message.name, message.offset,
                                             message.sent)  # fmt: skip

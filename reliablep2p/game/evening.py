@@ -1,7 +1,8 @@
 """An evening of rounds, summed up: rounds played and won, points, the best find.
 
 The host keeps one for everybody (said when it stops); a player keeps its own from the rounds it
-saw end (said when it quits). Pure: fed one finished round at a time. The host also keeps each
+saw end (said when it quits). Pure: fed one finished round at a time (or one the host cut short
+as it stopped: its points count, nobody won it). The host also keeps each
 finished round's `RoundSummary` in the store, so a host that takes over (or comes back after a
 crash) rebuilds the evening so far (`Evening.replayed`) instead of starting a new one.
 """
@@ -25,6 +26,8 @@ class RoundSummary(msgspec.Struct, array_like=True):
     finds: list[tuple[str, str, int]]
     """(player, file, points)"""
     played: list[str]
+    cut_short: bool = False
+    """The host stopped mid-round: counted with what was found so far, nobody won it."""
 
     def encode(self) -> bytes:
         return msgspec.msgpack.encode(self)
@@ -44,6 +47,8 @@ class Evening:
         self._players: dict[str, _Player] = {}
         self.rounds = 0
         self._last = -1
+        self.cut_short: list[int] = []
+        """The rounds the host cut short (it stopped mid-round)."""
 
     def round_over(
         self,
@@ -81,6 +86,8 @@ class Evening:
         return rows
 
     def add(self, summary: RoundSummary) -> None:
+        if summary.cut_short and summary.number != self._last:
+            self.cut_short.append(summary.number)
         self.round_over(summary.number, winner=summary.winner, points=summary.points,
                         finds=summary.finds, played=summary.played)  # fmt: skip
 

@@ -1,20 +1,17 @@
-"""The database peer's side of the game: the lobby, rounds over time, treasure, checked finds.
+"""The database peer's side of the game: the lobby, rounds over time, treasure, saved scores.
 
-Rules come from `rules.py`; this module adds time, proof of possession and persistence. A find is
-credited only after the player answers a fresh random nonce with SHA-256(nonce + file bytes),
-checked against the vault's copy. Where its bytes came from is not taken from the player: the
-database peer counts what its vault served to whom. Who held what before a round comes from the
-host's own records (published, served by the vault, found, planted), kept in the store. The
-running round is kept in the store too (`saved.py`): a host that crashes and comes back goes on
-with it, once a player is back, with the time it had left.
+Rules come from `rules.py`; this module adds time and persistence. A find is checked in
+`finds.py` (proof of possession against the vault's copy), a map in `maps.py`, and a round that
+ends is counted in `ending.py`. Who held what before a round comes from the host's own records
+(published, served by the vault, found, planted), kept in the store. The running round is kept
+in the store too (`saved.py`): a host that crashes and comes back goes on with it, once a player
+is back, with the time it had left.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import random
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import astuple, dataclass
 
@@ -28,8 +25,10 @@ from ..proto import (
     Scored,
 )
 from ..storage.interfaces import MetadataStore
-from . import rules, saved
-from .evening import Evening, RoundSummary
+from . import finds, rules, saved
+from .ending import end_round
+from .evening import Evening
+from .maps import RECHECK_SECONDS, MapCounts
 from .records import PlayerRecord, Records, stored
 from .settings import GameSettings
 from .treasure import Treasury, treasure_bytes, treasure_name
@@ -87,9 +86,16 @@ class HuntHost:
         """A round is running (between its start and its end)."""
         self.evening = Evening()
         self._wake = trio.Event()
-        self._nonces: dict[tuple[str, str], bytes] = {}
+        self.nonces: dict[tuple[str, str], bytes] = {}
+        """The open challenges: (player, file) -> the nonce its proof must use."""
         self._unsaved: set[str] = set()  # records a store outage held back: saved next time
-        self._truth: dict[str, set[str]] | None = None
+        self._online: Callable[[], Mapping[str, Online]] | None = None
+        self._playing: trio.CancelScope | None = None
+        """The running round's scope (it keeps the round saved to resume it)."""
+        self._cut: rules.Round | None = None
+        """The round the host cut short as it stops."""
+        self.maps = MapCounts()
+        """Each player's true map entries (what the scoreboard shows as its map)."""
 
     async def load(self) -> None:
         """The game from the store: at start, and when this database peer starts hosting
@@ -104,11 +110,11 @@ class HuntHost:
 
     def poke(self, *, round_changed: bool = False) -> None:
         """Something changed (a publish, a file cataloged; the pool: `round_changed`)."""
-        self._truth = None
+        self.maps.holdings_changed()
         self.round_version += round_changed
         self._wake.set()
 
-    def _changed(self, *, round_changed: bool = False, lobby_changed: bool = False) -> None:
+    def changed(self, *, round_changed: bool = False, lobby_changed: bool = False) -> None:
         """The scoreboard (with `round_changed`, the round too) may have changed: say so."""
         self.round_version += round_changed
         self.lobby_version += lobby_changed
@@ -122,13 +128,15 @@ class HuntHost:
     # ----------------------------------------------------------------------- rounds
 
     async def run(self, online: Callable[[], Mapping[str, Online]]) -> None:
+        self._online = online
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.records.keep)
+            nursery.start_soon(self._recount_maps, online)
             first = True
             if (resumed := await self._resume(online)) is not None:
                 first = False
                 await self._play(resumed, online)
-            while True:
+            while self._cut is None:
                 if len(online()) < self.min_players:
                     self._set_countdown(None)
                     await self._wait_for_change()
@@ -138,11 +146,12 @@ class HuntHost:
                 first = False
                 current = await self._start_round(online())
                 await self._play(current, online)
+            await trio.sleep_forever()  # cut short: the host is stopping
 
     def _set_countdown(self, starts_at: float | None) -> None:
         if starts_at != self.starts_at:
             self.starts_at = starts_at
-            self._changed(lobby_changed=True)
+            self.changed(lobby_changed=True)
 
     async def _count_down(self, online: Callable[[], Mapping[str, Online]], *, first: bool) -> bool:
         """Wait out the countdown to the next round; False if too few players are left."""
@@ -204,13 +213,13 @@ class HuntHost:
             self.treasury.hand_out(seeder, names)
         self.ready.clear()
         self.records.new_round()
-        self._nonces.clear()
+        self.nonces.clear()
         self.starts_at = None
         self.playing = True
         targets = ", ".join(f"{p} {len(current.targets_for(p))}" for p in sorted(players))
         log.info("round %d started: %d files (%d planted), %g s; targets: %s", number,
                  len(pool), len(treasure), self.settings.round_seconds, targets)  # fmt: skip
-        self._changed(round_changed=True, lobby_changed=True)
+        self.changed(round_changed=True, lobby_changed=True)
         await stored(self.store.save_rounds, number, what="the round count")
         return current
 
@@ -225,7 +234,7 @@ class HuntHost:
         if not await self.treasury.dig_up(files, number):
             return  # a store is down: dug up at a later round's start
         self.records.forget({self.treasure.pop(name)[0] for name in gone})
-        self._truth = None
+        self.maps.holdings_changed()
         log.info("treasure expired: %s", ", ".join(gone))
 
     async def _resume(self, online: Callable[[], Mapping[str, Online]]) -> rules.Round | None:
@@ -239,49 +248,46 @@ class HuntHost:
         current, left = loaded
         self.round, self.rounds, self.playing = current, max(self.rounds, current.number), True
         log.info("round %d resumed with %.0f s left", current.number, left)
-        self._changed(round_changed=True, lobby_changed=True)
+        self.changed(round_changed=True, lobby_changed=True)
         return current
 
     async def _play(self, current: rules.Round, online: Callable[[], Mapping[str, Online]]) -> None:
         async with trio.open_nursery() as nursery:
+            self._playing = nursery.cancel_scope
             nursery.start_soon(saved.keep_saving, self.store, current)
             with trio.move_on_at(current.ends_at):
                 while not current.is_over(trio.current_time(), online()):
                     await self._wait_for_change()
             nursery.cancel_scope.cancel()
-        current.ends_at = min(current.ends_at, trio.current_time())
-        self.playing = False
-        await saved.save(self.store, None)  # over: nothing to resume
-        winner = current.winner()
-        points = current.points()
-        for name, gained in current.map_points.items():
-            if gained:
-                self.players.setdefault(name, PlayerRecord()).score += gained
-        if winner is not None:
-            self.players.setdefault(winner, PlayerRecord()).wins += 1
-        for name in sorted({*current.map_points, *([winner] if winner else [])}):
-            await self._save(name)
-        summary = RoundSummary(current.number, winner, points,
-                               [(f.player, f.target, f.points) for f in current.finds],
-                               list(online()))  # fmt: skip
-        self.evening.add(summary)
-        await stored(self.store.save_evening_round, current.number, summary.encode(),
-                     what="the evening's round")  # fmt: skip
-        log.info("round %d over: %s", current.number,
-                 f"{winner} wins with {points[winner]}" if winner else "nobody scored")  # fmt: skip
-        self._changed(round_changed=True)
+        if self._cut is current:  # the host stops: `cut_short` ends it
+            return
+        await end_round(self, current, list(online()))
+        self.changed(round_changed=True)
+
+    async def cut_short(self) -> int | None:
+        """The host stops mid-round: the round ends now, counted in the evening as cut short
+        (its points count, nobody wins it). Its number, or None if no round was running."""
+        current = self.round
+        if current is None or not self.playing or self._online is None:
+            return None
+        self._cut = current
+        if self._playing is not None:
+            self._playing.cancel()  # no more saving it to resume: this evening is over
+        await end_round(self, current, list(self._online()), cut_short=True)
+        self.changed(round_changed=True)  # its players are told before the evening is over
+        return current.number
 
     def roster_changed(self, name: str | None = None) -> None:
         """A player joined or left: the scoreboard and the lobby changed."""
         if name is not None:
             self.players.setdefault(name, PlayerRecord())
-        self._truth = None
-        self._changed(lobby_changed=True)
+        self.maps.holdings_changed()
+        self.changed(lobby_changed=True)
 
     def player_ready(self, name: str) -> None:
         if name not in self.ready:
             self.ready.add(name)
-            self._changed(lobby_changed=True)
+            self.changed(lobby_changed=True)
 
     async def change_setting(self, key: str, value: str) -> dict[str, str]:
         """Change a setting now and for good, kept in the store first (raises ValueError, or
@@ -302,7 +308,7 @@ class HuntHost:
             self.settings = settings
             for key, value in sorted(changed):
                 log.info("setting %s is now %s", key, value)
-            self._changed(lobby_changed=True)
+            self.changed(lobby_changed=True)
 
     # ----------------------------------------------------------------- holdings, maps
 
@@ -319,12 +325,12 @@ class HuntHost:
         held = list(held)
         if self.round is not None and self.playing:
             self.round.admit(name, held)
-            self._changed(round_changed=True)
+            self.changed(round_changed=True)
         self.published(name, held)
 
     def published(self, name: str, held: Iterable[bytes]) -> None:
         self.records.note(name, held, "published", self.rounds)
-        self._truth = None
+        self.maps.holdings_changed()
 
     def served_from_vault(self, player: str, name: str, offset: int, sent: int) -> None:
         """The vault sent `player` `sent` bytes of `name` from `offset`."""
@@ -336,75 +342,39 @@ class HuntHost:
     def report_map(
         self, player: str, entries: list[MapEntry], online: Callable[[], Mapping[str, Online]]
     ) -> int:
-        """A player's map: how many entries are true (only those score); `online()` only when
-        who holds what changed (a storm's empty maps must not each walk every player)."""
-        if not entries:
-            true = 0
-        else:
-            if self._truth is None:
-                self._truth = {}
-                for name, here in online().items():
-                    for held in here.holdings:
-                        self._truth.setdefault(held, set()).add(name)
-            true = rules.true_entries(entries, self._truth, reporter=player)
+        """A player's map: how many entries are true (only those score)."""
+        true = self.maps.count(player, entries, online)
+        self._map_counted(player, true)
+        return true
+
+    async def _recount_maps(self, online: Callable[[], Mapping[str, Online]]) -> None:
+        """Maps that named players not back yet count once those players publish."""
+        while True:
+            await trio.sleep(RECHECK_SECONDS)
+            for player, true in self.maps.recount(online).items():
+                self._map_counted(player, true)
+
+    def _map_counted(self, player: str, true: int) -> None:
         current = self.round
         now = trio.current_time()
         scored = bool(
             current and self.playing and current.score_map(player, rules.map_points(true), now)
         )
-        self._changed(round_changed=scored)  # the scoreboard shows the map's size
-        return true
+        self.changed(round_changed=scored)  # the scoreboard shows the map's size
 
     # ------------------------------------------------------------------------ finds
 
     def claim(self, player: str, name: str) -> Challenge | Scored:
         """A player says it found `name`: challenge it, or say why it cannot score."""
-        current = self.round
-        problem = (
-            current.claim_problem(player, name, trio.current_time())
-            if current and self.playing
-            else "no round is running"
-        )
-        if problem:
-            log.info("claim by %s for %s refused: %s", player, name, problem)
-            return Scored(name, 0, problem)
-        nonce = secrets.token_bytes(32)
-        self._nonces[(player, name)] = nonce
-        return Challenge(name, nonce)
+        return finds.challenge(self, player, name)
 
     async def check_proof(
         self, player: str, proof: Proof, prove: Callable[[bytes], bytes], size: int
     ) -> Scored:
         """Credit the find if the proof matches `prove(nonce)`, the vault's copy's (blocking)."""
-        nonce = self._nonces.pop((player, proof.name), None)
-        current = self.round
-        if nonce is None or not hmac.compare_digest(nonce, proof.nonce) or current is None:
-            log.info("proof by %s for %s refused: no such challenge", player, proof.name)
-            return Scored(proof.name, 0, "no open challenge for that find")
-        expected = await trio.to_thread.run_sync(prove, nonce)
-        if not hmac.compare_digest(expected, proof.digest):
-            log.info("proof by %s for %s refused: wrong proof", player, proof.name)
-            return Scored(proof.name, 0, "the proof does not match the file")
-        now = trio.current_time()
-        problem = current.claim_problem(player, proof.name, now)
-        if problem:
-            return Scored(proof.name, 0, problem)
-        from_vault = self.records.mostly_from_vault(player, proof.name, size)
-        find = current.credit(player, proof.name, from_vault=from_vault, now=now)
-        self.records.note(player, [current.pool[proof.name]], "found", self.rounds)
-        record = self.players.setdefault(player, PlayerRecord())
-        record.score += find.points
-        record.files_found += 1
-        await self._save(player)
-        await saved.save(self.store, current)
-        log.info("%s found %s: +%d%s", player, find.target, find.points,
-                 " (first!)" if find.first else "")  # fmt: skip
-        self._changed(round_changed=True)
-        how = "from the vault" if from_vault else "from a peer"
-        bonus = f", first-finder bonus {rules.FIRST_BONUS}" if find.first else ""
-        return Scored(proof.name, find.points, f"+{find.points} for {proof.name} ({how}{bonus})")
+        return await finds.check_proof(self, player, proof, prove, size)
 
-    async def _save(self, name: str) -> None:
+    async def save_player(self, name: str) -> None:
         self._unsaved.add(name)
         for player in sorted(self._unsaved):
             row = astuple(self.players[player])

@@ -192,6 +192,8 @@ class Round:
     map_points: dict[str, int] = field(default_factory=dict)
     reached: dict[str, float] = field(default_factory=dict)
     """When each player's round points last changed (a tie goes to the earlier)."""
+    cut_short: bool = False
+    """The host stopped in the middle of it: over, counted as it stood, nobody won it."""
 
     def targets_for(self, player: str) -> list[str]:
         """What `player` hunts: the pool less what it held before the round."""

@@ -59,7 +59,10 @@ class RoundFeed:
             places = {standing.player: place for place, standing in enumerate(standings)}
             over = not hunt.playing
             winner = standings[0].player if over and standings and standings[0].points > 0 else ""
-            state = RoundState(current.number, [], 0.0, finds, over, winner, standings)
+            if current.cut_short:
+                winner = ""
+            state = RoundState(current.number, [], 0.0, finds, over, winner, standings,
+                               cut_short=current.cut_short)  # fmt: skip
             self._shared = (hunt.round_version, state, places)
         _, state, _ = self._shared
         if state.over:

@@ -54,6 +54,8 @@ class RoundState(msgspec.Struct, frozen=True):
     over: bool = False
     winner: str = ""
     standings: list[Standing] = []
+    cut_short: bool = False
+    """Over because the host stopped in the middle of it: its points count, nobody won it."""
 
 
 MapEntry = tuple[str, str]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..proto import ErrorCode, FileInfo, LocalProtocolError
+from .startcode import StartCode
 
 
 class StoreError(Exception):
@@ -65,6 +66,10 @@ class MetadataStore(Protocol):
     def record_shared(self, player: str, names: list[str]) -> None:
         """`player` published these catalog files too."""
 
+    def sharers(self, name: str) -> set[str]:
+        """Every player who published catalog file `name`."""
+        ...
+
     def shared_by(self, player: str) -> list[FileInfo]:
         """The catalog files `player` ever published (what `rp2p-peer restore` brings back)."""
         ...
@@ -89,6 +94,10 @@ class MetadataStore(Protocol):
 
     def new_invite(self, *, uses: int, seconds: float) -> str:
         """Mint a join code good for `uses` enrollments within `seconds`."""
+        ...
+
+    def start_code(self, *, uses: int, seconds: float) -> StartCode:
+        """The join code printed at start: the last one while still good, else a new one."""
         ...
 
     def invite_password(self, number: int) -> bytes | None:

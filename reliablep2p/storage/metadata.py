@@ -24,6 +24,7 @@ from .gamekeeping import GameKeeping
 from .interfaces import StoreError
 from .sharing import SharingRecords
 from .sqltypes import Sql, unpack_chunks
+from .startcode import StartCodes
 
 log = logging.getLogger("rp2p.store")
 
@@ -111,7 +112,7 @@ KEEP_EXPIRED_ROUNDS = 500
 """Expired treasure is remembered this many rounds, then forgotten."""
 
 
-class SqlMetadata(SharingRecords, GameKeeping):
+class SqlMetadata(SharingRecords, GameKeeping, StartCodes):
     """The metadata's queries; a subclass gives `_transaction` and `_has_table`."""
 
     DIALECT = {"BLOB": "BLOB", "REAL": "REAL", "NOW": "(julianday('now') - 2440587.5) * 86400.0"}
@@ -144,7 +145,9 @@ class SqlMetadata(SharingRecords, GameKeeping):
             for statement in MIGRATIONS[number]:
                 db.execute(statement.format(**self.DIALECT))
             db.execute("UPDATE schema_version SET version = ?", (number + 1,))
-            log.info("%s: schema migrated to version %d", self.where, number + 1)
+        if version < len(MIGRATIONS):  # one line, however many steps it took
+            was = f" (brought up from schema {version})" if version else ""
+            log.info("%s: store at schema %d%s", self.where, len(MIGRATIONS), was)
 
     def schema_version(self, db: Sql) -> int:
         if not self._has_table(db, "schema_version"):

@@ -33,6 +33,12 @@ class SharingRecords:
                     (player, name),
                 )
 
+    def sharers(self, name: str) -> set[str]:
+        """Every player who published catalog file `name` (none for treasure the host made)."""
+        with self._transaction() as db:
+            rows = db.execute("SELECT player FROM shared WHERE name = ?", (name,)).fetchall()
+        return {player for (player,) in rows}
+
     def shared_by(self, player: str) -> list[FileInfo]:
         """The catalog files `player` ever published, oldest first."""
         with self._transaction() as db:

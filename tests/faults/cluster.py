@@ -60,6 +60,8 @@ class Cluster:
         self.discovery_port = free_port()
         """UDP: this cluster's own, so clusters of tests running at once do not hear each other."""
         self.code = ""
+        self.code_line = ""
+        """What the database peer printed of its join code at its last start."""
         self.db: subprocess.Popen[str] | None = None
         self._said: dict[str, int] = {}
 
@@ -82,6 +84,7 @@ class Cluster:
             self.db.wait(10)
             raise AssertionError(f"rp2p-db printed {line!r}; its log ends: {self.db_log()[-800:]}")
         self.code = self.code or match.group(1)
+        self.code_line = line.strip()
         return self.db
 
     def db_log(self) -> str:

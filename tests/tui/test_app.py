@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -199,6 +200,9 @@ def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
             )
             await wait_until(lambda: "me" in screen_text(app, "#final-scores"), what="the scores")
             assert "You win with" in screen_text(app, "#round-title")
+            shown = app.screen
+            assert isinstance(shown, RoundOverScreen)
+            await wait_until(lambda: shown.settled(time.monotonic()), what="the screen to settle")
             await pilot.press("escape")
             assert not isinstance(app.screen, RoundOverScreen)
             await pilot.press("s")

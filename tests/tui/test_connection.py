@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from reliablep2p.net.identity import ADMIN_NAME
+from reliablep2p.peer.node import Node
 from reliablep2p.proto import Kick, KickReport
 from tests.tui.conftest import QUIET_DB
 from tui import model
@@ -14,7 +15,7 @@ from tui.widgets.hunt import HuntPanel
 from tui.widgets.players import PlayersTable
 
 from .conftest import BackgroundNetwork, screen_text, wait_until
-from .test_app import notices, started
+from .test_app import notices, started, type_command
 
 HUNT_DB = {"min_players": 2, "lobby_seconds": 0, "round_seconds": 300, "pause_seconds": 600}
 
@@ -123,5 +124,53 @@ def test_a_kicked_player_sees_a_clear_notice(background_network: BackgroundNetwo
             assert any(said in notice for notice in notices(app)), notices(app)
             assert "kicked out" in screen_text(app, "#status")
             assert sum(said in line for line in fed) == 1, fed
+
+    asyncio.run(scenario())
+
+
+def test_the_map_column_counts_the_map_again_after_the_host_restarts(
+    background_network: BackgroundNetwork,
+) -> None:
+    """Players come back to a restarted host in any order: a map reported before the players
+    it names were back is counted again once they are."""
+    net = background_network
+    files = {f"tune{i}.ogg": bytes([i]) * 3000 for i in range(3)}
+
+    async def restart_db() -> None:
+        await net.net.start_db(port=net.db_port, **QUIET_DB)
+
+    async def holder_back(old: Node) -> Node:
+        """The same player, started again (after a crash) where it was."""
+        assert old.share is not None
+        node = Node(name=old.name, identity=net.net.identity(old.name), port=old.port,
+                    share_dir=old.share.path, database=("127.0.0.1", net.db_port),
+                    rescan_interval=0.1)  # fmt: skip
+        await net.net.nursery.start(node.run)
+        return node
+
+    def map_column(app: GameApp) -> str:
+        return str(app.query_one(PlayersTable).get_row("me")[3])
+
+    async def scenario() -> None:
+        holders = [await net.peer({name: data}) for name, data in files.items()]
+        player = net.player("me")
+        app = GameApp(player)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await started(app)
+            for name in files:
+                await type_command(pilot, f"get {name}")
+            await wait_until(lambda: map_column(app) == "3", what="a map of 3 true entries")
+            net.call_sync(net.net.db.stop)
+            for holder in holders:
+                net.call_sync(holder.stop)  # they crash while the host is away
+            await wait_until(lambda: "reconnecting…" in screen_text(app, "#status"),
+                             what="reconnecting")  # fmt: skip
+            await net.acall(restart_db)
+            await wait_until(lambda: screen_text(app, "#status").rstrip().endswith("joined"),
+                             timeout=30, what="back with the host")  # fmt: skip
+            assert len(player.address_book) == 3  # its map is the same: it is sent as it is
+            back = [await net.acall(holder_back, holder) for holder in holders]
+            await wait_until(lambda: all(h.ready.is_set() for h in back), what="holders back")
+            await wait_until(lambda: map_column(app) == "3", what="the map counted again")
 
     asyncio.run(scenario())

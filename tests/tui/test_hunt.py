@@ -6,7 +6,7 @@ import asyncio
 
 from textual.app import App, ComposeResult
 
-from reliablep2p.proto import FoundBy, RoundState
+from reliablep2p.proto import FoundBy, Lobby, RoundState
 from tui import model
 from tui.widgets.hunt import HuntPanel
 
@@ -103,3 +103,19 @@ def test_a_long_name_is_cut_only_when_its_own_line_has_no_room() -> None:
     assert lines[0] == f"★ {long}  you +15 first", "room enough beside its own details"
     assert lines[1].startswith("★ dragon-hoard.bin")
     assert hunt_lines(38, state)[0].startswith("★ moonlit-doubloon-of-…  you +15 first")
+
+
+def test_a_round_cut_short_says_so_and_the_lobby_never_waits_for_0_players() -> None:
+    async def scenario() -> list[str]:
+        app = HuntOnly()
+        async with app.run_test(size=(60, 10)) as pilot:
+            panel = app.query_one(HuntPanel)
+            panel.show_lobby(Lobby(starts_in=-1.0, needed=0), ["me", "brick"])
+            panel.show(RoundState(3, TARGETS, 20, FINDS, over=True, cut_short=True), "me", set())
+            await pilot.pause()
+            return [line.rstrip() for line in screen_text(app, "#hunt").splitlines()]
+
+    lines = asyncio.run(scenario())
+    assert lines[0] == "Round 3 cut short (the host stopped)", lines
+    assert "Waiting for the host to start the next round." in lines, lines
+    assert not any("0 more" in line for line in lines), lines

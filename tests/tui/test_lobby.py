@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
@@ -25,6 +26,7 @@ from tui.widgets.command_line import CommandLine
 from tui.widgets.feed import Feed
 
 from .conftest import BackgroundNetwork, check_snapshot, screen_text, wait_until
+from .test_app import type_command
 
 FILES = {"ancient-map.txt": b"x" * 70, "ocean.png": random_bytes(3600)}
 
@@ -283,8 +285,8 @@ def test_the_end_of_a_round_gives_way_to_the_next_round(tmp_path: Path) -> None:
 def test_the_evening_gives_way_when_the_host_comes_back_to_its_round(
     hunt_network: BackgroundNetwork,
 ) -> None:
-    """The host stopped (goodnight), then started again and resumed the round: the round is
-    on the screen again, not the evening's end."""
+    """The host stopped (goodnight, its round cut short), then started again: the new
+    evening's round is on the screen, not the last evening's end."""
     net = hunt_network
 
     async def restart_db() -> None:
@@ -304,7 +306,59 @@ def test_the_evening_gives_way_when_the_host_comes_back_to_its_round(
             await net.acall(restart_db)
             await wait_until(lambda: app.connection == "joined", timeout=30, what="back")
             await wait_until(lambda: not isinstance(app.screen, EveningScreen),
-                             what="the round again")  # fmt: skip
-            assert "round 1 · " in screen_text(app, "#hunt")
+                             what="a round again")  # fmt: skip
+            assert "round 2 · " in screen_text(app, "#hunt")  # round 1 was cut short
+
+    asyncio.run(scenario())
+
+
+def test_keys_typed_as_the_end_of_a_round_opens_do_not_act_on_it() -> None:
+    async def scenario() -> None:
+        screen = RoundOverScreen(ROUND, BOARD, "ann")
+        screen.settle_seconds = 3600.0  # however slowly this machine runs the keys below
+        app = RoundOverOnly(screen)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(lambda: screen.shown_at < float("inf"), what="the screen")
+            typed_before = events.Key("q", "q")
+            typed_before.time = screen.shown_at - 0.05  # read just before the screen came
+            app.post_message(typed_before)
+            await pilot.press("s", "enter")  # the rest of the word, and its Enter
+            await pilot.pause()
+            assert app.screen is screen
+            screen.settle_seconds = RoundOverScreen.SETTLE_SECONDS  # as the app has it:
+            assert not screen.settled(screen.shown_at + screen.settle_seconds / 2)  # typing on
+            assert screen.settled(screen.shown_at + screen.settle_seconds)
+            screen.settle_seconds = 0.0  # the moment after it opened has passed
+            await pilot.press("enter")  # read after the screen was there to see
+            await wait_until(lambda: app.screen is not screen, what="the screen to close")
+
+    asyncio.run(scenario())
+
+
+def test_the_host_stopping_mid_round_shows_the_round_counted_and_cut_short(
+    hunt_network: BackgroundNetwork,
+) -> None:
+    net = hunt_network
+
+    async def scenario() -> None:
+        await net.peer(FILES)
+        player = net.player("me")
+        app = GameApp(player)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(lambda: player.round is not None, what="a round")
+            assert player.round is not None
+            target = next(t for t in player.round.targets if t in FILES)
+            await type_command(pilot, f"get {target}")
+            await wait_until(lambda: player.round is not None and player.round.finds,
+                             what="the find")  # fmt: skip
+            await net.acall(net.net.db.say_goodnight)  # the host stops, mid-round
+            await wait_until(lambda: isinstance(app.screen, EveningScreen), what="the evening")
+            await pilot.pause()
+            title = screen_text(app, "#evening-title")
+            assert "Round 1 was cut short when the host stopped" in title, title
+            mine = next(line for line in screen_text(app, "#evening-scores").splitlines()
+                        if " me " in line)  # fmt: skip
+            assert mine.split()[1:4] == ["me", "0", "1"], mine  # no win, one round played
+            assert f"{target} +" in mine, mine
 
     asyncio.run(scenario())

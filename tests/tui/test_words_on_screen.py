@@ -9,8 +9,13 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
+from reliablep2p.app import words
+from reliablep2p.peer import events
+from reliablep2p.proto import PlayerStats, RoundState, Standing
 from tui import model
 from tui.screens.round_over import RoundOverScreen
+from tui.widgets.catalog import CatalogTable
+from tui.widgets.players import PlayersTable
 from tui.widgets.status import StatusBar
 
 from .conftest import screen_text
@@ -64,5 +69,72 @@ def test_at_80_columns_the_clock_and_the_connection_always_show() -> None:
             status = screen_text(app, "#status")
             assert "56 pts · total 1234" in status, status  # "this round" gave way last
             assert status.rstrip().endswith("waiting for 98 more players · reconnecting…"), status
+
+    asyncio.run(scenario())
+
+
+class PlayersOnly(App[None]):
+    CSS_PATH = str(Path(__file__).parents[2] / "tui" / "app.tcss")
+
+    def compose(self) -> ComposeResult:
+        yield PlayersTable(id="players")
+
+
+def test_at_80_columns_a_long_name_gives_way_to_the_numbers_and_the_online_mark() -> None:
+    async def scenario() -> None:
+        app = PlayersOnly()
+        async with app.run_test(size=(38, 6)) as pilot:  # the players panel's room at 80x24
+            players = [
+                model.Player("vault", host=True),
+                model.Player("player-48123", score=1234, round_points=56, map_size=78,
+                             me=True, wins=12),
+                model.Player("a-rather-long-player-name", score=7, online=False),
+            ]  # fmt: skip
+            app.query_one(PlayersTable).show(players, 3)
+            await pilot.pause()
+            lines = screen_text(app, "#players").splitlines()
+            assert lines[0].split() == ["player", "round", "total", "map"], lines
+            for line, mark in zip(lines[1:4], "●●○", strict=True):
+                assert line.rstrip().endswith(mark), lines
+            assert "1234" in lines[2] and "78" in lines[2], lines
+            assert "…" in lines[3], lines  # the long name is the one cut
+
+    asyncio.run(scenario())
+
+
+def test_a_winner_wins_with_points_and_a_leader_leads_with_them() -> None:
+    def over(won: int) -> RoundState:
+        return RoundState(3, ["gem"], 0, [], over=True, winner="ann",
+                          standings=[Standing("ann", won)])  # fmt: skip
+
+    assert words.describe_round(over(44)) == "round 3 is over: ann wins with 44 points"
+    assert words.describe_round(over(1)) == "round 3 is over: ann wins with 1 point"
+    board = events.Scoreboard((PlayerStats("ann", "", 0, 0, 0, 0, True),))
+    assert words.describe(board) == "leader: ann with 0 points"
+
+
+class CatalogOnly(App[None]):
+    def compose(self) -> ComposeResult:
+        yield CatalogTable(id="catalog")
+
+
+def test_the_catalog_says_you_hold_your_own_files() -> None:
+    async def scenario() -> None:
+        app = CatalogOnly()
+        async with app.run_test(size=(60, 5)) as pilot:
+            app.query_one(CatalogTable).show([
+                model.CatalogRow("mine.txt", 10, (), have=True, target=False),
+                model.CatalogRow("ours.txt", 10, ("bob",), have=True, target=False),
+                model.CatalogRow("far.txt", 10, (), have=False, target=False),
+            ])  # fmt: skip
+            await pilot.pause()
+            rows = {line.split()[0]: line for line in screen_text(app, "#catalog").splitlines()}
+            assert rows["mine.txt"].rstrip().endswith("you"), rows
+            assert rows["ours.txt"].rstrip().endswith("you, bob"), rows
+            assert rows["far.txt"].rstrip().endswith("—"), rows
+            catalog = app.query_one(CatalogTable)
+            assert catalog.border_subtitle == "3 files · you have 2"
+            catalog.show([model.CatalogRow("mine.txt", 10, (), have=True, target=False)])
+            assert catalog.border_subtitle == "1 file · you have 1"
 
     asyncio.run(scenario())

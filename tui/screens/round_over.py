@@ -9,16 +9,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from reliablep2p.proto import PlayerStats, RoundState
 
 from .. import model
 from ..widgets.clock import CountdownLine
+from .settled import SettledModal
 
 
-class RoundOverScreen(ModalScreen[None]):
+class RoundOverScreen(SettledModal):
     BINDINGS = [
         Binding("escape,enter,q,s", "dismiss", "Close"),
         Binding("r", "app.ready", "Ready"),
@@ -30,8 +30,10 @@ class RoundOverScreen(ModalScreen[None]):
         scoreboard: list[PlayerStats],
         me: str,
         clock: Callable[[], str] = lambda: "",
+        *,
+        asked: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(asked=asked)
         self.state = state
         self.scoreboard = scoreboard
         self.me = me
@@ -57,10 +59,14 @@ class RoundOverScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         state = self.state
         winner = state.winner or "nobody"
-        title = Text(f"Round {state.number} is over\n", style="bold")
+        title = Text(f"Round {state.number} " + ("was cut short\n" if state.cut_short
+                     else "is over\n"), style="bold")  # fmt: skip
         points = next((s.points for s in state.standings if s.player == state.winner), 0)
         named = "You win" if winner == self.me else f"Winner: {winner}"
-        title.append(f"{named} with {points} points!" if state.winner else "Winner: nobody",
+        won = f"{points} point{'' if points == 1 else 's'}"
+        cut = "The host stopped: its points count, nobody won it"
+        nobody = cut if state.cut_short else "Winner: nobody"
+        title.append(f"{named} with {won}!" if state.winner else nobody,
                      style="bold magenta")  # fmt: skip
         finds = Text()
         for find in state.finds:

@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from reliablep2p.app.words import counted
+
 from .. import model
 from ..messages import FetchRequested
 from ..model import CatalogRow
@@ -30,7 +32,7 @@ class CatalogTable(SyncedTable):
         if query:
             self.border_subtitle = f"/{query}: {len(rows)} of {total} files · you have {have}"
         else:
-            self.border_subtitle = f"{len(rows)} files · you have {have}"
+            self.border_subtitle = f"{counted(len(rows), 'file')} · you have {have}"
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -46,5 +48,5 @@ def _cells(row: CatalogRow) -> list[Cell]:
         name,
         Text(model.size(row.size), justify="right"),
         Text(" ✓", style="green") if row.have else "",
-        model.holders(row.holders),
+        model.holders(row.holders, yours=row.have),
     ]

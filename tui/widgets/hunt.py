@@ -85,7 +85,8 @@ class HuntPanel(SteadyStatic):
         table = fit_lines([_line(row, self.me) for row in rows], width)
         if state.over:
             winner = state.winner or "nobody"
-            head = Text(f"Round {state.number} over: winner {winner}", style="bold magenta")
+            over = "cut short (the host stopped)" if state.cut_short else f"over: winner {winner}"
+            head = Text(f"Round {state.number} {over}", style="bold magenta")
             lines = [head, table, *self._lobby_lines()]
             self.paint((width, text_key(lines)), Group(*lines))
         elif not rows:
@@ -101,6 +102,8 @@ class HuntPanel(SteadyStatic):
         if lobby is None:
             return [Text("Waiting for the host to start a round\n(it needs two players online).",
                          style="dim")]  # fmt: skip
+        if lobby.starts_in < 0 and not lobby.needed:  # enough players, no countdown yet
+            return [Text("Waiting for the host to start the next round.", style="dim")]
         if lobby.starts_in < 0:
             more = f"{lobby.needed} more player{'' if lobby.needed == 1 else 's'}"
             return [Text(f"Lobby: waiting for {more} to start a round.", style="dim")]

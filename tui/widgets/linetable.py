@@ -46,6 +46,9 @@ class LineTable(ScrollView, can_focus=True):
     """Shows exactly the rows given to `sync`, in their order, under a fixed header."""
 
     ALLOW_SELECT = False
+    GIVES_WAY: int | None = None
+    """The column cut (to its header's width at least) when the table is wider than the
+    widget, so the narrow columns after it stay whole; None: the table scrolls sideways."""
     BINDINGS = [  # DataTable's keys without a cursor: Home and End go sideways
         Binding("ctrl+home", "scroll_top", "Top", show=False),
         Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
@@ -121,9 +124,24 @@ class LineTable(ScrollView, can_focus=True):
                     self.widths[column] = max(self.widths[column], cell_len(_text(cell).plain))
         self.rows = {key: tuple(cells) for key, cells in rows.items()}
         self.looks, self.order = looks, list(looks)
-        total = sum(width + 2 * PADDING for width in self.widths)
-        self.virtual_size = Size(total, 1 + len(self.order))
+        self._fit()
         self.refresh()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        total = sum(width + 2 * PADDING for width in self.fitted(self.size.width))
+        self.virtual_size = Size(total, 1 + len(self.order))
+
+    def fitted(self, room: int) -> list[int]:
+        """The columns' widths in `room` cells: the one that gives way cut as needed."""
+        widths = list(self.widths)
+        over = sum(w + 2 * PADDING for w in widths) - room
+        if self.GIVES_WAY is not None and over > 0 and room > 0:
+            column = self.GIVES_WAY
+            widths[column] = max(self.labels[column].cell_len, widths[column] - over)
+        return widths
 
     # ------------------------------------------------------------------------- drawing
 
@@ -149,17 +167,18 @@ class LineTable(ScrollView, can_focus=True):
             if index >= len(self.order):
                 return Strip.blank(width, styles[0])
             cells, looks = self.rows[self.order[index]], self.looks[self.order[index]]
-        key = (index, looks, tuple(self.widths), width, scroll_x, styles)
+        widths = self.fitted(width)
+        key = (index, looks, tuple(widths), width, scroll_x, styles)
         strip = self._lines.get(key)
         if strip is None:
-            strip = self._draw_line(index, cells, width, scroll_x, styles)
+            strip = self._draw_line(index, cells, widths, width, scroll_x, styles)
             self._lines[key] = strip
             _trim(self._lines)
         return strip
 
     def _draw_line(
-        self, index: int, cells: Sequence[Cell], width: int, scroll_x: int,
-        styles: tuple[Style, Style, Color],
+        self, index: int, cells: Sequence[Cell], widths: Sequence[int], width: int,
+        scroll_x: int, styles: tuple[Style, Style, Color],
     ) -> Strip:  # fmt: skip
         """One line as `DataTable` draws it: the cells (each with its place as meta, for the
         mouse), then the rest of the width in the row's colours, faded."""
@@ -168,9 +187,9 @@ class LineTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for column, cell in enumerate(cells):
             meta = Style.from_meta({"row": index, "column": column})
-            drawn = self._draw_cell(cell, self.widths[column] + 2 * PADDING, row_style)
+            drawn = self._draw_cell(cell, widths[column] + 2 * PADDING, row_style)
             segments.extend(Segment.apply_style(drawn, meta))
-        table_width = sum(w + 2 * PADDING for w in self.widths)
+        table_width = sum(w + 2 * PADDING for w in widths)
         extend = _extend_style(row_style, background) + Style.from_meta(
             {"row": index, "column": 0, "out_of_bounds": True}
         )

@@ -14,6 +14,7 @@ from .linetable import Cell, LineTable
 class PlayersTable(LineTable):
     BORDER_TITLE = "Players"
     COLUMNS = ("player", "round", "total", "map", "")  # the last: online or not
+    GIVES_WAY = 0  # a long name is cut before a number or the online mark
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(self.COLUMNS, id=id)
@@ -36,7 +37,7 @@ def _cells(player: Player) -> tuple[Cell, ...]:
     if player.wins:
         label += f" ♛{player.wins}"
     return (
-        Text(label, style=style),
+        Text(label, style=style, overflow="ellipsis"),
         Text(str(player.round_points), style=style, justify="right"),
         Text(str(player.score), style=style, justify="right"),
         Text(str(player.map_size), style=style, justify="right"),

@@ -1,0 +1,54 @@
+"""What `rp2p-db` says at start: the same join code every start while it is still good, and
+its new store in one line.
+
+The host told friends yesterday's code; a restart must not make it a different one (nor pile up
+another 50-use code each time): the printed code stays, with what is left of it.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reliablep2p.storage.metadata import MIGRATIONS
+
+from .faults.cluster import Cluster
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_a_restarted_host_prints_the_code_it_printed_before(cluster: Cluster) -> None:
+    db = cluster.start_db()
+    first = cluster.code
+    assert "for 50 players, 24 h" in cluster.code_line
+    cluster.player("alice")
+    cluster.wait_said("db", "alice joined the network with a code")
+    cluster.kill(db, signal.SIGTERM)
+
+    cluster.code = ""
+    cluster.start_db()
+    assert cluster.code == first
+    assert "for 49 players, 24 h" in cluster.code_line  # what is left of it
+    cluster.player("bob")  # yesterday's code still lets a friend in
+    cluster.wait_said("db", "bob joined the network with a code")
+
+    invited = cluster.run("rp2p-db", "invite", "--data", cluster.data)
+    assert invited.returncode == 0, invited.stderr
+    assert invited.stdout.strip() != first  # another one only when asked
+
+
+def test_a_new_store_says_its_schema_in_one_line(cluster: Cluster) -> None:
+    cluster.start_db()
+    cluster.wait_said("db", "database peer listening")
+    said = [line for line in cluster.db_log().splitlines() if "schema" in line]
+    assert len(said) == 1 and said[0].endswith(f"store at schema {len(MIGRATIONS)}"), said

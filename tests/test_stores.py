@@ -134,6 +134,21 @@ def test_members_join_codes_and_revocations_are_kept(backend: Backend) -> None:
         stores.close()
 
 
+def test_the_start_code_is_kept_until_it_is_used_up(backend: Backend) -> None:
+    stores, _ = backend.opened()
+    first = stores.metadata.start_code(uses=1, seconds=60)
+    stores.close()
+    stores, _ = backend.opened()
+    try:
+        again = stores.metadata.start_code(uses=1, seconds=60)
+        assert again.code == first.code and again.uses_left == 1
+        assert stores.metadata.enroll_member("erin", parse_code(first.code)[0]) is None
+        fresh = stores.metadata.start_code(uses=1, seconds=60)
+        assert fresh.code != first.code, "a used-up start code was printed again"
+    finally:
+        stores.close()
+
+
 def test_scores_are_kept(backend: Backend) -> None:
     stores, _ = backend.opened()
     stores.metadata.save_player("ann", 10, 1, 0)

@@ -47,7 +47,11 @@ GOODNIGHT_TIMEOUT = 1.0
 COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
-"""...but a steady stream of changes (a long join storm) is still pushed this often."""
+"""...but a steady stream of changes (a long join storm) is still pushed this often,"""
+PUSH_SPACING = 0.0025
+"""...or, with more sessions than COALESCE_LIMIT / PUSH_SPACING (800), this often per session:
+a push round costs O(sessions), so rounds every 2 s during a storm as long as N made the pushes'
+share of the work grow as N (9 rounds to 2,000 players in a storm of 20 s, 2 to 500)."""
 
 
 T = TypeVar("T")
@@ -127,6 +131,10 @@ class Session:
     refusing: set[str] = field(default_factory=set)
     """Kicked names this peer said it refuses now (its answers to `revoked`)."""
     over: bool = False
+    sent_at_ping: int = 0
+    """What the channel had sent at the player's last `ping`: one that heard us since (a push,
+    the welcome) is not answered `pong` (a join storm's players ping, being pushed to all along;
+    our own `keep_alive` pings a player we have not spoken to)."""
     _news: trio.Event = field(default_factory=trio.Event)
 
     def heard(self, names: list[str]) -> None:
@@ -249,7 +257,8 @@ class Announcer:
             self._pushed = trio.Event()
 
     def _push_due(self, first: float) -> float:
-        return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
+        limit = max(COALESCE_LIMIT, len(self.sessions) * PUSH_SPACING)
+        return min(self._news_at + COALESCE_SECONDS, first + limit)
 
     async def push_changes(self, session: Session) -> None:
         """A session's pusher: runs as long as the session."""

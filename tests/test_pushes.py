@@ -13,7 +13,17 @@ from reliablep2p.database import pushes
 from reliablep2p.database.pushes import Announcer
 from reliablep2p.peer.node import Node
 from reliablep2p.peer.peerlist import PeerRegistry
-from reliablep2p.proto import Bye, Connect, Disconnect, Lobby, Ping, Pong, RoundState, Welcome
+from reliablep2p.proto import (
+    Bye,
+    Connect,
+    Disconnect,
+    Lobby,
+    Ping,
+    Pong,
+    Publish,
+    RoundState,
+    Welcome,
+)
 
 from .conftest import Network, until
 
@@ -102,3 +112,28 @@ async def test_players_end_with_the_whole_list_when_pushes_are_spaced_out(
         return all(len(p.peers) == len(players) - 1 for p in players)
 
     await until(whole)
+
+
+async def test_a_publish_of_nothing_cataloged_waits_for_no_worker_thread(
+    network: Network,
+) -> None:
+    """A storm's first publishes share nothing already cataloged: each went to a worker thread
+    to record nothing, queued behind the others, and its session read nothing more meanwhile.
+    Here every worker thread is taken: the session still reads on."""
+    limiter = trio.to_thread.current_default_thread_limiter()
+    tokens, me = limiter.total_tokens, object()
+    limiter.total_tokens = 1
+    await limiter.acquire_on_behalf_of(me)  # the only worker thread now, ours
+    try:
+        channel = await network.connect(network.db.port, name="sharer", listen_port=40012)
+        await channel.send(Connect(play=False))
+        await channel.receive_message(Welcome)
+        await channel.send(Publish(files=[]))
+        await channel.send(Disconnect())
+        with trio.fail_after(10):
+            while not isinstance(await channel.receive(), Bye):
+                pass
+        await channel.aclose()
+    finally:
+        limiter.release_on_behalf_of(me)
+        limiter.total_tokens = tokens

@@ -47,12 +47,7 @@ GOODNIGHT_TIMEOUT = 1.0
 COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
-"""...but a steady stream of changes (a long join storm) is still pushed this often,"""
-PUSH_SPACING = 0.0025
-"""...or, with more sessions than COALESCE_LIMIT / PUSH_SPACING (800), this often per session:
-a push round costs O(sessions), so rounds every 2 s during a storm as long as N made the pushes'
-share of the work grow as N (9 rounds to 2,000 players in a storm of 20 s, 2 to 500)."""
-
+"""...but a steady stream of changes (a long join storm) is still pushed this often."""
 
 T = TypeVar("T")
 
@@ -257,8 +252,7 @@ class Announcer:
             self._pushed = trio.Event()
 
     def _push_due(self, first: float) -> float:
-        limit = max(COALESCE_LIMIT, len(self.sessions) * PUSH_SPACING)
-        return min(self._news_at + COALESCE_SECONDS, first + limit)
+        return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
 
     async def push_changes(self, session: Session) -> None:
         """A session's pusher: runs as long as the session."""

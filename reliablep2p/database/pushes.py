@@ -49,6 +49,7 @@ COALESCE_SECONDS = 0.05
 COALESCE_LIMIT = 2.0
 """...but a steady stream of changes (a long join storm) is still pushed this often."""
 
+
 T = TypeVar("T")
 
 

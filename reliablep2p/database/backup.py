@@ -99,7 +99,8 @@ class Backup:
                 log.info("refused %r from %s: %s", info.name, session.peer.name, exc.detail)
                 continue
             session.published[info.name] = info.hash
-        await self._record_shared(session.peer.name, shared)
+        if shared:  # (a thread each, queued behind a storm's other publishes, for nothing)
+            await self._record_shared(session.peer.name, shared)
         if needed:
             await session.channel.send(Need(needed))
         if refused:

@@ -365,7 +365,9 @@ class DatabasePeer:
                 await channel.send(Bye())
                 return
             if isinstance(message, Ping):
-                await channel.send(Pong())
+                if channel.bytes_sent == session.sent_at_ping:  # else it heard us since
+                    await channel.send(Pong())
+                session.sent_at_ping = channel.bytes_sent
             elif isinstance(message, Refusing):
                 session.heard(message.names)
             elif isinstance(message, Publish):

@@ -127,6 +127,10 @@ class Session:
     refusing: set[str] = field(default_factory=set)
     """Kicked names this peer said it refuses now (its answers to `revoked`)."""
     over: bool = False
+    sent_at_ping: int = 0
+    """What the channel had sent at the player's last `ping`: one that heard us since (a push,
+    the welcome) is not answered `pong` (a join storm's players ping, being pushed to all along;
+    our own `keep_alive` pings a player we have not spoken to)."""
     _news: trio.Event = field(default_factory=trio.Event)
 
     def heard(self, names: list[str]) -> None:

@@ -55,7 +55,7 @@ def main() -> int:
     if "join" in chosen:
         sizes = env_list("BENCH_JOIN_SIZES", [50, 500, 2000])
         join_rounds = env_int("BENCH_JOIN_ROUNDS", 1)  # N=2,000 on both links: ~2 min a round
-        paused = os.environ.get("BENCH_JOIN_GC", "on") == "paused"
+        paused = os.environ.get("BENCH_JOIN_GC", "paused") != "on"
         sections += attempt(
             "join", "3. Join storm", lambda: [joinstorm.run(sizes, join_rounds, gc_paused=paused)]
         )

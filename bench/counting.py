@@ -2,8 +2,9 @@
 
 The core counts only `Channel.bytes_sent` per channel, and nothing per message type, so the
 benchmark wraps three functions for the duration of a scenario: `Channel.send` (messages by type),
-`Channel._send_bytes` / `Channel.send_data` (frame bytes), `trio.SocketStream.send_all` (bytes on
-the wire, TLS records included) and `trio.open_tcp_stream` (connections opened). A counter the core
+`Channel._send_bytes` / `Channel.send_data` (frame bytes), `trio.SocketStream.send_all` and
+our `TLSStream._send_raw` (bytes on the wire, TLS records included: TLSStream writes to the socket
+itself) and `trio.open_tcp_stream` (connections opened). A counter the core
 could keep itself: per-node totals of frames and bytes sent and received by message type, and of
 connections opened and accepted (cheap, and a TUI could show them too).
 """
@@ -19,6 +20,7 @@ from typing import Any
 import trio
 
 from reliablep2p.net import channel as wire
+from reliablep2p.net import tls
 from reliablep2p.proto import Error, encode_message
 
 
@@ -46,6 +48,37 @@ class Traffic:
     def total_messages(self) -> int:
         return sum(self.messages.values())
 
+    def to_json(self) -> dict[str, Any]:
+        """For another process's counts (bench/joindb.py writes its own as JSON)."""
+        return {
+            "messages": dict(self.messages), "message_bytes": dict(self.message_bytes),
+            "frame_bytes": self.frame_bytes, "data_frames": self.data_frames,
+            "wire_bytes": self.wire_bytes, "connections": self.connections,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Traffic:
+        return cls(
+            collections.Counter(data["messages"]), collections.Counter(data["message_bytes"]),
+            data["frame_bytes"], data["data_frames"], data["wire_bytes"], data["connections"],
+        )  # fmt: skip
+
+    def plus(self, other: Traffic, sign: int = 1) -> Traffic:
+        """This and `other` added (`sign` -1: what `self` counted since `other`)."""
+        messages, message_bytes = (
+            collections.Counter(self.messages),
+            collections.Counter(self.message_bytes),
+        )
+        for kind, count in other.messages.items():
+            messages[kind] += sign * count
+        for kind, count in other.message_bytes.items():
+            message_bytes[kind] += sign * count
+        return Traffic(
+            +messages, +message_bytes, self.frame_bytes + sign * other.frame_bytes,
+            self.data_frames + sign * other.data_frames, self.wire_bytes + sign * other.wire_bytes,
+            self.connections + sign * other.connections,
+        )  # fmt: skip
+
 
 @contextlib.contextmanager
 def counting() -> Iterator[Traffic]:
@@ -56,8 +89,9 @@ def counting() -> Iterator[Traffic]:
         (wire.Channel, "send_data", wire.Channel.send_data),
         (trio.SocketStream, "send_all", trio.SocketStream.send_all),
         (trio, "open_tcp_stream", trio.open_tcp_stream),
+        (tls.TLSStream, "_send_raw", tls.TLSStream._send_raw),
     ]
-    send, send_bytes, send_data, send_all, open_tcp_stream = (o[2] for o in originals)
+    send, send_bytes, send_data, send_all, open_tcp_stream, send_raw = (o[2] for o in originals)
 
     # Plain functions handing back the core's own coroutine: an `async def` wrapper is one more
     # coroutine per send, three per message, which a join storm's garbage collector then walks
@@ -91,8 +125,12 @@ def counting() -> Iterator[Traffic]:
         traffic.connections += 1
         return stream
 
+    def counted_send_raw(self: tls.TLSStream, data: bytes) -> Any:
+        traffic.wire_bytes += len(data)  # TLS records, handshakes included, as the socket sees
+        return send_raw(self, data)
+
     replacements = [counted_send, counted_send_bytes, counted_send_data, counted_send_all,
-                    counted_open]  # fmt: skip
+                    counted_open, counted_send_raw]  # fmt: skip
     for (owner, name, _), replacement in zip(originals, replacements, strict=True):
         setattr(owner, name, replacement)
     try:

@@ -1,31 +1,39 @@
-"""Scenario 3: N peers, all in this process, join one database peer at once.
+"""Scenario 3: N peers join one database peer at once: `rp2p-db` in a process of its own.
 
-Every player is started first (listening, its share scanned); then all their sessions start at
-once and the clock runs until every peer's list holds all N-1 others. (Timing the players' own
-start-up too measured the harness: at N = 2,000 it was held up by the 40 worker threads that
-every in-process player shares for its share scan.) Counted (bench/counting.py): every frame
-any node sends, the database peer's included, from that moment until the network has been quiet
+The N players run in this process on one trio loop; the database peer is the real program
+(bench/joindb.py runs `rp2p-db` with the counters installed). Every player is started first
+(listening, its share scanned); then all their sessions start at once and the clock runs until
+every peer's list holds all N-1 others. (Timing the players' own start-up too measured the
+harness: at N = 2,000 it was held up by the 40 worker threads that every in-process player
+shares for its share scan.) Counted (bench/counting.py, in both processes): every frame any
+node sends, the database peer's included, from that moment until the network has been quiet
 for `QUIET` seconds after converging.
 
 Every player here calls from 127.0.0.1, where on a LAN each has its own address: the database
-peer's cap on connections per address is raised to N so that the storm is not refused as one
-host opening N connections (the global cap, and everything else, is as shipped).
+peer's cap on connections per address is raised to N (in bench/joindb.py) so that the storm is
+not refused as one host opening N connections (the global cap, and everything else, is as
+shipped).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import trio
 
-from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.database.authority import NetworkAuthority
 from reliablep2p.peer.node import Node
 from reliablep2p.peer.session import DatabaseSession
 
@@ -36,6 +44,9 @@ from .report import Section, Target
 QUIET = 0.5
 SETTLE_LIMIT = 10.0
 CONVERGE_LIMIT = 120.0
+START_LIMIT = 30.0
+BENCH_ROOT = Path(__file__).resolve().parent.parent
+"""Where `python -m bench.joindb` is found."""
 SMALL, BIG = 500, 2000
 """The sizes the issue's targets compare."""
 TIME_GROWTH, BYTES_GROWTH = 6.0, 2.0
@@ -43,9 +54,10 @@ TIME_GROWTH, BYTES_GROWTH = 6.0, 2.0
 PEER_LIST = ("Welcome", "UpdatePeers")
 """Messages that carry the peer list (the seed protocol's whole list per join)."""
 
-Run = tuple[float, Traffic, int, float, float]
-"""Seconds to converge, what was sent (until quiet), session retries, CPU seconds to converge,
-the machine's load average (1 minute) then."""
+Run = tuple[float, Traffic, int, float, float, float, float]
+"""Seconds to converge, what was sent (until quiet), session retries, the players' CPU seconds to
+converge, the machine's load average (1 minute) then, the database peer's CPU seconds to
+converge and the part of them its garbage collector took."""
 
 
 @contextlib.contextmanager
@@ -64,54 +76,127 @@ def gated_sessions(go: trio.Event) -> Iterator[None]:
         DatabaseSession.run = original  # type: ignore[method-assign]
 
 
+class DatabaseProcess:
+    """`rp2p-db` in a process of its own (bench/joindb.py: counted, its per-address cap N)."""
+
+    def __init__(self, root: Path, n: int, tls: bool) -> None:
+        self.data = root / "db"
+        self.snapshot_path = root / "db-traffic.json"
+        self.out, self.err = root / "db.out", root / "db.err"
+        self.n, self.tls = n, tls
+        self.authority: NetworkAuthority | None = None
+        """The network keys it made on its first start, read once it serves, so that every
+        player here is set up as an enrolled one, with its certificate, before the clock."""
+        self.process: trio.Process | None = None
+        self.requested = 0
+
+    async def start(self) -> int:
+        """Starts it, and returns its port once it is serving."""
+        argv = [sys.executable, "-m", "bench.joindb", str(self.snapshot_path), str(self.n), "--",
+                "--host", "127.0.0.1", "--port", "0", "--discovery-port", "0",
+                "--data", str(self.data)] + ([] if self.tls else ["--insecure-lan"])  # fmt: skip
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = await trio.lowlevel.open_process(
+                argv, stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=BENCH_ROOT
+            )
+        ready = "join code:" if self.tls else "INSECURE LAN MODE"
+        with trio.fail_after(START_LIMIT):
+            while ready not in self.out.read_text() + self.err.read_text():
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"rp2p-db exited: {self.err.read_text()[-2000:]}")
+                await trio.sleep(0.02)
+        if self.tls:
+            self.authority = NetworkAuthority.load(self.data)
+        return int((await self.snapshot())["port"])
+
+    async def snapshot(self) -> dict[str, Any]:
+        """What it has sent so far, its CPU seconds and collector time (asked with SIGUSR1)."""
+        assert self.process is not None
+        self.requested += 1
+        self.process.send_signal(signal.SIGUSR1)
+        with trio.fail_after(START_LIMIT):
+            while True:
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    data: dict[str, Any] = json.loads(self.snapshot_path.read_text())
+                    if data["sequence"] >= self.requested:
+                        return data
+                await trio.sleep(0.005)
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        if self.process.stdin is not None:
+            await self.process.stdin.aclose()
+        with trio.move_on_after(START_LIMIT):
+            await self.process.wait()
+            return
+        self.process.kill()
+        await self.process.wait()
+
+
 class Storm:
-    def __init__(self, root: Path, n: int, tls: bool, *, gc_paused: bool = False) -> None:
+    def __init__(self, root: Path, n: int, tls: bool, *, gc_paused: bool = True) -> None:
         self.root = root
         self.gc_paused = gc_paused
+        """The players' collector, paused from the start to converging: on a LAN every player
+        is a process with a small heap of its own; here they share one with N^2 list entries."""
         self.n = n
         self.tls = tls
         self.retries = 0
-        self.cpu = self.load = 0.0
-        """CPU seconds this process spent from the start to converging (all its threads): on a
-        shared machine, wall time also counts what the others ran meanwhile."""
+        self.db_pid = 0
+        self.cpu = self.db_cpu = self.db_gc = self.load = 0.0
+        """CPU seconds from the start to converging of the players' process (all its threads)
+        and of the database peer's, the part of the latter its collector took, and the load
+        average then: on a shared machine, wall time also counts what the others ran."""
 
     async def run(self, traffic: Traffic) -> tuple[float, Traffic]:
         go = trio.Event()
-        async with trio.open_nursery() as nursery:
-            db = DatabasePeer(data_dir=self.root / "db", port=0, secure=self.tls)
-            db.server.caps.max_per_host = max(db.server.caps.max_per_host, self.n)
-            await nursery.start(db.run)
-            nodes = [self._node(i, db) for i in range(self.n)]
-            with gated_sessions(go):
-                async with trio.open_nursery() as starting:
-                    for node in nodes:
-                        starting.start_soon(nursery.start, node.run)
-            traffic.reset()
-            start, cpu = trio.current_time(), time.process_time()
-            if self.gc_paused:
-                gc.disable()
-            go.set()
-            try:
-                with trio.fail_after(CONVERGE_LIMIT):
-                    await self._converged(nodes)
-            finally:
-                gc.enable()
-            converged = trio.current_time() - start
-            self.cpu = time.process_time() - cpu
-            self.load = os.getloadavg()[0]
-            self.retries = sum(n.session.failed_tries for n in nodes)
-            self._check(nodes)
-            await _settle(traffic)
-            nursery.cancel_scope.cancel()
-        return converged, traffic.snapshot()
+        db = DatabaseProcess(self.root, self.n, self.tls)
+        try:
+            port = await db.start()
+            async with trio.open_nursery() as nursery:
+                nodes = [self._node(i, port, db.authority) for i in range(self.n)]
+                with gated_sessions(go):
+                    async with trio.open_nursery() as starting:
+                        for node in nodes:
+                            starting.start_soon(nursery.start, node.run)
+                before = await db.snapshot()
+                traffic.reset()
+                start, cpu = trio.current_time(), time.process_time()
+                if self.gc_paused:
+                    gc.disable()
+                go.set()
+                try:
+                    with trio.fail_after(CONVERGE_LIMIT):
+                        await self._converged(nodes)
+                finally:
+                    gc.enable()
+                converged = trio.current_time() - start
+                self.cpu = time.process_time() - cpu
+                self.load = os.getloadavg()[0]
+                at_converged = await db.snapshot()
+                self.db_cpu = at_converged["cpu"] - before["cpu"]
+                self.db_gc = at_converged["gc_seconds"] - before["gc_seconds"]
+                self.db_pid = int(at_converged["pid"])
+                self.retries = sum(n.session.failed_tries for n in nodes)
+                self._check(nodes)
+                after = await _settle(traffic, db)
+                nursery.cancel_scope.cancel()
+        finally:
+            await db.stop()
+        sent_by_db = Traffic.from_json(after["traffic"]).plus(
+            Traffic.from_json(before["traffic"]), -1
+        )
+        return converged, traffic.snapshot().plus(sent_by_db)
 
-    def _node(self, i: int, db: DatabasePeer) -> Node:
+    def _node(self, i: int, port: int, authority: NetworkAuthority | None) -> Node:
         name = f"p{i}"
         identity = None
-        if db.authority is not None:  # set up before the clock starts, like an enrolled player
-            identity = db.authority.identity(name, self.root / "profiles" / name)
+        if authority is not None:  # set up before the clock starts, like an enrolled player
+            identity = authority.identity(name, self.root / "profiles" / name)
         node = Node(
-            name=name, share_dir=self.root / name, database=("127.0.0.1", db.port),
+            name=name, share_dir=self.root / name, database=("127.0.0.1", port),
             rescan_interval=3600, rng=random.Random(i), identity=identity,
         )  # fmt: skip
         return node
@@ -155,20 +240,25 @@ def _bytes_bound(peer_list: float, rest: float) -> str:
     )
 
 
-async def _settle(traffic: Traffic) -> None:
-    """Wait until nothing has been sent for QUIET seconds (or SETTLE_LIMIT passed)."""
+async def _settle(traffic: Traffic, db: DatabaseProcess) -> dict[str, Any]:
+    """Wait until no node has sent anything for QUIET seconds (or SETTLE_LIMIT passed); the
+    database peer's last snapshot."""
+    last = await db.snapshot()
     with trio.move_on_after(SETTLE_LIMIT):
         while True:
-            before = traffic.frame_bytes
+            before = traffic.frame_bytes, last["traffic"]["frame_bytes"]
             await trio.sleep(QUIET)
-            if traffic.frame_bytes == before:
-                return
+            last = await db.snapshot()
+            if (traffic.frame_bytes, last["traffic"]["frame_bytes"]) == before:
+                break
+    return last
 
 
-def run(sizes: list[int], rounds: int, *, gc_paused: bool = False) -> Section:
-    """`gc_paused`: the cyclic garbage collector is paused from the start to converging. Here
-    one heap holds every player's peer list (N^2 entries) and each full collection walks them
-    all; on a LAN each player is a process with a heap of its own (N entries)."""
+def run(sizes: list[int], rounds: int, *, gc_paused: bool = True) -> Section:
+    """`gc_paused`: the players' cyclic garbage collector is paused from the start to
+    converging. Their one heap holds every player's peer list (N^2 entries) and each full
+    collection walks them all; on a LAN each player is a process with a heap of its own (N
+    entries). The database peer's process keeps its collector on, as shipped."""
     logging.getLogger("rp2p").setLevel(logging.ERROR)
     results: dict[tuple[bool, int], list[Run]] = {}
     with counting() as traffic:
@@ -179,10 +269,19 @@ def run(sizes: list[int], rounds: int, *, gc_paused: bool = False) -> Section:
                         storm = Storm(root, n, tls, gc_paused=gc_paused)
                         converged, total = trio.run(storm.run, traffic)
                     results.setdefault((tls, n), []).append(
-                        (converged, total, storm.retries, storm.cpu, storm.load)
+                        (
+                            converged,
+                            total,
+                            storm.retries,
+                            storm.cpu,
+                            storm.load,
+                            storm.db_cpu,
+                            storm.db_gc,
+                        )
                     )
                     log(f"join storm {'TLS' if tls else 'plain'} N={n} round {number + 1}/{rounds}: "
-                        f"{converged:.2f} s ({storm.cpu:.2f} s CPU), "
+                        f"{converged:.2f} s (CPU: players {storm.cpu:.2f} s, database peer "
+                        f"{storm.db_cpu:.2f} s of which its collector {storm.db_gc:.2f} s), "
                         f"{total.frame_bytes / n / 1024:.1f} KiB per join, "
                         f"{storm.retries} session retries, load {storm.load:.1f}")  # fmt: skip
     return _section(sizes, rounds, results, gc_paused)
@@ -191,18 +290,21 @@ def run(sizes: list[int], rounds: int, *, gc_paused: bool = False) -> Section:
 def _section(
     sizes: list[int], rounds: int, results: dict[tuple[bool, int], list[Run]], gc_paused: bool
 ) -> Section:
-    paused = ", the garbage collector paused until converged" if gc_paused else ""
+    paused = "" if gc_paused else ", the players' garbage collector on"
     section = Section(
         f"3. Join storm: N peers join one database peer at once, median of {rounds} rounds{paused}"
     )
     rows = []
     seconds: dict[tuple[bool, int], float] = {}
     cpu: dict[tuple[bool, int], float] = {}
+    db_cpu: dict[tuple[bool, int], float] = {}
     per_join: dict[tuple[bool, int], float] = {}
     peer_list: dict[tuple[bool, int], float] = {}
     for (tls, n), runs in results.items():
         seconds[tls, n] = median([r[0] for r in runs])
         cpu[tls, n] = median([r[3] for r in runs])
+        db_cpu[tls, n] = median([r[5] for r in runs])
+        db_gc = median([r[6] for r in runs])
         messages = median([r[1].total_messages for r in runs])
         frame_bytes = median([r[1].frame_bytes for r in runs])
         wire_bytes = median([r[1].wire_bytes for r in runs])
@@ -214,7 +316,7 @@ def _section(
         peer_list[tls, n] = listed / n
         rows.append([
             "TLS" if tls else "plain", str(n), f"**{fmt(seconds[tls, n], 2)}**",
-            fmt(cpu[tls, n], 2), ", ".join(f"{r[4]:.1f}" for r in runs),
+            fmt(db_cpu[tls, n], 2), fmt(db_gc, 2), fmt(cpu[tls, n], 2), ", ".join(f"{r[4]:.1f}" for r in runs),
             fmt(messages, 0), fmt(frame_bytes / 1024, 0), fmt(wire_bytes / 1024, 0),
             fmt(messages / n, 1), f"**{fmt(frame_bytes / n / 1024, 1)}**",
             fmt(listed / n / 1024, 1), fmt((frame_bytes - listed) / n / 1024, 1),
@@ -222,7 +324,8 @@ def _section(
             ", ".join(f"{r[0]:.2f}" for r in runs),
         ])  # fmt: skip
     section.table(
-        ["link", "N", "converged (s)", "CPU (s)", "load", "messages", "frame KiB", "wire KiB", "messages / join",
+        ["link", "N", "converged (s)", "database peer CPU (s)", "of which its GC (s)",
+         "players' CPU (s)", "load", "messages", "frame KiB", "wire KiB", "messages / join",
          "frame KiB / join", "of which peer list", "of which the rest", "TCP connections",
          "busy refusals / session retries", "seconds per round"],
         rows,
@@ -237,20 +340,33 @@ def _section(
         + "."
     )  # fmt: skip
     section.note("")
+    players_gc = (
+        "paused from the start to converging (each real player is a process with a small "
+        "heap of its own; these N share one, holding N^2 peer-list entries a full collection "
+        "would walk)" if gc_paused else "on (BENCH_JOIN_GC=on)"
+    )  # fmt: skip
     section.note(
-        "Everything runs in one process on one trio loop, the database peer too, so the nodes share "
-        "one core; `CPU` is that process's CPU time to converge and `load` the machine's load "
-        "average then (on a shared machine, wall time also counts what the others ran). The clock starts once every player is up (listening, share scanned) and all "
-        "their sessions start together. Every player calls from 127.0.0.1, so the database peer's "
-        "per-address connection cap is raised to N (on a LAN each player has its own address). "
-        "Counts cover every frame any node sent, from the start until the network was quiet for "
+        "The database peer is `rp2p-db` itself, a process of its own (started through "
+        "bench/joindb.py, which installs the traffic counters there and raises its per-address "
+        "connection cap to N, as every player here calls from 127.0.0.1 where on a LAN each has "
+        "its own address; its garbage collector is on, everything else as shipped). The N "
+        f"players run in the benchmark's process on one trio loop, their collector {players_gc}. "
+        "The clock starts once every player is up (listening, share scanned) and all their "
+        "sessions start together, and stops when every player's list holds all N-1 others. "
+        "`database peer CPU` and `players' CPU` are each process's CPU time (all threads) from "
+        "the start to converging, `of which its GC` the database peer's collector time "
+        "(`gc.callbacks`), `load` the machine's load average then (on a shared machine, wall "
+        "time also counts what others ran). "
+        "Counts cover every frame any node sent, the database peer's included (its process "
+        "writes its counts when asked), from the start until the network was quiet for "
         f"{QUIET} s after converging (frame bytes: the protocol's frames; wire bytes: TCP payload, "
         "TLS records and handshakes included). The peer list (`welcome`, `update_peers`, as "
         "zlib'd `Z` frames when over 1 KiB) is the seed protocol's whole list for every joining "
         "player: each of N players learns N-1 others, so its bytes per join grow as N; the rest (the scoreboard view, hellos, stats) "
         "stays flat. The core has no traffic counters: the benchmark wraps `Channel.send`, "
-        "`Channel.send_data`, `SocketStream.send_all` and `trio.open_tcp_stream` from outside "
-        "(bench/counting.py)."
+        "`Channel.send_data`, `SocketStream.send_all`, `TLSStream._send_raw` and "
+        "`trio.open_tcp_stream` from outside "
+        "(bench/counting.py), in both processes."
     )
     for tls in (False, True):
         link = "TLS" if tls else "plain"
@@ -264,8 +380,10 @@ def _section(
         growth = seconds[big] / seconds[small]
         section.targets.append(
             Target(f"converge time at N={BIG} ≤ {TIME_GROWTH:g}x N={SMALL} ({link})",
-                   f"{seconds[small]:.2f} s → {seconds[big]:.2f} s ({growth:.1f}x; CPU "
-                   f"{cpu[small]:.2f} → {cpu[big]:.2f} s, {cpu[big] / cpu[small]:.1f}x)",
+                   f"{seconds[small]:.2f} s → {seconds[big]:.2f} s ({growth:.1f}x; CPU of the "
+                   f"database peer {db_cpu[small]:.2f} → {db_cpu[big]:.2f} s, "
+                   f"{db_cpu[big] / db_cpu[small]:.1f}x, of the players {cpu[small]:.2f} → "
+                   f"{cpu[big]:.2f} s, {cpu[big] / cpu[small]:.1f}x)",
                    growth <= TIME_GROWTH)
         )  # fmt: skip
         growth = per_join[big] / per_join[small]

@@ -1,0 +1,95 @@
+"""The join storm's database peer: `rp2p-db` itself, in a process of its own, counted.
+
+`python -m bench.joindb SNAPSHOT MAX_PER_HOST -- RP2P_DB_ARGS...` runs `rp2p-db`'s own entry
+point (`reliablep2p.app.cli.db_main`) with bench/counting.py's counters installed; each SIGUSR1
+writes SNAPSHOT (JSON, atomically): its pid, what it has sent so far, its CPU seconds (all its threads),
+the time its cyclic garbage collector took and the port it listens on. The bench adds those
+counts to its players' so that the report covers every frame any node sent.
+
+Every player of the bench calls from 127.0.0.1, where on a LAN each has an address of its own,
+so the per-address connection cap is raised to MAX_PER_HOST here: a patch of the bench, not an
+option users have. It stops when its stdin closes, so that a bench killed leaves none behind.
+Everything else (its collector included) is as `rp2p-db` ships.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from reliablep2p.app import cli
+from reliablep2p.database.peer import DatabasePeer
+
+from .counting import counting
+
+
+class CollectorClock:
+    """Seconds spent in the cyclic collector, and how many full (gen-2) collections, via the
+    documented `gc.callbacks`."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._began
+        self.full += info["generation"] == 2
+
+
+def main(argv: list[str]) -> None:
+    snapshot_path, per_host, *rest = argv
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    cap = int(per_host)
+    started: list[DatabasePeer] = []
+    original_init = DatabasePeer.__init__
+
+    def init(self: DatabasePeer, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.server.caps.max_per_host = max(self.server.caps.max_per_host, cap)
+        started.append(self)
+
+    DatabasePeer.__init__ = init  # type: ignore[method-assign]
+    clock = CollectorClock()
+    gc.callbacks.append(clock)
+    path = Path(snapshot_path)
+    with counting() as traffic:
+        sequence = 0
+
+        def write(signum: int, frame: FrameType | None) -> None:
+            nonlocal sequence
+            sequence += 1
+            data = {
+                "sequence": sequence, "pid": os.getpid(), "port": started[0].port if started else 0,
+                "cpu": time.process_time(), "gc_seconds": clock.seconds, "gc_full": clock.full,
+                "traffic": traffic.to_json(),
+            }  # fmt: skip
+            partial = path.with_suffix(".partial")
+            partial.write_text(json.dumps(data))
+            os.replace(partial, path)
+
+        signal.signal(signal.SIGUSR1, write)
+        threading.Thread(target=_stop_with_the_bench, daemon=True).start()
+        cli.db_main(rest)
+
+
+def _stop_with_the_bench() -> None:
+    """The bench holds our stdin open: at its end (killed too) we stop as on Ctrl-C."""
+    sys.stdin.buffer.read()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

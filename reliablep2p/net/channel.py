@@ -29,7 +29,7 @@ from ..proto import (
 from ..proto import Error as ErrorMessage
 from .dataframes import ConnectionLost, DataFrameSender, connection_errors
 from .identity import common_name
-from .sockets import recv_into
+from .sockets import LowWater, recv_into
 from .tls import TLSStream
 
 READ_TIMEOUT = 15.0
@@ -76,6 +76,7 @@ class Channel(DataFrameSender):
         self._decoder = FrameDecoder()
         self._send_lock = trio.Lock()
         self.bytes_sent = 0
+        self._low_water = LowWater(stream.socket) if isinstance(stream, trio.SocketStream) else None
 
     async def __aenter__(self) -> Self:
         return self
@@ -147,10 +148,14 @@ class Channel(DataFrameSender):
                 raise RemoteProtocolError(ErrorCode.TOO_LARGE, f"data frame of {length} bytes")
             view = memoryview(buffer)
             got = self._decoder.take_data(view[:length])
-            while got < length:
-                got += await self._read_into(view[got:length])
-                if idle:
-                    scope.deadline = trio.current_time() + limit
+            try:
+                while got < length:
+                    got += await self._read_into(view[got:length])
+                    if idle:
+                        scope.deadline = trio.current_time() + limit
+            finally:
+                if self._low_water is not None:  # TLS puts its own back at the next message
+                    self._low_water.expect(0)
             return length
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 
@@ -163,13 +168,14 @@ class Channel(DataFrameSender):
         self._decoder.feed(data)
 
     async def _read_into(self, view: memoryview) -> int:
-        """Read what the stream has (at most ``len(view)`` bytes) into `view`."""
+        """Read what the stream has (at most ``len(view)`` bytes, all of which are coming: a
+        frame's rest) into `view`."""
         stream = self.stream
         with connection_errors(tls_failure="TLS failed"):
             if isinstance(stream, trio.SocketStream):
-                count = await recv_into(stream.socket, view)
+                count = await recv_into(stream.socket, view, self._low_water)
             elif isinstance(stream, TLSStream):
-                count = await stream.receive_into(view)
+                count = await stream.receive_into(view, coming=True)
             else:
                 data = await stream.receive_some(len(view))
                 count = len(data)

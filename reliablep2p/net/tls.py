@@ -22,7 +22,7 @@ from typing import Literal, cast
 
 import trio
 
-from .sockets import try_read, try_write
+from .sockets import LowWater, try_read, try_write
 
 RECEIVE_SIZE = 1024 * 1024
 """Bytes read from the socket at once, at most: many records per read, decrypted in one go."""
@@ -33,6 +33,9 @@ held 2 GiB)."""
 SEND_PIECE = 256 * 1024
 """`send_all` encrypts and sends this much at a time, so a large write is never copied whole."""
 RECEIVE_SOME_SIZE = 64 * 1024  # receive_some() without a size
+RECORD_ROOM = 2**14 + 256 + 5
+"""The largest TLS 1.3 record on the wire: what TLS may hold of the next one, half read, when a
+read has to wait. The socket is sure to bring a frame's rest less this (its low-water mark)."""
 
 
 class _OneAtATime:
@@ -69,6 +72,7 @@ class TLSStream(trio.abc.Stream):
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
         self._buffer = bytearray(RECEIVE_START)  # the socket is read into this, always
         self._view = memoryview(self._buffer)
+        self._low_water = LowWater(transport_stream.socket)
         self._send_lock = trio.StrictFIFOLock()
         self._handshake_lock = trio.Lock()
         self._receiving = _OneAtATime("receiving")
@@ -146,8 +150,12 @@ class TLSStream(trio.abc.Stream):
         count = await self.receive_into(buffer)
         return bytes(memoryview(buffer)[:count])
 
-    async def receive_into(self, buffer: memoryview | bytearray) -> int:
+    async def receive_into(self, buffer: memoryview | bytearray, *, coming: bool = False) -> int:
         """Decrypt into `buffer`; the count, or 0 at the other side's close_notify.
+
+        `coming`: the other side is sure to send all of `buffer` (a frame's rest), so the kernel
+        may hold the wake-up until a good part of it is queued (`sockets.LowWater`); else it
+        wakes on every byte.
 
         Every record already received is decrypted in one go, straight into `buffer`; only when
         none is, the socket is read. A socket that ends without close_notify (a truncated
@@ -164,6 +172,7 @@ class TLSStream(trio.abc.Stream):
             yielded = not self._handshaken
             if yielded:
                 await self.do_handshake()
+            self._low_water.expect(len(view) - RECORD_ROOM if coming else 0)
             count = 0
             while not self._ended:
                 count = self._decrypt(view)
@@ -218,9 +227,9 @@ class TLSStream(trio.abc.Stream):
     async def _receive_records(self) -> bool:
         """Read what the socket has into the stream's own buffer, and hand it to TLS; whether
         it had to wait (a checkpoint) for the socket to have something."""
-        socket, waited = self.transport_stream.socket, False
+        waited = False
         while (got := self._read_socket()) is None:
-            await trio.lowlevel.wait_readable(socket)
+            await self._low_water.wait_readable()
             waited = True
         if got:
             self._incoming.write(self._view[:got])

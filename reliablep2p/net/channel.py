@@ -235,10 +235,15 @@ class Channel(DataFrameSender):
 
 
 async def secure(
-    stream: trio.SocketStream, context: ssl.SSLContext, *, server_side: bool
+    stream: trio.SocketStream,
+    context: ssl.SSLContext,
+    *,
+    server_side: bool,
+    session: ssl.SSLSession | None = None,
 ) -> TLSStream:
-    """TLS over `stream`, handshake done; a failed handshake is `ConnectionLost(FORBIDDEN)`."""
-    tls = TLSStream(stream, context, server_side=server_side)
+    """TLS over `stream`, handshake done (resuming `session`, if given and the server still
+    takes it); a failed handshake is `ConnectionLost(FORBIDDEN)`."""
+    tls = TLSStream(stream, context, server_side=server_side, session=session)
     try:
         await tls.do_handshake()
     except BaseException as exc:  # cancelled too (a probe's deadline): no socket left open
@@ -271,6 +276,7 @@ async def open_channel(
     tls: ssl.SSLContext | None = None,
     expect: str | None = None,
     handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    session: ssl.SSLSession | None = None,
 ) -> Channel:
     """Connect to a node and introduce ourselves with `Hello`.
 
@@ -289,7 +295,7 @@ async def open_channel(
     if tls is not None:
         tcp = stream
         with trio.move_on_after(handshake_timeout):
-            stream = await secure(tcp, tls, server_side=False)
+            stream = await secure(tcp, tls, server_side=False, session=session)
         if stream is tcp:
             await tcp.aclose()
             raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not finish the handshake")

@@ -64,12 +64,19 @@ class TLSStream(trio.abc.Stream):
     """
 
     def __init__(
-        self, transport_stream: trio.SocketStream, context: ssl.SSLContext, *, server_side: bool
+        self,
+        transport_stream: trio.SocketStream,
+        context: ssl.SSLContext,
+        *,
+        server_side: bool,
+        session: ssl.SSLSession | None = None,
     ) -> None:
         self.transport_stream = transport_stream
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
-        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
+        self._tls = context.wrap_bio(
+            self._incoming, self._outgoing, server_side=server_side, session=session
+        )
         self._buffer = bytearray(RECEIVE_START)  # the socket is read into this, always
         self._view = memoryview(self._buffer)
         self._low_water = LowWater(transport_stream.socket)
@@ -82,6 +89,8 @@ class TLSStream(trio.abc.Stream):
         self._ended = False  # the other side's close_notify arrived
         self._broken: BaseException | None = None
         self._closed = False
+        self.on_close: Callable[[ssl.SSLSession], None] | None = None
+        """Handed the session to resume (`session`) when the stream closes, if it has one."""
 
     def _check(self) -> None:
         if self._closed:
@@ -137,6 +146,19 @@ class TLSStream(trio.abc.Stream):
             async with self._send_lock:
                 await self._flush()
             await self._receive_records()
+
+    @property
+    def session(self) -> ssl.SSLSession | None:
+        """A client's TLS 1.3 session to resume with next time (a ticket the server sent, read
+        with its first reply), else None."""
+        session = None if self._tls.server_side else self._tls.session
+        return session if session is not None and session.has_ticket else None
+
+    @property
+    def resumed(self) -> bool:
+        """The handshake resumed an earlier session (no certificates sent; the other end's
+        is the one verified when that session began)."""
+        return self._tls.session_reused
 
     def getpeercert(self, binary_form: Literal[True] = True) -> bytes | None:
         """The other end's certificate (DER), as `trio.SSLStream.getpeercert(True)` gives it."""
@@ -325,6 +347,8 @@ class TLSStream(trio.abc.Stream):
         if self._closed:
             await trio.lowlevel.checkpoint()
             return
+        if self.on_close is not None and (session := self.session) is not None:
+            self.on_close(session)
         try:
             if self._handshaken and self._broken is None and not self._send_lock.locked():
                 with contextlib.suppress(ssl.SSLError):  # SSLWantReadError: theirs is not awaited

@@ -48,10 +48,12 @@ async def recv_into(
     return count
 
 
-LOW_WATER = 128 * 1024
+LOW_WATER = 64 * 1024
 """Bytes the kernel lets queue before it wakes a reader of a frame's rest (`SO_RCVLOWAT`): at
 100 Mbit/s a wake-up otherwise brings a few KiB, and each costs a scheduler pass, the poll's
-system calls and (over TLS) a round of record work; a 1 MiB chunk took hundreds."""
+system calls and (over TLS) a round of record work. No more: Linux clamps the receive window
+to the mark where the receive buffer is under twice it (a new connection's 128 KiB), which
+would slow a fast link."""
 LOW_WATER_PATIENCE = 0.25
 """Seconds a read waits for that much before it takes what is there: a slow sender (an upload
 capped at a few KiB/s) is read as it trickles in, so its link's stall watch sees it move."""

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from reliablep2p.net.channel import SEND_PIECE
+from reliablep2p.net.dataframes import SEND_PIECE
 from reliablep2p.proto import CHUNK_SIZE
 from reliablep2p.storage import partial, portable
 

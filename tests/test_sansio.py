@@ -15,7 +15,15 @@ from reliablep2p.game.board import BoardFeed, BoardLog, apply_scoreboard, ranked
 from reliablep2p.peer.addressbook import AddressBook
 from reliablep2p.peer.peerlist import PeerList, PeerRegistry
 from reliablep2p.peer.search import OneSource, SearchPlan
-from reliablep2p.peer.swarm.finder import HOPELESS, REASK_FIRST, VAULT_AFTER, Finder, Step
+from reliablep2p.peer.swarm.finder import (
+    ENOUGH_SOURCES,
+    HOPELESS,
+    MAX_SOURCES,
+    REASK_FIRST,
+    VAULT_AFTER,
+    Finder,
+    Step,
+)
 from reliablep2p.proto import PeerInfo, PlayerStats, Scoreboard, ScoreboardChanged, UpdatePeers
 
 
@@ -305,6 +313,26 @@ def finder_of(peers: list[PeerInfo], count: int = 8) -> Finder:
 
 def step(finder: Finder, now: float, *, missing: bool = True, links: int = 0) -> Step:
     return finder.step(now, missing=missing, links=links, vault_linked=False, progress_at=0.0)
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_a_crowd_is_linked_up_to_enough_sources_or_more_while_a_chunk_is_on_none(
+    missing: bool,
+) -> None:
+    crowd = [peer(port) for port in range(2, 40)]
+    finder = finder_of(crowd, count=40)
+    for member in crowd:
+        finder.plan.crowd(member)
+    cap = MAX_SOURCES if missing else ENOUGH_SOURCES
+    links = 0
+    for now in range(40):  # each probe answers `file` and becomes a link; then the next step
+        probes = step(finder, float(now), missing=missing, links=links).probes
+        for asked, _ in probes:
+            finder.answered(asked.addr)
+        links += sum(1 for _, vault in probes if not vault)
+        assert links <= cap
+    assert links == cap
+    assert ENOUGH_SOURCES == 8 < MAX_SOURCES  # a flash crowd of 12 needs no more: each costs CPU
 
 
 def test_the_vault_is_asked_at_once_when_nobody_is_left() -> None:

@@ -9,9 +9,7 @@ closes it however the conversation ends.
 from __future__ import annotations
 
 import contextlib
-import os
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Self, TypeVar, overload
 
@@ -22,18 +20,16 @@ from ..proto import (
     ErrorCode,
     FrameDecoder,
     Hello,
-    LocalProtocolError,
     Message,
     Ping,
     ProtocolError,
     RemoteProtocolError,
-    data_frame_header,
     encode_message,
 )
 from ..proto import Error as ErrorMessage
-from ..storage.portable import read_into, sendfile_refused, sendfile_works
+from .dataframes import ConnectionLost, DataFrameSender, connection_errors
 from .identity import common_name
-from .sockets import recv_into
+from .sockets import LowWater, recv_into
 from .tls import TLSStream
 
 READ_TIMEOUT = 15.0
@@ -49,8 +45,6 @@ DATABASE_HANDSHAKE_TIMEOUT = 60.0
 thousands of handshakes, and a player that gives up and calls again only adds one more (the
 same allowance for its `welcome`: the host's machine took the connection, so it is there). At
 30 s, a 2,000-player TLS storm on a busy machine gave up 1,395 times and never converged."""
-SEND_PIECE = 128 * 1024
-"""File bytes are read and sent in pieces of this size (frames stay one chunk long)."""
 RECEIVE_SIZE = 256 * 1024
 PING_INTERVAL = 5.0
 """A session side that has sent nothing for this long sends `Ping`."""
@@ -65,24 +59,6 @@ of the data frame after it, and a few payload bytes (moved into the chunk's buff
 M = TypeVar("M")
 
 
-def _shrank() -> LocalProtocolError:
-    return LocalProtocolError(ErrorCode.INTERNAL, "the file shrank while being sent")
-
-
-def _why(exc: BaseException) -> str:
-    """Plain words for how a stream broke: never raw SSL text (TLS failures by their kind)."""
-    tls = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
-    if isinstance(tls, ssl.SSLEOFError):
-        return "the other side hung up mid-stream"
-    if isinstance(tls, ssl.SSLError):
-        return f"the encrypted stream was damaged ({tls.reason or 'TLS error'})".lower()
-    if isinstance(exc, trio.BrokenResourceError) and isinstance(exc.__cause__, OSError):
-        exc = exc.__cause__
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    return str(exc) or str(exc.__cause__ or "") or type(exc).__name__
-
-
 class RemoteError(RemoteProtocolError):
     """The other side answered with an `Error` message (`speaks`: its version, on `version`)."""
 
@@ -91,11 +67,7 @@ class RemoteError(RemoteProtocolError):
         self.speaks = speaks
 
 
-class ConnectionLost(ProtocolError):
-    """The connection was refused, reset, closed early or timed out."""
-
-
-class Channel:
+class Channel(DataFrameSender):
     """One framed conversation. Sends are serialized, so two tasks may share a channel."""
 
     def __init__(self, stream: trio.abc.Stream, *, timeout: float = READ_TIMEOUT) -> None:
@@ -104,6 +76,7 @@ class Channel:
         self._decoder = FrameDecoder()
         self._send_lock = trio.Lock()
         self.bytes_sent = 0
+        self._low_water = LowWater(stream.socket) if isinstance(stream, trio.SocketStream) else None
 
     async def __aenter__(self) -> Self:
         return self
@@ -131,95 +104,9 @@ class Channel:
         """`frame`: `message` encoded already (a push's bytes, shared by many sessions)."""
         await self._send_bytes(encode_message(message) if frame is None else frame)
 
-    async def send_data(
-        self, data: bytes | bytearray | memoryview, *, before: Message | None = None
-    ) -> None:
-        """One data frame: at most one chunk of file bytes (after the message `before`, if any,
-        in the same write: nothing can come between them), in one call: over TLS, sending it
-        piece by piece cost more in locks and scheduler passes than encrypting it."""
-        view = memoryview(data)
-        header = (encode_message(before) if before else b"") + data_frame_header(len(view))
-        async with self._send_lock:
-            with _connection_errors():
-                if isinstance(self.stream, TLSStream):
-                    await self.stream.send_parts([header, view])
-                else:
-                    await self.stream.send_all(header)
-                    await self.stream.send_all(view)
-            self.bytes_sent += len(header) + len(view)
-
-    async def send_data_from(
-        self,
-        length: int,
-        read: Callable[[int], Awaitable[bytes | memoryview]],
-        *,
-        before: Message | None = None,
-    ) -> None:
-        """One data frame of `length` bytes, taken from `read(n)` a piece at a time.
-
-        A chunk is never whole in memory, nor (with TLS) encrypted whole: a peer serving many
-        transfers at once stays small.
-        """
-        header = (encode_message(before) if before else b"") + data_frame_header(length)
-        async with self._send_lock:
-            with _connection_errors():
-                await self.stream.send_all(header)
-                left = length
-                while left:
-                    piece = await read(min(SEND_PIECE, left))
-                    if not piece:
-                        raise _shrank()
-                    await self.stream.send_all(piece)
-                    left -= len(piece)
-            self.bytes_sent += len(header) + length
-
-    async def send_data_sendfile(
-        self, fd: int, offset: int, length: int, *, before: Message | None = None
-    ) -> None:
-        """One data frame straight from a file to a plain TCP socket with `os.sendfile`:
-        the bytes never pass through Python (over TLS, use `send_data_from`). Where sendfile
-        is missing or refused, the rest is read and sent in pieces."""
-        assert isinstance(self.stream, trio.SocketStream)
-        header = (encode_message(before) if before else b"") + data_frame_header(length)
-        socket = self.stream.socket
-        async with self._send_lock:
-            with _connection_errors():
-                await self.stream.send_all(header)
-                sent = 0
-                while sent < length and sendfile_works():
-                    try:  # first, then wait only if the socket is full (each wait is a pass)
-                        count = os.sendfile(socket.fileno(), fd, offset + sent, length - sent)
-                    except BlockingIOError:
-                        count = -1
-                    except OSError as exc:
-                        if not sendfile_refused(exc):
-                            raise
-                        break
-                    if count < 0:
-                        await trio.lowlevel.wait_writable(socket)
-                        continue
-                    if count == 0:
-                        raise _shrank()
-                    sent += count
-                if sent < length:
-                    await self._send_read(fd, offset + sent, length - sent)
-            self.bytes_sent += len(header) + length
-
-    async def _send_read(self, fd: int, offset: int, length: int) -> None:
-        """Send `length` bytes of the file from `offset`, read a piece at a time."""
-        buffer = memoryview(bytearray(min(SEND_PIECE, length)))
-        while length:
-            piece = buffer[: min(SEND_PIECE, length)]
-            count = await trio.to_thread.run_sync(read_into, fd, piece, offset)
-            if count < len(piece):
-                raise _shrank()
-            await self.stream.send_all(piece)
-            offset += count
-            length -= count
-
     async def _send_bytes(self, frame: bytes) -> None:
         async with self._send_lock:
-            with _connection_errors():
+            with connection_errors():
                 await self.stream.send_all(frame)
             self.bytes_sent += len(frame)
 
@@ -261,29 +148,34 @@ class Channel:
                 raise RemoteProtocolError(ErrorCode.TOO_LARGE, f"data frame of {length} bytes")
             view = memoryview(buffer)
             got = self._decoder.take_data(view[:length])
-            while got < length:
-                got += await self._read_into(view[got:length])
-                if idle:
-                    scope.deadline = trio.current_time() + limit
+            try:
+                while got < length:
+                    got += await self._read_into(view[got:length])
+                    if idle:
+                        scope.deadline = trio.current_time() + limit
+            finally:
+                if self._low_water is not None:  # TLS puts its own back at the next message
+                    self._low_water.expect(0)
             return length
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
 
     async def _fill(self, max_bytes: int) -> None:
         """Feed the decoder what the stream has (at most `max_bytes`)."""
-        with _connection_errors():
+        with connection_errors():
             data = await self.stream.receive_some(max_bytes)
         if not data:
             raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
         self._decoder.feed(data)
 
     async def _read_into(self, view: memoryview) -> int:
-        """Read what the stream has (at most ``len(view)`` bytes) into `view`."""
+        """Read what the stream has (at most ``len(view)`` bytes, all of which are coming: a
+        frame's rest) into `view`."""
         stream = self.stream
-        with _connection_errors(tls_failure="TLS failed"):
+        with connection_errors(tls_failure="TLS failed"):
             if isinstance(stream, trio.SocketStream):
-                count = await recv_into(stream.socket, view)
+                count = await recv_into(stream.socket, view, self._low_water)
             elif isinstance(stream, TLSStream):
-                count = await stream.receive_into(view)
+                count = await stream.receive_into(view, coming=True)
             else:
                 data = await stream.receive_some(len(view))
                 count = len(data)
@@ -343,10 +235,15 @@ class Channel:
 
 
 async def secure(
-    stream: trio.SocketStream, context: ssl.SSLContext, *, server_side: bool
+    stream: trio.SocketStream,
+    context: ssl.SSLContext,
+    *,
+    server_side: bool,
+    session: ssl.SSLSession | None = None,
 ) -> TLSStream:
-    """TLS over `stream`, handshake done; a failed handshake is `ConnectionLost(FORBIDDEN)`."""
-    tls = TLSStream(stream, context, server_side=server_side)
+    """TLS over `stream`, handshake done (resuming `session`, if given and the server still
+    takes it); a failed handshake is `ConnectionLost(FORBIDDEN)`."""
+    tls = TLSStream(stream, context, server_side=server_side, session=session)
     try:
         await tls.do_handshake()
     except BaseException as exc:  # cancelled too (a probe's deadline): no socket left open
@@ -369,20 +266,6 @@ def certificate_name(stream: trio.abc.Stream) -> str:
     return common_name(x509.load_der_x509_certificate(der).subject)
 
 
-@contextlib.contextmanager
-def _connection_errors(*, tls_failure: str = "connection lost") -> Iterator[None]:
-    """Turn the ways a stream breaks (trio's errors, `OSError`) into one `ConnectionLost`.
-
-    `tls_failure` names an `ssl.SSLError` (a corrupt record) where telling it apart helps.
-    """
-    try:
-        yield
-    except ssl.SSLError as exc:
-        raise ConnectionLost(ErrorCode.INTERNAL, f"{tls_failure}: {_why(exc)}") from None
-    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-        raise ConnectionLost(ErrorCode.INTERNAL, f"connection lost: {_why(exc)}") from None
-
-
 async def open_channel(
     host: str,
     port: int,
@@ -393,6 +276,7 @@ async def open_channel(
     tls: ssl.SSLContext | None = None,
     expect: str | None = None,
     handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    session: ssl.SSLSession | None = None,
 ) -> Channel:
     """Connect to a node and introduce ourselves with `Hello`.
 
@@ -411,7 +295,7 @@ async def open_channel(
     if tls is not None:
         tcp = stream
         with trio.move_on_after(handshake_timeout):
-            stream = await secure(tcp, tls, server_side=False)
+            stream = await secure(tcp, tls, server_side=False, session=session)
         if stream is tcp:
             await tcp.aclose()
             raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not finish the handshake")

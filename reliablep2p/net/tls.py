@@ -22,7 +22,7 @@ from typing import Literal, cast
 
 import trio
 
-from .sockets import try_read, try_write
+from .sockets import LowWater, try_read, try_write
 
 RECEIVE_SIZE = 1024 * 1024
 """Bytes read from the socket at once, at most: many records per read, decrypted in one go."""
@@ -33,6 +33,9 @@ held 2 GiB)."""
 SEND_PIECE = 256 * 1024
 """`send_all` encrypts and sends this much at a time, so a large write is never copied whole."""
 RECEIVE_SOME_SIZE = 64 * 1024  # receive_some() without a size
+RECORD_ROOM = 2**14 + 256 + 5
+"""The largest TLS 1.3 record on the wire: what TLS may hold of the next one, half read, when a
+read has to wait. The socket is sure to bring a frame's rest less this (its low-water mark)."""
 
 
 class _OneAtATime:
@@ -61,14 +64,22 @@ class TLSStream(trio.abc.Stream):
     """
 
     def __init__(
-        self, transport_stream: trio.SocketStream, context: ssl.SSLContext, *, server_side: bool
+        self,
+        transport_stream: trio.SocketStream,
+        context: ssl.SSLContext,
+        *,
+        server_side: bool,
+        session: ssl.SSLSession | None = None,
     ) -> None:
         self.transport_stream = transport_stream
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
-        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
+        self._tls = context.wrap_bio(
+            self._incoming, self._outgoing, server_side=server_side, session=session
+        )
         self._buffer = bytearray(RECEIVE_START)  # the socket is read into this, always
         self._view = memoryview(self._buffer)
+        self._low_water = LowWater(transport_stream.socket)
         self._send_lock = trio.StrictFIFOLock()
         self._handshake_lock = trio.Lock()
         self._receiving = _OneAtATime("receiving")
@@ -78,6 +89,8 @@ class TLSStream(trio.abc.Stream):
         self._ended = False  # the other side's close_notify arrived
         self._broken: BaseException | None = None
         self._closed = False
+        self.on_close: Callable[[ssl.SSLSession], None] | None = None
+        """Handed the session to resume (`session`) when the stream closes, if it has one."""
 
     def _check(self) -> None:
         if self._closed:
@@ -134,6 +147,19 @@ class TLSStream(trio.abc.Stream):
                 await self._flush()
             await self._receive_records()
 
+    @property
+    def session(self) -> ssl.SSLSession | None:
+        """A client's TLS 1.3 session to resume with next time (a ticket the server sent, read
+        with its first reply), else None."""
+        session = None if self._tls.server_side else self._tls.session
+        return session if session is not None and session.has_ticket else None
+
+    @property
+    def resumed(self) -> bool:
+        """The handshake resumed an earlier session (no certificates sent; the other end's
+        is the one verified when that session began)."""
+        return self._tls.session_reused
+
     def getpeercert(self, binary_form: Literal[True] = True) -> bytes | None:
         """The other end's certificate (DER), as `trio.SSLStream.getpeercert(True)` gives it."""
         return self._tls.getpeercert(binary_form)
@@ -146,8 +172,12 @@ class TLSStream(trio.abc.Stream):
         count = await self.receive_into(buffer)
         return bytes(memoryview(buffer)[:count])
 
-    async def receive_into(self, buffer: memoryview | bytearray) -> int:
+    async def receive_into(self, buffer: memoryview | bytearray, *, coming: bool = False) -> int:
         """Decrypt into `buffer`; the count, or 0 at the other side's close_notify.
+
+        `coming`: the other side is sure to send all of `buffer` (a frame's rest), so the kernel
+        may hold the wake-up until a good part of it is queued (`sockets.LowWater`); else it
+        wakes on every byte.
 
         Every record already received is decrypted in one go, straight into `buffer`; only when
         none is, the socket is read. A socket that ends without close_notify (a truncated
@@ -164,6 +194,7 @@ class TLSStream(trio.abc.Stream):
             yielded = not self._handshaken
             if yielded:
                 await self.do_handshake()
+            self._low_water.expect(len(view) - RECORD_ROOM if coming else 0)
             count = 0
             while not self._ended:
                 count = self._decrypt(view)
@@ -218,9 +249,9 @@ class TLSStream(trio.abc.Stream):
     async def _receive_records(self) -> bool:
         """Read what the socket has into the stream's own buffer, and hand it to TLS; whether
         it had to wait (a checkpoint) for the socket to have something."""
-        socket, waited = self.transport_stream.socket, False
+        waited = False
         while (got := self._read_socket()) is None:
-            await trio.lowlevel.wait_readable(socket)
+            await self._low_water.wait_readable()
             waited = True
         if got:
             self._incoming.write(self._view[:got])
@@ -316,6 +347,8 @@ class TLSStream(trio.abc.Stream):
         if self._closed:
             await trio.lowlevel.checkpoint()
             return
+        if self.on_close is not None and (session := self.session) is not None:
+            self.on_close(session)
         try:
             if self._handshaken and self._broken is None and not self._send_lock.locked():
                 with contextlib.suppress(ssl.SSLError):  # SSLWantReadError: theirs is not awaited

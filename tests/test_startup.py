@@ -128,3 +128,17 @@ def test_a_port_in_use_is_one_line_for_either_program(tmp_path: Path) -> None:
     )
     assert peer.stderr.strip() == f"rp2p-peer: cannot listen on port {port}: Address already in use"
     assert "Traceback" not in db.stderr + peer.stderr
+
+
+def test_a_taken_enrollment_port_is_named_as_such(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        db = cluster.run("rp2p-db", "--host", "127.0.0.1", "--port", "0", "--enroll-port", port,
+                         "--data", tmp_path / "db", "--discovery-port", "0")  # fmt: skip
+    assert db.returncode == 2
+    assert db.stderr.strip().splitlines()[-1] == (
+        f"rp2p-db: cannot listen on 127.0.0.1:{port} (enrollment): Address already in use"
+    )

@@ -180,8 +180,8 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
                 return refused(exc)
             if not isinstance(exc, OSError):
                 raise
-            print(f"rp2p-db: cannot listen on {database.host}:{database.port}: {exc.strerror}",
-                  file=sys.stderr)  # fmt: skip
+            where = exc.filename or f"{database.host}:{database.port}"
+            print(f"rp2p-db: cannot listen on {where}: {exc.strerror}", file=sys.stderr)
             return 2
         if database.authority is None:
             logging.getLogger("rp2p").warning(

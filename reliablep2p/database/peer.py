@@ -257,10 +257,14 @@ class DatabasePeer:
                     if not self._own_enroll_port:  # players join with a code on the main port
                         self.enroll_port = self.port
                     else:
-                        self.enroll_port = await lan.start_enrollment(
-                            nursery, self.membership, self.host, self.enroll_port,
-                            self.read_timeout,
-                        )  # fmt: skip
+                        try:
+                            self.enroll_port = await lan.start_enrollment(
+                                nursery, self.membership, self.host, self.enroll_port,
+                                self.read_timeout,
+                            )  # fmt: skip
+                        except OSError as exc:  # which of our ports: the program says it
+                            where = f"{self.host}:{self.enroll_port} (enrollment)"
+                            raise OSError(exc.errno, exc.strerror, where) from None
                     if self.discovery_port is not None:
                         self.beacon = await lan.start_announcing(
                             nursery, self.authority.tag, self.network_name, self.host,

@@ -117,8 +117,6 @@ class Session:
     published: dict[str, bytes] = field(default_factory=dict)
     publishes: int = 0
     """Publishes read on this session (the first tells what the player brought)."""
-    map_size: int = 0
-    """Entries of its last reported map that were true."""
     plays: bool = True
     """False for a one-off fetcher: in the network, not in the game."""
     plants: list[str] = field(default_factory=list)

@@ -110,7 +110,6 @@ class PeerList:
     """A peer's view of who is online, kept in step by `Welcome` and `UpdatePeers`."""
 
     def __init__(self, me: Addr | None = None) -> None:
-        self._me = ""
         self.me = me
         self._peers: dict[str, PeerInfo] = {}
         self.peers = ByAddress(self._peers)

@@ -6,7 +6,7 @@ import os
 import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from reliablep2p.net.identity import DATABASE_NAME, Identity
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import FileInfo
 
+from .faults.cluster import Cluster
 from .servers import postgres, scaled, seaweed  # noqa: F401 - real servers, once per session
 
 
@@ -130,6 +131,24 @@ async def plain_network(nursery: trio.Nursery, tmp_path: Path) -> Network:
     net = Network(nursery, tmp_path, secure=False)
     await net.start_db()
     return net
+
+
+@pytest.fixture
+def idle_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """Real `rp2p-db` / `rp2p-peer` processes, none started yet (the test starts the database
+    peer with its own options); all stopped at the end."""
+    cluster = Cluster(tmp_path / "cluster")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def cluster(idle_cluster: Cluster) -> Cluster:
+    """A real `rp2p-db` running (no round ever starts), and a way to start players around it."""
+    idle_cluster.start_db()
+    return idle_cluster
 
 
 def free_udp_port() -> int:

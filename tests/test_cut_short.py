@@ -9,26 +9,14 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from .faults.cluster import Cluster, wait_for
 
 ROUND = ("--lobby-seconds", "0", "--round-seconds", "600", "--targets", "2", "--treasure", "1")
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path / "cluster")
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
-def test_the_round_the_host_stops_counts_in_the_evening_as_cut_short(cluster: Cluster) -> None:
+def test_the_round_the_host_stops_counts_in_the_evening_as_cut_short(idle_cluster: Cluster) -> None:
+    cluster = idle_cluster
     db = cluster.start_db(*ROUND)
     cluster.player("alice", {"gem.txt": b"a gem" * 100})
     cluster.bot("bob", {"orb.txt": b"an orb" * 100}, "--level", "hard")

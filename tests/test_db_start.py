@@ -8,26 +8,14 @@ another 50-use code each time): the printed code stays, with what is left of it.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from reliablep2p.storage.metadata import MIGRATIONS
 
 from .faults.cluster import Cluster
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path / "cluster")
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
-def test_a_restarted_host_prints_the_code_it_printed_before(cluster: Cluster) -> None:
+def test_a_restarted_host_prints_the_code_it_printed_before(idle_cluster: Cluster) -> None:
+    cluster = idle_cluster
     db = cluster.start_db()
     first = cluster.code
     assert "for 50 players, 24 h" in cluster.code_line
@@ -47,7 +35,8 @@ def test_a_restarted_host_prints_the_code_it_printed_before(cluster: Cluster) ->
     assert invited.stdout.strip() != first  # another one only when asked
 
 
-def test_a_new_store_says_its_schema_in_one_line(cluster: Cluster) -> None:
+def test_a_new_store_says_its_schema_in_one_line(idle_cluster: Cluster) -> None:
+    cluster = idle_cluster
     cluster.start_db()
     cluster.wait_said("db", "database peer listening")
     said = [line for line in cluster.db_log().splitlines() if "schema" in line]

@@ -10,8 +10,6 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trio
@@ -36,16 +34,6 @@ from .faults.cluster import BIN, Cluster, free_port, wait_for
 pytestmark = pytest.mark.slow
 
 LOOT = b"gold " * 1000
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(tmp_path)
-    try:
-        started.start_db()
-        yield started
-    finally:
-        started.close()
 
 
 def join(cluster: Cluster, name: str) -> Identity:

@@ -8,24 +8,10 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from .faults.cluster import BIN, Cluster, wait_for
 
 REMOVED = "the host removed you from the network (kicked out)"
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path / "cluster")
-    try:
-        cluster.start_db()
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def exits_within(process: subprocess.Popen[str], seconds: float) -> int:

@@ -8,25 +8,12 @@ name another player published, the refusal says so in one line.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from .conftest import random_bytes
 from .faults.cluster import Cluster, wait_for
 
 NAME = "holiday.mkv"
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path / "cluster")
-    try:
-        cluster.start_db()
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def test_a_copy_finished_after_it_was_published_half_done_is_shared_whole(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,16 +25,6 @@ from .faults.cluster import BIN, Cluster, free_port, wait_for
 UPDATE = "(pipx upgrade reliablep2p)"
 BEFORE, NOW, NEXT = 1, PROTOCOL_VERSION, PROTOCOL_VERSION + 1
 """BEFORE: protocol 1, where a `PeerInfo` was a map and there were no `Z` frames."""
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path / "cluster")
-    try:
-        cluster.start_db()
-        yield cluster
-    finally:
-        cluster.close()
 
 
 async def join_speaking(version: int, port: int, identity: Identity) -> RemoteError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -25,17 +24,6 @@ pytestmark = pytest.mark.slow
 
 LOOT = b"the rightful player gets this" * 100
 HELLO = encode_message(Hello(version=PROTOCOL_VERSION, name="stranger", port=0))
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A database peer, and a way to start players around it."""
-    cluster = Cluster(tmp_path / "cluster")
-    try:
-        cluster.start_db()
-        yield cluster
-    finally:
-        cluster.close()
 
 
 async def test_a_flood_of_wrong_guesses_is_slowed_and_leaves_the_code_to_its_holder(

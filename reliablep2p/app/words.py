@@ -283,7 +283,7 @@ def describe_round(state: RoundState, *, resumed: bool = False) -> str:
 def describe_lobby(lobby: Lobby) -> str:
     if lobby.starts_in < 0:
         if lobby.needed:
-            return f"waiting for {lobby.needed} more player{'' if lobby.needed == 1 else 's'}"
+            return f"waiting for {counted(lobby.needed, 'more player')}"
         return "a round is running"
     ready = f"; ready: {', '.join(lobby.ready)}" if lobby.ready else ""
     return f"next round in {lobby.starts_in:.0f} s{ready}"
@@ -312,7 +312,7 @@ def my_evening(row: EveningRow) -> str:
 
 def _evening(row: EveningRow) -> str:
     best = f", best find {row.best_find} +{row.best_points}" if row.best_find else ""
-    rounds = f"{row.rounds} round{'' if row.rounds == 1 else 's'}"
+    rounds = counted(row.rounds, "round")
     return f"won {row.wins} of {rounds}, {row.points} points{best}"
 
 

@@ -1,5 +1,5 @@
 """What `rp2p-db` says at start: the same join code every start while it is still good, and
-its new store in one line.
+its new store in one line; a stop before it is ready is one line too, never a silent exit.
 
 The host told friends yesterday's code; a restart must not make it a different one (nor pile up
 another 50-use code each time): the printed code stays, with what is left of it.
@@ -8,10 +8,14 @@ another 50-use code each time): the printed code stays, with what is left of it.
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
+
+import pytest
 
 from reliablep2p.storage.metadata import MIGRATIONS
 
-from .faults.cluster import Cluster
+from .faults.cluster import BIN, Cluster
 
 
 def test_a_restarted_host_prints_the_code_it_printed_before(idle_cluster: Cluster) -> None:
@@ -41,3 +45,31 @@ def test_a_new_store_says_its_schema_in_one_line(idle_cluster: Cluster) -> None:
     cluster.wait_said("db", "database peer listening")
     said = [line for line in cluster.db_log().splitlines() if "schema" in line]
     assert len(said) == 1 and said[0].endswith(f"store at schema {len(MIGRATIONS)}"), said
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_while_starting_is_one_line_not_a_silent_exit(
+    idle_cluster: Cluster, stop: signal.Signals
+) -> None:
+    """Stopped while its store is still connecting (a PostgreSQL that accepts and says
+    nothing): it says so in one line with the signal's exit status, no traceback. It died
+    silently (SIGTERM; its log ended at the store) or with a traceback (Ctrl-C)."""
+    cluster = idle_cluster
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(60)
+        url = f"postgresql://rp2p@127.0.0.1:{silent.getsockname()[1]}/rp2p"
+        db = cluster.spawn(
+            [BIN / "rp2p-db", *cluster.db_args(), "--store", url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        connection, _ = silent.accept()  # it is starting: its store is connecting
+        with connection:
+            db.send_signal(stop)
+            out, err = db.communicate(timeout=60)
+    assert db.returncode == 128 + stop, (db.returncode, err)
+    assert err.strip().splitlines()[-1] == (
+        f"rp2p-db: stopped by {stop.name} while starting; nothing was served"
+    ), err
+    assert "Traceback" not in err and not out, err

@@ -27,6 +27,7 @@ from .options import (
     sole_error,
     start_node,
 )
+from .stopping import STOPS, StartGuard, StoppedWhileStarting
 
 if TYPE_CHECKING:
     from ..database.peer import DatabasePeer
@@ -61,7 +62,7 @@ STARTUP_CODE_USES, STARTUP_CODE_HOURS = 50, 24
 
 def db_main(argv: Sequence[str] | None = None) -> None:
     from ..game.settings import GameSettings
-    from .admin import DEFAULT_DATA, invite, kick, refused, remove, set_setting, settings_names
+    from .admin import DEFAULT_DATA, invite, kick, remove, set_setting
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "invite":
@@ -126,14 +127,26 @@ def db_main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--insecure-lan", action="store_true",
                         help="NO encryption, NO authentication: anyone on the LAN can join, "
                         "read every file and pose as any player; for quick local tests only")  # fmt: skip
-    from .storeoptions import add_store_options, stores_from
+    from .storeoptions import add_store_options
 
     add_store_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
     args = parser.parse_args(argv)
+    guard = StartGuard()  # a stop from here on is one line, whenever it comes
+    try:
+        sys.exit(_start_db(args, parser, guard))
+    except StoppedWhileStarting as stopped:
+        sys.exit(stopped.say("rp2p-db"))
+
+
+def _start_db(args: argparse.Namespace, parser: argparse.ArgumentParser, guard: StartGuard) -> int:
+    from ..game.settings import GameSettings
+    from .admin import refused, settings_names
+    from .storeoptions import stores_from
+
     given = {key: str(value) for key in settings_names()
              if (value := getattr(args, key.replace("-", "_"))) is not None}  # fmt: skip
-    settings, problems = defaults.with_values(given)
+    settings, problems = GameSettings().with_values(given)
     if problems:
         parser.error(problems[0])
     _setup_logging(args.verbose)
@@ -161,28 +174,38 @@ def db_main(argv: Sequence[str] | None = None) -> None:
             network_name=args.network_name,
             shared_ca=args.ca,
         )
-        sys.exit(trio.run(_serve_until_signal, database))
+        guard.noting()
+        return trio.run(_serve_until_signal, database, guard)
     except (StoreError, SecurityError) as exc:
-        sys.exit(refused(exc))
+        return refused(exc)
 
 
-async def _serve_until_signal(database: DatabasePeer) -> int:
+async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
     from ..proto.tags import tagged_code
     from ..storage.interfaces import StoreError, StoreUnavailable
     from .admin import refused
 
     async with trio.open_nursery() as nursery:
-        try:
-            await nursery.start(database.run)
-        except (StoreError, OSError, BaseExceptionGroup) as caught:
-            exc = sole_error(caught)
-            if isinstance(exc, StoreError):
-                return refused(exc)
-            if not isinstance(exc, OSError):
-                raise
-            where = exc.filename or f"{database.host}:{database.port}"
-            print(f"rp2p-db: cannot listen on {where}: {exc.strerror}", file=sys.stderr)
-            return 2
+        stops = await nursery.start(_stops, guard)
+        with trio.CancelScope() as starting:
+            nursery.start_soon(_cancel_at, stops, starting)
+            try:
+                await nursery.start(database.run)
+            except (StoreError, OSError, BaseExceptionGroup) as caught:
+                exc = sole_error(caught)
+                if isinstance(exc, StoreError):
+                    nursery.cancel_scope.cancel()
+                    return refused(exc)
+                if not isinstance(exc, OSError):
+                    raise
+                where = exc.filename or f"{database.host}:{database.port}"
+                print(f"rp2p-db: cannot listen on {where}: {exc.strerror}", file=sys.stderr)
+                nursery.cancel_scope.cancel()
+                return 2
+        if starting.cancelled_caught:
+            nursery.cancel_scope.cancel()
+            assert guard.asked is not None
+            return StoppedWhileStarting(guard.asked).say("rp2p-db")
         if database.authority is None:
             logging.getLogger("rp2p").warning(
                 "INSECURE LAN MODE: no encryption, anyone can join and pose as anyone"
@@ -202,13 +225,33 @@ async def _serve_until_signal(database: DatabasePeer) -> int:
                   " another with 'rp2p-db invite')", flush=True)  # fmt: skip
             lines = await trio.to_thread.run_sync(how_to_join, database, code)
             print("\n".join(lines), flush=True)
-        await _until_signal(trio.CancelScope())  # returns at the first SIGINT or SIGTERM
+        await stops.wait()  # the first SIGINT or SIGTERM
         rows = await database.say_goodnight()
         for line in words.evening_lines(rows, database.hunt.evening.cut_short):
             logging.getLogger("rp2p").info("%s", line)
         nursery.cancel_scope.cancel()
     logging.getLogger("rp2p").info("stopped")
     return 0
+
+
+async def _stops(guard: StartGuard, *, task_status: trio.TaskStatus[trio.Event]) -> None:
+    """Hear SIGINT and SIGTERM for the whole run (one noted before counts); the event is set at
+    the first."""
+    stop = trio.Event()
+    with trio.open_signal_receiver(*STOPS) as signals:
+        task_status.started(stop)
+        if guard.asked is None:
+            async for signum in signals:
+                guard.asked = signum
+                break
+        stop.set()
+        await trio.sleep_forever()  # the receiver stays open: a second stop is not a kill
+
+
+async def _cancel_at(stop: trio.Event, scope: trio.CancelScope) -> None:
+    """Cancel `scope` (the start) at the first stop; one that is over is not touched by it."""
+    await stop.wait()
+    scope.cancel()
 
 
 def network_name_option(text: str) -> str:

@@ -40,6 +40,32 @@ def wait_for(
         time.sleep(interval)
 
 
+DB_START_TIMEOUT = 60.0
+"""How long `rp2p-db` may take to print its join code (a loaded machine's start is seconds)."""
+
+
+def first_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The first line `process` prints, waited for no longer than `timeout` ('' at its end)."""
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = process.stdout
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        return f"nothing in {timeout:g} s"
+
+
+def how_it_ended(process: subprocess.Popen[str]) -> str:
+    """'still runs', 'exited 2', or 'was killed by SIGQUIT': a silent end says who ended it."""
+    status = process.poll()
+    if status is None:
+        return "still runs"
+    if status < 0:
+        return f"was killed by {signal.Signals(-status).name}"
+    return f"exited {status}"
+
+
 def peak_rss_kib(pid: int) -> int:
     """The peak resident memory of a running process (VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -77,12 +103,15 @@ class Cluster:
             [BIN / "rp2p-db", *self.db_args(), "--pause-seconds", "3600", *options],
             stdout=subprocess.PIPE, stderr=log,
         )  # fmt: skip
-        assert self.db.stdout is not None
-        line = self.db.stdout.readline()
+        line = first_line(self.db, DB_START_TIMEOUT)
         match = re.search(r"join code: (\S+)", line)
         if not match:
-            self.db.wait(10)
-            raise AssertionError(f"rp2p-db printed {line!r}; its log ends: {self.db_log()[-800:]}")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.db.wait(10)
+            raise AssertionError(
+                f"rp2p-db printed {line!r} and {how_it_ended(self.db)}; its log ends:"
+                f" {self.db_log()[-800:]}"
+            )
         self.code = self.code or match.group(1)
         self.code_line = line.strip()
         return self.db
@@ -207,13 +236,16 @@ class Cluster:
             timeout, f"the database peer to back up {names}",
         )  # fmt: skip
 
-    def _spawn(self, command: list[object], **options: object) -> subprocess.Popen[str]:
+    def spawn(self, command: list[object], **options: object) -> subprocess.Popen[str]:
+        """Start a program of ours (killed at `close()` if still running)."""
         process = subprocess.Popen(
             [str(c) for c in command], text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             **options,  # type: ignore[call-overload]
         )  # fmt: skip
         self.processes.append(process)
         return process
+
+    _spawn = spawn
 
     def kill(self, process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
         process.send_signal(sig)

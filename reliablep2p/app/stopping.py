@@ -1,0 +1,58 @@
+"""A stop asked for (SIGINT, SIGTERM) while `rp2p-db` is still starting: said in one line.
+
+Without this a SIGTERM before the program's trio signal receiver is open killed it silently (the
+log ended at the store's schema, nothing else) and a Ctrl-C was a traceback. While the start is
+synchronous (the store prepared, the keys made) a signal unwinds it like Ctrl-C does; from
+`trio.run` on it is only noted, until the program's own receiver takes over and reads the note.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StoppedWhileStarting(BaseException):
+    """A stop signal came before the program was ready; nothing was started."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def status(self) -> int:
+        """What a shell reports for a program ended by this signal."""
+        return 128 + self.signum
+
+    def say(self, program: str) -> int:
+        """One line on standard error; the exit status."""
+        name = signal.Signals(self.signum).name
+        print(f"{program}: stopped by {name} while starting; nothing was served", file=sys.stderr)
+        return self.status
+
+
+class StartGuard:
+    """Installs the handlers at once; `raising()` for the synchronous part, `noting()` after."""
+
+    def __init__(self) -> None:
+        self.asked: int | None = None
+        self._raise = True
+        for signum in STOPS:
+            signal.signal(signum, self._heard)
+
+    def _heard(self, signum: int, frame: FrameType | None) -> None:
+        if self.asked is None:
+            self.asked = signum
+        if self._raise:
+            self._raise = False  # once: the unwinding is not interrupted again
+            raise StoppedWhileStarting(signum)
+
+    def noting(self) -> None:
+        """From here on a signal is only noted (inside `trio.run` nothing may be raised into
+        the scheduler); raises at once if one came before."""
+        self._raise = False
+        if self.asked is not None:
+            raise StoppedWhileStarting(self.asked)

@@ -57,6 +57,18 @@ def wait_until(check: object, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def serves_from(pid: int, folder: Path) -> bool:
+    """Whether process `pid` is a server started in `folder` (its command line names it).
+
+    A pid left in a folder by a run that died is only a number: with 32768 of them, a busy
+    machine hands it to another process within minutes."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(str(folder).encode() in part for part in command)
+
+
 def server_folder(prefix: str) -> Path:
     """A new folder for one server, owned by this test session; first the folders of sessions
     that died without stopping theirs (killed by a timeout) are swept, their servers stopped."""
@@ -71,7 +83,9 @@ def server_folder(prefix: str) -> Path:
             continue  # being made, or not ours
         with contextlib.suppress(OSError, ValueError):
             pid, how = (old / "server.pid").read_text().split()
-            if how == "group":
+            if not serves_from(int(pid), old):
+                pass  # gone, its number now another's (an rp2p-db of a test running now)
+            elif how == "group":
                 os.killpg(int(pid), signal.SIGKILL)
             else:  # PostgreSQL's postmaster: SIGQUIT stops it and every backend at once
                 os.kill(int(pid), signal.SIGQUIT)

@@ -73,3 +73,14 @@ def test_a_stop_while_starting_is_one_line_not_a_silent_exit(
         f"rp2p-db: stopped by {stop.name} while starting; nothing was served"
     ), err
     assert "Traceback" not in err and not out, err
+
+
+def test_the_smallest_hunt_one_target_is_played(idle_cluster: Cluster) -> None:
+    """`--targets 1` alone: the treasure (2 by default, and part of the targets) comes down with
+    it, and a round of one file is played. It was refused: treasure (2) cannot exceed targets."""
+    cluster = idle_cluster
+    cluster.start_db("--targets", "1", "--pause-seconds", "0.2", "--round-seconds", "30")
+    for name in ("ada", "brick"):  # a round wants two players
+        cluster.bot(name, {f"{name}.txt": f"{name}'s own file".encode()}, "--pace", "0.1")
+    started = cluster.wait_said("db", r"round 1 started: .*; targets: (.*)")
+    assert sorted(started.group(1).split(", ")) == ["ada 1", "brick 1"], started.group(0)

@@ -42,6 +42,8 @@ class GameSettings:
         if not low <= number <= high:
             raise ValueError(f"{key} must be between {low:g} and {high:g}")
         updated = dataclasses.replace(self, **{field: number})
+        if field == "targets" and updated.treasure > updated.targets:  # treasure included:
+            updated = dataclasses.replace(updated, treasure=updated.targets)  # fewer, with it
         if updated.treasure > updated.targets:
             raise ValueError(f"treasure ({updated.treasure}) cannot exceed targets "
                              f"({updated.targets})")  # fmt: skip

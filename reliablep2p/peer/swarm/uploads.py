@@ -47,7 +47,7 @@ class FairSlots:
         """
         if self.free > 0 and not self._waiting:
             self.free -= 1
-            await trio.lowlevel.checkpoint()
+            await trio.lowlevel.cancel_shielded_checkpoint()  # cancelled here, it kept the slot
         else:
             granted = trio.Event()
             self._waiting.setdefault(requester, deque()).append((granted, priority))

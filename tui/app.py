@@ -56,8 +56,10 @@ class GameApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ReliableP2P"
     BINDINGS = [
-        Binding("colon", "command_line", "Command", key_display=":"),
-        Binding("slash", "search", "Search", key_display="/"),
+        # priority: taken by the app as each key comes, so the keys typed after it (already
+        # on their way to the board) reach the line it opens (see `check_action`)
+        Binding("colon", "command_line", "Command", key_display=":", priority=True),
+        Binding("slash", "search", "Search", key_display="/", priority=True),
         Binding("r", "ready", "Ready"),
         Binding("s", "scoreboard", "Scores"),
         Binding("m", "map", "Map"),
@@ -372,6 +374,8 @@ class GameApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "map":  # wide, both are on the board already
             return self.screen.size.width < NARROW
+        if action in ("search", "command_line"):  # typed into a line: a character of it
+            return not isinstance(self.focused, Input)
         return True
 
     def action_help(self) -> None:

@@ -37,6 +37,12 @@ def suggest(value: str, names: Iterable[str]) -> str | None:
     return None
 
 
+def take_focus_now(line: Input) -> None:
+    """Focus `line` before the next key is handled. `focus()` takes effect only after the
+    messages already queued: keys typed in one go after `/` or `:` were the board's keys."""
+    line.screen.set_focus(line)
+
+
 class CommandLine(Input):
     """Hidden until `:`; Enter runs the line, Escape hides it, Tab accepts the completion."""
 
@@ -58,7 +64,7 @@ class CommandLine(Input):
 
     def open(self) -> None:
         self.display = True
-        self.focus()
+        take_focus_now(self)
 
     def action_close(self) -> None:
         self.value = ""

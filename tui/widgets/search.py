@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.widgets import Input
 
-from .command_line import CommandLine
+from .command_line import CommandLine, take_focus_now
 
 CommandLineClosed = CommandLine.Closed
 
@@ -20,7 +20,7 @@ class CatalogSearch(Input):
 
     def open(self) -> None:
         self.display = True
-        self.focus()
+        take_focus_now(self)
 
     def action_clear(self) -> None:
         self.value = ""  # the catalog hears it changed: it shows every file again

@@ -84,3 +84,20 @@ def test_the_smallest_hunt_one_target_is_played(idle_cluster: Cluster) -> None:
         cluster.bot(name, {f"{name}.txt": f"{name}'s own file".encode()}, "--pace", "0.1")
     started = cluster.wait_said("db", r"round 1 started: .*; targets: (.*)")
     assert sorted(started.group(1).split(", ")) == ["ada 1", "brick 1"], started.group(0)
+
+
+def test_a_cluster_whose_port_was_taken_since_it_chose_it_starts_on_another(
+    idle_cluster: Cluster,
+) -> None:
+    """The ports a cluster picks are free when it picks them, not when `rp2p-db` binds them:
+    another process (an outgoing connection given that port) may hold one by then. It is
+    one line from `rp2p-db` (cannot listen), and the cluster starts it again on new ports."""
+    cluster = idle_cluster
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", cluster.db_port))
+        taken.listen()
+        cluster.start_db()
+        assert cluster.db_port != taken.getsockname()[1]
+    assert "cannot listen on 127.0.0.1:" in cluster.db_log()  # what the first start said
+    cluster.player("alice")
+    cluster.wait_said("db", "alice joined the network with a code")

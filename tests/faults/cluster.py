@@ -40,6 +40,7 @@ def wait_for(
         time.sleep(interval)
 
 
+PORT_TRIES = 3
 DB_START_TIMEOUT = 60.0
 """How long `rp2p-db` may take to print its join code (a loaded machine's start is seconds)."""
 
@@ -89,6 +90,8 @@ class Cluster:
         self.code_line = ""
         """What the database peer printed of its join code at its last start."""
         self.db: subprocess.Popen[str] | None = None
+        self.db_started = False
+        """It printed its join code once: it restarts on the ports it had."""
         self._said: dict[str, int] = {}
 
     @property
@@ -97,14 +100,24 @@ class Cluster:
 
     def start_db(self, *options: str) -> subprocess.Popen[str]:
         """Start (or restart) the database peer on the same port and data folder; `options`
-        are more of its options (by default no round ever starts: the countdown is an hour)."""
-        log = (self.root / "db.log").open("a")
-        self.db = self._spawn(
-            [BIN / "rp2p-db", *self.db_args(), "--pause-seconds", "3600", *options],
-            stdout=subprocess.PIPE, stderr=log,
-        )  # fmt: skip
-        line = first_line(self.db, DB_START_TIMEOUT)
+        are more of its options (by default no round ever starts: the countdown is an hour).
+
+        Its ports were free when this cluster was made, but another process may have taken one
+        since (a port handed out as an outgoing connection's): at its first start, the
+        database peer is started again on new ports while it says a port is taken."""
+        for attempt in range(PORT_TRIES):
+            said = len(self.db_log()) if (self.root / "db.log").exists() else 0
+            line = self._start_db(options)
+            if "join code: " in line or self.db_started or attempt == PORT_TRIES - 1:
+                break
+            if self.db is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.db.wait(10)
+            if "Address already in use" not in self.db_log()[said:]:
+                break
+            self.db_port, self.enroll_port = free_port(), free_port()
         match = re.search(r"join code: (\S+)", line)
+        assert self.db is not None
         if not match:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.db.wait(10)
@@ -114,7 +127,17 @@ class Cluster:
             )
         self.code = self.code or match.group(1)
         self.code_line = line.strip()
+        self.db_started = True
         return self.db
+
+    def _start_db(self, options: tuple[str, ...]) -> str:
+        """Start `rp2p-db`; the first line it printed."""
+        log = (self.root / "db.log").open("a")
+        self.db = self.spawn(
+            [BIN / "rp2p-db", *self.db_args(), "--pause-seconds", "3600", *options],
+            stdout=subprocess.PIPE, stderr=log,
+        )  # fmt: skip
+        return first_line(self.db, DB_START_TIMEOUT)
 
     def db_log(self) -> str:
         return (self.root / "db.log").read_text()

@@ -56,9 +56,6 @@ class Whereabouts:
         if ": file after" in line:
             self.linked = [*self.linked[-3:], line.split("probe of ", 1)[1].split(" ", 1)[0]]
 
-    def stalled_for(self, now: float) -> float:
-        return 0.0 if self.step == "done" else now - self.moved_at
-
     def describe(self, now: float, nodes: Mapping[str, Node]) -> str:
         sources = ", ".join(f"{who} x{n}" for who, n in self.sources.most_common(3)) or "none"
         slots = [

@@ -27,7 +27,7 @@ from .options import (
     sole_error,
     start_node,
 )
-from .stopping import STOPS, StartGuard, StoppedWhileStarting
+from .stopping import StartGuard, StoppedWhileStarting, cancel_at, hear_stops
 
 if TYPE_CHECKING:
     from ..database.peer import DatabasePeer
@@ -186,9 +186,9 @@ async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
     from .admin import refused
 
     async with trio.open_nursery() as nursery:
-        stops = await nursery.start(_stops, guard)
+        stops = await nursery.start(hear_stops, guard)
         with trio.CancelScope() as starting:
-            nursery.start_soon(_cancel_at, stops, starting)
+            nursery.start_soon(cancel_at, stops, starting)
             try:
                 await nursery.start(database.run)
             except (StoreError, OSError, BaseExceptionGroup) as caught:
@@ -232,26 +232,6 @@ async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
         nursery.cancel_scope.cancel()
     logging.getLogger("rp2p").info("stopped")
     return 0
-
-
-async def _stops(guard: StartGuard, *, task_status: trio.TaskStatus[trio.Event]) -> None:
-    """Hear SIGINT and SIGTERM for the whole run (one noted before counts); the event is set at
-    the first."""
-    stop = trio.Event()
-    with trio.open_signal_receiver(*STOPS) as signals:
-        task_status.started(stop)
-        if guard.asked is None:
-            async for signum in signals:
-                guard.asked = signum
-                break
-        stop.set()
-        await trio.sleep_forever()  # the receiver stays open: a second stop is not a kill
-
-
-async def _cancel_at(stop: trio.Event, scope: trio.CancelScope) -> None:
-    """Cancel `scope` (the start) at the first stop; one that is over is not touched by it."""
-    await stop.wait()
-    scope.cancel()
 
 
 def network_name_option(text: str) -> str:

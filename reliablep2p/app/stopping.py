@@ -12,6 +12,8 @@ import signal
 import sys
 from types import FrameType
 
+import trio
+
 STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -56,3 +58,23 @@ class StartGuard:
         self._raise = False
         if self.asked is not None:
             raise StoppedWhileStarting(self.asked)
+
+
+async def hear_stops(guard: StartGuard, *, task_status: trio.TaskStatus[trio.Event]) -> None:
+    """Hear SIGINT and SIGTERM for the whole run (one noted before counts); the event is set at
+    the first."""
+    stop = trio.Event()
+    with trio.open_signal_receiver(*STOPS) as signals:
+        task_status.started(stop)
+        if guard.asked is None:
+            async for signum in signals:
+                guard.asked = signum
+                break
+        stop.set()
+        await trio.sleep_forever()  # the receiver stays open: a second stop is not a kill
+
+
+async def cancel_at(stop: trio.Event, scope: trio.CancelScope) -> None:
+    """Cancel `scope` (the start) at the first stop; one that is over is not touched by it."""
+    await stop.wait()
+    scope.cancel()

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 import trio
+from textual.app import App
 from textual.css.query import NoMatches
 
 from reliablep2p.peer.node import Node
@@ -186,16 +187,30 @@ def mask(svg: str) -> str:
     return svg
 
 
-def check_snapshot(name: str, svg: str) -> None:
+async def check_snapshot(name: str, app: App[Any], timeout: float = 10.0) -> None:
+    """The screen matches the stored snapshot `name`: waited for (a loaded machine draws the
+    footer or a table's last row late), failing with the last screen beside the stored one."""
     stored = SNAPSHOTS / name
-    actual = mask(svg)
-    if os.environ.get("RP2P_UPDATE_SNAPSHOTS"):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    actual = mask(app.export_screenshot())
+    if os.environ.get("RP2P_UPDATE_SNAPSHOTS"):  # the screen once it stopped changing
+        while True:
+            await asyncio.sleep(0.2)
+            again = mask(app.export_screenshot())
+            if again == actual:
+                break
+            actual = again
         stored.parent.mkdir(exist_ok=True)
         stored.write_text(actual)
         return
     if not stored.exists():
         pytest.fail(f"no stored snapshot {stored}; make it with RP2P_UPDATE_SNAPSHOTS=1")
-    if stored.read_text() != actual:
+    expected = stored.read_text()
+    while actual != expected and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+        actual = mask(app.export_screenshot())
+    if actual != expected:
         new = stored.with_suffix(".actual.svg")
         new.write_text(actual)
         pytest.fail(f"the screen differs from {stored.name}; compare it with {new}")

@@ -65,8 +65,7 @@ def test_the_lobby_shows_who_is_in_who_is_ready_and_the_countdown_everywhere(
             await wait_until(lambda: "me ✓" in screen_text(app, "#hunt"), what="me ready")
             await wait_until(lambda: "you are ready" in screen_text(app, "#hunt"))
             await wait_until(lambda: "ready: the next round" in screen_text(app, "#feed"))
-            await pilot.pause(0.2)
-            check_snapshot("lobby-80x24.svg", app.export_screenshot())
+            await check_snapshot("lobby-80x24.svg", app)
             await pilot.press("question_mark")  # the countdown is on every screen
             assert isinstance(app.screen, HelpScreen)
             await wait_until(lambda: "round 1 in 9:5" in screen_text(app, "#help-clock"),
@@ -118,7 +117,7 @@ def test_the_end_of_a_round_ranks_by_the_points_that_named_the_winner() -> None:
             assert [row[1] for row in table[1:4]] == ["bob", "ann", "cy"]
             assert table[1][2] == "28" and table[2][2] == "24" and table[2][4] == "200"
             assert "round 5 in 0:15" in screen_text(app, "#round-over-clock")
-            check_snapshot("round-over.svg", app.export_screenshot())
+            await check_snapshot("round-over.svg", app)
 
     asyncio.run(scenario())
 

@@ -42,11 +42,10 @@ def test_main_screen_matches_the_snapshot(
         await net.peer({"ancient-map.txt": b"x" * 70, "ocean.png": random_bytes(3600)})
         await net.peer({"dragon-hoard.bin": random_bytes(200_000, seed=1)})
         app = GameApp(net.player("me"))
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size):
             await wait_until(lambda: app.connection == "joined", what="joined")
             await wait_until(lambda: app.query_one(PlayersTable).row_count == 4, what="players")
             await wait_until(lambda: app.query_one(CatalogTable).row_count == 3, what="catalog")
-            await pilot.pause(0.2)
-            check_snapshot(f"main-{size[0]}x{size[1]}.svg", app.export_screenshot())
+            await check_snapshot(f"main-{size[0]}x{size[1]}.svg", app)
 
     asyncio.run(scenario())

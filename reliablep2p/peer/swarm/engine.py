@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
-import mmap
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import trio
 
@@ -42,6 +40,7 @@ from ..view import NetworkView
 from .crowd import CROWD_CHUNKS, Partial
 from .finder import Finder
 from .link import LinkIdle, SourceLink
+from .outcome import BufferPool, NoSource, Outcome
 from .picker import Actions, Schedule
 
 log = logging.getLogger("rp2p.swarm")
@@ -60,41 +59,6 @@ chunk takes on average (`picker.Schedule`'s `patience`): a stalled source is sti
 healthy ones are not doubled (each copy thrown away costs both ends a MiB of TLS and hashing)."""
 BUFFERS, STORE_THREADS = 8, 2
 """Chunk buffers of one download (arriving or being stored), and the threads verifying them."""
-
-
-class NoSource(Exception):
-    """No source could provide the file; `busy` if some holder was only too busy to."""
-
-    def __init__(self, failures: list[str], *, busy: bool) -> None:
-        super().__init__("; ".join(failures))
-        self.failures = failures
-        self.busy = busy
-
-
-@dataclass
-class Outcome:
-    sources: dict[str, int] = field(default_factory=dict)
-    """Bytes verified from each source, by label, in the order their first chunk was."""
-    holders: dict[Addr, PeerInfo] = field(default_factory=dict)
-    """Peers holding the whole file that sent us chunks (for the address book)."""
-    wasted: int = 0
-    """Bytes that arrived twice (endgame copies that lost the race)."""
-
-
-class BufferPool:
-    """At most `limit` page-aligned chunk buffers, made on first use and reused."""
-
-    def __init__(self, limit: int) -> None:
-        self._free: list[memoryview] = []
-        self._places = trio.Semaphore(limit)
-
-    async def take(self) -> memoryview:
-        await self._places.acquire()
-        return self._free.pop() if self._free else memoryview(mmap.mmap(-1, 1 << 20))
-
-    def give(self, buffer: memoryview) -> None:
-        self._free.append(buffer)
-        self._places.release()
 
 
 class SwarmFetch:

@@ -8,16 +8,16 @@ crowd peers are probed at once, random peers one at a time while a chunk is miss
 file wants few sources (unless they lack what it needs). A holder too busy is asked again
 later (1, 2, 4, 8 s), while we need what it has. Links never pass `MAX_SOURCES`: at the cap,
 with a needed chunk on no linked source, a linked peer that has offered nothing we need for a
-while (`spare`) is dropped to make room for the next candidate. The vault joins once a needed chunk has been on
-no source for `VAULT_AFTER` seconds, or at once when nobody is left to ask (a busy holder does
-not keep it waiting); with nothing left at all, the search gives up after `HOPELESS` seconds
+while (`spare`) is dropped to make room for the next candidate. The vault joins once a needed
+chunk has been on no source for `VAULT_AFTER` seconds (`VAULT_AT_CAP` at the cap with nothing
+to swap), or at once when nobody is left to ask (a busy holder does not keep it waiting); with
+nothing left at all, the search gives up after `HOPELESS` seconds
 without a chunk (at once, with no source linked).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,19 +26,20 @@ from ..peerlist import Addr
 from ..search import OneSource, SearchPlan
 
 PROBES_AT_ONCE = 4
-MAX_SOURCES = int(os.environ.get("RP2P_CAP", "8"))
+MAX_SOURCES = 8
 """Sources one download links at most. Each costs both ends a TLS handshake, a link's tasks and
 its news (`have`, `sent`, `crowd`, pings), and a flash crowd is CPU-bound: at N=12 on 100 Mbit/s
-links, 16 sources each used about 10 % more CPU a round than 8 (issue 14). A crowd of peers
-still fetching never hides the seeder: at the cap, while a needed chunk is on none of them, a
-link that offers nothing we need makes room for the next candidate."""
+links, growing to 16 while a chunk was on no source used about 10 % more CPU a round than a
+hard 8, and 6 less again but the vault more and the round longer (issue 14). A crowd still
+fetching must not hide the seeder: see `spare` and `VAULT_AT_CAP`."""
 ENOUGH_SOURCES = MAX_SOURCES
 """...and once every chunk it needs is on one (a small file wants fewer, see `_probe_more`)."""
 VAULT_AFTER = 3.0
 """A needed chunk on no source for this long brings in the vault..."""
-VAULT_AT_CAP = float(os.environ.get("RP2P_VAULT_AT_CAP", "1.0"))
-"""...or this long, at the cap with no link to swap: no room is left to search for a holder
-(a crowd still fetching fills the links before anyone has found the seeder)."""
+VAULT_AT_CAP = 1.0
+"""...or this long, at the cap with no link to swap: a crowd still fetching fills the links
+before most of it has found the seeder, and the vault (a host and uplink of its own) is the
+other whole copy; three seconds of waiting for it was a tenth of a round's ideal at N=12."""
 HOPELESS = 10.0
 """With nobody left to ask, a needed chunk on no source for this long ends the get."""
 REASK_FIRST, REASK_CAP = 1.0, 8.0

@@ -39,7 +39,7 @@ VAULT_AFTER = 3.0
 VAULT_AT_CAP = 1.0
 """...or this long, at the cap with no link to swap: a crowd still fetching fills the links
 before most of it has found the seeder, and the vault (a host and uplink of its own) is the
-other whole copy; three seconds of waiting for it was a tenth of a round's ideal at N=12."""
+other whole copy; three seconds of waiting for it is nearly all of a round's ideal at N=12 (3.36 s)."""
 HOPELESS = 10.0
 """With nobody left to ask, a needed chunk on no source for this long ends the get."""
 REASK_FIRST, REASK_CAP = 1.0, 8.0

@@ -333,30 +333,34 @@ def test_a_crowd_is_linked_up_to_the_cap_and_never_past_it(missing: bool) -> Non
     assert links == MAX_SOURCES == ENOUGH_SOURCES <= 8  # a flash crowd of 12 needs no more
 
 
-def test_at_the_cap_with_a_chunk_on_no_source_a_link_that_offers_nothing_makes_room() -> None:
+def test_at_the_cap_without_the_vault_a_link_that_offers_nothing_makes_room() -> None:
     crowd = [peer(port) for port in range(2, 40)]
     finder = finder_of(crowd, count=40)
     for member in crowd:
         finder.plan.crowd(member)
-    spare: list[object] = []
-    at_cap = finder.step(0.1, missing=True, links=MAX_SOURCES, vault_linked=False,
-                         progress_at=0.0, spare=lambda: spare)  # fmt: skip
-    assert at_cap.probes == [] and at_cap.drop == [], "every link offers something: no room"
+    spare: list[object] = ["idle link"]
+
+    def at(now: float, *, missing: bool = True) -> Step:
+        return finder.step(now, missing=missing, links=MAX_SOURCES, vault_linked=False,
+                           progress_at=0.0, spare=lambda: spare)  # fmt: skip
+
+    assert at(0.1).drop == [], "the vault first: a swap costs a handshake, and may find no holder"
+    vault = at(VAULT_AT_CAP)
+    assert vault.probes == [(DB, True)] and vault.drop == []
+    finder.answered(DB.addr)  # ... and it did not become a link (down, say)
+    spare.clear()
+    assert at(1.1).drop == [] and at(1.1).probes == [], "every link offers something: no room"
     spare.append("idle link")
-    swap = finder.step(0.2, missing=True, links=MAX_SOURCES, vault_linked=False,
-                       progress_at=0.0, spare=lambda: spare)  # fmt: skip
+    swap = at(1.2)
     assert swap.drop == ["idle link"] and len(swap.probes) == 1, "one out, the next one in"
-    assert not swap.probes[0][1], "a peer, not the vault (it is not due yet)"
-    waiting = finder.step(0.3, missing=True, links=MAX_SOURCES, vault_linked=False,
-                          progress_at=0.0, spare=lambda: spare)  # fmt: skip
-    assert waiting.drop == [], "one swap at a time: the probe has not answered yet"
+    assert not swap.probes[0][1], "a peer"
+    assert at(1.3).drop == [], "one swap at a time: the probe has not answered yet"
     finder.answered(swap.probes[0][0].addr)
-    covered = finder.step(0.4, missing=False, links=MAX_SOURCES, vault_linked=False,
-                          progress_at=0.0, spare=lambda: spare)  # fmt: skip
+    covered = at(1.4, missing=False)
     assert covered.drop == [] and covered.probes == [], "every chunk is on a link: keep them"
 
 
-def test_at_the_cap_with_nothing_to_swap_the_vault_comes_sooner() -> None:
+def test_at_the_cap_the_vault_comes_sooner() -> None:
     crowd = [peer(port) for port in range(2, 40)]
     finder = finder_of(crowd, count=40)
     for member in crowd:

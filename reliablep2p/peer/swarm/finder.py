@@ -6,13 +6,14 @@ how many sources are linked, is the vault one of them, when did a chunk last lan
 says which peers to probe now, and when to look again. Up to `PROBES_AT_ONCE` known holders and
 crowd peers are probed at once, random peers one at a time while a chunk is missing; a small
 file wants few sources (unless they lack what it needs). A holder too busy is asked again
-later (1, 2, 4, 8 s), while we need what it has. Links never pass `MAX_SOURCES`: at the cap,
-with a needed chunk on no linked source, a linked peer that has offered nothing we need for a
-while (`spare`) is dropped to make room for the next candidate. The vault joins once a needed
-chunk has been on no source for `VAULT_AFTER` seconds (`VAULT_AT_CAP` at the cap with nothing
-to swap), or at once when nobody is left to ask (a busy holder does not keep it waiting); with
+later (1, 2, 4, 8 s), while we need what it has. Links never pass `MAX_SOURCES`. The vault
+joins once a needed chunk has been on no source for `VAULT_AFTER` seconds (`VAULT_AT_CAP` at
+the cap), or at once when nobody is left to ask (a busy holder does not keep it waiting); with
 nothing left at all, the search gives up after `HOPELESS` seconds
-without a chunk (at once, with no source linked).
+without a chunk (at once, with no source linked). At the cap, with a needed chunk on no
+linked source and the vault asked already (or none to ask), a linked peer that has offered
+nothing we need for a while (`spare`) is dropped to make room for the next candidate: a
+download whose links all lack a chunk is never stuck with them.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ MAX_SOURCES = 8
 its news (`have`, `sent`, `crowd`, pings), and a flash crowd is CPU-bound: at N=12 on 100 Mbit/s
 links, growing to 16 while a chunk was on no source used about 10 % more CPU a round than a
 hard 8, and 6 less again but the vault more and the round longer (issue 14). A crowd still
-fetching must not hide the seeder: see `spare` and `VAULT_AT_CAP`."""
+fetching must not leave a download stuck: see `VAULT_AT_CAP` and `spare`."""
 ENOUGH_SOURCES = MAX_SOURCES
 """...and once every chunk it needs is on one (a small file wants fewer, see `_probe_more`)."""
 VAULT_AFTER = 3.0
 """A needed chunk on no source for this long brings in the vault..."""
 VAULT_AT_CAP = 1.0
-"""...or this long, at the cap with no link to swap: a crowd still fetching fills the links
+"""...or this long, at the cap: a crowd still fetching fills the links
 before most of it has found the seeder, and the vault (a host and uplink of its own) is the
 other whole copy; three seconds of waiting for it is nearly all of a round's ideal at N=12 (3.36 s)."""
 HOPELESS = 10.0
@@ -103,7 +104,7 @@ class Finder:
         searching = bool(self.probing) or self.plan.has_candidates()
         if missing and not self.vault_asked:
             assert self._missing_since is not None
-            full = links >= MAX_SOURCES and not step.drop and not self.probing
+            full = links >= MAX_SOURCES and not self.probing
             due = self._missing_since + (VAULT_AT_CAP if full else VAULT_AFTER)
             if not searching or now >= due:
                 self.vault_asked = True
@@ -129,8 +130,9 @@ class Finder:
     ) -> None:
         wanted = MAX_SOURCES if missing else min(ENOUGH_SOURCES, 1 + self.count // 2)
         room = wanted - links  # a small file needs few sources, unless they lack it
-        if missing and room <= 0 and not self.probing and self._can_ask(now):
-            idle = spare()  # at the cap, a chunk on none of them: swap one that offers nothing
+        if missing and room <= 0 and self.vault_asked and not self.probing and self._can_ask(now):
+            idle = spare()  # at the cap, a chunk on none of them, and no vault to bring it:
+            # swap a link that offers nothing (each swap costs a handshake: the vault first)
             if idle:
                 step.drop.append(idle[0])
                 room = 1

@@ -9,11 +9,11 @@ file wants few sources (unless they lack what it needs). A holder too busy is as
 later (1, 2, 4, 8 s), while we need what it has. Links never pass `MAX_SOURCES`. The vault
 joins once a needed chunk has been on no source for `VAULT_AFTER` seconds (`VAULT_AT_CAP` at
 the cap), or at once when nobody is left to ask (a busy holder does not keep it waiting); with
-nothing left at all, the search gives up after `HOPELESS` seconds
-without a chunk (at once, with no source linked). At the cap, with a needed chunk on no
-linked source and the vault asked already (or none to ask), a linked peer that has offered
-nothing we need for a while (`spare`) is dropped to make room for the next candidate: a
-download whose links all lack a chunk is never stuck with them.
+nothing left at all, the search gives up after `HOPELESS` seconds without a chunk (at once,
+with no source linked). At the cap, with a needed chunk on no linked source and the vault asked
+already (or none to ask), a linked peer that has offered nothing we need for a while (`spare`)
+is dropped to make room for the next candidate: a download whose links all lack a chunk is
+never stuck with them.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ ENOUGH_SOURCES = MAX_SOURCES
 VAULT_AFTER = 3.0
 """A needed chunk on no source for this long brings in the vault..."""
 VAULT_AT_CAP = 1.0
-"""...or this long, at the cap: a crowd still fetching fills the links
-before most of it has found the seeder, and the vault (a host and uplink of its own) is the
-other whole copy; three seconds of waiting for it is nearly all of a round's ideal at N=12 (3.36 s)."""
+"""...or this long, at the cap: a crowd still fetching fills the links before most of it has
+found the seeder, and the vault (a host and uplink of its own) is the other whole copy; three
+seconds of waiting for it is nearly all of a round's ideal at N=12 (3.36 s)."""
 HOPELESS = 10.0
 """With nobody left to ask, a needed chunk on no source for this long ends the get."""
 REASK_FIRST, REASK_CAP = 1.0, 8.0

@@ -36,7 +36,8 @@ from . import events
 from .dialer import Dialer
 from .peerlist import Addr
 from .search import OneSource, SearchPlan
-from .swarm.engine import NoSource, Outcome, SwarmFetch
+from .swarm.engine import SwarmFetch
+from .swarm.outcome import NoSource, Outcome
 from .view import NetworkView
 
 STALL_TIMEOUT = 5.0

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
-import mmap
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import trio
 
@@ -42,6 +40,7 @@ from ..view import NetworkView
 from .crowd import CROWD_CHUNKS, Partial
 from .finder import Finder
 from .link import LinkIdle, SourceLink
+from .outcome import BufferPool, NoSource, Outcome
 from .picker import Actions, Schedule
 
 log = logging.getLogger("rp2p.swarm")
@@ -58,43 +57,11 @@ ENDGAME_PATIENCE = 2.0
 """In the endgame a chunk is asked of a second source once it is this many times later than a
 chunk takes on average (`picker.Schedule`'s `patience`): a stalled source is still overtaken,
 healthy ones are not doubled (each copy thrown away costs both ends a MiB of TLS and hashing)."""
+SWAP_GRACE = 0.5
+"""A linked peer still fetching the file is spare (see `finder.MAX_SOURCES`) once it has offered
+nothing we need for this long: at a flash crowd's start nobody has anything yet."""
 BUFFERS, STORE_THREADS = 8, 2
 """Chunk buffers of one download (arriving or being stored), and the threads verifying them."""
-
-
-class NoSource(Exception):
-    """No source could provide the file; `busy` if some holder was only too busy to."""
-
-    def __init__(self, failures: list[str], *, busy: bool) -> None:
-        super().__init__("; ".join(failures))
-        self.failures = failures
-        self.busy = busy
-
-
-@dataclass
-class Outcome:
-    sources: dict[str, int] = field(default_factory=dict)
-    """Bytes verified from each source, by label, in the order their first chunk was."""
-    holders: dict[Addr, PeerInfo] = field(default_factory=dict)
-    """Peers holding the whole file that sent us chunks (for the address book)."""
-    wasted: int = 0
-    """Bytes that arrived twice (endgame copies that lost the race)."""
-
-
-class BufferPool:
-    """At most `limit` page-aligned chunk buffers, made on first use and reused."""
-
-    def __init__(self, limit: int) -> None:
-        self._free: list[memoryview] = []
-        self._places = trio.Semaphore(limit)
-
-    async def take(self) -> memoryview:
-        await self._places.acquire()
-        return self._free.pop() if self._free else memoryview(mmap.mmap(-1, 1 << 20))
-
-    def give(self, buffer: memoryview) -> None:
-        self._free.append(buffer)
-        self._places.release()
 
 
 class SwarmFetch:
@@ -175,7 +142,10 @@ class SwarmFetch:
                 links=len(self.links),
                 vault_linked=any(link.vault for link in self.links.values()),
                 progress_at=self._progress_at,
+                spare=self._spare,
             )
+            for link in [link for key, link in self.links.items() if key in step.drop]:
+                self._lost(link, "offered nothing we needed", forget=False)
             for peer, vault in step.probes:
                 assert self._nursery is not None
                 self._nursery.start_soon(self._probe, peer, vault)
@@ -186,6 +156,13 @@ class SwarmFetch:
             with trio.move_on_at(min(step.wake_at, self.schedule.late_at())):
                 await self._wake.wait()
             self._wake = trio.Event()
+
+    def _spare(self) -> list[int]:
+        """Linked peers that have offered nothing we need since `SWAP_GRACE` after linking."""
+        before = trio.current_time() - SWAP_GRACE
+        return [key for key, link in self.links.items()
+                if not link.vault and link.linked_at <= before
+                and self.schedule.offers_nothing(key)]  # fmt: skip
 
     def _missing(self) -> bool:
         """Some needed chunk is on no source we have (an empty file: no source yet)."""
@@ -256,6 +233,7 @@ class SwarmFetch:
         full = has is None or len(has) == self.count
         self._keys += 1
         link = SourceLink(self._keys, peer, label, channel, self.count, full, vault)
+        link.linked_at = trio.current_time()
         link.expected.update(i for i in want if has is None or i in has)  # coming already
         self.links[link.key] = link
         self._scopes[link.key] = trio.CancelScope()

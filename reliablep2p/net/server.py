@@ -55,9 +55,8 @@ MAX_PER_HOST = 128
 """Connections one address may hold open at once (long-lived sessions are not counted)."""
 HANDSHAKES_AT_ONCE = 128
 """TLS handshakes worked on at once; the other callers wait their turn (first come, first
-served) with the handshake's own deadline not yet running: all at once, each finishes later,
-and a burst of 120 on a busy machine all outlived their deadline and were done again. (Not
-fewer: each handshake needs a few passes of the event loop, which a storm's sessions slow
+served) with the handshake's own deadline not yet running: all at once, each finishes later
+(120 at once against a 1 s deadline all outlived it, each then to be done again). (Not fewer: each handshake needs a few passes of the event loop, which a storm's sessions slow
 down, and at 32 at once a 2,000-player TLS storm waited on its handshakes.)"""
 HANDSHAKES_PER_HOST = 4
 """...of which one address may hold this many: a stranger stalling handshakes from one address
@@ -366,8 +365,7 @@ class ConnectionCaps:
 
 def open_files_as_allowed() -> None:
     """Raise this process's soft limit on open files to its hard one: a database peer holds a
-    socket per player, and a LAN party's worth ran out at the usual soft 1,024 (its `get`s then
-    failed with "internal")."""
+    socket per player, and a LAN party has more players than the usual soft limit of 1,024."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = max(soft, OPEN_FILES_WANTED) if hard == resource.RLIM_INFINITY else hard
     if soft != resource.RLIM_INFINITY and soft < wanted:

@@ -7,8 +7,8 @@ the time its cyclic garbage collector took and the port it listens on. The bench
 counts to its players' so that the report covers every frame any node sent.
 
 Every player of the bench calls from 127.0.0.1, where on a LAN each has an address of its own,
-so the per-address connection cap is raised to MAX_PER_HOST here: a patch of the bench, not an
-option users have. It stops when its stdin closes, so that a bench killed leaves none behind.
+so the per-address connection cap is raised to MAX_PER_HOST here, and an address's share of the
+TLS handshakes worked on at once to all of them: patches of the bench, not options users have. It stops when its stdin closes, so that a bench killed leaves none behind.
 Everything else (its collector included) is as `rp2p-db` ships.
 """
 
@@ -27,6 +27,7 @@ from typing import Any
 
 from reliablep2p.app import cli
 from reliablep2p.database.peer import DatabasePeer
+from reliablep2p.net.server import HANDSHAKES_AT_ONCE
 
 from .counting import counting
 
@@ -63,6 +64,7 @@ def main(argv: list[str]) -> None:
     def init(self: DatabasePeer, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         self.server.caps.max_per_host = max(self.server.caps.max_per_host, cap)
+        self.server.handshakes_per_host = HANDSHAKES_AT_ONCE  # (all of them, as one address)
         started.append(self)
 
     DatabasePeer.__init__ = init  # type: ignore[method-assign]

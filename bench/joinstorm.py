@@ -10,9 +10,10 @@ node sends, the database peer's included, from that moment until the network has
 for `QUIET` seconds after converging.
 
 Every player here calls from 127.0.0.1, where on a LAN each has its own address: the database
-peer's cap on connections per address is raised to N (in bench/joindb.py) so that the storm is
-not refused as one host opening N connections (the global cap, and everything else, is as
-shipped).
+peer's cap on connections per address is raised to N, and an address's share of the TLS
+handshakes worked on at once to all of them (in bench/joindb.py), so that the storm is not
+refused or queued as one host opening N connections (the global caps, and everything else,
+are as shipped).
 """
 
 from __future__ import annotations
@@ -348,7 +349,8 @@ def _section(
     section.note(
         "The database peer is `rp2p-db` itself, a process of its own (started through "
         "bench/joindb.py, which installs the traffic counters there and raises its per-address "
-        "connection cap to N, as every player here calls from 127.0.0.1 where on a LAN each has "
+        "connection cap to N and an address's share of the TLS handshakes under way to all of "
+        "them, as every player here calls from 127.0.0.1 where on a LAN each has "
         "its own address; its garbage collector is on, everything else as shipped). The N "
         f"players run in the benchmark's process on one trio loop, their collector {players_gc}. "
         "The clock starts once every player is up (listening, share scanned) and all their "

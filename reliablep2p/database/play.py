@@ -20,6 +20,7 @@ import trio
 from ..game import views
 from ..game.host import HuntHost, Online
 from ..peer.peerlist import Addr
+from ..peer.versioned import Versioned
 from ..proto import (  # fmt: skip
     Challenge,
     FileInfo,
@@ -59,7 +60,7 @@ class Play:
         hunt: HuntHost,
         pushes: Announcer,
         sessions: Mapping[Addr, Session],
-        catalog: Mapping[str, FileInfo],
+        catalog: Versioned[str, FileInfo],
         vault: Vault,
     ) -> None:
         self.hunt = hunt
@@ -168,11 +169,19 @@ class Play:
     # ------------------------------------------------------------------ who plays
 
     def holdings(self, session: Session) -> frozenset[str]:
-        return frozenset(
+        """What it published that the catalog trusts: worked out again only once either
+        changed (every push round's scoreboard asks it of every player)."""
+        key = (session.published.version, self.catalog.version)
+        if session.held is not None and session.held[0] == key:
+            return session.held[1]
+        catalog = self.catalog
+        holdings = frozenset(
             name
             for name, digest in session.published.items()
-            if name in self.catalog and self.catalog[name].hash == digest
+            if (info := catalog.get(name)) is not None and info.hash == digest
         )
+        session.held = (key, holdings)
+        return holdings
 
     def cataloged(self, info: FileInfo) -> None:
         """A file is in the catalog now: at a relay, the host hears who of its players

@@ -21,6 +21,7 @@ import trio
 from ..game.board import BoardFeed
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
+from ..peer.versioned import Versioned
 from ..proto import (
     CatalogAdded,
     DatabasePeers,
@@ -114,7 +115,10 @@ class Session:
     databases_sent: int = 0
     """The version of the database peers' list this player was last told."""
     removed_sent: int = 0
-    published: dict[str, bytes] = field(default_factory=dict)
+    published: Versioned[str, bytes] = field(default_factory=Versioned)
+    """Name -> content of what it published (every change counted: `holdings` caches by it)."""
+    held: tuple[tuple[int, int], frozenset[str]] | None = None
+    """Its holdings as last worked out, by (published, catalog) version (`Play.holdings`)."""
     publishes: int = 0
     """Publishes read on this session (the first tells what the player brought)."""
     plays: bool = True

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Self, TypeVar, overload
+from typing import Any, Self, TypeVar, overload
 
 import trio
 
@@ -57,6 +58,9 @@ LOOKAHEAD = 64
 of the data frame after it, and a few payload bytes (moved into the chunk's buffer)."""
 
 M = TypeVar("M")
+BROKEN = (ssl.SSLError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+"""What `connection_errors` turns into `ConnectionLost`: caught first, so that the usual
+send or read enters no context manager (one per message, on both ends of every session)."""
 
 
 class RemoteError(RemoteProtocolError):
@@ -100,15 +104,26 @@ class Channel(DataFrameSender):
             return "127.0.0.1"
         return str(socket.getpeername()[0])
 
-    async def send(self, message: Message, *, frame: bytes | None = None) -> None:
-        """`frame`: `message` encoded already (a push's bytes, shared by many sessions)."""
-        await self._send_bytes(encode_message(message) if frame is None else frame)
+    def send(self, message: Message, *, frame: bytes | None = None) -> Coroutine[Any, Any, None]:
+        """Awaited as ``await channel.send(message)``; `frame`: `message` encoded already (a
+        push's bytes, shared by many sessions). A plain function handing back the send's own
+        coroutine: an `async def` here was one more coroutine for every message sent."""
+        return self._send_bytes(encode_message(message) if frame is None else frame)
 
     async def _send_bytes(self, frame: bytes) -> None:
-        async with self._send_lock:
+        lock = self._send_lock
+        if lock.locked():
+            await lock.acquire()
+        else:  # nobody is sending: the send itself is the checkpoint, not the lock as well
+            lock.acquire_nowait()
+        try:
+            await self.stream.send_all(frame)
+        except BROKEN:
             with connection_errors():
-                await self.stream.send_all(frame)
-            self.bytes_sent += len(frame)
+                raise
+        finally:
+            lock.release()
+        self.bytes_sent += len(frame)
 
     async def receive(
         self, timeout: float | None = None, *, exact: bool = False
@@ -119,6 +134,11 @@ class Channel(DataFrameSender):
         message (a source link's `chunk`) stays (nearly) whole on the stream for
         `receive_data_into`, and the message and the frame's header come in one read.
         """
+        if self._decoder.missing() == 0:  # read with the one before (a push's messages come
+            await trio.lowlevel.checkpoint_if_cancelled()  # in one read): no deadline to set,
+            frame = self._decoder.next_frame()  # and taken only once not cancelled
+            assert frame is not None
+            return frame
         limit = self.timeout if timeout is None else timeout
         with trio.move_on_after(limit):
             while (frame := self._decoder.next_frame()) is None:
@@ -161,8 +181,11 @@ class Channel(DataFrameSender):
 
     async def _fill(self, max_bytes: int) -> None:
         """Feed the decoder what the stream has (at most `max_bytes`)."""
-        with connection_errors():
+        try:
             data = await self.stream.receive_some(max_bytes)
+        except BROKEN:
+            with connection_errors():
+                raise
         if not data:
             raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
         self._decoder.feed(data)

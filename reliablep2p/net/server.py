@@ -19,11 +19,13 @@ connection reaches only the `plaintext` table, never a handler that trusts a cer
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import logging
+import resource
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -51,6 +53,16 @@ to shed the oldest silent one (a storm's callers clear sooner; strangers holding
 MAX_CONNECTIONS = 512
 MAX_PER_HOST = 128
 """Connections one address may hold open at once (long-lived sessions are not counted)."""
+HANDSHAKES_AT_ONCE = 128
+"""TLS handshakes worked on at once; the other callers wait their turn (first come, first
+served) with the handshake's own deadline not yet running: all at once, each finishes later
+(120 at once against a 1 s deadline all outlived it, each then to be done again). (Not fewer: each handshake needs a few passes of the event loop, which a storm's sessions slow
+down, and at 32 at once a 2,000-player TLS storm waited on its handshakes.)"""
+HANDSHAKES_PER_HOST = 4
+"""...of which one address may hold this many: a stranger stalling handshakes from one address
+slows the others' turns, never stops them."""
+OPEN_FILES_WANTED = 65536
+"""The soft limit on open files asked for where the hard one is unlimited."""
 TLS_HANDSHAKE = 0x16
 """The first byte of a TLS connection: the record type of its ClientHello."""
 
@@ -94,9 +106,14 @@ class Server:
         """Set when a place under the caps frees (the accept loop may wait for one)."""
         self._starting = 0
         """Connections accepted whose `serve` has not taken its place yet."""
+        self._handshakes = trio.Semaphore(HANDSHAKES_AT_ONCE)
+        self.handshakes_per_host = HANDSHAKES_PER_HOST
+        self._handshaking: dict[str, tuple[trio.Semaphore, list[None]]] = {}
+        """By address, its share of the handshakes and who waits on it (to drop it after)."""
 
     async def listen(self, nursery: trio.Nursery, host: str, port: int) -> int:
         """Start serving on `host:port`; returns the port (the one picked, for port 0)."""
+        open_files_as_allowed()
         sockets = [
             socket.socket(fileno=listener.socket.detach())
             for listener in await trio.open_tcp_listeners(port, host=host)
@@ -121,9 +138,13 @@ class Server:
                 room = self._room_left()
                 if room <= 0:  # all places taken: one may free before a newcomer sheds a caller
                     self._room = trio.Event()
-                    with trio.move_on_after(SHED_AFTER):
+                    with trio.move_on_after(SHED_AFTER) as waited:
                         await self._room.wait()
-                    room = max(1, self._room_left())
+                    room = self._room_left()
+                    if waited.cancelled_caught:  # none freed for that long: one sheds the oldest
+                        room = max(1, room)  # silent caller (not when one just freed: each
+                    elif room <= 0:  # shed frees a place, and in a TLS storm that chain hung
+                        continue  # up on hundreds of handshakes under way a second)
                 for _ in range(room):  # the rest wait in the backlog: no caller sheds another
                     try:
                         connection, _ = listening.accept()
@@ -198,6 +219,13 @@ class Server:
                 await channel.refuse(exc.code, exc.detail)
             else:
                 await channel.send_error(exc.code, exc.detail)
+        except OSError as exc:
+            if exc.errno not in ACCEPT_LATER:
+                log.exception("%s: internal error while serving %s", self.name, remote(channel))
+                await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
+                return
+            log.warning("%s: cannot serve %s now: %s", self.name, remote(channel), exc.strerror)
+            await channel.send_error(ErrorCode.BUSY, f"too busy ({exc.strerror}); try again")
         except Exception:
             log.exception("%s: internal error while serving %s", self.name, remote(channel))
             await channel.send_error(ErrorCode.INTERNAL, "internal error; see the node's log")
@@ -229,14 +257,31 @@ class Server:
         if self.tls is None:
             return None
         assert isinstance(channel.stream, trio.SocketStream)
-        with trio.move_on_after(self.read_timeout) as scope:
-            channel.stream = await secure(channel.stream, self.tls, server_side=True)
+        with self._turn(channel) as turn:
+            async with turn, self._handshakes:  # (one gone meanwhile fails at once)
+                with trio.move_on_after(self.read_timeout) as scope:
+                    channel.stream = await secure(channel.stream, self.tls, server_side=True)
         if scope.cancelled_caught:
             raise ConnectionLost(ErrorCode.FORBIDDEN, "TLS handshake timed out")
         who = certificate_name(channel.stream)
         if who in self.revoked:  # told inside TLS, so it knows it was removed (not a glitch)
             raise RemoteProtocolError(ErrorCode.FORBIDDEN, f"{who} was kicked out of the network")
         return who
+
+    @contextlib.contextmanager
+    def _turn(self, channel: Channel) -> Iterator[trio.Semaphore]:
+        """The caller's address's share of the handshakes (`handshakes_per_host`)."""
+        host = remote(channel)
+        share, users = self._handshaking.setdefault(
+            host, (trio.Semaphore(self.handshakes_per_host), [])
+        )
+        users.append(None)
+        try:
+            yield share
+        finally:
+            users.pop()
+            if not users:
+                del self._handshaking[host]
 
     def _version_words(self, caller: str, exc: VersionMismatch) -> str:
         """Which side must update, in one line for the log of whoever runs this node."""
@@ -316,6 +361,16 @@ class ConnectionCaps:
             self.pending_count -= 1
         if not waiting:
             self.pending.pop(slot.host, None)
+
+
+def open_files_as_allowed() -> None:
+    """Raise this process's soft limit on open files to its hard one: a database peer holds a
+    socket per player, and a LAN party has more players than the usual soft limit of 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max(soft, OPEN_FILES_WANTED) if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def remote(channel: Channel) -> str:

@@ -15,6 +15,7 @@ from . import events
 from .addressbook import AddressBook
 from .peerlist import Addr, PeerList
 from .swarm.crowd import Swarming
+from .versioned import Versioned
 
 MAP_CAP = 8
 """New holders of one file taken from any one map: a map naming a dozen silent "holders"
@@ -28,7 +29,8 @@ class NetworkView:
     """The database peer's address (None for the database peer itself)."""
     bus: events.EventBus = field(default_factory=events.EventBus)
     peers: PeerList = field(default_factory=PeerList)
-    catalog: dict[str, FileInfo] = field(default_factory=dict)
+    catalog: Versioned[str, FileInfo] = field(default_factory=Versioned)
+    """Every change counted: the database peer caches each player's holdings by it."""
     address_book: AddressBook = field(default_factory=AddressBook)
     revoked: set[str] = field(default_factory=set)
     """Players kicked out of the network: their certificates are refused."""

@@ -8,7 +8,8 @@ counts to its players' so that the report covers every frame any node sent.
 
 Every player of the bench calls from 127.0.0.1, where on a LAN each has an address of its own,
 so the per-address connection cap is raised to MAX_PER_HOST here, and an address's share of the
-TLS handshakes worked on at once to all of them: patches of the bench, not options users have. It stops when its stdin closes, so that a bench killed leaves none behind.
+TLS handshakes worked on at once to all of them: patches of the bench, not options users
+have. It stops when its stdin closes, so that a bench killed leaves none behind.
 Everything else (its collector included) is as `rp2p-db` ships.
 """
 

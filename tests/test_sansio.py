@@ -21,11 +21,9 @@ from reliablep2p.peer.swarm.finder import (
     MAX_SOURCES,
     REASK_FIRST,
     VAULT_AFTER,
-    VAULT_AT_CAP,
     Finder,
     Step,
 )
-from reliablep2p.peer.swarm.picker import Schedule
 from reliablep2p.proto import PeerInfo, PlayerStats, Scoreboard, ScoreboardChanged, UpdatePeers
 
 
@@ -318,73 +316,23 @@ def step(finder: Finder, now: float, *, missing: bool = True, links: int = 0) ->
 
 
 @pytest.mark.parametrize("missing", [False, True])
-def test_a_crowd_is_linked_up_to_the_cap_and_never_past_it(missing: bool) -> None:
+def test_a_crowd_is_linked_up_to_enough_sources_or_more_while_a_chunk_is_on_none(
+    missing: bool,
+) -> None:
     crowd = [peer(port) for port in range(2, 40)]
     finder = finder_of(crowd, count=40)
     for member in crowd:
         finder.plan.crowd(member)
+    cap = MAX_SOURCES if missing else ENOUGH_SOURCES
     links = 0
     for now in range(40):  # each probe answers `file` and becomes a link; then the next step
         probes = step(finder, float(now), missing=missing, links=links).probes
         for asked, _ in probes:
             finder.answered(asked.addr)
         links += sum(1 for _, vault in probes if not vault)
-        assert links <= MAX_SOURCES
-    assert links == MAX_SOURCES == ENOUGH_SOURCES <= 8  # a flash crowd of 12 needs no more
-
-
-def test_at_the_cap_without_the_vault_a_link_that_offers_nothing_makes_room() -> None:
-    crowd = [peer(port) for port in range(2, 40)]
-    finder = finder_of(crowd, count=40)
-    for member in crowd:
-        finder.plan.crowd(member)
-    spare: list[object] = ["idle link"]
-
-    def at(now: float, *, missing: bool = True) -> Step:
-        return finder.step(now, missing=missing, links=MAX_SOURCES, vault_linked=False,
-                           progress_at=0.0, spare=lambda: spare)  # fmt: skip
-
-    assert at(0.1).drop == [], "the vault first: a swap costs a handshake, and may find no holder"
-    vault = at(VAULT_AT_CAP)
-    assert vault.probes == [(DB, True)] and vault.drop == []
-    finder.answered(DB.addr)  # ... and it did not become a link (down, say)
-    spare.clear()
-    assert at(1.1).drop == [] and at(1.1).probes == [], "every link offers something: no room"
-    spare.append("idle link")
-    swap = at(1.2)
-    assert swap.drop == ["idle link"] and len(swap.probes) == 1, "one out, the next one in"
-    assert not swap.probes[0][1], "a peer"
-    assert at(1.3).drop == [], "one swap at a time: the probe has not answered yet"
-    finder.answered(swap.probes[0][0].addr)
-    covered = at(1.4, missing=False)
-    assert covered.drop == [] and covered.probes == [], "every chunk is on a link: keep them"
-
-
-def test_at_the_cap_the_vault_comes_sooner() -> None:
-    crowd = [peer(port) for port in range(2, 40)]
-    finder = finder_of(crowd, count=40)
-    for member in crowd:
-        finder.plan.crowd(member)
-
-    def at(now: float, links: int) -> Step:
-        return finder.step(now, missing=True, links=links, vault_linked=False, progress_at=0.0)
-
-    below = at(0.0, MAX_SOURCES - 1)  # room for one more: search on, the vault at VAULT_AFTER
-    assert [vault for _, vault in below.probes] == [False] and below.wake_at == VAULT_AFTER
-    finder.answered(below.probes[0][0].addr)
-    full = at(0.1, MAX_SOURCES)
-    assert full.probes == [] and full.wake_at == VAULT_AT_CAP < VAULT_AFTER
-    assert at(VAULT_AT_CAP, MAX_SOURCES).probes == [(DB, True)], "no room to search: the vault"
-
-
-def test_a_link_offers_nothing_once_we_hold_all_it_has_and_ask_it_nothing() -> None:
-    schedule = Schedule(4, have=[0, 1], rng=random.Random(3))
-    schedule.join("partial", [0, 1], depth=4)
-    schedule.join("holder", None, depth=4)
-    assert schedule.offers_nothing("partial")
-    assert not schedule.offers_nothing("holder"), "a holder of the whole file always offers"
-    schedule.learned("partial", [2])
-    assert not schedule.offers_nothing("partial"), "it has chunk 2 now, which we need"
+        assert links <= cap
+    assert links == cap
+    assert ENOUGH_SOURCES == 8 < MAX_SOURCES  # a flash crowd of 12 needs no more: each costs CPU
 
 
 def test_the_vault_is_asked_at_once_when_nobody_is_left() -> None:

@@ -57,9 +57,6 @@ ENDGAME_PATIENCE = 2.0
 """In the endgame a chunk is asked of a second source once it is this many times later than a
 chunk takes on average (`picker.Schedule`'s `patience`): a stalled source is still overtaken,
 healthy ones are not doubled (each copy thrown away costs both ends a MiB of TLS and hashing)."""
-SWAP_GRACE = 0.5
-"""A linked peer still fetching the file is spare (see `finder.MAX_SOURCES`) once it has offered
-nothing we need for this long: at a flash crowd's start nobody has anything yet."""
 BUFFERS, STORE_THREADS = 8, 2
 """Chunk buffers of one download (arriving or being stored), and the threads verifying them."""
 
@@ -142,10 +139,7 @@ class SwarmFetch:
                 links=len(self.links),
                 vault_linked=any(link.vault for link in self.links.values()),
                 progress_at=self._progress_at,
-                spare=self._spare,
             )
-            for link in [link for key, link in self.links.items() if key in step.drop]:
-                self._lost(link, "offered nothing we needed", forget=False)
             for peer, vault in step.probes:
                 assert self._nursery is not None
                 self._nursery.start_soon(self._probe, peer, vault)
@@ -156,13 +150,6 @@ class SwarmFetch:
             with trio.move_on_at(min(step.wake_at, self.schedule.late_at())):
                 await self._wake.wait()
             self._wake = trio.Event()
-
-    def _spare(self) -> list[int]:
-        """Linked peers that have offered nothing we need since `SWAP_GRACE` after linking."""
-        before = trio.current_time() - SWAP_GRACE
-        return [key for key, link in self.links.items()
-                if not link.vault and link.linked_at <= before
-                and self.schedule.offers_nothing(key)]  # fmt: skip
 
     def _missing(self) -> bool:
         """Some needed chunk is on no source we have (an empty file: no source yet)."""
@@ -233,7 +220,6 @@ class SwarmFetch:
         full = has is None or len(has) == self.count
         self._keys += 1
         link = SourceLink(self._keys, peer, label, channel, self.count, full, vault)
-        link.linked_at = trio.current_time()
         link.expected.update(i for i in want if has is None or i in has)  # coming already
         self.links[link.key] = link
         self._scopes[link.key] = trio.CancelScope()

@@ -6,20 +6,15 @@ how many sources are linked, is the vault one of them, when did a chunk last lan
 says which peers to probe now, and when to look again. Up to `PROBES_AT_ONCE` known holders and
 crowd peers are probed at once, random peers one at a time while a chunk is missing; a small
 file wants few sources (unless they lack what it needs). A holder too busy is asked again
-later (1, 2, 4, 8 s), while we need what it has. Links never pass `MAX_SOURCES`. The vault
-joins once a needed chunk has been on no source for `VAULT_AFTER` seconds (`VAULT_AT_CAP` at
-the cap), or at once when nobody is left to ask (a busy holder does not keep it waiting); with
-nothing left at all, the search gives up after `HOPELESS` seconds without a chunk (at once,
-with no source linked). At the cap, with a needed chunk on no linked source and the vault asked
-already (or none to ask), a linked peer that has offered nothing we need for a while (`spare`)
-is dropped to make room for the next candidate: a download whose links all lack a chunk is
-never stuck with them.
+later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been on
+no source for `VAULT_AFTER` seconds, or at once when nobody is left to ask (a busy holder does
+not keep it waiting); with nothing left at all, the search gives up after `HOPELESS` seconds
+without a chunk (at once, with no source linked).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from ...proto import PeerInfo
@@ -27,20 +22,16 @@ from ..peerlist import Addr
 from ..search import OneSource, SearchPlan
 
 PROBES_AT_ONCE = 4
-MAX_SOURCES = 8
-"""Sources one download links at most. Each costs both ends a TLS handshake, a link's tasks and
-its news (`have`, `sent`, `crowd`, pings), and a flash crowd is CPU-bound: at N=12 on 100 Mbit/s
-links, growing to 16 while a chunk was on no source used about 10 % more CPU a round than a
-hard 8, and 6 less again but the vault more and the round longer (issue 14). A crowd still
-fetching must not leave a download stuck: see `VAULT_AT_CAP` and `spare`."""
-ENOUGH_SOURCES = MAX_SOURCES
-"""...and once every chunk it needs is on one (a small file wants fewer, see `_probe_more`)."""
+MAX_SOURCES = 16
+"""Sources one download links at most, while some chunk it needs is on none of them."""
+ENOUGH_SOURCES = 8
+"""...and once every chunk it needs is on one: more cost CPU and bring no bytes a downlink lacks.
+Each costs both ends a TLS handshake, a link's tasks and its news (`have`, `sent`, `crowd`,
+pings), and a flash crowd is CPU-bound: at N=12 on 100 Mbit/s links, 16 sources each used
+about 10 % more CPU a round than 8 (issue 14). While a chunk is on no source the search goes on
+(up to `MAX_SOURCES`), so a crowd of peers still fetching never hides the seeder."""
 VAULT_AFTER = 3.0
-"""A needed chunk on no source for this long brings in the vault..."""
-VAULT_AT_CAP = 1.0
-"""...or this long, at the cap: a crowd still fetching fills the links before most of it has
-found the seeder, and the vault (a host and uplink of its own) is the other whole copy; three
-seconds of waiting for it is nearly all of a round's ideal at N=12 (3.36 s)."""
+"""A needed chunk on no source for this long brings in the vault."""
 HOPELESS = 10.0
 """With nobody left to ask, a needed chunk on no source for this long ends the get."""
 REASK_FIRST, REASK_CAP = 1.0, 8.0
@@ -54,8 +45,6 @@ class Step:
     probes: list[tuple[PeerInfo, bool]] = field(default_factory=list)
     give_up: bool = False
     wake_at: float = math.inf
-    drop: list[Hashable] = field(default_factory=list)
-    """Links to close first, to make room for the probes (at the cap)."""
 
 
 class Finder:
@@ -82,19 +71,11 @@ class Finder:
         self.probing.discard(addr)
 
     def step(
-        self,
-        now: float,
-        *,
-        missing: bool,
-        links: int,
-        vault_linked: bool,
-        progress_at: float,
-        spare: Callable[[], Sequence[Hashable]] = tuple,
+        self, now: float, *, missing: bool, links: int, vault_linked: bool, progress_at: float
     ) -> Step:
-        """The probes to start now, and when to look again. `spare`: the links that have
-        offered nothing we need for a while (asked only at the cap)."""
+        """The probes to start now, and when to look again."""
         step = Step()
-        self._probe_more(step, now, missing=missing, links=links, spare=spare)
+        self._probe_more(step, now, missing=missing, links=links)
         if not missing:
             self._missing_since = self._stuck_since = None
         elif self._missing_since is None:
@@ -104,14 +85,12 @@ class Finder:
         searching = bool(self.probing) or self.plan.has_candidates()
         if missing and not self.vault_asked:
             assert self._missing_since is not None
-            full = links >= MAX_SOURCES and not self.probing
-            due = self._missing_since + (VAULT_AT_CAP if full else VAULT_AFTER)
-            if not searching or now >= due:
+            if not searching or now - self._missing_since >= VAULT_AFTER:
                 self.vault_asked = True
                 if (vault := self.plan.vault()) is not None:
                     self._start(step, vault, vault=True)
             else:
-                step.wake_at = min(step.wake_at, due)
+                step.wake_at = min(step.wake_at, self._missing_since + VAULT_AFTER)
         elif missing and not searching and not vault_linked:
             self._stuck_since = max(self._stuck_since or now, progress_at)
             if not links or now - self._stuck_since >= HOPELESS:
@@ -119,23 +98,9 @@ class Finder:
             step.wake_at = min(step.wake_at, self._stuck_since + HOPELESS)
         return step
 
-    def _probe_more(
-        self,
-        step: Step,
-        now: float,
-        *,
-        missing: bool,
-        links: int,
-        spare: Callable[[], Sequence[Hashable]],
-    ) -> None:
+    def _probe_more(self, step: Step, now: float, *, missing: bool, links: int) -> None:
         wanted = MAX_SOURCES if missing else min(ENOUGH_SOURCES, 1 + self.count // 2)
         room = wanted - links  # a small file needs few sources, unless they lack it
-        if missing and room <= 0 and self.vault_asked and not self.probing and self._can_ask(now):
-            idle = spare()  # at the cap, a chunk on none of them, and no vault to bring it:
-            # swap a link that offers nothing (each swap costs a handshake: the vault first)
-            if idle:
-                step.drop.append(idle[0])
-                room = 1
         for addr, (again, due) in list(self._later.items()):
             if not missing:
                 break  # a busy holder is asked again only while we need what it has
@@ -152,10 +117,6 @@ class Finder:
             other = self.plan.next_random()
             if other is not None:
                 self._start(step, other, vault=False)
-
-    def _can_ask(self, now: float) -> bool:
-        """Someone is left to probe now (a candidate, or a busy holder due again)."""
-        return self.plan.has_candidates() or any(due <= now for _, due in self._later.values())
 
     def _start(self, step: Step, peer: PeerInfo, *, vault: bool) -> None:
         self.probing.add(peer.addr)

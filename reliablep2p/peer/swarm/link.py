@@ -68,7 +68,6 @@ class SourceLink:
     full: bool
     """It has every chunk (a holder), not just some (a peer still fetching)."""
     vault: bool = False
-    linked_at: float = 0.0
     expected: set[int] = field(default_factory=set)
     """Chunks asked for (cancelled ones too: they may still come) that have not arrived."""
     _asks: list[int] = field(default_factory=list)

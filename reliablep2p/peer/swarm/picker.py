@@ -131,16 +131,6 @@ class Schedule:
         """Needed chunks that no live source has (and none is arriving)."""
         return sum(1 for i in self.needed if not self.avail[i] and i not in self.storing)
 
-    def offers_nothing(self, source: Hashable) -> bool:
-        """`source` has no chunk we still need, and nothing is asked of it."""
-        known = self.sources.get(source)
-        return (
-            known is not None
-            and known.has is not None
-            and not known.asked
-            and not (known.has & self.needed)
-        )
-
     def endgame(self) -> bool:
         """Every needed chunk that some source has is asked for already."""
         return not any(self.avail[i] for i in self.free)

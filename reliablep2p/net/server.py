@@ -50,6 +50,9 @@ ACCEPT_LATER = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 SHED_AFTER = 1.0
 """With every place taken, how long a waiting caller is left in the backlog before it is let in
 to shed the oldest silent one (a storm's callers clear sooner; strangers holding places do not)."""
+SHED_AT_ONCE = 8
+"""...and how many of the callers waiting then are let in at once: one a second kept a player
+queued behind the strangers ahead of it in the backlog past its patience (3 s)."""
 MAX_CONNECTIONS = 512
 MAX_PER_HOST = 128
 """Connections one address may hold open at once (long-lived sessions are not counted)."""
@@ -142,10 +145,10 @@ class Server:
                     with trio.move_on_after(SHED_AFTER) as waited:
                         await self._room.wait()
                     room = self._room_left()
-                    if waited.cancelled_caught:  # none freed for that long: one sheds the oldest
-                        room = max(1, room)  # silent caller (not when one just freed: each
-                    elif room <= 0:  # shed frees a place, and in a TLS storm that chain hung
-                        continue  # up on hundreds of handshakes under way a second)
+                    if waited.cancelled_caught:  # none freed for that long: a few waiting
+                        room = max(SHED_AT_ONCE, room)  # each shed the oldest silent caller
+                    elif room <= 0:  # (not when one just freed: each shed frees a place, and
+                        continue  # in a TLS storm that chain hung up on hundreds a second)
                 for _ in range(room):  # the rest wait in the backlog: no caller sheds another
                     try:
                         connection, _ = listening.accept()

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .ports import free_port
+
 S3_KEY, S3_SECRET = "rp2p-test", "rp2p-test-secret"
 S3_ENV = {"AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
 BUCKET = "rp2p-test"
@@ -32,21 +33,6 @@ BUCKET = "rp2p-test"
 
 class Unavailable(Exception):
     """A server cannot run here (not installed); the message says so in one line."""
-
-
-def free_port(*, grpc: bool = False) -> int:
-    """A free loopback port; with `grpc`, one whose +10000 (SeaweedFS's gRPC port) is free too."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        if not grpc:
-            return port
-        if port + 10000 < 65536:
-            with socket.socket() as probe, contextlib.suppress(OSError):
-                probe.bind(("127.0.0.1", port + 10000))
-                return port
-    raise RuntimeError("no free port pair")
 
 
 def wait_until(check: object, timeout: float, what: str) -> None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,38 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..ports import free_port
+
 BIN = Path(sys.executable).parent
-
-
-def _below_ephemeral() -> range:
-    """Ports under the kernel's ephemeral range: an outgoing connection never takes one of them
-    between our choosing it and the program binding it (one from port 0 it can, and did)."""
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    return range(max(1024, low - 12000), low)
-
-
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on, never handed out before in this run."""
-    for port in random.sample(_below_ephemeral(), 200):
-        if port in _handed_out:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
-    with socket.socket() as probe:  # all taken: the kernel's choice
-        probe.bind(("127.0.0.1", 0))
-        chosen: int = probe.getsockname()[1]
-    return chosen
 
 
 def wait_for(

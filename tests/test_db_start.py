@@ -7,6 +7,7 @@ another 50-use code each time): the printed code stays, with what is left of it.
 
 from __future__ import annotations
 
+import resource
 import signal
 import socket
 import subprocess
@@ -47,14 +48,9 @@ def test_a_new_store_says_its_schema_in_one_line(idle_cluster: Cluster) -> None:
     assert len(said) == 1 and said[0].endswith(f"store at schema {len(MIGRATIONS)}"), said
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_a_stop_while_starting_is_one_line_not_a_silent_exit(
-    idle_cluster: Cluster, stop: signal.Signals
-) -> None:
-    """Stopped while its store is still connecting (a PostgreSQL that accepts and says
-    nothing): it says so in one line with the signal's exit status, no traceback. It died
-    silently (SIGTERM; its log ended at the store) or with a traceback (Ctrl-C)."""
-    cluster = idle_cluster
+def _stopped_while_starting(cluster: Cluster, stop: signal.Signals) -> tuple[int, str, str]:
+    """`rp2p-db` sent `stop` while its store is still connecting (a PostgreSQL that accepts
+    and says nothing): its exit status, output and errors. Never a core file of its."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -63,16 +59,62 @@ def test_a_stop_while_starting_is_one_line_not_a_silent_exit(
         db = cluster.spawn(
             [BIN / "rp2p-db", *cluster.db_args(), "--store", url],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),
         )  # fmt: skip
         connection, _ = silent.accept()  # it is starting: its store is connecting
         with connection:
             db.send_signal(stop)
             out, err = db.communicate(timeout=60)
-    assert db.returncode == 128 + stop, (db.returncode, err)
+    return db.returncode, out, err
+
+
+@pytest.mark.parametrize(
+    "stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "Ctrl-C", "SIGHUP"]
+)
+def test_a_stop_while_starting_is_one_line_not_a_silent_exit(
+    idle_cluster: Cluster, stop: signal.Signals
+) -> None:
+    """Stopped while starting, it says so in one line with the signal's exit status, no
+    traceback. It died silently (SIGTERM, SIGHUP: its log ended at the store) or with a
+    traceback (Ctrl-C)."""
+    status, out, err = _stopped_while_starting(idle_cluster, stop)
+    assert status == 128 + stop, (status, err)
     assert err.strip().splitlines()[-1] == (
         f"rp2p-db: stopped by {stop.name} while starting; nothing was served"
     ), err
     assert "Traceback" not in err and not out, err
+
+
+def test_sigquit_while_starting_keeps_its_default_an_immediate_exit(idle_cluster: Cluster) -> None:
+    """SIGQUIT (Ctrl-\\) is the operator's way out when an orderly stop hangs: it is not
+    turned into one; the process ends at once, by the signal, as every program does."""
+    status, _, err = _stopped_while_starting(idle_cluster, signal.SIGQUIT)
+    assert status == -signal.SIGQUIT, (status, err)
+
+
+def test_a_hangup_stops_a_serving_host_in_order_and_nohup_keeps_it_serving(
+    idle_cluster: Cluster,
+) -> None:
+    """The host's terminal or ssh session closed (SIGHUP): the database peer stops as on
+    SIGTERM (the evening said, 'stopped', status 0); it was killed outright, without a word.
+    Started under `nohup` (SIGHUP ignored) a hangup leaves it serving."""
+    cluster = idle_cluster
+    db = cluster.start_db()
+    cluster.kill(db, signal.SIGHUP)
+    assert db.returncode == 0 and cluster.db_log().rstrip().endswith("stopped"), (
+        db.returncode, cluster.db_log()[-400:])  # fmt: skip
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # what nohup does; inherited
+    try:
+        db = cluster.start_db()
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    db.send_signal(signal.SIGHUP)
+    cluster.player("alice")
+    cluster.wait_said("db", "alice joined the network with a code")
+    assert db.poll() is None
+    cluster.kill(db, signal.SIGTERM)
+    assert db.returncode == 0
 
 
 def test_the_smallest_hunt_one_target_is_played(idle_cluster: Cluster) -> None:

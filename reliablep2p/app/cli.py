@@ -225,7 +225,7 @@ async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
                   " another with 'rp2p-db invite')", flush=True)  # fmt: skip
             lines = await trio.to_thread.run_sync(how_to_join, database, code)
             print("\n".join(lines), flush=True)
-        await stops.wait()  # the first SIGINT or SIGTERM
+        await stops.wait()  # the first stop (SIGINT, SIGTERM, SIGHUP)
         rows = await database.say_goodnight()
         for line in words.evening_lines(rows, database.hunt.evening.cut_short):
             logging.getLogger("rp2p").info("%s", line)

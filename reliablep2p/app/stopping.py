@@ -1,4 +1,4 @@
-"""A stop asked for (SIGINT, SIGTERM) while `rp2p-db` is still starting: said in one line.
+"""A stop asked for (SIGINT, SIGTERM, SIGHUP) while `rp2p-db` is still starting: said in one line.
 
 Without this a SIGTERM before the program's trio signal receiver is open killed it silently (the
 log ended at the store's schema, nothing else) and a Ctrl-C was a traceback. While the start is
@@ -14,7 +14,16 @@ from types import FrameType
 
 import trio
 
-STOPS = (signal.SIGINT, signal.SIGTERM)
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""A hangup (the host's terminal or ssh session closed) is a stop like SIGTERM: it killed the
+database peer outright, while starting or serving, without a word. Under `nohup` (SIGHUP ignored)
+it stays ignored. SIGQUIT (Ctrl-\\) keeps its default, an immediate exit with a core dump: it is
+the operator's way out when an orderly stop hangs, and the core is what tells why."""
+
+
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """The stops this process heeds: those of STOPS it was not started ignoring (nohup)."""
+    return tuple(s for s in STOPS if signal.getsignal(s) is not signal.SIG_IGN)
 
 
 class StoppedWhileStarting(BaseException):
@@ -42,7 +51,8 @@ class StartGuard:
     def __init__(self) -> None:
         self.asked: int | None = None
         self._raise = True
-        for signum in STOPS:
+        self.signals = stop_signals()
+        for signum in self.signals:
             signal.signal(signum, self._heard)
 
     def _heard(self, signum: int, frame: FrameType | None) -> None:
@@ -61,10 +71,10 @@ class StartGuard:
 
 
 async def hear_stops(guard: StartGuard, *, task_status: trio.TaskStatus[trio.Event]) -> None:
-    """Hear SIGINT and SIGTERM for the whole run (one noted before counts); the event is set at
-    the first."""
+    """Hear the stops for the whole run (one noted before counts); the event is set at the
+    first."""
     stop = trio.Event()
-    with trio.open_signal_receiver(*STOPS) as signals:
+    with trio.open_signal_receiver(*guard.signals) as signals:
         task_status.started(stop)
         if guard.asked is None:
             async for signum in signals:

@@ -223,5 +223,5 @@ def sources_of(line: str) -> list[str]:
     parts = re.findall(r"[\d,]+ B from ([^,)]+)", line)
     if parts:
         return [p.strip() for p in parts]
-    found = re.search(r" from (\S+) after ", line)
+    found = re.search(r" from (the vault|\S+) after ", line)
     return [found.group(1)] if found else []

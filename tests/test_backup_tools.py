@@ -195,7 +195,7 @@ def test_a_backup_taken_while_players_publish_is_a_data_folder_rp2p_db_starts_fr
         out = second.fetch("frank", *names)
         for name in names:
             assert (second.share("frank") / name).read_bytes() == written[name], name
-        assert out.count(" from vault after") == len(names), out
+        assert out.count(" from the vault after") == len(names), out
     finally:
         cluster.close()
         second.close()

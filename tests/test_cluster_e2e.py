@@ -108,7 +108,7 @@ def test_a_player_whose_database_peer_dies_moves_to_the_other_with_its_files(
 
         cluster.kill(bob.process, signal.SIGKILL)  # now only the vault has bob's other file
         answer = alice.get("other.bin")
-        assert answer.startswith("got other.bin ") and " from vault after" in answer, answer
+        assert answer.startswith("got other.bin ") and " from the vault after" in answer, answer
         assert (cluster.share("alice") / "other.bin").read_bytes() == other
     finally:
         cluster.close()

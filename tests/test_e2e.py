@@ -78,7 +78,7 @@ def test_three_peers_share_then_the_vault_serves_everything_even_after_a_restart
             others = [f for other, named in files.items() if other != name for f in named]
             out = "\n".join(player.get(other) for other in others)
             assert_got(out, others)
-            assert "from vault" not in out, (
+            assert "from the vault" not in out, (
                 f"{name} used the vault while the seeders were up: {out}"
             )
             assert_share_holds(cluster.share(name), every_file)
@@ -92,7 +92,7 @@ def test_three_peers_share_then_the_vault_serves_everything_even_after_a_restart
         assert not any(listening(port) for port in seeder_ports)
 
         out = cluster.fetch("dave", *EVERY_NAME)
-        assert_got(out, EVERY_NAME, source="vault")
+        assert_got(out, EVERY_NAME, source="the vault")
         assert_share_holds(cluster.share("dave"), every_file)
 
         # the database peer stops cleanly and comes back with its vault and its join code
@@ -101,7 +101,7 @@ def test_three_peers_share_then_the_vault_serves_everything_even_after_a_restart
         assert not listening(cluster.db_port)
         cluster.start_db()
         out = cluster.fetch("erin", *EVERY_NAME)  # erin enrolls with the first code
-        assert_got(out, EVERY_NAME, source="vault")
+        assert_got(out, EVERY_NAME, source="the vault")
         assert_share_holds(cluster.share("erin"), every_file)
 
         # what cannot be fetched gets one line of reason each, and the exit status says so

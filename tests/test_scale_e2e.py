@@ -51,7 +51,7 @@ def test_the_vault_in_s3_and_the_catalog_in_postgresql_survive_the_seeder_and_a_
         cluster.kill(alice.process, signal.SIGKILL)
 
         out = cluster.fetch("bob", NAME)
-        assert_got(out, [NAME], source="vault")
+        assert_got(out, [NAME], source="the vault")
         assert (cluster.share("bob") / NAME).read_bytes() == data
 
         database.send_signal(signal.SIGTERM)
@@ -59,7 +59,7 @@ def test_the_vault_in_s3_and_the_catalog_in_postgresql_survive_the_seeder_and_a_
         shutil.rmtree(cluster.data / "vault-cache")  # what is served next comes from S3
         cluster.start_db()
         out = cluster.fetch("carol", NAME)  # carol joins with the first code: kept in PostgreSQL
-        assert_got(out, [NAME], source="vault")
+        assert_got(out, [NAME], source="the vault")
         assert (cluster.share("carol") / NAME).read_bytes() == data
         # the host's commands work on the same database, with the database peer stopped
         cluster.kill(cluster.db, signal.SIGTERM)

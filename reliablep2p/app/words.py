@@ -16,6 +16,9 @@ from ..peer.fetch import GetResult
 from ..proto import UPDATE_COMMAND, EveningRow, Lobby, PeerInfo, RoundState, short_hash
 from . import commands
 
+VAULT = "vault"
+"""The name the core gives the database peer as a source (GetResult.source, TransferDone)."""
+
 TROUBLE = (
     events.SessionLost,
     events.DatabaseUnreachable,
@@ -54,6 +57,12 @@ def code_left(uses: int, expires_at: float) -> str:
     minutes = max(1, math.ceil((expires_at - time.time()) / 60))
     within = f"{math.ceil(minutes / 60)} h" if minutes > 90 else f"{minutes} min"
     return f"for {counted(uses, 'player')}, {within}"
+
+
+def source(who: str) -> str:
+    """Who served a file, as a sentence names it: a player by name, the database peer as
+    "the vault" (the feed said "from vault" here and "the vault" there)."""
+    return "the vault" if who == VAULT else who
 
 
 def probes(count: int) -> str:
@@ -184,13 +193,13 @@ def _(event: events.SeedingChanged) -> str:
 
 @describe.register(events.TransferProgress)
 def _(event: events.TransferProgress) -> str:
-    return f"{event.name}: {event.done:,}/{event.total:,} from {event.source}"
+    return f"{event.name}: {event.done:,}/{event.total:,} from {source(event.source)}"
 
 
 @describe.register(events.TransferDone)
 def _(event: events.TransferDone) -> str:
     resumed = f", resumed at {event.resumed_at:,} bytes" if event.resumed_at else ""
-    return (f"got {event.name} ({event.size:,} bytes) from {event.source} "
+    return (f"got {event.name} ({event.size:,} bytes) from {source(event.source)} "
             f"after {probes(event.probes)}{resumed}")  # fmt: skip
 
 
@@ -354,9 +363,12 @@ def fetched(result: GetResult) -> str:
     """One line for a finished `get`: from whom, after how many probes, from where resumed."""
     if result.source == "local":
         return f"already have {result.name}"
-    line = f"got {result.name} ({result.size:,} bytes) from {result.source} after {probes(result.probes)}"
+    line = (f"got {result.name} ({result.size:,} bytes) from {source(result.source)}"
+            f" after {probes(result.probes)}")  # fmt: skip
     if len(result.sources) > 1:
-        line += " (" + ", then ".join(f"{n:,} B from {who}" for who, n in result.sources) + ")"
+        line += (
+            " (" + ", then ".join(f"{n:,} B from {source(who)}" for who, n in result.sources) + ")"
+        )
     if result.resumed_at:
         line += f", resumed at {result.resumed_at:,} bytes"
     if result.skipped:

@@ -98,9 +98,9 @@ def test_sigkill_of_the_source_at_random_points_ends_byte_identical(
         out, _ = process.communicate(timeout=60)
         assert process.returncode == 0, out
         assert fetched_file(cluster, fetcher) == big, f"point {point}: corrupted"
-        if bytes_from(out, "vault") and bytes_from(out, source):
+        if bytes_from(out, "the vault") and bytes_from(out, source):
             interrupted += 1
-            assert bytes_from(out, source) + bytes_from(out, "vault") == SIZE, out
+            assert bytes_from(out, source) + bytes_from(out, "the vault") == SIZE, out
     assert interrupted >= KILL_POINTS * 3 // 4, f"only {interrupted} kills landed mid-transfer"
 
 
@@ -118,7 +118,7 @@ def test_a_source_serving_a_corrupt_chunk_is_dropped_at_that_chunk(
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     out = cluster.fetch("victim", NAME)
     assert fetched_file(cluster, "victim") == big
-    from_corrupter, from_vault = bytes_from(out, "corrupter"), bytes_from(out, "vault")
+    from_corrupter, from_vault = bytes_from(out, "corrupter"), bytes_from(out, "the vault")
     assert from_corrupter % CHUNK_SIZE == 0 and from_corrupter < SIZE, out
     assert from_vault == SIZE - from_corrupter, out
     cluster.kill(cluster.processes[-2])
@@ -139,7 +139,7 @@ def test_a_stalled_source_is_left_for_the_next_one(cluster: Cluster, big: bytes)
     assert process.returncode == 0, out
     assert fetched_file(cluster, "patient") == big
     assert bytes_from(out, "staller") >= SIZE // 3 - CHUNK_SIZE, out
-    assert bytes_from(out, "vault") > 0, out
+    assert bytes_from(out, "the vault") > 0, out
 
 
 def test_a_killed_get_resumes_when_run_again(cluster: Cluster, big: bytes) -> None:
@@ -177,7 +177,7 @@ def test_database_peer_killed_during_an_upload_restarts_consistent_and_asks_agai
         assert_consistent(cluster.data)
         cluster.kill(cluster.processes[1])
         out = cluster.fetch("after", NAME)
-        assert "from vault" in out and fetched_file(cluster, "after") == big
+        assert "from the vault" in out and fetched_file(cluster, "after") == big
     finally:
         cluster.close()
 

@@ -90,7 +90,7 @@ async def test_idle_strangers_filling_the_connection_cap_do_not_keep_a_player_ou
             player.kill()
             out, _ = player.communicate()
             raise AssertionError(f"the player was kept out: {out}") from None
-        assert player.returncode == 0 and "from vault" in out, out
+        assert player.returncode == 0 and "from the vault" in out, out
         assert (tmp_path / "player" / "loot.txt").read_bytes() == LOOT
     finally:
         for stream in idle:

@@ -104,7 +104,7 @@ def test_a_player_nobody_can_reach_back_is_listed_so_and_a_fetch_says_why(
     listed = alice.wait_output(peer_line("hermit"))
     assert listed.group(0).endswith("(unreachable)"), listed.group(0)
     got = alice.get("diary.txt")
-    assert " from vault after 1 probe" in got, got
+    assert " from the vault after 1 probe" in got, got
     assert "skipped hermit (unreachable)" in got, got
 
 

@@ -11,14 +11,16 @@ from textual.app import App, ComposeResult
 
 from reliablep2p.app import words
 from reliablep2p.peer import events
+from reliablep2p.peer.fetch import GetResult
 from reliablep2p.proto import PlayerStats, RoundState, Standing
 from tui import model
 from tui.screens.round_over import RoundOverScreen
 from tui.widgets.catalog import CatalogTable
 from tui.widgets.players import PlayersTable
 from tui.widgets.status import StatusBar
+from tui.widgets.transfers import TransfersPanel
 
-from .conftest import screen_text
+from .conftest import screen_text, shown_text
 from .test_lobby import BOARD, ROUND, RoundOverOnly
 
 
@@ -136,5 +138,33 @@ def test_the_catalog_says_you_hold_your_own_files() -> None:
             assert catalog.border_subtitle == "3 files · you have 2"
             catalog.show([model.CatalogRow("mine.txt", 10, (), have=True, target=False)])
             assert catalog.border_subtitle == "1 file · you have 1"
+
+    asyncio.run(scenario())
+
+
+def test_the_database_peer_as_a_source_is_the_vault_in_the_feed_and_in_transfers() -> None:
+    """One way everywhere: the feed said "got x from vault" beside the panel's "← the vault"."""
+    done = events.TransferDone(name="x.bin", source="vault", size=1000, probes=1)
+    going = events.TransferProgress(name="x.bin", source="vault", done=10, total=1000)
+    got = GetResult("x.bin", 1000, "vault", 2, True, Path("x.bin"),
+                    sources=(("ann", 400), ("vault", 600)))  # fmt: skip
+    lines = [words.describe(done), words.describe(going), words.fetched(got)]
+    for line in lines:
+        assert "from the vault" in line and "from vault" not in line, line
+    assert "400 B from ann, then 600 B from the vault" in lines[-1], lines[-1]
+
+    class TransfersOnly(App[None]):
+        CSS_PATH = str(Path(__file__).parents[2] / "tui" / "app.tcss")
+
+        def compose(self) -> ComposeResult:
+            yield TransfersPanel(id="transfers")
+
+    async def scenario() -> None:
+        app = TransfersOnly()
+        async with app.run_test(size=(100, 10)) as pilot:
+            app.query_one(TransfersPanel).done("x.bin", "vault", 1000)
+            await pilot.pause()
+            shown = shown_text(app, "#transfers")  # type: ignore[arg-type]
+            assert "← the vault" in shown, shown
 
     asyncio.run(scenario())

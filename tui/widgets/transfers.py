@@ -11,6 +11,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
+from reliablep2p.app import words
+
 from .. import model
 
 KEEP_FINISHED = 8
@@ -44,7 +46,7 @@ class Transfer(Widget):
         now = time.monotonic()
         if source != self.source:
             self.samples.clear()
-            self.label.update(f"{self.file}  ← {_where(source)}")
+            self.label.update(f"{self.file}  ← {words.source(source)}")
         self.source = source
         self.samples.append((now, done))
         while len(self.samples) > 2 and now - self.samples[0][0] > RATE_WINDOW:
@@ -65,17 +67,13 @@ class Transfer(Widget):
     def finish(self, source: str, size: int) -> None:
         seconds = time.monotonic() - self.started
         self.bar.update(total=max(size, 1), progress=max(size, 1))
-        line = f"✓ {self.file}  ← {_where(source)}  {model.size(size)} in {seconds:.1f} s"
+        line = f"✓ {self.file}  ← {words.source(source)}  {model.size(size)} in {seconds:.1f} s"
         self.label.update(line)
         self.set_classes("done")
 
     def fail(self, reason: str) -> None:
         self.label.update(f"✗ {self.file}: {reason}")
         self.set_classes("failed")
-
-
-def _where(source: str) -> str:
-    return "the vault" if source == "vault" else source
 
 
 class TransfersPanel(VerticalScroll):

@@ -22,10 +22,14 @@ class RoundNews:
     me: str
     countdown: model.Countdown = field(default_factory=model.Countdown)
     seen: RoundState | None = None
+    waited: bool = False
+    """We were in the lobby: waiting for players or counting down (a lobby with neither is
+    the host's "a round is running", what one who joins mid-round hears)."""
 
     def lobby(self, lobby: Lobby) -> list[Line]:
         before = self.countdown.lobby
         self.countdown.lobby = lobby
+        self.waited = self.waited or lobby.starts_in >= 0 or lobby.needed > 0
         self.countdown.lobby_starts = time.monotonic() + max(0.0, lobby.starts_in)
         if lobby.starts_in >= 0 and (before is None or before.starts_in < 0):
             return [("the countdown to the next round is on: press r when you are ready",
@@ -41,21 +45,39 @@ class RoundNews:
         lines: list[Line] = []
         if before is None or before.number != state.number:
             targets = ", ".join(state.targets) or "nothing (you have it all)"
-            lines.append((f"round {state.number} started ({model.clock(state.seconds_left)}): "
-                          f"find {targets}", "round"))  # fmt: skip
-            before = None
+            clock = model.clock(state.seconds_left)
+            if self._joined_during(before, state):
+                lines.append((f"round {state.number} is on ({clock} left): find {targets}",
+                              "round"))  # fmt: skip
+                if state.finds:  # found before we came: not news of now
+                    so_far = (f"{f.target} by {self._who(f.player)} +{f.points}"
+                              for f in state.finds)  # fmt: skip
+                    lines.append(("so far this round: " + ", ".join(so_far), "find"))
+                    before = state
+            else:
+                lines.append((f"round {state.number} started ({clock}): find {targets}", "round"))
+                before = None
         known = {(f.player, f.target) for f in before.finds} if before else set()
         for find in state.finds:
             if (find.player, find.target) not in known:
-                who = "you" if find.player == self.me else find.player
                 extra = (" first!" if find.first else "") + (
                     " from the vault" if find.from_vault else ""
                 )
-                lines.append((f"★ {who} found {find.target} +{find.points}{extra}", "find"))
+                text = f"★ {self._who(find.player)} found {find.target} +{find.points}{extra}"
+                lines.append((text, "find"))
         ended = state.over and not (before and before.over)
         if ended:
             lines.append((words.describe_round(state), "round"))
         return lines, ended
+
+    def _who(self, player: str) -> str:
+        return "you" if player == self.me else player
+
+    def _joined_during(self, before: RoundState | None, state: RoundState) -> bool:
+        """Whether this is the first we hear of a round that was running already: we came
+        (or came back) in the middle of it, not from the lobby. It was told as "round 1
+        started", with the finds made before, each as if made now."""
+        return before is None and not state.over and not self.waited
 
     def clock(self) -> str:
         return self.countdown.line(time.monotonic())

@@ -1,0 +1,64 @@
+"""A player who comes (or comes back) in the middle of a round is told the round is on and what
+was found so far, not that it started now with every earlier find as fresh news."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import random_bytes
+from tui.app import GameApp
+from tui.widgets.feed import Feed
+
+from .conftest import BackgroundNetwork, wait_until
+
+
+def feed_lines(app: GameApp) -> list[str]:
+    """The feed's lines, without their clock."""
+    return [entry.plain.split(" ", 1)[1] for entry in app.query_one(Feed).entries]
+
+
+def test_joining_mid_round_says_the_round_is_on_and_the_finds_so_far(
+    hunt_network: BackgroundNetwork,
+) -> None:
+    net = hunt_network
+
+    async def scenario() -> None:
+        seeder = await net.peer({"map.txt": b"m" * 70, "ocean.png": random_bytes(3600)})
+        hunter = await net.peer({"riddle.txt": b"r" * 50})
+        await wait_until(lambda: hunter.round is not None, what="the round")
+        target = next(t for t in hunter.round.targets if seeder.view.file_source(t))  # type: ignore[union-attr]
+        await net.acall(hunter.get, target)
+        await wait_until(lambda: any(f.target == target for f in hunter.round.finds),  # type: ignore[union-attr]
+                         what="the hunter's find")  # fmt: skip
+
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(120, 40)):
+            await wait_until(lambda: any("round 1" in line for line in feed_lines(app)),
+                             what="news of the round")  # fmt: skip
+            lines = feed_lines(app)
+            said = [line for line in lines if line.startswith("round 1")]
+            assert len(said) == 1 and said[0].startswith("round 1 is on ("), lines
+            assert " left): find " in said[0], said[0]
+            so_far = [line for line in lines if line.startswith("so far this round: ")]
+            assert len(so_far) == 1 and f"{target} by {hunter.name} +" in so_far[0], lines
+            assert not any(line.startswith("★") for line in lines), lines  # no news of now
+
+    asyncio.run(scenario())
+
+
+def test_a_round_that_starts_while_the_player_waits_in_the_lobby_started(
+    hunt_network: BackgroundNetwork,
+) -> None:
+    net = hunt_network
+
+    async def scenario() -> None:
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(120, 40)):
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            await net.peer({"map.txt": b"m" * 70})  # the second player: the round starts
+            await wait_until(lambda: any("round 1" in line for line in feed_lines(app)),
+                             what="news of the round")  # fmt: skip
+            said = [line for line in feed_lines(app) if line.startswith("round 1")]
+            assert len(said) == 1 and said[0].startswith("round 1 started ("), said
+
+    asyncio.run(scenario())

@@ -259,10 +259,12 @@ class GameApp(App[int]):
             self.feed(line, "command")
 
     def on_command_failed(self, message: CommandFailed) -> None:
-        self.notify(message.error, title=message.line, severity="error")
-        self.feed(f"{message.line}: {message.error}", "error")
+        name = message.command.name  # the line names the file: "get x: x: not in the catalog"
+        error = message.error.removeprefix(f"{name}: ") if name else message.error
+        self.notify(error, title=message.line, severity="error")
+        self.feed(f"{message.line}: {error}", "error")
         if message.command.verb in FETCHES:
-            self.query_one(TransfersPanel).failed(message.command.name, message.error)
+            self.query_one(TransfersPanel).failed(name, error)
 
     def on_core_failed(self, message: CoreFailed) -> None:
         self.connection = "stopped"

@@ -14,13 +14,16 @@ from reliablep2p.peer import events
 from reliablep2p.peer.fetch import GetResult
 from reliablep2p.proto import PlayerStats, RoundState, Standing
 from tui import model
+from tui.app import GameApp
 from tui.screens.round_over import RoundOverScreen
 from tui.widgets.catalog import CatalogTable
+from tui.widgets.feed import Feed
 from tui.widgets.players import PlayersTable
 from tui.widgets.status import StatusBar
 from tui.widgets.transfers import TransfersPanel
 
-from .conftest import screen_text, shown_text
+from .conftest import BackgroundNetwork, screen_text, shown_text, wait_until
+from .test_app import type_command
 from .test_lobby import BOARD, ROUND, RoundOverOnly
 
 
@@ -166,5 +169,24 @@ def test_the_database_peer_as_a_source_is_the_vault_in_the_feed_and_in_transfers
             await pilot.pause()
             shown = shown_text(app, "#transfers")  # type: ignore[arg-type]
             assert "← the vault" in shown, shown
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_get_names_its_file_once(background_network: BackgroundNetwork) -> None:
+    """The typed line names the file: the feed said "get x: x: not in the catalog"."""
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            await type_command(pilot, "get nothing-here.txt")
+            feed = app.query_one(Feed)
+
+            def said() -> list[str]:
+                return [e.plain.split(" ", 1)[1] for e in feed.entries if "nothing-here" in e.plain]
+
+            await wait_until(lambda: len(said()) == 2, what="the command and its answer")
+            assert said()[1] == "get nothing-here.txt: not in the catalog", said()
 
     asyncio.run(scenario())

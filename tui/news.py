@@ -22,6 +22,9 @@ class RoundNews:
     me: str
     countdown: model.Countdown = field(default_factory=model.Countdown)
     seen: RoundState | None = None
+    after_round: list[Line] = field(default_factory=list)
+    """The next round's countdown, heard before the end of the round still running: told
+    after it (the feed read "the countdown is on", then "round 3 is over")."""
     waited: bool = False
     """We were in the lobby: waiting for players or counting down (a lobby with neither is
     the host's "a round is running", what one who joins mid-round hears)."""
@@ -32,8 +35,11 @@ class RoundNews:
         self.waited = self.waited or lobby.starts_in >= 0 or lobby.needed > 0
         self.countdown.lobby_starts = time.monotonic() + max(0.0, lobby.starts_in)
         if lobby.starts_in >= 0 and (before is None or before.starts_in < 0):
-            return [("the countdown to the next round is on: press r when you are ready",
-                     "round")]  # fmt: skip
+            line = ("the countdown to the next round is on: press r when you are ready", "round")
+            if self.seen is not None and not self.seen.over:
+                self.after_round = [line]  # the host tells the lobby before the round's end
+                return []
+            return [line]
         return []
 
     def round(self, state: RoundState) -> tuple[list[Line], bool]:
@@ -57,6 +63,7 @@ class RoundNews:
             else:
                 lines.append((f"round {state.number} started ({clock}): find {targets}", "round"))
                 before = None
+            self.after_round = []  # a countdown to this round is over
         known = {(f.player, f.target) for f in before.finds} if before else set()
         for find in state.finds:
             if (find.player, find.target) not in known:
@@ -68,6 +75,9 @@ class RoundNews:
         ended = state.over and not (before and before.over)
         if ended:
             lines.append((words.describe_round(state), "round"))
+        if state.over:
+            lines += self.after_round
+            self.after_round = []
         return lines, ended
 
     def _who(self, player: str) -> str:

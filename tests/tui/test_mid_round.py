@@ -4,6 +4,7 @@ was found so far, not that it started now with every earlier find as fresh news.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from tests.conftest import random_bytes
 from tui.app import GameApp
@@ -62,3 +63,37 @@ def test_a_round_that_starts_while_the_player_waits_in_the_lobby_started(
             assert len(said) == 1 and said[0].startswith("round 1 started ("), said
 
     asyncio.run(scenario())
+
+
+def test_the_end_of_a_round_comes_before_the_countdown_to_the_next(tmp_path: Path) -> None:
+    """The host tells the next round's countdown just before the end of the round: the feed
+    read "the countdown to the next round is on", then "round 1 is over"."""
+    net = BackgroundNetwork(tmp_path).start(
+        min_players=2, lobby_seconds=0, round_seconds=1.5, pause_seconds=600
+    )
+
+    async def scenario() -> None:
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(120, 40)):
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            await net.peer({"map.txt": b"m" * 70})
+
+            def told() -> list[str]:
+                """After the round's start (a countdown to it may come before it)."""
+                lines = feed_lines(app)
+                start = next((i for i, ln in enumerate(lines) if ln.startswith("round 1 st")), None)
+                return [] if start is None else [
+                    line for line in lines[start:]
+                    if line.startswith(("round 1 is over", "the countdown"))
+                ]  # fmt: skip
+
+            try:
+                await wait_until(lambda: len(told()) == 2, what="the round's end and the countdown")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; the feed: {feed_lines(app)}") from None
+            assert told()[0].startswith("round 1 is over"), told()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        net.close()

@@ -28,6 +28,7 @@ from reliablep2p.proto.tags import tagged_code
 from reliablep2p.storage.stores import embedded
 
 from .conftest import free_udp_port
+from .ports import free_port
 
 
 class Picker:
@@ -264,3 +265,16 @@ async def test_a_name_taken_says_how_to_choose_another(lan: Lan) -> None:
     await joined(lan.where("player-8001", code, profiles=Profiles(lan.root / "one")))
     with pytest.raises(JoinFailed, match="player-8001 is taken; choose another name with --name"):
         await joined(lan.where("player-8001", code, profiles=Profiles(lan.root / "two")))
+
+
+async def test_a_db_address_nobody_listens_on_says_it_cannot_reach_it(lan: Lan) -> None:
+    """It said "the database peer at A did not say which network it is: cannot reach A: ...",
+    as if something had answered there."""
+    host = await lan.host("alice-laptop")
+    where = f"127.0.0.1:{free_port()}"
+    database = ("127.0.0.1", int(where.split(":")[1]))
+    with pytest.raises(JoinFailed) as failed:
+        await joined(lan.where("carol", await code_of(host), database=database))
+    said = str(failed.value)
+    assert said.startswith(f"cannot reach the database peer at {where}: "), said
+    assert "did not say" not in said, said

@@ -15,6 +15,7 @@ from reliablep2p.peer.fetch import GetResult
 from reliablep2p.proto import PlayerStats, RoundState, Standing
 from tui import model
 from tui.app import GameApp
+from tui.messages import CoreEvents
 from tui.screens.round_over import RoundOverScreen
 from tui.widgets.catalog import CatalogTable
 from tui.widgets.feed import Feed
@@ -188,5 +189,28 @@ def test_a_failed_get_names_its_file_once(background_network: BackgroundNetwork)
 
             await wait_until(lambda: len(said()) == 2, what="the command and its answer")
             assert said()[1] == "get nothing-here.txt: not in the catalog", said()
+
+    asyncio.run(scenario())
+
+
+def test_a_resumed_get_says_from_where_in_the_transfers_panel(
+    background_network: BackgroundNetwork,
+) -> None:
+    """'✓ x ← ann  286.1 MiB in 9.7 s' of a get resumed at 80 MiB read as a rate above the
+    link's; the feed said where it resumed, the panel did not."""
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"))
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            size, at = 300_000_000, 83_886_080
+            app.post_message(CoreEvents((
+                events.TransferDone(name="x.bin", source="ann", size=size, probes=1,
+                                    resumed_at=at),
+            )))  # fmt: skip
+            await wait_until(lambda: "x.bin" in shown_text(app, "#transfers"), what="the get")
+            await pilot.pause()
+            shown = " ".join(shown_text(app, "#transfers").replace("│", " ").split())
+            assert f"resumed at {model.size(at)}" in shown, shown
 
     asyncio.run(scenario())

@@ -64,10 +64,14 @@ class Transfer(Widget):
         self.stats.update(stats, layout=cell_len(stats) != cell_len(self.stats_shown))
         self.stats_shown = stats
 
-    def finish(self, source: str, size: int) -> None:
+    def finish(self, source: str, size: int, resumed_at: int = 0) -> None:
+        """Done; a resumed get says from where (the time is the rest's: it read as a rate
+        above the link's)."""
         seconds = time.monotonic() - self.started
         self.bar.update(total=max(size, 1), progress=max(size, 1))
         line = f"✓ {self.file}  ← {words.source(source)}  {model.size(size)} in {seconds:.1f} s"
+        if resumed_at:
+            line += f", resumed at {model.size(resumed_at)}"
         self.label.update(line)
         self.set_classes("done")
 
@@ -105,11 +109,11 @@ class TransfersPanel(VerticalScroll):
     def progress(self, name: str, source: str, done: int, total: int) -> None:
         self._entry(name).progress(source, done, total)
 
-    def done(self, name: str, source: str, size: int) -> None:
+    def done(self, name: str, source: str, size: int, resumed_at: int = 0) -> None:
         entry = self.running.pop(name, None) or Transfer(name)
         if not entry.is_attached:
             self.mount(entry, before=0)
-        entry.finish(source, size)
+        entry.finish(source, size, resumed_at)
         self._trim()
         self._subtitle()
 

@@ -49,22 +49,26 @@ class RoundNews:
         self.countdown.round = state
         self.countdown.round_ends = time.monotonic() + state.seconds_left
         lines: list[Line] = []
-        if before is None or before.number != state.number:
+        same = before is not None and before.number == state.number
+        known = {(f.player, f.target) for f in before.finds} if before and same else set()
+        ended = state.over and not (same and before is not None and before.over)
+        if not same:
             targets = ", ".join(state.targets) or "nothing (you have it all)"
             clock = model.clock(state.seconds_left)
-            if self._joined_during(before, state):
+            every = {(f.player, f.target) for f in state.finds}
+            if state.over:  # first heard of at its end (we came between rounds): only that
+                known = every  # it said "round 12 started (0:00)", and each find, then the end
+            elif self._joined_during(before, state):
                 lines.append((f"round {state.number} is on ({clock} left): find {targets}",
                               "round"))  # fmt: skip
                 if state.finds:  # found before we came: not news of now
                     so_far = (f"{f.target} by {self._who(f.player)} +{f.points}"
                               for f in state.finds)  # fmt: skip
                     lines.append(("so far this round: " + ", ".join(so_far), "find"))
-                    before = state
+                known = every
             else:
                 lines.append((f"round {state.number} started ({clock}): find {targets}", "round"))
-                before = None
             self.after_round = []  # a countdown to this round is over
-        known = {(f.player, f.target) for f in before.finds} if before else set()
         for find in state.finds:
             if (find.player, find.target) not in known:
                 extra = (" first!" if find.first else "") + (
@@ -72,7 +76,6 @@ class RoundNews:
                 )
                 text = f"★ {self._who(find.player)} found {find.target} +{find.points}{extra}"
                 lines.append((text, "find"))
-        ended = state.over and not (before and before.over)
         if ended:
             lines.append((words.describe_round(state), "round"))
         if state.over:

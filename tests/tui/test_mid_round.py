@@ -97,3 +97,26 @@ def test_the_end_of_a_round_comes_before_the_countdown_to_the_next(tmp_path: Pat
         asyncio.run(scenario())
     finally:
         net.close()
+
+
+def test_joining_between_rounds_tells_only_the_end_of_the_last(tmp_path: Path) -> None:
+    """The feed said "round 1 started (0:00): find ...", then "round 1 is over"."""
+    net = BackgroundNetwork(tmp_path).start(
+        min_players=2, lobby_seconds=0, round_seconds=1.5, pause_seconds=600
+    )
+
+    async def scenario() -> None:
+        first = await net.peer({"map.txt": b"m" * 70})
+        await net.peer({"riddle.txt": b"r" * 50})
+        await wait_until(lambda: first.round is not None and first.round.over, what="round 1")
+        app = GameApp(net.player("me"))
+        async with app.run_test(size=(120, 40)):
+            await wait_until(lambda: any("round 1" in line for line in feed_lines(app)),
+                             what="news of the round")  # fmt: skip
+            said = [line for line in feed_lines(app) if line.startswith("round 1")]
+            assert said == ["round 1 is over: nobody scored"], feed_lines(app)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        net.close()

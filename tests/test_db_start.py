@@ -143,3 +143,15 @@ def test_a_cluster_whose_port_was_taken_since_it_chose_it_starts_on_another(
     assert "cannot listen on 127.0.0.1:" in cluster.db_log()  # what the first start said
     cluster.player("alice")
     cluster.wait_said("db", "alice joined the network with a code")
+
+
+def test_a_player_whose_terminal_closes_says_goodbye(idle_cluster: Cluster) -> None:
+    """`rp2p-peer` on SIGHUP leaves as on SIGTERM (the host hears it leave, status 0); it was
+    killed outright, and the host found it gone only later."""
+    cluster = idle_cluster
+    cluster.start_db()
+    alice = cluster.seeder("alice", {"a.txt": b"alice's"})
+    cluster.wait_cataloged("a.txt")
+    cluster.kill(alice, signal.SIGHUP)
+    assert alice.returncode == 0, alice.returncode
+    cluster.wait_said("db", "alice left")

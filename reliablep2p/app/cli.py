@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ from .options import (
     sole_error,
     start_node,
 )
-from .stopping import StartGuard, StoppedWhileStarting, cancel_at, hear_stops
+from .stopping import StartGuard, StoppedWhileStarting, cancel_at, hear_stops, stop_signals
 
 if TYPE_CHECKING:
     from ..database.peer import DatabasePeer
@@ -49,7 +48,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 async def _until_signal(cancel_scope: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    """A player stopped (SIGINT, SIGTERM, or its terminal closed: SIGHUP) says goodbye."""
+    with trio.open_signal_receiver(*stop_signals()) as signals:
         async for _ in signals:
             cancel_scope.cancel()
             return

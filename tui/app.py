@@ -230,7 +230,9 @@ class GameApp(App[int]):
         if ended:
             board = list(self.node.scoreboard)
             self.finished_round = (event.round, board)
-            if not isinstance(self.screen, RoundOverScreen | HelpScreen | EveningScreen):
+            if not self.news.heard_at_end and not isinstance(
+                self.screen, RoundOverScreen | HelpScreen | EveningScreen
+            ):
                 self.show_modal(self.round_over_screen(event.round, board))
         elif not event.round.over and isinstance(self.screen, RoundOverScreen | EveningScreen):
             self.screen.dismiss()  # a round runs (again): what ended is over, the board is back

@@ -26,6 +26,9 @@ class RoundNews:
     """The next round's countdown, heard before the end of the round still running: told
     after it (the feed read "the countdown is on", then "round 3 is over")."""
     waited: bool = False
+    heard_at_end: bool = False
+    """The round we know of was over when we first heard of it: nobody watched it end here (its
+    result is not shown over the board; `s` still shows it)."""
     """We were in the lobby: waiting for players or counting down (a lobby with neither is
     the host's "a round is running", what one who joins mid-round hears)."""
 
@@ -50,6 +53,7 @@ class RoundNews:
         self.countdown.round_ends = time.monotonic() + state.seconds_left
         lines: list[Line] = []
         same = before is not None and before.number == state.number
+        self.heard_at_end = self.heard_at_end and same
         known = {(f.player, f.target) for f in before.finds} if before and same else set()
         ended = state.over and not (same and before is not None and before.over)
         if not same:
@@ -58,6 +62,7 @@ class RoundNews:
             every = {(f.player, f.target) for f in state.finds}
             if state.over:  # first heard of at its end (we came between rounds): only that
                 known = every  # it said "round 12 started (0:00)", and each find, then the end
+                self.heard_at_end = True
             elif self._joined_during(before, state):
                 lines.append((f"round {state.number} is on ({clock} left): find {targets}",
                               "round"))  # fmt: skip

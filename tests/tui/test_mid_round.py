@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.conftest import random_bytes
 from tui.app import GameApp
+from tui.screens.round_over import RoundOverScreen
 from tui.widgets.feed import Feed
 
 from .conftest import BackgroundNetwork, wait_until
@@ -100,7 +101,8 @@ def test_the_end_of_a_round_comes_before_the_countdown_to_the_next(tmp_path: Pat
 
 
 def test_joining_between_rounds_tells_only_the_end_of_the_last(tmp_path: Path) -> None:
-    """The feed said "round 1 started (0:00): find ...", then "round 1 is over"."""
+    """The feed said "round 1 started (0:00): find ...", then "round 1 is over", and the
+    round's result came up over the board for a player who had not seen it."""
     net = BackgroundNetwork(tmp_path).start(
         min_players=2, lobby_seconds=0, round_seconds=1.5, pause_seconds=600
     )
@@ -110,11 +112,15 @@ def test_joining_between_rounds_tells_only_the_end_of_the_last(tmp_path: Path) -
         await net.peer({"riddle.txt": b"r" * 50})
         await wait_until(lambda: first.round is not None and first.round.over, what="round 1")
         app = GameApp(net.player("me"))
-        async with app.run_test(size=(120, 40)):
+        async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(lambda: any("round 1" in line for line in feed_lines(app)),
                              what="news of the round")  # fmt: skip
             said = [line for line in feed_lines(app) if line.startswith("round 1")]
             assert said == ["round 1 is over: nobody scored"], feed_lines(app)
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, RoundOverScreen)  # nobody here watched it end
+            await pilot.press("s")  # it is there when asked for
+            await wait_until(lambda: isinstance(app.screen, RoundOverScreen), what="its result")
 
     try:
         asyncio.run(scenario())

@@ -221,7 +221,7 @@ def run_sources(sources: int, size_mib: int, mbit: int) -> Section:
         for host in seed_hosts:  # each seeder's map names it a holder: all 8 are sources
             since = len(getter.lines)
             getter.say(f"map {host.address}:{PLAYER_PORT}")
-            getter.wait(r"^map from port ", 60, since=since)
+            getter.wait(r"^map from ", 60, since=since)
         at_rest = proc_status_kib(getter.pid, "VmRSS") or 0
         took, lines = net.get_all([getter], name, TIMEOUT)
         peak = proc_status_kib(getter.pid, "VmHWM") or 0

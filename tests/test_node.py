@@ -350,7 +350,9 @@ async def test_map_command_merges_a_peers_address_book(network: Network) -> None
     seeder = await network.peer({"a.txt": b"aaa"})
     me = await network.peer()
     lines = words.result_lines(await commands.execute(me, commands.parse(f"map {seeder.port}")))
-    assert lines == [f"map from port {seeder.port}: 1 entries; ours now has 1"]
+    assert lines == [  # it said "map from port P: 1 entries" (on a LAN, every player's port)
+        f"map from {seeder.name} (127.0.0.1:{seeder.port}): 1 entry; ours now has 1"
+    ]
 
 
 # ------------------------------------------------------------------------------ events

@@ -46,6 +46,10 @@ class MapMerged(msgspec.Struct, frozen=True):
     port: int
     entries: int
     map_size: int
+    host: str = ""
+    peer: str = ""
+    """The player at `host:port`, if it is in our peer list (on a LAN every player may
+    listen on the same port: the port alone names nobody)."""
 
 
 class CatalogRow(msgspec.Struct, frozen=True):
@@ -150,9 +154,12 @@ async def execute(node: Node, command: Command) -> Result:
         if command.verb == "secure-get":
             return await node.secure_get(command.name, _resolve_host(node, command), command.port)
         if command.verb == "map":
-            holders = await node.request_map(_resolve_host(node, command), command.port)
+            host = _resolve_host(node, command)
+            holders = await node.request_map(host, command.port)
             entries = sum(len(peers) for peers in holders.values())
-            return MapMerged(command.port, entries, len(node.address_book))
+            peer = next((p.name for p in node.peers if (p.host, p.port) == (host, command.port)),
+                        "")  # fmt: skip
+            return MapMerged(command.port, entries, len(node.address_book), host, peer)
         if command.verb == "ready":
             await node.ready_up()
             return ReadySent()

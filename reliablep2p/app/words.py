@@ -333,8 +333,10 @@ def result_lines(result: commands.Result) -> list[str]:
     if isinstance(result, GetResult):
         return [fetched(result)]
     if isinstance(result, commands.MapMerged):
-        return [f"map from port {result.port}: {result.entries} entries; "
-                f"ours now has {result.map_size}"]  # fmt: skip
+        where = f"{result.host}:{result.port}" if result.host else f"port {result.port}"
+        who = f"{shown(result.peer)} ({where})" if result.peer else where
+        entries = f"{result.entries} entr{'y' if result.entries == 1 else 'ies'}"
+        return [f"map from {who}: {entries}; ours now has {result.map_size}"]
     if isinstance(result, commands.ReadySent):
         return ["ready: the next round starts soon once everyone is"]
     if isinstance(result, commands.HelpListing):

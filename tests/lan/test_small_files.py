@@ -34,7 +34,7 @@ def test_a_tiny_file_a_map_points_to_comes_with_the_holders_first_answer(
         (holder.share / name).write_bytes(random_bytes(10_752 + 997 * i, seed=40 + i))
         database.wait_cataloged(name)
         told.say(f"map {holder.host.address}:{PLAYER_PORT}")  # asked first, it answers its map
-        told.wait_output(r"^map from port \d+: ", count=i + 1)
+        told.wait_output(r"^map from holder \(\S+\): ", count=i + 1)
         fetcher.wait_output(rf"new in the catalog: .*{re.escape(name)}")
         got = fetcher.get(name)
         assert " from holder after" in got, got

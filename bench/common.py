@@ -21,6 +21,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.ports import free_port as free_port  # one place for every port handed out
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BENCH_VENV = BENCH / ".venv"
@@ -87,12 +89,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_listening(

@@ -10,8 +10,10 @@ from .faults import cluster
 from .ports import GRPC_OFFSET, below_ephemeral
 
 
-def test_the_store_servers_and_the_cluster_share_one_free_port() -> None:
-    assert services.free_port is cluster.free_port
+def test_the_store_servers_the_cluster_and_the_benchmarks_share_one_free_port() -> None:
+    from bench import common
+
+    assert services.free_port is cluster.free_port is common.free_port
 
 
 def test_a_store_servers_port_is_below_the_ephemeral_range_and_never_handed_out_twice() -> None:

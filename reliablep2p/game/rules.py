@@ -7,6 +7,7 @@ No I/O and no clock: callers pass the time in. The database peer hosts rounds wi
   few players) and catalog files some online player lacks. Each player hunts the files of the
   pool it does not hold by the host's records, so nobody is given a file it holds, and treasure
   makes sure everybody has something to find.
+* A file shorter than `MIN_TARGET_BYTES` is never hunted: its proof proves nothing.
 * A find scores `PEER_POINTS` when most of its bytes came from other players, `VAULT_POINTS`
   when they came from the vault; the first finder of each file gets `FIRST_BONUS`. Content the
   host has a record of the player holding before the round scores nothing.
@@ -28,6 +29,10 @@ VAULT_POINTS = 4
 FIRST_BONUS = 5
 MAP_CAP = 8
 """The most a map can score in a round: less than one find from a player."""
+MIN_TARGET_BYTES = 32
+"""The smallest file a round hunts. A proof is SHA-256(nonce + the bytes), and the catalog shows
+every file's hash: an empty file's proof needs no file at all, and a few bytes can be guessed
+from the hash offline. 32 bytes (as many as the hash) leave guessing no easier than the hash."""
 MAX_SEEDERS = 3
 """Players a planted file is handed to, at most."""
 READY_SECONDS = 3.0

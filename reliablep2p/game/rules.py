@@ -14,7 +14,8 @@ No I/O and no clock: callers pass the time in. The database peer hosts rounds wi
 * A map scores for its true entries only (file -> holder pairs the host can check), with
   diminishing points and at most `MAP_CAP` a round, less than one find from a player.
 * A round ends when time runs out or every online player has found all of its targets. The most
-  round points (finds and map) wins; a tie goes to whoever reached that score first.
+  round points (finds and map) among the players who found something wins; a tie goes to
+  whoever reached that score first. Map points alone never win a round.
 """
 
 from __future__ import annotations
@@ -273,6 +274,8 @@ class Round:
         )
 
     def winner(self) -> str | None:
-        """The first of the standings, if it scored at all."""
-        standings = self.standings()
-        return standings[0][0] if standings and standings[0][1] > 0 else None
+        """The best of the standings who found something: a round is a hunt, and map points
+        alone win nothing (an idle player won rounds with 3 or 4). A first find is worth
+        more than `MAP_CAP`, so where anyone found anything this is the top of the standings."""
+        finders = {f.player for f in self.finds}
+        return next((name for name, _ in self.standings() if name in finders), None)

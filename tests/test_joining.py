@@ -276,8 +276,22 @@ async def test_a_db_address_nobody_listens_on_says_it_cannot_reach_it(lan: Lan) 
     with pytest.raises(JoinFailed) as failed:
         await joined(lan.where("carol", await code_of(host), database=database))
     said = str(failed.value)
-    assert said.startswith(f"cannot reach the database peer at {where}: "), said
+    assert (
+        said
+        == f"cannot reach the database peer at {where}: nothing answers there (connection refused)"
+    ), said
     assert "did not say" not in said, said
+
+
+async def test_nothing_listening_reads_as_nothing_answers_not_as_trio_says_it() -> None:
+    """Every surface said "all attempts to connect to A failed"."""
+    from reliablep2p.net.channel import open_channel
+    from reliablep2p.net.dataframes import ConnectionLost
+
+    port = free_port()
+    with pytest.raises(ConnectionLost) as lost:
+        await open_channel("127.0.0.1", port, name="carol", listen_port=0)
+    assert lost.value.detail == f"nothing answers at 127.0.0.1:{port} (connection refused)"
 
 
 async def test_a_defaulted_name_taken_gets_a_suffix_and_keeps_it_on_a_restart(lan: Lan) -> None:

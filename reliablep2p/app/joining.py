@@ -240,6 +240,7 @@ def _ask_any(addresses: list[Addr], name: str) -> Host:
         except ConnectionLost as exc:  # nobody there: it said nothing, and was not asked
             where = "{}:{}".format(*address)
             why = exc.detail.removeprefix(f"cannot reach {where}: ").removeprefix(f"{where} ")
+            why = why.replace(f"nothing answers at {where}", "nothing answers there")
             problems.append(f"cannot reach the database peer at {where}: {why}")
             continue
         except ProtocolError as exc:

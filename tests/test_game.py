@@ -114,6 +114,37 @@ def test_no_points_no_winner() -> None:
     assert game.winner() is None
 
 
+def test_map_points_alone_never_win_a_round() -> None:
+    """An idle player won rounds with 3-4 map points, nobody having found anything."""
+    game = new_round(["x"])
+    game.score_map("idle", 4, now=1)
+    assert game.standings() == [("idle", 4)] and game.winner() is None
+    game.credit("ann", "x", from_vault=True, now=2)  # 4 + 5 first
+    game.score_map("idle", MAP_CAP, now=3)
+    assert game.standings() == [("ann", 9), ("idle", 8)] and game.winner() == "ann"
+    assert VAULT_POINTS + FIRST_BONUS > MAP_CAP  # so a winner tops the standings
+
+
+def test_the_evening_ranks_by_points_then_wins() -> None:
+    """Ranked by wins first, 65 points stood above 67 on the end-of-evening table."""
+    evening = Evening()
+    evening.round_over(
+        1, winner="ann", points={"ann": 30, "bob": 20}, finds=[], played=["ann", "bob"]
+    )
+    evening.round_over(
+        2, winner="ann", points={"ann": 35, "bob": 22}, finds=[], played=["ann", "bob"]
+    )
+    evening.round_over(
+        3, winner="bob", points={"ann": 0, "bob": 25}, finds=[], played=["ann", "bob"]
+    )
+    evening.round_over(4, winner=None, points={"cy": 67}, finds=[], played=["cy"])
+    assert [(r.name, r.points, r.wins) for r in evening.rows()] == [
+        ("bob", 67, 1),
+        ("cy", 67, 0),
+        ("ann", 65, 2),
+    ]
+
+
 def test_map_points_diminish_and_stay_below_one_find() -> None:
     values = [map_points(n) for n in range(0, 200)]
     assert values[:5] == [0, 2, 2, 3, 4]

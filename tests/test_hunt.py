@@ -34,9 +34,15 @@ from reliablep2p.proto import (
 from .conftest import Network, until
 
 SETS = [
-    {f"scroll-{i}.txt": f"scroll {i}".encode() for i in range(3)},
+    {
+        f"scroll-{i}.txt": f"scroll {i} of the lost library of the old town\n".encode()
+        for i in range(3)
+    },
     {f"gem-{i}.bin": bytes([i]) * 2000 for i in range(3)},
-    {f"map-{i}.md": f"# map {i}".encode() for i in range(3)},
+    {
+        f"map-{i}.md": f"# map {i}: where the treasure of the old town lies\n".encode()
+        for i in range(3)
+    },
 ]
 
 

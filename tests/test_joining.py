@@ -276,5 +276,38 @@ async def test_a_db_address_nobody_listens_on_says_it_cannot_reach_it(lan: Lan) 
     with pytest.raises(JoinFailed) as failed:
         await joined(lan.where("carol", await code_of(host), database=database))
     said = str(failed.value)
-    assert said.startswith(f"cannot reach the database peer at {where}: "), said
+    assert (
+        said
+        == f"cannot reach the database peer at {where}: nothing answers there (connection refused)"
+    ), said
     assert "did not say" not in said, said
+
+
+async def test_nothing_listening_reads_as_nothing_answers_not_as_trio_says_it() -> None:
+    """Every surface said "all attempts to connect to A failed"."""
+    from reliablep2p.net.channel import open_channel
+    from reliablep2p.net.dataframes import ConnectionLost
+
+    port = free_port()
+    with pytest.raises(ConnectionLost) as lost:
+        await open_channel("127.0.0.1", port, name="carol", listen_port=0)
+    assert lost.value.detail == f"nothing answers at 127.0.0.1:{port} (connection refused)"
+
+
+async def test_a_defaulted_name_taken_gets_a_suffix_and_keeps_it_on_a_restart(lan: Lan) -> None:
+    """Every machine ran `rp2p-tui --port 8001`, so every default name was player-8001 and
+    the second friend was refused; a made-up name now tries NAME-2, and a restart finds it."""
+    host = await lan.host("alice-laptop")
+    code = await code_of(host)
+    first = lan.where("student", code, profiles=Profiles(lan.root / "one"), defaulted=True)
+    assert (await joined(first))[0] == "student"
+    second = lan.where("student", code, profiles=Profiles(lan.root / "two"), defaulted=True)
+    result = await trio.to_thread.run_sync(join, second, NobodyToAsk())
+    assert result.identity.name == "student-2"
+    assert result.notes == ("student is taken in alice-laptop's network: you play as student-2",)
+    again = await trio.to_thread.run_sync(join, msgspec.structs.replace(second, code=None),
+                                          NobodyToAsk())  # fmt: skip
+    assert again.identity.name == "student-2" and again.notes == ()
+    assert again.identity.cert_path.read_bytes() == result.identity.cert_path.read_bytes()
+    with pytest.raises(JoinFailed, match="student is taken; choose another name with --name"):
+        await joined(lan.where("student", code, profiles=Profiles(lan.root / "three")))

@@ -142,3 +142,50 @@ def test_friends_join_with_the_code_alone_and_the_other_network_never_hears_it(
         assert carol.wait(timeout=20) == 0
     finally:
         lan.close()
+
+
+def test_friends_with_the_same_login_and_no_name_all_play_and_keep_their_names(
+    tmp_path: Path,
+) -> None:
+    """Every machine ran `rp2p-peer --port 8001` and was named player-8001: the second friend
+    was refused. With no --name a player is its login name, NAME-2 where that is taken."""
+    lan = Lan(tmp_path)
+
+    def as_machine(machine: str, *args: str, log: str) -> subprocess.Popen[str]:
+        lan.env = {**lan.env, "LOGNAME": "student", "USER": "student",
+                   "XDG_DATA_HOME": str(tmp_path / machine)}  # fmt: skip
+        return lan.spawn(
+            "rp2p-peer", "--host", "127.0.0.1", "--discovery-port", str(lan.udp),
+            "--share", tmp_path / f"share-{machine}", *args,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, log=log,
+        )  # fmt: skip
+
+    try:
+        _, lines = lan.host("bob-desktop")
+        code = re.search(r"join code: (\S+)", lines[0])
+        assert code, lines
+        (tmp_path / "share-one").mkdir()
+        (tmp_path / "share-one" / "map.txt").write_text("X marks the spot\n")
+        as_machine("one", "--code", code.group(1), log="one")
+        wait_for(lambda: "cataloged map.txt" in lan.log("bob-desktop"), 30, "one's file")
+        assert "student joined the network with a code" in lan.log("bob-desktop")
+
+        two = as_machine("two", "--code", code.group(1), "--get", "map.txt", log="two")
+        out, _ = two.communicate(timeout=60)
+        assert two.returncode == 0 and "got map.txt " in out, (out, lan.log("two"))
+        said = "student is taken in bob-desktop's network: you play as student-2"
+        assert said in lan.log("two"), lan.log("two")
+        assert "student-2 joined the network with a code" in lan.log("bob-desktop")
+
+        (tmp_path / "share-two" / "map.txt").unlink()  # the next evening: no code, same name
+        again = as_machine("two", "--get", "map.txt", log="two-again")
+        out, _ = again.communicate(timeout=60)
+        assert again.returncode == 0 and "got map.txt " in out, (out, lan.log("two-again"))
+        assert "taken" not in lan.log("two-again") and "student-3" not in lan.log("bob-desktop")
+
+        named = as_machine("three", "--code", code.group(1), "--name", "student", log="three")
+        _, _ = named.communicate(timeout=60)
+        assert named.returncode == 1
+        assert "student is taken; choose another name with --name NAME" in lan.log("three")
+    finally:
+        lan.close()

@@ -280,3 +280,25 @@ def test_real_processes_back_up_names_in_any_script_but_no_lookalike(tmp_path: P
         assert f"cataloged {CYRILLIC_PASSWORD}" not in cluster.db_log()
     finally:
         cluster.close()
+
+
+async def test_a_file_the_share_cannot_publish_is_told_once_in_words(network: Network) -> None:
+    """A bidi override, a newline, a symlink and a subfolder were skipped without a word."""
+    peer = await network.peer(rescan_interval=3600)
+    told: list[str] = []
+    peer.subscribe(lambda e: told.append(words.describe(e)) if isinstance(e, events.NotShared)
+                   else None)  # fmt: skip
+    share = peer.share.path  # type: ignore[union-attr]
+    (share / "photo\u202egpj.exe").write_bytes(b"not a photo")
+    (share / "two\nlines.txt").write_bytes(b"x")
+    (share / "album").mkdir()
+    (share / "link.txt").symlink_to(share / "photo\u202egpj.exe")
+    await peer.rescan()
+    await peer.rescan()  # nothing new: not told again
+    assert sorted(told) == [
+        "not shared: 'photo\\u202egpj.exe': its name contains the bidi control U+202E "
+        "RIGHT-TO-LEFT OVERRIDE, which reorders what is shown",
+        "not shared: 'two\\nlines.txt': its name contains NUL or a control character",
+        "not shared: album/: it is a folder (only the files at the top of the share are shared)",
+        "not shared: link.txt: it is a symbolic link (put the file itself in the folder)",
+    ], told

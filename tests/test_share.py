@@ -245,3 +245,31 @@ def test_a_file_still_being_copied_in_is_not_shared_until_it_is_whole(
     whole = movie.read_bytes()
     assert len(whole) == 4 * len(piece)
     assert folder.scan()["movie.mkv"] == describe_bytes(whole, "movie.mkv")
+
+
+def test_what_a_scan_skips_is_told_once_per_file_and_hidden_names_not_at_all(
+    tmp_path: Path,
+) -> None:
+    """Names with a bidi override or a newline, symlinks and subfolders were never published,
+    and the player was not told."""
+    (tmp_path / "fine.txt").write_bytes(b"shared")
+    (tmp_path / "photo\u202egpj.exe").write_bytes(b"not a photo")
+    (tmp_path / "two\nlines.txt").write_bytes(b"x")
+    (tmp_path / "album").mkdir()
+    (tmp_path / "link.txt").symlink_to(tmp_path / "fine.txt")
+    (tmp_path / ".hidden").write_bytes(b"a dot file")
+    folder = SharedFolder(tmp_path)
+    folder.ensure()
+    assert set(folder.scan()) == {"fine.txt"}
+    told = {(s.name, s.kind): s.problem for s in folder.untold()}
+    assert set(told) == {("photo\u202egpj.exe", "name"), ("two\nlines.txt", "name"),
+                         ("album", "folder"), ("link.txt", "link")}  # fmt: skip
+    assert "bidi control" in told[("photo\u202egpj.exe", "name")]
+    assert "control character" in told[("two\nlines.txt", "name")]
+    folder.scan()
+    assert folder.untold() == [], "told once, not on every rescan"
+    (tmp_path / "album").rmdir()
+    folder.scan()
+    (tmp_path / "album").mkdir()
+    folder.scan()
+    assert [(s.name, s.kind) for s in folder.untold()] == [("album", "folder")]  # back: again

@@ -45,7 +45,10 @@ from reliablep2p.proto import (
 
 from .conftest import Network, until
 
-SAME = {"common.txt": b"everybody has this", "shared.bin": bytes(range(256)) * 8}
+SAME = {
+    "common.txt": b"everybody has this, and has had it for years",
+    "shared.bin": bytes(range(256)) * 8,
+}
 
 
 def quick(**changes: float) -> GameSettings:
@@ -135,10 +138,12 @@ async def test_treasure_expires_from_the_catalog_the_vault_and_the_shares(
 async def test_a_target_brought_to_the_round_scores_nothing(game_network: Network) -> None:
     """A player that joins mid-round with a copy of a target did not find it in the round."""
     net = game_network
-    await net.peer({"scroll.txt": b"the only scroll"})
+    await net.peer({"scroll.txt": b"the only scroll, in the only library in town"})
     hunter = await net.peer()
     await until(lambda: hunter.round is not None and "scroll.txt" in hunter.round.targets)
-    late = await net.peer({"scroll.txt": b"the only scroll"})  # brought along, not found
+    late = await net.peer(
+        {"scroll.txt": b"the only scroll, in the only library in town"}
+    )  # brought along, not found
     refused = events_of(late, events.FindRefused)
     await until(lambda: late.round is not None)
     assert "scroll.txt" not in late.round.targets  # type: ignore[union-attr]
@@ -154,7 +159,7 @@ async def test_a_file_held_in_an_earlier_session_is_no_target_even_after_a_resta
 ) -> None:
     net = Network(nursery, tmp_path)
     await net.start_db(min_players=2, lobby_seconds=0, settings=quick(targets=3, treasure=1))
-    await net.peer({"old-map.txt": b"x marks the spot"})
+    await net.peer({"old-map.txt": b"x marks the spot, ten paces from the old oak"})
     other = await net.peer()
     await until(lambda: other.round is not None and "old-map.txt" in other.round.targets)
     await other.get("old-map.txt")
@@ -245,8 +250,8 @@ async def test_a_challenge_for_a_file_deleted_since_is_left_unanswered_and_the_n
     points), and its session goes on."""
     share = network.root / "quick"
     share.mkdir()
-    (share / "gone.txt").write_bytes(b"here a moment ago")
-    info = describe_bytes(b"here a moment ago", "gone.txt")
+    (share / "gone.txt").write_bytes(b"here a moment ago, and gone the next moment")
+    info = describe_bytes(b"here a moment ago, and gone the next moment", "gone.txt")
     answers: list[object] = []
 
     async def host(channel: Channel) -> None:
@@ -278,7 +283,9 @@ async def test_an_easy_bot_sometimes_picks_wrong_and_a_hard_one_harvests_maps(
 ) -> None:
     net = Network(nursery, tmp_path)
     await net.start_db(min_players=3, lobby_seconds=0, settings=quick(targets=2, treasure=1))
-    files = {f"page-{i}.txt": f"page {i}".encode() for i in range(6)}
+    files = {
+        f"page-{i}.txt": f"page {i} of a book that every player may hunt".encode() for i in range(6)
+    }
     await net.peer(files)
     easy, hard = await net.peer(), await net.peer()
     await until(lambda: easy.round is not None and hard.round is not None)
@@ -300,3 +307,24 @@ async def test_only_the_hosts_admin_tool_may_change_a_setting(game_network: Netw
         await channel.receive_message(Settings)
     assert refused.value.code == ErrorCode.FORBIDDEN
     assert game_network.db.hunt.settings.round_seconds == 30
+
+
+async def test_an_empty_or_tiny_file_is_never_a_target(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """`: > empty.txt` in a share made a target worth a first-finder bonus, proved with the hash
+    of the nonce alone; a few bytes are as easily guessed from the catalog's hash."""
+    net = Network(nursery, tmp_path)
+    await net.start_db(min_players=2, lobby_seconds=0, settings=quick(targets=4, treasure=1))
+    small = {"empty.txt": b"", "tiny.txt": b"x" * (rules.MIN_TARGET_BYTES - 1)}
+    await net.peer({**small, "big-enough.txt": b"y" * rules.MIN_TARGET_BYTES})
+    hunter = await net.peer()
+    await until(lambda: hunter.round is not None and "big-enough.txt" in hunter.round.targets)
+    assert hunter.round is not None and not set(small) & set(hunter.round.targets)
+    assert hunter.session.channel is not None
+    refused = events_of(hunter, events.FindRefused)
+    await hunter.get("empty.txt")  # fetched, and claimed: no points
+    await hunter.session.channel.send(Found("empty.txt"))
+    await until(lambda: refused)
+    assert "not a target of this round" in refused[0].reason  # type: ignore[attr-defined]
+    assert net.db.hunt.players[hunter.name].score == 0

@@ -25,12 +25,17 @@ from ..net.identity import Identity, SecurityError
 from ..proto import ErrorCode, ProtocolError
 from ..proto.discovery import DISCOVERY_TIMEOUT, Addr, Host
 from ..proto.tags import JoinCode, split_code, tag_words
+from .naming import candidates
 from .profiles import LastHost, Profile, Profiles
 
 PROBE_TIMEOUT = 1.5
 """How long the last known address may take to say which network it is."""
 RETYPES = 5
 """How many codes one start tries, a wrong one typed again each time."""
+
+
+class NameTaken(Exception):
+    """The host refused the name: another player has it (or it looks like one)."""
 
 
 class JoinFailed(Exception):
@@ -80,6 +85,8 @@ class Where(msgspec.Struct, frozen=True):
     databases: tuple[Addr, ...] = ()
     """Every database peer `--db` named (`database` is the first)."""
     discovery_timeout: float = DISCOVERY_TIMEOUT
+    defaulted: bool = False
+    """`name` was made, not given: where it is taken, `naming.candidates` are tried."""
 
 
 class Joined(msgspec.Struct, frozen=True):
@@ -98,11 +105,15 @@ class Joined(msgspec.Struct, frozen=True):
 def join(where: Where, chooser: Chooser) -> Joined:
     """The player's identity in the network it joins, and that network's database peer."""
     code = _parse(where.code)
+    names = candidates(where.name) if where.defaulted and where.profile is None else [where.name]
     if where.profile is not None:
         explicit = Profile(where.profile)
         known = {tag: explicit} if (tag := explicit.tag) else {}
     else:
-        known = where.profiles.of_player(where.name)
+        known = {}
+        for name in names:  # a defaulted name: the one it got in each network, earlier
+            for tag, found in where.profiles.of_player(name).items():
+                known.setdefault(tag, found)
     if code is None and not known:
         code = _parse(chooser.ask_code(f"{where.name} has not joined a network yet"))
         if code is None:
@@ -114,7 +125,7 @@ def join(where: Where, chooser: Chooser) -> Joined:
         if where.profile
         else where.profiles.for_network(host.tag, where.name)
     )
-    identity = profile.identity
+    identity, renamed = profile.identity, None
     if identity is not None and profile.tag != host.tag:
         raise JoinFailed(f"the profile in {profile.folder} belongs to another network than "
                          f"{host.name}'s")  # fmt: skip
@@ -125,8 +136,11 @@ def join(where: Where, chooser: Chooser) -> Joined:
             raise JoinFailed(f"{where.name} has not joined {host.name}'s network yet: run "
                              "again with --code CODE")  # fmt: skip
         at = (host.address[0], where.enroll_port or host.address[1])
-        identity = _enroll(at, host.tag, code, where.name, profile.folder, chooser)
-    if identity.name != where.name:
+        identity, profile, taken = _enroll_as(names, where, at, host.tag, code, chooser)
+        if taken:
+            renamed = (f"{', '.join(taken)} {'is' if len(taken) == 1 else 'are'} taken in "
+                       f"{host.name}'s network: you play as {identity.name}")  # fmt: skip
+    if identity.name not in names:
         raise JoinFailed(f"the profile in {profile.folder} belongs to {identity.name}, "
                          f"not {where.name}")  # fmt: skip
     before = profile.last_host()
@@ -136,7 +150,8 @@ def join(where: Where, chooser: Chooser) -> Joined:
     now = LastHost(host.tag, host.name, host.address, others)
     if note is None and now != before:  # heard from the host itself, or named by --db; new
         profile.remember(now)  # (unchanged, as at most starts: no write and fsync)
-    return Joined(identity, host.address, (note,) if note else (), others, profile)
+    notes = tuple(line for line in (note, renamed) if line)
+    return Joined(identity, host.address, notes, others, profile)
 
 
 def _parse(text: str | None) -> JoinCode | None:
@@ -225,6 +240,7 @@ def _ask_any(addresses: list[Addr], name: str) -> Host:
         except ConnectionLost as exc:  # nobody there: it said nothing, and was not asked
             where = "{}:{}".format(*address)
             why = exc.detail.removeprefix(f"cannot reach {where}: ").removeprefix(f"{where} ")
+            why = why.replace(f"nothing answers at {where}", "nothing answers there")
             problems.append(f"cannot reach the database peer at {where}: {why}")
             continue
         except ProtocolError as exc:
@@ -250,6 +266,28 @@ def _answering(last: LastHost, name: str) -> Host | None:
     return None
 
 
+def _enroll_as(
+    names: list[str], where: Where, at: Addr, tag: bytes, code: JoinCode, chooser: Chooser
+) -> tuple[Identity, Profile, list[str]]:
+    """The identity of the first of `names` the host grants, its profile, and the names the
+    host said were taken before it."""
+    taken: list[str] = []
+    for name in names:
+        profile = Profile(where.profile) if where.profile else where.profiles.for_network(tag, name)
+        try:
+            return _enroll(at, tag, code, name, profile.folder, chooser), profile, taken
+        except NameTaken as exc:
+            taken.append(name)
+            if name == names[-1]:
+                hint = (
+                    "choose another name with --name NAME"
+                    if len(names) == 1
+                    else (f"so were {', '.join(taken[:-1])}: choose a name with --name NAME")
+                )
+                raise JoinFailed(f"cannot join with code {code}: {exc}; {hint}") from None
+    raise AssertionError("no name to enroll")  # `names` is never empty
+
+
 def _enroll(
     at: Addr, tag: bytes, code: JoinCode, name: str, folder: Path, chooser: Chooser
 ) -> Identity:
@@ -268,5 +306,6 @@ def _enroll(
         if again is None:
             break
         code = again
-    hint = "; choose another name with --name NAME" if refused == ErrorCode.NAME_TAKEN else ""
-    raise JoinFailed(f"cannot join with code {code}: {problem}{hint}")
+    if refused == ErrorCode.NAME_TAKEN:
+        raise NameTaken(str(problem))
+    raise JoinFailed(f"cannot join with code {code}: {problem}")

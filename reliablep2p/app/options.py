@@ -24,6 +24,7 @@ from ..peer.swarm.uploads import parse_rate
 from ..proto.discovery import DISCOVERY_PORT
 from ..storage.share import ShareUnusable
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
+from .naming import default_name
 from .profiles import Profile, Profiles
 
 DEFAULT_DB = ("127.0.0.1", 9000)
@@ -116,7 +117,8 @@ def add_player_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discovery-port", type=port_option, default=DISCOVERY_PORT,
                         help=f"UDP port hosts announce on ({DISCOVERY_PORT})")  # fmt: skip
     parser.add_argument("--share", type=Path, help="folder to seed and save into (./port_PORT)")
-    parser.add_argument("--name", help="player name (player-PORT)")
+    parser.add_argument("--name", help="player name (default: your login name, with -2, -3... "
+                        "added where another player has it)")  # fmt: skip
     parser.add_argument("--code", help="join code from the host, needed once per network "
                         "(piano-7-orbit-lemon-sausage-ridge)")  # fmt: skip
     parser.add_argument("--profile", type=Path,
@@ -145,7 +147,7 @@ def make_player(
     still be told goes to `notes` (to standard error, without it).
     """
     port = args.port or free_port(args.host)
-    name = unicodedata.normalize("NFC", args.name or f"player-{port}")  # as the network has it
+    name = unicodedata.normalize("NFC", args.name or default_name(port))  # as the network has it
     given: list[tuple[str, int]] = args.db or []
     identity, databases = None, given or [DEFAULT_DB]
     joined = None
@@ -154,13 +156,14 @@ def make_player(
             name=name, code=args.code, database=given[0] if given else None,
             databases=tuple(given), profile=args.profile,
             listen_host=args.host, discovery_port=args.discovery_port,
-            profiles=Profiles(), enroll_port=args.enroll_port,
+            profiles=Profiles(), enroll_port=args.enroll_port, defaulted=not args.name,
         )  # fmt: skip
         try:
             joined = join(where, chooser or NobodyToAsk())
         except JoinFailed as exc:
             sys.exit(str(exc))
         identity, databases = joined.identity, [joined.database, *joined.databases]
+        name = identity.name  # a defaulted name taken gets a suffix (`naming`)
         if notes is None:
             for note in joined.notes:
                 print(note, file=sys.stderr, flush=True)

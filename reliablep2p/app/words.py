@@ -28,6 +28,7 @@ TROUBLE = (
     events.CatalogEntryIgnored,
     events.BackupFailed,
     events.PublishRefused,
+    events.NotShared,
     events.FindRefused,
     events.TransferFailed,
 )
@@ -223,6 +224,20 @@ def _(event: events.BackupFailed) -> str:
 @describe.register(events.PublishRefused)
 def _(event: events.PublishRefused) -> str:
     return f"database peer will not take {shown(event.name)}: {event.reason}"
+
+
+NOT_SHARED = {
+    "link": "it is a symbolic link (put the file itself in the folder)",
+    "folder": "it is a folder (only the files at the top of the share are shared)",
+    "special": "it is not a regular file",
+}
+
+
+@describe.register(events.NotShared)
+def _(event: events.NotShared) -> str:
+    why = NOT_SHARED.get(event.kind) or f"its name {event.problem or 'cannot be shared'}"
+    slash = "/" if event.kind == "folder" else ""
+    return f"not shared: {shown(event.name)}{slash}: {why}"
 
 
 @describe.register(events.Scoreboard)

@@ -113,12 +113,13 @@ class Evening:
         )
 
     def rows(self) -> list[EveningRow]:
-        """Everyone's evening: the most rounds won first, then points, then name."""
+        """Everyone's evening: the most points first (the score every screen shows all
+        evening; ranked by wins, 65 points stood above 67), then rounds won, then name."""
         rows = [
             EveningRow(name, p.rounds, p.wins, p.points, p.best_find, p.best_points)
             for name, p in self._players.items()
         ]
-        return sorted(rows, key=lambda r: (-r.wins, -r.points, r.name))
+        return sorted(rows, key=lambda r: (-r.points, -r.wins, r.name))
 
     def row(self, name: str) -> EveningRow | None:
         return next((row for row in self.rows() if row.name == name), None)

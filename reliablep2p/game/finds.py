@@ -50,6 +50,8 @@ async def check_proof(
     if nonce is None or not hmac.compare_digest(nonce, proof.nonce) or current is None:
         log.info("proof by %s for %s refused: no such challenge", player, proof.name)
         return Scored(proof.name, 0, "no open challenge for that find")
+    if size < rules.MIN_TARGET_BYTES:  # a round planned before the rule, restored
+        return Scored(proof.name, 0, f"{proof.name} is too small for a proof to prove anything")
     expected = await trio.to_thread.run_sync(prove, nonce)
     if not hmac.compare_digest(expected, proof.digest):
         log.info("proof by %s for %s refused: wrong proof", player, proof.name)

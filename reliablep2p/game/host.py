@@ -180,9 +180,12 @@ class HuntHost:
     async def _start_round(self, players: Mapping[str, Online]) -> rules.Round:
         number = self.rounds + 1
         await self._expire(number)
-        catalog = {name: info.hash for name, info in self.treasury.catalog().items()}
+        listed = self.treasury.catalog()
+        catalog = {name: info.hash for name, info in listed.items()}
+        huntable = {name: info.hash for name, info in listed.items()
+                    if info.size >= rules.MIN_TARGET_BYTES}  # fmt: skip
         plan = rules.plan_round(
-            {name: self.records.before(name, number) for name in players}, catalog, self.rng,
+            {name: self.records.before(name, number) for name in players}, huntable, self.rng,
             targets=self.settings.targets, treasure=self.settings.treasure,
         )  # fmt: skip
         pool: dict[str, bytes] = {}

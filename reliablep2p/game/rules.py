@@ -7,13 +7,15 @@ No I/O and no clock: callers pass the time in. The database peer hosts rounds wi
   few players) and catalog files some online player lacks. Each player hunts the files of the
   pool it does not hold by the host's records, so nobody is given a file it holds, and treasure
   makes sure everybody has something to find.
+* A file shorter than `MIN_TARGET_BYTES` is never hunted: its proof proves nothing.
 * A find scores `PEER_POINTS` when most of its bytes came from other players, `VAULT_POINTS`
   when they came from the vault; the first finder of each file gets `FIRST_BONUS`. Content the
   host has a record of the player holding before the round scores nothing.
 * A map scores for its true entries only (file -> holder pairs the host can check), with
   diminishing points and at most `MAP_CAP` a round, less than one find from a player.
 * A round ends when time runs out or every online player has found all of its targets. The most
-  round points (finds and map) wins; a tie goes to whoever reached that score first.
+  round points (finds and map) among the players who found something wins; a tie goes to
+  whoever reached that score first. Map points alone never win a round.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ VAULT_POINTS = 4
 FIRST_BONUS = 5
 MAP_CAP = 8
 """The most a map can score in a round: less than one find from a player."""
+MIN_TARGET_BYTES = 32
+"""The smallest file a round hunts. A proof is SHA-256(nonce + the bytes), and the catalog shows
+every file's hash: an empty file's proof needs no file at all, and a few bytes can be guessed
+from the hash offline. 32 bytes (as many as the hash) leave guessing no easier than the hash."""
 MAX_SEEDERS = 3
 """Players a planted file is handed to, at most."""
 READY_SECONDS = 3.0
@@ -268,6 +274,8 @@ class Round:
         )
 
     def winner(self) -> str | None:
-        """The first of the standings, if it scored at all."""
-        standings = self.standings()
-        return standings[0][0] if standings and standings[0][1] > 0 else None
+        """The best of the standings who found something: a round is a hunt, and map points
+        alone win nothing (an idle player won rounds with 3 or 4). A first find is worth
+        more than `MAP_CAP`, so where anyone found anything this is the top of the standings."""
+        finders = {f.player for f in self.finds}
+        return next((name for name, _ in self.standings() if name in finders), None)

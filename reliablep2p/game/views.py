@@ -58,9 +58,7 @@ class RoundFeed:
             ]
             places = {standing.player: place for place, standing in enumerate(standings)}
             over = not hunt.playing
-            winner = standings[0].player if over and standings and standings[0].points > 0 else ""
-            if current.cut_short:
-                winner = ""
+            winner = (current.winner() or "") if over and not current.cut_short else ""
             state = RoundState(current.number, [], 0.0, finds, over, winner, standings,
                                cut_short=current.cut_short)  # fmt: skip
             self._shared = (hunt.round_version, state, places)

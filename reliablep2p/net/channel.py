@@ -9,6 +9,8 @@ closes it however the conversation ends.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import ssl
 from collections.abc import Coroutine
 from types import TracebackType
@@ -289,6 +291,20 @@ def certificate_name(stream: trio.abc.Stream) -> str:
     return common_name(x509.load_der_x509_certificate(der).subject)
 
 
+def unreachable(where: str, exc: OSError) -> str:
+    """Why a connection to `where` failed, as a player reads it. trio says "all attempts to
+    connect to A failed" and keeps each attempt's error in the cause: those say what happened."""
+    cause = exc.__cause__
+    tried = [e for e in cause.exceptions if isinstance(e, OSError)] if isinstance(
+        cause, BaseExceptionGroup) else []  # fmt: skip
+    codes = [e.errno for e in tried or [exc] if e.errno]
+    if codes and all(code == errno.ECONNREFUSED for code in codes):
+        return f"nothing answers at {where} (connection refused)"
+    if codes:
+        return f"cannot reach {where}: {os.strerror(codes[0])}"
+    return f"cannot reach {where}: {exc.strerror or exc}"
+
+
 async def open_channel(
     host: str,
     port: int,
@@ -313,8 +329,7 @@ async def open_channel(
     except trio.TooSlowError:
         raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not answer") from None
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ConnectionLost(ErrorCode.INTERNAL, f"cannot reach {host}:{port}: {reason}") from None
+        raise ConnectionLost(ErrorCode.INTERNAL, unreachable(f"{host}:{port}", exc)) from None
     if tls is not None:
         tcp = stream
         with trio.move_on_after(handshake_timeout):

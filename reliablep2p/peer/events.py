@@ -166,6 +166,15 @@ class BackupFailed(Event, frozen=True):
     reason: str
 
 
+class NotShared(Event, frozen=True):
+    """A file in our share is not shared (told once while it stays): `kind` says why, as
+    `storage.share.Skipped` does ("link", "folder", "special", "name" with `problem`)."""
+
+    name: str
+    kind: str
+    problem: str = ""
+
+
 class PublishRefused(Event, frozen=True):
     """The database peer will not take one of our files (a name clash, a bad name)."""
 

@@ -234,6 +234,7 @@ class Node:
                 if share is None:  # the default share is named after the port we got
                     share = await self._claim_share(Path(f"port_{self.port}"))
                 await trio.to_thread.run_sync(share.scan)
+                self._tell_skipped(share)
                 self.view.share = share
                 nursery.start_soon(self._rescan_loop)
                 if self.view.database is not None:
@@ -290,9 +291,14 @@ class Node:
         assert share is not None
         before = set(share.files())
         files = await trio.to_thread.run_sync(share.scan)
+        self._tell_skipped(share)
         if set(files) != before:
             self.view.bus.emit(events.SeedingChanged(tuple(sorted(files))))
         await self.session.publish_changes()
+
+    def _tell_skipped(self, share: SharedFolder) -> None:
+        for skipped in share.untold():
+            self.view.bus.emit(events.NotShared(skipped.name, skipped.kind, skipped.problem))
 
     # --------------------------------------------------------------------- fetching
 

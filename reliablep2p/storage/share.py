@@ -56,6 +56,18 @@ class _Seen:
     """The file's name in the folder: `info.name` (NFC) or another form of it."""
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A file in the share that is not shared, and why: `kind` is "link" (a symbolic link),
+    "folder" (only the top of the share is shared), "special" (a pipe, socket or device) or
+    "name" (`problem`: what is wrong with the name, as `name_problem` says)."""
+
+    name: str
+    """As on disk: may hold the very characters that made it unshareable."""
+    kind: str
+    problem: str = ""
+
+
 class ShareUnusable(Exception):
     """The folder cannot be this node's share (another node holds it, or it cannot be made);
     the message is one line for people."""
@@ -74,6 +86,8 @@ class SharedFolder:
         self._seen: dict[str, _Seen] = {}
         self._lock = threading.Lock()
         self._claim: int | None = None
+        self._told: set[Skipped] = set()
+        self._untold: list[Skipped] = []
 
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -118,7 +132,11 @@ class SharedFolder:
         """Rescan the folder (blocking: run it in a thread); returns every seedable file."""
         known = self._seen
         found: dict[str, _Seen] = {}
-        for name, entry in _shareable(self.path).items():
+        shareable, skipped = _shareable(self.path)
+        with self._lock:  # each told once while it stays; told again if it comes back
+            self._untold.extend(s for s in skipped if s not in self._told)
+            self._told = set(skipped)
+        for name, entry in shareable.items():
             try:
                 stat = entry.stat(follow_symlinks=False)
                 seen = known.get(name)
@@ -140,6 +158,12 @@ class SharedFolder:
                     found[name] = seen
             self._seen = found
         return self.files()
+
+    def untold(self) -> list[Skipped]:
+        """What scans skipped that the player has not been told of yet (then it is told)."""
+        with self._lock:
+            news, self._untold = self._untold, []
+        return news
 
     def files(self) -> dict[str, FileInfo]:
         return {name: seen.info for name, seen in self._seen.items()}
@@ -185,13 +209,27 @@ class SharedFolder:
         return True
 
 
-def _shareable(folder: Path) -> dict[str, os.DirEntry[str]]:
-    """The regular files of `folder` by shared (NFC) name; names with a problem are skipped."""
+def _shareable(folder: Path) -> tuple[dict[str, os.DirEntry[str]], list[Skipped]]:
+    """The regular files of `folder` by shared (NFC) name, and what is skipped, but for
+    hidden names (dot files, our work folder), which nobody expects to be shared."""
     chosen: dict[str, os.DirEntry[str]] = {}
+    skipped: list[Skipped] = []
     with os.scandir(folder) as entries:
         for entry in entries:
             name = unicodedata.normalize("NFC", entry.name)
-            if name_problem(name) or not entry.is_file(follow_symlinks=False):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                skipped.append(Skipped(entry.name, "link"))
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                skipped.append(Skipped(entry.name, "folder"))
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                skipped.append(Skipped(entry.name, "special"))
+                continue
+            if problem := name_problem(name):
+                skipped.append(Skipped(entry.name, "name", problem))
                 continue
             other = chosen.get(name)
             if (
@@ -200,7 +238,7 @@ def _shareable(folder: Path) -> dict[str, os.DirEntry[str]]:
                 or (other.name != name and entry.name < other.name)
             ):
                 chosen[name] = entry
-    return chosen
+    return chosen, skipped
 
 
 def _matches(seen: _Seen | None, disk_name: str, stat: os.stat_result) -> bool:

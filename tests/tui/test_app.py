@@ -180,7 +180,7 @@ def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
     )  # player1 does not hunt: the round ends when it leaves, once "me" has found its target
 
     async def scenario() -> None:
-        other = await net.peer({"only.txt": b"the one target"})
+        other = await net.peer({"only.txt": b"the one target, long enough to be hunted"})
         player = net.player("me")
         app = GameApp(player)
         async with app.run_test(size=SIZE) as pilot:

@@ -357,7 +357,8 @@ def test_the_host_stopping_mid_round_shows_the_round_counted_and_cut_short(
             assert "Round 1 was cut short when the host stopped" in title, title
             mine = next(line for line in screen_text(app, "#evening-scores").splitlines()
                         if " me " in line)  # fmt: skip
-            assert mine.split()[1:4] == ["me", "0", "1"], mine  # no win, one round played
+            cells = mine.split()  # #, player, points, won, rounds, best find
+            assert cells[1] == "me" and cells[3:5] == ["0", "1"], mine  # no win, one round
             assert f"{target} +" in mine, mine
 
     asyncio.run(scenario())

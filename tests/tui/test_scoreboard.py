@@ -113,3 +113,11 @@ def test_a_player_who_leaves_is_drawn_dim(background_network: BackgroundNetwork)
             assert colours()[0] == here
 
     asyncio.run(scenario())
+
+
+def test_a_player_named_you_is_not_shown_as_you_you() -> None:
+    """A login-less player called itself "you" and its row read "▶ you (you)"."""
+    from tui.widgets.players import _cells
+
+    assert str(_cells(model.Player("you", me=True))[0]) == "▶ you"
+    assert str(_cells(model.Player("carol", me=True))[0]) == "▶ carol (you)"

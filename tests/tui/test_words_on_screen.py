@@ -214,3 +214,33 @@ def test_a_resumed_get_says_from_where_in_the_transfers_panel(
             assert f"resumed at {model.size(at)}" in shown, shown
 
     asyncio.run(scenario())
+
+
+def test_a_file_that_cannot_be_shared_is_told_once_in_the_feed(
+    background_network: BackgroundNetwork,
+) -> None:
+    """A name with a bidi override, and a subfolder, were never shared and nobody said so."""
+
+    async def scenario() -> None:
+        node = background_network.player("me")
+        folder = background_network.root / "share-me"
+        (folder / "photo\u202egpj.exe").write_bytes(b"not a photo")
+        (folder / "holiday").mkdir()
+        app = GameApp(node)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(lambda: app.connection == "joined", what="joined")
+            feed = app.query_one(Feed)
+
+            def said() -> list[str]:
+                return [e.plain.split(" ", 1)[1] for e in feed.entries if "not shared" in e.plain]
+
+            await wait_until(lambda: len(said()) == 2, what="both told")
+            await pilot.pause(1.0)  # rescans every 0.2 s: none tells it again
+            assert sorted(said()) == [
+                "not shared: 'photo\\u202egpj.exe': its name contains the bidi control U+202E "
+                "RIGHT-TO-LEFT OVERRIDE, which reorders what is shown",
+                "not shared: holiday/: it is a folder (only the files at the top of the share "
+                "are shared)",
+            ], said()
+
+    asyncio.run(scenario())

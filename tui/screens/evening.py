@@ -30,12 +30,12 @@ class EveningScreen(SettledModal):
 
     def compose(self) -> ComposeResult:
         board = Table(expand=True, box=None, header_style="bold")
-        for column in ("#", "player", "won", "rounds", "points", "best find"):
+        for column in ("#", "player", "points", "won", "rounds", "best find"):
             board.add_column(column, justify="left" if column in ("player", "best find")
                              else "right")  # fmt: skip
         for rank, row in enumerate(self.rows, 1):
             best = f"{row.best_find} +{row.best_points}" if row.best_find else "—"
-            board.add_row(str(rank), row.name, str(row.wins), str(row.rounds), str(row.points),
+            board.add_row(str(rank), row.name, str(row.points), str(row.wins), str(row.rounds),
                           best, style="bold reverse" if row.name == self.me else "")  # fmt: skip
         title = Text("The evening is over\n", style="bold")
         title.append("The host stopped the game. Thanks for playing!", style="magenta")

@@ -27,7 +27,7 @@ RULES = (
     "(:map PORT) helps a little, hunting helps more\n"
     "  • a file you had before the round scores nothing\n"
     "The round ends when time is up or everyone has found all they lack; the most round "
-    "points wins. Between rounds a countdown runs: press r when you are ready, and once "
+    "points wins, if they found something (a map alone wins nothing). Between rounds a countdown runs: press r when you are ready, and once "
     "everyone is, the next round starts sooner."
 )
 LEGEND = {

@@ -33,7 +33,8 @@ def _cells(player: Player) -> tuple[Cell, ...]:
         return (Text("⌂ vault (host)", style="bold cyan"), "", "", "",
                 _online(player.online))  # fmt: skip
     style = "bold reverse" if player.me else ("" if player.online else "dim")
-    label = ("▶ " if player.me else "  ") + player.name + (" (you)" if player.me else "")
+    marked = player.me and player.name.casefold() != "you"  # a player named "you": not "you (you)"
+    label = ("▶ " if player.me else "  ") + player.name + (" (you)" if marked else "")
     if player.wins:
         label += f" ♛{player.wins}"
     return (

@@ -13,9 +13,9 @@ import pytest
 import trio
 
 from reliablep2p.net import sockets
-from reliablep2p.net.channel import Channel
+from reliablep2p.net.channel import Channel, ConnectionLost
 from reliablep2p.net.tls import RECORD_ROOM
-from reliablep2p.proto import CHUNK_SIZE, Ping, data_frame_header
+from reliablep2p.proto import CHUNK_SIZE, ErrorCode, Ping, data_frame_header
 
 from .conftest import Network, random_bytes
 
@@ -105,3 +105,21 @@ async def test_a_raised_mark_first_gives_the_socket_room_for_several_marks() -> 
         assert mark.mark == sockets.LOW_WATER
         assert client.getsockopt(level, option) >= 4 * sockets.LOW_WATER
         assert client.getsockopt(level, socket.SO_RCVLOWAT) == sockets.LOW_WATER
+
+
+@pytest.mark.parametrize("secure", [True, False], ids=["tls", "plain"])
+async def test_a_sender_gone_silent_mid_frame_is_still_cut_off_by_the_idle_watch(
+    nursery: trio.Nursery, tmp_path: Path, secure: bool
+) -> None:
+    size = 400_000  # it sends the first quarter, then nothing
+
+    async def act(channel: Channel, go: trio.Event) -> None:
+        await go.wait()
+        await channel.stream.send_all(data_frame_header(size) + random_bytes(size // 4, seed=5))
+
+    channel, go = await pair(nursery, tmp_path, secure, act)
+    async with channel:
+        go.set()
+        with pytest.raises(ConnectionLost) as caught, trio.fail_after(30):
+            await channel.receive_data_into(bytearray(CHUNK_SIZE), timeout=0.5, idle=True)
+    assert caught.value.code == ErrorCode.TIMEOUT

@@ -5,7 +5,6 @@ as it trickles in (its link's stall watch sees it move). Real sockets on loopbac
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -86,25 +85,6 @@ async def test_a_slow_sender_is_read_as_it_trickles_in_so_its_stall_watch_sees_i
         # a silence of 1 s ends it: it must see the bytes come, not wait for the mark's worth
         assert await channel.receive_data_into(buffer, timeout=1.0, idle=True) == size
     assert buffer[:size] == data
-
-
-async def test_a_raised_mark_first_gives_the_socket_room_for_several_marks() -> None:
-    # Linux clamps the receive window to the mark where the buffer is under twice it: a mark
-    # of LOW_WATER on a new connection's 128 KiB would let only one mark be in flight
-    listener = trio.socket.socket()
-    await listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    client = trio.socket.socket()
-    await client.connect(listener.getsockname())
-    server, _ = await listener.accept()
-    level, option = socket.SOL_SOCKET, socket.SO_RCVBUF
-    with client, server, listener:
-        assert client.getsockopt(level, option) < 4 * sockets.LOW_WATER  # a new socket's
-        mark = sockets.LowWater(client)
-        mark.expect(CHUNK_SIZE)
-        assert mark.mark == sockets.LOW_WATER
-        assert client.getsockopt(level, option) >= 4 * sockets.LOW_WATER
-        assert client.getsockopt(level, socket.SO_RCVLOWAT) == sockets.LOW_WATER
 
 
 @pytest.mark.parametrize("secure", [True, False], ids=["tls", "plain"])

@@ -48,21 +48,15 @@ async def recv_into(
     return count
 
 
-LOW_WATER = 256 * 1024
+LOW_WATER = 64 * 1024
 """Bytes the kernel lets queue before it wakes a reader of a frame's rest (`SO_RCVLOWAT`): at
 100 Mbit/s a wake-up otherwise brings a few KiB, and each costs a scheduler pass, the poll's
-system calls and (over TLS) a round of record work. Linux clamps the receive window to the
-mark where the receive buffer is under twice it (a new connection's is 128 KiB), which would
-stall a link at each mark: so the first raised mark gives the socket `RECEIVE_ROOM` first. In
-a flash crowd of 12 on 100 Mbit/s links (issue 14), 256 KiB instead of 64 KiB took a fetcher
-from 1,600 poll wake-ups a round to 515, and from 1,582 socket reads to 876."""
+system calls and (over TLS) a round of record work. No more: Linux clamps the receive window
+to the mark where the receive buffer is under twice it (a new connection's 128 KiB), which
+would slow a fast link."""
 LOW_WATER_PATIENCE = 0.25
 """Seconds a read waits for that much before it takes what is there: a slow sender (an upload
 capped at a few KiB/s) is read as it trickles in, so its link's stall watch sees it move."""
-RECEIVE_ROOM = 1024 * 1024
-"""The receive buffer asked for (the kernel doubles it) before the mark is first raised, where
-the socket has less: room for 4 marks, so the window never shrinks to one (the buffer is then
-fixed: Linux stops tuning it, and 2 MiB holds a 1 Gbit/s link at LAN round trips)."""
 _CAN_LOW_WATER = sys.platform == "linux" and hasattr(socket_module, "SO_RCVLOWAT")
 """Linux's poll honours `SO_RCVLOWAT` on TCP (a wake-up only once that much is queued, or at
 the end of the stream, or an error); elsewhere the mark stays at one byte."""
@@ -77,25 +71,15 @@ class LowWater:
     def __init__(self, socket: trio.socket.SocketType) -> None:
         self._socket = socket
         self.mark = 1
-        self._roomy = False
 
     def expect(self, count: int) -> None:
         mark = max(1, min(count, LOW_WATER))
         if mark != self.mark and _CAN_LOW_WATER:
             try:
-                if mark > 1 and not self._roomy:
-                    self._make_room()
                 self._socket.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVLOWAT, mark)
             except OSError:
                 return  # a closed or broken socket: its next read says so
             self.mark = mark
-
-    def _make_room(self) -> None:
-        """Grow the receive buffer to `RECEIVE_ROOM` if it is smaller (once a socket)."""
-        self._roomy = True
-        level, option = socket_module.SOL_SOCKET, socket_module.SO_RCVBUF
-        if self._socket.getsockopt(level, option) < 2 * RECEIVE_ROOM:  # reported doubled
-            self._socket.setsockopt(level, option, RECEIVE_ROOM)
 
     async def wait_readable(self) -> None:
         """`wait_readable`, taking what is queued after `LOW_WATER_PATIENCE` at a raised mark."""

@@ -12,9 +12,9 @@ import pytest
 import trio
 
 from reliablep2p.net import sockets
-from reliablep2p.net.channel import Channel
+from reliablep2p.net.channel import Channel, ConnectionLost
 from reliablep2p.net.tls import RECORD_ROOM
-from reliablep2p.proto import CHUNK_SIZE, Ping, data_frame_header
+from reliablep2p.proto import CHUNK_SIZE, ErrorCode, Ping, data_frame_header
 
 from .conftest import Network, random_bytes
 
@@ -85,3 +85,21 @@ async def test_a_slow_sender_is_read_as_it_trickles_in_so_its_stall_watch_sees_i
         # a silence of 1 s ends it: it must see the bytes come, not wait for the mark's worth
         assert await channel.receive_data_into(buffer, timeout=1.0, idle=True) == size
     assert buffer[:size] == data
+
+
+@pytest.mark.parametrize("secure", [True, False], ids=["tls", "plain"])
+async def test_a_sender_gone_silent_mid_frame_is_still_cut_off_by_the_idle_watch(
+    nursery: trio.Nursery, tmp_path: Path, secure: bool
+) -> None:
+    size = 400_000  # it sends the first quarter, then nothing
+
+    async def act(channel: Channel, go: trio.Event) -> None:
+        await go.wait()
+        await channel.stream.send_all(data_frame_header(size) + random_bytes(size // 4, seed=5))
+
+    channel, go = await pair(nursery, tmp_path, secure, act)
+    async with channel:
+        go.set()
+        with pytest.raises(ConnectionLost) as caught, trio.fail_after(30):
+            await channel.receive_data_into(bytearray(CHUNK_SIZE), timeout=0.5, idle=True)
+    assert caught.value.code == ErrorCode.TIMEOUT

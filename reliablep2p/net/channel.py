@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import ssl
 from collections.abc import Coroutine
@@ -49,6 +50,10 @@ thousands of handshakes, and a player that gives up and calls again only adds on
 same allowance for its `welcome`: the host's machine took the connection, so it is there). At
 30 s, a 2,000-player TLS storm on a busy machine gave up 1,395 times and never converged."""
 RECEIVE_SIZE = 256 * 1024
+IDLE_SLACK = 8
+"""With `idle`, a read moves the silence deadline only once it would move by more than this
+part of the timeout (a silence is then cut after 7/8 to all of it): each move is a trip
+through trio's deadline heap, and a chunk takes many reads."""
 PING_INTERVAL = 5.0
 """A session side that has sent nothing for this long sends `Ping`."""
 SESSION_TIMEOUT = 20.0
@@ -142,11 +147,16 @@ class Channel(DataFrameSender):
             assert frame is not None
             return frame
         limit = self.timeout if timeout is None else timeout
+        if limit == math.inf:  # the caller watches the time (a source link): no scope of ours
+            return await self._next_frame(exact)
         with trio.move_on_after(limit):
-            while (frame := self._decoder.next_frame()) is None:
-                await self._fill(max(self._decoder.missing(), LOOKAHEAD) if exact else RECEIVE_SIZE)
-            return frame
+            return await self._next_frame(exact)
         raise ConnectionLost(ErrorCode.TIMEOUT, f"nothing received for {limit:g} s")
+
+    async def _next_frame(self, exact: bool) -> Message | bytes:
+        while (frame := self._decoder.next_frame()) is None:
+            await self._fill(max(self._decoder.missing(), LOOKAHEAD) if exact else RECEIVE_SIZE)
+        return frame
 
     async def receive_data_into(
         self, buffer: bytearray | memoryview, timeout: float | None = None, *, idle: bool = False
@@ -160,6 +170,7 @@ class Channel(DataFrameSender):
         keeps sending is never cut off, a silent one is.
         """
         limit = self.timeout if timeout is None else timeout
+        slack = limit / IDLE_SLACK
         with trio.move_on_after(limit) as scope:
             while (length := self._decoder.data_length()) is None:
                 await self._fill(DATA_HEADER)  # no more: the payload is read into `buffer`
@@ -173,8 +184,8 @@ class Channel(DataFrameSender):
             try:
                 while got < length:
                     got += await self._read_into(view[got:length])
-                    if idle:
-                        scope.deadline = trio.current_time() + limit
+                    if idle and (now := trio.current_time()) + limit - scope.deadline > slack:
+                        scope.deadline = now + limit  # moved by a good part, not every read
             finally:
                 if self._low_water is not None:  # TLS puts its own back at the next message
                     self._low_water.expect(0)
@@ -196,15 +207,18 @@ class Channel(DataFrameSender):
         """Read what the stream has (at most ``len(view)`` bytes, all of which are coming: a
         frame's rest) into `view`."""
         stream = self.stream
-        with connection_errors(tls_failure="TLS failed"):
-            if isinstance(stream, trio.SocketStream):
-                count = await recv_into(stream.socket, view, self._low_water)
-            elif isinstance(stream, TLSStream):
+        try:  # no context manager per read: this runs many times a chunk
+            if isinstance(stream, TLSStream):
                 count = await stream.receive_into(view, coming=True)
+            elif isinstance(stream, trio.SocketStream):
+                count = await recv_into(stream.socket, view, self._low_water)
             else:
                 data = await stream.receive_some(len(view))
                 count = len(data)
                 view[:count] = data
+        except BROKEN:
+            with connection_errors(tls_failure="TLS failed"):
+                raise
         if not count:
             raise ConnectionLost(ErrorCode.INTERNAL, "connection closed by the other side")
         return count

@@ -297,16 +297,31 @@ class Schedule:
             self._score[index] += self.count
 
     def depth(self, source: Hashable) -> int:
-        """Requests `source` may have in flight now: its share of `IN_FLIGHT` among the sources
-        there are and those expected soon (`coming`), within its cap."""
-        share = max(1, self._in_flight // max(1, len(self.sources) + self.coming))
-        return min(self.sources[source].depth, share)
+        """Requests `source` may have in flight now (its `_share`, within its cap)."""
+        return min(self.sources[source].depth, self._share())
+
+    def _share(self) -> int:
+        """Requests each source may have in flight now (within its own cap): its share of
+        `IN_FLIGHT` among the sources there are and those expected soon (`coming`)."""
+        return max(1, self._in_flight // max(1, len(self.sources) + self.coming))
 
     def _fill(self) -> Actions:
+        """Every source's free slots filled. It runs after every event (hundreds of times a
+        round in a crowd's fetcher), so the share and the endgame are worked out once a fill,
+        the endgame again only after a pick shrank the free chunks."""
         actions = Actions()
+        share = self._share()
+        endgame: bool | None = None  # not known yet
         for source, known in sorted(self.sources.items(), key=lambda item: item[1].order):
-            while len(known.asked) < self.depth(source):
-                index = self._pick(source, known)
+            while len(known.asked) < min(known.depth, share):
+                candidates = self.free if known.has is None else known.has & self.free
+                if candidates:
+                    index: int | None = self._choose(candidates)
+                    endgame = None  # one chunk fewer is free: it may have begun
+                else:
+                    if endgame is None:
+                        endgame = self.endgame()
+                    index = self._copy_for(source, known) if endgame else None
                 if index is None:
                     break
                 self._sequence += 1
@@ -320,14 +335,14 @@ class Schedule:
                 actions.requests.append(Request(source, index))
         return actions
 
-    def _pick(self, source: Hashable, known: _Source) -> int | None:
-        candidates = self.free if known.has is None else known.has & self.free
-        if candidates:
-            if self._sequence < self._random_first:
-                return self._rng.choice(sorted(candidates))
-            return min(candidates, key=self._score.__getitem__)
-        if not self.endgame():
-            return None  # others will fetch what is left; this source has nothing of it
+    def _choose(self, candidates: set[int]) -> int:
+        """The chunk to ask for among `candidates`: at random at first, then the rarest."""
+        if self._sequence < self._random_first:
+            return self._rng.choice(sorted(candidates))
+        return min(candidates, key=self._score.__getitem__)
+
+    def _copy_for(self, source: Hashable, known: _Source) -> int | None:
+        """In the endgame, a chunk in flight elsewhere to ask of `source` too, if any."""
         best: tuple[int, int] | None = None
         chosen = None
         for index, at in self.asked.items():

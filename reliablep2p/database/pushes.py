@@ -6,7 +6,11 @@ catalog entries, revocations, removals, the round and the changed rows of its sc
 decides when all of them push: once changes pause for a moment, so a burst of joins costs every
 peer about one small message, and the database peer O(N) work per push rather than per change
 (a storm of N joins was N^2 scoreboards). A message many sessions are sent alike (a peer-list
-delta, the lobby, the board's shared part) is encoded, and compressed, once per push round.
+delta, the lobby, the board's shared part) is encoded, and compressed, once per push round. So
+is the peer list the round's welcomes carry: the list as the round's first welcome found it, so
+that every player welcomed in a round is at one version, and is sent the same delta at the next
+push (welcomed with the list as of its own join, each of a storm's players was at a version of
+its own, and the round worked out and compressed a delta for each: O(N^2) a round).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+import msgspec
 import trio
 
 from ..game.board import BoardFeed
@@ -41,6 +46,7 @@ from ..proto import (
     RoundState,
     UpdatePeers,
     encode_message,
+    encode_raw,
 )
 
 GOODNIGHT_TIMEOUT = 1.0
@@ -185,16 +191,27 @@ class Announcer:
         self._peer_deltas: dict[int, UpdatePeers] = {}
         self._frames: dict[int, tuple[Message, bytes]] = {}
         """This push round's shared messages, encoded once (by the message's identity)."""
+        self._listed: tuple[int, msgspec.Raw] | None = None
+        """The peer list this round's welcomes carry, encoded, and its version."""
         self.on_push: Callable[[], None] = lambda: None
         """Hears every push round (the round host tells the other database peers)."""
         self.databases: list[Addr] = []
         """Where players reach every live database peer (see `directory.py`)."""
         self.databases_version = 0
 
-    def new_session(self, peer: PeerInfo, channel: Channel) -> Session:
-        """A session that starts from now: it was welcomed with everything up to here."""
+    def listed(self) -> tuple[int, msgspec.Raw]:
+        """The peer list to welcome a player with, and its version: the same, encoded once,
+        for every welcome until the next push round (which brings them what changed since)."""
+        if self._listed is None:
+            peers = list(self.registry.peers.values())
+            self._listed = (self.registry.version, encode_raw(peers))
+        return self._listed
+
+    def new_session(self, peer: PeerInfo, channel: Channel, peers_version: int) -> Session:
+        """A session that starts from now: it was welcomed with everything up to here (the
+        peer list up to `peers_version`: see `listed`)."""
         return Session(
-            peer, channel, self.registry.version, self.catalog_log.end, self.pushes,
+            peer, channel, peers_version, self.catalog_log.end, self.pushes,
             revoked_sent=len(self.revoked_log), expired_sent=self.expired_log.end,
             databases_sent=self.databases_version,
             removed_sent=self.removed_log.end,
@@ -249,6 +266,7 @@ class Announcer:
             self._trim_log()
             self._players = self._lobby = None
             self._frames.clear()
+            self._listed = None
             self.on_push()
             self.pushes += 1
             self._pushed.set()

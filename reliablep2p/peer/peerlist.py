@@ -3,7 +3,7 @@
 The database peer keeps a `PeerRegistry`: the live peers plus a log of joins, leaves and updates
 (a listed peer found unreachable after its welcome), each bumping a version. Each session sends its peer only the net change since the version that peer
 has, so a burst of joins costs every peer one small message. A peer keeps a `PeerList` and
-patches it with those deltas (under string keys: see `_key`).
+patches it with those deltas.
 """
 
 from __future__ import annotations
@@ -76,60 +76,35 @@ class PeerRegistry:
             self._log_start += drop
 
 
-def _key(host: str, port: int) -> str:
-    """A listed peer's address as the key it is kept under: a string, which Python's cycle
-    collector never tracks (a tuple made for every entry counted towards a collection: a join
-    storm's N^2 entries set off thousands, each walking the whole heap)."""
-    return f"{port}@{host}"
-
-
-class ByAddress(Mapping[Addr, PeerInfo]):
-    """The listed peers by `(host, port)`, read-only, kept under string keys (`_key`)."""
-
-    __slots__ = ("_peers",)
-
-    def __init__(self, peers: dict[str, PeerInfo]) -> None:
-        self._peers = peers
-
-    def __getitem__(self, addr: Addr) -> PeerInfo:
-        return self._peers[_key(*addr)]
-
-    def __contains__(self, addr: object) -> bool:
-        if not isinstance(addr, tuple) or len(addr) != 2:
-            return False
-        return _key(*addr) in self._peers
-
-    def __iter__(self) -> Iterator[Addr]:
-        return iter([(p.host, p.port) for p in self._peers.values()])
-
-    def __len__(self) -> int:
-        return len(self._peers)
-
-
 class PeerList:
-    """A peer's view of who is online, kept in step by `Welcome` and `UpdatePeers`."""
+    """A peer's view of who is online, kept in step by `Welcome` and `UpdatePeers`.
+
+    Entries are kept by `(host, port)` tuples, built inline: a join storm applies N^2 entries in
+    all, and a tuple costs a third of the formatted string key it replaces (a player's own
+    N entries make a few young-generation collections at most; the bench, whose one process
+    holds all N players' lists, pauses their collector).
+    """
 
     def __init__(self, me: Addr | None = None) -> None:
         self.me = me
-        self._peers: dict[str, PeerInfo] = {}
-        self.peers = ByAddress(self._peers)
+        self._peers: dict[Addr, PeerInfo] = {}
         self.version = -1
+        self.listed_as: PeerInfo | None = None
+        """Our own entry as the last update carried it (the database peer may find us
+        unreachable): joined, when we were welcomed with the list from before our join."""
 
     @property
-    def me(self) -> Addr | None:
-        return self._me_addr
-
-    @me.setter
-    def me(self, addr: Addr | None) -> None:
-        self._me_addr = addr
-        self._me = "" if addr is None else _key(*addr)
+    def peers(self) -> Mapping[Addr, PeerInfo]:
+        """The listed peers by `(host, port)`, read-only (a welcome replaces the mapping)."""
+        return self._peers
 
     def reset(self, peers: Iterable[PeerInfo], version: int) -> None:
-        listed = {f"{p.port}@{p.host}": p for p in peers}  # `_key`, inline: a welcome is long
-        listed.pop(self._me, None)
+        listed = {(p.host, p.port): p for p in peers}
+        if self.me is not None:
+            listed.pop(self.me, None)
         self._peers = listed
-        self.peers = ByAddress(listed)
         self.version = version
+        self.listed_as = None
 
     def apply(self, update: UpdatePeers) -> tuple[list[PeerInfo], list[PeerInfo]]:
         """Patch the list; returns who really joined and who really left (an updated entry is
@@ -139,25 +114,30 @@ class PeerList:
         """
         if update.base != self.version:
             raise ValueError(f"update from version {update.base}, we have {self.version}")
-        peers, me = self._peers, self._me
-        left = [p for p in update.left if peers.pop(_key(p.host, p.port), None) is not None]
+        peers, me = self._peers, self.me
+        left = [p for p in update.left if peers.pop((p.host, p.port), None) is not None]
         joined = []
+        listed = peers.get
         for peer in update.joined:
-            key = f"{peer.port}@{peer.host}"  # `_key`, inline: a storm's deltas are long
-            if key != me:
-                if peers.get(key) != peer:
+            key = (peer.host, peer.port)
+            if listed(key) != peer:
+                if key == me:
+                    self.listed_as = peer
+                else:
                     joined.append(peer)
-                peers[key] = peer
+                    peers[key] = peer
         for peer in update.updated:
-            key = _key(peer.host, peer.port)
+            key = (peer.host, peer.port)
             if key in peers:
                 peers[key] = peer
+            elif key == me:
+                self.listed_as = peer
         self.version = update.version
         return joined, left
 
     def remove(self, addr: Addr) -> PeerInfo | None:
         """A peer said goodbye directly; the next update from the database peer agrees."""
-        return self._peers.pop(_key(*addr), None)
+        return self._peers.pop(addr, None)
 
     def __len__(self) -> int:
         return len(self._peers)

@@ -78,6 +78,7 @@ class Joins:
             if problem is not None:  # listed where we see it (nobody else's address), and marked
                 peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
         admit(peer, self.sessions, self.registry, self.view.revoked, self._addr_of)
+        self.play.admitted(peer.name)
         version, others = self.pushes.listed()  # (before it joined: the others)
         self.registry.join(peer)
         session = self.pushes.new_session(peer, channel, version)

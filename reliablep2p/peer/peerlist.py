@@ -76,33 +76,76 @@ class PeerRegistry:
             self._log_start += drop
 
 
+Bucket = dict[str, PeerInfo]
+"""The peers listening on one port, by host, when there are several (a LAN's default port)."""
+
+
 class PeerList:
     """A peer's view of who is online, kept in step by `Welcome` and `UpdatePeers`.
 
-    Entries are kept by `(host, port)` tuples, built inline: a join storm applies N^2 entries in
-    all, and a tuple costs a third of the formatted string key it replaces (a player's own
-    N entries make a few young-generation collections at most; the bench, whose one process
-    holds all N players' lists, pauses their collector).
+    Entries are kept by port, and by host within a port only where several hosts share it:
+    a join storm applies N^2 entries in all, and this way an entry is its `PeerInfo` alone,
+    keyed by the port it carries (a tuple or a formatted string made per entry as its key cost
+    a third of the time and a fifth of the memory, and a tuple was one more object for the
+    cycle collector).
     """
 
     def __init__(self, me: Addr | None = None) -> None:
         self.me = me
-        self._peers: dict[Addr, PeerInfo] = {}
+        self._by_port: dict[int, PeerInfo | Bucket] = {}
+        self._count = 0
+        self.peers: Mapping[Addr, PeerInfo] = ByAddress(self)
+        """The listed peers by `(host, port)`, read-only."""
         self.version = -1
         self.listed_as: PeerInfo | None = None
         """Our own entry as the last update carried it (the database peer may find us
         unreachable): joined, when we were welcomed with the list from before our join."""
 
-    @property
-    def peers(self) -> Mapping[Addr, PeerInfo]:
-        """The listed peers by `(host, port)`, read-only (a welcome replaces the mapping)."""
-        return self._peers
+    def get(self, host: str, port: int) -> PeerInfo | None:
+        there = self._by_port.get(port)
+        if isinstance(there, dict):
+            return there.get(host)
+        return there if there is not None and there.host == host else None
+
+    def _put(self, peer: PeerInfo) -> PeerInfo | None:
+        """List `peer`; the entry it replaces, if any."""
+        there = self._by_port.get(peer.port)
+        if isinstance(there, dict):
+            before = there.get(peer.host)
+            there[peer.host] = peer
+        elif there is not None and there.host != peer.host:  # a second host on that port
+            before = None
+            self._by_port[peer.port] = {there.host: there, peer.host: peer}
+        else:
+            before = there
+            self._by_port[peer.port] = peer
+        self._count += before is None
+        return before
+
+    def _pop(self, host: str, port: int) -> PeerInfo | None:
+        there = self._by_port.get(port)
+        if isinstance(there, dict):
+            gone = there.pop(host, None)
+            if len(there) == 1:
+                self._by_port[port] = next(iter(there.values()))
+        elif there is not None and there.host == host:
+            gone = there
+            del self._by_port[port]
+        else:
+            gone = None
+        self._count -= gone is not None
+        return gone
 
     def reset(self, peers: Iterable[PeerInfo], version: int) -> None:
-        listed = {(p.host, p.port): p for p in peers}
+        entries = peers if isinstance(peers, list) else list(peers)
+        self._by_port = {p.port: p for p in entries}  # (`_put`, inline: a welcome is long)
+        self._count = len(self._by_port)
+        if self._count != len(entries):  # hosts sharing a port (or an entry twice)
+            self._by_port, self._count = {}, 0
+            for peer in entries:
+                self._put(peer)
         if self.me is not None:
-            listed.pop(self.me, None)
-        self._peers = listed
+            self._pop(*self.me)
         self.version = version
         self.listed_as = None
 
@@ -114,33 +157,80 @@ class PeerList:
         """
         if update.base != self.version:
             raise ValueError(f"update from version {update.base}, we have {self.version}")
-        peers, me = self._peers, self.me
-        left = [p for p in update.left if peers.pop((p.host, p.port), None) is not None]
+        my_host, my_port = self.me or ("", -1)
+        left = [p for p in update.left if self._pop(p.host, p.port) is not None]
         joined = []
-        listed = peers.get
+        by_port = self._by_port
+        listed = by_port.get
+        added = 0
         for peer in update.joined:
-            key = (peer.host, peer.port)
-            if listed(key) != peer:
-                if key == me:
+            port = peer.port
+            there = listed(port)
+            if there is None:  # a storm's every entry: nobody on that port yet
+                if port == my_port and peer.host == my_host:
                     self.listed_as = peer
                 else:
+                    by_port[port] = peer
                     joined.append(peer)
-                    peers[key] = peer
+                    added += 1
+            elif there != peer:
+                if port == my_port and peer.host == my_host:
+                    self.listed_as = peer
+                elif self._put(peer) != peer:
+                    joined.append(peer)
+        self._count += added
         for peer in update.updated:
-            key = (peer.host, peer.port)
-            if key in peers:
-                peers[key] = peer
-            elif key == me:
+            if self.get(peer.host, peer.port) is not None:
+                self._put(peer)
+            elif peer.port == my_port and peer.host == my_host:
                 self.listed_as = peer
         self.version = update.version
         return joined, left
 
     def remove(self, addr: Addr) -> PeerInfo | None:
         """A peer said goodbye directly; the next update from the database peer agrees."""
-        return self._peers.pop(addr, None)
+        return self._pop(*addr)
 
     def __len__(self) -> int:
-        return len(self._peers)
+        return self._count
 
     def __iter__(self) -> Iterator[PeerInfo]:
-        return iter(list(self._peers.values()))
+        if self._count == len(self._by_port):  # no port shared: every value is an entry
+            return iter(list(self._by_port.values()))  # type: ignore[arg-type]
+        listed: list[PeerInfo] = []
+        for there in self._by_port.values():
+            if isinstance(there, dict):
+                listed.extend(there.values())
+            else:
+                listed.append(there)
+        return iter(listed)
+
+
+class ByAddress(Mapping[Addr, PeerInfo]):
+    """A `PeerList`'s peers by `(host, port)`, read-only."""
+
+    __slots__ = ("_list",)
+
+    def __init__(self, peers: PeerList) -> None:
+        self._list = peers
+
+    def __getitem__(self, addr: Addr) -> PeerInfo:
+        found = self._list.get(*addr)
+        if found is None:
+            raise KeyError(addr)
+        return found
+
+    def get(self, addr: Addr, default: PeerInfo | None = None) -> PeerInfo | None:  # type: ignore[override]
+        found = self._list.get(*addr)
+        return default if found is None else found
+
+    def __contains__(self, addr: object) -> bool:
+        if not isinstance(addr, tuple) or len(addr) != 2:
+            return False
+        return self._list.get(*addr) is not None
+
+    def __iter__(self) -> Iterator[Addr]:
+        return iter([(p.host, p.port) for p in self._list])
+
+    def __len__(self) -> int:
+        return len(self._list)

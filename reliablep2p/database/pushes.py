@@ -7,10 +7,11 @@ decides when all of them push: once changes pause for a moment, so a burst of jo
 peer about one small message, and the database peer O(N) work per push rather than per change
 (a storm of N joins was N^2 scoreboards). A message many sessions are sent alike (a peer-list
 delta, the lobby, the board's shared part) is encoded, and compressed, once per push round. So
-is the peer list the round's welcomes carry: the list as the round's first welcome found it, so
-that every player welcomed in a round is at one version, and is sent the same delta at the next
-push (welcomed with the list as of its own join, each of a storm's players was at a version of
-its own, and the round worked out and compressed a delta for each: O(N^2) a round).
+is the peer list: a round pushes every session the change up to the version the round found,
+and the welcomes until the next round carry the list at that version, so that every session is
+at one version and the next round sends all of them the same delta (welcomed with the list as
+of its own join, each of a storm's players was at a version of its own, and a round worked out
+and compressed a delta for each: O(N^2) a round).
 """
 
 from __future__ import annotations
@@ -191,8 +192,11 @@ class Announcer:
         self._peer_deltas: dict[int, UpdatePeers] = {}
         self._frames: dict[int, tuple[Message, bytes]] = {}
         """This push round's shared messages, encoded once (by the message's identity)."""
-        self._listed: tuple[int, msgspec.Raw] | None = None
-        """The peer list this round's welcomes carry, encoded, and its version."""
+        self._round_peers: tuple[int, list[PeerInfo]] | None = None
+        """The peer list as this push round found it, and its version: what the round pushes
+        every session up to, and what the welcomes until the next round carry."""
+        self._listed: msgspec.Raw | None = None
+        """That list, encoded (once, at the first welcome that needs it)."""
         self.on_push: Callable[[], None] = lambda: None
         """Hears every push round (the round host tells the other database peers)."""
         self.databases: list[Addr] = []
@@ -200,12 +204,18 @@ class Announcer:
         self.databases_version = 0
 
     def listed(self) -> tuple[int, msgspec.Raw]:
-        """The peer list to welcome a player with, and its version: the same, encoded once,
-        for every welcome until the next push round (which brings them what changed since)."""
+        """The peer list to welcome a player with, and its version: the list as the last
+        push round found it, encoded once for every welcome until the next round (which
+        brings them what changed since, with everyone else)."""
+        version, peers = self._peers_now()
         if self._listed is None:
-            peers = list(self.registry.peers.values())
-            self._listed = (self.registry.version, encode_raw(peers))
-        return self._listed
+            self._listed = encode_raw(peers)
+        return version, self._listed
+
+    def _peers_now(self) -> tuple[int, list[PeerInfo]]:
+        if self._round_peers is None:  # (before the first round)
+            self._round_peers = (self.registry.version, list(self.registry.peers.values()))
+        return self._round_peers
 
     def new_session(self, peer: PeerInfo, channel: Channel, peers_version: int) -> Session:
         """A session that starts from now: it was welcomed with everything up to here (the
@@ -266,7 +276,9 @@ class Announcer:
             self._trim_log()
             self._players = self._lobby = None
             self._frames.clear()
-            self._listed = None
+            self._peer_deltas.clear()
+            self._round_peers, self._listed = None, None
+            self._peers_now()  # what this round pushes everyone up to
             self.on_push()
             self.pushes += 1
             self._pushed.set()
@@ -286,7 +298,7 @@ class Announcer:
     async def _push(self, session: Session) -> None:
         """Send one session everything that changed since its last push."""
         channel = session.channel
-        if session.peers_version != self.registry.version:
+        if session.peers_version != self._peers_now()[0]:
             update = self._peers_delta(session.peers_version)
             session.peers_version = update.version
             await channel.send(update, frame=self._frame(update))
@@ -364,19 +376,17 @@ class Announcer:
         return self._players
 
     def _peers_delta(self, since: int) -> UpdatePeers:
-        """The peer-list delta from `since`, computed once for all sessions at that version."""
-        if self._peer_deltas and next(iter(self._peer_deltas.values())).version != (
-            self.registry.version
-        ):
-            self._peer_deltas.clear()
+        """The peer-list delta from `since` to this round's version, worked out once for all
+        sessions at `since` (in a round, every session is at the last round's version: one)."""
         update = self._peer_deltas.get(since)
         if update is None:
-            update = self._peer_deltas[since] = self.registry.delta(since)
+            until = self._peers_now()[0]
+            update = self._peer_deltas[since] = self.registry.delta(since, until)
         return update
 
     def _trim_log(self) -> None:
         oldest = min((s.peers_version for s in self.sessions.values()), default=0)
-        self.registry.trim(min(oldest, self.registry.version))
+        self.registry.trim(min(oldest, self._peers_now()[0]))
         sessions = self.sessions.values()
         self.catalog_log.trim(min((s.catalog_sent for s in sessions), default=self.catalog_log.end))
         self.expired_log.trim(min((s.expired_sent for s in sessions), default=self.expired_log.end))

@@ -49,22 +49,25 @@ class PeerRegistry:
         self._log.append((kind, peer, peer.addr))
         self.version += 1
 
-    def delta(self, since: int) -> UpdatePeers:
-        """The net change from version `since` to now (`since` must not be trimmed yet)."""
+    def delta(self, since: int, until: int | None = None) -> UpdatePeers:
+        """The net change from version `since` to `until` (now if None; `since` must not be
+        trimmed yet)."""
         if since < self._log_start:
             raise ValueError(f"version {since} is older than the log")
+        until = self.version if until is None else until
         kinds: dict[Addr, str] = {}
         latest: dict[Addr, PeerInfo] = {}
-        for kind, peer, addr in itertools.islice(self._log, since - self._log_start, None):
+        stop = until - self._log_start
+        for kind, peer, addr in itertools.islice(self._log, since - self._log_start, stop):
             if kind is UPDATED and kinds.get(addr) is JOINED:
-                kind = JOINED  # joined since `since`: its entry as it is now
+                kind = JOINED  # joined since `since`: its latest entry
             kinds[addr] = kind
             latest[addr] = peer
         lists: dict[str, list[PeerInfo]] = {JOINED: [], LEFT: [], UPDATED: []}
         for addr, kind in kinds.items():
             lists[kind].append(latest[addr])
         return UpdatePeers(
-            base=since, version=self.version,
+            base=since, version=until,
             joined=lists[JOINED], left=lists[LEFT], updated=lists[UPDATED],
         )  # fmt: skip
 

@@ -122,6 +122,10 @@ class Session:
     databases_sent: int = 0
     """The version of the database peers' list this player was last told."""
     removed_sent: int = 0
+    told_unreachable: bool = False
+    """It was sent its own entry unreachable in `updated`, as a step of no version: when it
+    was found unreachable before its first push, that push lists it in `joined`, where an
+    older player (of this protocol) skips its own entry without a look."""
     published: Versioned[str, bytes] = field(default_factory=Versioned)
     """Name -> content of what it published (every change counted: `holdings` caches by it)."""
     held: tuple[tuple[int, int], frozenset[str]] | None = None
@@ -302,6 +306,10 @@ class Announcer:
             update = self._peers_delta(session.peers_version)
             session.peers_version = update.version
             await channel.send(update, frame=self._frame(update))
+        if not session.peer.reachable and not session.told_unreachable:
+            session.told_unreachable = True  # (see the field)
+            version = session.peers_version
+            await channel.send(UpdatePeers(version, version, updated=[session.peer]))
         if session.catalog_sent < self.catalog_log.end:
             added = self.catalog_log.since(session.catalog_sent)
             session.catalog_sent = self.catalog_log.end

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from reliablep2p.app.admin import ask_removal
+from reliablep2p.database.pushes import Session
 from reliablep2p.net.identity import ADMIN_NAME
 from reliablep2p.peer.versioned import Versioned
 from reliablep2p.proto import (
@@ -74,3 +77,42 @@ async def test_holdings_follow_a_publish_the_catalog_and_a_removal(
         admin = db.authority.identity(ADMIN_NAME, tmp_path / "admin", days=1)
         await ask_removal("127.0.0.1", db.port, admin.client_context(), Remove("new.txt"))
         await until(lambda: holds() == frozenset({"mine.txt"}))
+
+
+async def test_counting_who_plays_works_out_nobodys_holdings(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host's countdown asks at every join and publish how many play and whether all are
+    ready: that look makes no player's `Online` (a storm's N of them at each of N joins was a
+    quarter of the database peer's CPU). A player that joins again from its own address is
+    counted once, and one that left not at all."""
+    db = network.db
+    players = [await network.peer() for _ in range(3)]
+    names = {p.name for p in players}
+    await until(lambda: set(db.online_players()) == names)
+    worked_out: list[str] = []
+    holdings = db.play.holdings
+
+    def counted(session: Session) -> frozenset[str]:
+        worked_out.append(session.peer.name)
+        return holdings(session)
+
+    monkeypatch.setattr(db.play, "holdings", counted)
+    online = db.online_players()
+    assert len(online) == 3 and players[0].name in online and set(online) == names
+    assert worked_out == []
+    assert online[players[1].name].peer == players[1].me and worked_out == [players[1].name]
+    async with await network.connect(db.port, name="rejoiner", listen_port=40996) as first:
+        await first.send(Connect())
+        await first.receive_message(Welcome)
+        await first.send(Publish([]))
+        await until(lambda: "rejoiner" in db.online_players())
+        async with await network.connect(db.port, name="rejoiner", listen_port=40996) as again:
+            await again.send(Connect())  # the same player, from its own address: the first ends
+            await again.receive_message(Welcome)
+            assert "rejoiner" not in db.online_players(), "not in the game until it publishes"
+            await again.send(Publish([]))
+            await until(lambda: "rejoiner" in db.online_players())
+            assert len(db.online_players()) == 4
+    players[2].stop()
+    await until(lambda: set(db.online_players()) == names - {players[2].name})

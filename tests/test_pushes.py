@@ -1,15 +1,22 @@
 """What the database peer says on a session during a join storm: pong only to a player that
-heard nothing since its last ping; an empty publish answered without a worker thread."""
+heard nothing since its last ping; an empty publish answered without a worker thread; one peer
+list for every welcome of a push round."""
 
 from __future__ import annotations
 
+from typing import cast
+
+import msgspec
 import trio
 import trio.testing
 
+from reliablep2p.database.pushes import Announcer, GameView
+from reliablep2p.peer.peerlist import PeerRegistry
 from reliablep2p.proto import (
     Bye,
     Connect,
     Disconnect,
+    PeerInfo,
     Ping,
     Pong,
     Publish,
@@ -64,3 +71,20 @@ async def test_a_publish_of_nothing_cataloged_waits_for_no_worker_thread(
     finally:
         limiter.release_on_behalf_of(me)
         limiter.total_tokens = tokens
+
+
+def test_welcomes_between_two_push_rounds_carry_one_list_at_one_version() -> None:
+    """Every player welcomed within a push round is at the same version of the peer list, so
+    the next round works out and compresses one delta for all of them (welcomed each with the
+    list as of its own join, a storm's players were each at a version of its own, and each was
+    sent a delta of its own: O(N^2) a round)."""
+    registry = PeerRegistry()
+    announcer = Announcer(registry, cast(GameView, None), {}, list)  # no game: only the list
+    ada, bob, cy = (PeerInfo(n, "10.0.0.1", p) for n, p in (("ada", 1), ("bob", 2), ("cy", 3)))
+    registry.join(ada)
+    version, listed = announcer.listed()
+    registry.join(bob)  # welcomed with the list from before it joined
+    registry.join(cy)  # in the same round: the same list, the very same bytes
+    assert announcer.listed() == (version, listed) and announcer.listed()[1] is listed
+    assert msgspec.msgpack.decode(listed, type=list[PeerInfo]) == [ada]
+    assert registry.delta(version).joined == [bob, cy]  # what the next round sends them all

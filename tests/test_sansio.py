@@ -236,6 +236,50 @@ def test_peer_lists_at_any_version_follow_joins_leaves_and_updates(
         assert mine.peers == {a: p for a, p in registry.peers.items() if a != mine.me}
 
 
+shared_ports = st.lists(
+    st.tuples(
+        st.sampled_from(["join", "leave", "hide", "bye"]),
+        st.sampled_from(["10.0.0.1", "10.0.0.2", "10.0.0.3"]),
+        st.integers(1, 3),
+    ),
+    max_size=40,
+)
+
+
+@given(shared_ports, st.lists(st.integers(0, 40), min_size=1, max_size=6))
+def test_peer_lists_keep_hosts_that_share_a_port_apart(
+    steps: list[tuple[str, str, int]], starts: list[int]
+) -> None:
+    """A LAN's players often listen on the same port: the list keeps them by host there."""
+    registry = PeerRegistry()
+    lists: list[PeerList] = []
+    for number, (op, host, port) in enumerate(steps):
+        entry = PeerInfo(f"{host}-{port}", host, port)
+        if op == "join" and entry.addr not in registry.peers:
+            registry.join(entry)
+        elif op == "leave":
+            registry.leave(entry.addr)
+        elif op == "hide":
+            registry.update(msgspec.structs.replace(entry, reachable=False))
+        for mine in lists:
+            mine.apply(registry.delta(mine.version))
+            if op == "bye":  # said goodbye to us directly, before the database peer knows
+                listed = registry.peers.get(entry.addr) if entry.addr != mine.me else None
+                assert mine.remove(entry.addr) == listed
+                assert entry.addr not in mine.peers
+                mine.reset(registry.peers.values(), registry.version)
+        for start in starts:
+            if start == number:
+                lists.append(PeerList(me=(host, port)))
+                lists[-1].reset(registry.peers.values(), registry.version)
+    for mine in lists:
+        mine.apply(registry.delta(mine.version))
+        expected = {a: p for a, p in registry.peers.items() if a != mine.me}
+        assert mine.peers == expected and len(mine) == len(expected)
+        assert sorted(mine, key=lambda p: p.addr) == sorted(expected.values(), key=lambda p: p.addr)
+        assert all(mine.peers.get(a) == p and a in mine.peers for a, p in expected.items())
+
+
 def test_a_player_keeps_a_storm_of_entries_without_waking_the_cycle_collector() -> None:
     """No entry of a welcome or an update is kept with a tracked object of its own: a storm's
     N^2 of them set off thousands of collections, each walking the whole heap."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import msgspec
 import trio
@@ -78,9 +78,10 @@ class Joins:
             if problem is not None:  # listed where we see it (nobody else's address), and marked
                 peer = PeerInfo(name=hello.name, host=seen, port=hello.port, reachable=False)
         admit(peer, self.sessions, self.registry, self.view.revoked, self._addr_of)
-        others = list(self.registry.peers.values())
+        self.play.admitted(peer.name)
+        version, others = self.pushes.listed()  # (before it joined: the others)
         self.registry.join(peer)
-        session = self.pushes.new_session(peer, channel)
+        session = self.pushes.new_session(peer, channel, version)
         session.plays = request.play
         self.sessions[peer.addr] = session
         self._addr_of[peer.name] = peer.addr
@@ -95,8 +96,8 @@ class Joins:
             await channel.send(
                 Welcome(
                     you=peer,
-                    peers=others,
-                    peers_version=session.peers_version,
+                    peers=cast("list[PeerInfo]", others),  # encoded already: sent as it is
+                    peers_version=version,
                     catalog=list(self.view.catalog.values()),
                     revoked=sorted(self.view.revoked),
                     databases=self.pushes.databases,

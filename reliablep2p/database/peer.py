@@ -293,7 +293,7 @@ class DatabasePeer:
         await stored(self.store.end_evening, what="the end of the evening")  # the next starts anew
         return rows
 
-    def online_players(self) -> dict[str, Online]:
+    def online_players(self) -> Mapping[str, Online]:
         """Who plays right now (of every database peer's players, at the round host)."""
         return self.play.online_players()
 

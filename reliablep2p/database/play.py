@@ -33,6 +33,7 @@ from ..proto import (  # fmt: skip
 )
 from ..storage.interfaces import StoreUnavailable, Vault
 from .mirror import GameMirror
+from .online import OnlineNow
 from .pushes import Announcer, Session
 
 log = logging.getLogger("rp2p.db")
@@ -82,8 +83,14 @@ class Play:
         self._remote_version = 0
         self._round = views.RoundFeed(hunt)
         """The whole round, built once per change, as the relays are told it."""
+        self._in_game: dict[str, Session] = {}
+        """This database peer's players in the game (they published), by name."""
 
     # ------------------------------------------------------------- a session's messages
+
+    def admitted(self, name: str) -> None:
+        """A session of `name` starts: an earlier one is over (admission ended it)."""
+        self._in_game.pop(name, None)
 
     def arrived(self, session: Session) -> None:
         if self.hosting:
@@ -92,6 +99,8 @@ class Play:
             self.send(bus.PlayerIn(self.me, session.peer))
 
     def left(self, session: Session) -> None:
+        if self._in_game.get(session.peer.name) is session:
+            del self._in_game[session.peer.name]
         if self.hosting:
             self.hunt.roster_changed()
         elif session.plays:
@@ -99,6 +108,8 @@ class Play:
 
     def published(self, session: Session, held: list[bytes]) -> None:
         first = session.publishes == 1
+        if first:  # in the game from now on
+            self._in_game[session.peer.name] = session
         if not self.hosting:
             holdings = sorted(self.holdings(session))
             self.send(bus.PlayerHolds(self.me, session.peer, holdings, held, first))
@@ -197,19 +208,15 @@ class Play:
                 holdings = sorted(self.holdings(session))
                 self.send(bus.PlayerHolds(self.me, session.peer, holdings, [], False))
 
-    def online_players(self) -> dict[str, Online]:
+    def online_players(self) -> Mapping[str, Online]:
         """Who plays right now, what each holds (of the catalog) and how big its map is: this
-        database peer's players, and, at the host, the others'."""
-        players = {}
-        for session in self.sessions.values():
-            if session.plays and session.publishes:  # in the game, and said what it holds
-                name = session.peer.name
-                players[name] = Online(session.peer, self.holdings(session), self.map_size(name))
+        database peer's players, and, at the host, the others' (see `online.py`)."""
+        players: dict[str, Session | RemotePlayer] = dict(self._in_game)
         if self.hosting:
             for name, there in self.remote.items():
-                if there.holdings is not None and name not in players:
-                    players[name] = Online(there.peer, there.holdings, self.map_size(name))
-        return players
+                if there.holdings is not None:
+                    players.setdefault(name, there)
+        return OnlineNow(players, self.holdings, self.map_size)
 
     async def round_told(self, timeout: float) -> None:
         """Wait (`timeout` at most) until every player's session was pushed the round as it

@@ -6,7 +6,12 @@ catalog entries, revocations, removals, the round and the changed rows of its sc
 decides when all of them push: once changes pause for a moment, so a burst of joins costs every
 peer about one small message, and the database peer O(N) work per push rather than per change
 (a storm of N joins was N^2 scoreboards). A message many sessions are sent alike (a peer-list
-delta, the lobby, the board's shared part) is encoded, and compressed, once per push round.
+delta, the lobby, the board's shared part) is encoded, and compressed, once per push round. So
+is the peer list: a round pushes every session the change up to the version the round found,
+and the welcomes until the next round carry the list at that version, so that every session is
+at one version and the next round sends all of them the same delta (welcomed with the list as
+of its own join, each of a storm's players was at a version of its own, and a round worked out
+and compressed a delta for each: O(N^2) a round).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+import msgspec
 import trio
 
 from ..game.board import BoardFeed
@@ -41,6 +47,7 @@ from ..proto import (
     RoundState,
     UpdatePeers,
     encode_message,
+    encode_raw,
 )
 
 GOODNIGHT_TIMEOUT = 1.0
@@ -115,6 +122,10 @@ class Session:
     databases_sent: int = 0
     """The version of the database peers' list this player was last told."""
     removed_sent: int = 0
+    told_unreachable: bool = False
+    """It was sent its own entry unreachable in `updated`, as a step of no version: when it
+    was found unreachable before its first push, that push lists it in `joined`, where an
+    older player (of this protocol) skips its own entry without a look."""
     published: Versioned[str, bytes] = field(default_factory=Versioned)
     """Name -> content of what it published (every change counted: `holdings` caches by it)."""
     held: tuple[tuple[int, int], frozenset[str]] | None = None
@@ -185,16 +196,36 @@ class Announcer:
         self._peer_deltas: dict[int, UpdatePeers] = {}
         self._frames: dict[int, tuple[Message, bytes]] = {}
         """This push round's shared messages, encoded once (by the message's identity)."""
+        self._round_peers: tuple[int, list[PeerInfo]] | None = None
+        """The peer list as this push round found it, and its version: what the round pushes
+        every session up to, and what the welcomes until the next round carry."""
+        self._listed: msgspec.Raw | None = None
+        """That list, encoded (once, at the first welcome that needs it)."""
         self.on_push: Callable[[], None] = lambda: None
         """Hears every push round (the round host tells the other database peers)."""
         self.databases: list[Addr] = []
         """Where players reach every live database peer (see `directory.py`)."""
         self.databases_version = 0
 
-    def new_session(self, peer: PeerInfo, channel: Channel) -> Session:
-        """A session that starts from now: it was welcomed with everything up to here."""
+    def listed(self) -> tuple[int, msgspec.Raw]:
+        """The peer list to welcome a player with, and its version: the list as the last
+        push round found it, encoded once for every welcome until the next round (which
+        brings them what changed since, with everyone else)."""
+        version, peers = self._peers_now()
+        if self._listed is None:
+            self._listed = encode_raw(peers)
+        return version, self._listed
+
+    def _peers_now(self) -> tuple[int, list[PeerInfo]]:
+        if self._round_peers is None:  # (before the first round)
+            self._round_peers = (self.registry.version, list(self.registry.peers.values()))
+        return self._round_peers
+
+    def new_session(self, peer: PeerInfo, channel: Channel, peers_version: int) -> Session:
+        """A session that starts from now: it was welcomed with everything up to here (the
+        peer list up to `peers_version`: see `listed`)."""
         return Session(
-            peer, channel, self.registry.version, self.catalog_log.end, self.pushes,
+            peer, channel, peers_version, self.catalog_log.end, self.pushes,
             revoked_sent=len(self.revoked_log), expired_sent=self.expired_log.end,
             databases_sent=self.databases_version,
             removed_sent=self.removed_log.end,
@@ -249,6 +280,9 @@ class Announcer:
             self._trim_log()
             self._players = self._lobby = None
             self._frames.clear()
+            self._peer_deltas.clear()
+            self._round_peers, self._listed = None, None
+            self._peers_now()  # what this round pushes everyone up to
             self.on_push()
             self.pushes += 1
             self._pushed.set()
@@ -268,10 +302,14 @@ class Announcer:
     async def _push(self, session: Session) -> None:
         """Send one session everything that changed since its last push."""
         channel = session.channel
-        if session.peers_version != self.registry.version:
+        if session.peers_version != self._peers_now()[0]:
             update = self._peers_delta(session.peers_version)
             session.peers_version = update.version
             await channel.send(update, frame=self._frame(update))
+        if not session.peer.reachable and not session.told_unreachable:
+            session.told_unreachable = True  # (see the field)
+            version = session.peers_version
+            await channel.send(UpdatePeers(version, version, updated=[session.peer]))
         if session.catalog_sent < self.catalog_log.end:
             added = self.catalog_log.since(session.catalog_sent)
             session.catalog_sent = self.catalog_log.end
@@ -346,19 +384,17 @@ class Announcer:
         return self._players
 
     def _peers_delta(self, since: int) -> UpdatePeers:
-        """The peer-list delta from `since`, computed once for all sessions at that version."""
-        if self._peer_deltas and next(iter(self._peer_deltas.values())).version != (
-            self.registry.version
-        ):
-            self._peer_deltas.clear()
+        """The peer-list delta from `since` to this round's version, worked out once for all
+        sessions at `since` (in a round, every session is at the last round's version: one)."""
         update = self._peer_deltas.get(since)
         if update is None:
-            update = self._peer_deltas[since] = self.registry.delta(since)
+            until = self._peers_now()[0]
+            update = self._peer_deltas[since] = self.registry.delta(since, until)
         return update
 
     def _trim_log(self) -> None:
         oldest = min((s.peers_version for s in self.sessions.values()), default=0)
-        self.registry.trim(min(oldest, self.registry.version))
+        self.registry.trim(min(oldest, self._peers_now()[0]))
         sessions = self.sessions.values()
         self.catalog_log.trim(min((s.catalog_sent for s in sessions), default=self.catalog_log.end))
         self.expired_log.trim(min((s.expired_sent for s in sessions), default=self.expired_log.end))

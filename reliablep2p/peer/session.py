@@ -364,9 +364,8 @@ class DatabaseSession:
             view.address_book.rename_peers(message.updated)
             if joined or left:
                 bus.emit(events.PeersChanged(tuple(joined), tuple(left)))
-            for peer in message.updated:
-                if peer.addr == view.me.addr and peer != view.me:
-                    self._listed_as(peer)
+            if (listed := view.peers.listed_as) is not None and listed != view.me:
+                self._listed_as(listed)
         elif isinstance(message, DatabasePeers):
             self._listed(message.addresses)
         elif isinstance(message, CatalogAdded):

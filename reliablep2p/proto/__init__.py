@@ -30,7 +30,7 @@ from .errors import (
     RemoteProtocolError,
     VersionMismatch,
 )
-from .frames import FrameDecoder, data_frame_header, decode_body, encode_message
+from .frames import FrameDecoder, data_frame_header, decode_body, encode_message, encode_raw
 from .game import (
     MAX_MAP_REPORT,
     EveningRow,
@@ -201,6 +201,7 @@ __all__ = [
     "decode_body",
     "describe_bytes",
     "encode_message",
+    "encode_raw",
     "from_bitfield",
     "iter_chunks",
     "name_problem",

@@ -53,6 +53,12 @@ def encode_message(message: Message) -> bytes:
     return _LENGTH.pack(len(body)) + body
 
 
+def encode_raw(value: object) -> msgspec.Raw:
+    """`value` as MessagePack, to go inside messages as it is: a peer list many welcomes carry
+    is encoded once for all of them."""
+    return msgspec.Raw(_encoder.encode(value))
+
+
 def data_frame_header(length: int) -> bytes:
     """The bytes that go before `length` bytes of file data (send the data right after)."""
     if not 0 <= length < MAX_DATA_BODY:

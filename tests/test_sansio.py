@@ -439,10 +439,12 @@ def test_a_busy_vault_is_asked_later_and_later_at_random_until_it_was_busy_too_l
         if not found.probes:
             assert found.wake_at > now, "no tight loop"
             now = found.wake_at
-    assert finder.waited_out and asked[-1] >= VAULT_PATIENCE - 1.5 * REASK_CAP
+    assert found.give_up and finder.waited_out
+    assert asked[-1] >= VAULT_PATIENCE - 1.5 * REASK_CAP
     gaps = [b - a for a, b in itertools.pairwise(asked)]
     assert 5 <= len(asked) <= 20 and len(set(gaps)) == len(gaps), gaps  # drawn, not in step
     assert min(gaps) >= REASK_FIRST / 2 and max(gaps) <= 1.5 * REASK_CAP, gaps
+    assert max(gaps) >= REASK_CAP / 2, gaps  # later and later, up to the cap
     assert now - asked[-1] >= (HOPELESS if links else 0.0)  # a link may yet bring it
 
 

@@ -4,6 +4,7 @@ without sockets."""
 from __future__ import annotations
 
 import gc
+import itertools
 import random
 
 import msgspec
@@ -19,8 +20,10 @@ from reliablep2p.peer.swarm.finder import (
     ENOUGH_SOURCES,
     HOPELESS,
     MAX_SOURCES,
+    REASK_CAP,
     REASK_FIRST,
     VAULT_AFTER,
+    VAULT_PATIENCE,
     Finder,
     Step,
 )
@@ -406,6 +409,43 @@ def test_a_busy_holder_is_asked_again_later_and_later_while_its_chunks_are_neede
     finder.ask_later(asked, REASK_FIRST)
     assert (asked, False) not in step(finder, REASK_FIRST * 2.5, links=1).probes  # 2 s now
     assert (asked, False) in step(finder, REASK_FIRST * 3, links=1).probes
+
+
+def test_a_busy_vault_keeps_the_get_waiting_and_is_asked_again_whatever_the_links() -> None:
+    finder = finder_of([])  # the vault is the only source
+    assert step(finder, 0.0).probes == [(DB, True)]
+    finder.answered(DB.addr)
+    finder.ask_later(DB, 0.0, vault=True)  # busy: serving its most files at once
+    waiting = step(finder, 0.1)
+    assert not waiting.give_up and waiting.probes == [] and waiting.wake_at == REASK_FIRST
+    assert step(finder, REASK_FIRST, links=MAX_SOURCES).probes == [(DB, True)]
+
+
+@pytest.mark.parametrize("links", [0, 1])
+def test_a_busy_vault_is_asked_later_and_later_at_random_until_it_was_busy_too_long(
+    links: int,
+) -> None:
+    finder = Finder(plan(AddressBook(), []), count=8, now=0.0, rng=random.Random(links))
+    now, asked = 0.0, []
+    for _ in range(100):
+        found = step(finder, now, links=links)
+        if found.give_up:
+            break
+        for who, vault in found.probes:
+            assert (who, vault) == (DB, True)
+            asked.append(now)
+            finder.answered(DB.addr)
+            finder.ask_later(DB, now, vault=True)  # busy every time
+        if not found.probes:
+            assert found.wake_at > now, "no tight loop"
+            now = found.wake_at
+    assert found.give_up and finder.waited_out
+    assert asked[-1] >= VAULT_PATIENCE - 1.5 * REASK_CAP
+    gaps = [b - a for a, b in itertools.pairwise(asked)]
+    assert 5 <= len(asked) <= 20 and len(set(gaps)) == len(gaps), gaps  # drawn, not in step
+    assert min(gaps) >= REASK_FIRST / 2 and max(gaps) <= 1.5 * REASK_CAP, gaps
+    assert max(gaps) >= REASK_CAP / 2, gaps  # later and later, up to the cap
+    assert now - asked[-1] >= (HOPELESS if links else 0.0)  # a link may yet bring it
 
 
 def test_with_nobody_left_and_nothing_linked_the_search_gives_up() -> None:

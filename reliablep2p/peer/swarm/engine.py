@@ -3,7 +3,8 @@
 The `finder.Finder` says whom to probe and when the vault is due; each probe is a swarm `get`
 that must answer within `PROBE_TIMEOUT` (a silent "holder" costs that once). A `file` answer
 becomes a source link (`link.SourceLink`), a `map` is merged and its holders and crowd asked
-next. The vault is one capped source (`VAULT_DEPTH` requests in flight, filled after the peers):
+next. The vault is one capped source (`VAULT_DEPTH` requests in flight, filled after the peers),
+and one that answers `busy` is asked again later, as a busy holder is (the finder's back-off):
 finding a source has a deadline, a transfer never has one (only a stall ends a source). The
 `picker.Schedule` says which chunk to ask of whom; every chunk is verified against the catalog
 in a worker thread before it is written, and a source that sends a bad one is dropped for this
@@ -94,7 +95,8 @@ class SwarmFetch:
         self.failures: list[str] = []
         self.busy = False
         self._scopes: dict[int, trio.CancelScope] = {}
-        self.finder = Finder(plan, count=self.count, now=trio.current_time())
+        self.finder = Finder(plan, count=self.count, now=trio.current_time(),
+                             rng=random.Random(rng.random()))  # fmt: skip
         self._wanted: set[int] = set()
         """Chunks the probes under way ask for (so two probes ask for different ones)."""
         self._keys = 0
@@ -126,7 +128,8 @@ class SwarmFetch:
         finally:
             stop()
         if not self.schedule.complete or not (self.count or self.outcome.sources):
-            raise NoSource(self.failures or ["nobody reachable"], busy=self.busy)
+            busy = self.busy and not self.finder.waited_out  # waited for long enough
+            raise NoSource(self.failures or ["nobody reachable"], busy=busy)
         return self.outcome
 
     async def _search(self) -> None:
@@ -188,8 +191,8 @@ class SwarmFetch:
             self.failures.append(f"{label}: {exc.detail}")
             if exc.code == ErrorCode.BUSY:
                 self.busy = True  # it holds the file, it is just full: ask again later
-                if not vault and not isinstance(self.plan, OneSource):
-                    self.finder.ask_later(peer, trio.current_time())
+                if vault or not isinstance(self.plan, OneSource):  # (a `secure-get`: once)
+                    self.finder.ask_later(peer, trio.current_time(), vault=vault)
             else:
                 self._forget(peer, vault)
         finally:

@@ -8,13 +8,16 @@ crowd peers are probed at once, random peers one at a time while a chunk is miss
 file wants few sources (unless they lack what it needs). A holder too busy is asked again
 later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been on
 no source for `VAULT_AFTER` seconds, or at once when nobody is left to ask (a busy holder does
-not keep it waiting); with nothing left at all, the search gives up after `HOPELESS` seconds
-without a chunk (at once, with no source linked).
+not keep it waiting); a busy vault is asked again the same way, a little earlier or later at
+random (a crowd it turned away does not come back all at once), and the search waits for it (it
+holds every file) for `VAULT_PATIENCE` at most. With nothing left at all, the search gives up
+after `HOPELESS` seconds without a chunk (at once, with no source linked).
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, field
 
 from ...proto import PeerInfo
@@ -35,6 +38,11 @@ VAULT_AFTER = 3.0
 HOPELESS = 10.0
 """With nobody left to ask, a needed chunk on no source for this long ends the get."""
 REASK_FIRST, REASK_CAP = 1.0, 8.0
+VAULT_PATIENCE = 60.0
+"""A busy vault is asked again until it has been busy this long (about 10 asks): a get waits for
+the backup of every file rather than fail, but not for ever. It is twice the span of `fetch`'s
+own retries of a get that found every source busy, which do not start over after it (see
+`waited_out`): a vault that stays full ends a get once, after about a minute, not 7 times over."""
 
 
 @dataclass
@@ -50,22 +58,42 @@ class Step:
 class Finder:
     """The search of one download: a `SearchPlan` asked with deadlines."""
 
-    def __init__(self, plan: SearchPlan | OneSource, *, count: int, now: float) -> None:
+    def __init__(
+        self,
+        plan: SearchPlan | OneSource,
+        *,
+        count: int,
+        now: float,
+        rng: random.Random | None = None,
+    ) -> None:
         self.plan = plan
         self.count = count
         self.probing: set[Addr] = set()
         self.vault_asked = isinstance(plan, OneSource)
-        self._later: dict[Addr, tuple[PeerInfo, float]] = {}
-        """Busy holders to ask again, and when."""
+        self.waited_out = False
+        """The vault stayed busy for `VAULT_PATIENCE`: it is not asked again in this get."""
+        self._later: dict[Addr, tuple[PeerInfo, float, bool]] = {}
+        """Busy holders (and the vault: True) to ask again, and when."""
         self._backoff: dict[Addr, float] = {}
+        self._vault_busy_since: float | None = None
+        self._rng = rng
         self._missing_since: float | None = now
         self._stuck_since: float | None = None
 
-    def ask_later(self, peer: PeerInfo, now: float) -> None:
-        """`peer` holds the file but was too busy: ask again after a while (longer each time)."""
+    def ask_later(self, peer: PeerInfo, now: float, *, vault: bool = False) -> None:
+        """`peer` holds the file but was too busy: ask again after a while (longer each time).
+        The vault is waited for (`VAULT_PATIENCE`), each wait drawn from half to 1.5 times."""
         wait = min(2 * self._backoff.get(peer.addr, REASK_FIRST / 2), REASK_CAP)
         self._backoff[peer.addr] = wait
-        self._later[peer.addr] = (peer, now + wait)
+        if vault:
+            if self._vault_busy_since is None:
+                self._vault_busy_since = now
+            if now - self._vault_busy_since >= VAULT_PATIENCE:
+                self.waited_out = True
+                return
+            if self._rng is not None:
+                wait *= self._rng.uniform(0.5, 1.5)
+        self._later[peer.addr] = (peer, now + wait, vault)
 
     def answered(self, addr: Addr) -> None:
         self.probing.discard(addr)
@@ -81,8 +109,9 @@ class Finder:
         elif self._missing_since is None:
             self._missing_since = now
         if missing:
-            step.wake_at = min((due for _, due in self._later.values()), default=math.inf)
+            step.wake_at = min((due for _, due, _ in self._later.values()), default=math.inf)
         searching = bool(self.probing) or self.plan.has_candidates()
+        vault_due = any(vault for _, _, vault in self._later.values())  # it will be asked again
         if missing and not self.vault_asked:
             assert self._missing_since is not None
             if not searching or now - self._missing_since >= VAULT_AFTER:
@@ -91,7 +120,7 @@ class Finder:
                     self._start(step, vault, vault=True)
             else:
                 step.wake_at = min(step.wake_at, self._missing_since + VAULT_AFTER)
-        elif missing and not searching and not vault_linked:
+        elif missing and not searching and not vault_linked and not vault_due:
             self._stuck_since = max(self._stuck_since or now, progress_at)
             if not links or now - self._stuck_since >= HOPELESS:
                 step.give_up = True  # nobody left to ask, nothing coming
@@ -101,13 +130,13 @@ class Finder:
     def _probe_more(self, step: Step, now: float, *, missing: bool, links: int) -> None:
         wanted = MAX_SOURCES if missing else min(ENOUGH_SOURCES, 1 + self.count // 2)
         room = wanted - links  # a small file needs few sources, unless they lack it
-        for addr, (again, due) in list(self._later.items()):
+        for addr, (again, due, vault) in list(self._later.items()):
             if not missing:
                 break  # a busy holder is asked again only while we need what it has
-            if due <= now and len(self.probing) < min(PROBES_AT_ONCE, room):
-                del self._later[addr]
+            if due <= now and (vault or len(self.probing) < min(PROBES_AT_ONCE, room)):
+                del self._later[addr]  # (the vault is one source more, whatever the room)
                 self.plan.probes += 1
-                self._start(step, again, vault=False)
+                self._start(step, again, vault=vault)
         while len(self.probing) < min(PROBES_AT_ONCE, room):
             known = self.plan.next_known()
             if known is None:

@@ -16,9 +16,6 @@ from ..peer.fetch import GetResult
 from ..proto import UPDATE_COMMAND, EveningRow, Lobby, PeerInfo, RoundState, short_hash
 from . import commands
 
-VAULT = "vault"
-"""The name the core gives the database peer as a source (GetResult.source, TransferDone)."""
-
 TROUBLE = (
     events.SessionLost,
     events.DatabaseUnreachable,
@@ -63,7 +60,7 @@ def code_left(uses: int, expires_at: float) -> str:
 def source(who: str) -> str:
     """Who served a file, as a sentence names it: a player by name, the database peer as
     "the vault" (the feed said "from vault" here and "the vault" there)."""
-    return "the vault" if who == VAULT else who
+    return "the vault" if who == events.VAULT else who
 
 
 def probes(count: int) -> str:

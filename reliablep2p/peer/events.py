@@ -136,6 +136,11 @@ class TransferProgress(Event, frozen=True):
     total: int
 
 
+VAULT = "vault"
+"""The source the database peer's vault is named as, in `TransferProgress`, `TransferDone` and a
+`get`'s result (a player is named by its player name)."""
+
+
 class TransferDone(Event, frozen=True):
     name: str
     source: str

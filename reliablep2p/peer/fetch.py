@@ -203,8 +203,8 @@ class Fetcher:
         sources = tuple(outcome.sources.items())
         source = max(sources, key=lambda item: item[1])[0] if sources else "disk"
         fetched = sum(count for _, count in sources)
-        vault = outcome.sources.get("vault", 0)
-        from_vault = vault * 2 > fetched if fetched else source == "vault"
+        vault = outcome.sources.get(events.VAULT, 0)
+        from_vault = vault * 2 > fetched if fetched else source == events.VAULT
         bus = self.view.bus
         bus.emit(events.TransferDone(info.name, source, info.size, plan.probes,
                                      download.resumed_at))  # fmt: skip

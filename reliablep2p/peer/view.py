@@ -43,7 +43,7 @@ class NetworkView:
     def database_peer(self) -> PeerInfo | None:
         if self.database is None:
             return None
-        return PeerInfo(name="vault", host=self.database[0], port=self.database[1])
+        return PeerInfo(name=events.VAULT, host=self.database[0], port=self.database[1])
 
     def file_source(self, name: str) -> tuple[FileInfo, Path] | None:
         """The trusted file we can serve under `name`, and where its bytes are."""

@@ -162,7 +162,7 @@ class SwarmFetch:
 
     async def _probe(self, peer: PeerInfo, vault: bool) -> None:
         vault = vault or self.plan.is_database(peer)  # a `secure-get` naming the database peer
-        label = "vault" if vault else peer.name
+        label = events.VAULT if vault else peer.name
         channel = None
         small = self.count < CROWD_CHUNKS  # a crowd asks a seeder at once: no blind picks
         want = self.schedule.first_picks(WANT_FIRST if small else 0, besides=self._wanted)

@@ -26,11 +26,11 @@ class RoundNews:
     """The next round's countdown, heard before the end of the round still running: told
     after it (the feed read "the countdown is on", then "round 3 is over")."""
     waited: bool = False
+    """We were in the lobby: waiting for players or counting down (a lobby with neither is
+    the host's "a round is running", what one who joins mid-round hears)."""
     heard_at_end: bool = False
     """The round we know of was over when we first heard of it: nobody watched it end here (its
     result is not shown over the board; `s` still shows it)."""
-    """We were in the lobby: waiting for players or counting down (a lobby with neither is
-    the host's "a round is running", what one who joins mid-round hears)."""
 
     def lobby(self, lobby: Lobby) -> list[Line]:
         before = self.countdown.lobby

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from reliablep2p.storage.metadata import MIGRATIONS
+from reliablep2p.storage.schema import MIGRATIONS
 
 from .faults.cluster import BIN, Cluster
 

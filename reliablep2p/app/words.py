@@ -6,8 +6,6 @@ them back.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
 from functools import singledispatch
 
@@ -15,6 +13,7 @@ from ..peer import events
 from ..peer.fetch import GetResult
 from ..proto import UPDATE_COMMAND, EveningRow, Lobby, PeerInfo, RoundState, short_hash
 from . import commands
+from .phrases import counted, listed, points, probes, shown, source
 
 TROUBLE = (
     events.SessionLost,
@@ -22,6 +21,7 @@ TROUBLE = (
     events.VersionRefused,
     events.NotReachable,
     events.Kicked,
+    events.NamesTaken,
     events.CatalogEntryIgnored,
     events.BackupFailed,
     events.PublishRefused,
@@ -34,37 +34,6 @@ TROUBLE = (
 
 def is_trouble(event: events.Event) -> bool:
     return isinstance(event, TROUBLE)
-
-
-def shown(name: str) -> str:
-    """A name as it can be printed safely: quoted and escaped if it holds a character that
-    would hide or reorder text (a bidi override would turn the rest of the line around)."""
-    return name if name.isprintable() else repr(name)
-
-
-def counted(count: int, thing: str) -> str:
-    return f"{count} {thing}{'' if count == 1 else 's'}"
-
-
-def points(count: int) -> str:
-    return counted(count, "point")
-
-
-def code_left(uses: int, expires_at: float) -> str:
-    """What is left of a join code: how many more may join with it, for how long."""
-    minutes = max(1, math.ceil((expires_at - time.time()) / 60))
-    within = f"{math.ceil(minutes / 60)} h" if minutes > 90 else f"{minutes} min"
-    return f"for {counted(uses, 'player')}, {within}"
-
-
-def source(who: str) -> str:
-    """Who served a file, as a sentence names it: a player by name, the database peer as
-    "the vault" (the feed said "from vault" here and "the vault" there)."""
-    return "the vault" if who == events.VAULT else who
-
-
-def probes(count: int) -> str:
-    return counted(count, "probe")
 
 
 @singledispatch  # register(TYPE): taking it from the annotation cost ~5 ms a start
@@ -113,10 +82,28 @@ UNREACHABLE = {
 
 @describe.register(events.DatabaseUnreachable)
 def _(event: events.DatabaseUnreachable) -> str:
+    return f"{join_refused(event)} — retrying"
+
+
+def join_refused(event: events.DatabaseUnreachable) -> str:
+    """Why we are not in, without the "retrying" (a one-shot `rp2p-peer` stops there)."""
     where = f"the host at {event.host}:{event.port}"
+    if event.cause == events.NAME_TAKEN:
+        return f"{where} refused us: {event.detail}; choose another name with --name NAME"
     if event.cause == events.REFUSED:
-        return f"{where} refused us: {event.detail} — retrying"
-    return f"cannot reach {where}: {UNREACHABLE.get(event.cause, event.cause)} — retrying"
+        return f"{where} refused us: {event.detail}"
+    return f"cannot reach {where}: {UNREACHABLE.get(event.cause, event.cause)}"
+
+
+@describe.register(events.Renamed)
+def _(event: events.Renamed) -> str:
+    taken = listed(event.taken)
+    return f"{taken} {'is' if len(event.taken) == 1 else 'are'} online already: you play as {event.name}"
+
+
+@describe.register(events.NamesTaken)
+def _(event: events.NamesTaken) -> str:
+    return f"{listed(event.names)} are all online already: choose a name with --name NAME"
 
 
 @describe.register(events.VersionRefused)

@@ -146,7 +146,9 @@ class GameApp(App[int]):
                 continue
             text = words.describe(event)
             if isinstance(event, events.TransferDone):
-                transfers.done(event.name, event.source, event.size, event.resumed_at)
+                transfers.done(
+                    event.name, event.source, event.size, event.resumed_at, event.sources
+                )
                 self.feed(text, "got")
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.TransferFailed):

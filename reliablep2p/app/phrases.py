@@ -11,6 +11,10 @@ from collections.abc import Sequence
 
 from ..peer import events
 
+LISTED_SOURCES = 3
+"""A file that came from more sources than this says how many, not who (the rest of the line
+lists them with their bytes)."""
+
 
 def shown(name: str) -> str:
     """A name as it can be printed safely: quoted and escaped if it holds a character that
@@ -46,3 +50,16 @@ def source(who: str) -> str:
 
 def probes(count: int) -> str:
     return counted(count, "probe")
+
+
+def from_whom(sources: Sequence[tuple[str, int]], main: str) -> str:
+    """Who sent a file's bytes, as a player says it: "ana", "ana, bo and the vault" (the
+    players by bytes sent, the vault last), "5 sources"; `main` when `sources` says nothing.
+    A get that switched source mid-transfer named only its last (or largest) one."""
+    who = sorted((name for name, count in sources if count),
+                 key=lambda name: (name == events.VAULT, -dict(sources)[name]))  # fmt: skip
+    if not who:
+        return source(main)
+    if len(who) > LISTED_SOURCES:
+        return f"{len(who)} sources"
+    return listed([source(name) for name in who])

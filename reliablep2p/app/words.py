@@ -13,7 +13,7 @@ from ..peer import events
 from ..peer.fetch import GetResult
 from ..proto import UPDATE_COMMAND, EveningRow, Lobby, PeerInfo, RoundState, short_hash
 from . import commands
-from .phrases import counted, listed, points, probes, shown, source
+from .phrases import counted, from_whom, listed, points, probes, shown, source
 
 TROUBLE = (
     events.SessionLost,
@@ -184,7 +184,7 @@ def _(event: events.TransferProgress) -> str:
 @describe.register(events.TransferDone)
 def _(event: events.TransferDone) -> str:
     resumed = f", resumed at {event.resumed_at:,} bytes" if event.resumed_at else ""
-    return (f"got {event.name} ({event.size:,} bytes) from {source(event.source)} "
+    return (f"got {event.name} ({event.size:,} bytes) from {from_whom(event.sources, event.source)} "
             f"after {probes(event.probes)}{resumed}")  # fmt: skip
 
 
@@ -364,12 +364,10 @@ def fetched(result: GetResult) -> str:
     """One line for a finished `get`: from whom, after how many probes, from where resumed."""
     if result.source == "local":
         return f"already have {result.name}"
-    line = (f"got {result.name} ({result.size:,} bytes) from {source(result.source)}"
-            f" after {probes(result.probes)}")  # fmt: skip
-    if len(result.sources) > 1:
-        line += (
-            " (" + ", then ".join(f"{n:,} B from {source(who)}" for who, n in result.sources) + ")"
-        )
+    line = (f"got {result.name} ({result.size:,} bytes) from"
+            f" {from_whom(result.sources, result.source)} after {probes(result.probes)}")  # fmt: skip
+    if len(result.sources) > 1:  # (bench/crowd.py and tests/lan read who sent what here)
+        line += " (" + ", ".join(f"{n:,} B from {source(who)}" for who, n in result.sources) + ")"
     if result.resumed_at:
         line += f", resumed at {result.resumed_at:,} bytes"
     if result.skipped:

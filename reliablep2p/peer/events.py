@@ -165,6 +165,8 @@ class TransferDone(Event, frozen=True):
     probes: int
     resumed_at: int = 0
     """Bytes already verified on disk from an earlier, interrupted get."""
+    sources: tuple[tuple[str, int], ...] = ()
+    """Who sent how many bytes, as `GetResult.sources` (`source`: the one that sent most)."""
 
 
 class TransferFailed(Event, frozen=True):

@@ -50,6 +50,14 @@ from .widgets.transfers import TransfersPanel
 FETCHES = commands.FETCHES
 
 
+FINAL_TITLES = {
+    events.Kicked: "Removed from the network",
+    events.VersionRefused: "Another protocol version",
+    events.NamesTaken: "Choose a name",
+}
+"""The notice's title for each way the core stops trying to join."""
+
+
 class GameApp(App[int]):
     """The game client for one player's `node`; the node runs inside, as a trio guest."""
 
@@ -163,10 +171,9 @@ class GameApp(App[int]):
                 self.connection = "reconnecting…"
                 self.feed(text, "error")
                 changed |= {"players", "hunt"}
-            elif isinstance(event, events.Kicked | events.VersionRefused):
+            elif isinstance(event, events.Kicked | events.VersionRefused | events.NamesTaken):
                 self.connection = "kicked out" if isinstance(event, events.Kicked) else "stopped"
-                title = "Removed from the network" if isinstance(event, events.Kicked) else (
-                    "Another protocol version")  # fmt: skip
+                title = FINAL_TITLES[type(event)]
                 self.notify(f"{text}\nCtrl+Q quits.", title=title, severity="error",
                             timeout=3600)  # fmt: skip
                 self.feed(text, "error")

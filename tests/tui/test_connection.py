@@ -174,3 +174,28 @@ def test_the_map_column_counts_the_map_again_after_the_host_restarts(
             await wait_until(lambda: map_column(app) == "3", what="the map counted again")
 
     asyncio.run(scenario())
+
+
+def test_a_player_whose_every_defaulted_name_is_taken_is_told_to_choose_one(
+    background_network: BackgroundNetwork,
+) -> None:
+    """On an --insecure-lan network the core gives up when NAME..NAME-9 are all online: the
+    player was told nothing but a feed line among others, and the status said "joined"."""
+    from reliablep2p.peer import events
+    from tui.messages import CoreEvents
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"))
+        fed = recording_feed(app)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(app)
+            taken = ("pi", *(f"pi-{n}" for n in range(2, 10)))
+            app.post_message(CoreEvents((events.NamesTaken(taken),)))
+            said = "pi, pi-2, pi-3, pi-4, pi-5, pi-6, pi-7, pi-8 and pi-9 are all online already"
+            await wait_until(lambda: any(said in line for line in fed), what="the feed")
+            await pilot.pause()
+            assert any(said in notice for notice in notices(app)), notices(app)
+            assert app.connection == "stopped"
+            assert screen_text(app, "#status").rstrip().endswith("stopped")
+
+    asyncio.run(scenario())

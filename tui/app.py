@@ -270,8 +270,8 @@ class GameApp(App[int]):
             self.feed(line, "command")
 
     def on_command_failed(self, message: CommandFailed) -> None:
-        name = message.command.name  # the line names the file: "get x: x: not in the catalog"
-        error = message.error.removeprefix(f"{name}: ") if name else message.error
+        name = message.command.name
+        error = message.reason  # the line names the file: "get x: x: not in the catalog"
         self.notify(error, title=message.line, severity="error")
         self.feed(f"{message.line}: {error}", "error")
         if message.command.verb in FETCHES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import singledispatch
 
+from ..net.channel import REFUSED as CONNECTION_REFUSED
 from ..peer import events
 from ..peer.fetch import GetResult
 from ..proto import UPDATE_COMMAND, EveningRow, Lobby, PeerInfo, RoundState, short_hash
@@ -93,6 +94,13 @@ def join_refused(event: events.DatabaseUnreachable) -> str:
     if event.cause == events.REFUSED:
         return f"{where} refused us: {event.detail}"
     return f"cannot reach {where}: {UNREACHABLE.get(event.cause, event.cause)}"
+
+
+def database_unreachable(address: tuple[str, int], cause: str) -> str:
+    """A database peer we could not ask (`ConnectionLost.cause` says why)."""
+    where = "{}:{}".format(*address)
+    why = f"nothing answers there ({cause})" if cause == CONNECTION_REFUSED else cause
+    return f"cannot reach the database peer at {where}: {why}"
 
 
 @describe.register(events.Renamed)

@@ -116,6 +116,7 @@ def test_two_machines_with_the_same_login_both_play_on_an_insecure_lan(tmp_path:
         wait_for(lambda: "student joined from" in cluster.db_log(), 30, "the first student")
         machine("two")
         wait_for(lambda: "student-2 joined from" in cluster.db_log(), 30, "the second student")
+        wait_for(lambda: "joined as student-2" in cluster.peer_log("two"), 30, "its welcome")
         said = cluster.peer_log("two")
         assert "student is online already: you play as student-2" in said, said
         assert said.count("online already") == 1 and "refused" not in said, said
@@ -131,3 +132,22 @@ def test_two_machines_with_the_same_login_both_play_on_an_insecure_lan(tmp_path:
         named.kill()
     finally:
         cluster.close()
+
+
+@pytest.mark.slow
+def test_a_plain_tcp_player_at_a_host_with_certificates_is_refused_in_one_line(
+    cluster: Cluster,
+) -> None:
+    """It read "refused us: Connect is not a request here — retrying", and tried for 15 s."""
+    got = cluster.run("rp2p-peer", "--insecure-lan", "--host", "127.0.0.1", "--port",
+                      free_port(), "--db", f"127.0.0.1:{cluster.db_port}", "--name", "eve",
+                      "--share", cluster.share("eve"), "--get", "x", timeout=30)  # fmt: skip
+    assert got.returncode == 1, got.stderr
+    lines = got.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].endswith(
+        f"eve: the host at 127.0.0.1:{cluster.db_port} refused us: this network's players have "
+        "certificates: join it with a code from its host (rp2p-tui --code CODE), without "
+        "--insecure-lan"
+    ), lines
+    assert "retrying" not in got.stderr and "Traceback" not in got.stderr

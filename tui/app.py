@@ -54,6 +54,7 @@ FINAL_TITLES = {
     events.Kicked: "Removed from the network",
     events.VersionRefused: "Another protocol version",
     events.NamesTaken: "Choose a name",
+    events.JoinRefused: "Cannot join",
 }
 """The notice's title for each way the core stops trying to join."""
 
@@ -171,7 +172,7 @@ class GameApp(App[int]):
                 self.connection = "reconnecting…"
                 self.feed(text, "error")
                 changed |= {"players", "hunt"}
-            elif isinstance(event, events.Kicked | events.VersionRefused | events.NamesTaken):
+            elif isinstance(event, tuple(FINAL_TITLES)):
                 self.connection = "kicked out" if isinstance(event, events.Kicked) else "stopped"
                 title = FINAL_TITLES[type(event)]
                 self.notify(f"{text}\nCtrl+Q quits.", title=title, severity="error",

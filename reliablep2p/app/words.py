@@ -23,6 +23,7 @@ TROUBLE = (
     events.NotReachable,
     events.Kicked,
     events.NamesTaken,
+    events.JoinRefused,
     events.CatalogEntryIgnored,
     events.BackupFailed,
     events.PublishRefused,
@@ -107,6 +108,11 @@ def database_unreachable(address: tuple[str, int], cause: str) -> str:
 def _(event: events.Renamed) -> str:
     taken = listed(event.taken)
     return f"{taken} {'is' if len(event.taken) == 1 else 'are'} online already: you play as {event.name}"
+
+
+@describe.register(events.JoinRefused)
+def _(event: events.JoinRefused) -> str:
+    return f"the host at {event.host}:{event.port} refused us: {event.detail}"
 
 
 @describe.register(events.NamesTaken)

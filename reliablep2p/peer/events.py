@@ -109,6 +109,15 @@ class NamesTaken(Event, frozen=True):
     names: tuple[str, ...]
 
 
+class JoinRefused(Event, frozen=True):
+    """The database peer refuses us for good, in its words (`detail`): a player without a
+    certificate at a host with them. Final: the node stops trying."""
+
+    host: str
+    port: int
+    detail: str
+
+
 class Kicked(Event, frozen=True):
     """The host threw us out of the network: our certificate is refused from now on. Final:
     the node stops trying."""

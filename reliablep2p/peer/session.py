@@ -206,6 +206,8 @@ class DatabaseSession:
             self._give_up(events.VersionRefused(*self._where(), exc.speaks, PROTOCOL_VERSION))
         elif isinstance(exc, RemoteError) and exc.code == ErrorCode.FORBIDDEN:
             self._give_up(events.Kicked())
+        elif isinstance(exc, RemoteError) and exc.code == ErrorCode.NOT_A_MEMBER:
+            self._give_up(events.JoinRefused(*self._where(), exc.detail))
         elif taken and (name := self.names.next_after(self.view.me.name)) is not None:
             self.dialer.name = name
             self.view.me = msgspec.structs.replace(self.view.me, name=name)

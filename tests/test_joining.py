@@ -255,6 +255,8 @@ async def test_a_code_the_host_finds_wrong_is_asked_for_again_where_someone_can_
     typist = Typist(code)
     assert (await joined(lan.where("carol", mistyped(code)), typist))[0] == "carol"
     assert len(typist.asked) == 1 and "wrong join code" in typist.asked[0], typist.asked
+    assert typist.asked[0].startswith(f"The host refused {mistyped(code)}: "), typist.asked  # the
+    # reason (with brackets of its own, "(expired or used up?)") was put in brackets: "((...))"
     with pytest.raises(JoinFailed, match=r"cannot join with code .*: wrong join code"):
         await joined(lan.where("dave", mistyped(code)))  # rp2p-peer: nobody to ask
 

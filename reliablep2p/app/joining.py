@@ -300,7 +300,7 @@ def _enroll(
             refused, problem = getattr(exc, "code", ""), exc
         if refused != ErrorCode.WRONG_CODE or attempt == RETYPES:
             break
-        again = _parse(chooser.ask_code(f"The host refused {code} ({problem})"))
+        again = _parse(chooser.ask_code(f"The host refused {code}: {problem}"))
         if again is None:
             break
         code = again

@@ -91,6 +91,8 @@ class GameApp(App[int]):
         self.news = RoundNews(node.name)
         self.catalog_query = ""
         self.quitting = False
+        self.left_unfinished: list[str] = []
+        """What was still coming when the player quit: said after the screen is gone."""
         self.panels: list[Widget] = []
 
     def compose(self) -> ComposeResult:
@@ -415,6 +417,7 @@ class GameApp(App[int]):
         if self.quitting:
             return
         self.quitting = True
+        self.left_unfinished = self.query_one(TransfersPanel).unfinished()
         self.connection = "leaving"
         self.notify("saying goodbye to everyone…", timeout=10)
         self.refresh_views(players=True)
@@ -458,6 +461,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     app.run()
     if (row := node.evening.row(node.name)) is not None:
         print(words.my_evening(row))
+    for line in app.left_unfinished:  # a Ctrl-Q mid-download said nothing of it
+        print(line)
     sys.exit(app.return_code or 0)
 
 

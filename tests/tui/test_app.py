@@ -212,3 +212,30 @@ def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
         asyncio.run(scenario())
     finally:
         net.close()
+
+
+def test_quitting_mid_download_says_what_is_kept_for_next_time(
+    background_network: BackgroundNetwork,
+) -> None:
+    """Ctrl-Q at 40% of a 190 MiB get printed only the evening's line: the player could not
+    know the 77 MiB were kept (the next get resumed from there)."""
+    from reliablep2p.peer import events
+    from tui.messages import CoreEvents
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            app.post_message(CoreEvents((
+                events.TransferProgress("big.mp4", "ann", 80 * 2**20, 200 * 2**20),
+                events.TransferProgress("small.txt", "ann", 10, 10),
+                events.TransferDone("small.txt", "ann", 10, 1),
+            )))  # fmt: skip
+            await pilot.pause()
+            await pilot.press("ctrl+q")
+            await wait_until(lambda: app.return_code is not None, what="the app to exit")
+        assert app.left_unfinished == [
+            "big.mp4: 80.0/200.0 MiB kept; get it again to go on from there"
+        ]
+
+    asyncio.run(scenario())

@@ -145,6 +145,15 @@ class TransfersPanel(VerticalScroll):
             entry.set_classes("done")
             self._subtitle()
 
+    def unfinished(self) -> list[str]:
+        """A line for each get still running (a player who quits now keeps what came)."""
+        lines = []
+        for name, entry in self.running.items():
+            if entry.last_done and (total := int(entry.bar.total or 0)):
+                lines.append(f"{name}: {model.fraction(entry.last_done, total)} kept; get it "
+                             "again to go on from there")  # fmt: skip
+        return lines
+
     def _trim(self) -> None:
         finished = [w for w in self.query(Transfer) if w.file not in self.running or
                     self.running[w.file] is not w]  # fmt: skip

@@ -265,7 +265,11 @@ class GameApp(App[int]):
         self.query_one(shown).focus()
 
     def on_command_done(self, message: CommandDone) -> None:
-        lines = words.result_lines(message.result)
+        result = message.result
+        if isinstance(result, commands.HelpListing):  # the terminal's columns, padded to 22,
+            lines = [f"{usage}: {text}" for usage, text in result.entries]  # broke in the feed
+        else:
+            lines = words.result_lines(result)
         if message.command.verb in FETCHES:
             self.query_one(TransfersPanel).answered(message.command.name, " ".join(lines))
             return  # the feed has the transfer's own line already

@@ -239,3 +239,30 @@ def test_quitting_mid_download_says_what_is_kept_for_next_time(
         ]
 
     asyncio.run(scenario())
+
+
+def test_help_typed_in_the_command_line_reads_as_sentences_in_the_narrow_feed(
+    background_network: BackgroundNetwork,
+) -> None:
+    """`:help` fed the terminal's table, padded to 22 columns: in the feed's 46 it wrapped
+    as "get NAME               fe / from the network..."."""
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"))
+        fed: list[str] = []
+        shown = app.feed
+
+        def feed(text: str, kind: str = "info") -> None:
+            fed.append(text)
+            shown(text, kind)
+
+        app.feed = feed  # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            await type_command(pilot, "help")
+            await wait_until(lambda: any(line.startswith("peers: ") for line in fed),
+                             what="the help lines")  # fmt: skip
+        listed = [line for line in fed if line.startswith(("get NAME", "peers"))]
+        assert listed and all(": " in line and "   " not in line for line in listed), listed
+
+    asyncio.run(scenario())

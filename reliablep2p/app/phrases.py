@@ -56,8 +56,9 @@ def from_whom(sources: Sequence[tuple[str, int]], main: str) -> str:
     """Who sent a file's bytes, as a player says it: "ana", "ana, bo and the vault" (the
     players by bytes sent, the vault last), "5 sources"; `main` when `sources` says nothing.
     A get that switched source mid-transfer named only its last (or largest) one."""
-    who = sorted((name for name, count in sources if count),
-                 key=lambda name: (name == events.VAULT, -dict(sources)[name]))  # fmt: skip
+    sent = dict(sources)
+    who = sorted((name for name, count in sent.items() if count),
+                 key=lambda name: (name == events.VAULT, -sent[name]))  # fmt: skip
     if not who:
         return source(main)
     if len(who) > LISTED_SOURCES:

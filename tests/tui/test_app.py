@@ -18,7 +18,7 @@ from tui.widgets.catalog import CatalogTable
 from tui.widgets.command_line import CommandLine, suggest
 from tui.widgets.players import PlayersTable
 
-from .conftest import BackgroundNetwork, screen_text, wait_until
+from .conftest import BackgroundNetwork, recording_feed, screen_text, wait_until
 
 SIZE = (160, 45)
 
@@ -249,14 +249,7 @@ def test_help_typed_in_the_command_line_reads_as_sentences_in_the_narrow_feed(
 
     async def scenario() -> None:
         app = GameApp(background_network.player("me"))
-        fed: list[str] = []
-        shown = app.feed
-
-        def feed(text: str, kind: str = "info") -> None:
-            fed.append(text)
-            shown(text, kind)
-
-        app.feed = feed  # type: ignore[method-assign]
+        fed = recording_feed(app)
         async with app.run_test(size=SIZE) as pilot:
             await started(app)
             await type_command(pilot, "help")

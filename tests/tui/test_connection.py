@@ -14,23 +14,10 @@ from tui.app import GameApp
 from tui.widgets.hunt import HuntPanel
 from tui.widgets.players import PlayersTable
 
-from .conftest import BackgroundNetwork, screen_text, wait_until
+from .conftest import BackgroundNetwork, recording_feed, screen_text, wait_until
 from .test_app import notices, started, type_command
 
 HUNT_DB = {"min_players": 2, "lobby_seconds": 0, "round_seconds": 300, "pause_seconds": 600}
-
-
-def recording_feed(app: GameApp) -> list[str]:
-    """Every line the app puts in its feed, as it is put there (the widget wraps them)."""
-    fed: list[str] = []
-    shown = app.feed
-
-    def feed(text: str, kind: str = "info") -> None:
-        fed.append(text)
-        shown(text, kind)
-
-    app.feed = feed  # type: ignore[method-assign]
-    return fed
 
 
 def test_status_bar_shows_reconnecting_while_the_database_peer_is_down(

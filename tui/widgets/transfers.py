@@ -49,8 +49,10 @@ class Transfer(Widget):
     def progress(self, source: str, done: int, total: int) -> None:
         """A batch of progress: the rate is measured between batches, over the last seconds."""
         now = time.monotonic()
-        counted = max(0, done - self.last_done) if self.last_done else 0  # (a resumed get's
-        self.sent[source] = self.sent.get(source, 0) + counted  # first count is its disk's)
+        # what came since the last batch counts for this one's source (the first batch of a
+        # resumed get holds what was on disk already: it counts for nobody)
+        counted = max(0, done - self.last_done) if self.last_done else 0
+        self.sent[source] = self.sent.get(source, 0) + counted
         self.last_done = max(done, self.last_done)
         if (whom := from_whom(list(self.sent.items()), source)) != self.shown_from:
             self.shown_from = whom  # (the rate is the whole get's: sources come and go)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
 from collections.abc import Iterable, Sequence
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -14,14 +11,12 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input
 
 from reliablep2p.app import commands, words
-from reliablep2p.app.options import add_player_options, make_player
 from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import PlayerStats, RoundState
 
 from . import model, palette, screenshot
 from .bridge import CoreBridge
-from .join import ScreenChooser
 from .messages import (
     CommandDone,
     CommandFailed,
@@ -442,32 +437,10 @@ class GameApp(App[int]):
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="rp2p-tui",
-        description="The game client: join the network, hunt for the round's files, share yours.",
-    )
-    add_player_options(parser)
-    parser.add_argument("--log", metavar="FILE", help="write the log here (the screen has none)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
-    args = parser.parse_args(argv)
-    if args.log:
-        logging.basicConfig(
-            filename=args.log,
-            level=logging.DEBUG if args.verbose else logging.INFO,
-            format="%(asctime)s %(name)s %(message)s",
-        )
-    else:  # the screen is the log: nothing may write over it
-        logging.getLogger().addHandler(logging.NullHandler())
-        logging.lastResort = None
-    notes: list[str] = []
-    node = make_player(args, ScreenChooser(), notes)
-    app = GameApp(node, notes=notes)
-    app.run()
-    if (row := node.evening.row(node.name)) is not None:
-        print(words.my_evening(row))
-    for line in app.left_unfinished:  # a Ctrl-Q mid-download said nothing of it
-        print(line)
-    sys.exit(app.return_code or 0)
+    """`rp2p-tui`: its options, and what it says once the screen is gone (`program.py`)."""
+    from .program import run
+
+    run(argv)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,13 @@ import trio
 from ..net.identity import SecurityError
 from ..peer import events
 from ..peer.node import Node
-from ..proto.discovery import DISCOVERY_PORT, MAX_NETWORK_NAME
+from ..proto.discovery import DISCOVERY_PORT
 from . import bot, commands, phrases, words
 from .options import (
     add_player_options,
     add_version_option,
     make_player,
+    network_name_option,
     port_option,
     sole_error,
     start_node,
@@ -232,14 +233,6 @@ async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
         nursery.cancel_scope.cancel()
     logging.getLogger("rp2p").info("stopped")
     return 0
-
-
-def network_name_option(text: str) -> str:
-    if not text.isprintable() or not 0 < len(text.encode()) <= MAX_NETWORK_NAME:
-        raise argparse.ArgumentTypeError(
-            f"a network's name is 1 to {MAX_NETWORK_NAME} bytes of printable text"
-        )
-    return text
 
 
 def how_to_join(database: DatabasePeer, code: str) -> list[str]:

@@ -21,7 +21,7 @@ import trio
 from ..peer import events
 from ..peer.node import Node
 from ..peer.swarm.uploads import parse_rate
-from ..proto.discovery import DISCOVERY_PORT
+from ..proto.discovery import DISCOVERY_PORT, MAX_NETWORK_NAME
 from ..storage.share import ShareUnusable
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
 from .naming import candidates, default_name
@@ -64,6 +64,14 @@ def port_option(text: str) -> int:
     if not 0 <= number < 65536:
         raise argparse.ArgumentTypeError(f"port {number} is out of range")
     return number
+
+
+def network_name_option(text: str) -> str:
+    if not text.isprintable() or not 0 < len(text.encode()) <= MAX_NETWORK_NAME:
+        raise argparse.ArgumentTypeError(
+            f"a network's name is 1 to {MAX_NETWORK_NAME} bytes of printable text"
+        )
+    return text
 
 
 def rate_option(text: str) -> float:

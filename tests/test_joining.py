@@ -255,6 +255,8 @@ async def test_a_code_the_host_finds_wrong_is_asked_for_again_where_someone_can_
     typist = Typist(code)
     assert (await joined(lan.where("carol", mistyped(code)), typist))[0] == "carol"
     assert len(typist.asked) == 1 and "wrong join code" in typist.asked[0], typist.asked
+    assert typist.asked[0].startswith(f"The host refused {mistyped(code)}: "), typist.asked  # the
+    # reason (with brackets of its own, "(expired or used up?)") was put in brackets: "((...))"
     with pytest.raises(JoinFailed, match=r"cannot join with code .*: wrong join code"):
         await joined(lan.where("dave", mistyped(code)))  # rp2p-peer: nobody to ask
 
@@ -292,6 +294,26 @@ async def test_nothing_listening_reads_as_nothing_answers_not_as_trio_says_it() 
     with pytest.raises(ConnectionLost) as lost:
         await open_channel("127.0.0.1", port, name="carol", listen_port=0)
     assert lost.value.detail == f"nothing answers at 127.0.0.1:{port} (connection refused)"
+    assert (lost.value.address, lost.value.cause) == (("127.0.0.1", port), "connection refused")
+
+
+def test_why_a_call_failed_is_data_and_the_player_reads_it_in_the_programs_words() -> None:
+    """`_ask_any` cut "cannot reach A: " and "A " off `detail` and replaced "nothing answers
+    at A": any change of the core's sentence broke the player's line without a test noticing."""
+    import errno
+
+    from reliablep2p.app import words
+    from reliablep2p.net.channel import unreachable
+
+    tries = ExceptionGroup("all", [OSError(errno.EHOSTUNREACH, "No route to host")])
+    failed = OSError("all attempts to connect to 10.0.0.9:9000 failed")
+    failed.__cause__ = tries
+    lost = unreachable("10.0.0.9", 9000, failed)
+    assert (lost.address, lost.cause) == (("10.0.0.9", 9000), "No route to host")
+    assert lost.detail == "cannot reach 10.0.0.9:9000: No route to host"
+    assert words.database_unreachable(lost.address, lost.cause) == (
+        "cannot reach the database peer at 10.0.0.9:9000: No route to host"
+    )
 
 
 async def test_a_defaulted_name_taken_gets_a_suffix_and_keeps_it_on_a_restart(lan: Lan) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
 from collections.abc import Iterable, Sequence
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -14,14 +11,12 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input
 
 from reliablep2p.app import commands, words
-from reliablep2p.app.options import add_player_options, make_player
 from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import PlayerStats, RoundState
 
 from . import model, palette, screenshot
 from .bridge import CoreBridge
-from .join import ScreenChooser
 from .messages import (
     CommandDone,
     CommandFailed,
@@ -48,6 +43,15 @@ from .widgets.status import StatusBar
 from .widgets.transfers import TransfersPanel
 
 FETCHES = commands.FETCHES
+
+
+FINAL_TITLES = {
+    events.Kicked: "Removed from the network",
+    events.VersionRefused: "Another protocol version",
+    events.NamesTaken: "Choose a name",
+    events.JoinRefused: "Cannot join",
+}
+"""The notice's title for each way the core stops trying to join."""
 
 
 class GameApp(App[int]):
@@ -82,6 +86,8 @@ class GameApp(App[int]):
         self.news = RoundNews(node.name)
         self.catalog_query = ""
         self.quitting = False
+        self.left_unfinished: list[str] = []
+        """What was still coming when the player quit: said after the screen is gone."""
         self.panels: list[Widget] = []
 
     def compose(self) -> ComposeResult:
@@ -146,7 +152,9 @@ class GameApp(App[int]):
                 continue
             text = words.describe(event)
             if isinstance(event, events.TransferDone):
-                transfers.done(event.name, event.source, event.size, event.resumed_at)
+                transfers.done(
+                    event.name, event.source, event.size, event.resumed_at, event.sources
+                )
                 self.feed(text, "got")
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.TransferFailed):
@@ -161,10 +169,9 @@ class GameApp(App[int]):
                 self.connection = "reconnecting…"
                 self.feed(text, "error")
                 changed |= {"players", "hunt"}
-            elif isinstance(event, events.Kicked | events.VersionRefused):
+            elif isinstance(event, tuple(FINAL_TITLES)):
                 self.connection = "kicked out" if isinstance(event, events.Kicked) else "stopped"
-                title = "Removed from the network" if isinstance(event, events.Kicked) else (
-                    "Another protocol version")  # fmt: skip
+                title = FINAL_TITLES[type(event)]
                 self.notify(f"{text}\nCtrl+Q quits.", title=title, severity="error",
                             timeout=3600)  # fmt: skip
                 self.feed(text, "error")
@@ -253,7 +260,11 @@ class GameApp(App[int]):
         self.query_one(shown).focus()
 
     def on_command_done(self, message: CommandDone) -> None:
-        lines = words.result_lines(message.result)
+        result = message.result
+        if isinstance(result, commands.HelpListing):  # the terminal's columns, padded to 22,
+            lines = [f"{usage}: {text}" for usage, text in result.entries]  # broke in the feed
+        else:
+            lines = words.result_lines(result)
         if message.command.verb in FETCHES:
             self.query_one(TransfersPanel).answered(message.command.name, " ".join(lines))
             return  # the feed has the transfer's own line already
@@ -261,8 +272,8 @@ class GameApp(App[int]):
             self.feed(line, "command")
 
     def on_command_failed(self, message: CommandFailed) -> None:
-        name = message.command.name  # the line names the file: "get x: x: not in the catalog"
-        error = message.error.removeprefix(f"{name}: ") if name else message.error
+        name = message.command.name
+        error = message.reason  # the line names the file: "get x: x: not in the catalog"
         self.notify(error, title=message.line, severity="error")
         self.feed(f"{message.line}: {error}", "error")
         if message.command.verb in FETCHES:
@@ -405,6 +416,7 @@ class GameApp(App[int]):
         if self.quitting:
             return
         self.quitting = True
+        self.left_unfinished = self.query_one(TransfersPanel).unfinished()
         self.connection = "leaving"
         self.notify("saying goodbye to everyone…", timeout=10)
         self.refresh_views(players=True)
@@ -425,30 +437,10 @@ class GameApp(App[int]):
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="rp2p-tui",
-        description="The game client: join the network, hunt for the round's files, share yours.",
-    )
-    add_player_options(parser)
-    parser.add_argument("--log", metavar="FILE", help="write the log here (the screen has none)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log protocol details")
-    args = parser.parse_args(argv)
-    if args.log:
-        logging.basicConfig(
-            filename=args.log,
-            level=logging.DEBUG if args.verbose else logging.INFO,
-            format="%(asctime)s %(name)s %(message)s",
-        )
-    else:  # the screen is the log: nothing may write over it
-        logging.getLogger().addHandler(logging.NullHandler())
-        logging.lastResort = None
-    notes: list[str] = []
-    node = make_player(args, ScreenChooser(), notes)
-    app = GameApp(node, notes=notes)
-    app.run()
-    if (row := node.evening.row(node.name)) is not None:
-        print(words.my_evening(row))
-    sys.exit(app.return_code or 0)
+    """`rp2p-tui`: its options, and what it says once the screen is gone (`program.py`)."""
+    from .program import run
+
+    run(argv)
 
 
 if __name__ == "__main__":

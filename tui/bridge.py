@@ -149,7 +149,7 @@ class CoreBridge:
         try:
             answer = CommandDone(line, command, await commands.execute(self.node, command))
         except commands.CommandError as exc:
-            answer = CommandFailed(line, command, str(exc))
+            answer = CommandFailed(line, command, str(exc), exc.reason)
         except Exception as exc:  # a bug or a surprise: one line for the player, details in the log
             log.exception("command %r failed", line)
             answer = CommandFailed(line, command, describe(exc))

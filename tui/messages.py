@@ -31,13 +31,15 @@ class CommandDone(Message):
 
 
 class CommandFailed(Message):
-    """A command could not run; `error` is one line for the player."""
+    """A command could not run; `error` is one line for the player, `reason` the same without
+    the file it is about (the line typed names it)."""
 
-    def __init__(self, line: str, command: Command, error: str) -> None:
+    def __init__(self, line: str, command: Command, error: str, reason: str = "") -> None:
         super().__init__()
         self.line = line
         self.command = command
         self.error = error
+        self.reason = reason or error
 
 
 class CoreFailed(Message):

@@ -16,12 +16,13 @@ import trio
 from ..net.identity import SecurityError
 from ..peer import events
 from ..peer.node import Node
-from ..proto.discovery import DISCOVERY_PORT, MAX_NETWORK_NAME
-from . import bot, commands, words
+from ..proto.discovery import DISCOVERY_PORT
+from . import bot, commands, phrases, words
 from .options import (
     add_player_options,
     add_version_option,
     make_player,
+    network_name_option,
     port_option,
     sole_error,
     start_node,
@@ -221,7 +222,7 @@ async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
                 nursery.cancel_scope.cancel()
                 return refused(exc)
             code = tagged_code(start.code, database.authority.tag)
-            print(f"join code: {code}  ({words.code_left(start.uses_left, start.expires_at)};"
+            print(f"join code: {code}  ({phrases.code_left(start.uses_left, start.expires_at)};"
                   " another with 'rp2p-db invite')", flush=True)  # fmt: skip
             lines = await trio.to_thread.run_sync(how_to_join, database, code)
             print("\n".join(lines), flush=True)
@@ -232,14 +233,6 @@ async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
         nursery.cancel_scope.cancel()
     logging.getLogger("rp2p").info("stopped")
     return 0
-
-
-def network_name_option(text: str) -> str:
-    if not text.isprintable() or not 0 < len(text.encode()) <= MAX_NETWORK_NAME:
-        raise argparse.ArgumentTypeError(
-            f"a network's name is 1 to {MAX_NETWORK_NAME} bytes of printable text"
-        )
-    return text
 
 
 def how_to_join(database: DatabasePeer, code: str) -> list[str]:
@@ -348,9 +341,7 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
             if node.session.gave_up.is_set():
                 pass  # kicked, or another version: its one line is logged already
             elif not node.ready.is_set():
-                known = ", ".join(f"{host}:{port}" for host, port in node.databases) or "?"
-                several = "s" if len(node.databases) > 1 else ""
-                print(f"rp2p-peer: database peer{several} {known} unreachable", file=sys.stderr)
+                print(f"rp2p-peer: {not_joined(node)}", file=sys.stderr)
                 status = 1
             elif wanted:
                 status = await _fetch_all(node, wanted)
@@ -366,6 +357,16 @@ async def _run_peer(node: Node, wanted: list[str], level: bot.Level | None) -> i
     if not wanted and (row := node.evening.row(node.name)) is not None:
         print(words.my_evening(row), flush=True)
     return status
+
+
+def not_joined(node: Node) -> str:
+    """Why the player is not in, when its time to join is up: the host's refusal, if it
+    refused (a name taken is no unreachable host), else where nothing answered."""
+    told = node.session.unreachable
+    if told is not None and told.cause in (events.REFUSED, events.NAME_TAKEN):
+        return words.join_refused(told)
+    known = ", ".join(f"{host}:{port}" for host, port in node.databases) or "?"
+    return f"database peer{'s' if len(node.databases) > 1 else ''} {known} unreachable"
 
 
 async def _until_given_up(node: Node, work: trio.CancelScope) -> None:

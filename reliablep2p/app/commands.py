@@ -30,7 +30,12 @@ FETCHES = ("get", "secure-get")
 
 
 class CommandError(Exception):
-    """A command that cannot run; the message is one line for the player."""
+    """A command that cannot run; the message is one line for the player, `reason` the same
+    without the file it is about (a screen that names the file already shows that)."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class Command(msgspec.Struct, frozen=True):
@@ -164,7 +169,7 @@ async def execute(node: Node, command: Command) -> Result:
             await node.ready_up()
             return ReadySent()
     except GetError as exc:
-        raise CommandError(str(exc)) from None
+        raise CommandError(str(exc), reason=exc.reason) from None
     except ProtocolError as exc:
         raise CommandError(exc.detail) from None
     return view(node, command.verb)

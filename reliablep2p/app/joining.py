@@ -232,16 +232,14 @@ def _ask_any(addresses: list[Addr], name: str) -> Host:
     """The network the first of `addresses` that answers is, with all of them as its
     database peers (the others are checked by TLS when the session moves there)."""
     from ..net.dataframes import ConnectionLost  # where it is used, as `_ask`'s imports
+    from . import words  # (it imports the commands, which import the options, which import us)
 
     problems = []
     for address in addresses:
         try:
             host = _ask(address, name)
         except ConnectionLost as exc:  # nobody there: it said nothing, and was not asked
-            where = "{}:{}".format(*address)
-            why = exc.detail.removeprefix(f"cannot reach {where}: ").removeprefix(f"{where} ")
-            why = why.replace(f"nothing answers at {where}", "nothing answers there")
-            problems.append(f"cannot reach the database peer at {where}: {why}")
+            problems.append(words.database_unreachable(address, exc.cause))
             continue
         except ProtocolError as exc:
             problems.append("the database peer at {}:{} did not say which network it is: "
@@ -302,7 +300,7 @@ def _enroll(
             refused, problem = getattr(exc, "code", ""), exc
         if refused != ErrorCode.WRONG_CODE or attempt == RETYPES:
             break
-        again = _parse(chooser.ask_code(f"The host refused {code} ({problem})"))
+        again = _parse(chooser.ask_code(f"The host refused {code}: {problem}"))
         if again is None:
             break
         code = again

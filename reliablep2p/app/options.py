@@ -21,10 +21,10 @@ import trio
 from ..peer import events
 from ..peer.node import Node
 from ..peer.swarm.uploads import parse_rate
-from ..proto.discovery import DISCOVERY_PORT
+from ..proto.discovery import DISCOVERY_PORT, MAX_NETWORK_NAME
 from ..storage.share import ShareUnusable
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
-from .naming import default_name
+from .naming import candidates, default_name
 from .profiles import Profile, Profiles
 
 DEFAULT_DB = ("127.0.0.1", 9000)
@@ -64,6 +64,14 @@ def port_option(text: str) -> int:
     if not 0 <= number < 65536:
         raise argparse.ArgumentTypeError(f"port {number} is out of range")
     return number
+
+
+def network_name_option(text: str) -> str:
+    if not text.isprintable() or not 0 < len(text.encode()) <= MAX_NETWORK_NAME:
+        raise argparse.ArgumentTypeError(
+            f"a network's name is 1 to {MAX_NETWORK_NAME} bytes of printable text"
+        )
+    return text
 
 
 def rate_option(text: str) -> float:
@@ -151,6 +159,7 @@ def make_player(
     given: list[tuple[str, int]] = args.db or []
     identity, databases = None, given or [DEFAULT_DB]
     joined = None
+    other_names = candidates(name)[1:] if not args.name else []  # (no certificate: `naming`)
     if not args.insecure_lan:
         where = Where(
             name=name, code=args.code, database=given[0] if given else None,
@@ -163,7 +172,7 @@ def make_player(
         except JoinFailed as exc:
             sys.exit(str(exc))
         identity, databases = joined.identity, [joined.database, *joined.databases]
-        name = identity.name  # a defaulted name taken gets a suffix (`naming`)
+        name, other_names = identity.name, []  # a defaulted name taken got a suffix already
         if notes is None:
             for note in joined.notes:
                 print(note, file=sys.stderr, flush=True)
@@ -171,7 +180,7 @@ def make_player(
             notes.extend(joined.notes)
     node = Node(name=name, host=args.host, port=port, share_dir=args.share,
                 database=databases[0], databases=databases[1:], identity=identity,
-                max_upload=args.max_upload, **options)  # fmt: skip
+                max_upload=args.max_upload, other_names=other_names, **options)  # fmt: skip
     if joined is not None and joined.profile is not None:
         node.subscribe(functools.partial(remember_databases, joined.profile))
     return node

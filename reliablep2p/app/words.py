@@ -6,15 +6,15 @@ them back.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
 from functools import singledispatch
 
+from ..net.channel import REFUSED as CONNECTION_REFUSED
 from ..peer import events
 from ..peer.fetch import GetResult
 from ..proto import UPDATE_COMMAND, EveningRow, Lobby, PeerInfo, RoundState, short_hash
 from . import commands
+from .phrases import counted, from_whom, listed, points, probes, shown, source
 
 TROUBLE = (
     events.SessionLost,
@@ -22,6 +22,8 @@ TROUBLE = (
     events.VersionRefused,
     events.NotReachable,
     events.Kicked,
+    events.NamesTaken,
+    events.JoinRefused,
     events.CatalogEntryIgnored,
     events.BackupFailed,
     events.PublishRefused,
@@ -34,37 +36,6 @@ TROUBLE = (
 
 def is_trouble(event: events.Event) -> bool:
     return isinstance(event, TROUBLE)
-
-
-def shown(name: str) -> str:
-    """A name as it can be printed safely: quoted and escaped if it holds a character that
-    would hide or reorder text (a bidi override would turn the rest of the line around)."""
-    return name if name.isprintable() else repr(name)
-
-
-def counted(count: int, thing: str) -> str:
-    return f"{count} {thing}{'' if count == 1 else 's'}"
-
-
-def points(count: int) -> str:
-    return counted(count, "point")
-
-
-def code_left(uses: int, expires_at: float) -> str:
-    """What is left of a join code: how many more may join with it, for how long."""
-    minutes = max(1, math.ceil((expires_at - time.time()) / 60))
-    within = f"{math.ceil(minutes / 60)} h" if minutes > 90 else f"{minutes} min"
-    return f"for {counted(uses, 'player')}, {within}"
-
-
-def source(who: str) -> str:
-    """Who served a file, as a sentence names it: a player by name, the database peer as
-    "the vault" (the feed said "from vault" here and "the vault" there)."""
-    return "the vault" if who == events.VAULT else who
-
-
-def probes(count: int) -> str:
-    return counted(count, "probe")
 
 
 @singledispatch  # register(TYPE): taking it from the annotation cost ~5 ms a start
@@ -113,10 +84,40 @@ UNREACHABLE = {
 
 @describe.register(events.DatabaseUnreachable)
 def _(event: events.DatabaseUnreachable) -> str:
+    return f"{join_refused(event)} — retrying"
+
+
+def join_refused(event: events.DatabaseUnreachable) -> str:
+    """Why we are not in, without the "retrying" (a one-shot `rp2p-peer` stops there)."""
     where = f"the host at {event.host}:{event.port}"
+    if event.cause == events.NAME_TAKEN:
+        return f"{where} refused us: {event.detail}; choose another name with --name NAME"
     if event.cause == events.REFUSED:
-        return f"{where} refused us: {event.detail} — retrying"
-    return f"cannot reach {where}: {UNREACHABLE.get(event.cause, event.cause)} — retrying"
+        return f"{where} refused us: {event.detail}"
+    return f"cannot reach {where}: {UNREACHABLE.get(event.cause, event.cause)}"
+
+
+def database_unreachable(address: tuple[str, int], cause: str) -> str:
+    """A database peer we could not ask (`ConnectionLost.cause` says why)."""
+    where = "{}:{}".format(*address)
+    why = f"nothing answers there ({cause})" if cause == CONNECTION_REFUSED else cause
+    return f"cannot reach the database peer at {where}: {why}"
+
+
+@describe.register(events.Renamed)
+def _(event: events.Renamed) -> str:
+    taken = listed(event.taken)
+    return f"{taken} {'is' if len(event.taken) == 1 else 'are'} online already: you play as {event.name}"
+
+
+@describe.register(events.JoinRefused)
+def _(event: events.JoinRefused) -> str:
+    return f"the host at {event.host}:{event.port} refused us: {event.detail}"
+
+
+@describe.register(events.NamesTaken)
+def _(event: events.NamesTaken) -> str:
+    return f"{listed(event.names)} are all online already: choose a name with --name NAME"
 
 
 @describe.register(events.VersionRefused)
@@ -197,7 +198,7 @@ def _(event: events.TransferProgress) -> str:
 @describe.register(events.TransferDone)
 def _(event: events.TransferDone) -> str:
     resumed = f", resumed at {event.resumed_at:,} bytes" if event.resumed_at else ""
-    return (f"got {event.name} ({event.size:,} bytes) from {source(event.source)} "
+    return (f"got {event.name} ({event.size:,} bytes) from {from_whom(event.sources, event.source)} "
             f"after {probes(event.probes)}{resumed}")  # fmt: skip
 
 
@@ -377,12 +378,10 @@ def fetched(result: GetResult) -> str:
     """One line for a finished `get`: from whom, after how many probes, from where resumed."""
     if result.source == "local":
         return f"already have {result.name}"
-    line = (f"got {result.name} ({result.size:,} bytes) from {source(result.source)}"
-            f" after {probes(result.probes)}")  # fmt: skip
-    if len(result.sources) > 1:
-        line += (
-            " (" + ", then ".join(f"{n:,} B from {source(who)}" for who, n in result.sources) + ")"
-        )
+    line = (f"got {result.name} ({result.size:,} bytes) from"
+            f" {from_whom(result.sources, result.source)} after {probes(result.probes)}")  # fmt: skip
+    if len(result.sources) > 1:  # (bench/crowd.py and tests/lan read who sent what here)
+        line += " (" + ", ".join(f"{n:,} B from {source(who)}" for who, n in result.sources) + ")"
     if result.resumed_at:
         line += f", resumed at {result.resumed_at:,} bytes"
     if result.skipped:

@@ -1,12 +1,24 @@
-"""Who may open a session: not a kicked name, not a name online already, not another's address."""
+"""Who may open a session: not a kicked name, not a name online already, not another's address,
+and, on a network with certificates, nobody without one."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 
+from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
-from ..proto import ErrorCode, PeerInfo, RemoteProtocolError
+from ..proto import Connect, ErrorCode, Hello, PeerInfo, RemoteProtocolError
 from .pushes import Session
+
+PLAINTEXT_JOIN = ("this network's players have certificates: join it with a code from its host "
+                  "(rp2p-tui --code CODE), without --insecure-lan")  # fmt: skip
+"""Why a `connect` in plaintext is refused: a player started with --insecure-lan. It read
+"Connect is not a request here", and tried again and again."""
+
+
+async def refuse_plaintext_join(channel: Channel, hello: Hello, request: Connect) -> None:
+    """A `connect` without TLS, at a database peer with certificates (its plaintext table)."""
+    raise RemoteProtocolError(ErrorCode.NOT_A_MEMBER, PLAINTEXT_JOIN)
 
 
 def admit(

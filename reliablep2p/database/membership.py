@@ -22,6 +22,7 @@ from ..net.identity import ADMIN_NAME, DATABASE_NAME, SecurityError
 from ..net.server import ConnectionCaps, Handler, Slot, remote
 from ..proto import (
     AskNetwork,
+    Connect,
     Enroll,
     ErrorCode,
     Hello,
@@ -36,6 +37,7 @@ from ..proto import (
     taken_by,
 )
 from ..storage.interfaces import MetadataStore
+from .admission import refuse_plaintext_join
 from .authority import NetworkAuthority
 from .guesses import GuessLimiter, source_of
 from .kicks import refusals
@@ -97,10 +99,12 @@ class Membership:
         """Per address, held by its conversation trying a code now."""
 
     def plaintext_handlers(self) -> dict[type, Handler]:
-        """What a caller with no certificate may ask, in plaintext: which network, and to join."""
+        """What a caller with no certificate may ask, in plaintext: which network, and to join
+        (a `connect` is refused in words: a player started with --insecure-lan)."""
         if self.authority is None:
             return {}
-        return {AskNetwork: self.serve_ask_network, Enroll: self.serve_enrollment}
+        return {AskNetwork: self.serve_ask_network, Enroll: self.serve_enrollment,
+                Connect: refuse_plaintext_join}  # fmt: skip
 
     async def serve_ask_network(self, channel: Channel, hello: Hello, request: AskNetwork) -> None:
         """Say which network this is, so a code is never tried on another network's host."""

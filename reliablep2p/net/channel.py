@@ -305,18 +305,27 @@ def certificate_name(stream: trio.abc.Stream) -> str:
     return common_name(x509.load_der_x509_certificate(der).subject)
 
 
-def unreachable(where: str, exc: OSError) -> str:
-    """Why a connection to `where` failed, as a player reads it. trio says "all attempts to
-    connect to A failed" and keeps each attempt's error in the cause: those say what happened."""
-    cause = exc.__cause__
-    tried = [e for e in cause.exceptions if isinstance(e, OSError)] if isinstance(
-        cause, BaseExceptionGroup) else []  # fmt: skip
-    codes = [e.errno for e in tried or [exc] if e.errno]
+REFUSED = "connection refused"
+"""`ConnectionLost.cause` when nothing listens at the address."""
+NO_ANSWER = "did not answer"
+"""...and when nothing came back in time."""
+
+
+def unreachable(host: str, port: int, exc: OSError) -> ConnectionLost:
+    """Why a connection to `host:port` failed, as a player reads it. trio says "all attempts
+    to connect to A failed" and keeps each attempt's error in the cause: those say what
+    happened."""
+    tried = exc.__cause__
+    errors = [e for e in tried.exceptions if isinstance(e, OSError)] if isinstance(
+        tried, BaseExceptionGroup) else []  # fmt: skip
+    codes = [e.errno for e in errors or [exc] if e.errno]
+    where = f"{host}:{port}"
     if codes and all(code == errno.ECONNREFUSED for code in codes):
-        return f"nothing answers at {where} (connection refused)"
-    if codes:
-        return f"cannot reach {where}: {os.strerror(codes[0])}"
-    return f"cannot reach {where}: {exc.strerror or exc}"
+        cause, detail = REFUSED, f"nothing answers at {where} ({REFUSED})"
+    else:
+        cause = os.strerror(codes[0]) if codes else str(exc.strerror or exc)
+        detail = f"cannot reach {where}: {cause}"
+    return ConnectionLost(ErrorCode.INTERNAL, detail, address=(host, port), cause=cause)
 
 
 async def open_channel(
@@ -341,9 +350,10 @@ async def open_channel(
         with trio.fail_after(CONNECT_TIMEOUT):
             stream = await trio.open_tcp_stream(host, port)
     except trio.TooSlowError:
-        raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not answer") from None
+        raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} {NO_ANSWER}", address=(host, port),
+                             cause=NO_ANSWER) from None  # fmt: skip
     except OSError as exc:
-        raise ConnectionLost(ErrorCode.INTERNAL, unreachable(f"{host}:{port}", exc)) from None
+        raise unreachable(host, port, exc) from None
     if tls is not None:
         tcp = stream
         with trio.move_on_after(handshake_timeout):

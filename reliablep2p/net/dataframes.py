@@ -49,7 +49,19 @@ def why_broken(exc: BaseException) -> str:
 
 
 class ConnectionLost(ProtocolError):
-    """The connection was refused, reset, closed early or timed out."""
+    """The connection was refused, reset, closed early or timed out.
+
+    A call that could not be made also says where it went (`address`) and why, in a few words
+    without the address (`cause`; `detail` is the whole sentence): a program that names the
+    host its own way ("the database peer at ...") words it from those, not from `detail`.
+    """
+
+    def __init__(
+        self, code: str, detail: str, *, address: tuple[str, int] | None = None, cause: str = ""
+    ) -> None:
+        super().__init__(code, detail)
+        self.address = address
+        self.cause = cause or detail
 
 
 @contextlib.contextmanager

@@ -350,7 +350,9 @@ async def ask_network(host: str, port: int, *, name: str, timeout: float = 3.0) 
         ) as channel:
             await channel.send(AskNetwork())
             return await channel.receive_message(NetworkInfo)
-    raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} did not say which network it is")
+    silent = "did not say which network it is"
+    raise ConnectionLost(ErrorCode.TIMEOUT, f"{host}:{port} {silent}", address=(host, port),
+                         cause=silent)  # fmt: skip
 
 
 def unreachable_hint(port: int) -> str:

@@ -61,8 +61,10 @@ class NotReachable(Event, frozen=True):
 
 
 NO_ANSWER, HANDSHAKE, BROKEN, REFUSED = "no-answer", "handshake", "broken", "refused"
+NAME_TAKEN = "name-taken"
 """Why the database peer could not be joined: nothing answered at its address, the TLS
-handshake failed, the connection broke, or it refused us (`detail` has its words)."""
+handshake failed, the connection broke, it refused us (`detail` has its words), or it refused
+our name: another player online has it."""
 
 
 class DatabaseUnreachable(Event, frozen=True):
@@ -90,6 +92,30 @@ class VersionRefused(Event, frozen=True):
 
 class Left(Event, frozen=True):
     """We said goodbye to the network and stopped."""
+
+
+class Renamed(Event, frozen=True):
+    """Our defaulted name was online already (`taken`, in the order tried): we play as `name`
+    (`peer/naming.py`). Told once, before `Joined`."""
+
+    taken: tuple[str, ...]
+    name: str
+
+
+class NamesTaken(Event, frozen=True):
+    """Every name a defaulted name may become was online already. Final: the node stops
+    trying (the player must choose one)."""
+
+    names: tuple[str, ...]
+
+
+class JoinRefused(Event, frozen=True):
+    """The database peer refuses us for good, in its words (`detail`): a player without a
+    certificate at a host with them. Final: the node stops trying."""
+
+    host: str
+    port: int
+    detail: str
 
 
 class Kicked(Event, frozen=True):
@@ -148,6 +174,8 @@ class TransferDone(Event, frozen=True):
     probes: int
     resumed_at: int = 0
     """Bytes already verified on disk from an earlier, interrupted get."""
+    sources: tuple[tuple[str, int], ...] = ()
+    """Who sent how many bytes, as `GetResult.sources` (`source`: the one that sent most)."""
 
 
 class TransferFailed(Event, frozen=True):

@@ -49,7 +49,12 @@ SILENT_MEMORY = 60.0
 
 
 class GetError(Exception):
-    """A `get` that could not be satisfied; the message is one line for people."""
+    """A `get` that could not be satisfied: `reason`, one line for people, about the file
+    `name` where it names one (the message is then "NAME: reason")."""
+
+    def __init__(self, reason: str, *, name: str = "") -> None:
+        super().__init__(f"{name}: {reason}" if name else reason)
+        self.name, self.reason = name, reason
 
 
 class SourcesBusy(GetError):
@@ -138,7 +143,7 @@ class Fetcher:
         info = self.catalog_entry(name)
         vault = self.view.database_peer
         if vault is None:
-            raise GetError(f"{name}: no vault to fetch it from")
+            raise GetError("no vault to fetch it from", name=name)
         return await self._fetch(info, OneSource(vault, database=self.view.database), claim=False)
 
     async def shared_by_me(self) -> list[FileInfo]:
@@ -174,8 +179,8 @@ class Fetcher:
         info = self.view.catalog.get(name)
         if info is None:
             if not self.ready.is_set():
-                raise GetError(f"{name}: not joined yet, the catalog is unknown")
-            raise GetError(f"{name}: not in the catalog")
+                raise GetError("not joined yet, the catalog is unknown", name=name)
+            raise GetError("not in the catalog", name=name)
         return info
 
     async def _fetch(
@@ -207,7 +212,7 @@ class Fetcher:
         from_vault = vault * 2 > fetched if fetched else source == events.VAULT
         bus = self.view.bus
         bus.emit(events.TransferDone(info.name, source, info.size, plan.probes,
-                                     download.resumed_at))  # fmt: skip
+                                     download.resumed_at, sources))  # fmt: skip
         bus.emit(events.SeedingChanged(tuple(sorted(share.files())), fetched=info.name))
         if claim:
             await self.found(info.name)
@@ -235,9 +240,9 @@ class Fetcher:
                 if plan.skipped:
                     reason += "; skipped " + unreachable(plan.skipped)
                 if exc.busy:
-                    raise SourcesBusy(f"{info.name}: every source is busy ({reason})") from None
+                    raise SourcesBusy(f"every source is busy ({reason})", name=info.name) from None
                 self.view.bus.emit(events.TransferFailed(info.name, reason))
-                raise GetError(f"{info.name}: no source could provide it ({reason})") from None
+                raise GetError(f"no source could provide it ({reason})", name=info.name) from None
             assert self.view.share is not None
             await trio.to_thread.run_sync(self.view.share.finish, download)
             return outcome

@@ -38,6 +38,7 @@ from .backup import Publisher
 from .databases import DatabaseList
 from .dialer import Dialer
 from .fetch import STALL_TIMEOUT, Fetcher, GetError, GetResult
+from .naming import JoinNames
 from .peerlist import Addr, PeerList
 from .revocations import RevocationFile
 from .serving import MAX_SERVING, FileService
@@ -70,8 +71,10 @@ class Node:
         identity: Identity | None = None,
         rng: random.Random | None = None,
         plays: bool = True,
+        other_names: Sequence[str] = (),
     ) -> None:
-        """`max_upload`: a cap on every upload of this peer, in bytes per second (None: none)."""
+        """`max_upload`: a cap on every upload of this peer, in bytes per second (None: none);
+        `other_names`: a defaulted name's next ones, tried where the host finds it taken."""
         if identity is not None:
             if name is not None and name != identity.name:
                 raise SecurityError(f"this profile belongs to {identity.name}, not {name}")
@@ -109,7 +112,9 @@ class Node:
             self.view, self.dialer, self.publisher, rng=self.rng, plays=plays,
             plant=self._seed_treasure, revocations=self.revocations,
             databases=DatabaseList([database, *databases] if database else []),
+            names=JoinNames(other_names),
         )  # fmt: skip
+        self.view.bus.subscribe(self._renamed)
         self.fetcher = Fetcher(
             self.view,
             self.dialer,
@@ -210,6 +215,10 @@ class Node:
 
     def subscribe(self, callback: Callable[[events.Event], None]) -> None:
         self.view.bus.subscribe(callback)
+
+    def _renamed(self, event: events.Event) -> None:
+        if isinstance(event, events.Renamed):  # (the session renamed the rest: `naming`)
+            self.server.name = event.name
 
     # -------------------------------------------------------------------------- running
 

@@ -32,7 +32,6 @@ from ..net.channel import (
 )
 from ..net.groups import first_protocol_error
 from ..proto import (
-    MAX_MAP_REPORT,
     PROTOCOL_VERSION,
     Bye,
     CatalogAdded,
@@ -65,7 +64,6 @@ from ..proto import (
     Scoreboard,
     ScoreboardChanged,
     Scored,
-    Stats,
     UpdatePeers,
     Welcome,
     check_database_addresses,
@@ -76,13 +74,12 @@ from .backup import Publisher
 from .databases import DatabaseList
 from .dialer import Dialer
 from .drops import drop_expired, drop_removed, forget_uncataloged
+from .naming import JoinNames
 from .revocations import RevocationFile
 from .view import NetworkView
 
 BACKOFF_START, BACKOFF_CAP = 0.5, 15.0
 GOODBYE_TIMEOUT = 2.0
-MAP_REPORT_PAUSE = 0.2
-"""The map is reported at most this often."""
 
 
 class DatabaseSession:
@@ -99,6 +96,7 @@ class DatabaseSession:
         plays: bool = True,
         plant: Callable[[list[str]], Awaitable[None]] | None = None,
         databases: DatabaseList | None = None,
+        names: JoinNames | None = None,
     ) -> None:
         self.view = view
         self.dialer = dialer
@@ -137,18 +135,17 @@ class DatabaseSession:
         """The one address we listen on, told in `connect` ("" when we listen on all)."""
         self.databases = databases or DatabaseList([dialer.database] if dialer.database else [])
         """The database peers we know of; each try goes to the next."""
+        self.names = names or JoinNames()
+        """Where no certificate fixes our name: the next to try if it is taken (`naming`)."""
+        self.unreachable: events.DatabaseUnreachable | None = None
+        """Why we could not join, as told last (once an outage)."""
         self._joined_at: tuple[str, int] | None = None
         """The database peer of our last session."""
         self._ended = trio.Event()
-        self._map_news = trio.Event()
         self._outage_told = False
         self._dialing = False
         self._first_round_push = False
-        view.bus.subscribe(self._on_event)
-
-    def _on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.MapChanged):
-            self._map_news.set()
+        self._maps = hunting.MapReports(view)
 
     @property
     def connected(self) -> bool:
@@ -159,11 +156,12 @@ class DatabaseSession:
         backoff, tries = BACKOFF_START, 0
         while not self.leaving:
             self._ended = trio.Event()
+            renamed = False
             try:
                 await self._run_once()
             except ProtocolError as exc:
                 if not self.leaving:
-                    self._failed(exc)
+                    renamed = self._failed(exc)
             finally:
                 if self.channel is not None:
                     backoff, tries = BACKOFF_START, 0  # we were in: a new outage starts afresh
@@ -173,6 +171,8 @@ class DatabaseSession:
                 self._ended.set()
             if self.leaving:
                 return
+            if renamed:  # our defaulted name was taken: the next one, at once, at the same host
+                continue
             self._use(self.databases.move_on())
             await trio.sleep(backoff * self.rng.uniform(0.5, 1.0))
             tries += 1
@@ -197,23 +197,35 @@ class DatabaseSession:
         number = state.number if running and state else 0
         self.view.bus.emit(events.SessionLost(*self._where(), number, self.paused_left or 0.0))
 
-    def _failed(self, exc: ProtocolError) -> None:
-        """A try to join failed: give up if it never can work, else say so once."""
+    def _failed(self, exc: ProtocolError) -> bool:
+        """A try to join failed: give up if it never can work, else say so once. True: try
+        again at once, as the next defaulted name."""
         self.failed_tries += 1
+        taken = isinstance(exc, RemoteError) and exc.code == ErrorCode.NAME_TAKEN
         if isinstance(exc, RemoteError) and exc.code == ErrorCode.VERSION:
             self._give_up(events.VersionRefused(*self._where(), exc.speaks, PROTOCOL_VERSION))
         elif isinstance(exc, RemoteError) and exc.code == ErrorCode.FORBIDDEN:
             self._give_up(events.Kicked())
+        elif isinstance(exc, RemoteError) and exc.code == ErrorCode.NOT_A_MEMBER:
+            self._give_up(events.JoinRefused(*self._where(), exc.detail))
+        elif taken and (name := self.names.next_after(self.view.me.name)) is not None:
+            self.dialer.name = name
+            self.view.me = msgspec.structs.replace(self.view.me, name=name)
+            return True
+        elif taken and self.names.defaulted and not self.names.settled:
+            self._give_up(events.NamesTaken((*self.names.taken, self.view.me.name)))
         elif not self._outage_told and self.channel is None:  # (a dropped session: `_lost`)
             self._outage_told = True
             if isinstance(exc, RemoteProtocolError):
-                cause, detail = events.REFUSED, exc.detail
+                cause, detail = (events.NAME_TAKEN if taken else events.REFUSED), exc.detail
             elif self._dialing and isinstance(exc, ConnectionLost):
                 forbidden = exc.code == ErrorCode.FORBIDDEN
                 cause, detail = (events.HANDSHAKE if forbidden else events.NO_ANSWER), ""
             else:
                 cause, detail = events.BROKEN, ""
-            self.view.bus.emit(events.DatabaseUnreachable(*self._where(), cause, detail))
+            self.unreachable = events.DatabaseUnreachable(*self._where(), cause, detail)
+            self.view.bus.emit(self.unreachable)
+        return False
 
     def _give_up(self, why: events.Event) -> None:
         self.leaving = True  # knocking again cannot help
@@ -266,7 +278,7 @@ class DatabaseSession:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(keep_alive, channel)
                     if self.plays:
-                        nursery.start_soon(self._report_map, channel)
+                        nursery.start_soon(self._maps.run, channel)
                     self.publisher.forget_published()
                     await self.publisher.publish_changes(channel, first=True)
                     await self._read(channel, nursery)
@@ -291,6 +303,8 @@ class DatabaseSession:
         self._first_round_push = True
         self.paused_left = None
         before, self._joined_at = self._joined_at, self._where()
+        if taken := self.names.settle():
+            view.bus.emit(events.Renamed(taken, view.me.name))
         moved_from = before if before is not None and before != self._joined_at else ("", 0)
         view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again,
                                     *self._where(), *moved_from))  # fmt: skip
@@ -321,21 +335,6 @@ class DatabaseSession:
             self.view.catalog[info.name] = info
             added.append(info)
         return added
-
-    async def _report_map(self, channel: Channel) -> None:
-        """Keep the host's copy of our map current (it checks the entries and scores the true
-        ones), at most a few messages a second."""
-        reported: list[tuple[str, str]] | None = None
-        while True:
-            book = self.view.address_book
-            entries = sorted((name, peer.name) for name, peers in book.as_map().items()
-                             for peer in peers)[:MAX_MAP_REPORT]  # fmt: skip
-            if entries != reported:
-                reported = entries
-                await channel.send(Stats(map_size=len(book), entries=entries))
-            await self._map_news.wait()
-            await trio.sleep(MAP_REPORT_PAUSE)
-            self._map_news = trio.Event()
 
     async def _read(self, channel: Channel, nursery: trio.Nursery) -> None:
         while True:

@@ -131,6 +131,19 @@ def hunt_network(tmp_path: Path) -> Iterator[BackgroundNetwork]:
         network.close()
 
 
+def recording_feed(app: GameApp) -> list[str]:
+    """Every line the app puts in its feed, as it is put there (the widget wraps them)."""
+    fed: list[str] = []
+    shown = app.feed
+
+    def feed(text: str, kind: str = "info") -> None:
+        fed.append(text)
+        shown(text, kind)
+
+    app.feed = feed  # type: ignore[method-assign]
+    return fed
+
+
 async def wait_until(
     predicate: Callable[[], object], timeout: float = 15.0, what: str = "the condition"
 ) -> None:

@@ -18,7 +18,7 @@ from tui.widgets.catalog import CatalogTable
 from tui.widgets.command_line import CommandLine, suggest
 from tui.widgets.players import PlayersTable
 
-from .conftest import BackgroundNetwork, screen_text, wait_until
+from .conftest import BackgroundNetwork, recording_feed, screen_text, wait_until
 
 SIZE = (160, 45)
 
@@ -212,3 +212,50 @@ def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
         asyncio.run(scenario())
     finally:
         net.close()
+
+
+def test_quitting_mid_download_says_what_is_kept_for_next_time(
+    background_network: BackgroundNetwork,
+) -> None:
+    """Ctrl-Q at 40% of a 190 MiB get printed only the evening's line: the player could not
+    know the 77 MiB were kept (the next get resumed from there)."""
+    from reliablep2p.peer import events
+    from tui.messages import CoreEvents
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            app.post_message(CoreEvents((
+                events.TransferProgress("big.mp4", "ann", 80 * 2**20, 200 * 2**20),
+                events.TransferProgress("small.txt", "ann", 10, 10),
+                events.TransferDone("small.txt", "ann", 10, 1),
+            )))  # fmt: skip
+            await pilot.pause()
+            await pilot.press("ctrl+q")
+            await wait_until(lambda: app.return_code is not None, what="the app to exit")
+        assert app.left_unfinished == [
+            "big.mp4: 80.0/200.0 MiB kept; get it again to go on from there"
+        ]
+
+    asyncio.run(scenario())
+
+
+def test_help_typed_in_the_command_line_reads_as_sentences_in_the_narrow_feed(
+    background_network: BackgroundNetwork,
+) -> None:
+    """`:help` fed the terminal's table, padded to 22 columns: in the feed's 46 it wrapped
+    as "get NAME               fe / from the network..."."""
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"))
+        fed = recording_feed(app)
+        async with app.run_test(size=SIZE) as pilot:
+            await started(app)
+            await type_command(pilot, "help")
+            await wait_until(lambda: any(line.startswith("peers: ") for line in fed),
+                             what="the help lines")  # fmt: skip
+        listed = [line for line in fed if line.startswith(("get NAME", "peers"))]
+        assert listed and all(": " in line and "   " not in line for line in listed), listed
+
+    asyncio.run(scenario())

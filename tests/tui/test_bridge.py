@@ -100,7 +100,11 @@ def test_bridge_runs_commands_in_trio_and_answers_with_messages(
             # the transfer's own events arrive before the command's answer
             assert app.received.index(app.of(events.TransferDone)[0]) < app.received.index(done)
             failed = app.of(CommandFailed)[0]
-            assert failed.line == "get nothing.txt" and "not in the catalog" in failed.error
+            assert failed.line == "get nothing.txt"
+            assert (failed.error, failed.reason) == (  # the reason as data: no cutting it out
+                "nothing.txt: not in the catalog",
+                "not in the catalog",
+            )
             await app.bridge.stop()
 
     asyncio.run(scenario())

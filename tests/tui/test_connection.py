@@ -14,23 +14,10 @@ from tui.app import GameApp
 from tui.widgets.hunt import HuntPanel
 from tui.widgets.players import PlayersTable
 
-from .conftest import BackgroundNetwork, screen_text, wait_until
+from .conftest import BackgroundNetwork, recording_feed, screen_text, wait_until
 from .test_app import notices, started, type_command
 
 HUNT_DB = {"min_players": 2, "lobby_seconds": 0, "round_seconds": 300, "pause_seconds": 600}
-
-
-def recording_feed(app: GameApp) -> list[str]:
-    """Every line the app puts in its feed, as it is put there (the widget wraps them)."""
-    fed: list[str] = []
-    shown = app.feed
-
-    def feed(text: str, kind: str = "info") -> None:
-        fed.append(text)
-        shown(text, kind)
-
-    app.feed = feed  # type: ignore[method-assign]
-    return fed
 
 
 def test_status_bar_shows_reconnecting_while_the_database_peer_is_down(
@@ -172,5 +159,30 @@ def test_the_map_column_counts_the_map_again_after_the_host_restarts(
             back = [await net.acall(holder_back, holder) for holder in holders]
             await wait_until(lambda: all(h.ready.is_set() for h in back), what="holders back")
             await wait_until(lambda: map_column(app) == "3", what="the map counted again")
+
+    asyncio.run(scenario())
+
+
+def test_a_player_whose_every_defaulted_name_is_taken_is_told_to_choose_one(
+    background_network: BackgroundNetwork,
+) -> None:
+    """On an --insecure-lan network the core gives up when NAME..NAME-9 are all online: the
+    player was told nothing but a feed line among others, and the status said "joined"."""
+    from reliablep2p.peer import events
+    from tui.messages import CoreEvents
+
+    async def scenario() -> None:
+        app = GameApp(background_network.player("me"))
+        fed = recording_feed(app)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await started(app)
+            taken = ("pi", *(f"pi-{n}" for n in range(2, 10)))
+            app.post_message(CoreEvents((events.NamesTaken(taken),)))
+            said = "pi, pi-2, pi-3, pi-4, pi-5, pi-6, pi-7, pi-8 and pi-9 are all online already"
+            await wait_until(lambda: any(said in line for line in fed), what="the feed")
+            await pilot.pause()
+            assert any(said in notice for notice in notices(app)), notices(app)
+            assert app.connection == "stopped"
+            assert screen_text(app, "#status").rstrip().endswith("stopped")
 
     asyncio.run(scenario())

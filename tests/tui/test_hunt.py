@@ -119,3 +119,18 @@ def test_a_round_cut_short_says_so_and_the_lobby_never_waits_for_0_players() -> 
     assert lines[0] == "Round 3 cut short (the host stopped)", lines
     assert "Waiting for the host to start the next round." in lines, lines
     assert not any("0 more" in line for line in lines), lines
+
+
+def test_before_the_host_says_anything_the_hunt_does_not_guess_what_it_waits_for() -> None:
+    """A player the host refused (no code) read "Waiting for the host to start a round (it
+    needs two players online)": as if in, and the host's minimum is its own setting."""
+
+    async def scenario() -> list[str]:
+        app = HuntOnly()
+        async with app.run_test(size=(60, 10)) as pilot:
+            await pilot.pause()
+            return [line.strip() for line in screen_text(app, "#hunt").splitlines()]
+
+    lines = asyncio.run(scenario())
+    assert "Waiting to hear from the host." in lines, lines
+    assert not any("two players" in line for line in lines), lines

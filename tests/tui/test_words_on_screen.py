@@ -26,6 +26,7 @@ from tui.widgets.transfers import TransfersPanel
 from .conftest import BackgroundNetwork, screen_text, shown_text, wait_until
 from .test_app import type_command
 from .test_lobby import BOARD, ROUND, RoundOverOnly
+from .test_sources import TransfersOnly
 
 
 class StatusOnly(App[None]):
@@ -155,13 +156,7 @@ def test_the_database_peer_as_a_source_is_the_vault_in_the_feed_and_in_transfers
     lines = [words.describe(done), words.describe(going), words.fetched(got)]
     for line in lines:
         assert "from the vault" in line and "from vault" not in line, line
-    assert "400 B from ann, then 600 B from the vault" in lines[-1], lines[-1]
-
-    class TransfersOnly(App[None]):
-        CSS_PATH = str(Path(__file__).parents[2] / "tui" / "app.tcss")
-
-        def compose(self) -> ComposeResult:
-            yield TransfersPanel(id="transfers")
+    assert "400 B from ann, 600 B from the vault" in lines[-1], lines[-1]
 
     async def scenario() -> None:
         app = TransfersOnly()

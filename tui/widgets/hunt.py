@@ -99,9 +99,8 @@ class HuntPanel(SteadyStatic):
 
     def _lobby_lines(self) -> list[Text]:
         lobby = self.lobby
-        if lobby is None:
-            return [Text("Waiting for the host to start a round\n(it needs two players online).",
-                         style="dim")]  # fmt: skip
+        if lobby is None:  # not joined yet (or refused): "two players online" read as if in
+            return [Text("Waiting to hear from the host.", style="dim")]
         if lobby.starts_in < 0 and not lobby.needed:  # enough players, no countdown yet
             return [Text("Waiting for the host to start the next round.", style="dim")]
         if lobby.starts_in < 0:

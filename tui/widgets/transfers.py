@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Sequence
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
@@ -11,7 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
-from reliablep2p.app import words
+from reliablep2p.app.phrases import from_whom
 
 from .. import model
 
@@ -27,7 +28,11 @@ class Transfer(Widget):
     def __init__(self, name: str) -> None:
         super().__init__(classes="running")
         self.file = name
-        self.source = ""
+        self.sent: dict[str, int] = {}
+        """Who sent how much so far (each batch of progress counts for its source): a swarm's
+        get has several at once, and the label named whichever sent the last chunk."""
+        self.last_done = 0
+        self.shown_from = ""
         self.started = time.monotonic()
         self.samples: collections.deque[tuple[float, int]] = collections.deque()
         self.label = Label(f"{name}  searching…", classes="transfer-label", markup=False)
@@ -44,10 +49,14 @@ class Transfer(Widget):
     def progress(self, source: str, done: int, total: int) -> None:
         """A batch of progress: the rate is measured between batches, over the last seconds."""
         now = time.monotonic()
-        if source != self.source:
-            self.samples.clear()
-            self.label.update(f"{self.file}  ← {words.source(source)}")
-        self.source = source
+        # what came since the last batch counts for this one's source (the first batch of a
+        # resumed get holds what was on disk already: it counts for nobody)
+        counted = max(0, done - self.last_done) if self.last_done else 0
+        self.sent[source] = self.sent.get(source, 0) + counted
+        self.last_done = max(done, self.last_done)
+        if (whom := from_whom(list(self.sent.items()), source)) != self.shown_from:
+            self.shown_from = whom  # (the rate is the whole get's: sources come and go)
+            self.label.update(f"{self.file}  ← {whom}")
         self.samples.append((now, done))
         while len(self.samples) > 2 and now - self.samples[0][0] > RATE_WINDOW:
             self.samples.popleft()
@@ -64,12 +73,15 @@ class Transfer(Widget):
         self.stats.update(stats, layout=cell_len(stats) != cell_len(self.stats_shown))
         self.stats_shown = stats
 
-    def finish(self, source: str, size: int, resumed_at: int = 0) -> None:
+    def finish(
+        self, source: str, size: int, resumed_at: int = 0, sources: Sequence[tuple[str, int]] = ()
+    ) -> None:
         """Done; a resumed get says from where (the time is the rest's: it read as a rate
         above the link's)."""
         seconds = time.monotonic() - self.started
         self.bar.update(total=max(size, 1), progress=max(size, 1))
-        line = f"✓ {self.file}  ← {words.source(source)}  {model.size(size)} in {seconds:.1f} s"
+        whom = from_whom(sources or list(self.sent.items()), source)
+        line = f"✓ {self.file}  ← {whom}  {model.size(size)} in {seconds:.1f} s"
         if resumed_at:
             line += f", resumed at {model.size(resumed_at)}"
         self.label.update(line)
@@ -109,11 +121,14 @@ class TransfersPanel(VerticalScroll):
     def progress(self, name: str, source: str, done: int, total: int) -> None:
         self._entry(name).progress(source, done, total)
 
-    def done(self, name: str, source: str, size: int, resumed_at: int = 0) -> None:
+    def done(
+        self, name: str, source: str, size: int, resumed_at: int = 0,
+        sources: Sequence[tuple[str, int]] = (),
+    ) -> None:  # fmt: skip
         entry = self.running.pop(name, None) or Transfer(name)
         if not entry.is_attached:
             self.mount(entry, before=0)
-        entry.finish(source, size, resumed_at)
+        entry.finish(source, size, resumed_at, sources)
         self._trim()
         self._subtitle()
 
@@ -131,6 +146,15 @@ class TransfersPanel(VerticalScroll):
             entry.label.update(f"✓ {text}")
             entry.set_classes("done")
             self._subtitle()
+
+    def unfinished(self) -> list[str]:
+        """A line for each get still running (a player who quits now keeps what came)."""
+        lines = []
+        for name, entry in self.running.items():
+            if entry.last_done and (total := int(entry.bar.total or 0)):
+                lines.append(f"{name}: {model.fraction(entry.last_done, total)} kept; get it "
+                             "again to go on from there")  # fmt: skip
+        return lines
 
     def _trim(self) -> None:
         finished = [w for w in self.query(Transfer) if w.file not in self.running or

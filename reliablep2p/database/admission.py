@@ -6,7 +6,7 @@ from collections.abc import Mapping, MutableMapping
 
 from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import ErrorCode, PeerInfo, RemoteProtocolError
-from .pushes import Session
+from .sessions import Session
 
 
 def admit(

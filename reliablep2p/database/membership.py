@@ -39,7 +39,7 @@ from ..storage.interfaces import MetadataStore
 from .authority import NetworkAuthority
 from .guesses import GuessLimiter, source_of
 from .kicks import refusals
-from .pushes import Session
+from .sessions import Session
 
 if TYPE_CHECKING:
     from ..storage.pgcluster import ClusterStore

@@ -88,6 +88,9 @@ class Announcer:
         self.sessions = sessions
         self._players: list[str] | None = None
         self._lobby: tuple[int, Lobby] | None = None
+        self._lobby_said: Lobby | None = None
+        """The lobby as last told, its countdown's end as a time (see `lobby`)."""
+        self._lobby_edition = 0
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
         self.board = BoardFeed()
@@ -241,9 +244,9 @@ class Announcer:
             await channel.send(Removed([i.name for i in gone], [i.hash for i in gone]))
         if not session.plays:
             return  # a one-off fetcher: the game is none of its business
-        if session.lobby_version != self.hunt.lobby_version:
-            session.lobby_version = self.hunt.lobby_version
-            lobby = self.lobby()
+        edition, lobby = self.lobby()
+        if session.lobby_version != edition:
+            session.lobby_version = edition
             await channel.send(lobby, frame=self._frame(lobby))
         if session.round_version != self.hunt.round_version:
             session.round_version = self.hunt.round_version
@@ -263,12 +266,23 @@ class Announcer:
             known = self._frames[id(message)] = (message, encode_message(message))
         return known[1]
 
-    def lobby(self) -> Lobby:
+    def lobby(self) -> tuple[int, Lobby]:
         """The lobby every session is sent, built once per change (`ready` is checked against
-        who plays: per session, a crowd's lobby cost the whole crowd)."""
+        who plays: per session, a crowd's lobby cost the whole crowd), and its edition, which
+        moves only when what the lobby says does: the countdown's end (not the seconds left,
+        which move with the clock), who is ready, how many are needed, the settings. Every join
+        moves the hunt's lobby version, and a join storm's every push round sent every session
+        the same lobby again (a third of the frames of a TLS storm of 2,000)."""
         if self._lobby is None or self._lobby[0] != self.hunt.lobby_version:
-            self._lobby = (self.hunt.lobby_version, self.hunt.lobby_state(self.players()))
-        return self._lobby[1]
+            lobby = self.hunt.lobby_state(self.players())
+            ends = lobby.starts_in
+            if ends > 0:  # (0: it ends now; -1: no countdown)
+                ends = round(trio.current_time() + ends, 1)
+            said = msgspec.structs.replace(lobby, starts_in=ends)
+            if said != self._lobby_said:
+                self._lobby_said, self._lobby_edition = said, self._lobby_edition + 1
+            self._lobby = (self.hunt.lobby_version, lobby)
+        return self._lobby_edition, self._lobby[1]
 
     async def say_goodnight(self, rows: list[EveningRow], timeout: float) -> list[EveningRow]:
         """Tell every player how the evening went (`timeout` each at most); the rows."""

@@ -22,9 +22,11 @@ from reliablep2p.proto import (
     Message,
     PeerInfo,
     Ping,
+    PlayerStats,
     Pong,
     Publish,
     RoundState,
+    Scoreboard,
     UpdatePeers,
     Welcome,
 )
@@ -157,3 +159,38 @@ async def test_a_lobby_that_says_the_same_is_not_pushed_again(
     lobbies = [[m for m in pushed if isinstance(m, Lobby)] for pushed in heard]
     assert [len(sent) for sent in lobbies] == [1, 0, 1, 0]
     assert lobbies[2][0].ready == ["ada"] and 12 < lobbies[2][0].starts_in < 13
+
+
+async def test_a_push_round_sends_a_session_its_messages_in_one_write(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The peer-list delta, the lobby and the board of one push round go in one write (one
+    TLS record, one system call, one wake-up at the player), not one each: a storm's rounds
+    sent every session two or three small messages, each at a fixed cost at both ends."""
+    registry, hunt, sessions = PeerRegistry(), Countdown(trio.current_time() + 15), {}
+    board = [PlayerStats("ada", "10.0.0.1", 1, score=0, files_found=0, map_size=0, online=True)]
+    announcer = Announcer(registry, hunt, sessions, lambda: board)
+    ours, theirs = trio.testing.memory_stream_pair()
+    writes: list[bytes] = []
+    original = ours.send_all
+
+    async def counted(data: bytes | bytearray | memoryview) -> None:
+        writes.append(bytes(data))
+        await original(data)
+
+    ours.send_all = counted  # type: ignore[method-assign]
+    me = PeerInfo("ada", "10.0.0.1", 1)
+    registry.join(me)
+    session = announcer.new_session(me, Channel(ours), announcer.listed()[0])
+    sessions[me.addr] = session
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(announcer.run)
+        nursery.start_soon(announcer.push_changes, session)
+        registry.join(PeerInfo("bob", "10.0.0.1", 2))
+        announcer.hunt_changed()
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert len(writes) == 1
+    async with Channel(theirs) as channel:
+        kinds = [type(await channel.receive()) for _ in range(3)]
+    assert kinds == [UpdatePeers, Lobby, Scoreboard]

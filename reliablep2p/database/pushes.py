@@ -123,7 +123,7 @@ class Announcer:
         brings them what changed since, with everyone else)."""
         version, peers = self._peers_now()
         if self._listed is None:
-            self._listed = encode_raw(peers)
+            self._listed = encode_raw(peers, zipped=True)  # (compressed once, too)
         return version, self._listed
 
     def _peers_now(self) -> tuple[int, list[PeerInfo]]:

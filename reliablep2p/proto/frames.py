@@ -65,8 +65,10 @@ def _encode_welcome(message: Welcome, piece: prezipped.Piece) -> bytes:
         raise LocalProtocolError(
             ErrorCode.TOO_LARGE, f"message of {length} bytes exceeds the frame cap"
         )
-    body = KIND_ZIPPED + prezipped.zipped(head, piece, tail)
-    if len(body) >= length or length <= ZIP_OVER:
+    body = b""
+    if length > ZIP_OVER:
+        body = KIND_ZIPPED + prezipped.zipped(head, piece, tail)
+    if not body or len(body) >= length:
         body = b"".join((KIND_MESSAGE, head, bytes(piece.raw), tail))
     return _LENGTH.pack(len(body)) + body
 

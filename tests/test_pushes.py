@@ -11,6 +11,7 @@ import msgspec
 import trio
 import trio.testing
 
+from reliablep2p.database import pushes
 from reliablep2p.database.pushes import Announcer, GameView
 from reliablep2p.net.channel import Channel
 from reliablep2p.peer.peerlist import PeerRegistry
@@ -27,6 +28,7 @@ from reliablep2p.proto import (
     Publish,
     RoundState,
     Scoreboard,
+    ScoreboardChanged,
     UpdatePeers,
     Welcome,
 )
@@ -194,3 +196,47 @@ async def test_a_push_round_sends_a_session_its_messages_in_one_write(
     async with Channel(theirs) as channel:
         kinds = [type(await channel.receive()) for _ in range(3)]
     assert kinds == [UpdatePeers, Lobby, Scoreboard]
+
+
+async def test_news_of_the_scoreboard_alone_waits_a_second_after_the_last_push_round(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A storm's welcomed players publish and report their maps right after their welcomes: a
+    push round of their own to every session, as many as the joins'. The board alone now waits
+    until `BOARD_SECONDS` after the last round (riding with the next joins'); a join does not."""
+    row = PlayerStats("ada", "10.0.0.1", 1, score=0, files_found=0, map_size=0, online=True)
+    board = [row]
+    registry, hunt, sessions = PeerRegistry(), Countdown(trio.current_time() + 15), {}
+    announcer = Announcer(registry, hunt, sessions, lambda: board)
+    ours, theirs = trio.testing.memory_stream_pair()
+    me = PeerInfo("ada", "10.0.0.1", 1)
+    registry.join(me)
+    session = announcer.new_session(me, Channel(ours), announcer.listed()[0])
+    sessions[me.addr] = session
+    heard: list[tuple[float, type]] = []
+
+    async def listen() -> None:
+        async with Channel(theirs) as channel:
+            while True:
+                message = await channel.receive()
+                heard.append((trio.current_time(), type(message)))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(announcer.run)
+        nursery.start_soon(announcer.push_changes, session)
+        nursery.start_soon(listen)
+        announcer.hunt_changed()  # the first round: the whole board
+        await trio.sleep(0.1)
+        pushed = heard[-1][0]
+        board = [msgspec.structs.replace(row, map_size=5)]  # a map report
+        announcer.hunt_changed()
+        await trio.sleep(2)
+        registry.join(PeerInfo("bob", "10.0.0.1", 2))  # a join, long after the last round
+        announcer.note_news()
+        started = trio.current_time()
+        await trio.sleep(2)
+        nursery.cancel_scope.cancel()
+    changed = [at for at, kind in heard if kind is ScoreboardChanged]
+    assert len(changed) == 1 and changed[0] - pushed >= pushes.BOARD_SECONDS - 0.01
+    joined = [at for at, kind in heard if kind is UpdatePeers][-1]
+    assert joined - started < 0.1

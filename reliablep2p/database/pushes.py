@@ -55,6 +55,12 @@ COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
 """...but a steady stream of changes (a long join storm) is still pushed this often."""
+BOARD_SECONDS = 1.0
+"""News of the scoreboard alone (a map's size, a publish's holdings: not the peer list, the
+lobby, the round or anything else pushed) waits until this long after the last push round. In a
+TLS join storm the players of each burst of handshakes publish and report their maps just after
+their welcomes: a push round to every session of its own, as many as the joins' (36 rounds in a
+storm of 2,000, each O(N) at both ends); now those rows ride with the next burst's round."""
 
 
 class GameView(Protocol):
@@ -101,6 +107,11 @@ class Announcer:
         self._board_stale = False
         self._news = trio.Event()
         self._news_at = 0.0
+        self._urgent = False
+        """News since the last push round other than the hunt's (which may be the board alone)."""
+        self._pushed_at = -BOARD_SECONDS
+        self._hunt_pushed = (-1, -1)
+        """The hunt's lobby and round versions at the last push round."""
         self.pushes = 0
         self._pushed = trio.Event()
         self._peer_deltas: dict[int, UpdatePeers] = {}
@@ -141,9 +152,11 @@ class Announcer:
             removed_sent=self.removed_log.end,
         )  # fmt: skip
 
-    def note_news(self) -> None:
-        """Something sessions push changed (peer list, catalog, revocations, round, board)."""
+    def note_news(self, *, board_only: bool = False) -> None:
+        """Something sessions push changed (peer list, catalog, revocations, round, board);
+        `board_only`: perhaps only the scoreboard (see BOARD_SECONDS)."""
         self._news_at = trio.current_time()
+        self._urgent = self._urgent or not board_only
         self._news.set()
 
     def cataloged(self, info: FileInfo) -> None:
@@ -170,7 +183,7 @@ class Announcer:
     def hunt_changed(self) -> None:
         """The round or the scoreboard changed; the board is rebuilt once, at the next push."""
         self._board_stale = True
-        self.note_news()
+        self.note_news(board_only=True)  # (the lobby's and round's versions say if more)
 
     async def run(self) -> None:
         """Tell every pusher to push, once news has paused for COALESCE_SECONDS.
@@ -194,12 +207,20 @@ class Announcer:
             self._round_peers, self._listed = None, None
             self._peers_now()  # what this round pushes everyone up to
             self.on_push()
+            self._urgent, self._pushed_at = False, trio.current_time()
+            self._hunt_pushed = (self.hunt.lobby_version, self.hunt.round_version)
             self.pushes += 1
             self._pushed.set()
             self._pushed = trio.Event()
 
     def _push_due(self, first: float) -> float:
-        return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
+        due = self._news_at + COALESCE_SECONDS
+        if (
+            not self._urgent
+            and (self.hunt.lobby_version, self.hunt.round_version) == self._hunt_pushed
+        ):
+            due = max(due, self._pushed_at + BOARD_SECONDS)  # the scoreboard alone: not yet
+        return min(due, first + COALESCE_LIMIT)
 
     async def push_changes(self, session: Session) -> None:
         """A session's pusher: runs as long as the session."""

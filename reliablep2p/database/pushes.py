@@ -11,7 +11,9 @@ is the peer list: a round pushes every session the change up to the version the 
 and the welcomes until the next round carry the list at that version, so that every session is
 at one version and the next round sends all of them the same delta (welcomed with the list as
 of its own join, each of a storm's players was at a version of its own, and a round worked out
-and compressed a delta for each: O(N^2) a round).
+and compressed a delta for each: O(N^2) a round). A round's messages to one session go in one
+write; the lobby goes again only when what it says changed, and news of the board alone waits
+`BOARD_SECONDS` after the last round: each round costs every session a fixed part at both ends.
 """
 
 from __future__ import annotations

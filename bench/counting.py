@@ -2,9 +2,10 @@
 
 The core counts only `Channel.bytes_sent` per channel, and nothing per message type, so the
 benchmark wraps these functions for the duration of a scenario: `Channel.send` and
-`Channel.send_many` (messages by type), `Channel._send_bytes` / `Channel.send_data` (frame bytes), `trio.SocketStream.send_all` and
-our `TLSStream._send_raw` (bytes on the wire, TLS records included: TLSStream writes to the socket
-itself) and `trio.open_tcp_stream` (connections opened). A counter the core
+`Channel.send_many` (messages by type), `Channel._send_bytes` / `Channel.send_data` (frame
+bytes), `trio.SocketStream.send_all` and our `TLSStream._send_raw` (bytes on the wire, TLS
+records included: TLSStream writes to the socket itself) and `trio.open_tcp_stream`
+(connections opened). A counter the core
 could keep itself: per-node totals of frames and bytes sent and received by message type, and of
 connections opened and accepted (cheap, and a TUI could show them too).
 """

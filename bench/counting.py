@@ -1,10 +1,11 @@
 """Traffic counters for in-process networks, patched in from outside the core.
 
 The core counts only `Channel.bytes_sent` per channel, and nothing per message type, so the
-benchmark wraps three functions for the duration of a scenario: `Channel.send` (messages by type),
-`Channel._send_bytes` / `Channel.send_data` (frame bytes), `trio.SocketStream.send_all` and
-our `TLSStream._send_raw` (bytes on the wire, TLS records included: TLSStream writes to the socket
-itself) and `trio.open_tcp_stream` (connections opened). A counter the core
+benchmark wraps these functions for the duration of a scenario: `Channel.send` and
+`Channel.send_many` (messages by type), `Channel._send_bytes` / `Channel.send_data` (frame
+bytes), `trio.SocketStream.send_all` and our `TLSStream._send_raw` (bytes on the wire, TLS
+records included: TLSStream writes to the socket itself) and `trio.open_tcp_stream`
+(connections opened). A counter the core
 could keep itself: per-node totals of frames and bytes sent and received by message type, and of
 connections opened and accepted (cheap, and a TUI could show them too).
 """
@@ -85,13 +86,16 @@ def counting() -> Iterator[Traffic]:
     traffic = Traffic()
     originals: list[tuple[Any, str, Any]] = [
         (wire.Channel, "send", wire.Channel.send),
+        (wire.Channel, "send_many", wire.Channel.send_many),
         (wire.Channel, "_send_bytes", wire.Channel._send_bytes),
         (wire.Channel, "send_data", wire.Channel.send_data),
         (trio.SocketStream, "send_all", trio.SocketStream.send_all),
         (trio, "open_tcp_stream", trio.open_tcp_stream),
         (tls.TLSStream, "_send_raw", tls.TLSStream._send_raw),
     ]
-    send, send_bytes, send_data, send_all, open_tcp_stream, send_raw = (o[2] for o in originals)
+    send, send_many, send_bytes, send_data, send_all, open_tcp_stream, send_raw = (
+        o[2] for o in originals
+    )
 
     # Plain functions handing back the core's own coroutine: an `async def` wrapper is one more
     # coroutine per send, three per message, which a join storm's garbage collector then walks
@@ -105,6 +109,15 @@ def counting() -> Iterator[Traffic]:
         traffic.messages[kind] += 1
         traffic.message_bytes[kind] += len(frame)
         return send(self, message, frame=frame)
+
+    def counted_send_many(self: wire.Channel, messages: Any) -> Any:
+        """Each message of a batch (one write: `Channel.send_many`) counted as one sent."""
+        framed = [(m, encode_message(m) if f is None else f) for m, f in messages]
+        for message, frame in framed:
+            kind = type(message).__name__
+            traffic.messages[kind] += 1
+            traffic.message_bytes[kind] += len(frame)
+        return send_many(self, framed)
 
     def counted_send_bytes(self: wire.Channel, frame: bytes) -> Any:
         traffic.frame_bytes += len(frame)
@@ -129,8 +142,8 @@ def counting() -> Iterator[Traffic]:
         traffic.wire_bytes += len(data)  # TLS records, handshakes included, as the socket sees
         return send_raw(self, data)
 
-    replacements = [counted_send, counted_send_bytes, counted_send_data, counted_send_all,
-                    counted_open, counted_send_raw]  # fmt: skip
+    replacements = [counted_send, counted_send_many, counted_send_bytes, counted_send_data,
+                    counted_send_all, counted_open, counted_send_raw]  # fmt: skip
     for (owner, name, _), replacement in zip(originals, replacements, strict=True):
         setattr(owner, name, replacement)
     try:

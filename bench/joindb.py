@@ -83,6 +83,7 @@ def main(argv: list[str]) -> None:
                 "cpu": time.process_time(), "gc_seconds": clock.seconds, "gc_full": clock.full,
                 "gc_by_generation": clock.by_generation,
                 "traffic": traffic.to_json(),
+                "push_rounds": started[0].pushes.pushes if started else 0,
             }  # fmt: skip
             partial = path.with_suffix(".partial")
             partial.write_text(json.dumps(data))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reliablep2p.app.admin import ask_removal
-from reliablep2p.database.pushes import Session
+from reliablep2p.database.sessions import Session
 from reliablep2p.net.identity import ADMIN_NAME
 from reliablep2p.peer.versioned import Versioned
 from reliablep2p.proto import (

@@ -45,6 +45,8 @@ async def test_a_second_call_resumes_the_session_and_still_knows_who_answers(
     async with await ask_map(fetcher, seeder) as second:
         assert resumed(second)
         assert certificate_name(second.stream) == seeder.name
+    async with await ask_map(fetcher, seeder) as third:  # one ticket a call: each brings the next
+        assert resumed(third)
     result = await fetcher.get("a.txt")  # and a get over a resumed call works as ever
     assert result.path.read_bytes() == b"a"
 

@@ -406,3 +406,31 @@ async def test_key_updates_with_openssl_s_client(contexts: Contexts, tmp_path: P
     finally:
         process.kill()
         await listener.aclose()
+
+
+def test_a_server_hands_each_caller_one_session_ticket(contexts: Contexts) -> None:
+    """One ticket per handshake (`identity.SESSION_TICKETS`), not OpenSSL's two: each costs the
+    server a quarter of a millisecond, and a caller keeps one. What the server writes after its
+    last handshake step is its tickets, a TLS record each (5-byte headers give the lengths)."""
+    server_context, client_context = contexts
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_context.wrap_bio(to_client, to_server, server_side=False)
+    server = server_context.wrap_bio(to_server, to_client, server_side=True)
+    done: set[str] = set()
+    tickets = b""
+    while len(done) < 2:
+        for name, end in (("client", client), ("server", server)):
+            if name in done:
+                continue
+            try:
+                end.do_handshake()
+            except ssl.SSLWantReadError:
+                continue
+            done.add(name)
+            if name == "server":
+                tickets = to_client.read()  # (the client took all before: only the tickets)
+    records = 0
+    while tickets:
+        records += 1
+        tickets = tickets[5 + int.from_bytes(tickets[3:5], "big") :]
+    assert records == 1

@@ -8,7 +8,7 @@ from collections.abc import Mapping, MutableMapping
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
 from ..proto import Connect, ErrorCode, Hello, PeerInfo, RemoteProtocolError
-from .pushes import Session
+from .sessions import Session
 
 PLAINTEXT_JOIN = ("this network's players have certificates: join it with a code from its host "
                   "(rp2p-tui --code CODE), without --insecure-lan")  # fmt: skip

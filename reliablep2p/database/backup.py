@@ -37,7 +37,7 @@ from ..proto import (
     check_file_info,
 )
 from ..storage.interfaces import MetadataStore, StoreUnavailable, Vault
-from .pushes import Session
+from .sessions import Session
 
 log = logging.getLogger("rp2p.db")
 

@@ -34,7 +34,8 @@ from ..storage.interfaces import MetadataStore, StoreUnavailable
 from ..storage.pgcluster import ClusterStore, HostLease
 from .kicks import KickReports, answer_within, refusals
 from .play import Play
-from .pushes import Announcer, Session
+from .pushes import Announcer
+from .sessions import Session
 
 if TYPE_CHECKING:
     from .peer import DatabasePeer

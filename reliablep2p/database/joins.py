@@ -24,8 +24,9 @@ from ..peer.view import NetworkView
 from ..proto import Connect, ErrorCode, Hello, PeerInfo, RemoteProtocolError, Welcome
 from .admission import admit
 from .play import Play
-from .pushes import Announcer, Session
+from .pushes import Announcer
 from .reach import ReachBack, listen_address
+from .sessions import Session
 
 if TYPE_CHECKING:
     from .cluster import Cluster

@@ -15,7 +15,7 @@ import trio
 
 from ..peer.peerlist import Addr
 from ..proto import PeerInfo, bus
-from .pushes import Session
+from .sessions import Session
 
 ANSWER_MARGIN = 1.0
 """How much sooner than the kick's wait another database peer answers, at most."""

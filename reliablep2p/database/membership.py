@@ -41,7 +41,7 @@ from .admission import refuse_plaintext_join
 from .authority import NetworkAuthority
 from .guesses import GuessLimiter, source_of
 from .kicks import refusals
-from .pushes import Session
+from .sessions import Session
 
 if TYPE_CHECKING:
     from ..storage.pgcluster import ClusterStore

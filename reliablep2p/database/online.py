@@ -13,7 +13,7 @@ from typing import Protocol
 
 from ..game.host import Online
 from ..proto import PeerInfo
-from .pushes import Session
+from .sessions import Session
 
 
 class Elsewhere(Protocol):

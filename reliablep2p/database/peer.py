@@ -62,9 +62,10 @@ from .directory import DatabaseDirectory, reachable_addresses
 from .joins import Joins
 from .membership import Membership
 from .play import Play
-from .pushes import GOODNIGHT_TIMEOUT, Announcer, Session
+from .pushes import GOODNIGHT_TIMEOUT, Announcer
 from .reach import ReachBack
 from .removal import Removals
+from .sessions import Session
 from .treasury import Treasury
 from .tuning import Tuning
 

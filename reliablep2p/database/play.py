@@ -34,7 +34,8 @@ from ..proto import (  # fmt: skip
 from ..storage.interfaces import StoreUnavailable, Vault
 from .mirror import GameMirror
 from .online import OnlineNow
-from .pushes import Announcer, Session
+from .pushes import Announcer
+from .sessions import Session
 
 log = logging.getLogger("rp2p.db")
 

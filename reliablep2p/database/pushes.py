@@ -11,15 +11,16 @@ is the peer list: a round pushes every session the change up to the version the 
 and the welcomes until the next round carry the list at that version, so that every session is
 at one version and the next round sends all of them the same delta (welcomed with the list as
 of its own join, each of a storm's players was at a version of its own, and a round worked out
-and compressed a delta for each: O(N^2) a round).
+and compressed a delta for each: O(N^2) a round). A round's messages to one session go in one
+write; the lobby goes again only when what it says changed, and news of the board alone waits
+`BOARD_SECONDS` after the last round: each round costs every session a fixed part at both ends.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
 import msgspec
 import trio
@@ -27,7 +28,6 @@ import trio
 from ..game.board import BoardFeed
 from ..net.channel import Channel
 from ..peer.peerlist import Addr, PeerRegistry
-from ..peer.versioned import Versioned
 from ..proto import (
     CatalogAdded,
     DatabasePeers,
@@ -49,6 +49,7 @@ from ..proto import (
     encode_message,
     encode_raw,
 )
+from .sessions import Log, Session
 
 GOODNIGHT_TIMEOUT = 1.0
 """How long the host waits for a player to take its evening summary before it stops."""
@@ -56,9 +57,12 @@ COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
 """...but a steady stream of changes (a long join storm) is still pushed this often."""
-
-
-T = TypeVar("T")
+BOARD_SECONDS = 1.0
+"""News of the scoreboard alone (a map's size, a publish's holdings: not the peer list, the
+lobby, the round or anything else pushed) waits until this long after the last push round. In a
+TLS join storm the players of each burst of handshakes publish and report their maps just after
+their welcomes: a push round to every session of its own, as many as the joins' (36 rounds in a
+storm of 2,000, each O(N) at both ends); now those rows ride with the next burst's round."""
 
 
 class GameView(Protocol):
@@ -77,95 +81,6 @@ class GameView(Protocol):
     def finders(self) -> set[str]: ...
 
 
-class Log(Generic[T]):
-    """Append-only, read by position; what every session has been sent is dropped, so an
-    evening of treasure planted and expired does not pile up."""
-
-    def __init__(self) -> None:
-        self.start = 0
-        self._items: list[T] = []
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self._items)
-
-    def extend(self, items: Iterable[T]) -> None:
-        self._items.extend(items)
-
-    def since(self, position: int) -> list[T]:
-        return self._items[max(0, position - self.start) :]
-
-    def trim(self, oldest: int) -> None:
-        """Every reader is at `oldest` or later."""
-        if oldest > self.start:
-            del self._items[: oldest - self.start]
-            self.start = oldest
-
-
-@dataclass(eq=False)
-class Session:
-    """One player's session, as the database peer keeps it."""
-
-    peer: PeerInfo
-    channel: Channel
-    peers_version: int
-    catalog_sent: int
-    pushes_seen: int
-    """The announcer's push count when this session last pushed."""
-    round_version: int = -1
-    lobby_version: int = -1
-    board_tick: int = -1
-    board_row: PlayerStats | None = None
-    """This player's own row as last pushed (the view always has it)."""
-    revoked_sent: int = 0
-    expired_sent: int = 0
-    databases_sent: int = 0
-    """The version of the database peers' list this player was last told."""
-    removed_sent: int = 0
-    told_unreachable: bool = False
-    """It was sent its own entry unreachable in `updated`, as a step of no version: when it
-    was found unreachable before its first push, that push lists it in `joined`, where an
-    older player (of this protocol) skips its own entry without a look."""
-    published: Versioned[str, bytes] = field(default_factory=Versioned)
-    """Name -> content of what it published (every change counted: `holdings` caches by it)."""
-    held: tuple[tuple[int, int], frozenset[str]] | None = None
-    """Its holdings as last worked out, by (published, catalog) version (`Play.holdings`)."""
-    publishes: int = 0
-    """Publishes read on this session (the first tells what the player brought)."""
-    plays: bool = True
-    """False for a one-off fetcher: in the network, not in the game."""
-    plants: list[str] = field(default_factory=list)
-    """Treasure handed to this player, not yet pushed."""
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    refusing: set[str] = field(default_factory=set)
-    """Kicked names this peer said it refuses now (its answers to `revoked`)."""
-    over: bool = False
-    sent_at_ping: int = 0
-    """What the channel had sent at the player's last `ping`: one that heard us since (a push,
-    the welcome) is not answered `pong` (a join storm's players ping, being pushed to all along;
-    our own `keep_alive` pings a player we have not spoken to)."""
-    _news: trio.Event = field(default_factory=trio.Event)
-
-    def heard(self, names: list[str]) -> None:
-        """The peer answered `refusing`."""
-        self.refusing.update(names)
-        self._wake()
-
-    def end(self) -> None:
-        self.over = True
-        self._wake()
-
-    async def refuses(self, name: str) -> bool:
-        """Wait until the peer said it refuses `name` (True) or its session ended (False)."""
-        while name not in self.refusing and not self.over:
-            await self._news.wait()
-        return name in self.refusing
-
-    def _wake(self) -> None:
-        self._news.set()
-        self._news = trio.Event()
-
-
 class Announcer:
     """Logs what changed and has every session's pusher send it, in coalesced bursts."""
 
@@ -181,6 +96,9 @@ class Announcer:
         self.sessions = sessions
         self._players: list[str] | None = None
         self._lobby: tuple[int, Lobby] | None = None
+        self._lobby_said: Lobby | None = None
+        """The lobby as last told, its countdown's end as a time (see `lobby`)."""
+        self._lobby_edition = 0
         self.scoreboard = scoreboard
         """Builds the current board (rebuilt once per push, when the hunt said it changed)."""
         self.board = BoardFeed()
@@ -191,6 +109,11 @@ class Announcer:
         self._board_stale = False
         self._news = trio.Event()
         self._news_at = 0.0
+        self._urgent = False
+        """News since the last push round other than the hunt's (which may be the board alone)."""
+        self._pushed_at = -BOARD_SECONDS
+        self._hunt_pushed = (-1, -1)
+        """The hunt's lobby and round versions at the last push round."""
         self.pushes = 0
         self._pushed = trio.Event()
         self._peer_deltas: dict[int, UpdatePeers] = {}
@@ -213,7 +136,7 @@ class Announcer:
         brings them what changed since, with everyone else)."""
         version, peers = self._peers_now()
         if self._listed is None:
-            self._listed = encode_raw(peers)
+            self._listed = encode_raw(peers, zipped=True)  # (compressed once, too)
         return version, self._listed
 
     def _peers_now(self) -> tuple[int, list[PeerInfo]]:
@@ -231,9 +154,11 @@ class Announcer:
             removed_sent=self.removed_log.end,
         )  # fmt: skip
 
-    def note_news(self) -> None:
-        """Something sessions push changed (peer list, catalog, revocations, round, board)."""
+    def note_news(self, *, board_only: bool = False) -> None:
+        """Something sessions push changed (peer list, catalog, revocations, round, board);
+        `board_only`: perhaps only the scoreboard (see BOARD_SECONDS)."""
         self._news_at = trio.current_time()
+        self._urgent = self._urgent or not board_only
         self._news.set()
 
     def cataloged(self, info: FileInfo) -> None:
@@ -260,7 +185,7 @@ class Announcer:
     def hunt_changed(self) -> None:
         """The round or the scoreboard changed; the board is rebuilt once, at the next push."""
         self._board_stale = True
-        self.note_news()
+        self.note_news(board_only=True)  # (the lobby's and round's versions say if more)
 
     async def run(self) -> None:
         """Tell every pusher to push, once news has paused for COALESCE_SECONDS.
@@ -284,12 +209,20 @@ class Announcer:
             self._round_peers, self._listed = None, None
             self._peers_now()  # what this round pushes everyone up to
             self.on_push()
+            self._urgent, self._pushed_at = False, trio.current_time()
+            self._hunt_pushed = (self.hunt.lobby_version, self.hunt.round_version)
             self.pushes += 1
             self._pushed.set()
             self._pushed = trio.Event()
 
     def _push_due(self, first: float) -> float:
-        return min(self._news_at + COALESCE_SECONDS, first + COALESCE_LIMIT)
+        due = self._news_at + COALESCE_SECONDS
+        if (
+            not self._urgent
+            and (self.hunt.lobby_version, self.hunt.round_version) == self._hunt_pushed
+        ):
+            due = max(due, self._pushed_at + BOARD_SECONDS)  # the scoreboard alone: not yet
+        return min(due, first + COALESCE_LIMIT)
 
     async def push_changes(self, session: Session) -> None:
         """A session's pusher: runs as long as the session."""
@@ -300,53 +233,62 @@ class Announcer:
             await self._push(session)
 
     async def _push(self, session: Session) -> None:
-        """Send one session everything that changed since its last push."""
-        channel = session.channel
+        """Send one session everything that changed since its last push, in one write (one
+        TLS record, one system call, one wake-up at the player): a storm's push rounds sent
+        every session two or three small messages each, every one at a fixed cost at both
+        ends."""
+        if news := self._news_for(session):
+            await session.channel.send_many(news)
+
+    def _news_for(self, session: Session) -> list[tuple[Message, bytes | None]]:
+        """What `_push` sends `session` (each with its frame, if shared), and noted as sent."""
+        news: list[tuple[Message, bytes | None]] = []
         if session.peers_version != self._peers_now()[0]:
             update = self._peers_delta(session.peers_version)
             session.peers_version = update.version
-            await channel.send(update, frame=self._frame(update))
+            news.append((update, self._frame(update)))
         if not session.peer.reachable and not session.told_unreachable:
             session.told_unreachable = True  # (see the field)
             version = session.peers_version
-            await channel.send(UpdatePeers(version, version, updated=[session.peer]))
+            news.append((UpdatePeers(version, version, updated=[session.peer]), None))
         if session.catalog_sent < self.catalog_log.end:
             added = self.catalog_log.since(session.catalog_sent)
             session.catalog_sent = self.catalog_log.end
-            await channel.send(CatalogAdded(added))
+            news.append((CatalogAdded(added), None))
         if session.databases_sent != self.databases_version:
             session.databases_sent = self.databases_version
-            await channel.send(DatabasePeers(list(self.databases)))
+            news.append((DatabasePeers(list(self.databases)), None))
         if session.plants:
             names, session.plants = session.plants, []
-            await channel.send(Plant(names))
+            news.append((Plant(names), None))
         if session.revoked_sent < len(self.revoked_log):
             names = self.revoked_log[session.revoked_sent :]
             session.revoked_sent = len(self.revoked_log)
-            await channel.send(Revoked(names))
+            news.append((Revoked(names), None))
         if session.expired_sent < self.expired_log.end:
             gone = self.expired_log.since(session.expired_sent)
             session.expired_sent = self.expired_log.end
-            await channel.send(Expired([i.name for i in gone], [i.hash for i in gone]))
+            news.append((Expired([i.name for i in gone], [i.hash for i in gone]), None))
         if session.removed_sent < self.removed_log.end:
             gone = self.removed_log.since(session.removed_sent)
             session.removed_sent = self.removed_log.end
-            await channel.send(Removed([i.name for i in gone], [i.hash for i in gone]))
+            news.append((Removed([i.name for i in gone], [i.hash for i in gone]), None))
         if not session.plays:
-            return  # a one-off fetcher: the game is none of its business
-        if session.lobby_version != self.hunt.lobby_version:
-            session.lobby_version = self.hunt.lobby_version
-            lobby = self.lobby()
-            await channel.send(lobby, frame=self._frame(lobby))
+            return news  # a one-off fetcher: the game is none of its business
+        edition, lobby = self.lobby()
+        if session.lobby_version != edition:
+            session.lobby_version = edition
+            news.append((lobby, self._frame(lobby)))
         if session.round_version != self.hunt.round_version:
             session.round_version = self.hunt.round_version
             if (state := self.hunt.round_state(session.peer.name)) is not None:
-                await channel.send(Round(state))
+                news.append((Round(state), None))
         name = session.peer.name
         board = self.board.since(session.board_tick, name, session.board_row)
         session.board_tick, session.board_row = self.board.tick, self.board.rows.get(name)
         if board is not None:
-            await channel.send(board, frame=self._frame(board))
+            news.append((board, self._frame(board)))
+        return news
 
     def _frame(self, message: Message) -> bytes:
         """`message` encoded, once for every session sent this very message this round (one
@@ -356,12 +298,23 @@ class Announcer:
             known = self._frames[id(message)] = (message, encode_message(message))
         return known[1]
 
-    def lobby(self) -> Lobby:
+    def lobby(self) -> tuple[int, Lobby]:
         """The lobby every session is sent, built once per change (`ready` is checked against
-        who plays: per session, a crowd's lobby cost the whole crowd)."""
+        who plays: per session, a crowd's lobby cost the whole crowd), and its edition, which
+        moves only when what the lobby says does: the countdown's end (not the seconds left,
+        which move with the clock), who is ready, how many are needed, the settings. Every join
+        moves the hunt's lobby version, and a join storm's every push round sent every session
+        the same lobby again (a third of the frames of a TLS storm of 2,000)."""
         if self._lobby is None or self._lobby[0] != self.hunt.lobby_version:
-            self._lobby = (self.hunt.lobby_version, self.hunt.lobby_state(self.players()))
-        return self._lobby[1]
+            lobby = self.hunt.lobby_state(self.players())
+            ends = lobby.starts_in
+            if ends > 0:  # (0: it ends now; -1: no countdown)
+                ends = round(trio.current_time() + ends, 1)
+            said = msgspec.structs.replace(lobby, starts_in=ends)
+            if said != self._lobby_said:
+                self._lobby_said, self._lobby_edition = said, self._lobby_edition + 1
+            self._lobby = (self.hunt.lobby_version, lobby)
+        return self._lobby_edition, self._lobby[1]
 
     async def say_goodnight(self, rows: list[EveningRow], timeout: float) -> list[EveningRow]:
         """Tell every player how the evening went (`timeout` each at most); the rows."""

@@ -29,7 +29,7 @@ from ..proto import (
     check_name,
 )
 from ..storage.interfaces import MetadataStore, StoreUnavailable, Vault
-from .pushes import Session
+from .sessions import Session
 
 log = logging.getLogger("rp2p.db")
 

@@ -11,7 +11,7 @@ import trio
 from ..proto import Expired, FileInfo, Publish, describe_bytes, iter_chunks
 from ..storage.interfaces import MetadataStore, StoreUnavailable, Vault
 from ..storage.metadata import KEEP_EXPIRED_ROUNDS
-from .pushes import Session
+from .sessions import Session
 
 log = logging.getLogger("rp2p.db")
 

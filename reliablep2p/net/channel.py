@@ -13,7 +13,7 @@ import errno
 import math
 import os
 import ssl
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
@@ -116,6 +116,14 @@ class Channel(DataFrameSender):
         push's bytes, shared by many sessions). A plain function handing back the send's own
         coroutine: an `async def` here was one more coroutine for every message sent."""
         return self._send_bytes(encode_message(message) if frame is None else frame)
+
+    def send_many(
+        self, messages: Sequence[tuple[Message, bytes | None]]
+    ) -> Coroutine[Any, Any, None]:
+        """Several messages (each with its frame, if encoded already) in one write: one TLS
+        record, one system call and one wake-up at the other end, not one each."""
+        frames = [encode_message(m) if frame is None else frame for m, frame in messages]
+        return self._send_bytes(b"".join(frames))
 
     async def _send_bytes(self, frame: bytes) -> None:
         lock = self._send_lock

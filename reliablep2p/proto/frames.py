@@ -15,6 +15,7 @@ import zlib
 
 import msgspec
 
+from . import prezipped
 from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from .messages import MAX_DATA_BODY, MAX_MESSAGE_BODY, Message, UpdatePeers, Welcome
 
@@ -41,6 +42,8 @@ _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 
 def encode_message(message: Message) -> bytes:
     """One complete frame carrying `message` (a big peer list compressed)."""
+    if isinstance(message, Welcome) and (piece := prezipped.piece_of(message.peers)) is not None:
+        return _encode_welcome(message, piece)
     body = KIND_MESSAGE + _encoder.encode(message)
     if len(body) > MAX_MESSAGE_BODY:  # unpacked too: a receiver unpacks no more than the cap
         raise LocalProtocolError(
@@ -53,10 +56,28 @@ def encode_message(message: Message) -> bytes:
     return _LENGTH.pack(len(body)) + body
 
 
-def encode_raw(value: object) -> msgspec.Raw:
+def _encode_welcome(message: Welcome, piece: prezipped.Piece) -> bytes:
+    """A welcome whose peer list was compressed once for all (`encode_raw(zipped=True)`)."""
+    around = msgspec.structs.replace(message, peers=prezipped.mark())
+    head, tail = prezipped.split(_encoder.encode(around))
+    length = 1 + len(head) + len(piece.raw) + len(tail)
+    if length > MAX_MESSAGE_BODY:
+        raise LocalProtocolError(
+            ErrorCode.TOO_LARGE, f"message of {length} bytes exceeds the frame cap"
+        )
+    body = b""
+    if length > ZIP_OVER:
+        body = KIND_ZIPPED + prezipped.zipped(head, piece, tail)
+    if not body or len(body) >= length:
+        body = b"".join((KIND_MESSAGE, head, bytes(piece.raw), tail))
+    return _LENGTH.pack(len(body)) + body
+
+
+def encode_raw(value: object, *, zipped: bool = False) -> msgspec.Raw:
     """`value` as MessagePack, to go inside messages as it is: a peer list many welcomes carry
-    is encoded once for all of them."""
-    return msgspec.Raw(_encoder.encode(value))
+    is encoded once for all of them (and, `zipped`, compressed once for all: `prezipped`)."""
+    raw = msgspec.Raw(_encoder.encode(value))
+    return prezipped.shared(raw) if zipped else raw
 
 
 def data_frame_header(length: int) -> bytes:

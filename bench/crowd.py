@@ -9,6 +9,9 @@ seeding aria2c and N leeching aria2c, told to go at once (bench/torrent.py). Eve
 file of its own (nobody holds it but the seeder and, for rp2p, the vault), and the figure is the
 median of the rounds, set against the swarm ideal: the file's size over one link's rate, the
 time if every fetcher received at its full downlink rate from the first byte.
+With BENCH_CROWD_TRACE=1 each rp2p round also writes its timeline (`crowdtrace.py`) into the
+logs folder: when each fetcher got its first byte and chunks, every host's rates by the
+quarter second, how long the start-up and the tail took.
 """
 
 from __future__ import annotations

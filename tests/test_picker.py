@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from reliablep2p.peer.swarm.picker import ENDGAME_COPIES, HOLDER_DEPTH, Actions, Schedule
+from reliablep2p.peer.swarm.picker import ENDGAME_COPIES, Actions, Schedule
 
 COUNT = 24
 
@@ -267,19 +267,3 @@ def test_with_patience_the_endgame_doubles_a_chunk_only_once_it_is_late() -> Non
     now[0] = 1.0
     (copy,) = schedule.fill().requests
     assert copy.source == "a" and copy.index in schedule.sources["b"].asked
-
-
-def test_a_holder_keeps_two_requests_in_flight_among_a_crowd_of_sources() -> None:
-    """The next request waits at the seeder while a chunk streams, however many sources share
-    the requests in flight: its uplink never waits for a busy fetcher's next request."""
-    schedule = Schedule(40, rng=random.Random(0))
-    schedule.coming = 4  # probes under way
-    for peer in range(11):  # a crowd that has nothing yet
-        schedule.join(f"f{peer}", set(), depth=4)
-    actions = schedule.join("seeder", None, depth=4)
-    assert len(actions.requests) == HOLDER_DEPTH == 2
-    assert schedule.depth("seeder") == 2
-    partial = schedule.join("partial", set(range(40)), depth=4)  # every chunk, told bit by bit
-    assert len(partial.requests) == 1  # a peer still fetching gets its share, as before
-    vault = schedule.join("vault", None, depth=1, last=True)
-    assert len(vault.requests) == 1  # within the source's own cap

@@ -2,8 +2,7 @@
 
 A `Schedule` is fed what happens to one download (a source joined with the chunks it has, has
 more, sent a chunk, sent a bad one, went away) and answers with the requests to send and the
-requests to cancel. Every source keeps up to `depth` requests in flight (pipelining; a share of
-`IN_FLIGHT`, and at least `HOLDER_DEPTH` at a holder of the whole file). A source
+requests to cancel. Every source keeps up to `depth` requests in flight (pipelining). A source
 is asked for the rarest chunk it has that nobody is asked for (rarity among the sources we
 know; ties broken in an order of our own, so a crowd's fetchers ask the seeder for different
 chunks), the first few picks at random, so a fetcher soon has whole chunks to trade. A chunk is
@@ -30,12 +29,6 @@ IN_FLIGHT = 6
 """Requests kept in flight over all sources together (each at least one, at most its `depth`):
 one source is streamed from with several requests ahead, a crowd of sources one each, so every
 request is chosen from fresh news (what is rare changes by the second when a crowd starts)."""
-HOLDER_DEPTH = 2
-"""A source with the whole file keeps at least this many requests in flight (within its own
-cap), however many sources share `IN_FLIGHT`: the next request waits at it while a chunk
-streams, so a seeder that a crowd has only begun to find never idles between chunks while
-its fetchers' cores are busy (one request each: its uplink sat idle for a third of a flash
-crowd's first 0.75 s)."""
 ENDGAME_COPIES = 2
 """In the endgame, a chunk is in flight at this many sources at most."""
 FIRST_GUESS = 1.0
@@ -305,11 +298,7 @@ class Schedule:
 
     def depth(self, source: Hashable) -> int:
         """Requests `source` may have in flight now (its `_share`, within its cap)."""
-        return self._depth(self.sources[source], self._share())
-
-    @staticmethod
-    def _depth(known: _Source, share: int) -> int:
-        return min(known.depth, share if known.has is not None else max(share, HOLDER_DEPTH))
+        return min(self.sources[source].depth, self._share())
 
     def _share(self) -> int:
         """Requests each source may have in flight now (within its own cap): its share of
@@ -324,7 +313,7 @@ class Schedule:
         share = self._share()
         endgame: bool | None = None  # not known yet
         for source, known in sorted(self.sources.items(), key=lambda item: item[1].order):
-            while len(known.asked) < self._depth(known, share):
+            while len(known.asked) < min(known.depth, share):
                 candidates = self.free if known.has is None else known.has & self.free
                 if candidates:
                     index: int | None = self._choose(candidates)

@@ -9,12 +9,16 @@ seeding aria2c and N leeching aria2c, told to go at once (bench/torrent.py). Eve
 file of its own (nobody holds it but the seeder and, for rp2p, the vault), and the figure is the
 median of the rounds, set against the swarm ideal: the file's size over one link's rate, the
 time if every fetcher received at its full downlink rate from the first byte.
+With BENCH_CROWD_TRACE=1 each rp2p round also writes its timeline (`crowdtrace.py`) into the
+logs folder: when each fetcher got its first byte and chunks, every host's rates by the
+quarter second, how long the start-up and the tail took.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,11 +37,14 @@ from .common import (
     scratch_dir,
     sha256_file,
 )
+from .crowdtrace import NetSampler, timeline
 from .lan import Lan, LanRp2p, Program, simulated_lan, sources_of, unavailable
 from .report import Section, Target
 
 RP2P, BITTORRENT = "rp2p (TLS)", "BitTorrent (aria2c + opentracker)"
 TIMEOUT = 300.0
+TRACE = os.environ.get("BENCH_CROWD_TRACE") == "1"
+"""Each rp2p round's timeline into the logs folder (`bench/crowdtrace.py`)."""
 
 
 @dataclass
@@ -143,10 +150,10 @@ class CrowdBench:
     def rp2p(self, results: dict[tuple[str, int], Crowd]) -> None:
         net = LanRp2p(self.root, self.logs)
         db = net.start_database(self.db_host)
-        seeder = net.start_player(self.seed_host, "seeder", self.seed)
+        seeder = net.start_player(self.seed_host, "seeder", self.seed, trace=TRACE)
         names = list(self.digest)
-        fetchers = [net.launch_player(host, host.name, self.root / f"share-{host.name}")
-                    for host in self.hosts]  # fmt: skip
+        fetchers = [net.launch_player(host, host.name, self.root / f"share-{host.name}",
+                                      trace=TRACE) for host in self.hosts]  # fmt: skip
         for fetcher in fetchers:  # they join while the seeder backs its files up
             net.wait_joined(fetcher, fetcher.host.name)
         net.wait_backed_up(seeder, names)
@@ -162,7 +169,18 @@ class CrowdBench:
                 clock.start()
                 before = _cpu(programs)
                 split = _cpu_split(db, seeder, fetchers)
+                if TRACE:
+                    sampler = NetSampler({"db": db, "seeder": seeder,
+                                          **{f.host.name: f for f in fetchers[:n]}})  # fmt: skip
+                    sampler.start()
+                    marks, started, wall0 = [len(f.lines) for f in fetchers[:n]], *_clocks()
                 seconds, lines = net.get_all(fetchers[:n], name, TIMEOUT)
+                if TRACE:
+                    time.sleep(0.3)  # the last lines and samples
+                    sampler.stop()
+                    report = timeline(sampler, fetchers[:n], marks, started, wall0, name,
+                                      self.setting.mbit, {"db": db, "seeder": seeder})  # fmt: skip
+                    (self.logs / f"timeline-{name}.txt").write_text(report + "\n")
                 after = _cpu(programs)
                 split = [
                     b - a for a, b in zip(split, _cpu_split(db, seeder, fetchers), strict=True)
@@ -205,6 +223,11 @@ class CrowdBench:
                         f"({seconds / self.setting.ideal:.2f}x ideal)")  # fmt: skip
         finally:
             swarm.close()
+
+
+def _clocks() -> tuple[float, float]:
+    """The monotonic clock (the programs' line stamps) and the wall clock (their log's), now."""
+    return time.monotonic(), time.time()
 
 
 def _cpu(programs: list[Program]) -> tuple[float, float]:

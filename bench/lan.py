@@ -146,20 +146,23 @@ class LanRp2p:
         self.address = f"{host.address}:{DB_PORT}"
         return db
 
-    def start_player(self, host: Host, name: str, share: Path) -> Program:
+    def start_player(self, host: Host, name: str, share: Path, *, trace: bool = False) -> Program:
         """A long-running `rp2p-peer` reading commands on stdin, once the db says it joined."""
-        player = self.launch_player(host, name, share)
+        player = self.launch_player(host, name, share, trace=trace)
         self.wait_joined(player, name)
         return player
 
-    def launch_player(self, host: Host, name: str, share: Path) -> Program:
-        """`start_player` without the wait: start many, then `wait_joined` for each."""
+    def launch_player(self, host: Host, name: str, share: Path, *, trace: bool = False) -> Program:
+        """`start_player` without the wait: start many, then `wait_joined` for each. `trace`:
+        through `bench/tracepeer.py`, which prints the swarm's debug lines stamped to the ms."""
         assert self.db is not None
         share.mkdir(parents=True, exist_ok=True)
         profile = self.root / "profiles" / name
         code = [] if profile.exists() else ["--code", self.code]
+        program: list[str | Path] = [sys.executable, "-m", "bench.tracepeer"] if trace else [
+            BIN / "rp2p-peer"]  # fmt: skip
         return Program(host, [
-            BIN / "rp2p-peer", "--name", name, "--port", str(PLAYER_PORT), "--db", self.address,
+            *program, "--name", name, "--port", str(PLAYER_PORT), "--db", self.address,
             "--profile", profile, "--share", share, *code,
         ], self.logs / f"{name}.log", stdin=True)  # fmt: skip
 

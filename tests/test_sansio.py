@@ -20,6 +20,7 @@ from reliablep2p.peer.swarm.finder import (
     ENOUGH_SOURCES,
     HOPELESS,
     MAX_SOURCES,
+    PROBES_AT_ONCE,
     REASK_CAP,
     REASK_FIRST,
     VAULT_AFTER,
@@ -518,3 +519,26 @@ def test_a_new_session_gets_the_top_rows_and_its_own_far_down_a_big_board() -> N
     again = feed.since(feed.tick, "p700", first.players[-1])
     assert again == ScoreboardChanged([stats("p700", 300, map_size=1)])
     assert feed.since(feed.tick, "p5", stats("p5", 995)) is None, "a change far down: not for p5"
+
+
+def test_a_random_peer_is_probed_beside_a_crowd_that_has_nothing_yet() -> None:
+    """A crowd that all asks at once knows only itself: the holder none of them has heard of
+    is found by random probes, which do not wait until every crowd member answered."""
+    crowd = [peer(port) for port in range(2, 14)]
+    holder = peer(99)
+    finder = finder_of([*crowd, holder], count=40)
+    for member in crowd:
+        finder.plan.crowd(member)
+    probed: list[PeerInfo] = []
+    for now in range(len(crowd)):  # crowd probes hang (busy cores); random ones answer
+        probes = [asked for asked, _ in step(finder, float(now)).probes]
+        probed += probes
+        for asked in probes:
+            if asked not in crowd[:PROBES_AT_ONCE]:
+                finder.answered(asked.addr)
+    assert holder in probed
+    assert all(member in probed for member in crowd[:PROBES_AT_ONCE])  # the crowd still first
+    small = finder_of([*crowd, holder], count=2)  # a small file has no crowd probes beside
+    for member in crowd:
+        small.plan.crowd(member)
+    assert all(asked in crowd for asked, _ in step(small, 0.0).probes)

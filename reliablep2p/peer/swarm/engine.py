@@ -310,6 +310,7 @@ class SwarmFetch:
             self._pool.give(buffer)
         self.schedule.stored(index)
         self._progress_at = trio.current_time()
+        log.debug("stored chunk %d of %s from %s", index, self.info.name, link.label)
         sources = self.outcome.sources
         sources[link.label] = sources.get(link.label, 0) + length
         if link.full and not link.vault and link.key in self.links:  # not a failed one

@@ -4,13 +4,15 @@ stalled.
 Fed the state of the download at each step (does some needed chunk lie on no source we have,
 how many sources are linked, is the vault one of them, when did a chunk last land), a `Finder`
 says which peers to probe now, and when to look again. Up to `PROBES_AT_ONCE` known holders and
-crowd peers are probed at once, random peers one at a time while a chunk is missing; a small
-file wants few sources (unless they lack what it needs). A holder too busy is asked again
-later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been on
-no source for `VAULT_AFTER` seconds, or at once when nobody is left to ask (a busy holder does
-not keep it waiting); a busy vault is asked again the same way, a little earlier or later at
-random (a crowd it turned away does not come back all at once), and the search waits for it (it
-holds every file) for `VAULT_PATIENCE` at most. With nothing left at all, the search gives up
+crowd peers are probed at once, random peers one at a time while a chunk is missing (beside the
+crowd's probes for a file of `CROWD_CHUNKS` or more: a crowd that all asks at once knows only
+itself, and finds the holder by random probes alone); a small file wants few sources (unless
+they lack what it needs). A holder too busy is asked again later (1, 2, 4, 8 s), while we need
+what it has. The vault joins once a needed chunk has been on no source for `VAULT_AFTER`
+seconds, or at once when nobody is left to ask (a busy holder does not keep it waiting); a busy
+vault is asked again the same way, a little earlier or later at random (a crowd it turned away
+does not come back all at once), and the search waits for it (it holds every file) for
+`VAULT_PATIENCE` at most. With nothing left at all, the search gives up
 after `HOPELESS` seconds without a chunk (at once, with no source linked).
 """
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from ...proto import PeerInfo
 from ..peerlist import Addr
 from ..search import OneSource, SearchPlan
+from .crowd import CROWD_CHUNKS
 
 PROBES_AT_ONCE = 4
 MAX_SOURCES = 16
@@ -78,6 +81,8 @@ class Finder:
         self._vault_busy_since: float | None = None
         self._rng = rng
         self._missing_since: float | None = now
+        self._random: Addr | None = None
+        """The random peer probed last."""
         self._stuck_since: float | None = None
 
     def ask_later(self, peer: PeerInfo, now: float, *, vault: bool = False) -> None:
@@ -142,9 +147,14 @@ class Finder:
             if known is None:
                 break
             self._start(step, known, vault=False)
-        if not self.probing and room > 0 and missing:
+        # One random peer at a time while a chunk is on none of our sources; beside the crowd's
+        # probes for a file a crowd trades: its members have nothing yet when a crowd starts, and
+        # only a random probe can find the holder none of them knows of.
+        beside = self.count >= CROWD_CHUNKS and self._random not in self.probing
+        if (not self.probing or beside) and len(self.probing) < room and missing:
             other = self.plan.next_random()
             if other is not None:
+                self._random = other.addr
                 self._start(step, other, vault=False)
 
     def _start(self, step: Step, peer: PeerInfo, *, vault: bool) -> None:

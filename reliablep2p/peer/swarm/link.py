@@ -10,6 +10,7 @@ turn) is ended. A slow source that keeps sending is never cut off.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,6 +33,8 @@ from ...proto import (
     check_indices,
 )
 from .upload import LINK_IDLE
+
+log = logging.getLogger("rp2p.swarm")
 
 PING_EVERY = LINK_IDLE / 3
 """A link we have asked nothing on for this long gets a `ping`, so the source keeps it open."""
@@ -148,6 +151,7 @@ class SourceLink:
         if index not in self.expected:
             raise RemoteProtocolError(ErrorCode.UNEXPECTED, f"sent chunk {index}, not asked for")
         self.expected.discard(index)
+        log.debug("receiving chunk %d from %s", index, self.label)
         buffer = await receiver.buffer()
         try:
             length = await self.channel.receive_data_into(buffer, timeout=self._stall, idle=True)

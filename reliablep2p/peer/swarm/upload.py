@@ -214,6 +214,7 @@ class UploadLink:
                 index = min(self._queue, key=self._times_sent)  # the least spread first
                 self._queue.remove(index)
                 self.spreads.began(self.info.name, index)
+                log.debug("sending chunk %d of %s to %s", index, self.info.name, self.requester)
                 length = min(self.info.size - index * CHUNK_SIZE, CHUNK_SIZE)
                 async with self._lock:
                     with trio.move_on_after(CHUNK_SEND_TIMEOUT) as sending:

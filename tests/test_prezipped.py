@@ -19,8 +19,8 @@ from reliablep2p.proto import (
     PeerInfo,
     Welcome,
     decode_body,
-    encode_message,
     encode_raw,
+    encode_welcome,
     prezipped,
 )
 from reliablep2p.proto.frames import KIND_MESSAGE, KIND_ZIPPED
@@ -38,11 +38,9 @@ def test_welcomes_carry_a_list_compressed_once_and_decode_as_ever() -> None:
     """Each welcome's frame holds the list's deflate piece byte for byte (compressed once, not
     per welcome: O(N) a join), and decodes, as any zlib stream, to the very same message."""
     peers = crowd(2000)
-    shared = encode_raw(peers[1:], zipped=True)
-    piece = prezipped.piece_of(shared)
-    assert piece is not None
+    piece = prezipped.Piece(encode_raw(peers[1:]))
     for you in peers[:3]:
-        frame = encode_message(welcome(shared, you))
+        frame = encode_welcome(welcome(piece.raw, you), piece)
         assert frame[4:5] == KIND_ZIPPED and piece.block in frame
         assert decode_body(frame[4:]) == welcome(peers[1:], you)
         assert zlib.decompress(frame[5:]) == msgspec.msgpack.encode(welcome(peers[1:], you))
@@ -51,15 +49,17 @@ def test_welcomes_carry_a_list_compressed_once_and_decode_as_ever() -> None:
 
 def test_a_welcome_with_a_short_list_stays_plain() -> None:
     peers = crowd(3)
-    frame = encode_message(welcome(encode_raw(peers[1:], zipped=True), peers[0]))
+    piece = prezipped.Piece(encode_raw(peers[1:]))
+    frame = encode_welcome(welcome(piece.raw, peers[0]), piece)
     assert frame[4:5] == KIND_MESSAGE
     assert decode_body(frame[4:]) == welcome(peers[1:], peers[0])
 
 
 def test_a_welcome_over_the_cap_is_refused_by_its_sender() -> None:
     peers = [PeerInfo("p" * 60, "127.0.0.1", 7000)] * (MAX_MESSAGE_BODY // 60)
+    piece = prezipped.Piece(encode_raw(peers))
     with pytest.raises(LocalProtocolError):
-        encode_message(welcome(encode_raw(peers, zipped=True), peers[0]))
+        encode_welcome(welcome(piece.raw, peers[0]), piece)
 
 
 @given(st.binary(max_size=3000), st.binary(max_size=3000))

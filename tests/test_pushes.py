@@ -96,7 +96,7 @@ def test_welcomes_between_two_push_rounds_carry_one_list_at_one_version() -> Non
     registry.join(bob)  # welcomed with the list from before it joined
     registry.join(cy)  # in the same round: the same list, the very same bytes
     assert announcer.listed() == (version, listed) and announcer.listed()[1] is listed
-    assert msgspec.msgpack.decode(listed, type=list[PeerInfo]) == [ada]
+    assert msgspec.msgpack.decode(listed.raw, type=list[PeerInfo]) == [ada]
     assert registry.delta(version).joined == [bob, cy]  # what the next round sends them all
 
 

@@ -21,7 +21,15 @@ from ..net.channel import Channel, ConnectionLost, keep_alive
 from ..net.groups import first_protocol_error
 from ..peer.peerlist import Addr, PeerRegistry
 from ..peer.view import NetworkView
-from ..proto import Connect, ErrorCode, Hello, PeerInfo, RemoteProtocolError, Welcome
+from ..proto import (
+    Connect,
+    ErrorCode,
+    Hello,
+    PeerInfo,
+    RemoteProtocolError,
+    Welcome,
+    encode_welcome,
+)
 from .admission import admit
 from .play import Play
 from .pushes import Announcer
@@ -94,17 +102,16 @@ class Joins:
         log.info("%s joined from %s:%d (%d online)%s", peer.name, *peer.addr, len(self.sessions),
                  f"; cannot reach it back: {problem}" if problem else "")  # fmt: skip
         try:
-            await channel.send(
-                Welcome(
-                    you=peer,
-                    peers=cast("list[PeerInfo]", others),  # encoded already: sent as it is
-                    peers_version=version,
-                    catalog=list(self.view.catalog.values()),
-                    revoked=sorted(self.view.revoked),
-                    databases=self.pushes.databases,
-                    removed=sorted(self.removed),
-                )
+            welcome = Welcome(
+                you=peer,
+                peers=cast("list[PeerInfo]", others.raw),  # encoded already: sent as it is
+                peers_version=version,
+                catalog=list(self.view.catalog.values()),
+                revoked=sorted(self.view.revoked),
+                databases=self.pushes.databases,
+                removed=sorted(self.removed),
             )
+            await channel.send(welcome, frame=encode_welcome(welcome, others))
             with session.scope, first_protocol_error():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self.pushes.push_changes, session)

@@ -49,6 +49,7 @@ from ..proto import (
     encode_message,
     encode_raw,
 )
+from ..proto.prezipped import Piece
 from .sessions import Log, Session
 
 GOODNIGHT_TIMEOUT = 1.0
@@ -122,7 +123,7 @@ class Announcer:
         self._round_peers: tuple[int, list[PeerInfo]] | None = None
         """The peer list as this push round found it, and its version: what the round pushes
         every session up to, and what the welcomes until the next round carry."""
-        self._listed: msgspec.Raw | None = None
+        self._listed: Piece | None = None
         """That list, encoded (once, at the first welcome that needs it)."""
         self.on_push: Callable[[], None] = lambda: None
         """Hears every push round (the round host tells the other database peers)."""
@@ -130,13 +131,13 @@ class Announcer:
         """Where players reach every live database peer (see `directory.py`)."""
         self.databases_version = 0
 
-    def listed(self) -> tuple[int, msgspec.Raw]:
+    def listed(self) -> tuple[int, Piece]:
         """The peer list to welcome a player with, and its version: the list as the last
-        push round found it, encoded once for every welcome until the next round (which
-        brings them what changed since, with everyone else)."""
+        push round found it, encoded and compressed once for every welcome until the next
+        round (which brings them what changed since, with everyone else)."""
         version, peers = self._peers_now()
         if self._listed is None:
-            self._listed = encode_raw(peers, zipped=True)  # (compressed once, too)
+            self._listed = Piece(encode_raw(peers))
         return version, self._listed
 
     def _peers_now(self) -> tuple[int, list[PeerInfo]]:

@@ -30,7 +30,14 @@ from .errors import (
     RemoteProtocolError,
     VersionMismatch,
 )
-from .frames import FrameDecoder, data_frame_header, decode_body, encode_message, encode_raw
+from .frames import (
+    FrameDecoder,
+    data_frame_header,
+    decode_body,
+    encode_message,
+    encode_raw,
+    encode_welcome,
+)
 from .game import (
     MAX_MAP_REPORT,
     EveningRow,
@@ -202,6 +209,7 @@ __all__ = [
     "describe_bytes",
     "encode_message",
     "encode_raw",
+    "encode_welcome",
     "from_bitfield",
     "iter_chunks",
     "name_problem",

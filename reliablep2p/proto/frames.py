@@ -42,8 +42,6 @@ _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 
 def encode_message(message: Message) -> bytes:
     """One complete frame carrying `message` (a big peer list compressed)."""
-    if isinstance(message, Welcome) and (piece := prezipped.piece_of(message.peers)) is not None:
-        return _encode_welcome(message, piece)
     body = KIND_MESSAGE + _encoder.encode(message)
     if len(body) > MAX_MESSAGE_BODY:  # unpacked too: a receiver unpacks no more than the cap
         raise LocalProtocolError(
@@ -56,8 +54,8 @@ def encode_message(message: Message) -> bytes:
     return _LENGTH.pack(len(body)) + body
 
 
-def _encode_welcome(message: Welcome, piece: prezipped.Piece) -> bytes:
-    """A welcome whose peer list was compressed once for all (`encode_raw(zipped=True)`)."""
+def encode_welcome(message: Welcome, piece: prezipped.Piece) -> bytes:
+    """The frame of a welcome carrying `piece`'s list (compressed once for all its welcomes)."""
     around = msgspec.structs.replace(message, peers=prezipped.mark())
     head, tail = prezipped.split(_encoder.encode(around))
     length = 1 + len(head) + len(piece.raw) + len(tail)
@@ -73,11 +71,10 @@ def _encode_welcome(message: Welcome, piece: prezipped.Piece) -> bytes:
     return _LENGTH.pack(len(body)) + body
 
 
-def encode_raw(value: object, *, zipped: bool = False) -> msgspec.Raw:
+def encode_raw(value: object) -> msgspec.Raw:
     """`value` as MessagePack, to go inside messages as it is: a peer list many welcomes carry
-    is encoded once for all of them (and, `zipped`, compressed once for all: `prezipped`)."""
-    raw = msgspec.Raw(_encoder.encode(value))
-    return prezipped.shared(raw) if zipped else raw
+    is encoded once for all of them."""
+    return msgspec.Raw(_encoder.encode(value))
 
 
 def data_frame_header(length: int) -> bytes:

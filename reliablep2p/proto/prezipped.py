@@ -18,8 +18,6 @@ import msgspec
 
 LEVEL = 1
 """zlib's fastest level, as for every compressed frame."""
-KEPT = 4
-"""Compressed lists kept (the round's list, and a few older ones welcomes may still carry)."""
 _BASE = 65521
 """Adler-32's modulus."""
 _HEADER = b"\x78\x01"
@@ -30,7 +28,8 @@ MessagePack: found once in what surrounds it, never by chance)."""
 
 
 class Piece:
-    """A list's MessagePack and its deflate piece (full-flushed) and checksum."""
+    """A list's MessagePack (`raw`, to go inside messages as it is) and its deflate piece
+    (full-flushed) and checksum: made once a push round, handed to every welcome's encoding."""
 
     __slots__ = ("adler", "block", "raw")
 
@@ -38,23 +37,6 @@ class Piece:
         self.raw = raw
         self.block = _deflate(bytes(raw), zlib.Z_FULL_FLUSH)
         self.adler = zlib.adler32(bytes(raw))
-
-
-_pieces: dict[int, Piece] = {}
-
-
-def shared(raw: msgspec.Raw) -> msgspec.Raw:
-    """`raw` (a list many welcomes carry), compressed now for all of them."""
-    _pieces[id(raw)] = Piece(raw)
-    while len(_pieces) > KEPT:
-        del _pieces[next(iter(_pieces))]
-    return raw
-
-
-def piece_of(value: object) -> Piece | None:
-    """The compressed piece of `value`, if it is a list `shared` compressed."""
-    piece = _pieces.get(id(value))
-    return piece if piece is not None and piece.raw is value else None
 
 
 def mark() -> msgspec.Raw:

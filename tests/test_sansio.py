@@ -542,3 +542,19 @@ def test_a_random_peer_is_probed_beside_a_crowd_that_has_nothing_yet() -> None:
     for member in crowd:
         small.plan.crowd(member)
     assert all(asked in crowd for asked, _ in step(small, 0.0).probes)
+
+
+def test_a_rare_file_in_a_crowd_brings_in_the_vault_at_once_as_one_more_source() -> None:
+    finder = finder_of([peer(2), peer(3)], count=40)
+    first = step(finder, 0.0, missing=False, links=3)  # the holder and two fetchers linked
+    assert (DB, True) not in first.probes  # not rare: the vault waits its turn
+    rare = finder.step(0.1, missing=False, links=3, vault_linked=False, progress_at=0.0, rare=True)
+    assert (DB, True) in rare.probes  # long before VAULT_AFTER, with nothing missing
+    again = finder.step(0.2, missing=False, links=4, vault_linked=True, progress_at=0.0, rare=True)
+    assert (DB, True) not in again.probes  # once
+
+
+def test_a_small_rare_file_waits_for_the_vault_as_before() -> None:
+    finder = finder_of([peer(2)], count=3)  # fewer than CROWD_CHUNKS: holders alone
+    small = finder.step(0.1, missing=False, links=3, vault_linked=False, progress_at=0.0, rare=True)
+    assert (DB, True) not in small.probes

@@ -39,7 +39,7 @@ from ..peerlist import Addr
 from ..search import OneSource, SearchPlan
 from ..view import NetworkView
 from .crowd import CROWD_CHUNKS, Partial
-from .finder import Finder
+from .finder import RARE_HOLDERS, Finder
 from .link import LinkIdle, SourceLink
 from .outcome import BufferPool, NoSource, Outcome
 from .picker import Actions, Schedule
@@ -142,6 +142,7 @@ class SwarmFetch:
                 links=len(self.links),
                 vault_linked=any(link.vault for link in self.links.values()),
                 progress_at=self._progress_at,
+                rare=self._rare(),
             )
             for peer, vault in step.probes:
                 assert self._nursery is not None
@@ -153,6 +154,12 @@ class SwarmFetch:
             with trio.move_on_at(min(step.wake_at, self.schedule.late_at())):
                 await self._wake.wait()
             self._wake = trio.Event()
+
+    def _rare(self) -> bool:
+        """A crowd fetches the file with us and few of our sources hold it whole."""
+        whole = sum(1 for link in self.links.values() if link.full and not link.vault)
+        fetching = sum(1 for link in self.links.values() if not link.full)
+        return whole <= RARE_HOLDERS and fetching >= 2
 
     def _missing(self) -> bool:
         """Some needed chunk is on no source we have (an empty file: no source yet)."""

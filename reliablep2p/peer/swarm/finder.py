@@ -38,6 +38,11 @@ about 10 % more CPU a round than 8 (issue 14). While a chunk is on no source the
 (up to `MAX_SOURCES`), so a crowd of peers still fetching never hides the seeder."""
 VAULT_AFTER = 3.0
 """A needed chunk on no source for this long brings in the vault."""
+RARE_HOLDERS = 1
+"""A file of `CROWD_CHUNKS` or more that at most this many linked peers hold whole, while others
+link fetching it too, is rare in a crowd: the vault is brought in at once, as one capped source.
+At a round's start every player fetches the new target from its one holder, and until fetchers
+have whole chunks to trade that holder's uplink is all the swarm has: the vault's doubles it."""
 HOPELESS = 10.0
 """With nobody left to ask, a needed chunk on no source for this long ends the get."""
 REASK_FIRST, REASK_CAP = 1.0, 8.0
@@ -104,9 +109,16 @@ class Finder:
         self.probing.discard(addr)
 
     def step(
-        self, now: float, *, missing: bool, links: int, vault_linked: bool, progress_at: float
+        self,
+        now: float,
+        *,
+        missing: bool,
+        links: int,
+        vault_linked: bool,
+        progress_at: float,
+        rare: bool = False,
     ) -> Step:
-        """The probes to start now, and when to look again."""
+        """The probes to start now, and when to look again; `rare`: see `RARE_HOLDERS`."""
         step = Step()
         self._probe_more(step, now, missing=missing, links=links)
         if not missing:
@@ -117,7 +129,11 @@ class Finder:
             step.wake_at = min((due for _, due, _ in self._later.values()), default=math.inf)
         searching = bool(self.probing) or self.plan.has_candidates()
         vault_due = any(vault for _, _, vault in self._later.values())  # it will be asked again
-        if missing and not self.vault_asked:
+        if rare and not self.vault_asked and self.count >= CROWD_CHUNKS:
+            self.vault_asked = True
+            if (vault := self.plan.vault()) is not None:
+                self._start(step, vault, vault=True)
+        elif missing and not self.vault_asked:
             assert self._missing_since is not None
             if not searching or now - self._missing_since >= VAULT_AFTER:
                 self.vault_asked = True

@@ -5,11 +5,11 @@ benchmark wraps these functions for the duration of a scenario: `Channel.send` a
 `Channel.send_many` (messages by type), `Channel._send_bytes` and the three data-frame sends,
 `Channel.send_data{,_from,_sendfile}` (frame bytes; the `chunk{index}` sent before a frame in
 the same write counted as a message too), `trio.SocketStream.send_all`, our
-`TLSStream._send_raw` and `os.sendfile` (bytes on the wire, TLS records included: TLSStream
-writes to the socket itself) and `trio.open_tcp_stream` (connections opened). Each wrapper
-takes the arguments of what it wraps (tests/test_bench_counting.py checks): one missing is a
-`TypeError` inside the core, answered as `Error(internal)`. A counter the core
-could keep itself: per-node totals of frames and bytes sent and received by message type, and of
+`TLSStream._send_raw` and `os.sendfile` to a socket (bytes on the wire, TLS records included:
+TLSStream writes to the socket itself) and `trio.open_tcp_stream` (connections opened). Each
+wrapper takes the arguments of what it wraps (tests/test_bench_counting.py checks): one missing
+is a `TypeError` inside the core, answered as `Error(internal)`. A counter the core could keep
+itself: per-node totals of frames and bytes sent and received by message type, and of
 connections opened and accepted (cheap, and a TUI could show them too).
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -166,8 +167,10 @@ def counting() -> Iterator[Traffic]:
         traffic.frame_bytes += self.bytes_sent - sent
 
     def counted_sendfile(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
-        sent: int = sendfile(out_fd, in_fd, offset, count)  # file bytes the kernel put on TCP
-        traffic.wire_bytes += sent
+        """File bytes the kernel put on a socket (not a file copy: `shutil` sends those)."""
+        sent: int = sendfile(out_fd, in_fd, offset, count)
+        if stat.S_ISSOCK(os.fstat(out_fd).st_mode):
+            traffic.wire_bytes += sent
         return sent
 
     def counted_send_all(self: trio.SocketStream, data: Any) -> Any:

@@ -9,7 +9,8 @@ crowd's probes for a file of `CROWD_CHUNKS` or more: a crowd that all asks at on
 itself, and finds the holder by random probes alone); a small file wants few sources (unless
 they lack what it needs). A holder too busy is asked again later (1, 2, 4, 8 s), while we need
 what it has. The vault joins once a needed chunk has been on no source for `VAULT_AFTER`
-seconds, or at once when nobody is left to ask (a busy holder does not keep it waiting); a busy
+seconds, at once for a file rare in a crowd (`RARE_HOLDERS`), or at once when nobody is left to
+ask (a busy holder does not keep it waiting); a busy
 vault is asked again the same way, a little earlier or later at random (a crowd it turned away
 does not come back all at once), and the search waits for it (it holds every file) for
 `VAULT_PATIENCE` at most. With nothing left at all, the search gives up

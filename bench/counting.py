@@ -109,23 +109,24 @@ def counting() -> Iterator[Traffic]:
     # Plain functions handing back the core's own coroutine: an `async def` wrapper is one more
     # coroutine per send, three per message, which a join storm's garbage collector then walks
     # (the benchmark measured itself). Counted when sent off, whether or not the send succeeds.
-    def counted_send(self: wire.Channel, message: Any, *, frame: bytes | None = None) -> Any:
+    def count_message(message: Message, frame: bytes) -> None:
         kind = type(message).__name__
         if isinstance(message, Error):
             kind = f"Error({message.code})"
-        if frame is None:  # encoded here, so that the bytes are known now, and not again
-            frame = encode_message(message)
         traffic.messages[kind] += 1
         traffic.message_bytes[kind] += len(frame)
+
+    def counted_send(self: wire.Channel, message: Any, *, frame: bytes | None = None) -> Any:
+        if frame is None:  # encoded here, so that the bytes are known now, and not again
+            frame = encode_message(message)
+        count_message(message, frame)
         return send(self, message, frame=frame)
 
     def counted_send_many(self: wire.Channel, messages: Any) -> Any:
         """Each message of a batch (one write: `Channel.send_many`) counted as one sent."""
         framed = [(m, encode_message(m) if f is None else f) for m, f in messages]
         for message, frame in framed:
-            kind = type(message).__name__
-            traffic.messages[kind] += 1
-            traffic.message_bytes[kind] += len(frame)
+            count_message(message, frame)
         return send_many(self, framed)
 
     def counted_send_bytes(self: wire.Channel, frame: bytes) -> Any:
@@ -136,9 +137,7 @@ def counting() -> Iterator[Traffic]:
         """A data frame, and the message sent before it in the same write (`chunk{index}`)."""
         traffic.data_frames += 1
         if message is not None:
-            kind = type(message).__name__
-            traffic.messages[kind] += 1
-            traffic.message_bytes[kind] += len(encode_message(message))
+            count_message(message, encode_message(message))
 
     # The data frames' bytes are what the channel counts (`bytes_sent`), the message before
     # included; so these wrap the core's coroutines, and take its every argument.

@@ -7,6 +7,9 @@ plain TCP, a read and TLS on a secure link), to a receiver reading as a source l
 (`receive(exact=True)`, then `receive_data_into` a page-aligned buffer), over real loopback
 sockets. Counted with a trio instrument (public API) once both sides are under way: passes per
 chunk of the sending task and of the receiving task, and the worker threads the sender used.
+A pass that ends with the task's socket not ready is the kernel's doing, not the data path's,
+and is left out: how often the sender finds the socket full depends on the machine's load (a
+loaded CI run once counted 3.4 sends a chunk where a quiet one counts 2.0).
 Before: one pass per 128 KiB piece and per TLS lock, a wait before every `sendfile`, three
 reads per chunk header (21 and 11 passes per chunk over TLS, 3.8 and 4.8 on plain TCP), and a
 worker thread for every chunk read.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import select
 import ssl
 from pathlib import Path
 from typing import Any
@@ -33,13 +37,35 @@ CHUNKS = 16
 
 
 class TaskSteps(trio.abc.Instrument):
-    """How many times each task was run by the scheduler."""
+    """How many times each task was run by the scheduler, and how many of those runs ended with
+    its socket not ready (nothing to read, no room to write): there the kernel made it wait.
 
-    def __init__(self) -> None:
+    Those waits depend on how fast the other side runs on a loaded machine, not on the data
+    path, so only the other passes count as its cost. Readiness is asked as trio's own poll asks
+    it (`poll` with the same events), before anything else runs in this thread."""
+
+    def __init__(self, sockets: dict[str, tuple[int, int]]) -> None:
         self.steps: dict[str, int] = {}
+        self.waits: dict[str, int] = {}
+        self._polls: dict[str, select.poll] = {}
+        for name, (fd, events) in sockets.items():
+            self._polls[name] = select.poll()
+            self._polls[name].register(fd, events)
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         self.steps[task.name] = self.steps.get(task.name, 0) + 1
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        poll = self._polls.get(task.name)
+        if poll is not None and not poll.poll(0):
+            self.waits[task.name] = self.waits.get(task.name, 0) + 1
+
+    def per_chunk(self) -> dict[str, float]:
+        """Passes per counted chunk that were not a wait for the kernel, by task."""
+        return {
+            name.rsplit(".", 1)[-1]: (count - self.waits.get(name, 0)) / CHUNKS
+            for name, count in self.steps.items()
+        }
 
 
 async def channel_pair(tmp_path: Path, tls: bool) -> tuple[Channel, Channel]:
@@ -66,6 +92,13 @@ async def channel_pair(tmp_path: Path, tls: bool) -> tuple[Channel, Channel]:
     return Channel(streams[True]), Channel(streams[False])
 
 
+def socket_fd(channel: Channel) -> int:
+    """The TCP socket under `channel` (under its TLS, if it has one)."""
+    stream = getattr(channel.stream, "transport_stream", channel.stream)
+    assert isinstance(stream, trio.SocketStream)
+    return stream.socket.fileno()
+
+
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 async def test_a_chunk_costs_a_few_scheduler_passes_and_no_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tls: bool
@@ -83,7 +116,12 @@ async def test_a_chunk_costs_a_few_scheduler_passes_and_no_thread(
 
     monkeypatch.setattr(trio.to_thread, "run_sync", counted)
     sender, receiver = await channel_pair(tmp_path, tls)
-    instrument = TaskSteps()
+    instrument = TaskSteps(
+        {
+            "send": (socket_fd(sender), select.POLLOUT),
+            "receive": (socket_fd(receiver), select.POLLIN),
+        }
+    )
     fd = os.open(path, os.O_RDONLY)
     buffer = memoryview(mmap.mmap(-1, CHUNK_SIZE))
 
@@ -112,10 +150,11 @@ async def test_a_chunk_costs_a_few_scheduler_passes_and_no_thread(
         os.close(fd)
         await sender.aclose()
         await receiver.aclose()
-    per_chunk = {
-        name.rsplit(".", 1)[-1]: count / CHUNKS for name, count in instrument.steps.items()
-    }
-    most = 6 if tls else 3  # measured here: 2.6 and 3.8 over TLS, 2.0 and 1.6 on plain TCP
-    assert per_chunk["send"] <= most, per_chunk
-    assert per_chunk["receive"] <= most, per_chunk
+    per_chunk = instrument.per_chunk()
+    # measured here, quiet and at load 12: send 2.0-4.3 and receive 0.1-3.8 over TLS; on plain
+    # TCP send 2.0 every time (one more, such as a wait before each `sendfile`, makes 3.0) and
+    # receive 0.3-0.8 (the header read apart from its message makes 4.1-4.6)
+    most = {"send": 6, "receive": 6} if tls else {"send": 2.5, "receive": 3}
+    assert per_chunk["send"] <= most["send"], per_chunk
+    assert per_chunk["receive"] <= most["receive"], per_chunk
     assert threads == 0  # the chunks were in the page cache: read right on the event loop

@@ -155,7 +155,8 @@ class GameApp(App[int]):
                 transfers.done(
                     event.name, event.source, event.size, event.resumed_at, event.sources
                 )
-                self.feed(text, "got")
+                if not event.planted:  # the host's "hid fresh treasure" line tells it
+                    self.feed(text, "got")
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.TransferFailed):
                 transfers.failed(event.name, event.reason)

@@ -212,7 +212,7 @@ class Fetcher:
         from_vault = vault * 2 > fetched if fetched else source == events.VAULT
         bus = self.view.bus
         bus.emit(events.TransferDone(info.name, source, info.size, plan.probes,
-                                     download.resumed_at, sources))  # fmt: skip
+                                     download.resumed_at, sources, planted=not claim))  # fmt: skip
         bus.emit(events.SeedingChanged(tuple(sorted(share.files())), fetched=info.name))
         if claim:
             await self.found(info.name)

@@ -334,8 +334,10 @@ class GameApp(App[int]):
             return
         try:
             command = commands.parse(line)
-        except commands.CommandError as exc:
+        except commands.CommandError as exc:  # told in the feed too, the line kept to mend
             self.notify(str(exc), title=line, severity="error")
+            self.feed(f"{line}: {exc}", "error")
+            self.query_one(CommandLine).open(line)
             return
         self.feed(f"> {line}", "command")
         if command.verb == "disconnect":
@@ -364,7 +366,8 @@ class GameApp(App[int]):
             self.refresh_views(catalog=True)
 
     def on_command_line_closed(self, message: CommandLine.Closed) -> None:
-        self.focus_board()
+        if not self.query_one(CommandLine).display:  # (not opened again, with a typo to mend)
+            self.focus_board()
 
     def action_search(self) -> None:
         search = self.query_one(CatalogSearch)

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import socket
 import sys
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from ..proto.discovery import DISCOVERY_PORT, MAX_NETWORK_NAME
 from ..storage.share import ShareUnusable
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
 from .naming import candidates, default_name
-from .profiles import Kept, Profile, Profiles
+from .profiles import Kept, KeptEvening, Profile, Profiles
 
 DEFAULT_DB = ("127.0.0.1", 9000)
 """Where an --insecure-lan player looks for its host (it does not look on the LAN)."""
@@ -187,7 +188,22 @@ def make_player(
                 max_upload=args.max_upload, other_names=other_names, **options)  # fmt: skip
     if joined is not None and joined.profile is not None:
         node.subscribe(functools.partial(remember_databases, joined.profile))
+        if (evening := joined.profile.kept_evening(time.time())) is not None:
+            node.evening.resume(evening.rows, evening.last)
+        node.subscribe(functools.partial(keep_evening, joined.profile, node))
     return node
+
+
+def keep_evening(profile: Profile, node: Node, event: events.Event) -> None:
+    """Keep the evening in the profile as each round ends, and forget it at the goodnight."""
+    if isinstance(event, events.EveningOver):
+        kept = None
+    elif isinstance(event, events.RoundChanged) and event.round.over:
+        kept = KeptEvening(node.evening.rows(), node.evening.last, time.time())
+    else:
+        return
+    with contextlib.suppress(OSError):  # a read-only profile: the evening is this start's
+        profile.keep_evening(kept)
 
 
 def _kept_place(profile: Profile, args: argparse.Namespace, port: int) -> tuple[int, Path]:

@@ -5,7 +5,8 @@ A profile folder holds the player's key and certificate (`net/identity.Identity`
 the network's other database peers as last listed (where to look when that one is away); and
 `player.json`: the port the player last listened on and the folder it shared, so a later start
 with neither `--port` nor `--share` seeds (and resumes into) the same folder, not a new
-``port_<another port>`` beside it.
+``port_<another port>`` beside it; and `evening.json`: the evening so far as the player saw it,
+so the line said at the end counts the rounds from before a restart too.
 Folders live under the user data dir as ``networks/<tag in hex>/<name>``, so one person can play
 in two networks under one name. Profiles made before networks had tags (``players/<name>``) are
 still found and used where they are.
@@ -21,10 +22,23 @@ import msgspec
 import platformdirs
 
 from ..net.identity import Identity, SecurityError
+from ..proto import EveningRow
 
 DEFAULT_ROOT = Path(platformdirs.user_data_dir("rp2p"))
 HOST_FILE = "host.json"
 PLAYER_FILE = "player.json"
+EVENING_FILE = "evening.json"
+EVENING_GAP = 6 * 3600.0
+"""Seconds after its last round that a kept evening is over (its host's goodnight unheard)."""
+
+
+class KeptEvening(msgspec.Struct, frozen=True):
+    """The evening so far, as the player saw it: everyone's rows, up to round `last`, which
+    ended at `ended` (seconds since the epoch)."""
+
+    rows: list[EveningRow]
+    last: int
+    ended: float
 
 
 class Kept(msgspec.Struct, frozen=True):
@@ -102,7 +116,22 @@ class Profile(msgspec.Struct, frozen=True):
         if kept != self.kept():
             self._write(PLAYER_FILE, {"port": kept.port, "share": str(kept.share)})
 
-    def _write(self, filename: str, record: dict[str, object]) -> None:
+    def kept_evening(self, now: float) -> KeptEvening | None:
+        """The evening kept at the last round seen, unless it is over by now."""
+        try:
+            kept = msgspec.json.decode((self.folder / EVENING_FILE).read_bytes(), type=KeptEvening)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        return kept if 0 <= now - kept.ended < EVENING_GAP else None
+
+    def keep_evening(self, kept: KeptEvening | None) -> None:
+        """Keep the evening so far (None: the host said goodnight, the next starts anew)."""
+        if kept is None:
+            (self.folder / EVENING_FILE).unlink(missing_ok=True)
+        else:
+            self._write(EVENING_FILE, msgspec.to_builtins(kept))
+
+    def _write(self, filename: str, record: object) -> None:
         """Write a record atomically (a crash leaves the old or the new one)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f"{filename}.tmp"

@@ -49,6 +49,8 @@ class Evening:
         self._last = -1
         self.cut_short: list[int] = []
         """The rounds the host cut short (it stopped mid-round)."""
+        self._told = False
+        """The host said goodnight (`tell`): the next round begins a new evening."""
 
     def round_over(
         self,
@@ -63,6 +65,8 @@ class Evening:
         if number == self._last:
             return
         self._last = number
+        if self._told:  # the host is back after its goodnight: a new evening
+            self._players, self.rounds, self.cut_short, self._told = {}, 0, [], False
         self.rounds += 1
         for name in set(played) | set(points):
             self._players.setdefault(name, _Player()).rounds += 1
@@ -81,6 +85,7 @@ class Evening:
         end agrees with the table it was shown. A round seen again later is counted once."""
         rows = tuple(rows)
         self.resume(rows, self._last)
+        self._told = True
         return rows
 
     def resume(self, rows: Iterable[EveningRow], last: int) -> None:

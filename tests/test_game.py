@@ -22,6 +22,7 @@ from reliablep2p.game.rules import (
 )
 from reliablep2p.game.settings import GameSettings
 from reliablep2p.game.treasure import treasure_name
+from reliablep2p.proto import EveningRow
 
 POOL = {"x": b"X", "y": b"Y", "z": b"Z"}
 
@@ -211,6 +212,18 @@ def test_an_evening_counts_rounds_wins_points_and_the_best_find() -> None:
     assert (rows["bob"].best_find, rows["bob"].best_points) == ("z", 15)
     assert rows["cy"].rounds == 1 and rows["cy"].best_find == ""
     assert [r.name for r in evening.rows()] == ["bob", "ann", "cy"]
+
+
+def test_after_the_hosts_goodnight_a_players_next_round_begins_a_new_evening() -> None:
+    """A player that stayed on while the host stopped and started again said "won 0 of 34
+    rounds" at the end: the 17 of the evening the host had ended, and 17 of the next."""
+    evening = Evening()
+    evening.round_over(7, winner="ann", points={"ann": 20}, finds=[], played=["ann"])
+    told = evening.tell([EveningRow("ann", 17, 3, 120, "x", 15)])
+    assert evening.row("ann") == told[0]  # the host's word, until the next round
+    evening.round_over(8, winner=None, points={"ann": 4}, finds=[], played=["ann"])
+    row = evening.row("ann")
+    assert row is not None and (row.rounds, row.wins, row.points) == (1, 0, 4), row
 
 
 def test_an_evening_is_rebuilt_from_the_rounds_the_store_kept() -> None:

@@ -34,7 +34,7 @@ from .screenshot import save_screenshot
 from .widgets.addressbook import AddressBookTable
 from .widgets.board import NARROW, Board
 from .widgets.catalog import CatalogTable
-from .widgets.command_line import CommandLine
+from .widgets.command_line import CommandLine, take_focus_now
 from .widgets.feed import Feed
 from .widgets.hunt import HuntPanel
 from .widgets.players import PlayersTable
@@ -155,7 +155,8 @@ class GameApp(App[int]):
                 transfers.done(
                     event.name, event.source, event.size, event.resumed_at, event.sources
                 )
-                self.feed(text, "got")
+                if not event.planted:  # the host's "hid fresh treasure" line tells it
+                    self.feed(text, "got")
                 changed |= {"catalog", "book", "hunt"}
             elif isinstance(event, events.TransferFailed):
                 transfers.failed(event.name, event.reason)
@@ -251,7 +252,17 @@ class GameApp(App[int]):
 
     def show_modal(self, screen: Screen[None]) -> None:
         """A screen over the board; when it closes, the board has the focus again."""
-        self.push_screen(screen, callback=lambda _: self.focus_board())
+        self.push_screen(screen, callback=lambda _: self.focus_back())
+
+    def focus_back(self) -> None:
+        """After a screen over the board: a line still open (the round ended while the player
+        typed) gets the focus again, else the board. Keys went to the catalog under an open
+        line, and Enter there got the file under the cursor."""
+        lines: list[Input] = [self.query_one(CommandLine), self.query_one(CatalogSearch)]
+        if open_line := next((line for line in lines if line.display), None):
+            take_focus_now(open_line)
+        else:
+            self.focus_board()
 
     def focus_board(self) -> None:
         """The catalog (or, narrow with the map shown, the address book) gets the focus."""
@@ -333,8 +344,10 @@ class GameApp(App[int]):
             return
         try:
             command = commands.parse(line)
-        except commands.CommandError as exc:
+        except commands.CommandError as exc:  # told in the feed too, the line kept to mend
             self.notify(str(exc), title=line, severity="error")
+            self.feed(f"{line}: {exc}", "error")
+            self.query_one(CommandLine).open(line)
             return
         self.feed(f"> {line}", "command")
         if command.verb == "disconnect":
@@ -363,7 +376,8 @@ class GameApp(App[int]):
             self.refresh_views(catalog=True)
 
     def on_command_line_closed(self, message: CommandLine.Closed) -> None:
-        self.focus_board()
+        if not self.query_one(CommandLine).display:  # (not opened again, with a typo to mend)
+            self.focus_board()
 
     def action_search(self) -> None:
         search = self.query_one(CatalogSearch)
@@ -390,7 +404,7 @@ class GameApp(App[int]):
         if action == "map":  # wide, both are on the board already
             return self.screen.size.width < NARROW
         if action in ("search", "command_line"):  # typed into a line: a character of it
-            return not isinstance(self.focused, Input)
+            return not isinstance(self.focused, Input) and self.screen is self.screen_stack[0]
         return True
 
     def action_help(self) -> None:

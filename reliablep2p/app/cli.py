@@ -318,6 +318,8 @@ def _log_event(
 ) -> None:
     if isinstance(event, QUIET) or (isinstance(event, ANSWERED) and not bot):
         return
+    if isinstance(event, events.TransferDone) and event.planted:  # TreasurePlanted tells it
+        return
     if isinstance(event, events.RoundChanged) and not event.resumed:  # starts and ends once
         news = (event.round.number, event.round.over)
         if news in rounds:

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import msgspec
 
 from ..peer.fetch import GetError, GetResult
@@ -102,12 +104,14 @@ Result = (
 
 def parse(line: str) -> Command:
     """Turn a typed line into a `Command`; file names may contain spaces."""
-    verb, _, rest = line.strip().partition(" ")
-    rest = rest.strip()
+    typed, _, rest = line.strip().partition(" ")
+    verb, rest = typed.lower(), rest.strip()  # "Get x" on a phone-like keyboard is a get
     if not verb:
         raise CommandError("type a command; 'help' lists them")
     if verb not in VERBS:
-        raise CommandError(f"unknown command {verb!r}; 'help' lists them")
+        close = difflib.get_close_matches(verb, VERBS, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else "'help' lists them"
+        raise CommandError(f"unknown command {typed!r}; {hint}")
     if verb == "get":
         if not rest:
             raise CommandError("usage: get NAME")

@@ -9,9 +9,11 @@ commands alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import socket
 import sys
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from ..proto.discovery import DISCOVERY_PORT, MAX_NETWORK_NAME
 from ..storage.share import ShareUnusable
 from .joining import Chooser, JoinFailed, NobodyToAsk, Where, join
 from .naming import candidates, default_name
-from .profiles import Profile, Profiles
+from .profiles import Kept, KeptEvening, Profile, Profiles
 
 DEFAULT_DB = ("127.0.0.1", 9000)
 """Where an --insecure-lan player looks for its host (it does not look on the LAN)."""
@@ -178,12 +180,61 @@ def make_player(
                 print(note, file=sys.stderr, flush=True)
         else:
             notes.extend(joined.notes)
-    node = Node(name=name, host=args.host, port=port, share_dir=args.share,
+    share = args.share
+    if joined is not None and joined.profile is not None:
+        port, share = _kept_place(joined.profile, args, port)
+    node = Node(name=name, host=args.host, port=port, share_dir=share,
                 database=databases[0], databases=databases[1:], identity=identity,
                 max_upload=args.max_upload, other_names=other_names, **options)  # fmt: skip
     if joined is not None and joined.profile is not None:
         node.subscribe(functools.partial(remember_databases, joined.profile))
+        if (evening := joined.profile.kept_evening(time.time())) is not None:
+            node.evening.resume(evening.rows, evening.last)
+        node.subscribe(functools.partial(keep_evening, joined.profile, node))
     return node
+
+
+def keep_evening(profile: Profile, node: Node, event: events.Event) -> None:
+    """Keep the evening in the profile as each round ends, and forget it at the goodnight."""
+    if isinstance(event, events.EveningOver):
+        kept = None
+    elif isinstance(event, events.RoundChanged) and event.round.over:
+        kept = KeptEvening(node.evening.rows(), node.evening.last, time.time())
+    else:
+        return
+    with contextlib.suppress(OSError):  # a read-only profile: the evening is this start's
+        profile.keep_evening(kept)
+
+
+def _kept_place(profile: Profile, args: argparse.Namespace, port: int) -> tuple[int, Path]:
+    """The port and folder to play from, kept in the profile for the next start.
+
+    With neither --port nor --share (as the README starts `rp2p-tui`), a later start takes
+    the last start's folder and, while nobody has it, its port: a fresh port named a fresh
+    ``port_N``, and the files fetched and the gets left halfway stayed behind in the old one.
+    """
+    kept = profile.kept()
+    share: Path | None = args.share
+    if not args.port and kept is not None:
+        if _port_free(args.host, kept.port):
+            port = kept.port
+        if share is None and kept.share.is_dir():
+            share = kept.share
+    share = (share or Path(f"port_{port}")).absolute()
+    with contextlib.suppress(OSError):  # a read-only profile: the next start picks again
+        profile.keep(Kept(port, share))
+    return port, share
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Nobody listens on `port` now (as our listener binds: with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def remember_databases(profile: Profile, event: events.Event) -> None:

@@ -49,6 +49,8 @@ class Evening:
         self._last = -1
         self.cut_short: list[int] = []
         """The rounds the host cut short (it stopped mid-round)."""
+        self._told = False
+        """The host said goodnight (`tell`): the next round begins a new evening."""
 
     def round_over(
         self,
@@ -63,6 +65,8 @@ class Evening:
         if number == self._last:
             return
         self._last = number
+        if self._told:  # the host is back after its goodnight: a new evening
+            self._players, self.rounds, self.cut_short, self._told = {}, 0, [], False
         self.rounds += 1
         for name in set(played) | set(points):
             self._players.setdefault(name, _Player()).rounds += 1
@@ -80,10 +84,22 @@ class Evening:
         (a player who came back mid-evening saw fewer rounds), so what the player says at the
         end agrees with the table it was shown. A round seen again later is counted once."""
         rows = tuple(rows)
+        self.resume(rows, self._last)
+        self._told = True
+        return rows
+
+    def resume(self, rows: Iterable[EveningRow], last: int) -> None:
+        """Go on from an evening kept so far (`rows`, up to round `last`): a player that quits
+        and starts again mid-evening counted only the rounds since its start ("won 0 of 3")."""
         self._players = {row.name: _Player(row.rounds, row.wins, row.points, row.best_find,
                                            row.best_points) for row in rows}  # fmt: skip
         self.rounds = max((p.rounds for p in self._players.values()), default=0)
-        return rows
+        self._last = last
+
+    @property
+    def last(self) -> int:
+        """The number of the last round counted (-1: none yet)."""
+        return self._last
 
     def add(self, summary: RoundSummary) -> None:
         if summary.cut_short and summary.number != self._last:

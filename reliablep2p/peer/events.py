@@ -176,6 +176,8 @@ class TransferDone(Event, frozen=True):
     """Bytes already verified on disk from an earlier, interrupted get."""
     sources: tuple[tuple[str, int], ...] = ()
     """Who sent how many bytes, as `GetResult.sources` (`source`: the one that sent most)."""
+    planted: bool = False
+    """Treasure the host hid with us, fetched unasked (`TreasurePlanted` tells it once)."""
 
 
 class TransferFailed(Event, frozen=True):

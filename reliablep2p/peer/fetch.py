@@ -108,19 +108,28 @@ class Fetcher:
     async def get(self, name: str) -> GetResult:
         """Fetch a trusted file: known holders first, then random peers, the vault last."""
         info = self.catalog_entry(name)
+        return await self._patiently(info, lambda probes: SearchPlan(
+            info.name, self.view.address_book, self.view.peers,
+            database=self.view.database_peer, me=self.view.me.addr, rng=self.rng,
+            probes=probes, avoid=self._avoided(),
+        ))  # fmt: skip
+
+    async def secure_get(self, name: str, host: str, port: int) -> GetResult:
+        """Fetch a trusted file from one named peer only (asked again while it is busy)."""
+        info = self.catalog_entry(name)
+        known = self.view.peers.peers.get((host, port))
+        peer = known or PeerInfo(name=f"{host}:{port}", host=host, port=port)
+        return await self._patiently(info, lambda _: OneSource(peer, database=self.view.database))
+
+    async def _patiently(
+        self, info: FileInfo, plan_for: Callable[[int], SearchPlan | OneSource]
+    ) -> GetResult:
+        """Fetch with the plan `plan_for(probes so far)` makes; while every source is only
+        busy, again with a new plan after a back-off (`BUSY_RETRIES` times)."""
         probes = 0
         delay = BUSY_BACKOFF
         for attempt in range(BUSY_RETRIES + 1):
-            plan = SearchPlan(
-                info.name,
-                self.view.address_book,
-                self.view.peers,
-                database=self.view.database_peer,
-                me=self.view.me.addr,
-                rng=self.rng,
-                probes=probes,
-                avoid=self._avoided(),
-            )
+            plan = plan_for(probes)
             try:
                 return await self._fetch(info, plan)
             except SourcesBusy:
@@ -130,13 +139,6 @@ class Fetcher:
             await trio.sleep(delay * self.rng.uniform(0.5, 1.5))
             delay = min(delay * 2, BACKOFF_CAP)
         raise AssertionError("unreachable")
-
-    async def secure_get(self, name: str, host: str, port: int) -> GetResult:
-        """Fetch a trusted file from one named peer only."""
-        info = self.catalog_entry(name)
-        known = self.view.peers.peers.get((host, port))
-        peer = known or PeerInfo(name=f"{host}:{port}", host=host, port=port)
-        return await self._fetch(info, OneSource(peer, database=self.view.database))
 
     async def fetch_from_vault(self, name: str) -> GetResult:
         """Fetch a file from the vault only, claiming no find (treasure we were handed)."""
@@ -212,7 +214,7 @@ class Fetcher:
         from_vault = vault * 2 > fetched if fetched else source == events.VAULT
         bus = self.view.bus
         bus.emit(events.TransferDone(info.name, source, info.size, plan.probes,
-                                     download.resumed_at, sources))  # fmt: skip
+                                     download.resumed_at, sources, planted=not claim))  # fmt: skip
         bus.emit(events.SeedingChanged(tuple(sorted(share.files())), fetched=info.name))
         if claim:
             await self.found(info.name)

@@ -206,3 +206,23 @@ def test_a_get_is_told_once_on_stdout_and_not_again_in_the_log(cluster: Cluster)
         line for line in (process.stdout + process.stderr).splitlines() if f"got {NAME}" in line
     ]
     assert len(told) == 1 and process.stdout.startswith(f"got {NAME} "), told
+
+
+def test_a_vault_that_stalls_mid_get_is_asked_again_once_it_answers(
+    cluster: Cluster, big: bytes
+) -> None:
+    """The vault's link was lost to the stall and the vault never asked again: the get failed
+    though the backup of every file was back a moment later."""
+    assert cluster.db is not None
+    log = (cluster.root / "waiter.log").open("a")
+    process = cluster.spawn([BIN / "rp2p-peer", *cluster.peer_args("waiter"), "-v", "--get", NAME],
+                            stdout=subprocess.PIPE, stderr=log)  # fmt: skip
+    cluster.wait_said("waiter", r"probe of vault for \S+ asking chunks \[\]: file after")
+    cluster.db.send_signal(signal.SIGSTOP)  # its link has just begun: most of the file to come
+    try:
+        cluster.wait_said("waiter", r"lost source vault for \S+: ")
+    finally:
+        cluster.db.send_signal(signal.SIGCONT)
+    process.communicate(timeout=60)
+    assert process.returncode == 0, cluster.peer_log("waiter")[-600:]
+    assert fetched_file(cluster, "waiter") == big

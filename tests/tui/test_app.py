@@ -7,8 +7,10 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
+from reliablep2p.app import commands
 from reliablep2p.game.settings import GameSettings
 from tests.conftest import random_bytes
 from tui.app import GameApp
@@ -16,6 +18,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.round_over import RoundOverScreen
 from tui.widgets.catalog import CatalogTable
 from tui.widgets.command_line import CommandLine, suggest
+from tui.widgets.feed import Feed
 from tui.widgets.players import PlayersTable
 
 from .conftest import BackgroundNetwork, recording_feed, screen_text, wait_until
@@ -123,12 +126,24 @@ def test_get_command_fetches_a_target_and_score_and_map_size_grow(
 
 
 def test_bad_commands_show_one_line_errors(background_network: BackgroundNetwork) -> None:
+    """A mistyped verb was told only as a popup, and the line was gone: typed again in full.
+    Now the feed says it too, and the line is kept to mend."""
     net = background_network
 
     async def scenario() -> None:
         app = GameApp(net.player("me"))
         async with app.run_test(size=SIZE) as pilot:
             await started(app)
+            await type_command(pilot, "gte holiday photo.jpg")
+            feed = app.query_one(Feed)
+            told = "gte holiday photo.jpg: unknown command 'gte'; did you mean 'get'?"
+            await wait_until(lambda: any(told in e.plain for e in feed.entries), what=told)
+            line = app.query_one(CommandLine)
+            await wait_until(lambda: line.display and line.has_focus, what="the line kept")
+            assert line.value == "gte holiday photo.jpg"
+            await pilot.press("home", "delete", "delete", "delete", *"get", "enter")
+            await wait_until(lambda: any("> get holiday photo.jpg" in e.plain
+                                         for e in feed.entries), what="the mended line run")  # fmt: skip
             await type_command(pilot, "frobnicate now")
             await wait_until(lambda: any("unknown command" in n for n in notices(app)))
             await type_command(pilot, "get no-such-file.txt")
@@ -139,6 +154,14 @@ def test_bad_commands_show_one_line_errors(background_network: BackgroundNetwork
             assert app.return_code is None  # still running
 
     asyncio.run(scenario())
+
+
+def test_a_verb_in_capitals_is_the_verb_and_a_near_miss_is_named() -> None:
+    assert commands.parse("Get x.txt") == commands.Command("get", name="x.txt")
+    with pytest.raises(commands.CommandError, match="did you mean 'seeding'"):
+        commands.parse("seedign")
+    with pytest.raises(commands.CommandError, match="'help' lists them"):
+        commands.parse("frobnicate now")
 
 
 def test_quitting_disconnects_and_the_others_see_the_player_leave(

@@ -19,6 +19,12 @@ def feed_lines(app: GameApp) -> list[str]:
     return [entry.plain.split(" ", 1)[1] for entry in app.query_one(Feed).entries]
 
 
+async def start_round_with(app: GameApp, net: BackgroundNetwork) -> None:
+    """Once `app` has joined, a second player comes: the round starts."""
+    await wait_until(lambda: app.connection == "joined", what="joined")
+    await net.peer({"map.txt": b"m" * 70})
+
+
 def test_joining_mid_round_says_the_round_is_on_and_the_finds_so_far(
     hunt_network: BackgroundNetwork,
 ) -> None:
@@ -56,8 +62,7 @@ def test_a_round_that_starts_while_the_player_waits_in_the_lobby_started(
     async def scenario() -> None:
         app = GameApp(net.player("me"))
         async with app.run_test(size=(120, 40)):
-            await wait_until(lambda: app.connection == "joined", what="joined")
-            await net.peer({"map.txt": b"m" * 70})  # the second player: the round starts
+            await start_round_with(app, net)
             await wait_until(lambda: any("round 1" in line for line in feed_lines(app)),
                              what="news of the round")  # fmt: skip
             said = [line for line in feed_lines(app) if line.startswith("round 1")]

@@ -62,8 +62,12 @@ class CommandLine(Input):
         )
         self.history: list[str] = []
 
-    def open(self) -> None:
+    def open(self, text: str = "") -> None:
+        """Show the line, holding `text` (a typed line to put right) with the cursor after it."""
         self.display = True
+        if text:
+            self.value = text
+            self.cursor_position = len(text)
         take_focus_now(self)
 
     def action_close(self) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import trio
 
-from ...net.channel import Channel
+from ...net.channel import Channel, ConnectionLost
 from ...proto import (
     ErrorCode,
     File,
@@ -248,15 +248,18 @@ class SwarmFetch:
 
     async def _run_link(self, link: SourceLink) -> None:
         scope = self._scopes[link.key]
-        reason, forget = "closed the link", False
+        reason, forget, again = "closed the link", False, link.vault
         with scope:
             try:
                 await link.run(self)
             except ProtocolError as exc:
                 reason = exc.detail
                 forget = exc.code != ErrorCode.BUSY and not isinstance(exc, LinkIdle)
+                again = link.vault and (not forget or isinstance(exc, ConnectionLost))
         if not scope.cancelled_caught:
             self._lost(link, reason, forget=forget)
+            if again:  # a stall or a hang-up (not bad bytes): the backup of every file, later
+                self.finder.ask_later(link.peer, trio.current_time(), vault=True)
 
     def _lost(self, link: SourceLink, reason: str, *, forget: bool) -> None:
         """A source is gone: its chunks are asked of the others."""
@@ -266,6 +269,8 @@ class SwarmFetch:
         if scope is not None:
             scope.cancel()
         self.failures.append(f"{link.label}: {reason}")
+        log.debug("%s: lost source %s for %s: %s", self.view.me.name, link.label, self.info.name,
+                  reason)  # fmt: skip
         if forget:
             self._forget(link.peer, link.vault)
         self._apply(self.schedule.leave(link.key))

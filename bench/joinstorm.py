@@ -41,6 +41,7 @@ from reliablep2p.peer.session import DatabaseSession
 
 from .common import fmt, log, median, scratch_dir
 from .counting import Traffic, counting
+from .joindb import StormLog
 from .report import Section, Target
 
 QUIET = 0.5
@@ -147,6 +148,8 @@ class Storm:
         self.tls = tls
         self.retries = 0
         self.db_pid = 0
+        self.mid_storm: list[dict[str, float]] = []
+        """The push rounds that began before the last join (bench/joindb.py's `StormLog`)."""
         self.cpu = self.db_cpu = self.db_gc = self.load = 0.0
         """CPU seconds from the start to converging of the players' process (all its threads)
         and of the database peer's, the part of the latter its collector took, and the load
@@ -181,6 +184,7 @@ class Storm:
                 self.db_cpu = at_converged["cpu"] - before["cpu"]
                 self.db_gc = at_converged["gc_seconds"] - before["gc_seconds"]
                 self.db_pid = int(at_converged["pid"])
+                self.mid_storm = at_converged["mid_storm_rounds"]
                 self.retries = sum(n.session.failed_tries for n in nodes)
                 self._check(nodes)
                 after = await _settle(traffic, db)
@@ -305,7 +309,8 @@ def run(sizes: list[int], rounds: int, *, gc_paused: bool = True) -> Section:
                         f"{converged:.2f} s (CPU: players {storm.cpu:.2f} s, database peer "
                         f"{storm.db_cpu:.2f} s of which its collector {storm.db_gc:.2f} s), "
                         f"{total.frame_bytes / n / 1024:.1f} KiB per join, "
-                        f"{storm.retries} session retries, load {storm.load:.1f}")  # fmt: skip
+                        f"{storm.retries} session retries, load {storm.load:.1f}; "
+                        f"{StormLog.described(storm.mid_storm)}")  # fmt: skip
     return _section(sizes, rounds, results, gc_paused)
 
 

@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from bench.counting import counting
+from bench.joindb import StormLog
 from bench.joinstorm import Storm
 
 N = 6
@@ -32,3 +33,18 @@ def test_the_join_storm_runs_rp2p_db_as_a_process_and_counts_its_frames(
     assert storm.db_pid not in (0, os.getpid())
     with pytest.raises(ProcessLookupError):  # stopped with the storm, not left running
         os.kill(storm.db_pid, 0)
+
+
+def test_the_storm_log_names_the_push_rounds_that_began_with_joins_still_to_come() -> None:
+    """The log line of each storm says which push rounds began mid-storm (and how long after
+    the last join and after a full collection): the one before any join, or after the last,
+    is not one of them."""
+    log = StormLog(3)
+    log.pushed()  # (the database peer's first round, before the storm)
+    log.joined()
+    log.pushed()
+    log.joined()
+    log.joined()
+    log.pushed()  # the storm's last round: everyone is in
+    assert [r["joined"] for r in log.mid_storm] == [1]
+    assert StormLog.described(log.mid_storm).startswith("1 push rounds mid-storm (at 1 joined, ")

@@ -4,7 +4,7 @@ list for every welcome of a push round; the lobby again only when what it says c
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import cast
 
 import msgspec
@@ -13,6 +13,7 @@ import trio.testing
 
 from reliablep2p.database import pushes
 from reliablep2p.database.pushes import Announcer, GameView
+from reliablep2p.database.sessions import Session
 from reliablep2p.net.channel import Channel
 from reliablep2p.peer.peerlist import PeerRegistry
 from reliablep2p.proto import (
@@ -119,19 +120,28 @@ class Countdown:
         return set()
 
 
+def ada_alone(
+    hunt: GameView, board: Callable[[], Iterable[PlayerStats]] = list
+) -> tuple[PeerRegistry, Announcer, Session, trio.abc.Stream]:
+    """An announcer with one session, ada's, over a memory stream: the registry, the
+    announcer, the session and the stream's other end (where ada reads)."""
+    registry, sessions = PeerRegistry(), {}
+    announcer = Announcer(registry, hunt, sessions, board)
+    ours, theirs = trio.testing.memory_stream_pair()
+    me = PeerInfo("ada", "10.0.0.1", 1)
+    registry.join(me)
+    session = sessions[me.addr] = announcer.new_session(me, Channel(ours), announcer.listed()[0])
+    return registry, announcer, session, theirs
+
+
 async def test_a_lobby_that_says_the_same_is_not_pushed_again(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """A join moves the hunt's lobby version, but the lobby says the same: the same countdown's
     end, the same players ready. In a storm every push round sent every session the lobby again
     (20,777 of a TLS storm of 2,000's 77,220 frames). One that says something new is pushed."""
-    registry, hunt, sessions = PeerRegistry(), Countdown(trio.current_time() + 15), {}
-    announcer = Announcer(registry, hunt, sessions, list)
-    ours, theirs = trio.testing.memory_stream_pair()
-    me = PeerInfo("ada", "10.0.0.1", 1)
-    registry.join(me)
-    session = announcer.new_session(me, Channel(ours), announcer.listed()[0])
-    sessions[me.addr] = session
+    hunt = Countdown(trio.current_time() + 15)
+    registry, announcer, session, theirs = ada_alone(hunt)
     heard: list[list[Message]] = []  # by push round: its update_peers, then the rest
 
     async def listen() -> None:
@@ -240,3 +250,42 @@ async def test_news_of_the_scoreboard_alone_waits_a_second_after_the_last_push_r
     assert len(changed) == 1 and changed[0] - pushed >= pushes.BOARD_SECONDS - 0.01
     joined = [at for at, kind in heard if kind is UpdatePeers][-1]
     assert joined - started < 0.1
+
+
+async def test_a_pause_that_fell_in_a_stall_of_the_database_peers_loop_starts_no_push_round(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """A storm's joins come without a pause, but a full pass of the garbage collector holds
+    the database peer's loop up for 100-300 ms: the announcer woke after it, saw no news for
+    longer than `COALESCE_SECONDS`, and pushed every session a round in the middle of the
+    storm, before the joins that came meanwhile were read. Such a pause is none: the join read
+    just after the stall rides in the same round as the one before it."""
+    hunt = Countdown(trio.current_time() + 15)
+    registry, announcer, session, theirs = ada_alone(hunt)
+    heard: list[UpdatePeers] = []
+
+    async def listen() -> None:
+        async with Channel(theirs) as channel:
+            while True:
+                if isinstance(message := await channel.receive(), UpdatePeers):
+                    heard.append(message)
+
+    def join(port: int) -> None:
+        registry.join(PeerInfo(f"p{port}", "10.0.0.1", port))
+        announcer.note_news()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(announcer.run)
+        nursery.start_soon(announcer.push_changes, session)
+        nursery.start_soon(listen)
+        await trio.testing.wait_all_tasks_blocked()
+        join(2)
+        await trio.testing.wait_all_tasks_blocked()
+        mock_clock.jump(pushes.COALESCE_SECONDS * 4)  # the loop held up: nothing ran
+        await trio.testing.wait_all_tasks_blocked()  # the announcer first, then...
+        join(3)  # ...the join that came during the stall
+        await trio.testing.wait_all_tasks_blocked()
+        mock_clock.jump(pushes.COALESCE_SECONDS)  # a pause, heard: the round
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [[p.name for p in update.joined] for update in heard] == [["p2", "p3"]]

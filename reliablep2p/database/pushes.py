@@ -58,6 +58,11 @@ COALESCE_SECONDS = 0.05
 """Sessions push once changes have paused this long, so a burst of joins becomes one update."""
 COALESCE_LIMIT = 2.0
 """...but a steady stream of changes (a long join storm) is still pushed this often."""
+STALL_SECONDS = COALESCE_SECONDS / 2
+"""Woken this much later than asked, the announcer takes it that its event loop was held up (a
+full pass of the garbage collector: 100-300 ms at 1,500 sessions), not that news paused: what
+came meanwhile is still unread in the sockets. It listens for another `COALESCE_SECONDS`. (A
+pause seen across a stall started a push round in the middle of almost every storm of 2,000.)"""
 BOARD_SECONDS = 1.0
 """News of the scoreboard alone (a map's size, a publish's holdings: not the peer list, the
 lobby, the round or anything else pushed) waits until this long after the last push round. In a
@@ -196,9 +201,7 @@ class Announcer:
         """
         while True:
             await self._news.wait()
-            first = trio.current_time()
-            while (due := self._push_due(first)) > trio.current_time():  # noqa: ASYNC110
-                await trio.sleep_until(due)  # news may keep coming: the deadline moves
+            await self._news_paused()
             self._news = trio.Event()
             if self._board_stale:
                 self._board_stale = False
@@ -216,8 +219,17 @@ class Announcer:
             self._pushed.set()
             self._pushed = trio.Event()
 
-    def _push_due(self, first: float) -> float:
-        due = self._news_at + COALESCE_SECONDS
+    async def _news_paused(self) -> None:
+        """Until no news came for COALESCE_SECONDS while we listened (or COALESCE_LIMIT
+        passed since the first): a pause that fell in a stall of our own loop is none."""
+        first = listening = trio.current_time()
+        while (due := self._push_due(first, listening)) > trio.current_time():
+            await trio.sleep_until(due)  # news may keep coming: the deadline moves
+            if (woke := trio.current_time()) - due > STALL_SECONDS:
+                listening = woke  # held up: we heard nothing of what came meanwhile
+
+    def _push_due(self, first: float, listening: float) -> float:
+        due = max(self._news_at, listening) + COALESCE_SECONDS
         if (
             not self._urgent
             and (self.hunt.lobby_version, self.hunt.round_version) == self._hunt_pushed

@@ -54,8 +54,7 @@ class StormLog:
     def pushed(self) -> None:
         if not 0 < len(self.joins) < self.players:
             return
-        now = time.monotonic()
-        collected = [t for t in self.full_collections if t <= now]
+        now, collected = time.monotonic(), self.full_collections  # (all of them in the past)
         self.mid_storm.append({
             "joined": len(self.joins), "since_join": now - self.joins[-1],
             "since_full_collection": now - collected[-1] if collected else -1.0,

@@ -137,6 +137,7 @@ class GameApp(App[int]):
         me = self.node.me
         self.sub_title = f"{me.name} · {me.host}:{me.port}"
         self.connection = "joining"
+        self.news.joining_since = message.at
         where = "{}:{}".format(*self.node.database) if self.node.database else "nowhere"
         self.feed(f"listening on port {me.port}; joining the database peer at {where}")
         self.refresh_views(players=True)

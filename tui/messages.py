@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.message import Message
 
 from reliablep2p.app.commands import Command, Result
@@ -10,6 +12,11 @@ from reliablep2p.peer.events import Event
 
 class CoreStarted(Message):
     """The node listens (its port is known); joining the network has begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at = time.monotonic()
+        """When (`time.monotonic`): before the host heard from us."""
 
 
 class CoreEvents(Message):

@@ -28,6 +28,10 @@ class RoundNews:
     waited: bool = False
     """We were in the lobby: waiting for players or counting down (a lobby with neither is
     the host's "a round is running", what one who joins mid-round hears)."""
+    joining_since: float | None = None
+    """When we began to join (`time.monotonic`): a round that has run no longer is news of now,
+    though the host's first push may tell it with no lobby before it (the second player came
+    within the push's 50 ms)."""
     heard_at_end: bool = False
     """The round we know of was over when we first heard of it: nobody watched it end here (its
     result is not shown over the board; `s` still shows it)."""
@@ -95,7 +99,16 @@ class RoundNews:
         """Whether this is the first we hear of a round that was running already: we came
         (or came back) in the middle of it, not from the lobby. It was told as "round 1
         started", with the finds made before, each as if made now."""
-        return before is None and not state.over and not self.waited
+        return before is None and not state.over and not self.waited and not self._new(state)
+
+    def _new(self, state: RoundState) -> bool:
+        """Whether the round started after we began to join: it has run no longer than that
+        (the lobby says how long a round lasts). The host started it on hearing from us."""
+        lobby = self.countdown.lobby
+        if self.joining_since is None or lobby is None or lobby.round_seconds <= 0:
+            return False
+        ran = lobby.round_seconds - state.seconds_left
+        return ran < time.monotonic() - self.joining_since
 
     def clock(self) -> str:
         return self.countdown.line(time.monotonic())

@@ -4,10 +4,13 @@ was found so far, not that it started now with every earlier find as fresh news.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
+from reliablep2p.proto import Lobby, RoundState
 from tests.conftest import random_bytes
 from tui.app import GameApp
+from tui.news import RoundNews
 from tui.screens.round_over import RoundOverScreen
 from tui.widgets.feed import Feed
 
@@ -131,3 +134,21 @@ def test_joining_between_rounds_tells_only_the_end_of_the_last(tmp_path: Path) -
         asyncio.run(scenario())
     finally:
         net.close()
+
+
+def told_first(seconds_left: float, joining_for: float) -> str:
+    """What the feed says of a round heard of with no lobby of waiting before it: the host's
+    first push after our join told the round running (as when a second player came within
+    the push's 50 ms), `joining_for` seconds after we began to join."""
+    news = RoundNews("me", joining_since=time.monotonic() - joining_for)
+    assert news.lobby(Lobby(round_seconds=300)) == []  # the lobby while a round runs
+    lines, _ = news.round(RoundState(1, ["a.bin"], seconds_left, finds=[]))
+    return lines[0][0]
+
+
+def test_a_round_that_began_after_we_began_to_join_started_though_no_lobby_came_first() -> None:
+    assert told_first(seconds_left=299.9, joining_for=0.5).startswith("round 1 started (")
+
+
+def test_a_round_that_ran_before_we_began_to_join_is_on() -> None:
+    assert told_first(seconds_left=299.0, joining_for=0.5).startswith("round 1 is on (")

@@ -63,6 +63,7 @@ class JoinApp(App[str | Host | None]):
             parse_code(text)  # a misspelt word is caught here, before any host sees it
         except SecurityError as exc:
             self.query_one("#problem", Static).update(str(exc))
+            event.input.select_all()  # what is typed next replaces it (it was added to its end)
             return
         self.exit(text)
 

@@ -32,6 +32,36 @@ def test_the_code_prompt_refuses_a_mistyped_code_and_returns_a_good_one() -> Non
     asyncio.run(scenario())
 
 
+def test_a_code_typed_again_after_a_made_up_word_is_the_one_taken() -> None:
+    """The re-ask kept the wrong code in the line, and the corrected one typed there was added
+    to its end (never a code): the player's answer to the re-ask was never followed."""
+
+    async def scenario() -> None:
+        app = JoinApp(why="carol has not joined a network yet")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*"piano-7-orbit-lemon-sausage-ridgy", "enter")
+            problem = str(app.query_one("#problem", Static).render())
+            assert problem == "'ridgy' is not a word of join codes: check its spelling"
+            assert app.is_running
+            await pilot.press(*"piano-7-orbit-lemon-sausage-ridge", "enter")
+        assert app.return_value == "piano-7-orbit-lemon-sausage-ridge"
+
+    asyncio.run(scenario())
+
+
+def test_a_made_up_word_can_be_mended_where_it_is() -> None:
+    """The wrong code stays on the line to mend: an arrow key keeps it, and the cursor."""
+
+    async def scenario() -> None:
+        app = JoinApp(why="carol has not joined a network yet")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press(*"piano-7-orbit-lemon-sausage-ridgy", "enter")
+            await pilot.press("end", "backspace", "e", "enter")
+        assert app.return_value == "piano-7-orbit-lemon-sausage-ridge"
+
+    asyncio.run(scenario())
+
+
 def test_the_picker_lists_the_hosts_and_returns_the_chosen_one() -> None:
     async def scenario() -> None:
         app = JoinApp(hosts=[ALICE, BOB])

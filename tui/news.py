@@ -86,7 +86,7 @@ class RoundNews:
                 text = f"★ {self._who(find.player)} found {find.target} +{find.points}{extra}"
                 lines.append((text, "find"))
         if ended:
-            lines.append((words.describe_round(state), "round"))
+            lines.append((words.describe_round(state, me=self.me), "round"))
         if state.over:
             lines += self.after_round
             self.after_round = []

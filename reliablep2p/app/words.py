@@ -285,21 +285,31 @@ def _(event: events.EveningOver) -> str:
     return "the host ended the evening: " + "; ".join(evening_lines(list(event.players))[1:4])
 
 
-def describe_round(state: RoundState, *, resumed: bool = False) -> str:
-    if state.over and state.cut_short:
-        return cut_short_line(state.number)
+def describe_round(state: RoundState, *, resumed: bool = False, me: str = "") -> str:
     if state.over:
-        if state.winner:
-            won = next((s.points for s in state.standings if s.player == state.winner), 0)
-            winner = f"{state.winner} wins with {points(won)}" if won else f"{state.winner} wins"
-        else:
-            winner = "nobody scored"
-        return f"round {state.number} is over: {winner}"
+        return round_over_line(state, me)
     resumes = " resumes" if resumed else ""
     return (
         f"round {state.number}{resumes}: {counted(len(state.targets), 'file')} to find, "
         f"{state.seconds_left:.0f} s left"
     )
+
+
+def round_over_line(state: RoundState, me: str = "") -> str:
+    """A round's end as the feed, the hunt and the round-over screen all say it (`me` is told
+    "you win"): it read "Round 3 over: winner nobody" in the hunt, "Winner: nobody" over it."""
+    if state.cut_short:
+        return cut_short_line(state.number)
+    if not state.winner:  # any find names a winner (map points alone win nothing)
+        return f"round {state.number} is over: nobody found anything"
+    won = next((s.points for s in state.standings if s.player == state.winner), 0)
+    who = "you win" if state.winner == me else f"{state.winner} wins"
+    return f"round {state.number} is over: {who}" + (f" with {points(won)}" if won else "")
+
+
+def headline(line: str) -> str:
+    """A line of words as a screen's title: its first letter a capital."""
+    return line[:1].upper() + line[1:]
 
 
 def describe_lobby(lobby: Lobby) -> str:

@@ -222,7 +222,7 @@ def test_help_screen_and_the_end_of_a_round(tmp_path: Path) -> None:
                 lambda: isinstance(app.screen, RoundOverScreen), timeout=30, what="the round's end"
             )
             await wait_until(lambda: "me" in screen_text(app, "#final-scores"), what="the scores")
-            assert "You win with" in screen_text(app, "#round-title")
+            assert "Round 1 is over: you win with" in screen_text(app, "#round-title")
             shown = app.screen
             assert isinstance(shown, RoundOverScreen)
             await wait_until(lambda: shown.settled(time.monotonic()), what="the screen to settle")

@@ -72,7 +72,7 @@ def test_hunt_at_80x24_keeps_each_target_on_one_line() -> None:
 
 def test_a_finished_round_names_the_winner_above_the_targets() -> None:
     lines = hunt_lines(60, RoundState(3, TARGETS, 0, FINDS, over=True, winner="brick"))
-    assert lines[0] == "Round 3 over: winner brick"
+    assert lines[0] == "Round 3 is over: brick wins"
     assert lines[1].startswith("★ dragon-hoard.bin  brick +15 first")
     assert not any("still to find" in line for line in lines)
 
@@ -116,7 +116,8 @@ def test_a_round_cut_short_says_so_and_the_lobby_never_waits_for_0_players() -> 
             return [line.rstrip() for line in screen_text(app, "#hunt").splitlines()]
 
     lines = asyncio.run(scenario())
-    assert lines[0] == "Round 3 cut short (the host stopped)", lines
+    head = " ".join(lines[:2])  # (it wraps at 60 columns)
+    assert head == "Round 3 was cut short when the host stopped: its points count, nobody won it"
     assert "Waiting for the host to start the next round." in lines, lines
     assert not any("0 more" in line for line in lines), lines
 

@@ -111,7 +111,7 @@ def test_the_end_of_a_round_ranks_by_the_points_that_named_the_winner() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause(0.2)
             title = screen_text(app, "#round-title")
-            assert "Winner: bob with 28 points!" in title
+            assert title.strip() == "Round 4 is over: bob wins with 28 points", title
             table = [line.split() for line in screen_text(app, "#final-scores").splitlines()]
             assert table[0][:3] == ["#", "player", "round"]
             assert [row[1] for row in table[1:4]] == ["bob", "ann", "cy"]

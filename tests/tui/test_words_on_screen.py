@@ -10,6 +10,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 
 from reliablep2p.app import words
+from reliablep2p.game.settings import GameSettings
 from reliablep2p.peer import events
 from reliablep2p.peer.fetch import GetResult
 from reliablep2p.proto import PlayerStats, RoundState, Standing
@@ -23,7 +24,7 @@ from tui.widgets.players import PlayersTable
 from tui.widgets.status import StatusBar
 from tui.widgets.transfers import TransfersPanel
 
-from .conftest import BackgroundNetwork, screen_text, shown_text, wait_until
+from .conftest import BackgroundNetwork, recording_feed, screen_text, shown_text, wait_until
 from .test_app import type_command
 from .test_lobby import BOARD, ROUND, RoundOverOnly
 from .test_sources import TransfersOnly
@@ -118,6 +119,45 @@ def test_a_winner_wins_with_points_and_a_leader_leads_with_them() -> None:
     assert words.describe_round(over(1)) == "round 3 is over: ann wins with 1 point"
     board = events.Scoreboard((PlayerStats("ann", "", 0, 0, 0, 0, True),))
     assert words.describe(board) == "leader: ann with 0 points"
+
+
+def test_a_round_nobody_found_anything_in_ends_in_the_same_words_everywhere(
+    tmp_path: Path,
+) -> None:
+    """The hunt read "Round 1 over: winner nobody", the round-over screen "Winner: nobody"."""
+    net = BackgroundNetwork(tmp_path).start(
+        min_players=2, lobby_seconds=0, settings=GameSettings(2, 600, targets=1, treasure=0)
+    )  # nobody fetches the one target: the round's two seconds run out with no find
+    said = "round 1 is over: nobody found anything"
+
+    async def scenario() -> None:
+        await net.peer({"only.txt": b"the one target, long enough to be hunted"})
+        app = GameApp(net.player("me"))
+        fed = recording_feed(app)
+        async with app.run_test(size=(100, 30)):
+            await wait_until(lambda: isinstance(app.screen, RoundOverScreen), timeout=30,
+                             what="the round's end")  # fmt: skip
+            assert said in fed, fed
+            title = screen_text(app, "#round-title").strip()
+            assert title == "Round 1 is over: nobody found anything", title
+            app.screen.dismiss()
+            await wait_until(lambda: "Round 1 is over" in screen_text(app, "#hunt"),
+                             what="the hunt's head")  # fmt: skip
+            hunt = [line.strip("│ ") for line in screen_text(app, "#hunt").splitlines()]
+            assert "Round 1 is over: nobody found anything" in hunt, hunt
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        net.close()
+
+
+def test_a_round_cut_short_and_a_won_one_read_alike_in_the_feed_hunt_and_title() -> None:
+    cut = RoundState(3, ["gem"], 0, [], over=True, cut_short=True)
+    won = RoundState(3, ["gem"], 0, [], over=True, winner="ann", standings=[Standing("ann", 15)])
+    assert words.round_over_line(cut) == words.cut_short_line(3)
+    assert words.round_over_line(won, "ann") == "round 3 is over: you win with 15 points"
+    assert words.headline(words.round_over_line(won)) == "Round 3 is over: ann wins with 15 points"
 
 
 class CatalogOnly(App[None]):

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from reliablep2p.app import words
 from reliablep2p.proto import PlayerStats, RoundState
 
 from .. import model
@@ -58,16 +59,8 @@ class RoundOverScreen(SettledModal):
 
     def compose(self) -> ComposeResult:
         state = self.state
-        winner = state.winner or "nobody"
-        title = Text(f"Round {state.number} " + ("was cut short\n" if state.cut_short
-                     else "is over\n"), style="bold")  # fmt: skip
-        points = next((s.points for s in state.standings if s.player == state.winner), 0)
-        named = "You win" if winner == self.me else f"Winner: {winner}"
-        won = f"{points} point{'' if points == 1 else 's'}"
-        cut = "The host stopped: its points count, nobody won it"
-        nobody = cut if state.cut_short else "Winner: nobody"
-        title.append(f"{named} with {won}!" if state.winner else nobody,
-                     style="bold magenta")  # fmt: skip
+        said = words.headline(words.round_over_line(state, self.me))
+        title = Text(said, style="bold magenta")
         finds = Text()
         for find in state.finds:
             finds.append(f"\n{find.player} found {find.target} +{find.points}"

@@ -7,6 +7,7 @@ import time
 from rich.console import Group
 from rich.text import Text
 
+from reliablep2p.app import words
 from reliablep2p.proto import Lobby, RoundState
 
 from .. import model
@@ -84,9 +85,8 @@ class HuntPanel(SteadyStatic):
         rows = model.hunt(state, self.me, self.mine)
         table = fit_lines([_line(row, self.me) for row in rows], width)
         if state.over:
-            winner = state.winner or "nobody"
-            over = "cut short (the host stopped)" if state.cut_short else f"over: winner {winner}"
-            head = Text(f"Round {state.number} {over}", style="bold magenta")
+            head = Text(words.headline(words.round_over_line(state, self.me)),
+                        style="bold magenta")  # fmt: skip
             lines = [head, table, *self._lobby_lines()]
             self.paint((width, text_key(lines)), Group(*lines))
         elif not rows:

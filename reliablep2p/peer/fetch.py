@@ -132,9 +132,10 @@ class Fetcher:
             plan = plan_for(probes)
             try:
                 return await self._fetch(info, plan)
-            except SourcesBusy:
+            except SourcesBusy as busy:
                 if attempt == BUSY_RETRIES:
-                    raise
+                    said = stayed_busy(plan, busy.reason, asked=attempt + 1)
+                    raise SourcesBusy(said, name=info.name) from None
             probes = plan.probes
             await trio.sleep(delay * self.rng.uniform(0.5, 1.5))
             delay = min(delay * 2, BACKOFF_CAP)
@@ -242,7 +243,7 @@ class Fetcher:
                 if plan.skipped:
                     reason += "; skipped " + unreachable(plan.skipped)
                 if exc.busy:
-                    raise SourcesBusy(f"every source is busy ({reason})", name=info.name) from None
+                    raise SourcesBusy(reason, name=info.name) from None
                 self.view.bus.emit(events.TransferFailed(info.name, reason))
                 raise GetError(f"no source could provide it ({reason})", name=info.name) from None
             assert self.view.share is not None
@@ -266,6 +267,15 @@ class Fetcher:
         for addr in [a for a, at in self._silent.items() if now - at > SILENT_MEMORY]:
             del self._silent[addr]
         return set(self._silent)
+
+
+def stayed_busy(plan: SearchPlan | OneSource, reason: str, *, asked: int) -> str:
+    """A get given up on sources that were only busy, in one line: who, and what to do (the
+    peer's own words, "try another source", were no help with one source named)."""
+    times = {1: "once", 2: "twice"}.get(asked, f"{asked} times")
+    if isinstance(plan, OneSource):
+        return f"{plan.peer.name} stayed busy serving others (asked {times}): try again in a moment"
+    return f"every source stayed busy ({reason}; asked {times}): try again in a moment"
 
 
 def unreachable(peers: list[PeerInfo]) -> str:

@@ -124,6 +124,7 @@ class OneSource:
     """The plan of a `secure-get`: one named peer, asked once; no crowd, no vault."""
 
     def __init__(self, peer: PeerInfo, *, database: Addr | None) -> None:
+        self.peer = peer
         self._peer: PeerInfo | None = peer
         self._database = database
         self.probes = 0

@@ -195,8 +195,11 @@ class SwarmFetch:
             self.silent(peer.addr)
         except ProtocolError as exc:
             answer = exc.detail
-            self.failures.append(f"{label}: {exc.detail}")
-            if exc.code == ErrorCode.BUSY:
+            busy = exc.code == ErrorCode.BUSY  # (ours: its own say "try another source")
+            self.failures.append(
+                f"{label} was busy serving others" if busy else f"{label}: {answer}"
+            )
+            if busy:
                 self.busy = True  # it holds the file, it is just full: ask again later
                 if vault or not isinstance(self.plan, OneSource):  # (a `secure-get`: once)
                     self.finder.ask_later(peer, trio.current_time(), vault=vault)

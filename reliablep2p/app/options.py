@@ -188,10 +188,16 @@ def make_player(
                 max_upload=args.max_upload, other_names=other_names, **options)  # fmt: skip
     if joined is not None and joined.profile is not None:
         node.subscribe(functools.partial(remember_databases, joined.profile))
-        if (evening := joined.profile.kept_evening(time.time())) is not None:
-            node.evening.resume(evening.rows, evening.last)
-        node.subscribe(functools.partial(keep_evening, joined.profile, node))
+        keep_evening_in(joined.profile, node)
     return node
+
+
+def keep_evening_in(profile: Profile, node: Node) -> None:
+    """Go on from the evening the profile kept (the host's `Lobby` says if it is still this
+    one: `Evening.heard`), and keep it there as each round ends."""
+    if (evening := profile.kept_evening(time.time())) is not None:
+        node.evening.resume(evening.rows, evening.last, evening.evening)
+    node.subscribe(functools.partial(keep_evening, profile, node))
 
 
 def keep_evening(profile: Profile, node: Node, event: events.Event) -> None:
@@ -199,7 +205,8 @@ def keep_evening(profile: Profile, node: Node, event: events.Event) -> None:
     if isinstance(event, events.EveningOver):
         kept = None
     elif isinstance(event, events.RoundChanged) and event.round.over:
-        kept = KeptEvening(node.evening.rows(), node.evening.last, time.time())
+        kept = KeptEvening(node.evening.rows(), node.evening.last, time.time(),
+                           node.evening.named)  # fmt: skip
     else:
         return
     with contextlib.suppress(OSError):  # a read-only profile: the evening is this start's

@@ -34,11 +34,13 @@ EVENING_GAP = 6 * 3600.0
 
 class KeptEvening(msgspec.Struct, frozen=True):
     """The evening so far, as the player saw it: everyone's rows, up to round `last`, which
-    ended at `ended` (seconds since the epoch)."""
+    ended at `ended` (seconds since the epoch), of the evening its host named `evening`."""
 
     rows: list[EveningRow]
     last: int
     ended: float
+    evening: int = 0
+    """`Lobby.evening` (0: not told, or kept before it was): another evening's is not resumed."""
 
 
 class Kept(msgspec.Struct, frozen=True):

@@ -51,6 +51,24 @@ class Evening:
         """The rounds the host cut short (it stopped mid-round)."""
         self._told = False
         """The host said goodnight (`tell`): the next round begins a new evening."""
+        self.first = -1
+        """The number of this evening's first round counted (-1: none yet)."""
+        self.named = 0
+        """Which evening this is, as its host names it (`Lobby.evening`; 0: not told)."""
+
+    def _forget(self) -> None:
+        """A new evening: nothing counted yet."""
+        self._players, self.rounds, self.cut_short, self._told = {}, 0, [], False
+        self.first = -1
+
+    def heard(self, evening: int) -> None:
+        """The host says which evening it runs (0: an older host cannot): rounds kept from
+        another evening (an evening.json left from an earlier one, or from another host's)
+        are not tonight's."""
+        if evening and self.named and evening != self.named:
+            self._forget()
+            self._last = -1
+        self.named = evening or self.named
 
     def round_over(
         self,
@@ -66,7 +84,9 @@ class Evening:
             return
         self._last = number
         if self._told:  # the host is back after its goodnight: a new evening
-            self._players, self.rounds, self.cut_short, self._told = {}, 0, [], False
+            self._forget()
+        if not self.rounds:
+            self.first = number
         self.rounds += 1
         for name in set(played) | set(points):
             self._players.setdefault(name, _Player()).rounds += 1
@@ -84,17 +104,18 @@ class Evening:
         (a player who came back mid-evening saw fewer rounds), so what the player says at the
         end agrees with the table it was shown. A round seen again later is counted once."""
         rows = tuple(rows)
-        self.resume(rows, self._last)
+        self.resume(rows, self._last, self.named)
         self._told = True
         return rows
 
-    def resume(self, rows: Iterable[EveningRow], last: int) -> None:
-        """Go on from an evening kept so far (`rows`, up to round `last`): a player that quits
-        and starts again mid-evening counted only the rounds since its start ("won 0 of 3")."""
+    def resume(self, rows: Iterable[EveningRow], last: int, named: int = 0) -> None:
+        """Go on from an evening kept so far (`rows`, up to round `last`, of the evening the
+        host `named`): a player that quits and starts again mid-evening counted only the rounds
+        since its start ("won 0 of 3")."""
         self._players = {row.name: _Player(row.rounds, row.wins, row.points, row.best_find,
                                            row.best_points) for row in rows}  # fmt: skip
         self.rounds = max((p.rounds for p in self._players.values()), default=0)
-        self._last = last
+        self._last, self.named = last, named
 
     @property
     def last(self) -> int:

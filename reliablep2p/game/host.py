@@ -97,6 +97,15 @@ class HuntHost:
         self.maps = MapCounts()
         """Each player's true map entries (what the scoreboard shows as its map)."""
 
+    def evening_number(self) -> int:
+        """This evening's name for the players (`Lobby.evening`): the number of its first
+        round, counted, running or next."""
+        if self.evening.first > 0:
+            return self.evening.first
+        if self.round is not None and self.playing:
+            return self.round.number
+        return self.rounds + 1
+
     async def load(self) -> None:
         """The game from the store: at start, and when this database peer starts hosting
         (the settings as set, the evening so far, the scores and records)."""

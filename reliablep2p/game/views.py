@@ -113,6 +113,7 @@ def lobby_state(hunt: HuntHost, online: Collection[str]) -> Lobby:
         needed=max(0, hunt.min_players - len(online)),
         round_seconds=hunt.settings.round_seconds,
         targets=hunt.settings.targets,
+        evening=hunt.evening_number(),
     )
 
 

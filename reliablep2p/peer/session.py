@@ -396,6 +396,7 @@ class DatabaseSession:
                 bus.emit(events.RoundChanged(state))
         elif isinstance(message, Lobby):
             self.lobby = message
+            self.evening.heard(message.evening)  # (kept from another evening: forgotten)
             self.lobby_deadline = trio.current_time() + max(0.0, message.starts_in)
             bus.emit(events.LobbyChanged(message))
         elif isinstance(message, Plant):

@@ -81,6 +81,9 @@ class Lobby(msgspec.Struct, tag="lobby"):
     needed: int = 0
     round_seconds: float = 0.0
     targets: int = 0
+    evening: int = 0
+    """Which evening the host runs: its first round's number (round numbers go on across
+    evenings, so no two evenings of a network share one); 0: an older host."""
 
 
 class Ready(msgspec.Struct, tag="ready"):

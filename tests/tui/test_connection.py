@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+import trio
+
 from reliablep2p.net.identity import ADMIN_NAME
+from reliablep2p.peer import session
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import Kick, KickReport
 from tests.tui.conftest import QUIET_DB
@@ -16,6 +20,28 @@ from tui.widgets.players import PlayersTable
 
 from .conftest import BackgroundNetwork, recording_feed, screen_text, wait_until
 from .test_app import notices, started, type_command
+
+
+def counting_ticks(app: GameApp) -> list[int]:
+    """How many times the app's once-a-second clock has ticked, as it ticks."""
+    count = [0]
+    tick = app.tick
+
+    def counted() -> None:
+        count[0] += 1
+        tick()
+
+    app.tick = counted  # type: ignore[method-assign]
+    return count
+
+
+async def the_rounds_clock(app: GameApp) -> HuntPanel:
+    """The hunt, once the app has joined and shows the running round's clock."""
+    await started(app)
+    hunt = app.query_one(HuntPanel)
+    await wait_until(lambda: str(hunt.border_subtitle).endswith(" left"), what="the round's clock")
+    return hunt
+
 
 HUNT_DB = {"min_players": 2, "lobby_seconds": 0, "round_seconds": 300, "pause_seconds": 600}
 
@@ -65,10 +91,7 @@ def test_the_hunt_is_paused_while_the_host_is_away_and_goes_on_when_it_is_back(
         app = GameApp(player)
         fed = recording_feed(app)
         async with app.run_test(size=(160, 45)):
-            await started(app)
-            hunt = app.query_one(HuntPanel)
-            await wait_until(lambda: str(hunt.border_subtitle).endswith(" left"),
-                             what="the round's clock")  # fmt: skip
+            hunt = await the_rounds_clock(app)
             net.call_sync(net.net.db.stop)
             await wait_until(lambda: "paused" in str(hunt.border_subtitle), what="paused")
             left = player.session.paused_left
@@ -184,5 +207,55 @@ def test_a_player_whose_every_defaulted_name_is_taken_is_told_to_choose_one(
             assert any(said in notice for notice in notices(app)), notices(app)
             assert app.connection == "stopped"
             assert screen_text(app, "#status").rstrip().endswith("stopped")
+
+    asyncio.run(scenario())
+
+
+def test_both_clocks_stand_still_while_reconnecting_and_go_on_from_the_hosts_figure(
+    hunt_network: BackgroundNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host stays up (only our session dropped) and its round runs on meanwhile: back, the
+    hunt went on from the time it had when the session dropped (the host's first push came
+    with the welcome, in the same burst, and the pause's figure took its place)."""
+    net = hunt_network
+    monkeypatch.setattr(session, "BACKOFF_START", 6.0)  # away 3-6 s before the next try
+
+    async def drop_session(name: str) -> None:
+        mine = next(s for s in net.net.db.sessions.values() if s.peer.name == name)
+        await mine.channel.aclose()
+
+    def host_left() -> float:
+        current = net.net.db.hunt.round
+        assert current is not None
+        return current.time_left(trio.current_time())
+
+    async def scenario() -> None:
+        await net.peer({"relic.bin": b"relic" * 100})  # each of them has the other's to find:
+        await net.peer({"amulet.bin": b"amulet" * 100})  # the round runs on while we are away
+        player = net.player("me")
+        app = GameApp(player, batch_seconds=0.5)  # the welcome and the first push: one burst
+        ticks = counting_ticks(app)
+        async with app.run_test(size=(160, 45)):
+            hunt = await the_rounds_clock(app)
+            await net.acall(drop_session, "me")
+            await wait_until(lambda: "reconnecting…" in screen_text(app, "#status"),
+                             what="reconnecting")  # fmt: skip
+            subtitle, status = str(hunt.border_subtitle), screen_text(app, "#status")
+            seen = ticks[0]
+            await wait_until(lambda: ticks[0] >= seen + 2 or app.connection == "joined",
+                             what="two ticks of the clock")  # fmt: skip
+            assert app.connection != "joined", "back too soon to watch the clock"
+            assert str(hunt.border_subtitle) == subtitle and "paused" in subtitle
+            assert screen_text(app, "#status") == status
+            await wait_until(lambda: app.connection == "joined", timeout=30, what="joined again")
+            await wait_until(lambda: "paused" not in str(hunt.border_subtitle), what="the clock")
+            await wait_until(lambda: player.round is not None and hunt.state is player.round,
+                             what="the host's first push shown")  # fmt: skip
+            host = net.call_sync(host_left)
+            assert abs(hunt.seconds_left() - host) < 1.5, (hunt.seconds_left(), host)
+            shown = str(hunt.border_subtitle)  # the status bar says the same (or both moved on)
+            await wait_until(lambda: shown in screen_text(app, "#status")
+                             or str(hunt.border_subtitle) != shown,
+                             what="the status bar's clock")  # fmt: skip
 
     asyncio.run(scenario())

@@ -44,9 +44,9 @@ class HuntPanel(SteadyStatic):
         """Show `state`; `paused`: the host is away, the round waits with that time left."""
         if state is not None and state is not self.state:  # a push: the host's clock
             self.deadline = time.monotonic() + state.seconds_left
+        elif paused is None and self.paused is not None:  # back, before the host's push
+            self.deadline = time.monotonic() + self.paused  # (with it: its figure stands)
         self.state, self.me, self.mine = state, me, have
-        if paused is None and self.paused is not None and state is self.state:
-            self.deadline = time.monotonic() + self.paused  # back, before the host's push
         self.paused = paused
         self._render_state()
 

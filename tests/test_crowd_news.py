@@ -11,10 +11,21 @@ import trio
 import trio.testing
 
 from reliablep2p.net.channel import Channel
-from reliablep2p.peer.swarm.crowd import Partial, Swarming
+from reliablep2p.peer.swarm.crowd import CROWD_TOLD, Partial, Swarming
+from reliablep2p.peer.swarm.news import TELL_EVERY, News
 from reliablep2p.peer.swarm.upload import Offer, UploadLink
 from reliablep2p.peer.swarm.uploads import Uploads
-from reliablep2p.proto import CHUNK_SIZE, Chunk, Chunks, File, Have, Sent, describe_bytes
+from reliablep2p.proto import (
+    CHUNK_SIZE,
+    Chunk,
+    Chunks,
+    Crowd,
+    File,
+    Have,
+    PeerInfo,
+    Sent,
+    describe_bytes,
+)
 from reliablep2p.storage.partial import Download
 
 from .conftest import random_bytes
@@ -76,3 +87,69 @@ async def test_a_holder_hints_what_others_asked_for_except_what_its_fetcher_hold
         sent = await fetcher.receive_message(Sent)
         assert sent.indices == [5]
         nursery.cancel_scope.cancel()
+
+
+async def test_a_links_news_goes_out_at_once_then_batched_at_most_every_tell_every(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    """Time moves only when the test says (no autojump: the link's keep-alive never fires)."""
+    data = random_bytes(6 * MIB, seed=33)
+    info = describe_bytes(data, "paced.bin")
+    download = Download(info, tmp_path / "paced.part", tmp_path / "paced.bin")
+    partial = Partial(download)
+    link, fetcher = _link(Offer(info, download.part_path, partial), Swarming())
+    heard: list[object] = []
+
+    async def listen() -> None:
+        while True:
+            heard.append(await fetcher.receive_message(Have))
+
+    async def verify_at(at: float, index: int) -> None:
+        mock_clock.jump(at - trio.current_time())
+        download.store_chunk(index, data[index * MIB : (index + 1) * MIB])
+        partial.stored(index)
+        await trio.testing.wait_all_tasks_blocked()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(link.run)
+        await fetcher.receive_message(File)
+        nursery.start_soon(listen)
+        await verify_at(0.0, 1)
+        assert heard == [Have([1])]  # the first news at once
+        await verify_at(0.1, 2)
+        await verify_at(0.2, 3)
+        assert heard == [Have([1])]  # within the pace: held back
+        mock_clock.jump(TELL_EVERY - 0.2)
+        await trio.testing.wait_all_tasks_blocked()
+        assert heard == [Have([1]), Have([2, 3])]  # together, in one message
+        await verify_at(5.0, 4)
+        assert heard[-1] == Have([4])  # after a quiet spell, at once again
+        nursery.cancel_scope.cancel()
+    download.abandon()
+
+
+def test_news_waits_for_its_pace_and_comes_in_one_message_of_each_kind() -> None:
+    news = News(every=0.25)
+    assert news.take(10.0) == []  # nothing to tell
+    news.have.append(1)
+    assert news.take(10.0) == [Have([1])]
+    news.have += [2, 3]
+    news.spread.append(5)
+    peer = PeerInfo("f09", "10.0.0.9", 7000)
+    news.crowd += [peer] * 20
+    assert news.due_at() == 10.25
+    assert news.take(10.2) == []  # too soon: kept
+    assert news.take(10.25) == [Have([2, 3]), Sent([5]), Crowd([peer] * CROWD_TOLD)]
+    assert not news.pending
+
+
+def test_news_of_enough_chunks_goes_out_before_its_pace() -> None:
+    """On a fast link a quarter second is many chunks: news that late is of no use to trade."""
+    news = News(every=0.25, enough=4)
+    news.have.append(1)
+    assert news.take(10.0) == [Have([1])]
+    news.have += [2, 3]
+    news.spread.append(7)
+    assert news.take(10.01) == []  # 3 chunks: they wait for the pace
+    news.have.append(4)
+    assert news.take(10.01) == [Have([2, 3, 4]), Sent([7])]  # 4: at once

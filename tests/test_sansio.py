@@ -17,6 +17,7 @@ from reliablep2p.peer.addressbook import AddressBook
 from reliablep2p.peer.peerlist import PeerList, PeerRegistry
 from reliablep2p.peer.search import OneSource, SearchPlan
 from reliablep2p.peer.swarm.finder import (
+    CROWD_SOURCES,
     ENOUGH_SOURCES,
     HOPELESS,
     MAX_SOURCES,
@@ -558,3 +559,49 @@ def test_a_small_rare_file_waits_for_the_vault_as_before() -> None:
     finder = finder_of([peer(2)], count=3)  # fewer than CROWD_CHUNKS: holders alone
     small = finder.step(0.1, missing=False, links=3, vault_linked=False, progress_at=0.0, rare=True)
     assert (DB, True) not in small.probes
+
+
+def test_a_download_links_at_most_crowd_sources_peers_still_fetching_besides_holders() -> None:
+    """Each probe answers at once: a holder links whole, a crowd or random peer as one still
+    fetching. Holders are all linked; peers fetching, CROWD_SOURCES at most, and one that
+    finishes (now a holder) makes room for another."""
+    book = AddressBook()
+    holders = [peer(port) for port in (50, 51)]
+    for holder in holders:
+        book.add("f", holder)
+    crowd = [peer(port) for port in range(2, 30)]
+    finder = Finder(plan(book, crowd + holders), count=40, now=0.0)
+    for member in crowd[:14]:
+        finder.plan.crowd(member)
+    whole: set[PeerInfo] = set()
+    fetching: list[PeerInfo] = []
+    for now in range(20):
+        probes = finder.step(float(now), missing=now < 10, links=len(whole) + len(fetching),
+                             vault_linked=True, progress_at=float(now),
+                             crowd_links=len(fetching), seeking=not whole).probes  # fmt: skip
+        for asked, vault in probes:
+            finder.answered(asked.addr)
+            if not vault:
+                (whole.add if asked in holders else fetching.append)(asked)
+        assert len(fetching) <= CROWD_SOURCES
+        if now == 12:
+            whole.add(fetching.pop())  # it finished: a holder now, one crowd place free
+    assert whole >= set(holders)
+    assert len(fetching) == CROWD_SOURCES  # refilled after the one that finished
+
+
+def test_while_no_holder_is_linked_a_random_probe_goes_on_beside_a_full_crowd() -> None:
+    """A crowd that all asks at once knows only itself: its sources full, the seeder none of
+    them knows of is still looked for, one random peer at a time, until one holds it whole."""
+    crowd = [peer(port) for port in range(2, 20)]
+    finder = finder_of(crowd, count=40)
+
+    def random_probes(*, seeking: bool) -> list[PeerInfo]:
+        probes = finder.step(0.0, missing=True, links=CROWD_SOURCES, vault_linked=True,
+                             progress_at=0.0, crowd_links=CROWD_SOURCES, seeking=seeking).probes  # fmt: skip
+        for asked, _ in probes:
+            finder.answered(asked.addr)
+        return [asked for asked, vault in probes if not vault]
+
+    assert len(random_probes(seeking=True)) == 1
+    assert random_probes(seeking=False) == []  # a holder is linked: the crowd places are full

@@ -4,8 +4,8 @@ Known holders first (in random order, so load spreads), then the peers of the fi
 (fetching or holding it right now, as peer exchange told us), then random peers not yet asked,
 and the database peer last, as the backup. Every map a non-holder answers with is merged into
 the address book before the next pick, so holders learned mid-search are tried before more
-random peers. A fetch asks several known candidates at once (`next_known`), random peers one at
-a time (`next_random`), and the vault (`vault`) when the search is over or its deadline passed.
+random peers. A fetch asks several known candidates at once (`next_known`: `next_holder`, else
+`next_crowd`), random peers one at a time (`next_random`), and the vault (`vault`) when the search is over or its deadline passed.
 A peer the database peer could not reach back (`PeerInfo.reachable`) is skipped, and named in
 `skipped`, so the outcome can say why it went to the vault; a peer that was silent lately
 (`avoid`) is not asked again.
@@ -58,14 +58,21 @@ class SearchPlan:
 
     def next_known(self) -> PeerInfo | None:
         """A known holder not asked yet, else a peer of the file's crowd, or None."""
+        return self.next_holder() or self.next_crowd()
+
+    def next_holder(self) -> PeerInfo | None:
+        """A holder the address book knows, not asked yet, or None."""
         database = self._database.addr if self._database else None
         holders = [
             p
             for p in self._book.holders(self.name)
             if p.addr not in self._asked and p.addr != database and self._reachable(p)
         ]
-        if holders:
-            return self._asking(self._rng.choice(holders))
+        return self._asking(self._rng.choice(holders)) if holders else None
+
+    def next_crowd(self) -> PeerInfo | None:
+        """A peer of the file's crowd (fetching or holding it, as answers said), or None."""
+        database = self._database.addr if self._database else None
         while self._crowd:
             peer = self._crowd.pop(0)
             if peer.addr not in self._asked and peer.addr != database and self._reachable(peer):
@@ -91,15 +98,18 @@ class SearchPlan:
         if peer.addr not in self._asked and all(p.addr != peer.addr for p in self._crowd):
             self._crowd.append(peer)
 
-    def has_candidates(self) -> bool:
-        """True while a holder, a crowd peer or a random peer is left to ask (not the vault)."""
+    def has_candidates(self, *, crowd: bool = True) -> bool:
+        """True while a holder, a crowd peer or a random peer is left to ask (not the vault);
+        without `crowd`, holders alone (the others may be fetching it too, and a fetch whose
+        crowd sources are all linked asks no more of them)."""
         database = self._database.addr if self._database else None
 
         def open_(peer: PeerInfo) -> bool:
             listed = self._listed.get(peer.addr, peer)
             return peer.addr not in self._asked and peer.addr != database and listed.reachable
 
-        candidates = [*self._book.holders(self.name), *self._crowd, *self._others]
+        others = [*self._crowd, *self._others] if crowd else []
+        candidates = [*self._book.holders(self.name), *others]
         return any(open_(peer) for peer in candidates)
 
     def _asking(self, peer: PeerInfo) -> PeerInfo:
@@ -139,6 +149,12 @@ class OneSource:
         self.probes += peer is not None
         return peer
 
+    def next_holder(self) -> PeerInfo | None:
+        return self.next_known()
+
+    def next_crowd(self) -> PeerInfo | None:
+        return None
+
     def next_random(self) -> PeerInfo | None:
         return None
 
@@ -148,7 +164,7 @@ class OneSource:
     def crowd(self, peer: PeerInfo) -> None:
         """Ignored: only the named peer is trusted with this get."""
 
-    def has_candidates(self) -> bool:
+    def has_candidates(self, *, crowd: bool = True) -> bool:
         return self._peer is not None
 
     def is_database(self, peer: PeerInfo) -> bool:

@@ -136,13 +136,16 @@ class SwarmFetch:
         """Ask candidates until the file is whole; bring in the vault when it is due."""
         while not self._done.is_set():
             self._apply(self.schedule.fill())  # a chunk late now gets its endgame copy
+            whole, fetching = self._peers_linked()
             step = self.finder.step(
                 trio.current_time(),
                 missing=self._missing(),
                 links=len(self.links),
                 vault_linked=any(link.vault for link in self.links.values()),
                 progress_at=self._progress_at,
-                rare=self._rare(),
+                rare=whole <= RARE_HOLDERS and fetching >= 2,
+                crowd_links=fetching,
+                seeking=not whole,
             )
             for peer, vault in step.probes:
                 assert self._nursery is not None
@@ -155,11 +158,12 @@ class SwarmFetch:
                 await self._wake.wait()
             self._wake = trio.Event()
 
-    def _rare(self) -> bool:
-        """A crowd fetches the file with us and few of our sources hold it whole."""
+    def _peers_linked(self) -> tuple[int, int]:
+        """How many linked peers hold the file whole, and how many are still fetching it (a
+        crowd fetches it with us, and the file is rare when few of our sources hold it)."""
         whole = sum(1 for link in self.links.values() if link.full and not link.vault)
         fetching = sum(1 for link in self.links.values() if not link.full)
-        return whole <= RARE_HOLDERS and fetching >= 2
+        return whole, fetching
 
     def _missing(self) -> bool:
         """Some needed chunk is on no source we have (an empty file: no source yet)."""

@@ -7,8 +7,9 @@ says which peers to probe now, and when to look again. Up to `PROBES_AT_ONCE` kn
 crowd peers are probed at once, random peers one at a time while a chunk is missing (beside the
 crowd's probes for a file of `CROWD_CHUNKS` or more: a crowd that all asks at once knows only
 itself, and finds the holder by random probes alone); a small file wants few sources (unless
-they lack what it needs). A holder too busy is asked again later (1, 2, 4, 8 s), while we need
-what it has. The vault joins once a needed chunk has been on no source for `VAULT_AFTER`
+they lack what it needs), and peers still fetching it are `CROWD_SOURCES` of them at most
+(crowd and random probes wait while that many are linked). A holder too busy is asked again
+later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been on no source for `VAULT_AFTER`
 seconds, at once for a file rare in a crowd (`RARE_HOLDERS`), or at once when nobody is left to
 ask (a busy holder does not keep it waiting); a busy
 vault is asked again the same way, a little earlier or later at random (a crowd it turned away
@@ -37,6 +38,13 @@ Each costs both ends a TLS handshake, a link's tasks and its news (`have`, `sent
 pings), and a flash crowd is CPU-bound: at N=12 on 100 Mbit/s links, 16 sources each used
 about 10 % more CPU a round than 8 (issue 14). While a chunk is on no source the search goes on
 (up to `MAX_SOURCES`), so a crowd of peers still fetching never hides the seeder."""
+CROWD_SOURCES = 5
+"""Peers still fetching the file (and crowd and random peers being probed, who may be) one
+download links at most, besides holders and the vault; while no peer holding it whole is linked,
+random probes go on beside (one at a time, while a chunk is on no source): the seeder a crowd
+does not know of is found by them alone. At N=12 each fetcher linked about 8 of the other 11
+and was CPU-bound: each link costs both ends a TLS handshake, its tasks and its news, and 5
+crowd sources with the seeder and the vault keep a 100 Mbit/s downlink full (issue 14)."""
 VAULT_AFTER = 3.0
 """A needed chunk on no source for this long brings in the vault."""
 RARE_HOLDERS = 1
@@ -90,6 +98,8 @@ class Finder:
         self._random: Addr | None = None
         """The random peer probed last."""
         self._stuck_since: float | None = None
+        self._crowd_probing: set[Addr] = set()
+        """Crowd and random peers being probed (each may become a crowd source)."""
 
     def ask_later(self, peer: PeerInfo, now: float, *, vault: bool = False) -> None:
         """`peer` holds the file but was too busy: ask again after a while (longer each time).
@@ -118,17 +128,23 @@ class Finder:
         vault_linked: bool,
         progress_at: float,
         rare: bool = False,
+        crowd_links: int = 0,
+        seeking: bool = False,
     ) -> Step:
-        """The probes to start now, and when to look again; `rare`: see `RARE_HOLDERS`."""
+        """The probes to start now, and when to look again; `rare`: see `RARE_HOLDERS`;
+        `crowd_links`: how many of the `links` are peers still fetching the file; `seeking`:
+        no peer holding it whole is linked (see `CROWD_SOURCES`)."""
         step = Step()
-        self._probe_more(step, now, missing=missing, links=links)
+        self._probe_more(step, now, missing=missing, links=links, crowd_links=crowd_links,
+                         seeking=seeking)  # fmt: skip
         if not missing:
             self._missing_since = self._stuck_since = None
         elif self._missing_since is None:
             self._missing_since = now
         if missing:
             step.wake_at = min((due for _, due, _ in self._later.values()), default=math.inf)
-        searching = bool(self.probing) or self.plan.has_candidates()
+        crowd_room = seeking or self._crowd_room(crowd_links) > 0  # those held back: no search
+        searching = bool(self.probing) or self.plan.has_candidates(crowd=crowd_room)
         vault_due = any(vault for _, _, vault in self._later.values())  # it will be asked again
         if rare and not self.vault_asked and self.count >= CROWD_CHUNKS:
             self.vault_asked = True
@@ -149,7 +165,20 @@ class Finder:
             step.wake_at = min(step.wake_at, self._stuck_since + HOPELESS)
         return step
 
-    def _probe_more(self, step: Step, now: float, *, missing: bool, links: int) -> None:
+    def _crowd_room(self, crowd_links: int) -> int:
+        self._crowd_probing &= self.probing
+        return CROWD_SOURCES - crowd_links - len(self._crowd_probing)
+
+    def _probe_more(
+        self,
+        step: Step,
+        now: float,
+        *,
+        missing: bool,
+        links: int,
+        crowd_links: int,
+        seeking: bool,
+    ) -> None:
         wanted = MAX_SOURCES if missing else min(ENOUGH_SOURCES, 1 + self.count // 2)
         room = wanted - links  # a small file needs few sources, unless they lack it
         for addr, (again, due, vault) in list(self._later.items()):
@@ -160,18 +189,26 @@ class Finder:
                 self.plan.probes += 1
                 self._start(step, again, vault=vault)
         while len(self.probing) < min(PROBES_AT_ONCE, room):
-            known = self.plan.next_known()
+            known = self.plan.next_holder()
+            if known is None and self._crowd_room(crowd_links) > 0:
+                known = self.plan.next_crowd()
+                if known is not None:
+                    self._crowd_probing.add(known.addr)
             if known is None:
                 break
             self._start(step, known, vault=False)
         # One random peer at a time while a chunk is on none of our sources; beside the crowd's
         # probes for a file a crowd trades: its members have nothing yet when a crowd starts, and
         # only a random probe can find the holder none of them knows of.
+        # A random peer may be fetching it too: it counts as a crowd probe, and waits for room
+        # among the crowd sources once a holder is linked (while none is, only it finds one).
         beside = self.count >= CROWD_CHUNKS and self._random not in self.probing
-        if (not self.probing or beside) and len(self.probing) < room and missing:
+        crowd_room = seeking or self._crowd_room(crowd_links) > 0
+        if (not self.probing or beside) and len(self.probing) < room and missing and crowd_room:
             other = self.plan.next_random()
             if other is not None:
                 self._random = other.addr
+                self._crowd_probing.add(other.addr)
                 self._start(step, other, vault=False)
 
     def _start(self, step: Step, peer: PeerInfo, *, vault: bool) -> None:

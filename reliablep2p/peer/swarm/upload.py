@@ -5,7 +5,7 @@ once; each is answered with `chunk{index}` and the chunk's data frame, once a fa
 is ours (`FairSlots`) and within the upload cap. While a request waits for its turn the fetcher
 hears `ping` every `KEEPALIVE` seconds, so a busy source is never taken for a dead one. A source
 still fetching the file tells `have` as it verifies more chunks; any source tells `crowd` as
-new peers join the file's crowd. The link ends when the fetcher hangs up, is silent for
+new peers join the file's crowd (news goes out at most every `news.TELL_EVERY`). The link ends when the fetcher hangs up, is silent for
 `LINK_IDLE`, stops reading for `CHUNK_SEND_TIMEOUT`, or (a partial source) when our own
 download of the file stops unfinished.
 """
@@ -13,6 +13,7 @@ download of the file stops unfinished.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -27,16 +28,13 @@ from ...proto import (
     CHUNK_SIZE,
     Cancel,
     Chunks,
-    Crowd,
     ErrorCode,
     File,
     FileInfo,
-    Have,
     LocalProtocolError,
     PeerInfo,
     Ping,
     RemoteProtocolError,
-    Sent,
     check_indices,
     chunk_count,
     to_bitfield,
@@ -45,6 +43,7 @@ from ...storage.interfaces import ReadChunk
 from ..peerlist import Addr
 from ..transfer import send_chunk, send_read_chunk
 from .crowd import Crowds, Holdings, Partial, Spreads
+from .news import News
 from .uploads import Uploads
 
 log = logging.getLogger("rp2p.swarm")
@@ -109,10 +108,8 @@ class UploadLink:
         """What the fetcher told us it has, when we fetch from it too: news of those is left out."""
         self._queue: deque[int] = deque()
         self._queued = trio.Event()
-        self._news = trio.Event()
-        self._have: list[int] = []
-        self._crowd: list[PeerInfo] = []
-        self._spread: list[int] = []
+        self._news_came = trio.Event()
+        self._news = News()
         self._lock = trio.Lock()
         """Held for each whole chunk (header and data), so nothing slips in between."""
         self._scope = trio.CancelScope()
@@ -160,20 +157,20 @@ class UploadLink:
                 self._scope.cancel()
             return
         if not self.holdings.holds(self.info.name, self.asker, index):
-            self._have.append(index)
-            self._news.set()
+            self._news.have.append(index)
+            self._news_came.set()
 
     def _sent_elsewhere(self, index: int, origin: object) -> None:
         if origin is self or self.holdings.holds(self.info.name, self.asker, index):
             return
         if self.offer.partial is None or self.offer.partial.download.complete:
-            self._spread.append(index)
-            self._news.set()
+            self._news.spread.append(index)
+            self._news_came.set()
 
     def _crowd_grew(self, peer: PeerInfo) -> None:
         if peer.addr != self.asker:
-            self._crowd.append(peer)
-            self._news.set()
+            self._news.crowd.append(peer)
+            self._news_came.set()
 
     async def _read(self) -> None:
         while True:
@@ -240,19 +237,18 @@ class UploadLink:
         return min(map(self._times_sent, self._queue), default=1 << 30)
 
     async def _tell(self) -> None:
+        """News in batches (`News`): the first at once, then at most every `TELL_EVERY` or
+        `TELL_CHUNKS`, in one write."""
+        news = self._news
         while True:
-            await self._news.wait()
-            self._news = trio.Event()
+            while not news.pending or trio.current_time() < news.due_at():
+                with trio.move_on_at(news.due_at() if news.pending else math.inf):
+                    await self._news_came.wait()
+                self._news_came = trio.Event()
             async with self._lock:
-                if self._have:
-                    have, self._have = self._have, []
-                    await self.channel.send(Have(have))
-                if self._spread:
-                    spread, self._spread = self._spread, []
-                    await self.channel.send(Sent(spread))
-                if self._crowd:
-                    crowd, self._crowd = self._crowd[:16], []
-                    await self.channel.send(Crowd(crowd))
+                messages = news.take(trio.current_time())
+                if messages:
+                    await self.channel.send_many([(message, None) for message in messages])
 
     async def _keep_alive(self) -> None:
         while True:

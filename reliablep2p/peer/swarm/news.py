@@ -1,0 +1,60 @@
+"""What a source link has to tell its fetcher besides chunks, and when: sans-IO, time passed in.
+
+In a crowd every chunk a peer verifies is news (`have`) on each of its source links, and every
+chunk a holder is asked for is a hint (`sent`) on each of its others: one small message per
+chunk per link, each a TLS record, a system call and a wake-up at both ends, on cores a flash
+crowd keeps busy. So news goes out at most every `TELL_EVERY` seconds: the first at once, what
+comes in the next quarter second together, in one write; or sooner, once `TELL_CHUNKS` chunks
+are waiting to be told (on a fast link a quarter second is many chunks, news too late to trade).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ...proto import Crowd, Have, Message, PeerInfo, Sent
+from .crowd import CROWD_TOLD
+
+TELL_EVERY = 0.25
+"""Seconds between two tellings of news on one link, at least (at 100 Mbit/s about 3 chunks)..."""
+TELL_CHUNKS = 4
+"""...unless this many chunks wait to be told (at 1 Gbit/s a quarter second is 30 chunks)."""
+
+
+@dataclass
+class News:
+    """The news one link has not told yet, and when it last told some."""
+
+    every: float = TELL_EVERY
+    enough: int = TELL_CHUNKS
+    have: list[int] = field(default_factory=list)
+    spread: list[int] = field(default_factory=list)
+    crowd: list[PeerInfo] = field(default_factory=list)
+    told_at: float = -math.inf
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.have or self.spread or self.crowd)
+
+    def due_at(self) -> float:
+        """When what is pending may go out: at once after a quiet spell or with `enough`
+        chunks waiting, else a pace after the last telling."""
+        if len(self.have) + len(self.spread) >= self.enough:
+            return -math.inf
+        return self.told_at + self.every
+
+    def take(self, now: float) -> list[Message]:
+        """The messages to send now (none before `due_at`), the news emptied."""
+        if not self.pending or now < self.due_at():
+            return []
+        messages: list[Message] = []
+        if self.have:
+            messages.append(Have(self.have))
+        if self.spread:
+            messages.append(Sent(self.spread))
+        if self.crowd:
+            messages.append(Crowd(self.crowd[:CROWD_TOLD]))
+        self.have, self.spread, self.crowd = [], [], []
+        self.told_at = now
+        return messages

@@ -5,9 +5,9 @@ once; each is answered with `chunk{index}` and the chunk's data frame, once a fa
 is ours (`FairSlots`) and within the upload cap. While a request waits for its turn the fetcher
 hears `ping` every `KEEPALIVE` seconds, so a busy source is never taken for a dead one. A source
 still fetching the file tells `have` as it verifies more chunks; any source tells `crowd` as
-new peers join the file's crowd (news goes out at most every `news.TELL_EVERY`). The link ends when the fetcher hangs up, is silent for
-`LINK_IDLE`, stops reading for `CHUNK_SEND_TIMEOUT`, or (a partial source) when our own
-download of the file stops unfinished.
+new peers join the file's crowd (news goes out at most every `news.TELL_EVERY`). The link
+ends when the fetcher hangs up, is silent for `LINK_IDLE`, stops reading for
+`CHUNK_SEND_TIMEOUT`, or (a partial source) when our own download of the file stops unfinished.
 """
 
 from __future__ import annotations

@@ -261,6 +261,20 @@ async def test_a_code_the_host_finds_wrong_is_asked_for_again_where_someone_can_
         await joined(lan.where("dave", mistyped(code)))  # rp2p-peer: nobody to ask
 
 
+async def test_a_code_given_with_a_made_up_word_is_asked_for_again_where_someone_can_type(
+    lan: Lan,
+) -> None:
+    host = await lan.host("alice-laptop")
+    code = await code_of(host)
+    made_up = code.rsplit("-", 1)[0] + "-zzzzq"
+    typist = Typist(code)
+    assert (await joined(lan.where("carol", made_up), typist))[0] == "carol"
+    assert len(typist.asked) == 1, typist.asked
+    assert typist.asked[0].startswith(f"--code {made_up}: 'zzzzq' is not a word"), typist.asked
+    with pytest.raises(JoinFailed, match="'zzzzq' is not a word of join codes"):
+        await joined(lan.where("dave", made_up))  # rp2p-peer: nobody to ask, one line
+
+
 async def test_a_name_taken_says_how_to_choose_another(lan: Lan) -> None:
     host = await lan.host("alice-laptop")
     code = await code_of(host)

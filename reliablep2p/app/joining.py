@@ -23,6 +23,7 @@ import trio
 
 from ..net.identity import Identity, SecurityError
 from ..proto import ErrorCode, ProtocolError
+from ..proto.codes import parse_code
 from ..proto.discovery import DISCOVERY_TIMEOUT, Addr, Host
 from ..proto.tags import JoinCode, split_code, tag_words
 from .naming import candidates
@@ -104,7 +105,7 @@ class Joined(msgspec.Struct, frozen=True):
 
 def join(where: Where, chooser: Chooser) -> Joined:
     """The player's identity in the network it joins, and that network's database peer."""
-    code = _parse(where.code)
+    code = _given_code(where.code, chooser)
     names = candidates(where.name) if where.defaulted and where.profile is None else [where.name]
     if where.profile is not None:
         explicit = Profile(where.profile)
@@ -154,10 +155,23 @@ def join(where: Where, chooser: Chooser) -> Joined:
     return Joined(identity, host.address, notes, others, profile)
 
 
+def _given_code(text: str | None, chooser: Chooser) -> JoinCode | None:
+    """The code given with --code; one with a word no code has is asked for again where
+    someone can type it (the screen says which word), else said in one line."""
+    try:
+        return _parse(text)
+    except JoinFailed as exc:
+        again = _parse(chooser.ask_code(f"--code {text}: {exc}"))
+        if again is None:
+            raise
+        return again
+
+
 def _parse(text: str | None) -> JoinCode | None:
     if not text:
         return None
     try:
+        parse_code(text)  # a misspelt word never costs a try at the host
         return split_code(text)
     except SecurityError as exc:
         raise JoinFailed(str(exc)) from None

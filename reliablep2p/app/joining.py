@@ -171,7 +171,7 @@ def _parse(text: str | None) -> JoinCode | None:
     if not text:
         return None
     try:
-        parse_code(text)  # a misspelt word never costs a try at the host
+        parse_code(text)  # a misspelt word: told before we look for the host
         return split_code(text)
     except SecurityError as exc:
         raise JoinFailed(str(exc)) from None

@@ -5,7 +5,8 @@ Known holders first (in random order, so load spreads), then the peers of the fi
 and the database peer last, as the backup. Every map a non-holder answers with is merged into
 the address book before the next pick, so holders learned mid-search are tried before more
 random peers. A fetch asks several known candidates at once (`next_known`: `next_holder`, else
-`next_crowd`), random peers one at a time (`next_random`), and the vault (`vault`) when the search is over or its deadline passed.
+`next_crowd`), random peers one at a time (`next_random`), and the vault (`vault`) when the
+search is over or its deadline passed.
 A peer the database peer could not reach back (`PeerInfo.reachable`) is skipped, and named in
 `skipped`, so the outcome can say why it went to the vault; a peer that was silent lately
 (`avoid`) is not asked again.

@@ -9,9 +9,9 @@ crowd's probes for a file of `CROWD_CHUNKS` or more: a crowd that all asks at on
 itself, and finds the holder by random probes alone); a small file wants few sources (unless
 they lack what it needs), and peers still fetching it are `CROWD_SOURCES` of them at most
 (crowd and random probes wait while that many are linked). A holder too busy is asked again
-later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been on no source for `VAULT_AFTER`
-seconds, at once for a file rare in a crowd (`RARE_HOLDERS`), or at once when nobody is left to
-ask (a busy holder does not keep it waiting); a busy
+later (1, 2, 4, 8 s), while we need what it has. The vault joins once a needed chunk has been
+on no source for `VAULT_AFTER` seconds, at once for a file rare in a crowd (`RARE_HOLDERS`), or
+at once when nobody is left to ask (a busy holder does not keep it waiting); a busy
 vault is asked again the same way, a little earlier or later at random (a crowd it turned away
 does not come back all at once), and the search waits for it (it holds every file) for
 `VAULT_PATIENCE` at most. With nothing left at all, the search gives up
@@ -143,8 +143,8 @@ class Finder:
             self._missing_since = now
         if missing:
             step.wake_at = min((due for _, due, _ in self._later.values()), default=math.inf)
-        crowd_room = seeking or self._crowd_room(crowd_links) > 0  # those held back: no search
-        searching = bool(self.probing) or self.plan.has_candidates(crowd=crowd_room)
+        crowd_open = self._crowd_open(crowd_links, seeking)  # those held back: no search
+        searching = bool(self.probing) or self.plan.has_candidates(crowd=crowd_open)
         vault_due = any(vault for _, _, vault in self._later.values())  # it will be asked again
         if rare and not self.vault_asked and self.count >= CROWD_CHUNKS:
             self.vault_asked = True
@@ -164,6 +164,11 @@ class Finder:
                 step.give_up = True  # nobody left to ask, nothing coming
             step.wake_at = min(step.wake_at, self._stuck_since + HOPELESS)
         return step
+
+    def _crowd_open(self, crowd_links: int, seeking: bool) -> bool:
+        """Whether peers that may be fetching it too may be probed: room among the crowd
+        sources, or no holder linked (random probes alone find one)."""
+        return seeking or self._crowd_room(crowd_links) > 0
 
     def _crowd_room(self, crowd_links: int) -> int:
         self._crowd_probing &= self.probing
@@ -203,8 +208,8 @@ class Finder:
         # A random peer may be fetching it too: it counts as a crowd probe, and waits for room
         # among the crowd sources once a holder is linked (while none is, only it finds one).
         beside = self.count >= CROWD_CHUNKS and self._random not in self.probing
-        crowd_room = seeking or self._crowd_room(crowd_links) > 0
-        if (not self.probing or beside) and len(self.probing) < room and missing and crowd_room:
+        crowd_open = self._crowd_open(crowd_links, seeking)
+        if (not self.probing or beside) and len(self.probing) < room and missing and crowd_open:
             other = self.plan.next_random()
             if other is not None:
                 self._random = other.addr

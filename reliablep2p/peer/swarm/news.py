@@ -39,14 +39,16 @@ class News:
 
     def due_at(self) -> float:
         """When what is pending may go out: at once after a quiet spell or with `enough`
-        chunks waiting, else a pace after the last telling."""
+        chunks waiting, else a pace after the last telling (never, with nothing pending)."""
+        if not self.pending:
+            return math.inf
         if len(self.have) + len(self.spread) >= self.enough:
             return -math.inf
         return self.told_at + self.every
 
     def take(self, now: float) -> list[Message]:
         """The messages to send now (none before `due_at`), the news emptied."""
-        if not self.pending or now < self.due_at():
+        if now < self.due_at():
             return []
         messages: list[Message] = []
         if self.have:

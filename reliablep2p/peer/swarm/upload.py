@@ -13,7 +13,6 @@ ends when the fetcher hangs up, is silent for `LINK_IDLE`, stops reading for
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -241,8 +240,8 @@ class UploadLink:
         `TELL_CHUNKS`, in one write."""
         news = self._news
         while True:
-            while not news.pending or trio.current_time() < news.due_at():
-                with trio.move_on_at(news.due_at() if news.pending else math.inf):
+            while trio.current_time() < news.due_at():
+                with trio.move_on_at(news.due_at()):
                     await self._news_came.wait()
                 self._news_came = trio.Event()
             async with self._lock:

@@ -35,10 +35,12 @@ ASKER = ("10.0.0.7", 7000)
 """The fetcher's address, as our peer list has it."""
 
 
-def _link(offer: Offer, swarming: Swarming) -> tuple[UploadLink, Channel]:
+def _link(
+    offer: Offer, swarming: Swarming, uploads: Uploads | None = None
+) -> tuple[UploadLink, Channel]:
     ours, theirs = trio.testing.memory_stream_pair()
     link = UploadLink(
-        Channel(ours), offer, requester="f07", asker=ASKER, uploads=Uploads(),
+        Channel(ours), offer, requester="f07", asker=ASKER, uploads=uploads or Uploads(),
         crowds=swarming.crowds, spreads=swarming.spreads, sent=lambda index, length: None,
         holdings=swarming.holdings,
     )  # fmt: skip
@@ -89,16 +91,24 @@ async def test_a_holder_hints_what_others_asked_for_except_what_its_fetcher_hold
         nursery.cancel_scope.cancel()
 
 
-async def test_a_links_news_goes_out_at_once_then_batched_at_most_every_tell_every(
+async def test_a_busy_links_news_goes_out_at_once_then_batched_at_most_every_tell_every(
     tmp_path: Path, mock_clock: trio.testing.MockClock
 ) -> None:
-    """Time moves only when the test says (no autojump: the link's keep-alive never fires)."""
+    """Time moves only when the test says (no autojump: the link's keep-alive never fires).
+    The link is busy: its fetcher asked for a chunk, which waits for the one upload slot."""
     data = random_bytes(6 * MIB, seed=33)
     info = describe_bytes(data, "paced.bin")
     download = Download(info, tmp_path / "paced.part", tmp_path / "paced.bin")
     partial = Partial(download)
-    link, fetcher = _link(Offer(info, download.part_path, partial), Swarming())
+    uploads = Uploads(slots=1)
+    link, fetcher = _link(Offer(info, download.part_path, partial), Swarming(), uploads)
     heard: list[object] = []
+    taken, release = trio.Event(), trio.Event()
+
+    async def hold_the_slot() -> None:
+        async with uploads.slots.turn("another fetcher"):
+            taken.set()
+            await release.wait()
 
     async def listen() -> None:
         while True:
@@ -111,11 +121,14 @@ async def test_a_links_news_goes_out_at_once_then_batched_at_most_every_tell_eve
         await trio.testing.wait_all_tasks_blocked()
 
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(hold_the_slot)
+        await taken.wait()
         nursery.start_soon(link.run)
         await fetcher.receive_message(File)
         nursery.start_soon(listen)
         await verify_at(0.0, 1)
         assert heard == [Have([1])]  # the first news at once
+        await fetcher.send(Chunks([1]))  # it waits for our slot: the link is busy
         await verify_at(0.1, 2)
         await verify_at(0.2, 3)
         assert heard == [Have([1])]  # within the pace: held back
@@ -124,6 +137,36 @@ async def test_a_links_news_goes_out_at_once_then_batched_at_most_every_tell_eve
         assert heard == [Have([1]), Have([2, 3])]  # together, in one message
         await verify_at(5.0, 4)
         assert heard[-1] == Have([4])  # after a quiet spell, at once again
+        release.set()
+        nursery.cancel_scope.cancel()
+    download.abandon()
+
+
+async def test_an_idle_links_news_of_every_chunk_goes_out_at_once(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    """Its fetcher takes nothing from us: until it hears, our uplink idles towards it."""
+    data = random_bytes(4 * MIB, seed=34)
+    info = describe_bytes(data, "idle.bin")
+    download = Download(info, tmp_path / "idle.part", tmp_path / "idle.bin")
+    partial = Partial(download)
+    link, fetcher = _link(Offer(info, download.part_path, partial), Swarming())
+    heard: list[object] = []
+
+    async def listen() -> None:
+        while True:
+            heard.append(await fetcher.receive_message(Have))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(link.run)
+        await fetcher.receive_message(File)
+        nursery.start_soon(listen)
+        for index in (0, 1, 2):
+            mock_clock.jump(0.05)
+            download.store_chunk(index, data[index * MIB : (index + 1) * MIB])
+            partial.stored(index)
+            await trio.testing.wait_all_tasks_blocked()
+            assert heard[-1] == Have([index])  # each at once, within the pace
         nursery.cancel_scope.cancel()
     download.abandon()
 
@@ -153,3 +196,14 @@ def test_news_of_enough_chunks_goes_out_before_its_pace() -> None:
     assert news.take(10.01) == []  # 3 chunks: they wait for the pace
     news.have.append(4)
     assert news.take(10.01) == [Have([2, 3, 4]), Sent([7])]  # 4: at once
+
+
+def test_news_of_a_chunk_goes_out_at_once_on_an_idle_link() -> None:
+    news = News(every=0.25, enough=4)
+    news.have.append(1)
+    assert news.take(10.0) == [Have([1])]
+    news.spread.append(7)
+    assert news.take(10.01, idle=True) == []  # a hint waits for the pace
+    news.have.append(2)
+    assert news.take(10.01) == []  # busy: the pace
+    assert news.take(10.01, idle=True) == [Have([2]), Sent([7])]

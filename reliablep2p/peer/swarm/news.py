@@ -6,6 +6,10 @@ chunk per link, each a TLS record, a system call and a wake-up at both ends, on 
 crowd keeps busy. So news goes out at most every `TELL_EVERY` seconds: the first at once, what
 comes in the next quarter second together, in one write; or sooner, once `TELL_CHUNKS` chunks
 are waiting to be told (on a fast link a quarter second is many chunks, news too late to trade).
+A chunk verified while the link is idle (its fetcher asked us for nothing we have) goes out at
+once, whatever the pace: that fetcher has nothing to take from us until it hears (at a crowd's
+start, every chunk of the first few is such news; a 9-round A/B on the simulated LAN, N=6 median
+4.36 -> 4.18 s, N=12 5.39 -> 5.31 s, issue 14).
 """
 
 from __future__ import annotations
@@ -37,18 +41,19 @@ class News:
     def pending(self) -> bool:
         return bool(self.have or self.spread or self.crowd)
 
-    def due_at(self) -> float:
-        """When what is pending may go out: at once after a quiet spell or with `enough`
-        chunks waiting, else a pace after the last telling (never, with nothing pending)."""
+    def due_at(self, idle: bool = False) -> float:
+        """When what is pending may go out: at once after a quiet spell, with `enough`
+        chunks waiting or a chunk to tell an `idle` link, else a pace after the last telling
+        (never, with nothing pending)."""
         if not self.pending:
             return math.inf
-        if len(self.have) + len(self.spread) >= self.enough:
+        if len(self.have) + len(self.spread) >= self.enough or (idle and self.have):
             return -math.inf
         return self.told_at + self.every
 
-    def take(self, now: float) -> list[Message]:
+    def take(self, now: float, idle: bool = False) -> list[Message]:
         """The messages to send now (none before `due_at`), the news emptied."""
-        if now < self.due_at():
+        if now < self.due_at(idle):
             return []
         messages: list[Message] = []
         if self.have:

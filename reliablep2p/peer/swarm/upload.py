@@ -5,9 +5,10 @@ once; each is answered with `chunk{index}` and the chunk's data frame, once a fa
 is ours (`FairSlots`) and within the upload cap. While a request waits for its turn the fetcher
 hears `ping` every `KEEPALIVE` seconds, so a busy source is never taken for a dead one. A source
 still fetching the file tells `have` as it verifies more chunks; any source tells `crowd` as
-new peers join the file's crowd (news goes out at most every `news.TELL_EVERY`). The link
-ends when the fetcher hangs up, is silent for `LINK_IDLE`, stops reading for
-`CHUNK_SEND_TIMEOUT`, or (a partial source) when our own download of the file stops unfinished.
+new peers join the file's crowd (news goes out at most every `news.TELL_EVERY`, a `have` at
+once while the fetcher takes nothing from us). The link ends when the fetcher hangs up, is
+silent for `LINK_IDLE`, stops reading for `CHUNK_SEND_TIMEOUT`, or (a partial source) when our
+own download of the file stops unfinished.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ class UploadLink:
         self._lock = trio.Lock()
         """Held for each whole chunk (header and data), so nothing slips in between."""
         self._scope = trio.CancelScope()
+        self._sending = False
+        """A chunk is going out now (with `_queue`: whether the fetcher is busy with us)."""
 
     async def run(self) -> None:
         name = self.info.name
@@ -213,8 +216,14 @@ class UploadLink:
                 log.debug("sending chunk %d of %s to %s", index, self.info.name, self.requester)
                 length = min(self.info.size - index * CHUNK_SIZE, CHUNK_SIZE)
                 async with self._lock:
-                    with trio.move_on_after(CHUNK_SEND_TIMEOUT) as sending:
-                        await self._send_one(fd, index, length, buffer)
+                    self._sending = True
+                    try:
+                        with trio.move_on_after(CHUNK_SEND_TIMEOUT) as sending:
+                            await self._send_one(fd, index, length, buffer)
+                    finally:
+                        self._sending = False
+                        if not self._queue:
+                            self._news_came.set()
                 if sending.cancelled_caught:
                     raise ConnectionLost(ErrorCode.TIMEOUT, "the fetcher stopped reading")
             self.sent(index, length)
@@ -237,17 +246,21 @@ class UploadLink:
 
     async def _tell(self) -> None:
         """News in batches (`News`): the first at once, then at most every `TELL_EVERY` or
-        `TELL_CHUNKS`, in one write."""
+        `TELL_CHUNKS`, in one write; a chunk we verify while the link is idle, at once."""
         news = self._news
         while True:
-            while trio.current_time() < news.due_at():
-                with trio.move_on_at(news.due_at()):
+            while trio.current_time() < news.due_at(self._idle()):
+                with trio.move_on_at(news.due_at(self._idle())):
                     await self._news_came.wait()
                 self._news_came = trio.Event()
             async with self._lock:
-                messages = news.take(trio.current_time())
+                messages = news.take(trio.current_time(), self._idle())
                 if messages:
                     await self.channel.send_many([(message, None) for message in messages])
+
+    def _idle(self) -> bool:
+        """The fetcher takes nothing from us now: a chunk we verify is news to tell at once."""
+        return not self._queue and not self._sending
 
     async def _keep_alive(self) -> None:
         while True:

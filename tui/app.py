@@ -11,11 +11,10 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input
 
 from reliablep2p.app import commands, words
-from reliablep2p.peer import events
 from reliablep2p.peer.node import Node
 from reliablep2p.proto import PlayerStats, RoundState
 
-from . import model, palette, screenshot
+from . import core_events, model, palette, screenshot
 from .bridge import CoreBridge
 from .messages import (
     CommandDone,
@@ -27,7 +26,6 @@ from .messages import (
     FetchRequested,
 )
 from .news import RoundNews
-from .screens.evening import EveningScreen
 from .screens.help import HelpScreen
 from .screens.round_over import RoundOverScreen
 from .screenshot import save_screenshot
@@ -43,15 +41,6 @@ from .widgets.status import StatusBar
 from .widgets.transfers import TransfersPanel
 
 FETCHES = commands.FETCHES
-
-
-FINAL_TITLES = {
-    events.Kicked: "Removed from the network",
-    events.VersionRefused: "Another protocol version",
-    events.NamesTaken: "Choose a name",
-    events.JoinRefused: "Cannot join",
-}
-"""The notice's title for each way the core stops trying to join."""
 
 
 class GameApp(App[int]):
@@ -145,81 +134,7 @@ class GameApp(App[int]):
     def on_core_events(self, message: CoreEvents) -> None:
         if not self.board_shown():
             return  # the app is ending: nobody is looking
-        changed: set[str] = set()
-        transfers = self.query_one(TransfersPanel)
-        for event in message.events:
-            if isinstance(event, events.TransferProgress):
-                transfers.progress(event.name, event.source, event.done, event.total)
-                continue
-            text = words.describe(event)
-            if isinstance(event, events.TransferDone):
-                transfers.done(
-                    event.name, event.source, event.size, event.resumed_at, event.sources
-                )
-                if not event.planted:  # the host's "hid fresh treasure" line tells it
-                    self.feed(text, "got")
-                changed |= {"catalog", "book", "hunt"}
-            elif isinstance(event, events.TransferFailed):
-                transfers.failed(event.name, event.reason)
-                self.feed(text, "error")
-            elif isinstance(event, events.Joined):
-                self.connection = "joined"
-                self.sub_title = f"{self.node.name} · {self.node.me.host}:{self.node.me.port}"
-                self.feed(text, "join")
-                changed |= {"players", "catalog", "book", "hunt"}
-            elif isinstance(event, events.SessionLost):
-                self.connection = "reconnecting…"
-                self.feed(text, "error")
-                changed |= {"players", "hunt"}
-            elif isinstance(event, tuple(FINAL_TITLES)):
-                self.connection = "kicked out" if isinstance(event, events.Kicked) else "stopped"
-                title = FINAL_TITLES[type(event)]
-                self.notify(f"{text}\nCtrl+Q quits.", title=title, severity="error",
-                            timeout=3600)  # fmt: skip
-                self.feed(text, "error")
-                changed |= {"players", "hunt"}
-            elif isinstance(event, events.PeersChanged):
-                self.feed(text, "join" if event.joined else "leave")
-                changed |= {"players", "book", "catalog"}
-            elif isinstance(event, events.CatalogChanged):
-                self.feed(text)
-                changed.add("catalog")
-            elif isinstance(event, events.MapChanged):
-                changed |= {"book", "catalog", "players"}
-            elif isinstance(event, events.SeedingChanged):
-                changed |= {"catalog", "hunt"}
-            elif isinstance(event, events.Scoreboard):
-                changed.add("players")
-                if self.finished_round is not None:
-                    state, _ = self.finished_round
-                    seen = self.news.seen
-                    if seen is not None and seen.number == state.number:
-                        self.finished_round = (state, list(event.players))
-                        for screen in self.screen_stack:
-                            if isinstance(screen, RoundOverScreen):
-                                screen.show_scoreboard(list(event.players))
-            elif isinstance(event, events.RoundChanged):
-                self.on_round(event)
-                changed |= {"hunt", "catalog", "players"}
-            elif isinstance(event, events.LobbyChanged):
-                self.on_lobby(event)
-                changed.add("hunt")
-            elif isinstance(
-                event, events.TreasurePlanted | events.TreasureExpired | events.FilesRemoved
-            ):
-                self.feed(text, "round")
-                changed |= {"catalog", "book", "hunt"}
-            elif isinstance(event, events.EveningOver):
-                self.feed(text, "round")
-                if isinstance(self.screen, RoundOverScreen):  # the evening's end takes its place
-                    self.pop_screen()
-                self.show_modal(EveningScreen(list(event.players), self.node.name, self.node.round))
-            elif isinstance(event, events.FindScored):
-                self.notify(f"+{event.points} for {event.name}", title="Found!")
-            else:
-                if isinstance(event, events.Left):
-                    self.connection = "left"
-                self.feed(text, "error" if words.is_trouble(event) else "info")
+        changed = core_events.show_events(self, message.events)
         self.refresh_views(
             players="players" in changed,
             catalog="catalog" in changed,
@@ -227,24 +142,6 @@ class GameApp(App[int]):
             hunt="hunt" in changed,
         )
         self.query_one(StatusBar).tick(self.news.clock())
-
-    def on_lobby(self, event: events.LobbyChanged) -> None:
-        for text, kind in self.news.lobby(event.lobby):
-            self.feed(text, kind)
-
-    def on_round(self, event: events.RoundChanged) -> None:
-        lines, ended = self.news.round(event.round)
-        for text, kind in lines:
-            self.feed(text, kind)
-        if ended:
-            board = list(self.node.scoreboard)
-            self.finished_round = (event.round, board)
-            if not self.news.heard_at_end and not isinstance(
-                self.screen, RoundOverScreen | HelpScreen | EveningScreen
-            ):
-                self.show_modal(self.round_over_screen(event.round, board))
-        elif not event.round.over and isinstance(self.screen, RoundOverScreen | EveningScreen):
-            self.screen.dismiss()  # a round runs (again): what ended is over, the board is back
 
     def round_over_screen(
         self, state: RoundState, board: list[PlayerStats], *, asked: bool = False

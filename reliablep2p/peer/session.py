@@ -2,13 +2,14 @@
 
 The session is how a player is in the network: `connect` brings the peer list and the catalog
 (`welcome`), then the database peer pushes `update_peers`, catalog additions, revocations, the
-round, the scoreboard and the files it removed over it, asks for backups (`need`) and
-challenges our finds. When it drops, we reconnect with capped exponential backoff and jitter, and say so once per outage
-(`SessionLost` or `DatabaseUnreachable`, then `Joined` when back), never once per try. A
-network with several database peers lists them (`welcome`, `database_peers`): each try goes to
-the next one known (`DatabaseList`), so a player whose database peer died moves to another by
-itself, and the backoff grows once per round of them all. Being kicked out, or a host of
-another protocol version, ends the trying (`gave_up`).
+round, the scoreboard and the files it removed over it, asks for backups (`need`) and challenges
+our finds (each push applied in `pushes.py`). When it drops, we reconnect with capped
+exponential backoff and jitter, and say so once per outage (`SessionLost` or
+`DatabaseUnreachable`, then `Joined` when back), never once per try. A network with several
+database peers lists them (`welcome`, `database_peers`): each try goes to the next one known
+(`DatabaseList`), so a player whose database peer died moves to another by itself, and the
+backoff grows once per round of them all. Being kicked out, or a host of another protocol
+version, ends the trying (`gave_up`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import trio
 
-from ..game.board import apply_scoreboard
 from ..game.evening import Evening
 from ..net.channel import (
     DATABASE_HANDSHAKE_TIMEOUT,
-    SESSION_TIMEOUT,
     Channel,
     ConnectionLost,
     RemoteError,
@@ -33,47 +32,23 @@ from ..net.channel import (
 from ..net.groups import first_protocol_error
 from ..proto import (
     PROTOCOL_VERSION,
-    Bye,
-    CatalogAdded,
-    Challenge,
     Connect,
-    DatabasePeers,
     Disconnect,
     ErrorCode,
-    EveningOver,
-    Expired,
-    FileInfo,
     Found,
     Lobby,
-    Message,
-    Need,
-    PeerInfo,
-    Ping,
-    Plant,
     PlayerStats,
-    Pong,
     ProtocolError,
     Ready,
-    Refusing,
-    Rejected,
     RemoteProtocolError,
-    Removed,
-    Revoked,
-    Round,
     RoundState,
-    Scoreboard,
-    ScoreboardChanged,
-    Scored,
-    UpdatePeers,
     Welcome,
-    check_database_addresses,
-    check_file_info,
 )
-from . import events, hunting
+from . import events, hunting, pushes
 from .backup import Publisher
 from .databases import DatabaseList
 from .dialer import Dialer
-from .drops import drop_expired, drop_removed, forget_uncataloged
+from .drops import forget_uncataloged
 from .naming import JoinNames
 from .revocations import RevocationFile
 from .view import NetworkView
@@ -121,7 +96,8 @@ class DatabaseSession:
         self.lobby_deadline = 0.0
         self.evening = Evening()
         """The rounds we played this evening (from those we saw run and end)."""
-        self._playing: int | None = None
+        self.playing: int | None = None
+        """The round we saw run (its end, when it comes, goes into `evening`)."""
         self.leaving = False
         self.gave_up = trio.Event()
         """Set when we stop trying for good: kicked out, or the host speaks another version."""
@@ -144,7 +120,8 @@ class DatabaseSession:
         self._ended = trio.Event()
         self._outage_told = False
         self._dialing = False
-        self._first_round_push = False
+        self.first_round_push = False
+        """The next `round` is the first of a session: the same round again resumes."""
         self._maps = hunting.MapReports(view)
 
     @property
@@ -203,17 +180,17 @@ class DatabaseSession:
         self.failed_tries += 1
         taken = isinstance(exc, RemoteError) and exc.code == ErrorCode.NAME_TAKEN
         if isinstance(exc, RemoteError) and exc.code == ErrorCode.VERSION:
-            self._give_up(events.VersionRefused(*self._where(), exc.speaks, PROTOCOL_VERSION))
+            self.give_up(events.VersionRefused(*self._where(), exc.speaks, PROTOCOL_VERSION))
         elif isinstance(exc, RemoteError) and exc.code == ErrorCode.FORBIDDEN:
-            self._give_up(events.Kicked())
+            self.give_up(events.Kicked())
         elif isinstance(exc, RemoteError) and exc.code == ErrorCode.NOT_A_MEMBER:
-            self._give_up(events.JoinRefused(*self._where(), exc.detail))
+            self.give_up(events.JoinRefused(*self._where(), exc.detail))
         elif taken and (name := self.names.next_after(self.view.me.name)) is not None:
             self.dialer.name = name
             self.view.me = msgspec.structs.replace(self.view.me, name=name)
             return True
         elif taken and self.names.defaulted and not self.names.settled:
-            self._give_up(events.NamesTaken((*self.names.taken, self.view.me.name)))
+            self.give_up(events.NamesTaken((*self.names.taken, self.view.me.name)))
         elif not self._outage_told and self.channel is None:  # (a dropped session: `_lost`)
             self._outage_told = True
             if isinstance(exc, RemoteProtocolError):
@@ -227,7 +204,8 @@ class DatabaseSession:
             self.view.bus.emit(self.unreachable)
         return False
 
-    def _give_up(self, why: events.Event) -> None:
+    def give_up(self, why: events.Event) -> None:
+        """Stop trying for good (kicked out, or it never can work), and say why."""
         self.leaving = True  # knocking again cannot help
         self.gave_up_because = why
         self.view.bus.emit(why)
@@ -281,7 +259,7 @@ class DatabaseSession:
                         nursery.start_soon(self._maps.run, channel)
                     self.publisher.forget_published()
                     await self.publisher.publish_changes(channel, first=True)
-                    await self._read(channel, nursery)
+                    await pushes.read_pushes(self, channel, nursery)
                     nursery.cancel_scope.cancel()
 
     def _welcome(self, welcome: Welcome) -> None:
@@ -291,16 +269,16 @@ class DatabaseSession:
         view.revoked.update(welcome.revoked)  # kicked before we joined: refused all the same
         view.peers.reset(welcome.peers, welcome.peers_version)
         view.catalog.clear()
-        self._add_to_catalog(welcome.catalog)
+        pushes.add_to_catalog(view, welcome.catalog)
         if welcome.databases:  # (an older database peer lists none)
-            self._listed(welcome.databases)
+            pushes.listed(self, welcome.databases)
         forget_uncataloged(view)
         for digest in welcome.removed:
             self.publisher.refuse(digest)
         again = self.ready.is_set()
         self.ready.set()
         self._outage_told = False
-        self._first_round_push = True
+        self.first_round_push = True
         self.paused_left = None
         before, self._joined_at = self._joined_at, self._where()
         if taken := self.names.settle():
@@ -309,140 +287,4 @@ class DatabaseSession:
         view.bus.emit(events.Joined(view.me.name, len(view.peers), len(view.catalog), again,
                                     *self._where(), *moved_from))  # fmt: skip
         if not welcome.you.reachable:
-            self._listed_as(welcome.you)
-
-    def _listed_as(self, me: PeerInfo) -> None:
-        """How the database peer lists us: in the welcome, or corrected later (it could not
-        call us back after all)."""
-        self.view.me = me
-        if not me.reachable:
-            self.view.bus.emit(events.NotReachable(self.listens_on or me.host, me.port))
-
-    def _listed(self, addresses: list[tuple[str, int]]) -> None:
-        """The network's live database peers, as ours told them."""
-        check_database_addresses(addresses)
-        if self.databases.listed_now([(host, port) for host, port in addresses]):
-            self.view.bus.emit(events.DatabasesChanged(tuple(self.databases.all)))
-
-    def _add_to_catalog(self, files: list[FileInfo]) -> list[FileInfo]:
-        added = []
-        for info in files:
-            try:
-                check_file_info(info)
-            except ProtocolError as exc:
-                self.view.bus.emit(events.CatalogEntryIgnored(exc.detail))
-                continue
-            self.view.catalog[info.name] = info
-            added.append(info)
-        return added
-
-    async def _read(self, channel: Channel, nursery: trio.Nursery) -> None:
-        while True:
-            message = await channel.receive_message(
-                UpdatePeers, DatabasePeers, CatalogAdded, Need, Rejected, Round, Scoreboard,
-                ScoreboardChanged, Challenge, Scored, Revoked, Lobby, Plant, Expired, Removed,
-                EveningOver, Ping, Pong, Bye,
-                timeout=SESSION_TIMEOUT,
-            )  # fmt: skip
-            if isinstance(message, Bye):
-                return
-            self._on_push(channel, message, nursery)
-
-    def _on_push(self, channel: Channel, message: Message, nursery: trio.Nursery) -> None:
-        view, bus = self.view, self.view.bus
-        if isinstance(message, UpdatePeers):
-            try:
-                joined, left = view.peers.apply(message)
-            except ValueError as exc:
-                raise RemoteProtocolError(
-                    ErrorCode.UNEXPECTED, f"peer list out of step: {exc}"
-                ) from None
-            for peer in left:
-                view.address_book.forget_peer(peer.addr)
-            view.address_book.rename_peers(joined)
-            view.address_book.rename_peers(message.updated)
-            if joined or left:
-                bus.emit(events.PeersChanged(tuple(joined), tuple(left)))
-            if (listed := view.peers.listed_as) is not None and listed != view.me:
-                self._listed_as(listed)
-        elif isinstance(message, DatabasePeers):
-            self._listed(message.addresses)
-        elif isinstance(message, CatalogAdded):
-            if added := self._add_to_catalog(message.files):
-                bus.emit(events.CatalogChanged(tuple(added)))
-        elif isinstance(message, Need):
-            for name in message.names:
-                nursery.start_soon(self.publisher.upload, name)
-        elif isinstance(message, Rejected):
-            for name, reason in zip(message.names, message.reasons, strict=False):
-                bus.emit(events.PublishRefused(name, reason))
-        elif isinstance(message, Round):
-            state = message.state
-            self.round_deadline = trio.current_time() + state.seconds_left
-            if not state.over:
-                self._playing = state.number
-            elif self._playing == state.number:
-                self._playing = None
-                self.evening.round_state_over(state, view.me.name)
-            old = self.round
-            resumed = self._first_round_push and old is not None and old.number == state.number
-            self._first_round_push = False
-            self.paused_left = None
-            if resumed and not state.over:  # the clock goes on: told even if nothing else moved
-                self.round = state
-                bus.emit(events.RoundChanged(state, resumed=True))
-            elif not _same_round(old, state):
-                self.round = state
-                bus.emit(events.RoundChanged(state))
-        elif isinstance(message, Lobby):
-            self.lobby = message
-            self.evening.heard(message.evening)  # (kept from another evening: forgotten)
-            self.lobby_deadline = trio.current_time() + max(0.0, message.starts_in)
-            bus.emit(events.LobbyChanged(message))
-        elif isinstance(message, Plant):
-            if self.plant is not None:
-                nursery.start_soon(self.plant, message.names)
-        elif isinstance(message, Expired):
-            nursery.start_soon(drop_expired, view, self.publisher, message)
-        elif isinstance(message, Removed):
-            drop_removed(view, self.publisher, message)
-        elif isinstance(message, EveningOver):
-            bus.emit(events.EveningOver(self.evening.tell(message.players)))  # ours agrees
-        elif isinstance(message, Scoreboard | ScoreboardChanged):
-            board = apply_scoreboard(self.scoreboard, message)
-            if board != self.scoreboard:
-                self.scoreboard = board
-                bus.emit(events.Scoreboard(tuple(board)))
-        elif isinstance(message, Revoked):
-            self._revoked(message.names)
-            nursery.start_soon(self._refuse, channel, message.names)
-        elif isinstance(message, Challenge):
-            nursery.start_soon(hunting.answer_challenge, view, channel, message)
-        elif isinstance(message, Scored):
-            if message.points:
-                bus.emit(events.FindScored(message.name, message.points, message.message))
-            else:
-                bus.emit(events.FindRefused(message.name, message.message))
-        elif isinstance(message, Ping):
-            nursery.start_soon(channel.send, Pong())
-
-    def _revoked(self, names: list[str]) -> None:
-        view = self.view
-        if view.me.name in names:
-            self._give_up(events.Kicked())  # no point knocking again: our certificate is refused
-            raise RemoteProtocolError(ErrorCode.FORBIDDEN, "kicked out of the network")
-        view.revoked.update(names)
-        for peer in [p for p in view.peers if p.name in view.revoked]:
-            view.forget_peer(peer.addr)
-        view.bus.emit(events.OthersKicked(tuple(names)))
-
-    async def _refuse(self, channel: Channel, names: list[str]) -> None:
-        """Keep the names, then tell the database peer we refuse them (the host's `kick`
-        waits for that)."""
-        await self.revocations.keep(self.view.revoked)
-        await channel.send(Refusing(names))
-
-
-def _same_round(old: RoundState | None, new: RoundState) -> bool:
-    """The same news (the clock alone moved on)."""
-    return old is not None and msgspec.structs.replace(old, seconds_left=new.seconds_left) == new
+            pushes.listed_as(self, welcome.you)

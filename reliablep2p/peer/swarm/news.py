@@ -6,10 +6,10 @@ chunk per link, each a TLS record, a system call and a wake-up at both ends, on 
 crowd keeps busy. So news goes out at most every `TELL_EVERY` seconds: the first at once, what
 comes in the next quarter second together, in one write; or sooner, once `TELL_CHUNKS` chunks
 are waiting to be told (on a fast link a quarter second is many chunks, news too late to trade).
-A chunk verified while the link is idle (its fetcher asked us for nothing we have) goes out at
-once, whatever the pace: that fetcher has nothing to take from us until it hears (at a crowd's
-start, every chunk of the first few is such news; a 9-round A/B on the simulated LAN, N=6 median
-4.36 -> 4.18 s, N=12 5.39 -> 5.31 s, issue 14).
+A chunk verified while the link is idle (nothing its fetcher asked for waits or goes out now)
+is told at once, whatever the pace: that fetcher has nothing to take from us until it hears (at
+a crowd's start, every chunk of the first few is such news; a 9-round A/B on the simulated LAN,
+N=6 median 4.36 -> 4.18 s, N=12 5.39 -> 5.31 s, issue 14).
 """
 
 from __future__ import annotations

@@ -249,8 +249,8 @@ class UploadLink:
         `TELL_CHUNKS`, in one write; a chunk we verify while the link is idle, at once."""
         news = self._news
         while True:
-            while trio.current_time() < news.due_at(self._idle()):
-                with trio.move_on_at(news.due_at(self._idle())):
+            while trio.current_time() < (due := news.due_at(self._idle())):
+                with trio.move_on_at(due):
                     await self._news_came.wait()
                 self._news_came = trio.Event()
             async with self._lock:

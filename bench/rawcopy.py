@@ -5,7 +5,8 @@ python bench/rawcopy.py recv PORT OUT  # connects, writes everything it receives
 python bench/rawcopy.py recv PORT OUT --fsync  # the same, made durable before exit, as rp2p does
 
 On loopback by default; `--host ADDRESS` (both sides) for a host of the simulated LAN, where the
-receiver prints the seconds from connecting to the last byte written (start-up excluded).
+receiver prints the seconds from connecting to the last byte received, then to the last byte
+written (after the fsync with `--fsync`): start-up excluded.
 """
 
 from __future__ import annotations
@@ -26,17 +27,19 @@ def send(path: str, host: str) -> None:
             conn.sendfile(f)
 
 
-def receive(port: int, path: str, durable: bool, host: str) -> float:
+def receive(port: int, path: str, durable: bool, host: str) -> tuple[float, float]:
+    """Seconds from connecting to the last byte received, and to the file written (and synced)."""
     buffer = bytearray(BUFFER)
     view = memoryview(buffer)
     with socket.create_connection((host, port)) as conn, open(path, "wb") as out:
         started = time.perf_counter()
         while count := conn.recv_into(buffer):
             out.write(view[:count])
+        received = time.perf_counter() - started
         if durable:
             out.flush()
             os.fsync(out.fileno())
-    return time.perf_counter() - started
+    return received, time.perf_counter() - started
 
 
 if __name__ == "__main__":
@@ -49,6 +52,6 @@ if __name__ == "__main__":
     if args[0] == "send":
         send(args[1], address)
     else:
-        seconds = receive(int(args[1]), args[2], "--fsync" in args[3:], address)
+        received, written = receive(int(args[1]), args[2], "--fsync" in args[3:], address)
         if address != "127.0.0.1":
-            print(f"{seconds:.6f}", flush=True)
+            print(f"{received:.6f} {written:.6f}", flush=True)

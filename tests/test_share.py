@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reliablep2p.proto import CHUNK_SIZE, describe_bytes
-from reliablep2p.storage import partial, share
+from reliablep2p.storage import diskio, share
 from reliablep2p.storage.partial import Download
 from reliablep2p.storage.share import SharedFolder
 from tests.conftest import random_bytes
@@ -114,7 +114,7 @@ def test_aligned_chunks_in_any_order_land_whole_and_resume(
 ) -> None:
     """Whole chunks in aligned buffers go `O_DIRECT` (where the file system takes it), the short
     last one through the page cache; out of order, put aside and resumed, the file is whole."""
-    monkeypatch.setattr(partial, "DIRECT_WRITES", direct)
+    monkeypatch.setattr(diskio, "DIRECT_WRITES", direct)
     monkeypatch.setattr(Download, "RECORD_EVERY", 1)
     folder = SharedFolder(tmp_path / "share")
     folder.ensure()
@@ -273,3 +273,24 @@ def test_what_a_scan_skips_is_told_once_per_file_and_hidden_names_not_at_all(
     (tmp_path / "album").mkdir()
     folder.scan()
     assert [(s.name, s.kind) for s in folder.untold()] == [("album", "folder")]  # back: again
+
+
+def test_a_sync_is_due_every_so_many_bytes_until_the_file_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Download, "SYNC_EVERY", 2 * CHUNK_SIZE)
+    folder = SharedFolder(tmp_path / "share")
+    folder.ensure()
+    data = random_bytes(4 * CHUNK_SIZE + 3)
+    download = folder.start_download(describe_bytes(data, "f.bin"))
+    chunks = [data[start : start + CHUNK_SIZE] for start in range(0, len(data), CHUNK_SIZE)]
+    due = []
+    for index in (3, 0, 2, 1, 4):
+        download.store_chunk(index, chunks[index])
+        due.append(download.sync_due)
+        if download.sync_due:
+            download.sync()
+    # due after the 2nd and 4th chunks; after the last the rename's fsync does it
+    assert due == [False, True, False, True, False]
+    folder.finish(download)
+    assert (tmp_path / "share" / "f.bin").read_bytes() == data

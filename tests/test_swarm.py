@@ -13,6 +13,7 @@ from reliablep2p.peer.swarm.engine import PROBE_TIMEOUT
 from reliablep2p.peer.swarm.uploads import FairSlots, TokenBucket, parse_rate
 from reliablep2p.peer.view import MAP_CAP
 from reliablep2p.proto import CHUNK_SIZE, Connect, Get, Hello, Map, PeerInfo, Welcome
+from reliablep2p.storage.partial import Download
 
 from .conftest import Network, random_bytes, until
 
@@ -57,6 +58,29 @@ async def test_a_capped_source_that_keeps_sending_is_never_taken_for_a_dead_one(
     took = trio.current_time() - started
     assert result.sources == ((seeder.name, len(data)),) and result.path.read_bytes() == data
     assert took >= 0.8 * (len(data) - 2 * MIB / 10) / (2 * MIB), f"the cap was not kept: {took}"
+
+
+async def test_a_long_download_is_made_durable_while_its_chunks_still_arrive(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the `fsync` before the rename would flush is flushed as the download goes."""
+    monkeypatch.setattr(Download, "SYNC_EVERY", 2 * MIB)
+    synced_at: list[int] = []
+    sync = Download.sync
+
+    def noting(self: Download) -> None:
+        synced_at.append(self.received)
+        sync(self)
+
+    monkeypatch.setattr(Download, "sync", noting)
+    data = random_bytes(8 * MIB + 5, seed=14)
+    await network.peer({"long.bin": data})
+    fetcher = await network.peer()
+    await until(lambda: len(fetcher.peers) == 1)
+    result = await fetcher.get("long.bin")
+    assert result.path.read_bytes() == data
+    assert synced_at, "nothing was made durable before the end"
+    assert all(2 * MIB <= received < len(data) for received in synced_at), synced_at
 
 
 WAITED_OUT = PROBE_TIMEOUT - 0.1

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..proto import CHUNK_SIZE, FileInfo, check_name, content_hash, name_problem
-from .partial import Download, fsync_dir
+from .diskio import fsync_dir
+from .partial import Download
 from .portable import lock_exclusively
 
 WORK_DIR = ".rp2p"

@@ -105,6 +105,7 @@ class SwarmFetch:
         self._wake = trio.Event()
         self._done = trio.Event()
         self._progress_at = -math.inf
+        self._syncing = False
         self._nursery: trio.Nursery | None = None
 
     # ------------------------------------------------------------------------- running
@@ -329,6 +330,10 @@ class SwarmFetch:
             self._pool.give(buffer)
         self.schedule.stored(index)
         self._progress_at = trio.current_time()
+        if self.download.sync_due and not self._syncing:
+            self._syncing = True
+            assert self._nursery is not None
+            self._nursery.start_soon(self._sync)
         log.debug("stored chunk %d of %s from %s", index, self.info.name, link.label)
         sources = self.outcome.sources
         sources[link.label] = sources.get(link.label, 0) + length
@@ -341,6 +346,14 @@ class SwarmFetch:
         self.view.bus.emit(progress)
         if self.schedule.complete:
             self._done.set()
+
+    async def _sync(self) -> None:
+        """Make what is written durable as the download goes (`Download.sync`); the nursery
+        waits for it, so the file is never sealed or put aside under it."""
+        try:
+            await trio.to_thread.run_sync(self.download.sync)
+        finally:
+            self._syncing = False
 
     def has_more(self, link: SourceLink, indices: list[int]) -> None:
         if link.key in self.links:

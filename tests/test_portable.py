@@ -16,7 +16,7 @@ import pytest
 
 from reliablep2p.net.dataframes import SEND_PIECE
 from reliablep2p.proto import CHUNK_SIZE
-from reliablep2p.storage import diskio, portable
+from reliablep2p.storage import portable
 
 from .conftest import Network, random_bytes
 
@@ -35,7 +35,7 @@ def linux_less(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     fallbacks were asked: `flock` refused, `pread` read."""
     for name in ("O_DIRECT", "preadv", "sendfile"):
         monkeypatch.delattr(os, name, raising=False)
-    monkeypatch.setattr(diskio, "_sync_file_range", lambda: None)
+    monkeypatch.setattr(portable, "_sync_file_range", lambda: None)
     calls = {"flock": 0, "pread": 0}
     pread = os.pread
 

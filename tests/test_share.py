@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reliablep2p.proto import CHUNK_SIZE, describe_bytes
-from reliablep2p.storage import diskio, share
+from reliablep2p.storage import portable, share
 from reliablep2p.storage.partial import Download
 from reliablep2p.storage.share import SharedFolder
 from tests.conftest import random_bytes
@@ -114,7 +114,7 @@ def test_aligned_chunks_in_any_order_land_whole_and_resume(
 ) -> None:
     """Whole chunks in aligned buffers go `O_DIRECT` (where the file system takes it), the short
     last one through the page cache; out of order, put aside and resumed, the file is whole."""
-    monkeypatch.setattr(diskio, "DIRECT_WRITES", direct)
+    monkeypatch.setattr(portable, "DIRECT_WRITES", direct)
     monkeypatch.setattr(Download, "RECORD_EVERY", 1)
     folder = SharedFolder(tmp_path / "share")
     folder.ensure()

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..proto import CHUNK_SIZE, chunk_hash, content_hash
-from ..storage.diskio import fsync_dir
 from ..storage.interfaces import CACHE_DIR
+from ..storage.portable import fsync_dir
 from ..storage.sqlite import DB_FILE, OWN_FILES
 
 VAULT_DIR = "vault"

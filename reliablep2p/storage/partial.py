@@ -3,7 +3,7 @@
 Chunks arrive in any order (several sources at once); the set of verified ones is recorded in a
 small file beside the partial one, so a later download continues from any set of chunks. Whole
 chunks are written `O_DIRECT` from page-aligned buffers where the system allows it, and each
-chunk's write-back starts at once (`diskio`); what is written is made durable as the download
+chunk's write-back starts at once (`portable`); what is written is made durable as the download
 goes (`sync`), so the `fsync` before the rename has little left to do.
 """
 
@@ -28,8 +28,8 @@ from ..proto import (
     from_bitfield,
     to_bitfield,
 )
-from . import diskio
-from .diskio import (
+from . import portable
+from .portable import (
     DIRECT_ALIGN,
     aligned,
     fsync_dir,
@@ -82,7 +82,7 @@ class Download:
         """No chunk below this one is missing (`next_chunk`)."""
         self._direct: int | None = None
         """A second descriptor of the partial file, opened with `O_DIRECT` on first use."""
-        self._direct_tried = not (diskio.DIRECT_WRITES and hasattr(os, "O_DIRECT"))
+        self._direct_tried = not (portable.DIRECT_WRITES and hasattr(os, "O_DIRECT"))
         self._direct_ok = True
         self._record_fd: int | None = None
         self._file = self.part_path.open("r+b" if self._stored else "wb", buffering=0)
@@ -204,7 +204,7 @@ class Download:
                     except OSError:
                         self._direct = None  # not on this file system
                     self._direct_tried = True
-        return self._direct if diskio.DIRECT_WRITES and self._direct_ok else None
+        return self._direct if portable.DIRECT_WRITES and self._direct_ok else None
 
     def _close(self) -> None:
         for fd in (self._direct, self._record_fd):

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..proto import CHUNK_SIZE, FileInfo, check_name, content_hash, name_problem
-from .diskio import fsync_dir
 from .partial import Download
-from .portable import lock_exclusively
+from .portable import fsync_dir, lock_exclusively
 
 WORK_DIR = ".rp2p"
 

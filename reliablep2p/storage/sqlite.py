@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
-from .diskio import fsync_dir
 from .interfaces import StoreError
 from .metadata import SqlMetadata, restore_hint, signs_of_use
+from .portable import fsync_dir
 from .sqltypes import Sql
 
 log = logging.getLogger("rp2p.store")

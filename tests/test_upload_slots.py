@@ -1,9 +1,9 @@
 """An upload cut off as it takes its slot gives the slot back: a seeder never runs out of them.
 
 A fetcher that hangs up (its get done elsewhere, a stall, the endgame) cancels the upload
-serving it; one cancelled at the very moment it took a free slot kept it for good. After four
-such moments (`UPLOAD_SLOTS`) the seeder sent nothing to anyone again, while pinging every
-link it had (its requests "wait their turn"), so its fetchers waited for ever: in
+serving it; one cancelled at the very moment it took a free slot kept it for good. After
+`UPLOAD_SLOTS` such moments (four then) the seeder sent nothing to anyone again, while pinging
+every link it had (its requests "wait their turn"), so its fetchers waited for ever: in
 tests/faults/test_load.py on one core, 7 to 17 of 200 fetchers sat linked to such a seeder
 with 0 bytes until the test's limit.
 """

@@ -23,7 +23,8 @@ from ...proto import CHUNK_SIZE
 UPLOAD_SLOTS = 6
 """Chunks sent at once; more requesters wait their turn, round-robin. Measured on the LAN
 flash crowd (12 fetchers, 100 Mbit/s links): 2 slots 1.6x the ideal, 4 1.43x, 6 1.35x, 8 1.40x;
-a few chunks more at once keep an uplink busy while some of its fetchers' downlinks are full."""
+likely because a few chunks more at once keep an uplink busy while some fetchers' downlinks
+are full."""
 
 
 class FairSlots:
